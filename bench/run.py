@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""Run every benchmark cell (workload x runtime) several times and report.
+
+    python3 run.py            full run: 5 repetitions, about 10 minutes
+    python3 run.py --quick    smoke run: N/10, 2 repetitions, about 1 minute
+    python3 run.py --runtimes aio,luv --workloads switch,spawn --reps 3
+
+`make bench` (QUICK=1) at the repository root calls this through bench/Makefile,
+which first builds the C programs into out/bin/. A runtime that is not
+installed, or a cell that fails, is reported on one line and skipped; the run
+goes on. Raw RESULT lines go to out/raw.txt, the programs' stderr to
+out/run.log. The report (report.py) goes to the terminal and to RESULTS.md and
+results.png: in bench/ for a full run of everything, in out/ otherwise.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import report
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+BIN = os.path.join(OUT, "bin")
+
+WORKLOADS = ["spawn", "switch", "pingpong", "timers", "queue"]  # in-process; then echo
+N = {"spawn": 200_000, "switch": 1_000_000, "pingpong": 500_000, "timers": 100_000, "queue": 1_000_000}
+FLOOR_N = 1_000_000
+RUNTIMES = ["aio", "asyncio", "uvloop", "node", "cqueues", "luv"]  # aio: this repository
+
+FULL = dict(reps=5, scale=1, echo_secs=5.0, echo_warmup=1.0, cell_timeout=120, budget=14 * 60)
+QUICK = dict(reps=2, scale=10, echo_secs=1.0, echo_warmup=0.5, cell_timeout=20, budget=105)
+ECHO_CONNS = 100
+
+PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else shutil.which("python3")
+LUA = shutil.which("lua5.4")
+NODE = shutil.which("node") or shutil.which("nodejs")
+
+
+def say(*parts):
+    print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------- runtimes
+
+def aio_env():
+    """Environment of the aio cells: the library from this checkout, nothing else."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LUA_PATH_5_4", "LUA_CPATH_5_4")}
+    env["LUA_PATH"] = f"{ROOT}/lua/?.lua;{ROOT}/lua/?/init.lua;;"
+    env["LUA_CPATH"] = f"{ROOT}/build/?.so;;"
+    return env
+
+
+def command(rt, workload, arg):
+    """(argv, env) running `workload` with argument `arg` (N, or the port of echo) on `rt`."""
+    env = os.environ.copy()
+    if rt == "aio":
+        return [LUA, f"{HERE}/aio/bench.lua", workload, str(arg)], aio_env()
+    if rt in ("asyncio", "uvloop"):
+        return [PY, f"{HERE}/peers/python/bench.py", workload, str(arg), rt], env
+    if rt == "node":
+        return [NODE, f"{HERE}/peers/node/bench.js", workload, str(arg)], env
+    if rt in ("cqueues", "luv"):
+        return [LUA, f"{HERE}/peers/{rt}/bench.lua", workload, str(arg)], env
+    if rt == "c":  # echo reference server only
+        return [f"{BIN}/echo_server", str(arg)], env
+    raise ValueError(rt)
+
+
+def probe(argv, env=None):
+    """Error text of a short check command, or None when it succeeds."""
+    try:
+        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    if p.returncode == 0:
+        return None
+    lines = (p.stderr or p.stdout).strip().splitlines()
+    return lines[0] if lines else f"exit status {p.returncode}"
+
+
+def why_missing(rt):
+    """Why runtime `rt` cannot run here, or None."""
+    hint = " (`make bench-deps` installs it)"
+    if rt in ("aio", "cqueues", "luv") and not LUA:
+        return "lua5.4 not found" + hint
+    if rt == "aio":
+        core = os.path.join(ROOT, "build", "asyncio", "core.so")
+        if not os.path.exists(core):
+            return f"{os.path.relpath(core, ROOT)} not found (run `make` at the repository root)"
+        err = probe([LUA, "-e", 'require "asyncio"'], aio_env())
+        return err and f"require 'asyncio' failed: {err}"
+    if rt in ("asyncio", "uvloop"):
+        if not PY:
+            return "python3 not found" + hint
+        if sys.version_info < (3, 11) and probe([PY, "-c", "import asyncio; asyncio.Runner"]):
+            return f"{PY} is older than Python 3.11 (asyncio.Runner)"
+        if rt == "uvloop" and probe([PY, "-c", "import uvloop"]):
+            return f"uvloop not importable by {PY}" + hint
+        return None
+    if rt == "node":
+        return None if NODE else "node not found" + hint
+    if rt in ("cqueues", "luv"):
+        return probe([LUA, "-e", f'require "{rt}"']) and f"Lua module '{rt}' not found" + hint
+    raise ValueError(rt)
+
+
+# ---------------------------------------------------------------- processes
+
+class Cell:
+    """Outcome of one program run: its RESULT fields, or why there are none."""
+
+    def __init__(self, fields=None, error=None):
+        self.fields, self.error = fields, error
+
+
+def kill_group(pid, sig=signal.SIGKILL):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def run_program(argv, env, timeout, log, expect):
+    """Run argv to completion (killing its process group after `timeout` s).
+
+    `expect` is "WORKLOAD RUNTIME": the RESULT line must name them. Adds the
+    whole process's wall time, CPU time (user + system, all threads) and peak
+    RSS, from wait4().
+    """
+    log.write(f"=== {expect}: {' '.join(argv)}\n")
+    log.flush()
+    with tempfile.TemporaryFile(mode="w+") as out:
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=log, start_new_session=True)
+        except OSError as e:
+            return Cell(error=str(e))
+        timed_out = threading.Event()
+
+        def expire():
+            timed_out.set()
+            kill_group(proc.pid)
+
+        timer = threading.Timer(timeout, expire)
+        timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        kill_group(proc.pid)  # anything the program left behind
+        wall = time.monotonic() - t0
+        out.seek(0)
+        stdout = out.read()
+    line = next((l for l in stdout.splitlines() if l.startswith("RESULT ")), None)
+    if timed_out.is_set():
+        return Cell(error=f"timed out after {timeout} s")
+    if proc.returncode != 0 or line is None:
+        return Cell(error=f"exit status {proc.returncode}, {'no RESULT line' if line is None else 'after its RESULT line'}")
+    parts = line.split()
+    if " ".join(parts[1:3]) != expect:
+        return Cell(error=f"unexpected line: {line}")
+    fields = dict(kv.split("=", 1) for kv in parts[3:])
+    fields.update(proc_wall_s=f"{wall:.3f}", proc_cpu_s=f"{usage.ru_utime + usage.ru_stime:.3f}",
+                  proc_peak_rss_mb=f"{usage.ru_maxrss / 1024:.1f}")
+    return Cell(fields={k: float(v) for k, v in fields.items()})
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    """True when some socket listens on TCP `port` (read from /proc/net/tcp)."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    local, state = line.split()[1], line.split()[3]
+                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+def can_pin():
+    """Whether the echo server and client can each have a CPU of their own."""
+    return bool(shutil.which("taskset")) and (os.cpu_count() or 1) >= 2
+
+
+class Echo:
+    """Runs echo servers pinned to CPU 0 against the load client on CPU 1."""
+
+    def __init__(self, cfg, log):
+        self.cfg, self.log = cfg, log
+        self.client = os.path.join(BIN, "echo_client")
+        self.pin = can_pin()
+
+    def run(self, rt):
+        port = free_port()
+        argv, env = command(rt, "echo", port)
+        pin = (lambda cpu: ["taskset", "-c", str(cpu)]) if self.pin else (lambda cpu: [])
+        self.log.write(f"=== echo server {rt}: {' '.join(argv)}\n")
+        self.log.flush()
+        try:  # taskset execs the server: the pid is the server's own
+            server = subprocess.Popen(pin(0) + argv, env=env, stdout=self.log, stderr=self.log,
+                                      start_new_session=True)
+        except OSError as e:
+            return Cell(error=str(e))
+        try:
+            deadline = time.monotonic() + 10
+            while not listening(port):
+                if server.poll() is not None:
+                    return Cell(error=f"server exited with status {server.returncode} before listening")
+                if time.monotonic() > deadline:
+                    return Cell(error="server not listening after 10 s")
+                time.sleep(0.02)
+            c = self.cfg
+            client = pin(1) + [self.client, str(port), rt, str(ECHO_CONNS), str(c["echo_secs"]),
+                               str(c["echo_warmup"]), str(server.pid)]
+            cell = run_program(client, os.environ.copy(), c["echo_secs"] + c["echo_warmup"] + 20,
+                               self.log, f"echo {rt}")
+            if server.poll() is not None:
+                return Cell(error=f"server exited with status {server.returncode} during the run")
+            if cell.fields:  # the client's own process figures say nothing about the server
+                cell.fields = {k: v for k, v in cell.fields.items() if not k.startswith("proc_")}
+            return cell
+        finally:
+            kill_group(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                kill_group(server.pid)
+                server.wait()
+
+
+# ---------------------------------------------------------------- machine
+
+def sh(cmd):
+    """First line of a shell command's output, or "?"."""
+    try:
+        p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20)
+        out = (p.stdout or p.stderr).strip()
+        return out.splitlines()[0] if out else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def dpkg_version(pkg):
+    return sh(f"dpkg-query -W -f='${{Version}}' {pkg} 2>/dev/null") or "?"
+
+
+def machine(runtimes):
+    """Facts for the report header: host, and the version of every runtime run."""
+    cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-")
+    mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2 / 1048576}' /proc/meminfo")
+    m = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+         "host": f"{os.cpu_count()} CPUs, {cpu}, {mem}",
+         "kernel": f"{platform.system()} {platform.release()}",
+         "gcc": sh("gcc -dumpfullversion"),
+         "libev": dpkg_version("libev4")}
+    if "aio" in runtimes:
+        rev = sh(f"git -C {ROOT} rev-parse --short HEAD")
+        dirty = sh(f"git --no-optional-locks -C {ROOT} status --porcelain --untracked-files=no | wc -l")
+        core = os.path.join(ROOT, "build", "asyncio", "core.so")
+        built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(core)))
+        m["aio"] = f"this repository, git {rev}" + (f" + {dirty} modified file(s)" if dirty not in ("0", "?") else "") \
+            + f", core.so built {built}"
+    if LUA and {"aio", "cqueues", "luv"} & set(runtimes):
+        m["lua"] = sh(f"{LUA} -v")
+    if "asyncio" in runtimes or "uvloop" in runtimes:
+        m["python"] = f"{sh(PY + ' -V')} ({PY})"
+    if "uvloop" in runtimes:
+        m["uvloop"] = sh(f"{PY} -c 'import uvloop, uvloop.loop as l; v = l.libuv_get_version(); "
+                         f"print(uvloop.__version__, \"(libuv %d.%d.%d)\" % (v >> 16, v >> 8 & 255, v & 255))'")
+    if "node" in runtimes:
+        m["node"] = sh(f"{NODE} -p 'process.version + \" (libuv \" + process.versions.uv + \", V8 \" + process.versions.v8 + \")\"'")
+    if "cqueues" in runtimes:
+        m["cqueues"] = f"Debian lua-cqueues {dpkg_version('lua-cqueues')}"
+    if "luv" in runtimes:
+        libuv = sh(f"{LUA} -e 'print(require(\"luv\").version_string())'")
+        m["luv"] = f"Debian lua-luv {dpkg_version('lua-luv')} (libuv {libuv})"
+    return m
+
+
+# ---------------------------------------------------------------- main
+
+def describe(workload, fields):
+    """Short progress text for one cell."""
+    key = report.MAIN_METRIC[workload]
+    return f"{key}={report.fmt(fields.get(key))}"
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: N/10, 2 repetitions, 1-s echo windows")
+    ap.add_argument("--reps", type=int, help="repetitions of every cell")
+    ap.add_argument("--runtimes", help="comma-separated subset of " + ",".join(RUNTIMES))
+    ap.add_argument("--workloads", help="comma-separated subset of " + ",".join(WORKLOADS + ["echo", "floor"]))
+    a = ap.parse_args()
+    a.runtimes = a.runtimes.split(",") if a.runtimes else RUNTIMES
+    a.workloads = a.workloads.split(",") if a.workloads else WORKLOADS + ["echo", "floor"]
+    for name in a.runtimes:
+        if name not in RUNTIMES:
+            ap.error(f"unknown runtime '{name}'")
+    for name in a.workloads:
+        if name not in WORKLOADS + ["echo", "floor"]:
+            ap.error(f"unknown workload '{name}'")
+    return a
+
+
+def main():
+    args = parse_args()
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.reps:
+        cfg["reps"] = args.reps
+    complete = not args.quick and args.runtimes == RUNTIMES and len(args.workloads) == len(WORKLOADS) + 2
+    os.makedirs(OUT, exist_ok=True)
+    raw_path, log_path = os.path.join(OUT, "raw.txt"), os.path.join(OUT, "run.log")
+
+    say(f"bench: {'quick' if args.quick else 'full'} run, {cfg['reps']} repetitions, "
+        f"N/{cfg['scale']}, echo {cfg['echo_secs']:g} s + {cfg['echo_warmup']:g} s warm-up; "
+        f"time budget {cfg['budget']} s")
+    skipped = {}  # name -> reason, for the report
+    runtimes = []
+    for rt in args.runtimes:
+        why = why_missing(rt)
+        if why:
+            say(f"SKIP {rt}: {why}")
+            skipped[rt] = why
+        else:
+            runtimes.append(rt)
+    workloads = [w for w in args.workloads if w in WORKLOADS]
+    do_floor = "floor" in args.workloads
+    do_echo = "echo" in args.workloads
+    for name, path in (("floor", "floor"), ("echo", "echo_client"), ("echo C reference", "echo_server")):
+        wanted = do_floor if name == "floor" else do_echo
+        if wanted and not os.access(os.path.join(BIN, path), os.X_OK):
+            why = f"out/bin/{path} not built (needs gcc" + (", liblua5.4-dev, libev-dev" if name == "floor" else "") + \
+                "; `make -C bench tools` shows the error)"
+            say(f"SKIP {name}: {why}")
+            skipped[name] = why
+            if name == "floor":
+                do_floor = False
+            elif name == "echo":
+                do_echo = False
+    echo_rts = runtimes + (["c"] if "echo C reference" not in skipped else [])
+    if do_echo and not can_pin():
+        say("NOTE echo: taskset or a second CPU is missing: server and client run unpinned")
+
+    meta = {"quick": args.quick, "config": cfg, "runtimes": runtimes, "skipped": skipped,
+            "n": {w: N[w] // cfg["scale"] for w in WORKLOADS}, "floor_n": FLOOR_N // cfg["scale"],
+            "echo_conns": ECHO_CONNS, "machine": machine(runtimes), "pinned": can_pin()}
+    failed = {}  # (workload, runtime) -> reason: not run again in later repetitions
+    start = time.monotonic()
+    reps_done = 0
+    with open(raw_path, "w") as raw, open(log_path, "w") as log:
+        echo = Echo(cfg, log)
+
+        def record(workload, rt, cell):
+            if cell.fields is None:
+                failed[(workload, rt)] = cell.error
+                say(f"  FAIL {workload} {rt}: {cell.error}; see out/run.log (not retried)")
+                return
+            raw.write(f"RESULT {workload} {rt} " + " ".join(f"{k}={v:g}" for k, v in cell.fields.items()) + "\n")
+            raw.flush()
+            say(f"  {workload:<9}{rt:<9}{describe(workload, cell.fields)}")
+
+        for rep in range(1, cfg["reps"] + 1):
+            rep_start = time.monotonic()
+            say(f"--- repetition {rep}/{cfg['reps']} ({time.monotonic() - start:.0f} s elapsed)")
+            order = runtimes if rep % 2 else runtimes[::-1]  # alternate who runs first
+            for w in workloads:
+                for rt in order:
+                    if (w, rt) not in failed:
+                        argv, env = command(rt, w, N[w] // cfg["scale"])
+                        record(w, rt, run_program(argv, env, cfg["cell_timeout"], log, f"{w} {rt}"))
+            if do_floor and ("floor", "c") not in failed:
+                record("floor", "c", run_program([os.path.join(BIN, "floor"), str(FLOOR_N // cfg["scale"])],
+                                                 os.environ.copy(), cfg["cell_timeout"], log, "floor c"))
+            if do_echo:
+                for rt in (echo_rts if rep % 2 else echo_rts[::-1]):
+                    if ("echo", rt) not in failed:
+                        record("echo", rt, echo.run(rt))
+            reps_done = rep
+            elapsed, took = time.monotonic() - start, time.monotonic() - rep_start
+            if rep < cfg["reps"] and elapsed + took > cfg["budget"]:
+                say(f"STOP after repetition {rep} of {cfg['reps']}: one more (~{took:.0f} s) would pass "
+                    f"the time budget of {cfg['budget']} s")
+                break
+    meta["reps_done"] = reps_done
+    meta["failed"] = {f"{w} {rt}": why for (w, rt), why in failed.items()}
+    meta["seconds"] = round(time.monotonic() - start)
+    say(f"--- done in {meta['seconds']} s")
+    with open(os.path.join(OUT, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+
+    dest = HERE if complete else OUT
+    report.write_all(raw_path, meta, os.path.join(dest, "RESULTS.md"), os.path.join(dest, "results.png"))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
