@@ -86,7 +86,7 @@ def fmt(v):
 class Results:
     def __init__(self, data, runtimes):
         self.data = data
-        self.runtimes = [rt for rt in runtimes if any(key[1] == rt for key in data)]
+        self.runtimes = list(runtimes)  # every runtime that ran, failed cells included
 
     def values(self, w, rt, m):
         return self.data.get((w, rt), {}).get(m, [])
@@ -266,6 +266,8 @@ def chart(res, meta, png_path):
     os.makedirs(out_dir, exist_ok=True)
     speed_dat, mem_dat = os.path.join(out_dir, "chart_speed.dat"), os.path.join(out_dir, "chart_mem.dat")
     header = "workload " + " ".join(f'"{LABELS[rt]}"' for rt in rts) + "\n"  # gnuplot column titles
+    speed_rows = mem_rows = 0
+    aio_drawn = any(res.median(w, "aio", MAIN_METRIC[w]) is not None for w in CHART_WORKLOADS)
     with open(speed_dat, "w") as f:  # relative speed: 1 = fastest runtime of this run
         f.write(header)
         for w in CHART_WORKLOADS:
@@ -278,17 +280,22 @@ def chart(res, meta, png_path):
             best = max(present) if better == "higher" else min(present)
             cells = ["-" if not v else f"{(v / best if better == 'higher' else best / v):.4f}" for v in med.values()]
             f.write(f"{w} " + " ".join(cells) + "\n")
+            speed_rows += 1
     with open(mem_dat, "w") as f:
         f.write(header)
         for w in ["spawn", "timers"]:
             cells = [res.median(w, rt, "bytes_per_task") for rt in rts]
-            f.write(f"{w} " + " ".join("-" if v is None else f"{v:.0f}" for v in cells) + "\n")
+            if any(v is not None for v in cells):
+                f.write(f"{w} " + " ".join("-" if v is None else f"{v:.0f}" for v in cells) + "\n")
+                mem_rows += 1
+    if not speed_rows:
+        return "no results to draw"
     title = (f"{meta['machine']['date']}, {meta['reps_done']} repetition(s), medians"
              + (" (quick run: N/10)" if meta["quick"] else "")
-             + ("" if "aio" in rts else " — aio not measured"))
+             + ("" if aio_drawn else " — aio: no result"))
     colors = " ".join(CHART_COLORS[rt] for rt in rts)
     cmd = [gnuplot, "-e", f"speed='{speed_dat}'; mem='{mem_dat}'; out='{png_path}'; "
-           f"n={len(rts)}; colors='{colors}'; subtitle='{title}'",
+           f"n={len(rts)}; colors='{colors}'; subtitle='{title}'; with_mem={1 if mem_rows else 0}",
            os.path.join(HERE, "chart.gp")]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -301,7 +308,10 @@ def write_all(raw_path, meta, md_path, png_path):
     head, rows = table(res)
     print()
     print(terminal_table(head, rows))
-    print("¹ aio's cost ratio (time or memory): < 1 = aio better.  ² floor: see RESULTS.md")
+    if "aio" in res.runtimes:
+        print("¹ aio's cost ratio (time or memory): < 1 = aio better.  ² floor: see RESULTS.md")
+    else:
+        print("² floor: see RESULTS.md")
     fl = {m: res.median("floor", "c", m) for m, _ in FLOOR_METRICS}
     if fl["resume_yield_ns"] is not None:
         print("floor (ns): " + "  ".join(f"{m[:-3]}={fmt(v)}" for m, v in fl.items() if v is not None))

@@ -28,7 +28,8 @@ import time
 import report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+# The checkout whose library the aio column measures: this one, unless AIO_ROOT names another.
+ROOT = os.path.abspath(os.environ.get("AIO_ROOT") or os.path.dirname(HERE))
 OUT = os.path.join(HERE, "out")
 BIN = os.path.join(OUT, "bin")
 
@@ -139,10 +140,10 @@ def run_program(argv, env, timeout, log, expect):
     """
     log.write(f"=== {expect}: {' '.join(argv)}\n")
     log.flush()
-    with tempfile.TemporaryFile(mode="w+") as out:
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
         t0 = time.monotonic()
         try:
-            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=log, start_new_session=True)
+            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, start_new_session=True)
         except OSError as e:
             return Cell(error=str(e))
         timed_out = threading.Event()
@@ -160,11 +161,17 @@ def run_program(argv, env, timeout, log, expect):
         wall = time.monotonic() - t0
         out.seek(0)
         stdout = out.read()
+        err.seek(0)
+        stderr = err.read()
+    log.write(stderr)
+    log.flush()
     line = next((l for l in stdout.splitlines() if l.startswith("RESULT ")), None)
     if timed_out.is_set():
         return Cell(error=f"timed out after {timeout} s")
     if proc.returncode != 0 or line is None:
-        return Cell(error=f"exit status {proc.returncode}, {'no RESULT line' if line is None else 'after its RESULT line'}")
+        first = next((l.strip() for l in stderr.splitlines() if l.strip()), "")
+        return Cell(error=f"exit status {proc.returncode}, {'no RESULT line' if line is None else 'after its RESULT line'}"
+                    + (f": {first[:160]}" if first else ""))
     parts = line.split()
     if " ".join(parts[1:3]) != expect:
         return Cell(error=f"unexpected line: {line}")
@@ -213,37 +220,49 @@ class Echo:
         argv, env = command(rt, "echo", port)
         pin = (lambda cpu: ["taskset", "-c", str(cpu)]) if self.pin else (lambda cpu: [])
         self.log.write(f"=== echo server {rt}: {' '.join(argv)}\n")
-        self.log.flush()
-        try:  # taskset execs the server: the pid is the server's own
-            server = subprocess.Popen(pin(0) + argv, env=env, stdout=self.log, stderr=self.log,
-                                      start_new_session=True)
-        except OSError as e:
-            return Cell(error=str(e))
-        try:
-            deadline = time.monotonic() + 10
-            while not listening(port):
-                if server.poll() is not None:
-                    return Cell(error=f"server exited with status {server.returncode} before listening")
-                if time.monotonic() > deadline:
-                    return Cell(error="server not listening after 10 s")
-                time.sleep(0.02)
-            c = self.cfg
-            client = pin(1) + [self.client, str(port), rt, str(ECHO_CONNS), str(c["echo_secs"]),
-                               str(c["echo_warmup"]), str(server.pid)]
-            cell = run_program(client, os.environ.copy(), c["echo_secs"] + c["echo_warmup"] + 20,
-                               self.log, f"echo {rt}")
-            if server.poll() is not None:
-                return Cell(error=f"server exited with status {server.returncode} during the run")
-            if cell.fields:  # the client's own process figures say nothing about the server
-                cell.fields = {k: v for k, v in cell.fields.items() if not k.startswith("proc_")}
-            return cell
-        finally:
-            kill_group(server.pid, signal.SIGTERM)
+        with tempfile.TemporaryFile(mode="w+") as output:
+            try:  # taskset execs the server: the pid is the server's own
+                server = subprocess.Popen(pin(0) + argv, env=env, stdout=output, stderr=output,
+                                          start_new_session=True)
+            except OSError as e:
+                return Cell(error=str(e))
             try:
-                server.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                kill_group(server.pid)
-                server.wait()
+                cell = self.drive(rt, server, port, pin)
+            finally:
+                kill_group(server.pid, signal.SIGTERM)
+                try:
+                    server.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    kill_group(server.pid)
+                    server.wait()
+            output.seek(0)
+            text = output.read()
+        self.log.write(text)
+        self.log.flush()
+        if cell.error:
+            first = next((l.strip() for l in text.splitlines() if l.strip()), "")
+            cell.error += f": {first[:160]}" if first else ""
+        return cell
+
+    def drive(self, rt, server, port, pin):
+        """Wait for the server to listen, then run the client against it."""
+        deadline = time.monotonic() + 10
+        while not listening(port):
+            if server.poll() is not None:
+                return Cell(error=f"server exited with status {server.returncode} before listening")
+            if time.monotonic() > deadline:
+                return Cell(error="server not listening after 10 s")
+            time.sleep(0.02)
+        c = self.cfg
+        client = pin(1) + [self.client, str(port), rt, str(ECHO_CONNS), str(c["echo_secs"]),
+                           str(c["echo_warmup"]), str(server.pid)]
+        cell = run_program(client, os.environ.copy(), c["echo_secs"] + c["echo_warmup"] + 20,
+                           self.log, f"echo {rt}")
+        if server.poll() is not None:
+            return Cell(error=f"server exited with status {server.returncode} during the run")
+        if cell.fields:  # the client's own process figures say nothing about the server
+            cell.fields = {k: v for k, v in cell.fields.items() if not k.startswith("proc_")}
+        return cell
 
 
 # ---------------------------------------------------------------- machine
