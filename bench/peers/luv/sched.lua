@@ -172,8 +172,8 @@ Stream.__index = Stream
 
 function M.stream(tcp)
    local s = setmetatable({ tcp = tcp, chunks = fifo(), eof = false }, Stream)
-   tcp:read_start(function(err, data)
-      if data then push(s.chunks, data) else s.eof = true end -- error counts as end
+   tcp:read_start(function(_, data) -- an error (first argument) counts as the end
+      if data then push(s.chunks, data) else s.eof = true end
       local reader = s.reader
       if reader then
          s.reader = nil
