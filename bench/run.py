@@ -340,92 +340,115 @@ def parse_args():
     return a
 
 
+class Plan:
+    """What a run will do: the runtimes and workloads that can run here, and what is skipped."""
+
+    def __init__(self, args):
+        self.skipped = {}  # name -> reason, for the report
+        self.runtimes = []
+        for rt in args.runtimes:
+            why = why_missing(rt)
+            if why:
+                self.skip(rt, why)
+            else:
+                self.runtimes.append(rt)
+        self.workloads = [w for w in args.workloads if w in WORKLOADS]
+        self.floor = "floor" in args.workloads and self.tool("floor", "floor", ", liblua5.4-dev, libev-dev")
+        self.echo_runtimes = []
+        if "echo" in args.workloads and self.tool("echo", "echo_client"):
+            self.echo_runtimes = self.runtimes + (["c"] if self.tool("echo C reference", "echo_server") else [])
+            if not can_pin():
+                say("NOTE echo: taskset or a second CPU is missing: server and client run unpinned")
+
+    def skip(self, name, why):
+        say(f"SKIP {name}: {why}")
+        self.skipped[name] = why
+
+    def tool(self, name, program, needs=""):
+        """Whether the C helper `program` is built; says so when it is not."""
+        if os.access(os.path.join(BIN, program), os.X_OK):
+            return True
+        self.skip(name, f"out/bin/{program} not built (needs gcc{needs}; `make -C bench tools` shows the error)")
+        return False
+
+
+class Runner:
+    """Runs the cells of a plan, repetition after repetition, into raw.txt."""
+
+    def __init__(self, plan, cfg, raw, log):
+        self.plan, self.cfg, self.raw, self.log = plan, cfg, raw, log
+        self.echo = Echo(cfg, log)
+        self.failed = {}  # (workload, runtime) -> reason; not run again in later repetitions
+        self.reps_done = 0
+
+    def record(self, workload, rt, cell):
+        if cell.fields is None:
+            self.failed[(workload, rt)] = cell.error
+            say(f"  FAIL {workload} {rt}: {cell.error}; see out/run.log (not retried)")
+            return
+        self.raw.write(f"RESULT {workload} {rt} " + " ".join(f"{k}={v:g}" for k, v in cell.fields.items()) + "\n")
+        self.raw.flush()
+        say(f"  {workload:<9}{rt:<9}{describe(workload, cell.fields)}")
+
+    def repetition(self, rep):
+        """One run of every cell; even repetitions take the runtimes in reverse order."""
+        turn = (lambda seq: seq) if rep % 2 else (lambda seq: seq[::-1])
+        scale, timeout = self.cfg["scale"], self.cfg["cell_timeout"]
+        for w in self.plan.workloads:
+            for rt in turn(self.plan.runtimes):
+                if (w, rt) not in self.failed:
+                    argv, env = command(rt, w, N[w] // scale)
+                    self.record(w, rt, run_program(argv, env, timeout, self.log, f"{w} {rt}"))
+        if self.plan.floor and ("floor", "c") not in self.failed:
+            argv = [os.path.join(BIN, "floor"), str(FLOOR_N // scale)]
+            self.record("floor", "c", run_program(argv, os.environ.copy(), timeout, self.log, "floor c"))
+        for rt in turn(self.plan.echo_runtimes):
+            if ("echo", rt) not in self.failed:
+                self.record("echo", rt, self.echo.run(rt))
+
+    def run(self):
+        """All repetitions, or as many as fit in the time budget."""
+        reps, budget = self.cfg["reps"], self.cfg["budget"]
+        start = time.monotonic()
+        for rep in range(1, reps + 1):
+            rep_start = time.monotonic()
+            say(f"--- repetition {rep}/{reps} ({rep_start - start:.0f} s elapsed)")
+            self.repetition(rep)
+            self.reps_done = rep
+            now = time.monotonic()
+            if rep < reps and (now - start) + (now - rep_start) > budget:
+                say(f"STOP after repetition {rep} of {reps}: one more (~{now - rep_start:.0f} s) would pass "
+                    f"the time budget of {budget} s")
+                break
+        return round(time.monotonic() - start)
+
+
 def main():
     args = parse_args()
     cfg = dict(QUICK if args.quick else FULL)
     if args.reps:
         cfg["reps"] = args.reps
-    complete = not args.quick and args.runtimes == RUNTIMES and len(args.workloads) == len(WORKLOADS) + 2
-    os.makedirs(OUT, exist_ok=True)
-    raw_path, log_path = os.path.join(OUT, "raw.txt"), os.path.join(OUT, "run.log")
-
     say(f"bench: {'quick' if args.quick else 'full'} run, {cfg['reps']} repetitions, "
         f"N/{cfg['scale']}, echo {cfg['echo_secs']:g} s + {cfg['echo_warmup']:g} s warm-up; "
         f"time budget {cfg['budget']} s")
-    skipped = {}  # name -> reason, for the report
-    runtimes = []
-    for rt in args.runtimes:
-        why = why_missing(rt)
-        if why:
-            say(f"SKIP {rt}: {why}")
-            skipped[rt] = why
-        else:
-            runtimes.append(rt)
-    workloads = [w for w in args.workloads if w in WORKLOADS]
-    do_floor = "floor" in args.workloads
-    do_echo = "echo" in args.workloads
-    for name, path in (("floor", "floor"), ("echo", "echo_client"), ("echo C reference", "echo_server")):
-        wanted = do_floor if name == "floor" else do_echo
-        if wanted and not os.access(os.path.join(BIN, path), os.X_OK):
-            why = f"out/bin/{path} not built (needs gcc" + (", liblua5.4-dev, libev-dev" if name == "floor" else "") + \
-                "; `make -C bench tools` shows the error)"
-            say(f"SKIP {name}: {why}")
-            skipped[name] = why
-            if name == "floor":
-                do_floor = False
-            elif name == "echo":
-                do_echo = False
-    echo_rts = runtimes + (["c"] if "echo C reference" not in skipped else [])
-    if do_echo and not can_pin():
-        say("NOTE echo: taskset or a second CPU is missing: server and client run unpinned")
-
-    meta = {"quick": args.quick, "config": cfg, "runtimes": runtimes, "skipped": skipped,
+    plan = Plan(args)
+    meta = {"quick": args.quick, "config": cfg, "runtimes": plan.runtimes, "skipped": plan.skipped,
             "n": {w: N[w] // cfg["scale"] for w in WORKLOADS}, "floor_n": FLOOR_N // cfg["scale"],
-            "echo_conns": ECHO_CONNS, "machine": machine(runtimes), "pinned": can_pin()}
-    failed = {}  # (workload, runtime) -> reason: not run again in later repetitions
-    start = time.monotonic()
-    reps_done = 0
-    with open(raw_path, "w") as raw, open(log_path, "w") as log:
-        echo = Echo(cfg, log)
-
-        def record(workload, rt, cell):
-            if cell.fields is None:
-                failed[(workload, rt)] = cell.error
-                say(f"  FAIL {workload} {rt}: {cell.error}; see out/run.log (not retried)")
-                return
-            raw.write(f"RESULT {workload} {rt} " + " ".join(f"{k}={v:g}" for k, v in cell.fields.items()) + "\n")
-            raw.flush()
-            say(f"  {workload:<9}{rt:<9}{describe(workload, cell.fields)}")
-
-        for rep in range(1, cfg["reps"] + 1):
-            rep_start = time.monotonic()
-            say(f"--- repetition {rep}/{cfg['reps']} ({time.monotonic() - start:.0f} s elapsed)")
-            order = runtimes if rep % 2 else runtimes[::-1]  # alternate who runs first
-            for w in workloads:
-                for rt in order:
-                    if (w, rt) not in failed:
-                        argv, env = command(rt, w, N[w] // cfg["scale"])
-                        record(w, rt, run_program(argv, env, cfg["cell_timeout"], log, f"{w} {rt}"))
-            if do_floor and ("floor", "c") not in failed:
-                record("floor", "c", run_program([os.path.join(BIN, "floor"), str(FLOOR_N // cfg["scale"])],
-                                                 os.environ.copy(), cfg["cell_timeout"], log, "floor c"))
-            if do_echo:
-                for rt in (echo_rts if rep % 2 else echo_rts[::-1]):
-                    if ("echo", rt) not in failed:
-                        record("echo", rt, echo.run(rt))
-            reps_done = rep
-            elapsed, took = time.monotonic() - start, time.monotonic() - rep_start
-            if rep < cfg["reps"] and elapsed + took > cfg["budget"]:
-                say(f"STOP after repetition {rep} of {cfg['reps']}: one more (~{took:.0f} s) would pass "
-                    f"the time budget of {cfg['budget']} s")
-                break
-    meta["reps_done"] = reps_done
-    meta["failed"] = {f"{w} {rt}": why for (w, rt), why in failed.items()}
-    meta["seconds"] = round(time.monotonic() - start)
+            "echo_conns": ECHO_CONNS, "machine": machine(plan.runtimes), "pinned": can_pin()}
+    os.makedirs(OUT, exist_ok=True)
+    raw_path = os.path.join(OUT, "raw.txt")
+    with open(raw_path, "w") as raw, open(os.path.join(OUT, "run.log"), "w") as log:
+        runner = Runner(plan, cfg, raw, log)
+        meta["seconds"] = runner.run()
+    meta["reps_done"] = runner.reps_done
+    meta["failed"] = {f"{w} {rt}": why for (w, rt), why in runner.failed.items()}
     say(f"--- done in {meta['seconds']} s")
     with open(os.path.join(OUT, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
 
+    # Only a full run of everything on this checkout replaces the committed report.
+    complete = (not args.quick and not args.reps and not os.environ.get("AIO_ROOT")
+                and args.runtimes == RUNTIMES and len(args.workloads) == len(WORKLOADS) + 2)
     dest = HERE if complete else OUT
     report.write_all(raw_path, meta, os.path.join(dest, "RESULTS.md"), os.path.join(dest, "results.png"))
 
