@@ -1,0 +1,27 @@
+-- Case 1: a coroutine awaited directly runs at once, before a task created
+-- earlier, which waits for the next loop iteration (document 002).
+
+local asyncio = require("asyncio")
+local async, await = asyncio.async, asyncio.await
+
+-- Lua has no high-resolution wall clock: the loop's monotonic clock stands in
+-- for time.time().
+local function time()
+   return asyncio.get_event_loop():time()
+end
+
+-- coroutine function
+local p = async(function(word)
+   print(('%s - %s'):format(time(), word))
+end)
+
+local main = async(function()
+   local loop = asyncio.get_event_loop()
+   local coro = p('await')  -- coroutine
+   local task2 = loop:create_task(p('create_task'))  -- <- runs in next iteration
+   await(coro)  -- <-- run directly
+   await(task2)
+end)
+
+local loop = asyncio.get_event_loop()
+loop:run_until_complete(main())
