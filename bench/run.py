@@ -298,7 +298,7 @@ def machine(runtimes):
         m["aio"] = f"this repository, git {rev}" + (f" + {dirty} modified file(s)" if dirty not in ("0", "?") else "") \
             + f", core.so built {built}"
     if LUA and {"aio", "cqueues", "luv"} & set(runtimes):
-        m["lua"] = sh(f"{LUA} -v")
+        m["lua"] = " ".join(sh(f"{LUA} -v").split()[:2]) + f" ({LUA})"
     if "asyncio" in runtimes or "uvloop" in runtimes:
         m["python"] = f"{sh(PY + ' -V')} ({PY})"
     if "uvloop" in runtimes:
