@@ -1,0 +1,73 @@
+# asyncio for Lua 5.4 — build, test, check, bench, install.
+LUA      ?= lua5.4
+CC       ?= cc
+PREFIX   ?= /usr/local
+CFLAGS   ?= -O2 -g
+LUAINC   := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+LIBS     := -lev -lpthread
+LMOD     := $(PREFIX)/share/lua/5.4
+CMOD     := $(PREFIX)/lib/lua/5.4
+BUSTED   := $(LUA) /usr/bin/busted
+SRC      := $(wildcard src/*.c)
+HDR      := $(wildcard src/*.h)
+SO       := build/asyncio/core.so
+ASAN_SO  := build/asan/asyncio/core.so
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all deps test check demo bench bench-deps install uninstall clean lint
+
+all: deps $(SO)
+
+deps:
+	@sh tools/ensure-deps.sh build
+
+$(SO): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUAINC) $(SRC) -o $@ $(LIBS)
+
+$(ASAN_SO): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(WARN) $(SANITIZE) -fPIC -shared $(LUAINC) $(SRC) -o $@ $(LIBS)
+
+# All specs under Lua 5.4 (spec/helper.lua refuses any other version).
+test: $(SO)
+	@sh tools/ensure-deps.sh test
+	$(BUSTED)
+
+# The specs again under AddressSanitizer + UndefinedBehaviorSanitizer, the
+# sanitizer runtimes preloaded into the stock interpreter; then luacheck.
+check: deps $(ASAN_SO)
+	@sh tools/ensure-deps.sh check
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp \
+	ASYNCIO_CPATH=build/asan/?.so \
+	$(BUSTED) --lpath='lua/?.lua;lua/?/init.lua' --cpath='build/asan/?.so'
+	$(MAKE) lint
+
+lint:
+	luacheck lua spec examples bench/aio bin
+
+demo: all
+	@sh tools/ensure-deps.sh build
+	LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' $(LUA) examples/countasync.lua
+
+bench: all
+	$(MAKE) -C bench run QUICK=$(QUICK)
+
+bench-deps:
+	$(MAKE) -C bench deps
+
+install: all
+	install -d $(DESTDIR)$(LMOD)/asyncio $(DESTDIR)$(CMOD)/asyncio $(DESTDIR)$(PREFIX)/bin
+	install -m 644 lua/asyncio/*.lua $(DESTDIR)$(LMOD)/asyncio/
+	install -m 755 $(SO) $(DESTDIR)$(CMOD)/asyncio/core.so
+	install -m 755 bin/lua-asyncio $(DESTDIR)$(PREFIX)/bin/lua-asyncio
+
+uninstall:
+	rm -rf $(DESTDIR)$(LMOD)/asyncio $(DESTDIR)$(CMOD)/asyncio $(DESTDIR)$(PREFIX)/bin/lua-asyncio
+
+clean:
+	rm -rf build

@@ -1,0 +1,117 @@
+-- The error classes of API.md §10: each is callable, `Class(message, fields)`,
+-- and `Class:is(value)` is true for its instances and its subclasses'.
+
+local M = {}
+
+local function class_is(cls, value)
+   if type(value) ~= "table" then
+      return false
+   end
+   local mt = getmetatable(value)
+   while mt ~= nil do
+      if mt == cls then
+         return true
+      end
+      mt = rawget(mt, "__parent")
+   end
+   return false
+end
+
+local function error_tostring(e)
+   local cls = getmetatable(e)
+   local name = rawget(cls, "__name") or "Error"
+   local message = rawget(e, "message")
+   if message == nil then
+      return name
+   end
+   return name .. ": " .. tostring(message)
+end
+
+local function new_instance(cls, message, fields)
+   local e = {}
+   if fields ~= nil then
+      if type(fields) ~= "table" then
+         error(("bad argument #2 to '%s' (table expected, got %s)"):format(cls.__name, type(fields)), 3)
+      end
+      for k, v in pairs(fields) do
+         e[k] = v
+      end
+   end
+   if message ~= nil then
+      e.message = message
+   end
+   return setmetatable(e, cls)
+end
+
+-- Creates a class named name; instances find methods in it, then in parent.
+local function class(name, parent)
+   local cls = {
+      __name = name,
+      __parent = parent,
+      __aio_error = true,
+      __tostring = error_tostring,
+      is = class_is,
+   }
+   cls.__index = cls
+   setmetatable(cls, {
+      __index = parent,
+      __call = new_instance,
+      __tostring = function() return "class " .. name end,
+   })
+   M[name] = cls
+   return cls
+end
+M.class = class
+
+local Error = class("Error")
+class("CancelledError", Error)
+class("InvalidStateError", Error)
+class("QueueEmpty", Error)
+class("QueueFull", Error)
+class("QueueShutDown", Error)
+class("BrokenBarrierError", Error)
+class("ExceptionGroup", Error)
+class("SendfileNotAvailableError", Error)
+
+-- A stream ended before the expected number of bytes: fields partial, expected.
+local IncompleteReadError = class("IncompleteReadError", Error)
+function IncompleteReadError.new(partial, expected)
+   return IncompleteReadError(
+      ("%d bytes read on a total of %s expected bytes"):format(#partial, tostring(expected)),
+      { partial = partial, expected = expected })
+end
+
+-- A separator was not found within the limit: field consumed.
+local LimitOverrunError = class("LimitOverrunError", Error)
+function LimitOverrunError.new(message, consumed)
+   return LimitOverrunError(message, { consumed = consumed })
+end
+
+-- OS failures: fields errno, code ("ECONNREFUSED") and message.
+local OSError = class("OSError", Error)
+class("TimeoutError", OSError)
+local ConnectionError = class("ConnectionError", OSError)
+class("ConnectionRefusedError", ConnectionError)
+class("ConnectionResetError", ConnectionError)
+class("ConnectionAbortedError", ConnectionError)
+class("BrokenPipeError", ConnectionError)
+class("FileNotFoundError", OSError)
+
+-- The subclass of OSError that Python raises for a given errno code.
+local by_code = {
+   ECONNREFUSED = M.ConnectionRefusedError,
+   ECONNRESET = M.ConnectionResetError,
+   ECONNABORTED = M.ConnectionAbortedError,
+   EPIPE = M.BrokenPipeError,
+   ESHUTDOWN = M.BrokenPipeError,
+   ETIMEDOUT = M.TimeoutError,
+   ENOENT = M.FileNotFoundError,
+}
+
+-- Makes the OSError (or subclass) for an errno number, code and message.
+function OSError.from_errno(errno, code, message)
+   local cls = by_code[code] or OSError
+   return cls(message, { errno = errno, code = code })
+end
+
+return M

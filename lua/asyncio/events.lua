@@ -1,0 +1,204 @@
+-- Event loops (API.md §2): which loop is current, creating loops, closing
+-- them, debug mode and the exception handler. The loop itself (ready queue,
+-- timers, run_forever) is C: src/loop.c.
+
+local core = require("asyncio.core")
+local coroutines = require("asyncio.coroutines")
+
+local M = {}
+local Loop = core.Loop -- the methods table of loops
+local Loop_mt = core.Loop_mt
+
+local current_loop -- what set_event_loop set, or the loop get_event_loop made
+
+-- Debug mode is on for new loops when LUA_ASYNCIO_DEBUG=1.
+local debug_from_env = os.getenv("LUA_ASYNCIO_DEBUG") == "1"
+
+-- loop.slow_callback_duration reads and writes a per-loop setting; every
+-- other key is a method.
+Loop_mt.__index = function(loop, key)
+   local method = Loop[key]
+   if method ~= nil then
+      return method
+   end
+   if key == "slow_callback_duration" then
+      return loop:_lua().slow_callback_duration or 0.1
+   end
+   return nil
+end
+Loop_mt.__newindex = function(loop, key, value)
+   if key ~= "slow_callback_duration" then
+      error(("cannot set field '%s' of an event loop"):format(tostring(key)), 2)
+   end
+   if type(value) ~= "number" or value ~= value or value < 0 then
+      error("slow_callback_duration must be a non-negative number", 2)
+   end
+   loop:_lua().slow_callback_duration = value
+   loop:_set_slow_callback_duration(value)
+end
+
+function M.get_running_loop()
+   local loop = core.get_running_loop()
+   if loop == nil then
+      error("no running event loop", 2)
+   end
+   return loop
+end
+
+function M.new_event_loop()
+   local loop = core.new_loop()
+   if debug_from_env then
+      loop:set_debug(true)
+   end
+   return loop
+end
+
+function M.set_event_loop(loop)
+   if loop ~= nil and core.typeof(loop) ~= "loop" then
+      coroutines.argerror(1, "set_event_loop", "event loop or nil", loop)
+   end
+   current_loop = loop
+end
+
+-- The running loop, else the current one, made on first use.
+function M.get_event_loop()
+   local loop = core.get_running_loop()
+   if loop ~= nil then
+      return loop
+   end
+   if current_loop == nil then
+      current_loop = M.new_event_loop()
+   end
+   return current_loop
+end
+
+-- ---------- debug mode ----------
+
+function Loop:set_debug(on)
+   on = on and true or false
+   self:_set_debug(on)
+   if on then
+      coroutines.set_debug(true)
+   end
+end
+
+-- ---------- the exception handler ----------
+
+local function describe(value)
+   local ok, s = pcall(tostring, value)
+   return ok and s or ("<" .. type(value) .. ">")
+end
+
+-- Writes the context to stderr: message, then every other field, then the
+-- traceback.
+function Loop.default_exception_handler(_, ctx)
+   local lines = { tostring(ctx.message or "Unhandled error in event loop") }
+   local keys = {}
+   for k in pairs(ctx) do
+      if k ~= "message" and k ~= "traceback" and k ~= "exception" and k ~= "loop" then
+         keys[#keys + 1] = tostring(k)
+      end
+   end
+   table.sort(keys)
+   for _, k in ipairs(keys) do
+      lines[#lines + 1] = k .. ": " .. describe(ctx[k])
+   end
+   local err = ctx.error
+   local tb = ctx.traceback or (type(err) == "table" and rawget(err, "traceback"))
+   if tb ~= nil then
+      lines[#lines + 1] = tostring(tb)
+   end
+   io.stderr:write(table.concat(lines, "\n"), "\n")
+end
+
+function Loop:set_exception_handler(handler)
+   if handler ~= nil and type(handler) ~= "function" then
+      coroutines.argerror(1, "set_exception_handler", "function or nil", handler)
+   end
+   self:_lua().exception_handler = handler
+end
+
+function Loop:get_exception_handler()
+   return self:_lua().exception_handler
+end
+
+-- Calls the handler as handler(loop, ctx); if it fails, the default handler
+-- reports both.
+function Loop:call_exception_handler(ctx)
+   if type(ctx) ~= "table" then
+      coroutines.argerror(1, "call_exception_handler", "table", ctx)
+   end
+   local handler = self:_lua().exception_handler
+   if handler == nil then
+      local ok, err = pcall(Loop.default_exception_handler, self, ctx)
+      if not ok then
+         io.stderr:write("asyncio: the default exception handler failed: ", describe(err), "\n")
+      end
+      return
+   end
+   local ok, err = xpcall(handler, debug.traceback, self, ctx)
+   if not ok then
+      pcall(Loop.default_exception_handler, self, {
+         message = "Unhandled error in exception handler",
+         error = err,
+         context = ctx,
+      })
+   end
+end
+
+-- Delivers a report made by the core (a finalizer or a failed callback).
+local function report(ctx)
+   local loop = ctx.loop or core.get_running_loop()
+   ctx.loop = nil
+   if loop ~= nil then
+      loop:call_exception_handler(ctx)
+   else
+      Loop.default_exception_handler(nil, ctx)
+   end
+end
+M.report = report
+
+coroutines.set_never_awaited_reporter(function(co)
+   report({ message = "coroutine " .. tostring(co) .. " was never awaited", coroutine = co })
+end)
+
+-- ---------- closing ----------
+
+-- Reports every failed future of the loop whose error nobody retrieved.
+local function report_unretrieved(loop)
+   local failed = {}
+   for fut in pairs(loop:_unretrieved()) do
+      failed[#failed + 1] = fut
+   end
+   for _, fut in ipairs(failed) do
+      if not fut:cancelled() then
+         local istask = core.typeof(fut) == "task"
+         local err = fut:exception() -- marks it retrieved
+         loop:call_exception_handler({
+            message = istask and "Task exception was never retrieved" or "Future exception was never retrieved",
+            error = err,
+            [istask and "task" or "future"] = fut,
+            traceback = istask and fut:traceback() or nil,
+         })
+      end
+   end
+end
+
+-- Hooks run by close() before the C loop goes away (the executor adds one).
+M.close_hooks = {}
+
+function Loop:close()
+   if self:is_running() then
+      error("cannot close a running event loop", 2)
+   end
+   if self:is_closed() then
+      return
+   end
+   for _, hook in ipairs(M.close_hooks) do
+      hook(self)
+   end
+   report_unretrieved(self)
+   self:_close() -- a closed current loop stays current, as in Python
+end
+
+return M

@@ -1,0 +1,145 @@
+-- Futures and tasks (API.md §3-4) as the module functions and loop methods
+-- that make them; the objects themselves are C (src/future.c, src/task.c).
+
+local core = require("asyncio.core")
+local coroutines = require("asyncio.coroutines")
+local events = require("asyncio.events")
+
+local M = {}
+local Loop, Future, Task = core.Loop, core.Future, core.Task
+local typeof, argerror = core.typeof, coroutines.argerror
+local iscoroutine = coroutines.iscoroutine
+
+Future.await = coroutines.await
+Task.await = coroutines.await
+
+local function checkname(fname, opts)
+   if opts == nil then
+      return nil
+   end
+   if type(opts) ~= "table" then
+      argerror(2, fname, "table", opts)
+   end
+   local name = opts.name
+   if name ~= nil and type(name) ~= "string" then
+      error(("bad argument #2 to '%s' (name must be a string, got %s)"):format(fname, type(name)), 3)
+   end
+   return name
+end
+
+-- loop:create_task(coro [, {name=}]) -> Task, started next iteration.
+function Loop:create_task(coro, opts)
+   if not iscoroutine(coro) and type(coro) ~= "function" then
+      argerror(1, "create_task", "coroutine object or function", coro)
+   end
+   return core.create_task(self, coro, checkname("create_task", opts))
+end
+
+function Loop:create_future()
+   return core.new_future(self)
+end
+
+-- asyncio.create_task(coro [, opts]): on the running loop, or the current
+-- one when none runs.
+function M.create_task(coro, opts)
+   if not iscoroutine(coro) and type(coro) ~= "function" then
+      argerror(1, "create_task", "coroutine object or function", coro)
+   end
+   return core.create_task(events.get_event_loop(), coro, checkname("create_task", opts))
+end
+
+-- asyncio.Future([loop])
+function M.Future(loop)
+   if loop ~= nil and typeof(loop) ~= "loop" then
+      argerror(1, "Future", "event loop or nil", loop)
+   end
+   return core.new_future(loop or events.get_event_loop())
+end
+
+function M.isfuture(x)
+   local t = typeof(x)
+   return t == "future" or t == "task"
+end
+
+-- asyncio.ensure_future(aw [, loop]): futures and tasks as they are,
+-- coroutine objects and __await values wrapped in a task.
+function M.ensure_future(aw, loop)
+   local t = typeof(aw)
+   if t == "future" or t == "task" then
+      if loop ~= nil and aw:get_loop() ~= loop then
+         error("bad argument #2 to 'ensure_future' (the future is attached to a different loop)", 2)
+      end
+      return aw
+   end
+   loop = loop or events.get_event_loop()
+   if iscoroutine(aw) then
+      return core.create_task(loop, aw)
+   end
+   local mt = getmetatable(aw)
+   if type(mt) == "table" and mt.__await ~= nil then
+      return core.create_task(loop, function() return coroutines.await(aw) end)
+   end
+   if type(aw) == "function" then
+      error("bad argument #1 to 'ensure_future' (awaitable expected, got function; call it first)", 2)
+   end
+   argerror(1, "ensure_future", "awaitable", aw)
+end
+
+function M.current_task()
+   return core.current_task()
+end
+
+-- asyncio.all_tasks([loop]) -> {[task] = true} of unfinished tasks.
+function M.all_tasks(loop)
+   if loop ~= nil and typeof(loop) ~= "loop" then
+      argerror(1, "all_tasks", "event loop or nil", loop)
+   end
+   loop = loop or core.get_running_loop() or events.get_event_loop()
+   local set = {}
+   for task in pairs(loop:_tasks()) do
+      if not task:done() then
+         set[task] = true
+      end
+   end
+   return set
+end
+
+-- loop:run_until_complete(aw) -> ...: runs the loop until aw is done.
+function Loop:run_until_complete(aw)
+   if self:is_closed() then
+      error("event loop is closed", 2)
+   end
+   if self:is_running() then
+      error("this event loop is already running", 2)
+   end
+   if core.get_running_loop() ~= nil then
+      error("cannot run the event loop while another loop is running", 2)
+   end
+   local new_task = not M.isfuture(aw)
+   local fut = M.ensure_future(aw, self)
+   local function stop_loop()
+      self:stop()
+   end
+   fut:add_done_callback(stop_loop)
+   local ok, err = pcall(self.run_forever, self)
+   fut:remove_done_callback(stop_loop)
+   if not ok then
+      if new_task and fut:done() and not fut:cancelled() then
+         fut:exception() -- it is re-raised below: do not report it again
+      end
+      error(err, 0)
+   end
+   if not fut:done() then
+      error("event loop stopped before the future completed", 2)
+   end
+   return fut:result()
+end
+
+core.set_hooks({
+   report = events.report,
+   xpcall = xpcall,
+   run_coro = coroutines.run_coro,
+   task_msgh = core.task_msgh,
+})
+
+return M

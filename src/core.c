@@ -1,0 +1,260 @@
+/*
+** core.c: luaopen_asyncio_core, the per-state Runtime and the helpers every
+** other file shares (type tests, error objects, reporting).
+**
+** Anchoring rule: the Runtime userdata is upvalue 1 of every core function
+** and its user values hold the error classes and the running loop, so they
+** live as long as any core function can still be called.
+*/
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+char aio_mark_timer;
+char aio_mark_throw;
+
+Runtime *aio_rt (lua_State *L) {
+  return (Runtime *)lua_touserdata(L, lua_upvalueindex(1));
+}
+
+double aio_now (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+** Type tag of the value at idx (AIO_TNONE for anything that is not ours).
+** [-0, +0, -]
+*/
+int aio_typeof (lua_State *L, Runtime *rt, int idx) {
+  const void *mt;
+  int i;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+    return AIO_TNONE;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  for (i = 1; i < AIO_NTYPES; i++)
+    if (rt->mt[i] == mt) return i;
+  return AIO_TNONE;
+}
+
+/* The object at idx if it has the given type, else NULL. [-0, +0, -] */
+void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type) {
+  int t = aio_typeof(L, rt, idx);
+  if (t == type || (type == AIO_TFUTURE && t == AIO_TTASK))
+    return lua_touserdata(L, idx);
+  return NULL;
+}
+
+/* Registers functions with the Runtime as their only upvalue. */
+void aio_setfuncs (lua_State *L, const luaL_Reg *l) {
+  for (; l->name != NULL; l++) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, l->func, 1);
+    lua_setfield(L, -2, l->name);
+  }
+}
+
+/*
+** Creates the metatable of one of our userdata types: __index is the
+** methods table, __name the type name; records it for aio_typeof and
+** stores the methods table in the module table (at the top of the stack)
+** under the short type name, so the Lua layer can add methods. [-0, +0, e]
+*/
+void aio_newclass (lua_State *L, int type, const char *name,
+                   const luaL_Reg *methods, const luaL_Reg *meta) {
+  Runtime *rt = aio_rt(L);
+  luaL_newmetatable(L, name);
+  rt->mt[type] = lua_topointer(L, -1);
+  aio_setfuncs(L, meta);
+  lua_newtable(L);
+  aio_setfuncs(L, methods);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");
+  lua_setfield(L, -3, strrchr(name, '.') + 1);
+  lua_pushfstring(L, "%s_mt", strrchr(name, '.') + 1);
+  lua_insert(L, -2);
+  lua_settable(L, -3);  /* module.<Name>_mt = metatable */
+}
+
+/*
+** Pushes a new instance of the error class named cls with message msg.
+** [-0, +1, e]
+*/
+int aio_pusherror (lua_State *L, const char *cls, const char *msg) {
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+  if (lua_getfield(L, -1, cls) == LUA_TNIL)
+    return luaL_error(L, "asyncio core: error class '%s' is not registered", cls);
+  lua_remove(L, -2);
+  if (msg) lua_pushstring(L, msg); else lua_pushnil(L);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+/* Same, with the message (any value, nil allowed) at msgidx. [-0, +1, e] */
+int aio_pusherrorv (lua_State *L, const char *cls, int msgidx) {
+  msgidx = lua_absindex(L, msgidx);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+  if (lua_getfield(L, -1, cls) == LUA_TNIL)
+    return luaL_error(L, "asyncio core: error class '%s' is not registered", cls);
+  lua_remove(L, -2);
+  lua_pushvalue(L, msgidx);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+/*
+** Whether the value at idx is a CancelledError (or a subclass): its
+** metatable, or one reached through the classes' __parent links, is the
+** class. [-0, +0, -]
+*/
+int aio_is_cancelled_error (lua_State *L, int idx) {
+  int found = 0, depth = 0;
+  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+  lua_getfield(L, -1, "CancelledError");
+  lua_remove(L, -2);             /* mt, class */
+  while (lua_istable(L, -2) && depth++ < 32) {
+    if (lua_rawequal(L, -1, -2)) { found = 1; break; }
+    lua_pushliteral(L, "__parent");
+    lua_rawget(L, -3);
+    lua_replace(L, -3);
+  }
+  lua_pop(L, 2);
+  return found;
+}
+
+/*
+** Hands a context table (at ctxidx) to the loop's exception handler. While
+** the loop runs, the report is queued and delivered between callbacks, so a
+** finalizer never runs user code in the middle of our own bookkeeping;
+** otherwise the Lua layer's hook delivers it at once. [-0, +0, e]
+*/
+void aio_report (lua_State *L, Loop *loop, int ctxidx) {
+  ctxidx = lua_absindex(L, ctxidx);
+  if (loop != NULL && loop->running && !loop->closed) {
+    lua_Integer n;
+    loop_pushself(L, loop, 0);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); goto direct; }
+    lua_getiuservalue(L, -1, LOOP_UV_REPORTS);
+    n = (lua_Integer)lua_rawlen(L, -1);
+    lua_pushvalue(L, ctxidx);
+    lua_rawseti(L, -2, n + 1);
+    lua_pop(L, 2);
+    return;
+  }
+direct:
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
+  if (lua_getfield(L, -1, "report") == LUA_TFUNCTION) {
+    lua_pushvalue(L, ctxidx);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      lua_writestringerror("asyncio: error in exception handler: %s\n",
+                           luaL_tolstring(L, -1, NULL));
+      lua_pop(L, 2);
+    }
+  } else lua_pop(L, 1);
+  lua_pop(L, 1);
+}
+
+/* core.set_errors(classes): the Lua layer registers its error classes. */
+static int core_set_errors (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+  return 0;
+}
+
+/* core.set_hooks(hooks): functions the core calls into the Lua layer. */
+static int core_set_hooks (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
+  return 0;
+}
+
+/* core.set_coro_mt(set): the metatables of coroutine objects, as a set. */
+static int core_set_coro_mt (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_CORO_MT);
+  return 0;
+}
+
+/* core.typeof(x) -> "loop" | "future" | "task" | "handle" | "timer" | nil */
+static int core_typeof (lua_State *L) {
+  static const char *const names[] = {
+    NULL, "loop", "future", "task", "handle", "timerhandle", "watcher"
+  };
+  int t = aio_typeof(L, aio_rt(L), 1);
+  if (t == AIO_TNONE) lua_pushnil(L);
+  else lua_pushstring(L, names[t]);
+  return 1;
+}
+
+/* core.monotonic() -> seconds */
+static int core_monotonic (lua_State *L) {
+  lua_pushnumber(L, aio_now());
+  return 1;
+}
+
+/* Gives the Runtime at the top of the stack its weak traceback table. */
+void aio_settracebacktable (lua_State *L) {
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setiuservalue(L, -2, RT_UV_TRACEBACKS);
+}
+
+static const luaL_Reg core_funcs[] = {
+  {"set_errors", core_set_errors},
+  {"set_hooks", core_set_hooks},
+  {"set_coro_mt", core_set_coro_mt},
+  {"typeof", core_typeof},
+  {"monotonic", core_monotonic},
+  {NULL, NULL}
+};
+
+static int runtime_open (lua_State *L) {
+  Runtime *rt = (Runtime *)lua_newuserdatauv(L, sizeof(Runtime), RT_NUV);
+  memset(rt, 0, sizeof(*rt));
+  aio_settracebacktable(L);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, RT_UV_ERRORS);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, RT_UV_HOOKS);
+  return 1;
+}
+
+/*
+** The module opener runs every file's opener as a closure over the Runtime,
+** so each registers its functions with the Runtime as upvalue 1.
+*/
+LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
+  static const lua_CFunction openers[] = {
+    loop_open, timer_open, handle_open, future_open, task_open, watcher_open,
+    NULL
+  };
+  int i, rtidx, modidx;
+  runtime_open(L);
+  rtidx = lua_gettop(L);
+  lua_newtable(L);
+  modidx = lua_gettop(L);
+  for (i = 0; openers[i] != NULL; i++) {
+    lua_pushvalue(L, rtidx);
+    lua_pushcclosure(L, openers[i], 1);
+    lua_pushvalue(L, modidx);
+    lua_call(L, 1, 0);
+  }
+  for (i = 0; core_funcs[i].name != NULL; i++) {
+    lua_pushvalue(L, rtidx);
+    lua_pushcclosure(L, core_funcs[i].func, 1);
+    lua_setfield(L, modidx, core_funcs[i].name);
+  }
+  lua_pushinteger(L, ev_version_major() * 100 + ev_version_minor());
+  lua_setfield(L, modidx, "libev_version");
+  return 1;
+}

@@ -1,0 +1,435 @@
+/*
+** future.c: Future, the result-to-be that tasks await; done callbacks are
+** scheduled through the loop's ready queue in registration order.
+**
+** Anchoring rule: a future holds its loop, its results and its done
+** callbacks (a waiting task is one) in its user values; a failed future
+** whose error nobody looked at is also in the loop's weak unretrieved set so
+** closing the loop can report it.
+*/
+#include <string.h>
+
+#include "internal.h"
+
+Future *future_test (lua_State *L, Runtime *rt, int idx) {
+  return (Future *)aio_toobj(L, rt, idx, AIO_TFUTURE);
+}
+
+Future *future_check (lua_State *L, int idx) {
+  Future *f = future_test(L, aio_rt(L), idx);
+  if (f == NULL) luaL_typeerror(L, idx, "Future");
+  return f;
+}
+
+/* Initialises the future at the top of the stack. [-0, +0, -] */
+void future_init (lua_State *L, Future *f, int type, int loopidx) {
+  memset(f, 0, sizeof(*f));
+  f->type = (unsigned char)type;
+  f->loop = (Loop *)lua_touserdata(L, loopidx);
+  lua_pushvalue(L, loopidx);
+  lua_setiuservalue(L, -2, FUT_UV_LOOP);
+}
+
+/*
+** Pushes the results of the finished future at idx, or raises its error,
+** CancelledError, or InvalidStateError if it is pending. [-0, +n, e]
+*/
+int future_pushresults (lua_State *L, Future *f, int idx) {
+  switch (f->state) {
+    case FUT_PENDING:
+      aio_pusherror(L, "InvalidStateError", "result is not ready");
+      return lua_error(L);
+    case FUT_CANCELLED:
+      /* a task keeps the CancelledError that ended it: raise that one */
+      lua_getiuservalue(L, idx, FUT_UV_RESULT);
+      if (!aio_is_cancelled_error(L, -1)) aio_pusherrorv(L, "CancelledError", -1);
+      return lua_error(L);
+    default: break;
+  }
+  if (f->failed) {
+    if (!f->retrieved) {
+      f->retrieved = 1;
+      lua_getiuservalue(L, idx, FUT_UV_LOOP);
+      lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
+      lua_pushvalue(L, idx);
+      lua_pushnil(L);
+      lua_rawset(L, -3);
+      lua_pop(L, 2);
+    }
+    lua_getiuservalue(L, idx, FUT_UV_RESULT);
+    return lua_error(L);
+  }
+  if (f->nresults == 1) {
+    lua_getiuservalue(L, idx, FUT_UV_RESULT);
+    return 1;
+  }
+  if (f->nresults > 1) {
+    int i;
+    luaL_checkstack(L, f->nresults + 1, "too many results");
+    lua_getiuservalue(L, idx, FUT_UV_RESULT);
+    for (i = 1; i <= f->nresults; i++) lua_rawgeti(L, -i, i);
+    lua_remove(L, -f->nresults - 1);
+  }
+  return f->nresults;
+}
+
+/*
+** Appends the pair (callback, future) of every done callback to the ready
+** queue and forgets them. [-0, +0, m]
+*/
+void future_schedule_callbacks (lua_State *L, Future *f, int idx) {
+  int n = f->ncallbacks, loopidx;
+  if (n == 0) return;
+  idx = lua_absindex(L, idx);
+  lua_getiuservalue(L, idx, FUT_UV_LOOP);
+  loopidx = lua_gettop(L);
+  lua_getiuservalue(L, idx, FUT_UV_CALLBACKS);
+  f->ncallbacks = 0;
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, FUT_UV_CALLBACKS);
+  if (!f->loop->closed) {
+    if (n == 1) loop_ready_push(L, f->loop, loopidx, -1, idx);
+    else {
+      int i;
+      for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        loop_ready_push(L, f->loop, loopidx, -1, idx);
+        lua_pop(L, 1);
+      }
+    }
+  }
+  lua_pop(L, 2);
+}
+
+/*
+** Finishes the pending future at idx with the n values from stack index
+** first. [-0, +0, m]
+*/
+void future_set_results (lua_State *L, Future *f, int idx, int first, int n) {
+  idx = lua_absindex(L, idx);
+  f->state = FUT_FINISHED;
+  f->nresults = n;
+  if (n == 1) {
+    lua_pushvalue(L, first);
+    lua_setiuservalue(L, idx, FUT_UV_RESULT);
+  } else if (n > 1) {
+    int i;
+    lua_createtable(L, n, 0);
+    for (i = 0; i < n; i++) {
+      lua_pushvalue(L, first + i);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setiuservalue(L, idx, FUT_UV_RESULT);
+  }
+  future_schedule_callbacks(L, f, idx);
+}
+
+/* Finishes the pending future at idx with the error at erridx. [-0, +0, m] */
+void future_set_error (lua_State *L, Future *f, int idx, int erridx) {
+  idx = lua_absindex(L, idx);
+  erridx = lua_absindex(L, erridx);
+  f->state = FUT_FINISHED;
+  f->failed = 1;
+  f->retrieved = 0;
+  lua_pushvalue(L, erridx);
+  lua_setiuservalue(L, idx, FUT_UV_RESULT);
+  lua_getiuservalue(L, idx, FUT_UV_LOOP);
+  lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
+  lua_pushvalue(L, idx);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+  future_schedule_callbacks(L, f, idx);
+}
+
+/*
+** Marks the pending future at idx cancelled with the message at msgidx
+** (0: none) and schedules its callbacks. [-0, +0, m]
+*/
+int future_cancel_self (lua_State *L, Future *f, int idx, int msgidx) {
+  if (f->state != FUT_PENDING) return 0;
+  idx = lua_absindex(L, idx);
+  f->state = FUT_CANCELLED;
+  if (msgidx) lua_pushvalue(L, msgidx); else lua_pushnil(L);
+  lua_setiuservalue(L, idx, FUT_UV_RESULT);
+  future_schedule_callbacks(L, f, idx);
+  return 1;
+}
+
+/*
+** Cancels the future or task at idx, as fut:cancel(msg) would.
+** [-0, +0, e]
+*/
+int future_cancel (lua_State *L, Future *f, int idx, int msgidx) {
+  int ok;
+  if (f->type == AIO_TFUTURE) return future_cancel_self(L, f, idx, msgidx);
+  idx = lua_absindex(L, idx);
+  if (msgidx) msgidx = lua_absindex(L, msgidx);
+  lua_getfield(L, idx, "cancel");
+  lua_pushvalue(L, idx);
+  if (msgidx) lua_pushvalue(L, msgidx); else lua_pushnil(L);
+  lua_call(L, 2, 1);
+  ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* Adds the callback at cbidx, or schedules it if already done. [-0,+0,m] */
+void future_add_callback (lua_State *L, Future *f, int idx, int cbidx) {
+  idx = lua_absindex(L, idx);
+  cbidx = lua_absindex(L, cbidx);
+  if (f->state != FUT_PENDING) {
+    if (f->loop->closed) return;
+    lua_getiuservalue(L, idx, FUT_UV_LOOP);
+    loop_ready_push(L, f->loop, -1, cbidx, idx);
+    lua_pop(L, 1);
+    return;
+  }
+  if (f->ncallbacks == 0) {
+    lua_pushvalue(L, cbidx);
+    lua_setiuservalue(L, idx, FUT_UV_CALLBACKS);
+  } else if (f->ncallbacks == 1) {
+    lua_createtable(L, 4, 0);
+    lua_getiuservalue(L, idx, FUT_UV_CALLBACKS);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, cbidx);
+    lua_rawseti(L, -2, 2);
+    lua_setiuservalue(L, idx, FUT_UV_CALLBACKS);
+  } else {
+    lua_getiuservalue(L, idx, FUT_UV_CALLBACKS);
+    lua_pushvalue(L, cbidx);
+    lua_rawseti(L, -2, f->ncallbacks + 1);
+    lua_pop(L, 1);
+  }
+  f->ncallbacks++;
+}
+
+/* ---------- methods ---------- */
+
+/* core.Future(loop) -> Future */
+static int core_future (lua_State *L) {
+  Future *f;
+  loop_check(L, 1);
+  f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
+  luaL_setmetatable(L, AIO_FUTURE);
+  future_init(L, f, AIO_TFUTURE, 1);
+  return 1;
+}
+
+static int future_result (lua_State *L) {
+  Future *f = future_check(L, 1);
+  lua_settop(L, 1);
+  return future_pushresults(L, f, 1);
+}
+
+static int future_exception (lua_State *L) {
+  Future *f = future_check(L, 1);
+  lua_settop(L, 1);
+  if (f->state != FUT_FINISHED || !f->failed) {
+    if (f->state == FUT_FINISHED) { lua_pushnil(L); return 1; }
+    return future_pushresults(L, f, 1);  /* raises */
+  }
+  if (!f->retrieved) {
+    f->retrieved = 1;
+    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
+  }
+  lua_getiuservalue(L, 1, FUT_UV_RESULT);
+  return 1;
+}
+
+static void check_settable (lua_State *L, Future *f) {
+  if (f->type == AIO_TTASK)
+    luaL_error(L, "a Task's result is set by its function, not by set_result or set_exception");
+  if (f->state != FUT_PENDING) {
+    lua_pushfstring(L, "invalid state: %s", f->state == FUT_CANCELLED ? "CANCELLED" : "FINISHED");
+    aio_pusherrorv(L, "InvalidStateError", -1);
+    lua_error(L);
+  }
+}
+
+/* fut:set_result(...) */
+static int future_set_result (lua_State *L) {
+  Future *f = future_check(L, 1);
+  check_settable(L, f);
+  future_set_results(L, f, 1, 2, lua_gettop(L) - 1);
+  return 0;
+}
+
+/* fut:set_exception(err) */
+static int future_set_exception (lua_State *L) {
+  Future *f = future_check(L, 1);
+  luaL_argexpected(L, !lua_isnoneornil(L, 2), 2, "error value");
+  check_settable(L, f);
+  future_set_error(L, f, 1, 2);
+  return 0;
+}
+
+static int future_done (lua_State *L) {
+  lua_pushboolean(L, future_check(L, 1)->state != FUT_PENDING);
+  return 1;
+}
+
+static int future_cancelled (lua_State *L) {
+  lua_pushboolean(L, future_check(L, 1)->state == FUT_CANCELLED);
+  return 1;
+}
+
+/* fut:cancel([msg]) -> bool */
+static int future_cancel_m (lua_State *L) {
+  Future *f = future_check(L, 1);
+  lua_settop(L, 2);
+  lua_pushboolean(L, future_cancel_self(L, f, 1, 2));
+  return 1;
+}
+
+static void checkcallable (lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TFUNCTION) return;
+  if (luaL_getmetafield(L, arg, "__call") == LUA_TNIL)
+    luaL_typeerror(L, arg, "function");
+  lua_pop(L, 1);
+}
+
+/* fut:add_done_callback(fn) */
+static int future_add_done_callback (lua_State *L) {
+  Future *f = future_check(L, 1);
+  checkcallable(L, 2);
+  future_add_callback(L, f, 1, 2);
+  return 0;
+}
+
+/* fut:remove_done_callback(fn) -> number removed */
+static int future_remove_done_callback (lua_State *L) {
+  Future *f = future_check(L, 1);
+  int removed = 0;
+  lua_settop(L, 2);
+  lua_getiuservalue(L, 1, FUT_UV_CALLBACKS);
+  if (f->ncallbacks == 1) {
+    if (lua_rawequal(L, 2, 3)) {
+      removed = 1;
+      f->ncallbacks = 0;
+      lua_pushnil(L);
+      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
+    }
+  } else if (f->ncallbacks > 1) {
+    int i, kept = 0;
+    for (i = 1; i <= f->ncallbacks; i++) {
+      lua_rawgeti(L, 3, i);
+      if (lua_rawequal(L, 2, -1)) { removed++; lua_pop(L, 1); }
+      else lua_rawseti(L, 3, ++kept);
+    }
+    for (i = kept + 1; i <= f->ncallbacks; i++) {
+      lua_pushnil(L);
+      lua_rawseti(L, 3, i);
+    }
+    f->ncallbacks = kept;
+    if (kept == 1) {
+      lua_rawgeti(L, 3, 1);
+      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
+    } else if (kept == 0) {
+      lua_pushnil(L);
+      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
+    }
+  }
+  lua_pushinteger(L, removed);
+  return 1;
+}
+
+static int future_get_loop (lua_State *L) {
+  future_check(L, 1);
+  lua_getiuservalue(L, 1, FUT_UV_LOOP);
+  return 1;
+}
+
+/*
+** Pushes the state part of tostring: "pending", "cancelled",
+** "finished result=..." or "finished error=...". [-0, +1, e]
+*/
+int future_tostring_state (lua_State *L, Future *f, int idx) {
+  switch (f->state) {
+    case FUT_PENDING: lua_pushliteral(L, "pending"); break;
+    case FUT_CANCELLED: lua_pushliteral(L, "cancelled"); break;
+    default:
+      lua_getiuservalue(L, idx, FUT_UV_RESULT);
+      if (!f->failed && f->nresults > 1) {
+        lua_rawgeti(L, -1, 1);
+        lua_remove(L, -2);
+      } else if (!f->failed && f->nresults == 0) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+      }
+      lua_pushfstring(L, "finished %s=%s", f->failed ? "error" : "result",
+                      luaL_tolstring(L, -1, NULL));
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+  }
+  return 1;
+}
+
+static int future_tostring (lua_State *L) {
+  Future *f = future_check(L, 1);
+  future_tostring_state(L, f, 1);
+  lua_pushfstring(L, "<Future %s>", lua_tostring(L, -1));
+  return 1;
+}
+
+/*
+** Reports an error nobody retrieved; also the shared tail of Task's __gc.
+*/
+int future_gc (lua_State *L) {
+  Future *f = (Future *)lua_touserdata(L, 1);
+  if (f->state == FUT_FINISHED && f->failed && !f->retrieved) {
+    f->retrieved = 1;
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, f->type == AIO_TTASK ? "Task exception was never retrieved"
+                                           : "Future exception was never retrieved");
+    lua_setfield(L, -2, "message");
+    lua_getiuservalue(L, 1, FUT_UV_RESULT);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "error");
+    lua_setfield(L, -2, "exception");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, f->type == AIO_TTASK ? "task" : "future");
+    if (f->type == AIO_TTASK) {
+      lua_getiuservalue(L, 1, TASK_UV_TRACEBACK);
+      lua_setfield(L, -2, "traceback");
+    }
+    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    lua_setfield(L, -2, "loop");
+    aio_report(L, f->loop, -1);
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+int future_open (lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"result", future_result},
+    {"exception", future_exception},
+    {"set_result", future_set_result},
+    {"set_exception", future_set_exception},
+    {"done", future_done},
+    {"cancelled", future_cancelled},
+    {"cancel", future_cancel_m},
+    {"add_done_callback", future_add_done_callback},
+    {"remove_done_callback", future_remove_done_callback},
+    {"get_loop", future_get_loop},
+    {NULL, NULL}
+  };
+  static const luaL_Reg meta[] = {
+    {"__tostring", future_tostring},
+    {"__gc", future_gc},
+    {NULL, NULL}
+  };
+  static const luaL_Reg funcs[] = {
+    {"new_future", core_future},
+    {NULL, NULL}
+  };
+  aio_newclass(L, AIO_TFUTURE, AIO_FUTURE, methods, meta);
+  aio_setfuncs(L, funcs);
+  return 0;
+}

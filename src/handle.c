@@ -1,0 +1,189 @@
+/*
+** handle.c: Handle and TimerHandle, the scheduled callbacks of call_soon,
+** call_later and call_at, and the protected call every callback goes
+** through.
+**
+** Anchoring rule: a handle holds its loop, function and arguments in its
+** user values; the loop holds the handle (ready ring or timer table) until
+** it runs or is cancelled, and cancel drops the function and arguments.
+*/
+#include "internal.h"
+
+static Handle *handle_check (lua_State *L, int idx) {
+  Handle *h = (Handle *)luaL_testudata(L, idx, AIO_HANDLE);
+  if (h == NULL) h = (Handle *)luaL_checkudata(L, idx, AIO_TIMER);
+  return h;
+}
+
+/*
+** Pushes a new handle calling the function at fnidx with the nargs values
+** after it. [-0, +1, m]
+*/
+int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
+                int istimer) {
+  Handle *h;
+  int i;
+  loopidx = lua_absindex(L, loopidx);
+  fnidx = lua_absindex(L, fnidx);
+  h = (Handle *)lua_newuserdatauv(L, sizeof(Handle), HANDLE_UV_ARGS - 1 + nargs);
+  h->cancelled = 0;
+  h->istimer = (unsigned char)istimer;
+  h->nargs = nargs;
+  h->when = 0;
+  h->slot = 0;
+  luaL_setmetatable(L, istimer ? AIO_TIMER : AIO_HANDLE);
+  lua_pushvalue(L, loopidx);
+  lua_setiuservalue(L, -2, HANDLE_UV_LOOP);
+  for (i = 0; i <= nargs; i++) {
+    lua_pushvalue(L, fnidx + i);
+    lua_setiuservalue(L, -2, HANDLE_UV_FN + i);
+  }
+  (void)loop;
+  return 1;
+}
+
+/*
+** Message handler of callbacks: wraps the error with the traceback of
+** where it was raised.
+*/
+static int callback_msgh (lua_State *L) {
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "error");
+  luaL_traceback(L, L, NULL, 1);
+  lua_setfield(L, -2, "traceback");
+  return 1;
+}
+
+/*
+** Calls the function below the nargs values at the top of the stack,
+** protected. An error is reported through the exception handler with the
+** object at cbidx (a handle or the callback) named in the message.
+** Returns whether the call succeeded. [-(nargs+1), +0, e]
+*/
+int aio_call_callback (lua_State *L, Loop *loop, int nargs, int cbidx) {
+  int base = lua_gettop(L) - nargs;  /* index of the function */
+  int status;
+  cbidx = lua_absindex(L, cbidx);
+  lua_pushcfunction(L, callback_msgh);
+  lua_insert(L, base);
+  status = lua_pcall(L, nargs, 0, base);
+  if (status != LUA_OK) {
+    int wrapped = lua_gettop(L);
+    lua_createtable(L, 0, 5);
+    lua_pushfstring(L, "exception in callback %s", luaL_tolstring(L, cbidx, NULL));
+    lua_setfield(L, -3, "message");
+    lua_pop(L, 1);
+    if (lua_istable(L, wrapped)) {
+      lua_getfield(L, wrapped, "error");
+      lua_pushvalue(L, -1);
+      lua_setfield(L, -3, "error");
+      lua_setfield(L, -2, "exception");
+      lua_getfield(L, wrapped, "traceback");
+      lua_setfield(L, -2, "traceback");
+    } else {  /* an error in the handler itself (memory) */
+      lua_pushvalue(L, wrapped);
+      lua_setfield(L, -2, "error");
+    }
+    lua_pushvalue(L, cbidx);
+    lua_setfield(L, -2, "handle");
+    aio_report(L, loop, -1);
+    lua_pop(L, 2);
+  }
+  lua_settop(L, base - 1);
+  return status == LUA_OK;
+}
+
+/* Runs the handle at idx unless it was cancelled. [-0, +0, e] */
+void handle_run (lua_State *L, Loop *loop, int idx) {
+  Handle *h = (Handle *)lua_touserdata(L, idx);
+  int i;
+  if (h->cancelled) return;
+  for (i = 0; i <= h->nargs; i++)
+    lua_getiuservalue(L, idx, HANDLE_UV_FN + i);
+  aio_call_callback(L, loop, h->nargs, idx);
+}
+
+/* handle:cancel(): the callback will not run; drops its references. */
+static int handle_cancel (lua_State *L) {
+  Handle *h = handle_check(L, 1);
+  int i;
+  if (h->cancelled) return 0;
+  h->cancelled = 1;
+  if (h->slot != 0) {
+    Loop *loop;
+    lua_getiuservalue(L, 1, HANDLE_UV_LOOP);
+    loop = (Loop *)lua_touserdata(L, -1);
+    if (!loop->closed) timer_remove(L, loop, lua_gettop(L), h->slot);
+    h->slot = 0;
+    lua_pop(L, 1);
+  }
+  for (i = 0; i <= h->nargs; i++) {
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, HANDLE_UV_FN + i);
+  }
+  return 0;
+}
+
+static int handle_cancelled (lua_State *L) {
+  lua_pushboolean(L, handle_check(L, 1)->cancelled);
+  return 1;
+}
+
+/* timerhandle:when() -> the deadline on the loop's clock */
+static int handle_when (lua_State *L) {
+  Handle *h = (Handle *)luaL_checkudata(L, 1, AIO_TIMER);
+  lua_pushnumber(L, h->when);
+  return 1;
+}
+
+static int handle_get_loop (lua_State *L) {
+  handle_check(L, 1);
+  lua_getiuservalue(L, 1, HANDLE_UV_LOOP);
+  return 1;
+}
+
+static int handle_tostring (lua_State *L) {
+  Handle *h = handle_check(L, 1);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, h->istimer ? "<TimerHandle" : "<Handle");
+  if (h->cancelled) luaL_addstring(&b, " cancelled");
+  if (h->istimer) {
+    lua_pushfstring(L, " when=%f", h->when);
+    luaL_addvalue(&b);
+  }
+  if (!h->cancelled) {
+    lua_getiuservalue(L, 1, HANDLE_UV_FN);
+    luaL_addchar(&b, ' ');
+    luaL_tolstring(L, -1, NULL);
+    lua_remove(L, -2);
+    luaL_addvalue(&b);
+  }
+  luaL_addchar(&b, '>');
+  luaL_pushresult(&b);
+  return 1;
+}
+
+int handle_open (lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"cancel", handle_cancel},
+    {"cancelled", handle_cancelled},
+    {"get_loop", handle_get_loop},
+    {NULL, NULL}
+  };
+  static const luaL_Reg timer_methods[] = {
+    {"cancel", handle_cancel},
+    {"cancelled", handle_cancelled},
+    {"get_loop", handle_get_loop},
+    {"when", handle_when},
+    {NULL, NULL}
+  };
+  static const luaL_Reg meta[] = {
+    {"__tostring", handle_tostring},
+    {NULL, NULL}
+  };
+  aio_newclass(L, AIO_THANDLE, AIO_HANDLE, methods, meta);
+  aio_newclass(L, AIO_TTIMER, AIO_TIMER, timer_methods, meta);
+  return 0;
+}

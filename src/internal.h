@@ -1,0 +1,225 @@
+/*
+** internal.h: the types and cross-file functions of the asyncio core.
+**
+** Anchoring rule (every C file follows it): a C structure points to a Lua
+** value only through a user value of its own userdata, so whatever an object
+** needs stays alive exactly as long as the object does; and everything active
+** (a scheduled callback, a sleeping or running task, a started watcher) is
+** reachable from its loop's user values until it finishes or is stopped.
+** Raw C pointers between our objects are caches of such user values.
+*/
+#ifndef AIO_INTERNAL_H
+#define AIO_INTERNAL_H
+
+#include <ev.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+/* Type tags, also indexes into Runtime.mt. */
+enum {
+  AIO_TNONE = 0,
+  AIO_TLOOP,
+  AIO_TFUTURE,
+  AIO_TTASK,
+  AIO_THANDLE,
+  AIO_TTIMER,
+  AIO_TWATCHER,
+  AIO_NTYPES
+};
+
+#define AIO_LOOP    "asyncio.Loop"
+#define AIO_FUTURE  "asyncio.Future"
+#define AIO_TASK    "asyncio.Task"
+#define AIO_HANDLE  "asyncio.Handle"
+#define AIO_TIMER   "asyncio.TimerHandle"
+#define AIO_WATCHER "asyncio.Watcher"
+
+/* User values of the Runtime userdata (upvalue 1 of every core function). */
+enum {
+  RT_UV_ERRORS = 1,   /* table of the error classes, set by the Lua layer */
+  RT_UV_RUNNING,      /* the running loop's userdata, or nil */
+  RT_UV_TRACEBACKS,   /* weak-keyed {thread = traceback} of failing tasks */
+  RT_UV_CORO_MT,      /* set of the metatables of coroutine objects */
+  RT_UV_HOOKS,        /* table of Lua functions the core calls (reporting) */
+  RT_UV_CURRENT,      /* the task being stepped, or nil */
+  RT_NUV
+};
+
+/* One per lua_State that loaded the core. */
+typedef struct Runtime {
+  struct Loop *running;          /* rw: loop inside run_forever, or NULL */
+  const void *mt[AIO_NTYPES];    /* ro: metatables, for fast type tests */
+  lua_Integer task_counter;      /* rw: numbers the default task names */
+} Runtime;
+
+/* ---------- the ready queue and the loop (loop.c) ---------- */
+
+/* User values of a Loop. */
+enum {
+  LOOP_UV_READY = 1,  /* ring of 2-slot entries: the ready queue */
+  LOOP_UV_TIMERS,     /* {slot = TimerHandle or Task}: objects in the heap */
+  LOOP_UV_TASKS,      /* weak-keyed {task = true}: unfinished tasks */
+  LOOP_UV_WATCHERS,   /* {key = Watcher}: started fd and signal watchers */
+  LOOP_UV_REPORTS,    /* list of contexts waiting for the exception handler */
+  LOOP_UV_LUA,        /* table owned by the Lua layer (handler, executor...) */
+  LOOP_UV_UNRETRIEVED,/* weak-keyed {future = true}: failed, not retrieved */
+  LOOP_UV_POOL,       /* list of finished coroutines kept for reuse */
+  LOOP_NUV
+};
+
+typedef struct TimerEntry {
+  double when;             /* deadline on the monotonic clock */
+  unsigned long long seq;  /* tie-break: equal deadlines fire in order */
+  int slot;                /* key of the object in LOOP_UV_TIMERS */
+} TimerEntry;
+
+typedef struct Loop {
+  unsigned char closed;    /* ro: close() ran; nothing may touch ev */
+  unsigned char running;   /* ro: inside run_forever */
+  unsigned char stopping;  /* rw: stop() was called */
+  unsigned char debug;     /* rw: set_debug */
+  struct ev_loop *ev;      /* owned; NULL once closed */
+  Runtime *rt;             /* ro */
+  lua_State *L;            /* ro: the state driving run_forever, or NULL */
+  struct Task *current;    /* ro: the task being stepped, or NULL */
+  /* ready queue: entries [head, tail) of a ring of cap entries */
+  lua_Integer head, tail, cap;
+  /* timers: a binary heap ordered by (when, seq) */
+  TimerEntry *heap;        /* owned */
+  int nheap, heapcap;
+  int *slotpos;            /* owned: heap position of each slot, -1 if free */
+  int nslots;              /* size of slotpos */
+  int freeslot;            /* head of the free-slot list, 0 if none */
+  int *slotnext;           /* owned: free-slot list links */
+  unsigned long long seq;
+  /* polling */
+  double last_poll;        /* when libev last looked for I/O */
+  int since_poll;          /* iterations run without polling */
+  double slow_callback;    /* debug: report callbacks slower than this */
+  ev_timer wakeup;         /* bounds the poll wait by the next deadline */
+  ev_async async;          /* keeps the loop blocking; threadsafe wakeups */
+  unsigned long long ntasks_created;
+} Loop;
+
+#define LOOP_INIT_CAP 256
+
+Runtime *aio_rt (lua_State *L);
+int aio_typeof (lua_State *L, Runtime *rt, int idx);
+void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type);
+int aio_pusherror (lua_State *L, const char *cls, const char *msg);
+int aio_pusherrorv (lua_State *L, const char *cls, int msgidx);
+int aio_is_cancelled_error (lua_State *L, int idx);
+void aio_settracebacktable (lua_State *L);
+void aio_report (lua_State *L, Loop *loop, int ctxidx);
+double aio_now (void);
+void aio_setfuncs (lua_State *L, const luaL_Reg *l);
+void aio_newclass (lua_State *L, int type, const char *name,
+                   const luaL_Reg *methods, const luaL_Reg *meta);
+
+Loop *loop_check (lua_State *L, int idx);
+Loop *loop_checkopen (lua_State *L, int idx);
+int loop_pushself (lua_State *L, Loop *loop, int objidx);
+void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx);
+void loop_ready_pushmark (lua_State *L, Loop *loop, int loopidx, int aidx,
+                          void *mark);
+void loop_close (lua_State *L, Loop *loop, int loopidx);
+int loop_open (lua_State *L);
+
+/* Markers put in the second slot of a ready entry. */
+extern char aio_mark_timer;  /* a sleeping task's deadline passed */
+extern char aio_mark_throw;  /* resume value: raise the next value */
+
+/* ---------- timers (timer.c) ---------- */
+int timer_add (lua_State *L, Loop *loop, int loopidx, double when, int objidx);
+void timer_remove (lua_State *L, Loop *loop, int loopidx, int slot);
+void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now);
+void timer_free (Loop *loop);
+int timer_open (lua_State *L);
+
+/* ---------- handles (handle.c) ---------- */
+typedef struct Handle {
+  unsigned char cancelled; /* rw */
+  unsigned char istimer;   /* ro */
+  int nargs;               /* ro: arguments in user values 3.. */
+  double when;             /* ro: deadline of a TimerHandle */
+  int slot;                /* rw: heap slot while scheduled, else 0 */
+} Handle;
+enum { HANDLE_UV_LOOP = 1, HANDLE_UV_FN = 2, HANDLE_UV_ARGS = 3 };
+
+int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
+                int istimer);
+void handle_run (lua_State *L, Loop *loop, int idx);
+int aio_call_callback (lua_State *L, Loop *loop, int nargs, int cbidx);
+int handle_open (lua_State *L);
+
+/* ---------- futures (future.c) ---------- */
+enum { FUT_PENDING = 0, FUT_FINISHED, FUT_CANCELLED };
+enum { FUT_UV_LOOP = 1, FUT_UV_RESULT, FUT_UV_CALLBACKS, FUT_NUV };
+
+typedef struct Future {
+  unsigned char type;      /* ro: AIO_TFUTURE or AIO_TTASK */
+  unsigned char state;     /* rw: FUT_* */
+  unsigned char failed;    /* ro: finished with an error in FUT_UV_RESULT */
+  unsigned char retrieved; /* rw: the error was looked at */
+  int nresults;            /* ro: 1 -> value, >1 -> table, in FUT_UV_RESULT */
+  int ncallbacks;          /* rw: 1 -> the callback, >1 -> a list */
+  Loop *loop;              /* ro: cache of FUT_UV_LOOP */
+} Future;
+
+Future *future_check (lua_State *L, int idx);
+Future *future_test (lua_State *L, Runtime *rt, int idx);
+void future_init (lua_State *L, Future *f, int type, int loopidx);
+int future_pushresults (lua_State *L, Future *f, int idx);
+void future_set_results (lua_State *L, Future *f, int idx, int first, int n);
+void future_set_error (lua_State *L, Future *f, int idx, int erridx);
+int future_cancel_self (lua_State *L, Future *f, int idx, int msgidx);
+int future_cancel (lua_State *L, Future *f, int idx, int msgidx);
+void future_add_callback (lua_State *L, Future *f, int idx, int cbidx);
+void future_schedule_callbacks (lua_State *L, Future *f, int idx);
+int future_gc (lua_State *L);
+int future_tostring_state (lua_State *L, Future *f, int idx);
+int future_open (lua_State *L);
+
+/* ---------- tasks (task.c) ---------- */
+enum {
+  TASK_UV_CORO = FUT_NUV,  /* the thread running the body */
+  TASK_UV_OBJ,             /* the coroutine object or function */
+  TASK_UV_NAME,            /* name string, or nil for Task-<id> */
+  TASK_UV_WAITER,          /* the future being awaited */
+  TASK_UV_TRACEBACK,       /* where it failed */
+  TASK_UV_CANCELMSG,       /* message of a pending cancel() */
+  TASK_NUV = TASK_UV_CANCELMSG
+};
+
+/* What a task's coroutine is suspended on. */
+enum {
+  WAIT_NONE = 0,   /* not started, or finished */
+  WAIT_RUNNING,    /* being stepped right now */
+  WAIT_READY,      /* a step is in the ready queue */
+  WAIT_FUTURE,     /* a done callback of TASK_UV_WAITER */
+  WAIT_TIMER       /* a deadline in the heap (sleep) */
+};
+
+typedef struct Task {
+  Future fut;              /* a Task is a Future */
+  unsigned char wait;      /* rw: WAIT_* */
+  unsigned char must_cancel; /* rw: raise CancelledError at the next step */
+  unsigned char started;   /* rw: the body has been entered */
+  unsigned char bad_yield; /* rw: raise "bad yield" at the next step */
+  int ncancels;            /* rw: cancel requests not uncancelled */
+  int slot;                /* rw: heap slot while wait == WAIT_TIMER */
+  lua_Integer id;          /* ro: number of the default name */
+  lua_State *co;           /* ro: cache of TASK_UV_CORO, NULL when done */
+} Task;
+
+Task *task_check (lua_State *L, int idx);
+void task_step (lua_State *L, Loop *loop, int idx, int futidx);
+void task_timer_fired (lua_State *L, Loop *loop, int idx);
+int task_open (lua_State *L);
+
+/* ---------- watchers: fds and signals (watcher.c) ---------- */
+int watcher_open (lua_State *L);
+void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
+
+#endif

@@ -1,0 +1,487 @@
+/*
+** loop.c: the event loop: the ready queue, one iteration, run_forever,
+** stop and close.
+**
+** Anchoring rule: everything scheduled sits in the loop's own user values
+** (the ready ring, the timer table, the watcher table), so it lives while the
+** loop does; the loop itself is held by whoever runs it (the stack of
+** run_forever and Runtime user value RT_UV_RUNNING) or by its objects.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Poll for I/O at least this often while callbacks keep the queue busy. */
+#define POLL_EVERY_ITERATIONS 64
+#define POLL_INTERVAL 0.0002
+
+Loop *loop_check (lua_State *L, int idx) {
+  return (Loop *)luaL_checkudata(L, idx, AIO_LOOP);
+}
+
+Loop *loop_checkopen (lua_State *L, int idx) {
+  Loop *loop = loop_check(L, idx);
+  if (loop->closed) luaL_error(L, "event loop is closed");
+  return loop;
+}
+
+/*
+** Pushes the userdata of loop: the loop user value of the object at objidx
+** when objidx is not 0, else the running loop, else nil. Returns whether
+** the pushed value is the loop. [-0, +1, -]
+*/
+int loop_pushself (lua_State *L, Loop *loop, int objidx) {
+  if (objidx != 0) lua_getiuservalue(L, objidx, 1);
+  else if (loop->rt->running == loop)
+    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  else lua_pushnil(L);
+  return lua_touserdata(L, -1) == (void *)loop;
+}
+
+/* ---------- the ready queue ---------- */
+
+/*
+** Doubles the ring, copying the entries in order to a new table.
+** [-0, +0, m]; the ready table is at the top of the stack and is replaced.
+*/
+static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
+  lua_Integer cap = loop->cap, i, n = loop->tail - loop->head;
+  lua_createtable(L, (int)(4 * cap), 0);
+  for (i = 0; i < n; i++) {
+    lua_Integer from = ((loop->head + i) % cap) * 2;
+    lua_rawgeti(L, -2, from + 1);
+    lua_rawseti(L, -2, 2 * i + 1);
+    lua_rawgeti(L, -2, from + 2);
+    lua_rawseti(L, -2, 2 * i + 2);
+  }
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, loopidx, LOOP_UV_READY);
+  lua_replace(L, -2);
+  loop->head = 0;
+  loop->tail = n;
+  loop->cap = 2 * cap;
+}
+
+/*
+** Appends the entry (a, b) to the ready queue; b may be 0 for nil.
+** [-0, +0, m]
+*/
+void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx) {
+  lua_Integer pos;
+  aidx = lua_absindex(L, aidx);
+  if (bidx) bidx = lua_absindex(L, bidx);
+  loopidx = lua_absindex(L, loopidx);
+  lua_getiuservalue(L, loopidx, LOOP_UV_READY);
+  if (loop->tail - loop->head == loop->cap) ready_grow(L, loop, loopidx);
+  pos = (loop->tail % loop->cap) * 2;
+  lua_pushvalue(L, aidx);
+  lua_rawseti(L, -2, pos + 1);
+  if (bidx) {
+    lua_pushvalue(L, bidx);
+    lua_rawseti(L, -2, pos + 2);
+  }
+  loop->tail++;
+  lua_pop(L, 1);
+}
+
+/* Same with a light userdata marker as b. [-0, +0, m] */
+void loop_ready_pushmark (lua_State *L, Loop *loop, int loopidx, int aidx,
+                          void *mark) {
+  aidx = lua_absindex(L, aidx);
+  loopidx = lua_absindex(L, loopidx);
+  lua_pushlightuserdata(L, mark);
+  loop_ready_push(L, loop, loopidx, aidx, -1);
+  lua_pop(L, 1);
+}
+
+/* ---------- one iteration ---------- */
+
+/* Runs the entry (a, b) at the top two stack slots. [-2, +0, e] */
+static void dispatch (lua_State *L, Loop *loop, int loopidx) {
+  int aidx = lua_gettop(L) - 1, bidx = aidx + 1;
+  switch (aio_typeof(L, loop->rt, aidx)) {
+    case AIO_TTASK:
+      if (lua_isnil(L, bidx)) task_step(L, loop, aidx, 0);
+      else if (lua_touserdata(L, bidx) == &aio_mark_timer)
+        task_timer_fired(L, loop, aidx);
+      else task_step(L, loop, aidx, bidx);
+      break;
+    case AIO_THANDLE: case AIO_TTIMER:
+      handle_run(L, loop, aidx);
+      break;
+    default:  /* a done callback: a(b) */
+      lua_pushvalue(L, aidx);
+      lua_pushvalue(L, bidx);
+      aio_call_callback(L, loop, 1, aidx);
+      break;
+  }
+  lua_settop(L, aidx - 1);
+  (void)loopidx;
+}
+
+/* Hands queued reports to the exception handler. [-0, +0, e] */
+static void flush_reports (lua_State *L, Loop *loop, int loopidx) {
+  lua_Integer i, n;
+  lua_getiuservalue(L, loopidx, LOOP_UV_REPORTS);
+  n = (lua_Integer)lua_rawlen(L, -1);
+  if (n == 0) { lua_pop(L, 1); return; }
+  lua_newtable(L);
+  lua_setiuservalue(L, loopidx, LOOP_UV_REPORTS);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    loop->running = 0;  /* deliver now, do not queue again */
+    aio_report(L, loop, -1);
+    loop->running = 1;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/*
+** Lets libev look for I/O, waiting at most timeout seconds (negative: no
+** limit). Watcher callbacks append to the ready queue.
+*/
+static void poll_io (Loop *loop, double timeout, double now) {
+  if (timeout == 0) ev_run(loop->ev, EVRUN_NOWAIT);
+  else {
+    if (timeout > 0) {
+      /* libev measures from its cached time: refresh it, or a timer armed
+         late in a long iteration would fire early */
+      ev_now_update(loop->ev);
+      ev_timer_set(&loop->wakeup, timeout, 0.);
+      ev_timer_start(loop->ev, &loop->wakeup);
+    }
+    ev_run(loop->ev, EVRUN_ONCE);
+    ev_timer_stop(loop->ev, &loop->wakeup);
+    now = aio_now();
+  }
+  loop->last_poll = now;
+  loop->since_poll = 0;
+}
+
+/*
+** One iteration, as Python's _run_once: poll (without waiting if anything
+** is ready), move due timers to the queue, then run exactly the entries
+** queued so far; what they schedule runs in the next iteration. Polling is
+** skipped while the queue stays busy, but never for long.
+*/
+static void run_once (lua_State *L, Loop *loop, int loopidx) {
+  lua_Integer ntodo, i;
+  double now = aio_now();
+  int readyidx;
+  if (loop->tail > loop->head || loop->stopping) {
+    if (++loop->since_poll >= POLL_EVERY_ITERATIONS
+        || now - loop->last_poll >= POLL_INTERVAL)
+      poll_io(loop, 0, now);
+  } else {
+    double timeout = -1;
+    if (loop->nheap > 0) {
+      timeout = loop->heap[0].when - now;
+      if (timeout < 0) timeout = 0;
+    }
+    poll_io(loop, timeout, now);
+    now = loop->last_poll;
+  }
+  if (loop->nheap > 0 && loop->heap[0].when <= now)
+    timer_pop_due(L, loop, loopidx, aio_now());
+  ntodo = loop->tail - loop->head;
+  lua_getiuservalue(L, loopidx, LOOP_UV_READY);
+  readyidx = lua_gettop(L);
+  for (i = 0; i < ntodo; i++) {
+    lua_Integer pos = (loop->head % loop->cap) * 2;
+    double t0 = 0;
+    lua_rawgeti(L, readyidx, pos + 1);
+    lua_rawgeti(L, readyidx, pos + 2);
+    lua_pushnil(L);
+    lua_rawseti(L, readyidx, pos + 1);
+    lua_pushnil(L);
+    lua_rawseti(L, readyidx, pos + 2);
+    loop->head++;
+    if (loop->debug) t0 = aio_now();
+    dispatch(L, loop, loopidx);
+    if (loop->debug) {
+      double dt = aio_now() - t0;
+      if (dt >= loop->slow_callback) {
+        lua_createtable(L, 0, 2);
+        lua_pushfstring(L, "executing a callback took %f seconds", dt);
+        lua_setfield(L, -2, "message");
+        lua_pushnumber(L, dt);
+        lua_setfield(L, -2, "duration");
+        aio_report(L, loop, -1);
+        lua_pop(L, 1);
+      }
+    }
+    /* a callback may have grown (replaced) the ring */
+    lua_getiuservalue(L, loopidx, LOOP_UV_READY);
+    lua_replace(L, readyidx);
+  }
+  lua_pop(L, 1);
+  flush_reports(L, loop, loopidx);
+}
+
+static int run_loop (lua_State *L) {
+  Loop *loop = (Loop *)lua_touserdata(L, 1);
+  while (!loop->closed) {
+    run_once(L, loop, 1);
+    if (loop->stopping) break;
+  }
+  return 0;
+}
+
+/* loop:run_forever(): runs iterations until stop() is called. */
+static int loop_run_forever (lua_State *L) {
+  Loop *loop = loop_checkopen(L, 1);
+  Runtime *rt = aio_rt(L);
+  int status;
+  if (loop->running) return luaL_error(L, "this event loop is already running");
+  if (rt->running != NULL)
+    return luaL_error(L, "cannot run the event loop while another loop is running");
+  lua_settop(L, 1);
+  loop->running = 1;
+  loop->L = L;
+  rt->running = loop;
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, run_loop, 1);
+  lua_pushvalue(L, 1);
+  status = lua_pcall(L, 1, 0, 0);
+  loop->running = 0;
+  loop->stopping = 0;
+  loop->L = NULL;
+  rt->running = NULL;
+  lua_pushnil(L);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  if (status != LUA_OK) return lua_error(L);
+  return 0;
+}
+
+/* loop:stop(): run_forever returns after the current iteration. */
+static int loop_stop (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  loop->stopping = 1;
+  return 0;
+}
+
+static int loop_is_running (lua_State *L) {
+  lua_pushboolean(L, loop_check(L, 1)->running);
+  return 1;
+}
+
+static int loop_is_closed (lua_State *L) {
+  lua_pushboolean(L, loop_check(L, 1)->closed);
+  return 1;
+}
+
+/* loop:time(): the monotonic clock, read afresh. */
+static int loop_time (lua_State *L) {
+  loop_check(L, 1);
+  lua_pushnumber(L, aio_now());
+  return 1;
+}
+
+static int loop_get_debug (lua_State *L) {
+  lua_pushboolean(L, loop_check(L, 1)->debug);
+  return 1;
+}
+
+static int loop_set_debug (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  loop->debug = (unsigned char)lua_toboolean(L, 2);
+  return 0;
+}
+
+/* loop:_set_slow_callback_duration(seconds) */
+static int loop_set_slow_callback (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  loop->slow_callback = luaL_checknumber(L, 2);
+  return 0;
+}
+
+/* loop:call_soon(fn, ...) -> Handle */
+static int loop_call_soon (lua_State *L) {
+  Loop *loop = loop_checkopen(L, 1);
+  int nargs = lua_gettop(L) - 2;
+  if (lua_type(L, 2) != LUA_TFUNCTION) {
+    if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
+      luaL_typeerror(L, 2, "function");
+    lua_pop(L, 1);
+  }
+  if (nargs < 0) nargs = 0;
+  lua_settop(L, nargs + 2);
+  handle_new(L, loop, 1, 2, nargs, 0);
+  loop_ready_push(L, loop, 1, -1, 0);
+  return 1;
+}
+
+/* loop:_ready_count() -> number of queued entries (for tests and run) */
+static int loop_ready_count (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  lua_pushinteger(L, loop->tail - loop->head);
+  return 1;
+}
+
+/* loop:_lua() -> the table the Lua layer keeps its per-loop state in */
+static int loop_lua (lua_State *L) {
+  loop_check(L, 1);
+  lua_getiuservalue(L, 1, LOOP_UV_LUA);
+  return 1;
+}
+
+/* loop:_unretrieved() -> weak set of failed futures nobody looked at */
+static int loop_unretrieved (lua_State *L) {
+  loop_check(L, 1);
+  lua_getiuservalue(L, 1, LOOP_UV_UNRETRIEVED);
+  return 1;
+}
+
+/* loop:_tasks() -> weak set of unfinished tasks */
+static int loop_tasks (lua_State *L) {
+  loop_check(L, 1);
+  lua_getiuservalue(L, 1, LOOP_UV_TASKS);
+  return 1;
+}
+
+/*
+** Releases everything the loop holds: stops watchers, drops queued work,
+** frees the timer heap and destroys the libev loop. Idempotent.
+** [-0, +0, -]
+*/
+void loop_close (lua_State *L, Loop *loop, int loopidx) {
+  if (loop->closed) return;
+  loop->closed = 1;
+  watcher_stopall(L, loop, loopidx);
+  if (loop->ev != NULL) {
+    ev_timer_stop(loop->ev, &loop->wakeup);
+    ev_async_stop(loop->ev, &loop->async);
+    ev_loop_destroy(loop->ev);
+    loop->ev = NULL;
+  }
+  timer_free(loop);
+  loop->head = loop->tail = 0;
+  lua_newtable(L);
+  lua_setiuservalue(L, loopidx, LOOP_UV_READY);
+  lua_newtable(L);
+  lua_setiuservalue(L, loopidx, LOOP_UV_TIMERS);
+  lua_newtable(L);
+  lua_setiuservalue(L, loopidx, LOOP_UV_POOL);
+}
+
+/* loop:_close(): the C half of close (the Lua layer reports first). */
+static int loop_close_m (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  if (loop->running) return luaL_error(L, "cannot close a running event loop");
+  loop_close(L, loop, 1);
+  return 0;
+}
+
+static int loop_gc (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  loop->running = 0;
+  loop_close(L, loop, 1);
+  return 0;
+}
+
+static int loop_tostring (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  lua_pushfstring(L, "<Loop running=%s closed=%s debug=%s>",
+                  loop->running ? "true" : "false",
+                  loop->closed ? "true" : "false",
+                  loop->debug ? "true" : "false");
+  return 1;
+}
+
+static void nop_cb (struct ev_loop *ev, ev_timer *w, int revents) {
+  (void)ev; (void)w; (void)revents;
+}
+
+static void async_cb (struct ev_loop *ev, ev_async *w, int revents) {
+  (void)ev; (void)w; (void)revents;
+}
+
+static void newweak (lua_State *L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+/* core.new_loop() -> Loop. Created closed, then opened. */
+static int core_new_loop (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Loop *loop = (Loop *)lua_newuserdatauv(L, sizeof(Loop), LOOP_NUV);
+  memset(loop, 0, sizeof(*loop));
+  loop->closed = 1;
+  loop->rt = rt;
+  luaL_setmetatable(L, AIO_LOOP);
+  lua_createtable(L, 2 * LOOP_INIT_CAP, 0);
+  lua_setiuservalue(L, -2, LOOP_UV_READY);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, LOOP_UV_TIMERS);
+  newweak(L);
+  lua_setiuservalue(L, -2, LOOP_UV_TASKS);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, LOOP_UV_WATCHERS);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, LOOP_UV_REPORTS);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, LOOP_UV_LUA);
+  newweak(L);
+  lua_setiuservalue(L, -2, LOOP_UV_UNRETRIEVED);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, LOOP_UV_POOL);
+  loop->cap = LOOP_INIT_CAP;
+  loop->slow_callback = 0.1;
+  loop->ev = ev_loop_new(EVFLAG_AUTO);
+  if (loop->ev == NULL) return luaL_error(L, "cannot create an event loop (libev)");
+  loop->closed = 0;
+  ev_timer_init(&loop->wakeup, nop_cb, 0., 0.);
+  ev_async_init(&loop->async, async_cb);
+  ev_async_start(loop->ev, &loop->async);
+  loop->last_poll = aio_now();
+  return 1;
+}
+
+/* core.get_running_loop() -> Loop or nil */
+static int core_get_running_loop (lua_State *L) {
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  return 1;
+}
+
+static const luaL_Reg loop_methods[] = {
+  {"run_forever", loop_run_forever},
+  {"stop", loop_stop},
+  {"is_running", loop_is_running},
+  {"is_closed", loop_is_closed},
+  {"time", loop_time},
+  {"get_debug", loop_get_debug},
+  {"_set_debug", loop_set_debug},
+  {"_set_slow_callback_duration", loop_set_slow_callback},
+  {"call_soon", loop_call_soon},
+  {"_ready_count", loop_ready_count},
+  {"_lua", loop_lua},
+  {"_unretrieved", loop_unretrieved},
+  {"_tasks", loop_tasks},
+  {"_close", loop_close_m},
+  {NULL, NULL}
+};
+
+static const luaL_Reg loop_meta[] = {
+  {"__gc", loop_gc},
+  {"__tostring", loop_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg loop_funcs[] = {
+  {"new_loop", core_new_loop},
+  {"get_running_loop", core_get_running_loop},
+  {NULL, NULL}
+};
+
+int loop_open (lua_State *L) {
+  aio_newclass(L, AIO_TLOOP, AIO_LOOP, loop_methods, loop_meta);
+  aio_setfuncs(L, loop_funcs);
+  return 0;
+}

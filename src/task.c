@@ -1,0 +1,574 @@
+/*
+** task.c: Task, a Future driven by a Lua coroutine; the step that resumes
+** it, await on futures, sleep, and cancellation.
+**
+** Anchoring rule: a task holds its coroutine, body and waiter in its user
+** values; while it is unfinished it is held by exactly what will resume it
+** (the ready ring, the timer table, or the done callbacks of the future it
+** awaits), so a task waiting on a future nobody holds is collected and
+** reported, as in Python.
+*/
+#include <string.h>
+
+#include "internal.h"
+
+#if LUA_VERSION_NUM == 504 && defined(LUA_VERSION_RELEASE_NUM) \
+    && LUA_VERSION_RELEASE_NUM >= 50406
+#define closethread(co, from) lua_closethread(co, from)
+#else
+#define closethread(co, from) lua_resetthread(co)
+#endif
+
+/* Finished coroutines kept per loop for the next tasks. */
+#define POOL_MAX 64
+
+Task *task_check (lua_State *L, int idx) {
+  return (Task *)luaL_checkudata(L, idx, AIO_TASK);
+}
+
+/* The task whose coroutine is L, or NULL. */
+static Task *running_task (Runtime *rt, lua_State *L) {
+  Loop *loop = rt->running;
+  if (loop != NULL && loop->current != NULL && loop->current->co == L)
+    return loop->current;
+  return NULL;
+}
+
+/* Like running_task, but raises the errors API.md specifies. */
+static Task *check_running_task (lua_State *L, Runtime *rt) {
+  Task *t = running_task(rt, L);
+  if (t == NULL) {
+    if (rt->running != NULL && rt->running->current != NULL)
+      luaL_error(L, "await called outside of a running task "
+                    "(from a coroutine nested inside the task)");
+    luaL_error(L, "await called outside of a running task");
+  }
+  if (!lua_isyieldable(L))
+    luaL_error(L, "await cannot suspend the task here: a C function "
+                  "(such as a metamethod, table.sort or gsub callback) "
+                  "is between the task and this await");
+  return t;
+}
+
+/* ---------- finishing ---------- */
+
+/* Forgets the task's coroutine, keeping it for reuse if it is clean. */
+static void release_coroutine (lua_State *L, Task *t, int idx, int reusable) {
+  lua_State *co = t->co;
+  t->co = NULL;
+  if (reusable && lua_status(co) == LUA_OK) {
+    lua_Integer n;
+    lua_getiuservalue(L, idx, FUT_UV_LOOP);
+    lua_getiuservalue(L, -1, LOOP_UV_POOL);
+    n = (lua_Integer)lua_rawlen(L, -1);
+    if (n < POOL_MAX) {
+      lua_settop(co, 0);
+      lua_getiuservalue(L, idx, TASK_UV_CORO);
+      lua_rawseti(L, -2, n + 1);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, TASK_UV_CORO);
+}
+
+static void forget_task (lua_State *L, int idx) {
+  lua_getiuservalue(L, idx, FUT_UV_LOOP);
+  lua_getiuservalue(L, -1, LOOP_UV_TASKS);
+  lua_pushvalue(L, idx);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+}
+
+/* Moves the traceback recorded by task_msgh for co into the task. */
+static void keep_traceback (lua_State *L, int idx, lua_State *co) {
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_TRACEBACKS);
+  lua_pushthread(co);
+  lua_xmove(co, L, 1);
+  lua_pushvalue(L, -1);
+  lua_rawget(L, -3);
+  if (!lua_isnil(L, -1)) {
+    lua_setiuservalue(L, idx, TASK_UV_TRACEBACK);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+  } else lua_pop(L, 2);
+  lua_pop(L, 1);
+}
+
+/* Cancels the task as a future, with its pending cancel message. */
+static void finish_cancelled (lua_State *L, Task *t, int idx, int erridx) {
+  if (erridx == 0) {
+    lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
+    erridx = lua_gettop(L);
+  }
+  future_cancel_self(L, &t->fut, idx, erridx);
+}
+
+/*
+** The body returned: co holds (ok, results...) or (false, error).
+** [-0, +0, e]
+*/
+static void finish (lua_State *L, Task *t, int idx, lua_State *co, int nres) {
+  int base = lua_gettop(L);
+  int ok = lua_toboolean(co, -nres);
+  if (!lua_checkstack(L, nres + 4)) luaL_error(L, "too many results");
+  lua_xmove(co, L, nres);
+  forget_task(L, idx);
+  if (ok) {
+    if (t->must_cancel) {  /* cancelled right before it returned */
+      t->must_cancel = 0;
+      finish_cancelled(L, t, idx, 0);
+    } else future_set_results(L, &t->fut, idx, base + 2, nres - 1);
+  } else {
+    int erridx = base + 2;
+    keep_traceback(L, idx, co);
+    if (aio_is_cancelled_error(L, erridx)) finish_cancelled(L, t, idx, erridx);
+    else future_set_error(L, &t->fut, idx, erridx);
+  }
+  release_coroutine(L, t, idx, 1);
+  lua_settop(L, base);
+}
+
+/* An error escaped the protected body (it failed while failing). */
+static void finish_broken (lua_State *L, Task *t, int idx, lua_State *co) {
+  int base = lua_gettop(L);
+  lua_xmove(co, L, 1);
+  luaL_traceback(L, co, NULL, 0);
+  lua_setiuservalue(L, idx, TASK_UV_TRACEBACK);
+  closethread(co, L);
+  forget_task(L, idx);
+  future_set_error(L, &t->fut, idx, base + 1);
+  release_coroutine(L, t, idx, 0);
+  lua_settop(L, base);
+}
+
+/* ---------- stepping ---------- */
+
+/*
+** Resumes the task at idx. futidx is the future whose completion woke it
+** (its waiter), or 0 for a plain step. Stale entries (the task moved on
+** since they were queued) are ignored. [-0, +0, e]
+*/
+void task_step (lua_State *L, Loop *loop, int idx, int futidx) {
+  Task *t = (Task *)lua_touserdata(L, idx);
+  lua_State *co = t->co;
+  int nargs = 0, nres = 0, status;
+  if (t->fut.state != FUT_PENDING) return;
+  if (futidx) {
+    int same;
+    if (t->wait != WAIT_FUTURE) return;
+    lua_getiuservalue(L, idx, TASK_UV_WAITER);
+    same = lua_rawequal(L, -1, futidx);
+    lua_pop(L, 1);
+    if (!same) return;
+    lua_pushnil(L);
+    lua_setiuservalue(L, idx, TASK_UV_WAITER);
+  } else if (t->wait != WAIT_READY) return;
+  if (!t->started) {
+    if (t->must_cancel) {  /* cancelled before it ran: the body never starts */
+      t->must_cancel = 0;
+      t->wait = WAIT_NONE;
+      forget_task(L, idx);
+      finish_cancelled(L, t, idx, 0);
+      release_coroutine(L, t, idx, 0);
+      return;
+    }
+    t->started = 1;
+    nargs = lua_gettop(co) - 1;
+  } else if (t->must_cancel || t->bad_yield) {
+    lua_pushlightuserdata(co, &aio_mark_throw);
+    if (t->must_cancel) {
+      t->must_cancel = 0;
+      lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
+      aio_pusherrorv(L, "CancelledError", -1);
+      lua_remove(L, -2);
+    } else {
+      t->bad_yield = 0;
+      lua_pushliteral(L, "task got bad yield: use asyncio.await, not "
+                         "coroutine.yield, to suspend a task");
+    }
+    lua_xmove(L, co, 1);
+    nargs = 2;
+  }
+  t->wait = WAIT_RUNNING;
+  loop->current = t;
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
+  status = lua_resume(co, L, nargs, &nres);
+  loop->current = NULL;
+  lua_pushnil(L);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
+  if (status == LUA_YIELD) {
+    lua_pop(co, nres);
+    if (t->wait == WAIT_RUNNING) {  /* yielded without awaiting */
+      t->bad_yield = 1;
+      t->wait = WAIT_READY;
+      loop_pushself(L, loop, idx);
+      loop_ready_push(L, loop, -1, idx, 0);
+      lua_pop(L, 1);
+    }
+  } else {
+    t->wait = WAIT_NONE;
+    if (status == LUA_OK) finish(L, t, idx, co, nres);
+    else finish_broken(L, t, idx, co);
+  }
+}
+
+/* The deadline of a sleeping task passed: step it next iteration. */
+void task_timer_fired (lua_State *L, Loop *loop, int idx) {
+  Task *t = (Task *)lua_touserdata(L, idx);
+  if (t->fut.state != FUT_PENDING || t->wait != WAIT_TIMER) return;
+  t->wait = WAIT_READY;
+  loop_pushself(L, loop, idx);
+  loop_ready_push(L, loop, -1, idx, 0);
+  lua_pop(L, 1);
+}
+
+/* ---------- creating ---------- */
+
+/*
+** core.create_task(loop, body, name) -> Task. body is a coroutine object
+** (run inline by hooks.run_coro) or a function called with no arguments.
+*/
+static int core_create_task (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Loop *loop = loop_checkopen(L, 1);
+  Task *t;
+  lua_State *co;
+  int iscoro = 0;
+  lua_settop(L, 3);
+  if (lua_type(L, 2) == LUA_TTABLE && lua_getmetatable(L, 2)) {
+    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CORO_MT);  /* a set */
+    lua_insert(L, -2);
+    iscoro = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+  }
+  if (!iscoro && lua_type(L, 2) != LUA_TFUNCTION)
+    luaL_typeerror(L, 2, "coroutine object or function");
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TSTRING);
+  t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);  /* 4 */
+  memset(t, 0, sizeof(*t));
+  luaL_setmetatable(L, AIO_TASK);
+  future_init(L, &t->fut, AIO_TTASK, 1);
+  t->id = ++rt->task_counter;
+  t->wait = WAIT_READY;
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, 4, TASK_UV_OBJ);
+  lua_pushvalue(L, 3);
+  lua_setiuservalue(L, 4, TASK_UV_NAME);
+  /* the coroutine: a pooled one, or a new one */
+  lua_getiuservalue(L, 1, LOOP_UV_POOL);
+  {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    if (n > 0) {
+      lua_rawgeti(L, -1, n);
+      lua_pushnil(L);
+      lua_rawseti(L, -3, n);
+      co = lua_tothread(L, -1);
+    } else co = lua_newthread(L);
+  }
+  lua_setiuservalue(L, 4, TASK_UV_CORO);
+  lua_pop(L, 1);
+  t->co = co;
+  /* its stack: xpcall, runner, msgh [, coroutine object] */
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
+  lua_getfield(L, -1, "xpcall");
+  if (iscoro) {
+    lua_getfield(L, -2, "run_coro");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, 2, "awaited");
+  } else lua_pushvalue(L, 2);
+  lua_getfield(L, -3, "task_msgh");
+  if (iscoro) { lua_pushvalue(L, 2); lua_xmove(L, co, 4); }
+  else lua_xmove(L, co, 3);
+  lua_pop(L, 1);
+  /* unfinished, and scheduled to start on the next iteration */
+  lua_getiuservalue(L, 1, LOOP_UV_TASKS);
+  lua_pushvalue(L, 4);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  loop_ready_push(L, loop, 1, 4, 0);
+  lua_settop(L, 4);
+  loop->ntasks_created++;
+  return 1;
+}
+
+/*
+** Message handler of task bodies: records the traceback of the failing
+** coroutine, and on asyncio error objects that have none, sets it.
+*/
+static int task_msgh (lua_State *L) {
+  luaL_traceback(L, L, NULL, 1);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_TRACEBACKS);
+  lua_pushthread(L);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+    int ours = lua_getfield(L, -1, "__aio_error") != LUA_TNIL;
+    lua_pop(L, 2);
+    if (ours) {
+      lua_pushliteral(L, "traceback");
+      if (lua_rawget(L, 1) == LUA_TNIL) {
+        lua_pushvalue(L, -2);
+        lua_setfield(L, 1, "traceback");
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ---------- awaiting ---------- */
+
+/* After a resume: raise a thrown error, else nothing to do. */
+static void check_throw (lua_State *L, int nkept) {
+  if (lua_gettop(L) >= nkept + 2
+      && lua_touserdata(L, nkept + 1) == &aio_mark_throw) {
+    lua_pushvalue(L, nkept + 2);
+    lua_error(L);
+  }
+}
+
+static int await_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  check_throw(L, 1);
+  lua_settop(L, 1);
+  return future_pushresults(L, (Future *)lua_touserdata(L, 1), 1);
+}
+
+/*
+** core.await_future(fut) -> ...: the results of a future or task, at once
+** if it is done, else after suspending the running task until it is.
+*/
+static int core_await_future (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Future *f = future_test(L, rt, 1);
+  Task *t;
+  if (f == NULL) return luaL_typeerror(L, 1, "Future");
+  lua_settop(L, 1);
+  if (f->state != FUT_PENDING) return future_pushresults(L, f, 1);
+  t = check_running_task(L, rt);
+  if (&t->fut == f) return luaL_error(L, "a task cannot await itself");
+  if (f->loop != t->fut.loop)
+    return luaL_error(L, "the awaited future is attached to a different loop");
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);  /* 2: task */
+  future_add_callback(L, f, 1, 2);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 2, TASK_UV_WAITER);
+  t->wait = WAIT_FUTURE;
+  if (t->must_cancel) {  /* cancel() ran while the task was running */
+    lua_getiuservalue(L, 2, TASK_UV_CANCELMSG);
+    if (future_cancel(L, f, 1, -1)) t->must_cancel = 0;
+  }
+  lua_settop(L, 1);
+  return lua_yieldk(L, 0, 0, await_k);
+}
+
+static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
+  int nargs = (int)ctx;
+  (void)status;
+  check_throw(L, nargs);
+  lua_settop(L, nargs);
+  return nargs - 1;
+}
+
+/*
+** core.sleep(delay, ...) -> ...: suspends the running task for delay
+** seconds (one iteration if delay <= 0) and returns the extra values.
+*/
+static int core_sleep (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  int nargs = lua_gettop(L);
+  double delay = luaL_checknumber(L, 1);
+  Task *t = check_running_task(L, rt);
+  Loop *loop = rt->running;
+  int top = nargs;
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
+  if (delay > 0 && !t->must_cancel) {
+    t->slot = timer_add(L, loop, top + 1, aio_now() + delay, top + 2);
+    t->wait = WAIT_TIMER;
+  } else {
+    t->wait = WAIT_READY;
+    loop_ready_push(L, loop, top + 1, top + 2, 0);
+  }
+  lua_settop(L, nargs);
+  return lua_yieldk(L, 0, nargs, sleep_k);
+}
+
+/* core.current_task() -> Task or nil */
+static int core_current_task (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  if (rt->running == NULL || rt->running->current == NULL) lua_pushnil(L);
+  else lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
+  return 1;
+}
+
+/* core.in_task() -> true, or raises as await outside a task does */
+static int core_check_task (lua_State *L) {
+  check_running_task(L, aio_rt(L));
+  return 0;
+}
+
+/* ---------- methods ---------- */
+
+/* task:cancel([msg]) -> bool */
+static int task_cancel (lua_State *L) {
+  Task *t = task_check(L, 1);
+  lua_settop(L, 2);
+  if (t->fut.state != FUT_PENDING) { lua_pushboolean(L, 0); return 1; }
+  t->ncancels++;
+  if (t->wait == WAIT_FUTURE) {
+    Future *w;
+    lua_getiuservalue(L, 1, TASK_UV_WAITER);
+    w = future_test(L, aio_rt(L), -1);
+    if (w != NULL && future_cancel(L, w, 3, 2)) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  t->must_cancel = 1;
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, 1, TASK_UV_CANCELMSG);
+  if (t->wait == WAIT_TIMER) {  /* sleeping: wake it now */
+    Loop *loop = t->fut.loop;
+    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    if (!loop->closed) {
+      timer_remove(L, loop, 3, t->slot);
+      t->slot = 0;
+      t->wait = WAIT_READY;
+      loop_ready_push(L, loop, 3, 1, 0);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int task_cancelling (lua_State *L) {
+  lua_pushinteger(L, task_check(L, 1)->ncancels);
+  return 1;
+}
+
+/* task:uncancel() -> remaining cancel requests */
+static int task_uncancel (lua_State *L) {
+  Task *t = task_check(L, 1);
+  if (t->ncancels > 0 && --t->ncancels == 0) t->must_cancel = 0;
+  lua_pushinteger(L, t->ncancels);
+  return 1;
+}
+
+static int task_get_name (lua_State *L) {
+  Task *t = task_check(L, 1);
+  if (lua_getiuservalue(L, 1, TASK_UV_NAME) == LUA_TNIL)
+    lua_pushfstring(L, "Task-%I", t->id);
+  return 1;
+}
+
+static int task_set_name (lua_State *L) {
+  task_check(L, 1);
+  luaL_checkany(L, 2);
+  luaL_tolstring(L, 2, NULL);
+  lua_setiuservalue(L, 1, TASK_UV_NAME);
+  return 0;
+}
+
+static int task_get_coro (lua_State *L) {
+  task_check(L, 1);
+  lua_getiuservalue(L, 1, TASK_UV_OBJ);
+  return 1;
+}
+
+/* task:traceback() -> where it is suspended, or where it failed */
+static int task_traceback (lua_State *L) {
+  Task *t = task_check(L, 1);
+  if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD)
+    luaL_traceback(L, t->co, NULL, 0);
+  else if (lua_getiuservalue(L, 1, TASK_UV_TRACEBACK) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "stack traceback:");
+  }
+  return 1;
+}
+
+static int task_tostring (lua_State *L) {
+  Task *t = task_check(L, 1);
+  future_tostring_state(L, &t->fut, 1);
+  lua_pushcfunction(L, task_get_name);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  if (t->fut.state == FUT_PENDING || t->fut.state == FUT_CANCELLED)
+    lua_pushfstring(L, "<Task %s name=%s>", lua_tostring(L, -2), lua_tostring(L, -1));
+  else {
+    const char *s = lua_tostring(L, -2);  /* "finished result=..." */
+    lua_pushfstring(L, "<Task finished name=%s %s>", lua_tostring(L, -1),
+                    s + sizeof("finished ") - 1);
+  }
+  return 1;
+}
+
+static int task_gc (lua_State *L) {
+  Task *t = (Task *)lua_touserdata(L, 1);
+  if (t->fut.state == FUT_PENDING) {
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "Task was destroyed but it is pending!");
+    lua_setfield(L, -2, "message");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "task");
+    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    lua_setfield(L, -2, "loop");
+    aio_report(L, t->fut.loop, -1);
+    lua_pop(L, 1);
+    return 0;
+  }
+  return future_gc(L);
+}
+
+int task_open (lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"cancel", task_cancel},
+    {"cancelling", task_cancelling},
+    {"uncancel", task_uncancel},
+    {"get_name", task_get_name},
+    {"set_name", task_set_name},
+    {"get_coro", task_get_coro},
+    {"traceback", task_traceback},
+    {NULL, NULL}
+  };
+  static const luaL_Reg meta[] = {
+    {"__tostring", task_tostring},
+    {"__gc", task_gc},
+    {NULL, NULL}
+  };
+  static const luaL_Reg funcs[] = {
+    {"create_task", core_create_task},
+    {"await_future", core_await_future},
+    {"sleep", core_sleep},
+    {"current_task", core_current_task},
+    {"check_task", core_check_task},
+    {"task_msgh", task_msgh},
+    {NULL, NULL}
+  };
+  aio_newclass(L, AIO_TTASK, AIO_TASK, methods, meta);
+  /* a Task has every Future method it does not redefine */
+  lua_getfield(L, 1, "Task");
+  lua_getfield(L, 1, "Future");
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pushvalue(L, -2);
+    if (lua_rawget(L, -5) == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -5);
+    } else lua_pop(L, 2);
+  }
+  lua_pop(L, 2);
+  aio_setfuncs(L, funcs);
+  return 0;
+}

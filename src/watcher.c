@@ -1,0 +1,286 @@
+/*
+** watcher.c: readiness callbacks on file descriptors (add_reader,
+** add_writer) and signal handlers, as libev watchers that queue a Handle.
+**
+** Anchoring rule: a started watcher is the value of its key in the loop's
+** LOOP_UV_WATCHERS table and holds its Handle in a user value; removing it
+** stops the libev watcher before the table lets go of it.
+*/
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { W_READ, W_WRITE, W_SIGNAL };
+enum { WATCHER_UV_LOOP = 1, WATCHER_UV_HANDLE, WATCHER_NUV = WATCHER_UV_HANDLE };
+
+typedef struct Watcher {
+  union { ev_io io; ev_signal sig; } w;  /* data points back to the Watcher */
+  Loop *loop;          /* ro: cache of WATCHER_UV_LOOP */
+  int kind;            /* ro: W_* */
+  int num;             /* ro: fd or signal number */
+  int started;         /* rw: the libev watcher is running */
+} Watcher;
+
+/* One loop per signal in the whole process: libev allows no more. */
+static pthread_mutex_t signal_lock = PTHREAD_MUTEX_INITIALIZER;
+static Loop *signal_owner[NSIG];
+
+static lua_Integer watcher_key (int kind, int num) {
+  return kind == W_SIGNAL ? -(lua_Integer)num - 1 : 2 * (lua_Integer)num + kind;
+}
+
+static void watcher_stop (Watcher *wt) {
+  if (!wt->started) return;
+  wt->started = 0;
+  if (wt->loop->ev != NULL) {
+    if (wt->kind == W_SIGNAL) ev_signal_stop(wt->loop->ev, &wt->w.sig);
+    else ev_io_stop(wt->loop->ev, &wt->w.io);
+  }
+  if (wt->kind == W_SIGNAL) {
+    pthread_mutex_lock(&signal_lock);
+    if (signal_owner[wt->num] == wt->loop) signal_owner[wt->num] = NULL;
+    pthread_mutex_unlock(&signal_lock);
+  }
+}
+
+/*
+** Queues the watcher's Handle. Runs inside poll_io, where the loop
+** userdata is at index 1 of loop->L; protected so no Lua error crosses
+** ev_run.
+*/
+static int queue_handle (lua_State *L) {
+  Watcher *wt = (Watcher *)lua_touserdata(L, 1);
+  lua_getiuservalue(L, 1 + 1, LOOP_UV_WATCHERS);  /* loop is arg 2 */
+  lua_rawgeti(L, -1, watcher_key(wt->kind, wt->num));
+  if (lua_touserdata(L, -1) == (void *)wt) {
+    lua_getiuservalue(L, -1, WATCHER_UV_HANDLE);
+    loop_ready_push(L, wt->loop, 2, -1, 0);
+  }
+  return 0;
+}
+
+static void fire (Watcher *wt) {
+  lua_State *L = wt->loop->L;
+  if (L == NULL) return;
+  lua_pushcfunction(L, queue_handle);
+  lua_pushlightuserdata(L, wt);
+  lua_pushvalue(L, 1);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    fprintf(stderr, "asyncio: cannot queue a watcher callback: %s\n",
+            lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
+static void io_cb (struct ev_loop *ev, ev_io *w, int revents) {
+  (void)ev; (void)revents;
+  fire((Watcher *)w->data);
+}
+
+static void signal_cb (struct ev_loop *ev, ev_signal *w, int revents) {
+  (void)ev; (void)revents;
+  fire((Watcher *)w->data);
+}
+
+/*
+** Removes the watcher under key, returning whether there was one.
+** [-0, +0, -]; the loop userdata is at index 1.
+*/
+static int remove_key (lua_State *L, lua_Integer key) {
+  Watcher *wt;
+  int found;
+  lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
+  lua_rawgeti(L, -1, key);
+  wt = (Watcher *)lua_touserdata(L, -1);
+  found = wt != NULL;
+  if (found) {
+    watcher_stop(wt);
+    lua_getiuservalue(L, -1, WATCHER_UV_HANDLE);
+    lua_getfield(L, -1, "cancel");
+    lua_insert(L, -2);
+    lua_call(L, 1, 0);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, key);
+  }
+  lua_pop(L, 2);
+  return found;
+}
+
+/* Creates and starts a watcher with a Handle for fn (at 3) and args. */
+static void add (lua_State *L, Loop *loop, int kind, int num) {
+  Watcher *wt;
+  int nargs = lua_gettop(L) - 3;
+  lua_Integer key = watcher_key(kind, num);
+  if (lua_type(L, 3) != LUA_TFUNCTION) {
+    if (luaL_getmetafield(L, 3, "__call") == LUA_TNIL)
+      luaL_typeerror(L, 3, "function");
+    lua_pop(L, 1);
+  }
+  remove_key(L, key);
+  wt = (Watcher *)lua_newuserdatauv(L, sizeof(Watcher), WATCHER_NUV);
+  memset(wt, 0, sizeof(*wt));
+  wt->loop = loop;
+  wt->kind = kind;
+  wt->num = num;
+  luaL_setmetatable(L, AIO_WATCHER);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, WATCHER_UV_LOOP);
+  handle_new(L, loop, 1, 3, nargs < 0 ? 0 : nargs, 0);
+  lua_setiuservalue(L, -2, WATCHER_UV_HANDLE);
+  if (kind == W_SIGNAL) {
+    pthread_mutex_lock(&signal_lock);
+    if (signal_owner[num] != NULL && signal_owner[num] != loop) {
+      pthread_mutex_unlock(&signal_lock);
+      luaL_error(L, "signal %d is already handled by another event loop", num);
+    }
+    signal_owner[num] = loop;
+    pthread_mutex_unlock(&signal_lock);
+    ev_signal_init(&wt->w.sig, signal_cb, num);
+    wt->w.sig.data = wt;
+    ev_signal_start(loop->ev, &wt->w.sig);
+  } else {
+    ev_io_init(&wt->w.io, io_cb, num, kind == W_READ ? EV_READ : EV_WRITE);
+    wt->w.io.data = wt;
+    ev_io_start(loop->ev, &wt->w.io);
+  }
+  wt->started = 1;
+  lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
+  lua_pushvalue(L, -2);
+  lua_rawseti(L, -2, key);
+  lua_pop(L, 2);
+}
+
+static int checkfd (lua_State *L, int arg) {
+  lua_Integer fd = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, arg, "invalid file descriptor");
+  return (int)fd;
+}
+
+/* loop:add_reader(fd, fn, ...) */
+static int loop_add_reader (lua_State *L) {
+  Loop *loop = loop_checkopen(L, 1);
+  add(L, loop, W_READ, checkfd(L, 2));
+  return 0;
+}
+
+/* loop:add_writer(fd, fn, ...) */
+static int loop_add_writer (lua_State *L) {
+  Loop *loop = loop_checkopen(L, 1);
+  add(L, loop, W_WRITE, checkfd(L, 2));
+  return 0;
+}
+
+/* loop:remove_reader(fd) -> bool */
+static int loop_remove_reader (lua_State *L) {
+  loop_check(L, 1);
+  lua_pushboolean(L, remove_key(L, watcher_key(W_READ, checkfd(L, 2))));
+  return 1;
+}
+
+/* loop:remove_writer(fd) -> bool */
+static int loop_remove_writer (lua_State *L) {
+  loop_check(L, 1);
+  lua_pushboolean(L, remove_key(L, watcher_key(W_WRITE, checkfd(L, 2))));
+  return 1;
+}
+
+static const struct { const char *name; int num; } signal_names[] = {
+  {"SIGHUP", SIGHUP}, {"SIGINT", SIGINT}, {"SIGQUIT", SIGQUIT},
+  {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGPIPE", SIGPIPE},
+  {"SIGALRM", SIGALRM}, {"SIGTERM", SIGTERM}, {"SIGCHLD", SIGCHLD},
+  {"SIGCONT", SIGCONT}, {"SIGTSTP", SIGTSTP}, {"SIGTTIN", SIGTTIN},
+  {"SIGTTOU", SIGTTOU}, {"SIGWINCH", SIGWINCH}, {"SIGURG", SIGURG},
+  {"SIGXCPU", SIGXCPU}, {"SIGXFSZ", SIGXFSZ}, {"SIGVTALRM", SIGVTALRM},
+  {"SIGPROF", SIGPROF}, {"SIGIO", SIGIO}, {"SIGSYS", SIGSYS},
+  {NULL, 0}
+};
+
+/* A signal given as a number or a name such as "SIGINT" or "INT". */
+static int checksignal (lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, arg);
+    int i;
+    for (i = 0; signal_names[i].name != NULL; i++)
+      if (strcmp(s, signal_names[i].name) == 0
+          || strcmp(s, signal_names[i].name + 3) == 0)
+        return signal_names[i].num;
+    return luaL_argerror(L, arg, lua_pushfstring(L, "unknown signal '%s'", s));
+  } else {
+    lua_Integer n = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, n > 0 && n < NSIG, arg, "invalid signal number");
+    if (n == SIGKILL || n == SIGSTOP)
+      luaL_argerror(L, arg, "SIGKILL and SIGSTOP cannot be caught");
+    return (int)n;
+  }
+}
+
+/* loop:add_signal_handler(sig, fn, ...) */
+static int loop_add_signal_handler (lua_State *L) {
+  Loop *loop = loop_checkopen(L, 1);
+  add(L, loop, W_SIGNAL, checksignal(L, 2));
+  return 0;
+}
+
+/* loop:remove_signal_handler(sig) -> bool */
+static int loop_remove_signal_handler (lua_State *L) {
+  loop_check(L, 1);
+  lua_pushboolean(L, remove_key(L, watcher_key(W_SIGNAL, checksignal(L, 2))));
+  return 1;
+}
+
+/* core.signal_number(sig) -> number */
+static int core_signal_number (lua_State *L) {
+  lua_pushinteger(L, checksignal(L, 1));
+  return 1;
+}
+
+/*
+** Stops every watcher of the loop (at loopidx) and forgets them, cancelling
+** their handles. [-0, +0, -]
+*/
+void watcher_stopall (lua_State *L, Loop *loop, int loopidx) {
+  (void)loop;
+  lua_getiuservalue(L, loopidx, LOOP_UV_WATCHERS);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    Watcher *wt = (Watcher *)lua_touserdata(L, -1);
+    if (wt != NULL) watcher_stop(wt);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setiuservalue(L, loopidx, LOOP_UV_WATCHERS);
+}
+
+static int watcher_gc (lua_State *L) {
+  Watcher *wt = (Watcher *)lua_touserdata(L, 1);
+  if (!wt->loop->closed) watcher_stop(wt);
+  return 0;
+}
+
+int watcher_open (lua_State *L) {
+  static const luaL_Reg loop_methods[] = {
+    {"add_reader", loop_add_reader},
+    {"add_writer", loop_add_writer},
+    {"remove_reader", loop_remove_reader},
+    {"remove_writer", loop_remove_writer},
+    {"add_signal_handler", loop_add_signal_handler},
+    {"remove_signal_handler", loop_remove_signal_handler},
+    {NULL, NULL}
+  };
+  static const luaL_Reg methods[] = {{NULL, NULL}};
+  static const luaL_Reg meta[] = {{"__gc", watcher_gc}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+    {"signal_number", core_signal_number},
+    {NULL, NULL}
+  };
+  aio_newclass(L, AIO_TWATCHER, AIO_WATCHER, methods, meta);
+  lua_getfield(L, 1, "Loop");
+  aio_setfuncs(L, loop_methods);
+  lua_pop(L, 1);
+  aio_setfuncs(L, funcs);
+  return 0;
+}
