@@ -1,0 +1,83 @@
+-- Shared by every spec: refuses to run under anything but Lua 5.4, and
+-- runs test bodies as tasks on a fresh loop with a deadline.
+
+if _VERSION ~= "Lua 5.4" then
+   io.stderr:write("the specs need Lua 5.4 but run under ", _VERSION,
+      ": start busted as `lua5.4 /usr/bin/busted` (make test does)\n")
+   os.exit(1)
+end
+
+local asyncio = require("asyncio")
+
+local M = {}
+
+-- Cancels what is left on loop and closes it.
+local function dispose(loop)
+   local left = {}
+   for task in pairs(asyncio.all_tasks(loop)) do
+      task:cancel()
+      left[#left + 1] = task
+   end
+   if #left > 0 then
+      local guard = loop:call_later(1, function() loop:stop() end)
+      for _, task in ipairs(left) do
+         if not task:done() then
+            pcall(loop.run_until_complete, loop, task)
+         end
+      end
+      guard:cancel()
+   end
+   loop:close()
+   asyncio.set_event_loop(nil)
+end
+
+-- Runs body (a function or coroutine object) as a task on a new loop and
+-- returns its results; fails if it raises or is not done within timeout
+-- seconds (default 5).
+function M.run(body, timeout)
+   timeout = timeout or 5
+   local loop = asyncio.new_event_loop()
+   asyncio.set_event_loop(loop)
+   local task = loop:create_task(body, { name = "test" })
+   local timed_out = false
+   local deadline = loop:call_later(timeout, function()
+      timed_out = true
+      loop:stop()
+   end)
+   local results = table.pack(pcall(loop.run_until_complete, loop, task))
+   deadline:cancel()
+   dispose(loop)
+   if timed_out then
+      error(("test did not finish within %g s; it was suspended at:\n%s"):format(timeout, task:traceback()), 0)
+   end
+   if not results[1] then
+      error(results[2], 0)
+   end
+   return table.unpack(results, 2, results.n)
+end
+
+-- it("...", helper.async(function() ... end)): the body runs as a task.
+function M.async(body, timeout)
+   return function()
+      return M.run(body, timeout)
+   end
+end
+
+-- Collects reports of the loop's exception handler into a list.
+function M.capture_reports(loop)
+   local reports = {}
+   loop:set_exception_handler(function(_, ctx)
+      reports[#reports + 1] = ctx
+   end)
+   return reports
+end
+
+-- Full collections until nothing more is freed.
+function M.full_gc()
+   for _ = 1, 4 do
+      collectgarbage("collect")
+   end
+end
+
+package.loaded["spec.helper"] = M
+return M
