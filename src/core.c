@@ -143,6 +143,7 @@ void aio_report (lua_State *L, Loop *loop, int ctxidx) {
     lua_pushvalue(L, ctxidx);
     lua_rawseti(L, -2, n + 1);
     lua_pop(L, 2);
+    loop->nreports++;
     return;
   }
 direct:

@@ -42,7 +42,6 @@ enum {
   RT_UV_TRACEBACKS,   /* weak-keyed {thread = traceback} of failing tasks */
   RT_UV_CORO_MT,      /* set of the metatables of coroutine objects */
   RT_UV_HOOKS,        /* table of Lua functions the core calls (reporting) */
-  RT_UV_CURRENT,      /* the task being stepped, or nil */
   RT_NUV
 };
 
@@ -83,6 +82,7 @@ typedef struct Loop {
   Runtime *rt;             /* ro */
   lua_State *L;            /* ro: the state driving run_forever, or NULL */
   struct Task *current;    /* ro: the task being stepped, or NULL */
+  int current_idx;         /* ro: its index on L's stack while stepped */
   /* ready queue: entries [head, tail) of a ring of cap entries */
   lua_Integer head, tail, cap;
   /* timers: a binary heap ordered by (when, seq) */
@@ -100,6 +100,8 @@ typedef struct Loop {
   ev_timer wakeup;         /* bounds the poll wait by the next deadline */
   ev_async async;          /* keeps the loop blocking; threadsafe wakeups */
   unsigned long long ntasks_created;
+  unsigned int ringgen;    /* rw: bumped when the ready ring is replaced */
+  int nreports;            /* rw: contexts queued in LOOP_UV_REPORTS */
 } Loop;
 
 #define LOOP_INIT_CAP 256
@@ -214,6 +216,7 @@ typedef struct Task {
 } Task;
 
 Task *task_check (lua_State *L, int idx);
+void task_pushcurrent (lua_State *L, Loop *loop);
 void task_step (lua_State *L, Loop *loop, int idx, int futidx);
 void task_timer_fired (lua_State *L, Loop *loop, int idx);
 int task_open (lua_State *L);

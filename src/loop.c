@@ -61,6 +61,7 @@ static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
   loop->head = 0;
   loop->tail = n;
   loop->cap = 2 * cap;
+  loop->ringgen++;
 }
 
 /*
@@ -123,6 +124,8 @@ static void dispatch (lua_State *L, Loop *loop, int loopidx) {
 /* Hands queued reports to the exception handler. [-0, +0, e] */
 static void flush_reports (lua_State *L, Loop *loop, int loopidx) {
   lua_Integer i, n;
+  if (loop->nreports == 0) return;
+  loop->nreports = 0;
   lua_getiuservalue(L, loopidx, LOOP_UV_REPORTS);
   n = (lua_Integer)lua_rawlen(L, -1);
   if (n == 0) { lua_pop(L, 1); return; }
@@ -135,6 +138,18 @@ static void flush_reports (lua_State *L, Loop *loop, int loopidx) {
     loop->running = 1;
     lua_pop(L, 1);
   }
+  lua_pop(L, 1);
+}
+
+/* Debug mode: reports a callback that ran for dt seconds if that is slow. */
+static void report_slow (lua_State *L, Loop *loop, double dt) {
+  if (dt < loop->slow_callback) return;
+  lua_createtable(L, 0, 2);
+  lua_pushfstring(L, "executing a callback took %f seconds", dt);
+  lua_setfield(L, -2, "message");
+  lua_pushnumber(L, dt);
+  lua_setfield(L, -2, "duration");
+  aio_report(L, loop, -1);
   lua_pop(L, 1);
 }
 
@@ -168,17 +183,24 @@ static void poll_io (Loop *loop, double timeout, double now) {
 */
 static void run_once (lua_State *L, Loop *loop, int loopidx) {
   lua_Integer ntodo, i;
-  double now = aio_now();
+  unsigned int ringgen;
+  double now = 0;
   int readyidx;
   if (loop->tail > loop->head || loop->stopping) {
-    if (++loop->since_poll >= POLL_EVERY_ITERATIONS
-        || now - loop->last_poll >= POLL_INTERVAL)
-      poll_io(loop, 0, now);
+    /* busy: poll every so many iterations, or when time has passed (the
+       clock is read only now and then, it costs as much as a step) */
+    int n = ++loop->since_poll;
+    if (loop->nheap > 0 || (n & 15) == 0) now = aio_now();
+    if (n >= POLL_EVERY_ITERATIONS
+        || (now != 0 && now - loop->last_poll >= POLL_INTERVAL))
+      poll_io(loop, 0, now != 0 ? now : aio_now());
   } else {
     double timeout = -1;
+    now = aio_now();
     if (loop->nheap > 0) {
       timeout = loop->heap[0].when - now;
       if (timeout < 0) timeout = 0;
+      else if (timeout > 1e9) timeout = -1;  /* sleep(math.huge) */
     }
     poll_io(loop, timeout, now);
     now = loop->last_poll;
@@ -188,6 +210,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
   ntodo = loop->tail - loop->head;
   lua_getiuservalue(L, loopidx, LOOP_UV_READY);
   readyidx = lua_gettop(L);
+  ringgen = loop->ringgen;
   for (i = 0; i < ntodo; i++) {
     lua_Integer pos = (loop->head % loop->cap) * 2;
     double t0 = 0;
@@ -200,21 +223,12 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
     loop->head++;
     if (loop->debug) t0 = aio_now();
     dispatch(L, loop, loopidx);
-    if (loop->debug) {
-      double dt = aio_now() - t0;
-      if (dt >= loop->slow_callback) {
-        lua_createtable(L, 0, 2);
-        lua_pushfstring(L, "executing a callback took %f seconds", dt);
-        lua_setfield(L, -2, "message");
-        lua_pushnumber(L, dt);
-        lua_setfield(L, -2, "duration");
-        aio_report(L, loop, -1);
-        lua_pop(L, 1);
-      }
+    if (loop->debug) report_slow(L, loop, aio_now() - t0);
+    if (ringgen != loop->ringgen) {  /* a callback replaced the ring */
+      ringgen = loop->ringgen;
+      lua_getiuservalue(L, loopidx, LOOP_UV_READY);
+      lua_replace(L, readyidx);
     }
-    /* a callback may have grown (replaced) the ring */
-    lua_getiuservalue(L, loopidx, LOOP_UV_READY);
-    lua_replace(L, readyidx);
   }
   lua_pop(L, 1);
   flush_reports(L, loop, loopidx);

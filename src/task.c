@@ -50,6 +50,24 @@ static Task *check_running_task (lua_State *L, Runtime *rt) {
   return t;
 }
 
+/*
+** Pushes the running task and its loop onto L. While a task is stepped,
+** the state driving the loop (loop->L) is inside run_loop's frame, where
+** index 1 holds the loop and current_idx the task: both are reachable
+** without touching a table. [-0, +2, -]
+*/
+static void push_task_and_loop (lua_State *L, Loop *loop) {
+  lua_pushvalue(loop->L, 1);
+  lua_pushvalue(loop->L, loop->current_idx);
+  lua_xmove(loop->L, L, 2);
+}
+
+/* Pushes the task being stepped on loop (there must be one). [-0, +1, -] */
+void task_pushcurrent (lua_State *L, Loop *loop) {
+  lua_pushvalue(loop->L, loop->current_idx);
+  lua_xmove(loop->L, L, 1);
+}
+
 /* ---------- finishing ---------- */
 
 /* Forgets the task's coroutine, keeping it for reuse if it is clean. */
@@ -193,12 +211,9 @@ void task_step (lua_State *L, Loop *loop, int idx, int futidx) {
   }
   t->wait = WAIT_RUNNING;
   loop->current = t;
-  lua_pushvalue(L, idx);
-  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
+  loop->current_idx = lua_absindex(L, idx);
   status = lua_resume(co, L, nargs, &nres);
   loop->current = NULL;
-  lua_pushnil(L);
-  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
   if (status == LUA_YIELD) {
     lua_pop(co, nres);
     if (t->wait == WAIT_RUNNING) {  /* yielded without awaiting */
@@ -355,7 +370,7 @@ static int core_await_future (lua_State *L) {
   if (&t->fut == f) return luaL_error(L, "a task cannot await itself");
   if (f->loop != t->fut.loop)
     return luaL_error(L, "the awaited future is attached to a different loop");
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);  /* 2: task */
+  task_pushcurrent(L, rt->running);  /* 2: the task */
   future_add_callback(L, f, 1, 2);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 2, TASK_UV_WAITER);
@@ -387,8 +402,7 @@ static int core_sleep (lua_State *L) {
   Task *t = check_running_task(L, rt);
   Loop *loop = rt->running;
   int top = nargs;
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
+  push_task_and_loop(L, loop);
   if (delay > 0 && !t->must_cancel) {
     t->slot = timer_add(L, loop, top + 1, aio_now() + delay, top + 2);
     t->wait = WAIT_TIMER;
@@ -400,11 +414,59 @@ static int core_sleep (lua_State *L) {
   return lua_yieldk(L, 0, nargs, sleep_k);
 }
 
+/*
+** asyncio.sleep(delay, ...) -> coroutine object, made in C because it is
+** the hottest constructor: upvalues are the Runtime, the shared sleep(0)
+** object, a table whose field mt is the metatable to give new coroutine
+** objects, and core.sleep.
+*/
+static int sleep_new (lua_State *L) {
+  int nargs = lua_gettop(L), i;
+  double delay;
+  if (lua_type(L, 1) != LUA_TNUMBER)  /* named as users call it */
+    return luaL_error(L, "bad argument #1 to 'sleep' (number expected, got %s)",
+                      luaL_typename(L, 1));
+  delay = lua_tonumber(L, 1);
+  if (delay != delay)
+    return luaL_error(L, "bad argument #1 to 'sleep' (number is NaN)");
+  if (delay <= 0 && nargs == 1) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    return 1;
+  }
+  lua_createtable(L, nargs, 3);
+  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_setfield(L, -2, "fn");
+  lua_pushinteger(L, nargs);
+  lua_setfield(L, -2, "n");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "awaited");
+  for (i = 1; i <= nargs; i++) {
+    lua_pushvalue(L, i);
+    lua_rawseti(L, -2, i);
+  }
+  lua_getfield(L, lua_upvalueindex(3), "mt");
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* core.make_sleep(sleep0, state) -> the sleep function */
+static int core_make_sleep (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, core_sleep, 1);
+  lua_pushcclosure(L, sleep_new, 4);
+  return 1;
+}
+
 /* core.current_task() -> Task or nil */
 static int core_current_task (lua_State *L) {
   Runtime *rt = aio_rt(L);
   if (rt->running == NULL || rt->running->current == NULL) lua_pushnil(L);
-  else lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CURRENT);
+  else task_pushcurrent(L, rt->running);
   return 1;
 }
 
@@ -549,6 +611,7 @@ int task_open (lua_State *L) {
     {"create_task", core_create_task},
     {"await_future", core_await_future},
     {"sleep", core_sleep},
+    {"make_sleep", core_make_sleep},
     {"current_task", core_current_task},
     {"check_task", core_check_task},
     {"task_msgh", task_msgh},

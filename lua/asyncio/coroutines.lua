@@ -31,10 +31,12 @@ core.set_coro_mt(coro_mts)
 M.coro_metatables = coro_mts
 
 local creating = Coro -- the metatable new coroutine objects get
+local sleep_state = { mt = Coro } -- the same, for the C sleep constructor
 
 -- Turns the never-awaited report of coroutine objects on or off.
 function M.set_debug(on)
    creating = on and CoroDebug or Coro
+   sleep_state.mt = creating
 end
 
 function M.set_never_awaited_reporter(report)
@@ -67,7 +69,8 @@ function M.async(fn)
       M.argerror(1, "async", "function", fn)
    end
    local function afn(...)
-      return setmetatable({ fn = fn, n = select("#", ...), ... }, creating)
+      -- awaited is present from the start so setting it never rehashes
+      return setmetatable({ fn = fn, n = select("#", ...), awaited = false, ... }, creating)
    end
    async_functions[afn] = true
    return afn
@@ -101,8 +104,24 @@ local function await_other(aw, mt, depth)
    error(("bad argument #1 to 'await' (awaitable expected, got %s)"):format(typename(aw)), 3)
 end
 
+-- sleep(0) with no extra value returns this one shared, immutable object:
+-- like Python's own sleep(0) shortcut, it only yields for one iteration,
+-- and sharing it keeps the hottest await free of allocation. await treats
+-- it specially (it may be awaited any number of times); tasks.lua hands
+-- create_task a fresh copy.
+local SLEEP0 = setmetatable({ fn = core_sleep, n = 1, awaited = false, 0 }, Coro)
+M.SLEEP0 = SLEEP0
+
+-- A coroutine object of its own for sleep(0).
+function M.new_sleep0()
+   return setmetatable({ fn = core_sleep, n = 1, awaited = false, 0 }, creating)
+end
+
 -- asyncio.await(aw) -> ...: all results of aw, or its error.
 local function await(aw)
+   if aw == SLEEP0 then
+      return core_sleep(0)
+   end
    local mt = getmetatable(aw)
    if mt == Coro or mt == CoroDebug then
       if aw.awaited then
@@ -126,14 +145,7 @@ end
 
 -- asyncio.sleep(delay, ...) -> coroutine object resuming after delay
 -- seconds with ... as results; sleep(0) yields for one loop iteration.
-function M.sleep(delay, ...)
-   if type(delay) ~= "number" then
-      M.argerror(1, "sleep", "number", delay)
-   end
-   if delay ~= delay then
-      error("bad argument #1 to 'sleep' (number is NaN)", 2)
-   end
-   return setmetatable({ fn = core_sleep, n = select("#", ...) + 1, delay, ... }, creating)
-end
+-- Written in C (src/task.c, sleep_new) as it is the hottest constructor.
+M.sleep = core.make_sleep(SLEEP0, sleep_state)
 
 return M

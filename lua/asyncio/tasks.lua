@@ -13,6 +13,18 @@ local iscoroutine = coroutines.iscoroutine
 Future.await = coroutines.await
 Task.await = coroutines.await
 
+local SLEEP0 = coroutines.SLEEP0
+
+-- Wraps a coroutine object or function in a new task on loop. The shared
+-- sleep(0) object is copied: a task marks its coroutine object awaited.
+local function spawn(loop, coro, name)
+   if coro == SLEEP0 then
+      coro = coroutines.new_sleep0()
+   end
+   return core.create_task(loop, coro, name)
+end
+M.spawn = spawn
+
 local function checkname(fname, opts)
    if opts == nil then
       return nil
@@ -32,7 +44,7 @@ function Loop:create_task(coro, opts)
    if not iscoroutine(coro) and type(coro) ~= "function" then
       argerror(1, "create_task", "coroutine object or function", coro)
    end
-   return core.create_task(self, coro, checkname("create_task", opts))
+   return spawn(self, coro, checkname("create_task", opts))
 end
 
 function Loop:create_future()
@@ -45,7 +57,7 @@ function M.create_task(coro, opts)
    if not iscoroutine(coro) and type(coro) ~= "function" then
       argerror(1, "create_task", "coroutine object or function", coro)
    end
-   return core.create_task(events.get_event_loop(), coro, checkname("create_task", opts))
+   return spawn(events.get_event_loop(), coro, checkname("create_task", opts))
 end
 
 -- asyncio.Future([loop])
@@ -73,11 +85,11 @@ function M.ensure_future(aw, loop)
    end
    loop = loop or events.get_event_loop()
    if iscoroutine(aw) then
-      return core.create_task(loop, aw)
+      return spawn(loop, aw)
    end
    local mt = getmetatable(aw)
    if type(mt) == "table" and mt.__await ~= nil then
-      return core.create_task(loop, function() return coroutines.await(aw) end)
+      return spawn(loop, function() return coroutines.await(aw) end)
    end
    if type(aw) == "function" then
       error("bad argument #1 to 'ensure_future' (awaitable expected, got function; call it first)", 2)
