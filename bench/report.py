@@ -30,7 +30,9 @@ ROWS = [
     ("spawn", "tasks_per_s", "spawn: tasks/s", "higher", "lifecycle"),
     ("spawn", "bytes_per_task", "spawn: peak RSS bytes/task", "lower", None),
     ("switch", "ns_per_yield", "switch: ns/yield", "lower", "ev_resume"),
+    ("polls", "switch_per_op", "switch: I/O polls per yield ³", None, None),
     ("pingpong", "roundtrips_per_s", "pingpong: round trips/s", "higher", None),
+    ("polls", "pingpong_per_op", "pingpong: I/O polls per round trip ³", None, None),
     ("timers", "wall_s", "timers: wall s (ideal 1.0)", "lower", None),
     ("timers", "mean_late_ms", "timers: mean lateness ms", None, None),
     ("timers", "bytes_per_task", "timers: peak RSS bytes/task", "lower", None),
@@ -208,6 +210,12 @@ def markdown(res, meta, head, rows, png_name):
              "whose idle callback resumes a coroutine that yields back); echo = a plain C epoll echo "
              "server driven by the same client (`floor/echo_server.c`), i.e. about what the client can "
              "drive on this machine. See the floor table below.\n")
+    if any(w == "polls" for w, _ in res.data):
+        p.append("³ epoll_wait (and kin) calls per operation, counted once per run with `strace -f -c` on "
+                 "switch (N=20 000) and pingpong (N=10 000). Every peer polls for I/O on each loop "
+                 "iteration, so once per zero-delay yield; fewer polls per yield means the loop skips the "
+                 "poll on some iterations, i.e. does less work per yield than the peers (the floor's "
+                 "`ev_resume_ns` polls every time).\n")
     p.append("*Peak memory per task* (`bytes/task`) = (peak RSS at the end − RSS before the tasks were "
              "made) / N, with all N tasks alive at once.\n")
     notes = []
@@ -309,9 +317,9 @@ def write_all(raw_path, meta, md_path, png_path):
     print()
     print(terminal_table(head, rows))
     if "aio" in res.runtimes:
-        print("¹ aio's cost ratio (time or memory): < 1 = aio better.  ² floor: see RESULTS.md")
+        print("¹ aio's cost ratio (time or memory): < 1 = aio better.  ² floor, ³ polls: see RESULTS.md")
     else:
-        print("² floor: see RESULTS.md")
+        print("² floor, ³ polls: see RESULTS.md")
     fl = {m: res.median("floor", "c", m) for m, _ in FLOOR_METRICS}
     if fl["resume_yield_ns"] is not None:
         print("floor (ns): " + "  ".join(f"{m[:-3]}={fmt(v)}" for m, v in fl.items() if v is not None))

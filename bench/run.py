@@ -181,6 +181,27 @@ def run_program(argv, env, timeout, log, expect):
     return Cell(fields={k: float(v) for k, v in fields.items()})
 
 
+POLL_SYSCALLS = "epoll_wait,epoll_pwait,epoll_pwait2,poll,ppoll,select,pselect6"
+POLL_PROBE = {"switch": 20_000, "pingpong": 10_000}  # N of each probed workload
+
+
+def count_polls(argv, env, timeout, log):
+    """Number of I/O polling system calls (epoll_wait and kin) argv makes, under strace."""
+    with tempfile.NamedTemporaryFile(mode="r") as counts:
+        cmd = ["strace", "-f", "-c", "-e", f"trace={POLL_SYSCALLS}", "-o", counts.name] + argv
+        log.write(f"=== polls: {' '.join(cmd)}\n")
+        log.flush()
+        try:
+            p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        if p.returncode != 0:
+            return None
+        total = [line.split() for line in counts.read().splitlines() if line.rstrip().endswith(" total")]
+    # summary line: "100.00  seconds  usecs/call  calls  [errors]  total"
+    return int(total[0][3]) if total else 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -318,8 +339,8 @@ def machine(runtimes):
 
 def describe(workload, fields):
     """Short progress text for one cell."""
-    key = report.MAIN_METRIC[workload]
-    return f"{key}={report.fmt(fields.get(key))}"
+    keys = [report.MAIN_METRIC[workload]] if workload in report.MAIN_METRIC else list(fields)
+    return "  ".join(f"{k}={report.fmt(fields.get(k))}" for k in keys)
 
 
 def parse_args():
@@ -406,6 +427,28 @@ class Runner:
             if ("echo", rt) not in self.failed:
                 self.record("echo", rt, self.echo.run(rt))
 
+    def probe_polls(self):
+        """Once per run: I/O polls per operation of switch and pingpong, for every runtime.
+
+        Every peer polls for I/O (one epoll_wait) on each loop iteration, so
+        one per zero-delay yield; a runtime that polls less often does less
+        work per yield, which the table should show next to its speed.
+        """
+        if not shutil.which("strace"):
+            self.plan.skip("poll counts", "strace not installed (`make bench-deps` installs it)")
+            return
+        say("--- I/O polls per operation (strace, once)")
+        for rt in self.plan.runtimes:
+            fields = {}
+            for w, n in POLL_PROBE.items():
+                if w in self.plan.workloads and (w, rt) not in self.failed:
+                    argv, env = command(rt, w, n)
+                    calls = count_polls(argv, env, self.cfg["cell_timeout"], self.log)
+                    if calls is not None:
+                        fields[f"{w}_per_op"] = calls / n
+            if fields:
+                self.record("polls", rt, Cell(fields=fields))
+
     def run(self):
         """All repetitions, or as many as fit in the time budget."""
         reps, budget = self.cfg["reps"], self.cfg["budget"]
@@ -420,6 +463,7 @@ class Runner:
                 say(f"STOP after repetition {rep} of {reps}: one more (~{now - rep_start:.0f} s) would pass "
                     f"the time budget of {budget} s")
                 break
+        self.probe_polls()
         return round(time.monotonic() - start)
 
 
