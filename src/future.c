@@ -384,6 +384,14 @@ int future_gc (lua_State *L) {
   Future *f = (Future *)lua_touserdata(L, 1);
   if (f->state == FUT_FINISHED && f->failed && !f->retrieved) {
     f->retrieved = 1;
+    /* a weak key outlives its finalizer by one cycle: forget it now so the
+       loop's close does not report it a second time */
+    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
     lua_createtable(L, 0, 6);
     lua_pushstring(L, f->type == AIO_TTASK ? "Task exception was never retrieved"
                                            : "Future exception was never retrieved");

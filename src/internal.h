@@ -208,7 +208,6 @@ typedef struct Task {
   unsigned char wait;      /* rw: WAIT_* */
   unsigned char must_cancel; /* rw: raise CancelledError at the next step */
   unsigned char started;   /* rw: the body has been entered */
-  unsigned char bad_yield; /* rw: raise "bad yield" at the next step */
   int ncancels;            /* rw: cancel requests not uncancelled */
   int slot;                /* rw: heap slot while wait == WAIT_TIMER */
   lua_Integer id;          /* ro: number of the default name */

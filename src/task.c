@@ -194,18 +194,12 @@ void task_step (lua_State *L, Loop *loop, int idx, int futidx) {
     }
     t->started = 1;
     nargs = lua_gettop(co) - 1;
-  } else if (t->must_cancel || t->bad_yield) {
+  } else if (t->must_cancel) {
+    t->must_cancel = 0;
     lua_pushlightuserdata(co, &aio_mark_throw);
-    if (t->must_cancel) {
-      t->must_cancel = 0;
-      lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
-      aio_pusherrorv(L, "CancelledError", -1);
-      lua_remove(L, -2);
-    } else {
-      t->bad_yield = 0;
-      lua_pushliteral(L, "task got bad yield: use asyncio.await, not "
-                         "coroutine.yield, to suspend a task");
-    }
+    lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
+    aio_pusherrorv(L, "CancelledError", -1);
+    lua_remove(L, -2);
     lua_xmove(L, co, 1);
     nargs = 2;
   }
@@ -216,12 +210,12 @@ void task_step (lua_State *L, Loop *loop, int idx, int futidx) {
   loop->current = NULL;
   if (status == LUA_YIELD) {
     lua_pop(co, nres);
-    if (t->wait == WAIT_RUNNING) {  /* yielded without awaiting */
-      t->bad_yield = 1;
-      t->wait = WAIT_READY;
-      loop_pushself(L, loop, idx);
-      loop_ready_push(L, loop, -1, idx, 0);
-      lua_pop(L, 1);
+    if (t->wait == WAIT_RUNNING) {  /* coroutine.yield, not await */
+      /* nothing can be raised at a plain yield: the task fails there */
+      t->wait = WAIT_NONE;
+      lua_pushliteral(co, "task got bad yield: use asyncio.await, not "
+                          "coroutine.yield, to suspend a task");
+      finish_broken(L, t, idx, co);
     }
   } else {
     t->wait = WAIT_NONE;

@@ -9,7 +9,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -238,6 +241,55 @@ static int core_signal_number (lua_State *L) {
 }
 
 /*
+** Small fd utilities for tests and examples of add_reader/add_writer:
+** core.pipe() -> rfd, wfd (non-blocking, close-on-exec), core.fdwrite(fd, s)
+** -> bytes written or nil, message; core.fdread(fd, n) -> string (""
+** at EOF) or nil, message; core.fdclose(fd); core.getpid().
+*/
+static int core_pipe (lua_State *L) {
+  int fds[2], i;
+  if (pipe(fds) != 0) return luaL_fileresult(L, 0, "pipe");
+  for (i = 0; i < 2; i++) {
+    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+  }
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+}
+
+static int core_fdwrite (lua_State *L) {
+  size_t len;
+  int fd = checkfd(L, 1);
+  const char *s = luaL_checklstring(L, 2, &len);
+  ssize_t n = write(fd, s, len);
+  if (n < 0) return luaL_fileresult(L, 0, NULL);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+static int core_fdread (lua_State *L) {
+  char buf[4096];
+  int fd = checkfd(L, 1);
+  lua_Integer want = luaL_optinteger(L, 2, sizeof(buf));
+  ssize_t n;
+  luaL_argcheck(L, want > 0, 2, "must be positive");
+  n = read(fd, buf, want < (lua_Integer)sizeof(buf) ? (size_t)want : sizeof(buf));
+  if (n < 0) return luaL_fileresult(L, 0, NULL);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+static int core_fdclose (lua_State *L) {
+  return luaL_fileresult(L, close(checkfd(L, 1)) == 0, NULL);
+}
+
+static int core_getpid (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+/*
 ** Stops every watcher of the loop (at loopidx) and forgets them, cancelling
 ** their handles. [-0, +0, -]
 */
@@ -275,6 +327,11 @@ int watcher_open (lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", watcher_gc}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"signal_number", core_signal_number},
+    {"pipe", core_pipe},
+    {"fdwrite", core_fdwrite},
+    {"fdread", core_fdread},
+    {"fdclose", core_fdclose},
+    {"getpid", core_getpid},
     {NULL, NULL}
   };
   aio_newclass(L, AIO_TWATCHER, AIO_WATCHER, methods, meta);

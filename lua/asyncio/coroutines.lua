@@ -87,7 +87,7 @@ end
 -- Awaits what await() does not know natively: values with __await.
 local function await_other(aw, mt, depth)
    local hook = type(mt) == "table" and mt.__await
-   if hook ~= nil then
+   if hook then
       if depth > 100 then
          error("__await returned awaitables more than 100 levels deep", 3)
       end

@@ -74,12 +74,12 @@ end
 
 -- ---------- debug mode ----------
 
+-- Tracking never-awaited coroutine objects is process-wide: on while some
+-- loop was last switched on (or LUA_ASYNCIO_DEBUG=1).
 function Loop:set_debug(on)
    on = on and true or false
    self:_set_debug(on)
-   if on then
-      coroutines.set_debug(true)
-   end
+   coroutines.set_debug(on or debug_from_env)
 end
 
 -- ---------- the exception handler ----------
@@ -105,7 +105,7 @@ function Loop.default_exception_handler(_, ctx)
    end
    local err = ctx.error
    local tb = ctx.traceback or (type(err) == "table" and rawget(err, "traceback"))
-   if tb ~= nil then
+   if tb then
       lines[#lines + 1] = tostring(tb)
    end
    io.stderr:write(table.concat(lines, "\n"), "\n")
@@ -148,7 +148,7 @@ end
 
 -- Delivers a report made by the core (a finalizer or a failed callback).
 local function report(ctx)
-   local loop = ctx.loop or core.get_running_loop()
+   local loop = ctx.loop or core.get_running_loop() or current_loop
    ctx.loop = nil
    if loop ~= nil then
       loop:call_exception_handler(ctx)

@@ -75,7 +75,8 @@ function M.run(main, ...)
    end
    local loop = events.new_event_loop()
    events.set_event_loop(loop)
-   local results = pack(pcall(loop.run_until_complete, loop, body))
+   local main_task = loop:create_task(body)
+   local results = pack(pcall(loop.run_until_complete, loop, main_task))
    local ok, err = pcall(function()
       cancel_all_tasks(loop)
       for _, hook in ipairs(M.shutdown_hooks) do

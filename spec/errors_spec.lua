@@ -1,0 +1,48 @@
+-- Error classes (API.md §10).
+local asyncio = require("asyncio")
+
+describe("error classes", function()
+   local names = { "CancelledError", "TimeoutError", "InvalidStateError", "QueueEmpty", "QueueFull",
+      "QueueShutDown", "IncompleteReadError", "LimitOverrunError", "BrokenBarrierError",
+      "ExceptionGroup", "OSError", "ConnectionRefusedError", "ConnectionResetError", "BrokenPipeError" }
+
+   it("exist, make instances and recognise them", function()
+      for _, name in ipairs(names) do
+         local cls = asyncio[name]
+         assert.is_table(cls, name)
+         local e = cls("msg", { extra = 1 })
+         assert.is_true(cls:is(e), name)
+         assert.equal("msg", e.message)
+         assert.equal(1, e.extra)
+         assert.equal(name .. ": msg", tostring(e))
+         assert.is_false(cls:is("msg"))
+         assert.is_false(cls:is({}))
+         assert.is_false(cls:is(nil))
+      end
+      assert.equal("CancelledError", tostring(asyncio.CancelledError()))
+   end)
+
+   it("follow Python's hierarchy", function()
+      local OSError = asyncio.OSError
+      assert.is_true(OSError:is(asyncio.TimeoutError()))
+      assert.is_true(OSError:is(asyncio.ConnectionResetError()))
+      assert.is_true(OSError:is(asyncio.BrokenPipeError()))
+      assert.is_false(asyncio.TimeoutError:is(OSError()))
+      assert.is_false(asyncio.CancelledError:is(asyncio.TimeoutError()))
+   end)
+
+   it("make OSErrors from errno codes", function()
+      local e = asyncio.OSError.from_errno(111, "ECONNREFUSED", "connection refused")
+      assert.is_true(asyncio.ConnectionRefusedError:is(e))
+      assert.equal(111, e.errno)
+      assert.equal("ECONNREFUSED", e.code)
+      assert.is_true(asyncio.OSError:is(asyncio.OSError.from_errno(1, "EPERM", "x")))
+   end)
+
+   it("pass through pcall as the same value", function()
+      local e = asyncio.QueueEmpty("empty")
+      local ok, err = pcall(error, e)
+      assert.is_false(ok)
+      assert.equal(e, err)
+   end)
+end)

@@ -1,0 +1,181 @@
+-- Memory safety: what the loop holds stays alive, what nothing holds is
+-- collected and reported, and the collector can run at any moment.
+local asyncio = require("asyncio")
+local core = require("asyncio.core")
+local helper = require("spec.helper")
+local async, await = asyncio.async, asyncio.await
+
+local function weak()
+   return setmetatable({}, { __mode = "v" })
+end
+
+describe("garbage collection", function()
+   it("keeps a pending task referenced only by the loop", function()
+      local loop = asyncio.new_event_loop()
+      local done = false
+      local ref = weak()
+      ref[1] = loop:create_task(async(function()
+         await(asyncio.sleep(0.01))
+         done = true
+      end)())
+      helper.full_gc()
+      assert.is_not_nil(ref[1])
+      loop:run_until_complete(asyncio.sleep(0.03))
+      assert.is_true(done)
+      loop:close()
+   end)
+
+   it("collects and reports a task waiting on a future nobody holds", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      local ref = weak()
+      do
+         local fut = loop:create_future()
+         ref[1] = loop:create_task(function() await(fut) end)
+         loop:run_until_complete(asyncio.sleep(0))
+      end
+      helper.full_gc()
+      assert.equal(1, #reports)
+      assert.equal("Task was destroyed but it is pending!", reports[1].message)
+      reports[1] = nil
+      helper.full_gc()
+      assert.is_nil(ref[1])
+      loop:close()
+   end)
+
+   it("closes a loop that still has tasks, timers and readers", function()
+      local loop = asyncio.new_event_loop()
+      local r, w = core.pipe()
+      loop:create_task(async(function() await(asyncio.sleep(10)) end)())
+      loop:call_later(10, print)
+      loop:add_reader(r, print)
+      loop:add_signal_handler("SIGUSR2", print)
+      loop:run_until_complete(asyncio.sleep(0))
+      loop:close()
+      helper.full_gc()
+      core.fdclose(r)
+      core.fdclose(w)
+   end)
+
+   it("collects an unclosed loop with tasks, timers and readers", function()
+      local r, w = core.pipe()
+      do
+         local loop = asyncio.new_event_loop()
+         loop:set_exception_handler(function() end)
+         loop:create_task(async(function() await(asyncio.sleep(10)) end)())
+         loop:call_later(10, print)
+         loop:add_reader(r, print)
+         loop:add_writer(w, print)
+         loop:run_until_complete(asyncio.sleep(0))
+      end
+      helper.full_gc()
+      -- a new loop can take over the same signal and fds
+      local loop = asyncio.new_event_loop()
+      loop:add_reader(r, print)
+      loop:close()
+      core.fdclose(r)
+      core.fdclose(w)
+   end)
+end)
+
+-- Every scenario is a task body exercising one path of the core.
+local scenarios = {
+   sleep_and_chain = function()
+      local add = async(function(a, b) await(asyncio.sleep(0)); return a + b end)
+      assert(await(add(1, 2)) == 3)
+      await(asyncio.sleep(0.001))
+   end,
+   many_tasks = function()
+      local list = {}
+      for i = 1, 200 do
+         list[i] = asyncio.create_task(async(function(n) await(asyncio.sleep(0)); return n end)(i))
+      end
+      for i = 1, 200 do assert(await(list[i]) == i) end
+   end,
+   futures_and_callbacks = function()
+      local loop = asyncio.get_running_loop()
+      local fut = loop:create_future()
+      local hits = 0
+      for _ = 1, 10 do fut:add_done_callback(function() hits = hits + 1 end) end
+      loop:call_later(0.001, function() fut:set_result("v", nil) end)
+      assert(await(fut) == "v")
+      await(asyncio.sleep(0))
+      assert(hits == 10)
+   end,
+   errors = function()
+      local t = asyncio.create_task(function() error(asyncio.InvalidStateError("x")) end)
+      local ok, err = pcall(await, t)
+      assert(not ok and asyncio.InvalidStateError:is(err))
+   end,
+   cancellation = function()
+      local t = asyncio.create_task(function()
+         local _ <close> = setmetatable({}, { __close = function() await(asyncio.sleep(0)) end })
+         await(asyncio.sleep(10))
+      end)
+      await(asyncio.sleep(0))
+      t:cancel("bye")
+      assert(not pcall(await, t) and t:cancelled())
+   end,
+   timers = function()
+      local loop = asyncio.get_running_loop()
+      local fired = 0
+      for i = 1, 50 do
+         local h = loop:call_later(i * 0.0001, function() fired = fired + 1 end)
+         if i % 2 == 0 then h:cancel() end
+      end
+      await(asyncio.sleep(0.02))
+      assert(fired == 25)
+   end,
+   readers = function()
+      local loop = asyncio.get_running_loop()
+      local r, w = core.pipe()
+      local fut = loop:create_future()
+      loop:add_reader(r, function() loop:remove_reader(r); fut:set_result(core.fdread(r)) end)
+      loop:call_soon(function() core.fdwrite(w, "data") end)
+      assert(await(fut) == "data")
+      core.fdclose(r)
+      core.fdclose(w)
+   end,
+   unreferenced_waiter = function()
+      asyncio.get_running_loop():set_exception_handler(function() end)
+      do
+         local fut = asyncio.get_running_loop():create_future()
+         asyncio.create_task(function() await(fut) end)
+      end
+      await(asyncio.sleep(0))
+   end,
+}
+
+local names = {}
+for name in pairs(scenarios) do names[#names + 1] = name end
+table.sort(names)
+
+describe("scenarios", function()
+   for _, name in ipairs(names) do
+      it(name, helper.async(scenarios[name]))
+   end
+end)
+
+describe("scenarios with the collector forced after every step", function()
+   local pause
+   setup(function()
+      pause = collectgarbage("setpause", 0)
+      collectgarbage("incremental")
+   end)
+   teardown(function()
+      collectgarbage("setpause", pause)
+   end)
+   for _, name in ipairs(names) do
+      it(name, helper.async(function()
+         local loop = asyncio.get_running_loop()
+         local stop = false
+         local function collect()
+            collectgarbage("collect")
+            if not stop then loop:call_soon(collect) end
+         end
+         loop:call_soon(collect)
+         scenarios[name]()
+         stop = true
+      end, 20))
+   end
+end)

@@ -1,0 +1,235 @@
+-- The event loop (API.md §2).
+local asyncio = require("asyncio")
+local core = require("asyncio.core")
+local helper = require("spec.helper")
+local async = asyncio.async
+
+describe("event loop", function()
+   local loop
+   before_each(function()
+      loop = asyncio.new_event_loop()
+   end)
+   after_each(function()
+      if not loop:is_running() then
+         loop:close()
+      end
+   end)
+
+   it("runs call_soon callbacks in order, with their arguments", function()
+      local log = {}
+      local h = loop:call_soon(function(...) log[#log + 1] = table.pack(...) end, 1, nil, 3)
+      loop:call_soon(function() log[#log + 1] = "second"; loop:stop() end)
+      assert.matches("^<Handle", tostring(h))
+      loop:run_forever()
+      assert.same({ { n = 3, 1, nil, 3 }, "second" }, log)
+   end)
+
+   it("stop lets the current iteration finish, not later ones", function()
+      local log = {}
+      loop:call_soon(function()
+         log[#log + 1] = "a"
+         loop:stop()
+         loop:call_soon(function() log[#log + 1] = "next iteration" end)
+      end)
+      loop:call_soon(function() log[#log + 1] = "b" end)
+      loop:run_forever()
+      assert.same({ "a", "b" }, log)
+      loop:call_soon(function() loop:stop() end)
+      loop:run_forever()
+      assert.same({ "a", "b", "next iteration" }, log)
+   end)
+
+   it("stop before run_forever runs one iteration", function()
+      local ran = false
+      loop:call_soon(function() ran = true end)
+      loop:stop()
+      loop:run_forever()
+      assert.is_true(ran)
+   end)
+
+   it("fires timers with equal deadlines in scheduling order", function()
+      local log = {}
+      local when = loop:time() + 0.01
+      for i = 1, 5 do
+         loop:call_at(when, function() log[#log + 1] = i end)
+      end
+      loop:call_at(when - 0.005, function() log[#log + 1] = 0 end)
+      loop:call_at(when + 0.001, function() loop:stop() end)
+      loop:run_forever()
+      assert.same({ 0, 1, 2, 3, 4, 5 }, log)
+   end)
+
+   it("never fires a timer before its deadline", function()
+      local late = {}
+      local n = 50
+      for i = 1, n do
+         local delay = (i % 7) * 0.002
+         local due = loop:time() + delay
+         loop:call_later(delay, function()
+            late[#late + 1] = loop:time() - due
+            if #late == n then loop:stop() end
+         end)
+      end
+      loop:run_forever()
+      for _, l in ipairs(late) do
+         assert.is_true(l >= 0)
+      end
+   end)
+
+   it("cancels handles and timer handles", function()
+      local ran = {}
+      local h = loop:call_soon(function() ran[#ran + 1] = "soon" end)
+      local th = loop:call_later(0.001, function() ran[#ran + 1] = "later" end)
+      assert.is_true(th:when() > 0)
+      assert.matches("^<TimerHandle", tostring(th))
+      h:cancel()
+      th:cancel()
+      assert.is_true(h:cancelled())
+      assert.is_true(th:cancelled())
+      assert.equal(0, loop:_timer_count())
+      loop:run_until_complete(asyncio.sleep(0.005))
+      assert.same({}, ran)
+   end)
+
+   it("validates its arguments", function()
+      assert.has_error(function() loop:call_soon(1) end,
+         "bad argument #1 to 'call_soon' (function expected, got number)")
+      assert.has_error(function() loop:call_later("x", print) end,
+         "bad argument #1 to 'call_later' (number expected, got string)")
+      assert.has_error(function() loop:call_at(0 / 0, print) end,
+         "bad argument #1 to 'call_at' (number is NaN)")
+      assert.has_error(function() loop:add_reader(-1, print) end,
+         "bad argument #1 to 'add_reader' (invalid file descriptor)")
+      assert.has_error(function() loop:add_signal_handler("SIGNOPE", print) end,
+         "bad argument #1 to 'add_signal_handler' (unknown signal 'SIGNOPE')")
+   end)
+
+   it("reads the clock afresh", function()
+      local a = loop:time()
+      local x = 0
+      for i = 1, 1e5 do x = x + i end
+      assert.is_true(loop:time() > a)
+      assert.is_true(x > 0)
+   end)
+
+   it("run_until_complete returns results and raises errors", function()
+      local r = table.pack(loop:run_until_complete(async(function() return 1, nil end)()))
+      assert.same({ n = 2, 1, nil }, r)
+      local ok, err = pcall(loop.run_until_complete, loop, async(function() error("x", 0) end)())
+      assert.is_false(ok)
+      assert.equal("x", err)
+   end)
+
+   it("reports its state and refuses to close while running", function()
+      assert.is_false(loop:is_running())
+      loop:run_until_complete(async(function()
+         assert.is_true(loop:is_running())
+         assert.equal(loop, asyncio.get_running_loop())
+         assert.has_error(function() loop:close() end)
+         assert.has_error(function() loop:run_forever() end, "this event loop is already running")
+      end)())
+      loop:close()
+      assert.is_true(loop:is_closed())
+      loop:close()
+      assert.has_error(function() loop:call_soon(print) end, "event loop is closed")
+      assert.has_error(function() loop:run_until_complete(asyncio.sleep(0)) end)
+   end)
+
+   it("get_event_loop, set_event_loop and get_running_loop", function()
+      assert.has_error(function() asyncio.get_running_loop() end, "no running event loop")
+      asyncio.set_event_loop(loop)
+      assert.equal(loop, asyncio.get_event_loop())
+      asyncio.set_event_loop(nil)
+      local made = asyncio.get_event_loop()
+      assert.are_not.equal(loop, made)
+      assert.equal(made, asyncio.get_event_loop())
+      asyncio.set_event_loop(nil)
+      made:close()
+   end)
+
+   it("calls readers and writers on a pipe", function()
+      local r, w = core.pipe()
+      local got = {}
+      loop:add_writer(w, function(fd)
+         core.fdwrite(fd, "ping")
+         assert.is_true(loop:remove_writer(fd))
+      end, w)
+      loop:add_reader(r, function()
+         got[#got + 1] = core.fdread(r)
+         loop:remove_reader(r)
+         loop:stop()
+      end)
+      loop:run_forever()
+      assert.same({ "ping" }, got)
+      assert.is_false(loop:remove_reader(r))
+      core.fdclose(r)
+      core.fdclose(w)
+   end)
+
+   it("calls signal handlers", function()
+      local got
+      loop:add_signal_handler("SIGUSR1", function(v)
+         got = v
+         loop:stop()
+      end, "usr1")
+      loop:call_soon(function() os.execute("kill -USR1 " .. core.getpid()) end)
+      loop:run_forever()
+      assert.equal("usr1", got)
+      assert.is_true(loop:remove_signal_handler("SIGUSR1"))
+      assert.is_false(loop:remove_signal_handler(core.signal_number("USR1")))
+   end)
+end)
+
+describe("exception handler", function()
+   it("receives the loop and the context; a failing one falls back", function()
+      local loop = asyncio.new_event_loop()
+      local seen
+      loop:set_exception_handler(function(l, ctx) seen = { l, ctx } end)
+      loop:call_exception_handler({ message = "hello" })
+      assert.equal(loop, seen[1])
+      assert.equal("hello", seen[2].message)
+      assert.is_function(loop:get_exception_handler())
+      loop:set_exception_handler(function() error("handler broke") end)
+      loop:call_exception_handler({ message = "again" }) -- reported to stderr, not raised
+      loop:set_exception_handler(nil)
+      assert.has_error(function() loop:set_exception_handler(1) end,
+         "bad argument #1 to 'set_exception_handler' (function or nil expected, got number)")
+      loop:close()
+   end)
+end)
+
+describe("debug mode", function()
+   it("reports slow callbacks", function()
+      local loop = asyncio.new_event_loop()
+      loop:set_debug(true)
+      assert.is_true(loop:get_debug())
+      loop.slow_callback_duration = 0.01
+      assert.equal(0.01, loop.slow_callback_duration)
+      local reports = helper.capture_reports(loop)
+      loop:call_soon(function()
+         local t = loop:time()
+         repeat until loop:time() - t > 0.02
+      end)
+      loop:run_until_complete(asyncio.sleep(0))
+      loop:set_debug(false)
+      loop:close()
+      assert.is_true(#reports >= 1)
+      assert.matches("took", reports[1].message)
+   end)
+
+   it("reports coroutine objects that were never awaited", function()
+      local loop = asyncio.new_event_loop()
+      loop:set_debug(true)
+      asyncio.set_event_loop(loop)
+      local reports = helper.capture_reports(loop)
+      do
+         local _ = async(function() end)()
+      end
+      helper.full_gc()
+      asyncio.set_event_loop(nil)
+      loop:set_debug(false)
+      loop:close()
+      assert.equal(1, #reports)
+      assert.matches("was never awaited", reports[1].message)
+   end)
+end)
