@@ -5,7 +5,9 @@ PREFIX   ?= /usr/local
 CFLAGS   ?= -O2 -g
 LUAINC   := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
-LIBS     := -lev -lpthread
+EVINC    :=
+EVLIB    :=
+LIBS     := $(EVLIB) -lev -lpthread
 LMOD     := $(PREFIX)/share/lua/5.4
 CMOD     := $(PREFIX)/lib/lua/5.4
 BUSTED   := $(LUA) /usr/bin/busted
@@ -15,7 +17,7 @@ SO       := build/asyncio/core.so
 ASAN_SO  := build/asan/asyncio/core.so
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test check demo bench bench-deps install uninstall clean lint
+.PHONY: all deps test check demo bench bench-deps install uninstall clean lint rock install-rock
 
 all: deps $(SO)
 
@@ -24,7 +26,7 @@ deps:
 
 $(SO): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUAINC) $(SRC) -o $@ $(LIBS)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUAINC) $(EVINC) $(SRC) -o $@ $(LIBS)
 
 $(ASAN_SO): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
@@ -65,6 +67,15 @@ install: all
 	install -m 644 lua/asyncio/*.lua $(DESTDIR)$(LMOD)/asyncio/
 	install -m 755 $(SO) $(DESTDIR)$(CMOD)/asyncio/core.so
 	install -m 755 bin/lua-asyncio $(DESTDIR)$(PREFIX)/bin/lua-asyncio
+
+# Used by rockspec/asyncio-scm-1.rockspec: luarocks supplies the directories.
+rock: $(SO)
+
+install-rock:
+	install -d $(LUADIR)/asyncio $(LIBDIR)/asyncio $(BINDIR)
+	install -m 644 lua/asyncio/*.lua $(LUADIR)/asyncio/
+	install -m 755 $(SO) $(LIBDIR)/asyncio/core.so
+	install -m 755 bin/lua-asyncio $(BINDIR)/lua-asyncio
 
 uninstall:
 	rm -rf $(DESTDIR)$(LMOD)/asyncio $(DESTDIR)$(CMOD)/asyncio $(DESTDIR)$(PREFIX)/bin/lua-asyncio
