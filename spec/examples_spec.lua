@@ -162,12 +162,12 @@ local function diff(a, b)
       if i <= n and j <= m and a[i] == b[j] then
          out[#out + 1] = "  " .. a[i]
          i, j = i + 1, j + 1
-      elseif j <= m and (i > n or lcs[i][j + 1] >= lcs[i + 1][j]) then
-         out[#out + 1] = "+ " .. b[j]
-         j = j + 1
-      else
+      elseif i <= n and (j > m or lcs[i + 1][j] >= lcs[i][j + 1]) then
          out[#out + 1] = "- " .. a[i]
          i = i + 1
+      else
+         out[#out + 1] = "+ " .. b[j]
+         j = j + 1
       end
    end
    return table.concat(out, "\n")
