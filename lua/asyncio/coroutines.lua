@@ -132,11 +132,23 @@ local function await(aw)
       return aw.fn(unpack(aw, 1, aw.n))
    elseif mt == Task_mt or mt == Future_mt then
       return await_future(aw)
+   elseif coro_mts[mt] then -- a reusable coroutine object: see register_reusable
+      return aw.fn(aw)
    end
    return await_other(aw, mt, 0)
 end
 M.await = await
 CoroMethods.await = await
+
+-- Other modules (queues, locks) register the metatable of their reusable
+-- coroutine objects: tables {fn = f, n = 1, awaited = false, self} that may
+-- be awaited any number of times, each await calling f(self) in the task,
+-- so the hot operations (queue:get(), lock:acquire()) allocate nothing. f
+-- raises as await does when no task runs. Being coroutine objects, they are
+-- accepted by create_task, which runs f(self) as the task's body.
+function M.register_reusable(mt)
+   coro_mts[mt] = true
+end
 
 -- Runs the coroutine object that is a task's body (already marked awaited).
 function M.run_coro(co)
