@@ -68,6 +68,10 @@ void aio_newclass (lua_State *L, int type, const char *name,
   Runtime *rt = aio_rt(L);
   luaL_newmetatable(L, name);
   rt->mt[type] = lua_topointer(L, -1);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_METATABLES);
+  lua_pushvalue(L, -2);
+  lua_rawseti(L, -2, type);
+  lua_pop(L, 1);
   aio_setfuncs(L, meta);
   lua_newtable(L);
   aio_setfuncs(L, methods);
@@ -77,6 +81,17 @@ void aio_newclass (lua_State *L, int type, const char *name,
   lua_pushfstring(L, "%s_mt", strrchr(name, '.') + 1);
   lua_insert(L, -2);
   lua_settable(L, -3);  /* module.<Name>_mt = metatable */
+}
+
+/*
+** Sets the metatable of our type on the value at the top of the stack,
+** without the registry's string lookup of luaL_setmetatable. [-0, +0, -]
+*/
+void aio_setmetatable (lua_State *L, int type) {
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_METATABLES);
+  lua_rawgeti(L, -1, type);
+  lua_remove(L, -2);
+  lua_setmetatable(L, -2);
 }
 
 /*
@@ -175,14 +190,6 @@ static int core_set_hooks (lua_State *L) {
   return 0;
 }
 
-/* core.set_coro_mt(set): the metatables of coroutine objects, as a set. */
-static int core_set_coro_mt (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_CORO_MT);
-  return 0;
-}
-
 /* core.typeof(x) -> "loop" | "future" | "task" | "handle" | "timer" | nil */
 static int core_typeof (lua_State *L) {
   static const char *const names[] = {
@@ -213,7 +220,6 @@ void aio_settracebacktable (lua_State *L) {
 static const luaL_Reg core_funcs[] = {
   {"set_errors", core_set_errors},
   {"set_hooks", core_set_hooks},
-  {"set_coro_mt", core_set_coro_mt},
   {"typeof", core_typeof},
   {"monotonic", core_monotonic},
   {NULL, NULL}
@@ -227,6 +233,10 @@ static int runtime_open (lua_State *L) {
   lua_setiuservalue(L, -2, RT_UV_ERRORS);
   lua_newtable(L);
   lua_setiuservalue(L, -2, RT_UV_HOOKS);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, RT_UV_METATABLES);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, RT_UV_COROSTATE);
   return 1;
 }
 
@@ -236,7 +246,8 @@ static int runtime_open (lua_State *L) {
 */
 LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
   static const lua_CFunction openers[] = {
-    loop_open, timer_open, handle_open, future_open, task_open, watcher_open,
+    loop_open, timer_open, handle_open, future_open, task_open, coro_open,
+    watcher_open,
     NULL
   };
   int i, rtidx, modidx;

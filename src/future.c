@@ -2,14 +2,17 @@
 ** future.c: Future, the result-to-be that tasks await; done callbacks are
 ** scheduled through the loop's ready queue in registration order.
 **
-** Anchoring rule: a future holds its loop, its results and its done
-** callbacks (a waiting task is one) in its user values; a failed future
-** whose error nobody looked at is also in the loop's weak unretrieved set so
-** closing the loop can report it.
+** Anchoring rule: a future holds its loop, its results, its done
+** callbacks (a waiting task is one) and its cancel hook in its user
+** values; a failed future whose error nobody looked at is also in the
+** loop's weak unretrieved set so closing the loop can report it.
 */
 #include <string.h>
 
 #include "internal.h"
+
+/* A plain future made with a cancel hook has it in one more user value. */
+#define FUT_UV_CANCELHOOK FUT_NUV
 
 Future *future_test (lua_State *L, Runtime *rt, int idx) {
   return (Future *)aio_toobj(L, rt, idx, AIO_TFUTURE);
@@ -157,15 +160,20 @@ int future_cancel_self (lua_State *L, Future *f, int idx, int msgidx) {
 }
 
 /*
-** Cancels the future or task at idx, as fut:cancel(msg) would.
-** [-0, +0, e]
+** Cancels the future or task at idx, as fut:cancel(msg) would: a task
+** through its cancel method, a future with a cancel hook through the hook,
+** any other future at once. [-0, +0, e]
 */
 int future_cancel (lua_State *L, Future *f, int idx, int msgidx) {
   int ok;
-  if (f->type == AIO_TFUTURE) return future_cancel_self(L, f, idx, msgidx);
   idx = lua_absindex(L, idx);
   if (msgidx) msgidx = lua_absindex(L, msgidx);
-  lua_getfield(L, idx, "cancel");
+  if (f->type == AIO_TFUTURE) {
+    if (lua_getiuservalue(L, idx, FUT_UV_CANCELHOOK) != LUA_TFUNCTION) {
+      lua_pop(L, 1);
+      return future_cancel_self(L, f, idx, msgidx);
+    }
+  } else lua_getfield(L, idx, "cancel");
   lua_pushvalue(L, idx);
   if (msgidx) lua_pushvalue(L, msgidx); else lua_pushnil(L);
   lua_call(L, 2, 1);
@@ -206,13 +214,25 @@ void future_add_callback (lua_State *L, Future *f, int idx, int cbidx) {
 
 /* ---------- methods ---------- */
 
-/* core.Future(loop) -> Future */
+/*
+** core.new_future(loop [, cancel_hook]) -> Future. With a hook, cancelling
+** the future (fut:cancel, or cancelling a task that awaits it) calls
+** hook(fut, msg) instead, whose truth is what cancel returns: gather's
+** future cancels its children, as Python's _GatheringFuture does.
+*/
 static int core_future (lua_State *L) {
   Future *f;
+  int hook = !lua_isnoneornil(L, 2);
   loop_check(L, 1);
-  f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
-  luaL_setmetatable(L, AIO_FUTURE);
+  if (hook) luaL_checktype(L, 2, LUA_TFUNCTION);
+  f = (Future *)lua_newuserdatauv(L, sizeof(Future),
+                                  hook ? FUT_UV_CANCELHOOK : FUT_NUV - 1);
+  aio_setmetatable(L, AIO_TFUTURE);
   future_init(L, f, AIO_TFUTURE, 1);
+  if (hook) {
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, -2, FUT_UV_CANCELHOOK);
+  }
   return 1;
 }
 
@@ -283,7 +303,7 @@ static int future_cancelled (lua_State *L) {
 static int future_cancel_m (lua_State *L) {
   Future *f = future_check(L, 1);
   lua_settop(L, 2);
-  lua_pushboolean(L, future_cancel_self(L, f, 1, 2));
+  lua_pushboolean(L, future_cancel(L, f, 1, 2));
   return 1;
 }
 

@@ -31,7 +31,7 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   h->nargs = nargs;
   h->when = 0;
   h->slot = 0;
-  luaL_setmetatable(L, istimer ? AIO_TIMER : AIO_HANDLE);
+  aio_setmetatable(L, istimer ? AIO_TTIMER : AIO_THANDLE);
   lua_pushvalue(L, loopidx);
   lua_setiuservalue(L, -2, HANDLE_UV_LOOP);
   for (i = 0; i <= nargs; i++) {

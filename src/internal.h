@@ -40,7 +40,9 @@ enum {
   RT_UV_ERRORS = 1,   /* table of the error classes, set by the Lua layer */
   RT_UV_RUNNING,      /* the running loop's userdata, or nil */
   RT_UV_TRACEBACKS,   /* weak-keyed {thread = traceback} of failing tasks */
-  RT_UV_CORO_MT,      /* set of the metatables of coroutine objects */
+  RT_UV_COROSTATE,    /* {metatables = set, mt = current, sleep0 = obj} */
+  RT_UV_BODY,         /* the main function of task coroutines */
+  RT_UV_METATABLES,   /* {[type tag] = metatable} of our userdata */
   RT_UV_HOOKS,        /* table of Lua functions the core calls (reporting) */
   RT_NUV
 };
@@ -50,6 +52,8 @@ typedef struct Runtime {
   struct Loop *running;          /* rw: loop inside run_forever, or NULL */
   const void *mt[AIO_NTYPES];    /* ro: metatables, for fast type tests */
   lua_Integer task_counter;      /* rw: numbers the default task names */
+  const void *coro_mt[2];        /* ro: metatables of coroutine objects */
+  const void *sleep0;            /* ro: the shared sleep(0) object */
 } Runtime;
 
 /* ---------- the ready queue and the loop (loop.c) ---------- */
@@ -118,6 +122,7 @@ double aio_now (void);
 void aio_setfuncs (lua_State *L, const luaL_Reg *l);
 void aio_newclass (lua_State *L, int type, const char *name,
                    const luaL_Reg *methods, const luaL_Reg *meta);
+void aio_setmetatable (lua_State *L, int type);
 
 Loop *loop_check (lua_State *L, int idx);
 Loop *loop_checkopen (lua_State *L, int idx);
@@ -216,9 +221,23 @@ typedef struct Task {
 
 Task *task_check (lua_State *L, int idx);
 void task_pushcurrent (lua_State *L, Loop *loop);
+struct Task *task_check_running (lua_State *L);
 void task_step (lua_State *L, Loop *loop, int idx, int futidx);
 void task_timer_fired (lua_State *L, Loop *loop, int idx);
 int task_open (lua_State *L);
+
+/* ---------- coroutine objects (coro.c) ---------- */
+typedef struct Coro {
+  unsigned char awaited;   /* rw: run once already (or owned by a task) */
+  int n;                   /* ro: arguments, in user values 2..n+1 */
+} Coro;
+
+void coro_push (lua_State *L, int fnidx, int first, int n);
+Coro *coro_test (lua_State *L, int idx);
+int coro_is (lua_State *L, int idx);
+int coro_pushcall (lua_State *L, Coro *c, int idx);
+void coro_own (lua_State *L, int idx);
+int coro_open (lua_State *L);
 
 /* ---------- watchers: fds and signals (watcher.c) ---------- */
 int watcher_open (lua_State *L);

@@ -17,7 +17,9 @@
 #define POLL_INTERVAL 0.0002
 
 Loop *loop_check (lua_State *L, int idx) {
-  return (Loop *)luaL_checkudata(L, idx, AIO_LOOP);
+  Loop *loop = (Loop *)aio_toobj(L, aio_rt(L), idx, AIO_TLOOP);
+  if (loop == NULL) luaL_typeerror(L, idx, "event loop");
+  return loop;
 }
 
 Loop *loop_checkopen (lua_State *L, int idx) {

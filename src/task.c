@@ -68,6 +68,11 @@ void task_pushcurrent (lua_State *L, Loop *loop) {
   lua_xmove(loop->L, L, 1);
 }
 
+/* The running task of L, raising as await outside a task does. */
+Task *task_check_running (lua_State *L) {
+  return check_running_task(L, aio_rt(L));
+}
+
 /* ---------- finishing ---------- */
 
 /* Forgets the task's coroutine, keeping it for reuse if it is clean. */
@@ -236,71 +241,143 @@ void task_timer_fired (lua_State *L, Loop *loop, int idx) {
 
 /* ---------- creating ---------- */
 
+static int body_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  if (status == LUA_OK || status == LUA_YIELD) {
+    lua_pushboolean(L, 1);
+    lua_insert(L, 3);
+    return lua_gettop(L) - 2;
+  }
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
 /*
-** core.create_task(loop, body, name) -> Task. body is a coroutine object
-** (run inline by hooks.run_coro) or a function called with no arguments.
+** The main function of every task coroutine: body(obj) -> true, results...
+** | false, error. obj is a coroutine object (its function is called with its
+** arguments) or a function. The call is protected inside the coroutine, so
+** to-be-closed variables are closed there, where they may still await;
+** the message handler (upvalue 2) records where an error was raised.
 */
-static int core_create_task (lua_State *L) {
+static int task_body (lua_State *L) {
+  int n = 0;
+  lua_pushvalue(L, lua_upvalueindex(2));  /* 2: msgh */
+  if (lua_type(L, 1) == LUA_TUSERDATA)
+    n = coro_pushcall(L, (Coro *)lua_touserdata(L, 1), 1);
+  else lua_pushvalue(L, 1);
+  return body_k(L, lua_pcallk(L, n, LUA_MULTRET, 2, 0, body_k), 0);
+}
+
+/*
+** Pushes a new task on the loop at loopidx running the coroutine object or
+** function at objidx, named by the string at nameidx (0: default name),
+** scheduled to start on the next iteration. [-0, +1, m]
+*/
+static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
   Runtime *rt = aio_rt(L);
-  Loop *loop = loop_checkopen(L, 1);
+  Loop *loop = (Loop *)lua_touserdata(L, loopidx);
   Task *t;
   lua_State *co;
-  int iscoro = 0;
-  lua_settop(L, 3);
-  if (lua_type(L, 2) == LUA_TTABLE && lua_getmetatable(L, 2)) {
-    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_CORO_MT);  /* a set */
-    lua_insert(L, -2);
-    iscoro = lua_rawget(L, -2) != LUA_TNIL;
-    lua_pop(L, 2);
-  }
-  if (!iscoro && lua_type(L, 2) != LUA_TFUNCTION)
-    luaL_typeerror(L, 2, "coroutine object or function");
-  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TSTRING);
-  t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);  /* 4 */
+  int tidx;
+  lua_Integer n;
+  t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);
+  tidx = lua_gettop(L);
   memset(t, 0, sizeof(*t));
-  luaL_setmetatable(L, AIO_TASK);
-  future_init(L, &t->fut, AIO_TTASK, 1);
+  aio_setmetatable(L, AIO_TTASK);
+  future_init(L, &t->fut, AIO_TTASK, loopidx);
   t->id = ++rt->task_counter;
   t->wait = WAIT_READY;
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, 4, TASK_UV_OBJ);
-  lua_pushvalue(L, 3);
-  lua_setiuservalue(L, 4, TASK_UV_NAME);
-  /* the coroutine: a pooled one, or a new one */
-  lua_getiuservalue(L, 1, LOOP_UV_POOL);
-  {
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    if (n > 0) {
-      lua_rawgeti(L, -1, n);
-      lua_pushnil(L);
-      lua_rawseti(L, -3, n);
-      co = lua_tothread(L, -1);
-    } else co = lua_newthread(L);
+  if (lua_type(L, objidx) == LUA_TUSERDATA) coro_own(L, objidx);
+  lua_pushvalue(L, objidx);
+  lua_setiuservalue(L, tidx, TASK_UV_OBJ);
+  if (nameidx) {
+    lua_pushvalue(L, nameidx);
+    lua_setiuservalue(L, tidx, TASK_UV_NAME);
   }
-  lua_setiuservalue(L, 4, TASK_UV_CORO);
+  /* the coroutine: a pooled one, or a new one */
+  lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
+  n = (lua_Integer)lua_rawlen(L, -1);
+  if (n > 0) {
+    lua_rawgeti(L, -1, n);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, n);
+    co = lua_tothread(L, -1);
+  } else co = lua_newthread(L);
+  lua_setiuservalue(L, tidx, TASK_UV_CORO);
   lua_pop(L, 1);
   t->co = co;
-  /* its stack: xpcall, runner, msgh [, coroutine object] */
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
-  lua_getfield(L, -1, "xpcall");
-  if (iscoro) {
-    lua_getfield(L, -2, "run_coro");
-    lua_pushboolean(L, 1);
-    lua_setfield(L, 2, "awaited");
-  } else lua_pushvalue(L, 2);
-  lua_getfield(L, -3, "task_msgh");
-  if (iscoro) { lua_pushvalue(L, 2); lua_xmove(L, co, 4); }
-  else lua_xmove(L, co, 3);
-  lua_pop(L, 1);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_BODY);
+  lua_pushvalue(L, objidx);
+  lua_xmove(L, co, 2);
   /* unfinished, and scheduled to start on the next iteration */
-  lua_getiuservalue(L, 1, LOOP_UV_TASKS);
-  lua_pushvalue(L, 4);
+  lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
+  lua_pushvalue(L, tidx);
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 1);
-  loop_ready_push(L, loop, 1, 4, 0);
-  lua_settop(L, 4);
+  loop_ready_push(L, loop, loopidx, tidx, 0);
   loop->ntasks_created++;
+}
+
+/*
+** Checks create_task's arguments at objidx and optsidx; returns the index
+** of the name (0 if none).
+*/
+static int check_task_args (lua_State *L, int objidx, int optsidx) {
+  int nameidx = 0;
+  if (lua_type(L, objidx) != LUA_TFUNCTION && !coro_is(L, objidx))
+    luaL_typeerror(L, objidx, "coroutine object or function");
+  if (!lua_isnoneornil(L, optsidx)) {
+    luaL_checktype(L, optsidx, LUA_TTABLE);
+    if (lua_getfield(L, optsidx, "name") != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_argerror(L, optsidx, lua_pushfstring(L, "name must be a string, got %s",
+                                                  luaL_typename(L, -1)));
+      nameidx = lua_gettop(L);
+    } else lua_pop(L, 1);
+  }
+  return nameidx;
+}
+
+/* loop:create_task(coro [, opts]) -> Task */
+static int loop_create_task (lua_State *L) {
+  int nameidx;
+  loop_checkopen(L, 1);
+  lua_settop(L, 3);
+  nameidx = check_task_args(L, 2, 3);
+  task_new(L, 1, 2, nameidx);
+  return 1;
+}
+
+/*
+** asyncio.create_task(coro [, opts]) -> Task, on the running loop, or the
+** current one (hooks.get_event_loop) when none runs.
+*/
+static int core_create_task (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  int nameidx;
+  lua_settop(L, 2);
+  nameidx = check_task_args(L, 1, 2);
+  if (rt->running != NULL) lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  else {
+    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
+    lua_getfield(L, -1, "get_event_loop");
+    lua_remove(L, -2);
+    lua_call(L, 0, 1);
+  }
+  loop_checkopen(L, -1);
+  task_new(L, lua_gettop(L), 1, nameidx);
+  return 1;
+}
+
+/* core.new_task(loop, obj [, name]) -> Task: for the Lua layer. */
+static int core_new_task (lua_State *L) {
+  loop_checkopen(L, 1);
+  lua_settop(L, 3);
+  if (lua_type(L, 2) != LUA_TFUNCTION && !coro_is(L, 2))
+    luaL_typeerror(L, 2, "coroutine object or function");
+  task_new(L, 1, 2, lua_isnil(L, 3) ? 0 : 3);
   return 1;
 }
 
@@ -411,11 +488,10 @@ static int core_sleep (lua_State *L) {
 /*
 ** asyncio.sleep(delay, ...) -> coroutine object, made in C because it is
 ** the hottest constructor: upvalues are the Runtime, the shared sleep(0)
-** object, a table whose field mt is the metatable to give new coroutine
-** objects, and core.sleep.
+** object, the coroutine state (unused here) and core.sleep.
 */
 static int sleep_new (lua_State *L) {
-  int nargs = lua_gettop(L), i;
+  int nargs = lua_gettop(L);
   double delay;
   if (lua_type(L, 1) != LUA_TNUMBER)  /* named as users call it */
     return luaL_error(L, "bad argument #1 to 'sleep' (number expected, got %s)",
@@ -427,25 +503,13 @@ static int sleep_new (lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(2));
     return 1;
   }
-  lua_createtable(L, nargs, 3);
-  lua_pushvalue(L, lua_upvalueindex(4));
-  lua_setfield(L, -2, "fn");
-  lua_pushinteger(L, nargs);
-  lua_setfield(L, -2, "n");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "awaited");
-  for (i = 1; i <= nargs; i++) {
-    lua_pushvalue(L, i);
-    lua_rawseti(L, -2, i);
-  }
-  lua_getfield(L, lua_upvalueindex(3), "mt");
-  lua_setmetatable(L, -2);
+  coro_push(L, lua_upvalueindex(4), 1, nargs);
   return 1;
 }
 
 /* core.make_sleep(sleep0, state) -> the sleep function */
 static int core_make_sleep (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 1, LUA_TUSERDATA);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
@@ -603,12 +667,12 @@ int task_open (lua_State *L) {
   };
   static const luaL_Reg funcs[] = {
     {"create_task", core_create_task},
+    {"new_task", core_new_task},
     {"await_future", core_await_future},
     {"sleep", core_sleep},
     {"make_sleep", core_make_sleep},
     {"current_task", core_current_task},
     {"check_task", core_check_task},
-    {"task_msgh", task_msgh},
     {NULL, NULL}
   };
   aio_newclass(L, AIO_TTASK, AIO_TASK, methods, meta);
@@ -627,5 +691,16 @@ int task_open (lua_State *L) {
   }
   lua_pop(L, 2);
   aio_setfuncs(L, funcs);
+  lua_getfield(L, 1, "Loop");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, loop_create_task, 1);
+  lua_setfield(L, -2, "create_task");
+  lua_pop(L, 1);
+  /* the body of task coroutines, with the message handler as upvalue 2 */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, task_msgh, 1);
+  lua_pushcclosure(L, task_body, 2);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_BODY);
   return 0;
 }

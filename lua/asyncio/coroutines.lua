@@ -1,16 +1,17 @@
 -- Coroutine objects and await (API.md §1), and sleep (§5).
 --
--- A coroutine object is a plain table {fn = f, n = #args, args...}: awaiting
--- it calls f(args...) right here, in the awaiting task's own Lua coroutine,
--- as an ordinary (tail) call. That is what makes chaining as cheap as a call
--- and lets await work at any depth. Futures and tasks are awaited by the C
--- core, which suspends the task.
+-- A coroutine object (a userdata made in C, src/coro.c) holds a function and
+-- its arguments: awaiting it calls f(args...) right here, in the awaiting
+-- task's own Lua coroutine, as an ordinary (tail) call from Lua — no C
+-- frame in between, so chains of awaits can be as deep as Lua calls. That
+-- makes chaining as cheap as a call and lets await work at any depth.
+-- Futures and tasks are awaited by the C core, which suspends the task.
 
 local core = require("asyncio.core")
 
-local getmetatable, setmetatable, select, type = getmetatable, setmetatable, select, type
-local error, tostring, unpack = error, tostring, table.unpack
-local await_future, check_task, core_sleep = core.await_future, core.check_task, core.sleep
+local getmetatable, type = getmetatable, type
+local error, tostring = error, tostring
+local await_future, coro_take, core_sleep = core.await_future, core.coro_take, core.sleep
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 
 local M = {}
@@ -19,7 +20,8 @@ local M = {}
 local CoroMethods = {}
 
 local function coro_tostring(co)
-   return "<coroutine " .. tostring(co.fn):gsub("^function: ", "") .. ">"
+   local fn = core.coro_info(co)
+   return "<coroutine " .. tostring(fn):gsub("^function: ", "") .. ">"
 end
 
 -- The metatable of coroutine objects, and the one used in debug mode, whose
@@ -27,21 +29,22 @@ end
 local Coro = { __name = "coroutine", __index = CoroMethods, __tostring = coro_tostring }
 local CoroDebug = { __name = "coroutine", __index = CoroMethods, __tostring = coro_tostring }
 local coro_mts = { [Coro] = true, [CoroDebug] = true }
-core.set_coro_mt(coro_mts)
 M.coro_metatables = coro_mts
 
-local creating = Coro -- the metatable new coroutine objects get
-local sleep_state = { mt = Coro } -- the same, for the C sleep constructor
+-- Shared with the C constructors (src/coro.c): mt is the metatable new
+-- coroutine objects get, sleep0 is set below.
+local coro_state = { metatables = coro_mts, mt = Coro }
+core.set_coro_state(coro_state)
 
 -- Turns the never-awaited report of coroutine objects on or off.
 function M.set_debug(on)
-   creating = on and CoroDebug or Coro
-   sleep_state.mt = creating
+   coro_state.mt = on and CoroDebug or Coro
 end
 
 function M.set_never_awaited_reporter(report)
    CoroDebug.__gc = function(co)
-      if not co.awaited then
+      local _, awaited = core.coro_info(co)
+      if not awaited then
          report(co)
       end
    end
@@ -63,15 +66,13 @@ end
 
 local async_functions = setmetatable({}, { __mode = "k" })
 
--- asyncio.async(fn) -> afn: calling afn(...) returns a coroutine object.
+-- asyncio.async(fn) -> afn: calling afn(...) returns a coroutine object
+-- (made in C, src/coro.c, with its exact size).
 function M.async(fn)
    if type(fn) ~= "function" then
       M.argerror(1, "async", "function", fn)
    end
-   local function afn(...)
-      -- awaited is present from the start so setting it never rehashes
-      return setmetatable({ fn = fn, n = select("#", ...), awaited = false, ... }, creating)
-   end
+   local afn = core.make_async(fn)
    async_functions[afn] = true
    return afn
 end
@@ -109,12 +110,13 @@ end
 -- and sharing it keeps the hottest await free of allocation. await treats
 -- it specially (it may be awaited any number of times); tasks.lua hands
 -- create_task a fresh copy.
-local SLEEP0 = setmetatable({ fn = core_sleep, n = 1, awaited = false, 0 }, Coro)
-M.SLEEP0 = SLEEP0
+local SLEEP0 = core.new_coro(core_sleep, 0)
+coro_state.sleep0 = SLEEP0 -- anchors it
+core.set_sleep0(SLEEP0)
 
--- A coroutine object of its own for sleep(0).
-function M.new_sleep0()
-   return setmetatable({ fn = core_sleep, n = 1, awaited = false, 0 }, creating)
+-- Calls fn(...) as a Lua tail call.
+local function call(fn, ...)
+   return fn(...)
 end
 
 -- asyncio.await(aw) -> ...: all results of aw, or its error.
@@ -124,12 +126,7 @@ local function await(aw)
    end
    local mt = getmetatable(aw)
    if mt == Coro or mt == CoroDebug then
-      if aw.awaited then
-         error("cannot await a coroutine object twice (" .. coro_tostring(aw) .. ")", 2)
-      end
-      check_task()
-      aw.awaited = true
-      return aw.fn(unpack(aw, 1, aw.n))
+      return call(coro_take(aw))
    elseif mt == Task_mt or mt == Future_mt then
       return await_future(aw)
    elseif coro_mts[mt] then -- a reusable coroutine object: see register_reusable
@@ -150,14 +147,9 @@ function M.register_reusable(mt)
    coro_mts[mt] = true
 end
 
--- Runs the coroutine object that is a task's body (already marked awaited).
-function M.run_coro(co)
-   return co.fn(unpack(co, 1, co.n))
-end
-
 -- asyncio.sleep(delay, ...) -> coroutine object resuming after delay
 -- seconds with ... as results; sleep(0) yields for one loop iteration.
 -- Written in C (src/task.c, sleep_new) as it is the hottest constructor.
-M.sleep = core.make_sleep(SLEEP0, sleep_state)
+M.sleep = core.make_sleep(SLEEP0, coro_state)
 
 return M

@@ -13,51 +13,18 @@ local iscoroutine = coroutines.iscoroutine
 Future.await = coroutines.await
 Task.await = coroutines.await
 
-local SLEEP0 = coroutines.SLEEP0
-
--- Wraps a coroutine object or function in a new task on loop. The shared
--- sleep(0) object is copied: a task marks its coroutine object awaited.
+-- Wraps a coroutine object or function in a new task on loop.
 local function spawn(loop, coro, name)
-   if coro == SLEEP0 then
-      coro = coroutines.new_sleep0()
-   end
-   return core.create_task(loop, coro, name)
+   return core.new_task(loop, coro, name)
 end
 M.spawn = spawn
 
-local function checkname(fname, opts)
-   if opts == nil then
-      return nil
-   end
-   if type(opts) ~= "table" then
-      argerror(2, fname, "table", opts)
-   end
-   local name = opts.name
-   if name ~= nil and type(name) ~= "string" then
-      error(("bad argument #2 to '%s' (name must be a string, got %s)"):format(fname, type(name)), 3)
-   end
-   return name
-end
-
--- loop:create_task(coro [, {name=}]) -> Task, started next iteration.
-function Loop:create_task(coro, opts)
-   if not iscoroutine(coro) and type(coro) ~= "function" then
-      argerror(1, "create_task", "coroutine object or function", coro)
-   end
-   return spawn(self, coro, checkname("create_task", opts))
-end
+-- loop:create_task(coro [, opts]) and asyncio.create_task(coro [, opts])
+-- are C (src/task.c): the Task starts on the next iteration.
+M.create_task = core.create_task
 
 function Loop:create_future()
    return core.new_future(self)
-end
-
--- asyncio.create_task(coro [, opts]): on the running loop, or the current
--- one when none runs.
-function M.create_task(coro, opts)
-   if not iscoroutine(coro) and type(coro) ~= "function" then
-      argerror(1, "create_task", "coroutine object or function", coro)
-   end
-   return spawn(events.get_event_loop(), coro, checkname("create_task", opts))
 end
 
 -- asyncio.Future([loop])
@@ -149,9 +116,7 @@ end
 
 core.set_hooks({
    report = events.report,
-   xpcall = xpcall,
-   run_coro = coroutines.run_coro,
-   task_msgh = core.task_msgh,
+   get_event_loop = events.get_event_loop,
 })
 
 return M

@@ -1,0 +1,168 @@
+/*
+** coro.c: coroutine objects: a userdata holding a function (user value 1)
+** and its arguments (user values 2..n+1), one allocation each; await in
+** coroutines.lua runs it inline, in the awaiting task.
+**
+** Anchoring rule: a coroutine object holds its function and arguments in
+** its user values; an async function holds its body as an upvalue; the
+** shared state (metatables, the sleep(0) object) is a Runtime user value.
+*/
+#include "internal.h"
+
+/* Pushes the field of the coroutine state. [-0, +1, -] */
+static void push_state_field (lua_State *L, const char *field) {
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
+  lua_getfield(L, -1, field);
+  lua_remove(L, -2);
+}
+
+/*
+** Pushes a new coroutine object calling the function at fnidx with the n
+** values from stack index first. [-0, +1, m]
+*/
+void coro_push (lua_State *L, int fnidx, int first, int n) {
+  Coro *c;
+  int i;
+  fnidx = lua_absindex(L, fnidx);
+  c = (Coro *)lua_newuserdatauv(L, sizeof(Coro), n + 1);
+  c->awaited = 0;
+  c->n = n;
+  lua_pushvalue(L, fnidx);
+  lua_setiuservalue(L, -2, 1);
+  for (i = 0; i < n; i++) {
+    lua_pushvalue(L, first + i);
+    lua_setiuservalue(L, -2, i + 2);
+  }
+  push_state_field(L, "mt");
+  lua_setmetatable(L, -2);
+}
+
+/* The coroutine object at idx, or NULL. [-0, +0, -] */
+Coro *coro_test (lua_State *L, int idx) {
+  Runtime *rt = aio_rt(L);
+  const void *mt;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  if (mt == NULL || (mt != rt->coro_mt[0] && mt != rt->coro_mt[1])) return NULL;
+  return (Coro *)lua_touserdata(L, idx);
+}
+
+int coro_is (lua_State *L, int idx) {
+  return coro_test(L, idx) != NULL;
+}
+
+/* Pushes the function and arguments of the coroutine object at idx. */
+int coro_pushcall (lua_State *L, Coro *c, int idx) {
+  int i;
+  luaL_checkstack(L, c->n + 1, "too many arguments");
+  for (i = 1; i <= c->n + 1; i++) lua_getiuservalue(L, idx, i);
+  return c->n;
+}
+
+/*
+** A task is about to own the coroutine object at idx: replaces the shared
+** sleep(0) object by a copy of its own, and marks it awaited.
+** [-0, +0, m]
+*/
+void coro_own (lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (lua_topointer(L, idx) == aio_rt(L)->sleep0) {
+    lua_getiuservalue(L, idx, 1);
+    lua_pushinteger(L, 0);
+    coro_push(L, -2, lua_gettop(L), 1);
+    lua_replace(L, idx);
+    lua_pop(L, 2);  /* the function and 0 */
+  }
+  ((Coro *)lua_touserdata(L, idx))->awaited = 1;
+}
+
+/*
+** core.coro_take(co) -> fn, args...: what await runs inline. Raises if
+** the object was awaited already or no task is running here; marks it.
+*/
+static int core_coro_take (lua_State *L) {
+  Coro *c = coro_test(L, 1);
+  if (c == NULL) return luaL_typeerror(L, 1, "coroutine object");
+  if (c->awaited) {
+    lua_getiuservalue(L, 1, 1);
+    return luaL_error(L, "cannot await a coroutine object twice (%s)",
+                      luaL_tolstring(L, -1, NULL));
+  }
+  task_check_running(L);
+  c->awaited = 1;
+  return coro_pushcall(L, c, 1) + 1;
+}
+
+/* core.coro_info(co) -> fn, awaited */
+static int core_coro_info (lua_State *L) {
+  Coro *c = coro_test(L, 1);
+  if (c == NULL) return luaL_typeerror(L, 1, "coroutine object");
+  lua_getiuservalue(L, 1, 1);
+  lua_pushboolean(L, c->awaited);
+  return 2;
+}
+
+/* core.new_coro(fn, ...) -> coroutine object */
+static int core_new_coro (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  coro_push(L, 1, 2, lua_gettop(L) - 1);
+  return 1;
+}
+
+/* An async function: returns a coroutine object for its body (upvalue 2). */
+static int coro_new (lua_State *L) {
+  coro_push(L, lua_upvalueindex(2), 1, lua_gettop(L));
+  return 1;
+}
+
+/* core.make_async(fn) -> afn */
+static int core_make_async (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, coro_new, 2);
+  return 1;
+}
+
+/*
+** core.set_coro_state(state): state.metatables is the set of metatables of
+** coroutine objects, state.mt the one new objects get, state.sleep0 the
+** shared sleep(0) object.
+*/
+static int core_set_coro_state (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  int i = 0;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
+  lua_getfield(L, 1, "metatables");
+  lua_pushnil(L);
+  while (lua_next(L, -2) && i < 2) {
+    rt->coro_mt[i++] = lua_topointer(L, -2);
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* core.set_sleep0(obj): the shared sleep(0) object, anchored by the state. */
+static int core_set_sleep0 (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TUSERDATA);
+  aio_rt(L)->sleep0 = lua_topointer(L, 1);
+  return 0;
+}
+
+int coro_open (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"make_async", core_make_async},
+    {"coro_take", core_coro_take},
+    {"coro_info", core_coro_info},
+    {"new_coro", core_new_coro},
+    {"set_coro_state", core_set_coro_state},
+    {"set_sleep0", core_set_sleep0},
+    {NULL, NULL}
+  };
+  aio_setfuncs(L, funcs);
+  return 0;
+}
