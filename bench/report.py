@@ -223,11 +223,13 @@ def markdown(res, meta, head, rows, png_name):
         notes.append(f"* **{name}** skipped: {why}.")
     for cell, why in meta["failed"].items():
         notes.append(f"* cell **{cell}** failed: {why} (its stderr is in `bench/out/run.log`).")
+    for warning in meta.get("warnings", []):
+        notes.append(f"* **warning**: {warning}.")
     if meta["reps_done"] < cfg["reps"]:
         notes.append(f"* stopped after {meta['reps_done']} of {cfg['reps']} repetitions "
                      f"(time budget {cfg['budget']} s).")
     if notes:
-        p.append("### Skipped and failed\n")
+        p.append("### Skipped, failed, warnings\n")
         p.append("\n".join(notes) + "\n")
 
     fl = [(m, what) for m, what in FLOOR_METRICS if res.values("floor", "c", m)]
@@ -327,6 +329,8 @@ def write_all(raw_path, meta, md_path, png_path):
         print(f"skipped {name}: {why}")
     for cell, why in meta["failed"].items():
         print(f"failed {cell}: {why}")
+    for warning in meta.get("warnings", []):
+        print(f"warning: {warning}")
     err = chart(res, meta, png_path)
     if err:
         print(f"SKIP chart: {err}")

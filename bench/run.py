@@ -85,8 +85,17 @@ def probe(argv, env=None):
         return str(e)
     if p.returncode == 0:
         return None
-    lines = (p.stderr or p.stdout).strip().splitlines()
-    return lines[0] if lines else f"exit status {p.returncode}"
+    return error_text(p.stderr or p.stdout) or f"exit status {p.returncode}"
+
+
+def error_text(output):
+    """The message part of a program's error output, on one line (Lua tracebacks cut off)."""
+    message = []
+    for line in output.strip().splitlines():
+        if line.strip() == "stack traceback:":
+            break
+        message.append(line.strip())
+    return " ".join(message)[:240]
 
 
 def why_missing(rt):
@@ -169,9 +178,9 @@ def run_program(argv, env, timeout, log, expect):
     if timed_out.is_set():
         return Cell(error=f"timed out after {timeout} s")
     if proc.returncode != 0 or line is None:
-        first = next((l.strip() for l in stderr.splitlines() if l.strip()), "")
+        first = error_text(stderr)
         return Cell(error=f"exit status {proc.returncode}, {'no RESULT line' if line is None else 'after its RESULT line'}"
-                    + (f": {first[:160]}" if first else ""))
+                    + (f": {first}" if first else ""))
     parts = line.split()
     if " ".join(parts[1:3]) != expect:
         return Cell(error=f"unexpected line: {line}")
@@ -186,20 +195,24 @@ POLL_PROBE = {"switch": 20_000, "pingpong": 10_000}  # N of each probed workload
 
 
 def count_polls(argv, env, timeout, log):
-    """Number of I/O polling system calls (epoll_wait and kin) argv makes, under strace."""
-    with tempfile.NamedTemporaryFile(mode="r") as counts:
+    """(number of I/O polling system calls argv makes, counted by strace, or None; error text)."""
+    with tempfile.NamedTemporaryFile(mode="r") as counts, tempfile.TemporaryFile(mode="w+") as err:
         cmd = ["strace", "-f", "-c", "-e", f"trace={POLL_SYSCALLS}", "-o", counts.name] + argv
         log.write(f"=== polls: {' '.join(cmd)}\n")
-        log.flush()
         try:
-            p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log, timeout=timeout)
+            p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return None
+            return None, f"timed out after {timeout} s"
+        err.seek(0)
+        text = err.read()
+        log.write(text)
+        log.flush()
         if p.returncode != 0:
-            return None
+            first = error_text(text)
+            return None, f"exit status {p.returncode}" + (f": {first}" if first else "")
         total = [line.split() for line in counts.read().splitlines() if line.rstrip().endswith(" total")]
     # summary line: "100.00  seconds  usecs/call  calls  [errors]  total"
-    return int(total[0][3]) if total else 0
+    return (int(total[0][3]) if total else 0), None
 
 
 def free_port():
@@ -261,8 +274,8 @@ class Echo:
         self.log.write(text)
         self.log.flush()
         if cell.error:
-            first = next((l.strip() for l in text.splitlines() if l.strip()), "")
-            cell.error += f": {first[:160]}" if first else ""
+            first = error_text(text)
+            cell.error += f": {first}" if first else ""
         return cell
 
     def drive(self, rt, server, port, pin):
@@ -443,8 +456,11 @@ class Runner:
             for w, n in POLL_PROBE.items():
                 if w in self.plan.workloads and (w, rt) not in self.failed:
                     argv, env = command(rt, w, n)
-                    calls = count_polls(argv, env, self.cfg["cell_timeout"], self.log)
-                    if calls is not None:
+                    calls, error = count_polls(argv, env, self.cfg["cell_timeout"], self.log)
+                    if error:
+                        say(f"  FAIL polls {rt} {w}: {error}; see out/run.log")
+                        self.failed[(f"polls ({w})", rt)] = error
+                    else:
                         fields[f"{w}_per_op"] = calls / n
             if fields:
                 self.record("polls", rt, Cell(fields=fields))
@@ -481,9 +497,16 @@ def main():
             "echo_conns": ECHO_CONNS, "machine": machine(plan.runtimes), "pinned": can_pin()}
     os.makedirs(OUT, exist_ok=True)
     raw_path = os.path.join(OUT, "raw.txt")
+    core = os.path.join(ROOT, "build", "asyncio", "core.so")
+    core_mtime = os.path.getmtime(core) if "aio" in plan.runtimes else None
     with open(raw_path, "w") as raw, open(os.path.join(OUT, "run.log"), "w") as log:
         runner = Runner(plan, cfg, raw, log)
         meta["seconds"] = runner.run()
+    meta["warnings"] = []
+    if core_mtime is not None and (not os.path.exists(core) or os.path.getmtime(core) != core_mtime):
+        meta["warnings"].append("build/asyncio/core.so was rebuilt during the run: "
+                                "the aio cells did not all measure the same build")
+        say(f"WARNING {meta['warnings'][-1]}")
     meta["reps_done"] = runner.reps_done
     meta["failed"] = {f"{w} {rt}": why for (w, rt), why in runner.failed.items()}
     say(f"--- done in {meta['seconds']} s")
