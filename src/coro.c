@@ -48,8 +48,46 @@ Coro *coro_test (lua_State *L, int idx) {
   return (Coro *)lua_touserdata(L, idx);
 }
 
+/*
+** Whether the value at idx is a coroutine object: one of ours, or a
+** reusable one of another module (a table whose metatable was registered
+** with coroutines.register_reusable; awaiting it calls t.fn(t)).
+*/
 int coro_is (lua_State *L, int idx) {
-  return coro_test(L, idx) != NULL;
+  int is;
+  if (coro_test(L, idx) != NULL) return 1;
+  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+  push_state_field(L, "metatables");
+  lua_insert(L, -2);
+  is = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return is;
+}
+
+static int reusable_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+/* The body of a task running a reusable coroutine object (upvalue 2). */
+static int reusable_body (lua_State *L) {
+  lua_settop(L, 0);
+  lua_getfield(L, lua_upvalueindex(2), "fn");
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_callk(L, 1, LUA_MULTRET, 0, reusable_k);
+  return reusable_k(L, LUA_OK, 0);
+}
+
+/*
+** Replaces the reusable coroutine object at idx by a function running it,
+** for a task's body. [-0, +0, m]
+*/
+void coro_wrap_reusable (lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, idx);
+  lua_pushcclosure(L, reusable_body, 2);
+  lua_replace(L, idx);
 }
 
 /* Pushes the function and arguments of the coroutine object at idx. */

@@ -25,6 +25,12 @@ enum {
   AIO_THANDLE,
   AIO_TTIMER,
   AIO_TWATCHER,
+  AIO_TSTREAM,
+  AIO_TREADER,
+  AIO_TWRITER,
+  AIO_TLISTENER,
+  AIO_TDATAGRAM,
+  AIO_TRESOLVER,
   AIO_NTYPES
 };
 
@@ -34,6 +40,12 @@ enum {
 #define AIO_HANDLE  "asyncio.Handle"
 #define AIO_TIMER   "asyncio.TimerHandle"
 #define AIO_WATCHER "asyncio.Watcher"
+#define AIO_STREAM  "asyncio.Stream"
+#define AIO_READER  "asyncio.StreamReader"
+#define AIO_WRITER  "asyncio.StreamWriter"
+#define AIO_LISTENER "asyncio.Listener"
+#define AIO_DATAGRAM "asyncio.DatagramEndpoint"
+#define AIO_RESOLVER "asyncio.Resolver"
 
 /* User values of the Runtime userdata (upvalue 1 of every core function). */
 enum {
@@ -235,6 +247,7 @@ typedef struct Coro {
 void coro_push (lua_State *L, int fnidx, int first, int n);
 Coro *coro_test (lua_State *L, int idx);
 int coro_is (lua_State *L, int idx);
+void coro_wrap_reusable (lua_State *L, int idx);
 int coro_pushcall (lua_State *L, Coro *c, int idx);
 void coro_own (lua_State *L, int idx);
 int coro_open (lua_State *L);
@@ -242,5 +255,36 @@ int coro_open (lua_State *L);
 /* ---------- watchers: fds and signals (watcher.c) ---------- */
 int watcher_open (lua_State *L);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
+
+/* ---------- queues (queue.c, queue_store.c, waiters.c; see queue.h) ---------- */
+int queue_open (lua_State *L);
+
+/* ---------- network I/O (socket.c, stream.c, datagram.c, resolver.c) ---------- */
+
+/*
+** Userdata other than Watchers that anchor themselves in LOOP_UV_WATCHERS
+** (as the value of a light userdata key, their own address) start with an
+** IoHook: watcher_stopall, run by loop_close, calls loopclose on each, which
+** stops its libev watchers and closes its descriptor without calling Lua.
+*/
+typedef struct IoHook {
+  void (*loopclose) (struct IoHook *self);
+} IoHook;
+
+/* Sockets, addresses, errors and the listening sockets of servers. */
+void socket_anchor (lua_State *L, int loopidx, void *key, int objidx);
+void socket_unanchor (lua_State *L, int loopidx, void *key);
+int socket_pusherror (lua_State *L, int err, const char *what);
+int socket_pushaddr (lua_State *L, const void *sa, unsigned int salen);
+int socket_open (lua_State *L);
+
+/* A byte stream over a connected socket (stream.c). */
+enum { STREAM_TCP = 0, STREAM_UNIX };
+int stream_new (lua_State *L, Loop *loop, int loopidx, int fd, int kind,
+                int connecting);
+int stream_open (lua_State *L);
+
+int datagram_open (lua_State *L);
+int resolver_open (lua_State *L);
 
 #endif

@@ -308,13 +308,6 @@ static int loop_set_debug (lua_State *L) {
   return 0;
 }
 
-/* loop:_set_slow_callback_duration(seconds) */
-static int loop_set_slow_callback (lua_State *L) {
-  Loop *loop = loop_check(L, 1);
-  loop->slow_callback = luaL_checknumber(L, 2);
-  return 0;
-}
-
 /* loop:call_soon(fn, ...) -> Handle */
 static int loop_call_soon (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
@@ -474,7 +467,6 @@ static const luaL_Reg loop_methods[] = {
   {"time", loop_time},
   {"get_debug", loop_get_debug},
   {"_set_debug", loop_set_debug},
-  {"_set_slow_callback_duration", loop_set_slow_callback},
   {"call_soon", loop_call_soon},
   {"_ready_count", loop_ready_count},
   {"_lua", loop_lua},
@@ -496,8 +488,48 @@ static const luaL_Reg loop_funcs[] = {
   {NULL, NULL}
 };
 
+/*
+** loop.key: a method, or the per-loop setting slow_callback_duration. In C
+** because every method call on a loop goes through it. Upvalue 2 is the
+** methods table.
+*/
+static int loop_index (lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
+  if (lua_type(L, 2) == LUA_TSTRING
+      && strcmp(lua_tostring(L, 2), "slow_callback_duration") == 0) {
+    lua_pushnumber(L, loop_check(L, 1)->slow_callback);
+    return 1;
+  }
+  return 1;
+}
+
+/* loop.slow_callback_duration = seconds; no other field can be set. */
+static int loop_newindex (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  double d;
+  if (lua_type(L, 2) != LUA_TSTRING
+      || strcmp(lua_tostring(L, 2), "slow_callback_duration") != 0)
+    return luaL_error(L, "cannot set field '%s' of an event loop",
+                      luaL_tolstring(L, 2, NULL));
+  d = luaL_checknumber(L, 3);
+  if (!(d >= 0)) return luaL_error(L, "slow_callback_duration must be a non-negative number");
+  loop->slow_callback = d;
+  return 0;
+}
+
 int loop_open (lua_State *L) {
   aio_newclass(L, AIO_TLOOP, AIO_LOOP, loop_methods, loop_meta);
   aio_setfuncs(L, loop_funcs);
+  luaL_getmetatable(L, AIO_LOOP);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_getfield(L, 1, "Loop");
+  lua_pushcclosure(L, loop_index, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, loop_newindex, 1);
+  lua_setfield(L, -2, "__newindex");
+  lua_pop(L, 1);
   return 0;
 }

@@ -290,7 +290,12 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
   t->wait = WAIT_READY;
   if (lua_type(L, objidx) == LUA_TUSERDATA) coro_own(L, objidx);
   lua_pushvalue(L, objidx);
-  lua_setiuservalue(L, tidx, TASK_UV_OBJ);
+  lua_setiuservalue(L, tidx, TASK_UV_OBJ);  /* what get_coro returns */
+  if (lua_type(L, objidx) == LUA_TTABLE) {
+    lua_pushvalue(L, objidx);  /* keep the caller's value intact */
+    objidx = lua_gettop(L);
+    coro_wrap_reusable(L, objidx);
+  }
   if (nameidx) {
     lua_pushvalue(L, nameidx);
     lua_setiuservalue(L, tidx, TASK_UV_NAME);
@@ -318,6 +323,7 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
   lua_pop(L, 1);
   loop_ready_push(L, loop, loopidx, tidx, 0);
   loop->ntasks_created++;
+  lua_settop(L, tidx);
 }
 
 /*

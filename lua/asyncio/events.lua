@@ -7,35 +7,11 @@ local coroutines = require("asyncio.coroutines")
 
 local M = {}
 local Loop = core.Loop -- the methods table of loops
-local Loop_mt = core.Loop_mt
 
 local current_loop -- what set_event_loop set, or the loop get_event_loop made
 
 -- Debug mode is on for new loops when LUA_ASYNCIO_DEBUG=1.
 local debug_from_env = os.getenv("LUA_ASYNCIO_DEBUG") == "1"
-
--- loop.slow_callback_duration reads and writes a per-loop setting; every
--- other key is a method.
-Loop_mt.__index = function(loop, key)
-   local method = Loop[key]
-   if method ~= nil then
-      return method
-   end
-   if key == "slow_callback_duration" then
-      return loop:_lua().slow_callback_duration or 0.1
-   end
-   return nil
-end
-Loop_mt.__newindex = function(loop, key, value)
-   if key ~= "slow_callback_duration" then
-      error(("cannot set field '%s' of an event loop"):format(tostring(key)), 2)
-   end
-   if type(value) ~= "number" or value ~= value or value < 0 then
-      error("slow_callback_duration must be a non-negative number", 2)
-   end
-   loop:_lua().slow_callback_duration = value
-   loop:_set_slow_callback_duration(value)
-end
 
 function M.get_running_loop()
    local loop = core.get_running_loop()
