@@ -94,6 +94,28 @@ describe("tasks", function()
       assert.equal(other:get_coro(), other:get_coro())
    end))
 
+   it("all_tasks stays exact while tasks come and go", helper.async(function()
+      local function count()
+         local n = 0
+         for _ in pairs(asyncio.all_tasks()) do n = n + 1 end
+         return n
+      end
+      local base = count()
+      local short, long = {}, {}
+      for i = 1, 50 do
+         short[i] = asyncio.create_task(asyncio.sleep(0))
+         long[i] = asyncio.create_task(asyncio.sleep(0.05))
+      end
+      assert.equal(base + 100, count())
+      for i = 1, 50 do await(short[i]) end
+      assert.equal(base + 50, count())
+      for i = 1, 30 do short[i] = asyncio.create_task(asyncio.sleep(0)) end
+      assert.equal(base + 80, count())
+      for i = 1, 50 do await(long[i]) end
+      for i = 1, 30 do await(short[i]) end
+      assert.equal(base, count())
+   end))
+
    it("current_task is nil outside tasks", function()
       assert.is_nil(asyncio.current_task())
    end)

@@ -74,7 +74,7 @@ typedef struct Runtime {
 enum {
   LOOP_UV_READY = 1,  /* ring of 2-slot entries: the ready queue */
   LOOP_UV_TIMERS,     /* {slot = TimerHandle or Task}: objects in the heap */
-  LOOP_UV_TASKS,      /* weak-keyed {task = true}: unfinished tasks */
+  LOOP_UV_TASKS,      /* weak-valued {slot = task}: unfinished tasks */
   LOOP_UV_WATCHERS,   /* {key = Watcher}: started fd and signal watchers */
   LOOP_UV_REPORTS,    /* list of contexts waiting for the exception handler */
   LOOP_UV_LUA,        /* table owned by the Lua layer (handler, executor...) */
@@ -117,6 +117,9 @@ typedef struct Loop {
   ev_async async;          /* keeps the loop blocking; threadsafe wakeups */
   unsigned long long ntasks_created;
   unsigned int ringgen;    /* rw: bumped when the ready ring is replaced */
+  int *taskfree;           /* owned: free slots of LOOP_UV_TASKS */
+  int ntaskfree, taskfreecap;
+  int ntaskslots;          /* rw: slots used so far in LOOP_UV_TASKS */
   int nreports;            /* rw: contexts queued in LOOP_UV_REPORTS */
 } Loop;
 
@@ -143,6 +146,8 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
 void loop_ready_pushmark (lua_State *L, Loop *loop, int loopidx, int aidx,
                           void *mark);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
+int loop_task_slot (lua_State *L, Loop *loop);
+void loop_free_task_slot (Loop *loop, int slot);
 int loop_open (lua_State *L);
 
 /* Markers put in the second slot of a ready entry. */
@@ -227,6 +232,7 @@ typedef struct Task {
   unsigned char started;   /* rw: the body has been entered */
   int ncancels;            /* rw: cancel requests not uncancelled */
   int slot;                /* rw: heap slot while wait == WAIT_TIMER */
+  int tslot;               /* rw: index in LOOP_UV_TASKS, 0 when finished */
   lua_Integer id;          /* ro: number of the default name */
   lua_State *co;           /* ro: cache of TASK_UV_CORO, NULL when done */
 } Task;

@@ -98,6 +98,32 @@ void loop_ready_pushmark (lua_State *L, Loop *loop, int loopidx, int aidx,
   lua_pop(L, 1);
 }
 
+/* ---------- the unfinished tasks ---------- */
+
+/*
+** A free index of LOOP_UV_TASKS for a new task. Freed slots are reused
+** first, so the table's array part stays dense and never rehashes into a
+** hash part. [-0, +0, m]
+*/
+int loop_task_slot (lua_State *L, Loop *loop) {
+  if (loop->ntaskfree > 0) return loop->taskfree[--loop->ntaskfree];
+  if (loop->ntaskslots == 0x7fffffff) luaL_error(L, "too many tasks");
+  return ++loop->ntaskslots;
+}
+
+/* Gives a task's slot back (its table entry must already be nil). */
+void loop_free_task_slot (Loop *loop, int slot) {
+  if (loop->closed || slot <= 0) return;
+  if (loop->ntaskfree == loop->taskfreecap) {
+    int cap = loop->taskfreecap ? 2 * loop->taskfreecap : 256;
+    int *p = (int *)realloc(loop->taskfree, cap * sizeof(int));
+    if (p == NULL) return;  /* the slot is lost, not the task */
+    loop->taskfree = p;
+    loop->taskfreecap = cap;
+  }
+  loop->taskfree[loop->ntaskfree++] = slot;
+}
+
 /* ---------- one iteration ---------- */
 
 /* Runs the entry (a, b) at the top two stack slots. [-2, +0, e] */
@@ -345,7 +371,7 @@ static int loop_unretrieved (lua_State *L) {
   return 1;
 }
 
-/* loop:_tasks() -> weak set of unfinished tasks */
+/* loop:_tasks() -> weak {slot = task} of unfinished tasks */
 static int loop_tasks (lua_State *L) {
   loop_check(L, 1);
   lua_getiuservalue(L, 1, LOOP_UV_TASKS);
@@ -368,6 +394,9 @@ void loop_close (lua_State *L, Loop *loop, int loopidx) {
     loop->ev = NULL;
   }
   timer_free(loop);
+  free(loop->taskfree);
+  loop->taskfree = NULL;
+  loop->ntaskfree = loop->taskfreecap = 0;
   loop->head = loop->tail = 0;
   lua_newtable(L);
   lua_setiuservalue(L, loopidx, LOOP_UV_READY);
@@ -409,10 +438,10 @@ static void async_cb (struct ev_loop *ev, ev_async *w, int revents) {
   (void)ev; (void)w; (void)revents;
 }
 
-static void newweak (lua_State *L) {
+static void newweak (lua_State *L, const char *mode) {
   lua_newtable(L);
   lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
+  lua_pushstring(L, mode);
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
 }
@@ -429,7 +458,7 @@ static int core_new_loop (lua_State *L) {
   lua_setiuservalue(L, -2, LOOP_UV_READY);
   lua_newtable(L);
   lua_setiuservalue(L, -2, LOOP_UV_TIMERS);
-  newweak(L);
+  newweak(L, "v");
   lua_setiuservalue(L, -2, LOOP_UV_TASKS);
   lua_newtable(L);
   lua_setiuservalue(L, -2, LOOP_UV_WATCHERS);
@@ -437,7 +466,7 @@ static int core_new_loop (lua_State *L) {
   lua_setiuservalue(L, -2, LOOP_UV_REPORTS);
   lua_newtable(L);
   lua_setiuservalue(L, -2, LOOP_UV_LUA);
-  newweak(L);
+  newweak(L, "k");
   lua_setiuservalue(L, -2, LOOP_UV_UNRETRIEVED);
   lua_newtable(L);
   lua_setiuservalue(L, -2, LOOP_UV_POOL);

@@ -95,13 +95,17 @@ static void release_coroutine (lua_State *L, Task *t, int idx, int reusable) {
   lua_setiuservalue(L, idx, TASK_UV_CORO);
 }
 
+/* The task at idx finished: it leaves the loop's unfinished set. */
 static void forget_task (lua_State *L, int idx) {
+  Task *t = (Task *)lua_touserdata(L, idx);
+  if (t->tslot == 0) return;
   lua_getiuservalue(L, idx, FUT_UV_LOOP);
   lua_getiuservalue(L, -1, LOOP_UV_TASKS);
-  lua_pushvalue(L, idx);
   lua_pushnil(L);
-  lua_rawset(L, -3);
+  lua_rawseti(L, -2, t->tslot);
   lua_pop(L, 2);
+  loop_free_task_slot(t->fut.loop, t->tslot);
+  t->tslot = 0;
 }
 
 /* Moves the traceback recorded by task_msgh for co into the task. */
@@ -316,10 +320,10 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
   lua_pushvalue(L, objidx);
   lua_xmove(L, co, 2);
   /* unfinished, and scheduled to start on the next iteration */
+  t->tslot = loop_task_slot(L, loop);
   lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
   lua_pushvalue(L, tidx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, -3);
+  lua_rawseti(L, -2, t->tslot);
   lua_pop(L, 1);
   loop_ready_push(L, loop, loopidx, tidx, 0);
   loop->ntasks_created++;
@@ -640,6 +644,9 @@ static int task_tostring (lua_State *L) {
 
 static int task_gc (lua_State *L) {
   Task *t = (Task *)lua_touserdata(L, 1);
+  /* the weak entry is gone already; the slot is free again */
+  loop_free_task_slot(t->fut.loop, t->tslot);
+  t->tslot = 0;
   if (t->fut.state == FUT_PENDING) {
     lua_createtable(L, 0, 3);
     lua_pushliteral(L, "Task was destroyed but it is pending!");

@@ -75,7 +75,7 @@ function M.all_tasks(loop)
    end
    loop = loop or core.get_running_loop() or events.get_event_loop()
    local set = {}
-   for task in pairs(loop:_tasks()) do
+   for _, task in pairs(loop:_tasks()) do
       if not task:done() then
          set[task] = true
       end
