@@ -1,0 +1,194 @@
+-- asyncio.gather (API.md §5), as Python 3.13's: a future of the first
+-- result of each awaitable, in argument order. The first error fails it
+-- (the others keep running) unless return_exceptions puts errors in the
+-- list; cancelling it cancels the children (its cancel hook is Python's
+-- _GatheringFuture.cancel).
+
+local core = require("asyncio.core")
+local coroutines = require("asyncio.coroutines")
+local errors = require("asyncio.errors")
+local events = require("asyncio.events")
+local tasks = require("asyncio.tasks")
+local awaitable = require("asyncio.awaitable")
+
+local getmetatable, select, pcall, type = getmetatable, select, pcall, type
+local Future = core.Future
+local Future_mt, Task_mt = core.Future_mt, core.Task_mt
+local coro_mts = coroutines.coro_metatables
+local new_future, coro_info = core.new_future, core.coro_info
+local spawn = tasks.spawn
+local done, cancelled, exception = Future.done, Future.cancelled, Future.exception
+local result, set_result, set_exception = Future.result, Future.set_result, Future.set_exception
+local add_done_callback, get_loop = Future.add_done_callback, Future.get_loop
+local CancelledError = errors.CancelledError
+local to_future, argerror = awaitable.to_future, awaitable.argerror
+
+local M = {}
+
+-- Replaces each future of list[1..n] by its first result; raises if one
+-- failed.
+local function first_results(list, n)
+   for i = 1, n do
+      list[i] = (result(list[i]))
+   end
+end
+
+local OPTIONS = { return_exceptions = awaitable.boolean_or_nil }
+
+local NIL_ERROR = awaitable.NIL_ERROR
+
+-- The future of the awaitable at args[i]; coroutine objects (the common
+-- case, kept short) become tasks on loop. A one-shot coroutine object met
+-- again is the task made for it the first time, as with Python's
+-- arg_to_fut; reusable ones (the shared sleep(0), queue:get()) stand for a
+-- new coroutine each time they appear, so each gets a task.
+local function child_future(args, i, loop, seen)
+   local arg = args[i]
+   local mt = getmetatable(arg)
+   if coro_mts[mt] then
+      if type(arg) ~= "userdata" or not select(2, coro_info(arg)) then
+         local task = spawn(loop, arg)
+         if seen ~= nil then
+            seen[arg] = task
+         end
+         return task, seen
+      end
+      if seen == nil then -- the first repeat: index what came before
+         seen = {}
+         for j = 1, i - 1 do
+            local t = args[j]
+            if getmetatable(t) == Task_mt then
+               seen[t:get_coro()] = t
+            end
+         end
+      end
+      local fut = seen[arg]
+      if fut == nil then
+         argerror(i, "gather", "coroutine object already awaited", 4)
+      end
+      return fut, seen
+   elseif mt == Task_mt or mt == Future_mt then
+      if get_loop(arg) ~= loop then
+         argerror(i, "gather", "the future belongs to a different loop", 4)
+      end
+      return arg, seen
+   end
+   return to_future(arg, loop, i, "gather", 3), seen
+end
+
+-- The loop of the gather: that of its first argument if it is a future,
+-- else the current one.
+local function first_loop(first)
+   local mt = getmetatable(first)
+   if mt == Task_mt or mt == Future_mt then
+      return get_loop(first)
+   end
+   return events.get_event_loop()
+end
+
+-- asyncio.gather(aw1, aw2, ... [, {return_exceptions=}]) -> Future
+function M.gather(...)
+   local n = select("#", ...)
+   local return_exceptions = false
+   if n > 0 then
+      local last = select(n, ...)
+      if type(last) == "table" and getmetatable(last) == nil then
+         awaitable.check_options(last, OPTIONS, n, "gather", 2)
+         return_exceptions = last.return_exceptions == true
+         n = n - 1
+      end
+   end
+   if n == 0 then
+      local outer = new_future(events.get_event_loop())
+      set_result(outer, { n = 0 })
+      return outer
+   end
+
+   -- children[i] is the future of argument i; the same table later holds
+   -- the results
+   local children = { ... }
+   children[n + 1] = nil
+   local nfuts, nfinished = n, 0
+   local outer, cancel_requested, cancel_msg
+
+   -- All children are done: the list of results, or the error.
+   local function finish()
+      if return_exceptions then
+         for i = 1, n do
+            local _, value = pcall(result, children[i])
+            children[i] = value
+         end
+      elseif not pcall(first_results, children, n) then
+         -- a child failed with a nil error: others failed the gather earlier
+         set_exception(outer, NIL_ERROR)
+         return
+      end
+      if cancel_requested then
+         set_exception(outer, CancelledError(cancel_msg))
+      else
+         children.n = n
+         set_result(outer, children)
+      end
+   end
+
+   -- Python's _done_callback, the hot path first: a child that succeeded
+   -- costs a counter and one call. outer is nil if gather() raised on a
+   -- later argument.
+   local function on_child_done(fut)
+      nfinished = nfinished + 1
+      local ok, err = pcall(exception, fut) -- also marks an error retrieved
+      if ok and err == nil then
+         if nfinished == nfuts and outer ~= nil and not done(outer) then
+            finish()
+         end
+      elseif outer ~= nil and not done(outer) then
+         if not return_exceptions then
+            set_exception(outer, err) -- a cancelled child's CancelledError too
+         elseif nfinished == nfuts then
+            finish()
+         end
+      end
+   end
+
+   -- Python's _GatheringFuture.cancel: cancel the children, and if any
+   -- was, remember to end in CancelledError whatever return_exceptions says.
+   local function cancel_children(_, msg)
+      if done(outer) then
+         return false
+      end
+      local any = false
+      for i = 1, n do
+         if children[i]:cancel(msg) then
+            any = true
+         end
+      end
+      if any then
+         cancel_requested, cancel_msg = true, msg
+      end
+      return any
+   end
+
+   local loop = first_loop(children[1])
+   local seen, done_now
+   for i = 1, n do
+      local fut
+      fut, seen = child_future(children, i, loop, seen)
+      children[i] = fut
+      if done(fut) then
+         done_now = done_now or {}
+         done_now[#done_now + 1] = fut
+      else
+         add_done_callback(fut, on_child_done)
+      end
+   end
+   outer = new_future(loop, cancel_children)
+   -- as Python 3.12+: children already done are counted at once
+   if done_now ~= nil then
+      for i = 1, #done_now do
+         on_child_done(done_now[i])
+      end
+   end
+   return outer
+end
+
+return M
