@@ -1,0 +1,55 @@
+-- bin/lua-asyncio (API.md §11): a script as a task, and the REPL.
+
+local function run(cmd)
+   local p = assert(io.popen(cmd .. " 2>&1"))
+   local out = p:read("a")
+   local ok, _, code = p:close()
+   return out, ok and 0 or code
+end
+
+local function script(text)
+   local path = os.tmpname()
+   local f = assert(io.open(path, "w"))
+   f:write(text)
+   f:close()
+   return path
+end
+
+describe("lua-asyncio", function()
+   it("runs a script as a task: await works at the top level", function()
+      local path = script([[
+local asyncio = require("asyncio")
+local v = asyncio.await(asyncio.sleep(0.01, "slept"))
+print(v, asyncio.current_task() ~= nil, ...)
+print(arg[0] ~= nil, arg[1])
+]])
+      local out, code = run("bin/lua-asyncio " .. path .. " one two")
+      os.remove(path)
+      assert.equal(0, code)
+      assert.equal("slept\ttrue\tone\ttwo\ntrue\tone\n", out)
+   end)
+
+   it("reports a failing script with where it failed, and exits 1", function()
+      local path = script("local function deep() error('broken') end\ndeep()\n")
+      local out, code = run("bin/lua-asyncio " .. path)
+      os.remove(path)
+      assert.equal(1, code)
+      assert.matches("broken", out)
+      assert.matches("in %a* ?%a* ?'?deep'?", out)
+   end)
+
+   it("reports a missing script", function()
+      local out, code = run("bin/lua-asyncio /nonexistent/x.lua")
+      assert.equal(1, code)
+      assert.matches("cannot open", out)
+   end)
+
+   it("has a REPL where await works", function()
+      local out, code = run("printf 'x = 40 + 2\\nx\\nawait(asyncio.sleep(0.01, \"hi\"))\\nfor i = 1, 2 do\\nprint(i)\\nend\\n'"
+         .. " | bin/lua-asyncio")
+      assert.equal(0, code)
+      assert.matches("42", out)
+      assert.matches("hi", out)
+      assert.matches("1\n2", out)
+   end)
+end)
