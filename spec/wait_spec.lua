@@ -204,7 +204,7 @@ describe("wait", function()
       assert.same({}, pending)
    end))
 
-   it("a cancelled waiter leaves the futures alone (CPython test_yield_wait_does_not_shield_cancel)", helper.async(function()
+   it("cancelled, leaves the futures alone (CPython test_yield_wait_does_not_shield_cancel)", helper.async(function()
       local loop = asyncio.get_running_loop()
       local proof = 0
       local waiter = loop:create_future()

@@ -132,9 +132,6 @@ function TaskGroup:create_task(coro, opts)
       problem = "is shutting down"
    end
    if problem ~= nil then
-      if iscoroutine(coro) then
-         coro.awaited = true -- Python closes it: never "never awaited"
-      end
       error(("TaskGroup %s %s"):format(tostring(self), problem), 2)
    end
    local task = self._loop:create_task(coro, opts)

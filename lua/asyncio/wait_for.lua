@@ -4,6 +4,7 @@
 -- task reaches the awaitable, and a result that comes with the deadline
 -- (an awaitable that swallows the cancellation and returns) is returned.
 
+local core = require("asyncio.core")
 local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
 local events = require("asyncio.events")
@@ -14,6 +15,7 @@ local pack, unpack, pcall, error, type = table.pack, table.unpack, pcall, error,
 local async, await = coroutines.async, coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 local timeout = timeouts.timeout
+local isfuture, await_future = awaitable.isfuture, core.await_future
 
 local M = {}
 
@@ -54,13 +56,36 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
+-- Awaits fut under a guard of delay seconds.
+local function guarded(fut, delay)
+   local _ <close> = timeout(delay)
+   return await_future(fut)
+end
+
+-- The results of guarded(fut, delay) through pcall. A future that finished
+-- with its results just before the deadline, in the same loop iteration,
+-- keeps them: the guard had cancelled the task while fut's wake-up was on
+-- its way (Python 3.12+ raises TimeoutError here; 3.11 returned them).
+local function settle(fut, ok, ...)
+   if ok then
+      return ...
+   end
+   local err = ...
+   if TimeoutError:is(err) and fut:done() and not fut:cancelled() and fut:exception() == nil then
+      return fut:result()
+   end
+   error(err, 0)
+end
+
 local wait_for = async(function(aw, delay)
    if delay == nil then
       return await(aw)
    elseif delay <= 0 then
       return wait_expired(aw)
+   elseif isfuture(aw) then
+      return settle(aw, pcall(guarded, aw, delay))
    end
-   local _ <close> = timeout(delay)
+   local _ <close> = timeout(delay) -- a coroutine object runs right here
    return await(aw)
 end)
 
