@@ -45,8 +45,8 @@ print(arg[0] ~= nil, arg[1])
    end)
 
    it("has a REPL where await works", function()
-      local out, code = run("printf 'x = 40 + 2\\nx\\nawait(asyncio.sleep(0.01, \"hi\"))\\nfor i = 1, 2 do\\nprint(i)\\nend\\n'"
-         .. " | bin/lua-asyncio")
+      local input = "x = 40 + 2\\nx\\nawait(asyncio.sleep(0.01, \"hi\"))\\nfor i = 1, 2 do\\nprint(i)\\nend\\n"
+      local out, code = run("printf '" .. input .. "' | bin/lua-asyncio")
       assert.equal(0, code)
       assert.matches("42", out)
       assert.matches("hi", out)
