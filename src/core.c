@@ -193,7 +193,8 @@ static int core_set_hooks (lua_State *L) {
 /* core.typeof(x) -> "loop" | "future" | "task" | "handle" | "timer" | nil */
 static int core_typeof (lua_State *L) {
   static const char *const names[] = {
-    NULL, "loop", "future", "task", "handle", "timerhandle", "watcher"
+    NULL, "loop", "future", "task", "handle", "timerhandle", "watcher",
+    "stream", "streamreader", "streamwriter", "listener", "datagram", "resolver"
   };
   int t = aio_typeof(L, aio_rt(L), 1);
   if (t == AIO_TNONE) lua_pushnil(L);
@@ -247,7 +248,7 @@ static int runtime_open (lua_State *L) {
 LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
   static const lua_CFunction openers[] = {
     loop_open, timer_open, handle_open, future_open, task_open, coro_open,
-    watcher_open,
+    watcher_open, socket_open, stream_open, datagram_open, resolver_open,
     NULL
   };
   int i, rtidx, modidx;

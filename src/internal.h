@@ -121,6 +121,7 @@ typedef struct Loop {
   int ntaskfree, taskfreecap;
   int ntaskslots;          /* rw: slots used so far in LOOP_UV_TASKS */
   int nreports;            /* rw: contexts queued in LOOP_UV_REPORTS */
+  struct Inbox *inbox;     /* owned by threadsafe.c: messages of other threads */
 } Loop;
 
 #define LOOP_INIT_CAP 256
@@ -262,6 +263,12 @@ int coro_open (lua_State *L);
 int watcher_open (lua_State *L);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
 
+/* ---------- threads (copy.c, threadsafe.c, thread.c; see thread.h) ---------- */
+void threadsafe_drain (Loop *loop);
+void threadsafe_detach (Loop *loop);
+int threadsafe_open (lua_State *L);
+int thread_open (lua_State *L);
+
 /* ---------- queues (queue.c, queue_store.c, waiters.c; see queue.h) ---------- */
 int queue_open (lua_State *L);
 
@@ -269,25 +276,32 @@ int queue_open (lua_State *L);
 
 /*
 ** Userdata other than Watchers that anchor themselves in LOOP_UV_WATCHERS
-** (as the value of a light userdata key, their own address) start with an
-** IoHook: watcher_stopall, run by loop_close, calls loopclose on each, which
-** stops its libev watchers and closes its descriptor without calling Lua.
+** (as the value of a light userdata key, usually their own address) start
+** with an IoHook: watcher_stopall, run by loop_close, calls loopclose on
+** each, which stops its libev watchers and closes its descriptor without
+** calling Lua.
 */
 typedef struct IoHook {
   void (*loopclose) (struct IoHook *self);
 } IoHook;
 
 /* Sockets, addresses, errors and the listening sockets of servers. */
+struct sockaddr_storage;
 void socket_anchor (lua_State *L, int loopidx, void *key, int objidx);
 void socket_unanchor (lua_State *L, int loopidx, void *key);
 int socket_pusherror (lua_State *L, int err, const char *what);
 int socket_pushaddr (lua_State *L, const void *sa, unsigned int salen);
+int socket_checkaddr (lua_State *L, int fam, struct sockaddr_storage *ss,
+                      unsigned int *len);
+const char *socket_describe (lua_State *L, const struct sockaddr_storage *ss,
+                             unsigned int len);
 int socket_open (lua_State *L);
 
 /* A byte stream over a connected socket (stream.c). */
 enum { STREAM_TCP = 0, STREAM_UNIX };
-int stream_new (lua_State *L, Loop *loop, int loopidx, int fd, int kind,
-                int connecting);
+struct Stream;
+struct Stream *stream_new (lua_State *L, int loopidx, int kind);
+void stream_setfd (struct Stream *s, int fd);
 int stream_open (lua_State *L);
 
 int datagram_open (lua_State *L);

@@ -290,16 +290,19 @@ static int core_getpid (lua_State *L) {
 }
 
 /*
-** Stops every watcher of the loop (at loopidx) and forgets them, cancelling
-** their handles. [-0, +0, -]
+** Stops every watcher of the loop (at loopidx) and forgets them; the other
+** objects anchored there (streams, servers...) start with an IoHook whose
+** loopclose stops them. [-0, +0, -]
 */
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx) {
-  (void)loop;
   lua_getiuservalue(L, loopidx, LOOP_UV_WATCHERS);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    Watcher *wt = (Watcher *)lua_touserdata(L, -1);
-    if (wt != NULL) watcher_stop(wt);
+    void *obj = lua_touserdata(L, -1);
+    if (obj != NULL) {
+      if (aio_typeof(L, loop->rt, -1) == AIO_TWATCHER) watcher_stop((Watcher *)obj);
+      else ((IoHook *)obj)->loopclose((IoHook *)obj);
+    }
     lua_pop(L, 1);
   }
   lua_pop(L, 1);

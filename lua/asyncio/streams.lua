@@ -1,0 +1,524 @@
+-- Network I/O (API.md §9 without subprocesses): TCP and Unix streams,
+-- servers, UDP endpoints and name resolution. Sockets, buffers and the
+-- awaitables that wait on them are C (src/socket.c, src/stream.c,
+-- src/datagram.c, src/resolver.c); this module resolves names, tries
+-- addresses in turn and keeps the Server object.
+
+local core = require("asyncio.core")
+local coroutines = require("asyncio.coroutines")
+local errors = require("asyncio.errors")
+local events = require("asyncio.events")
+
+local M = {}
+local async, await, argerror = coroutines.async, coroutines.await, coroutines.argerror
+local iscoroutinefunction, iscoroutine = coroutines.iscoroutinefunction, coroutines.iscoroutine
+local CancelledError, OSError = errors.CancelledError, errors.OSError
+local StreamReader = core.StreamReader
+
+local DEFAULT_LIMIT = 65536
+
+-- ---------- options ----------
+
+local function checkopts(fname, n, opts)
+   if opts == nil then
+      return {}
+   end
+   if type(opts) ~= "table" then
+      argerror(n, fname, "table or nil", opts)
+   end
+   return opts
+end
+
+local function checklimit(fname, n, limit)
+   if limit == nil then
+      return DEFAULT_LIMIT
+   end
+   if math.type(limit) ~= "integer" or limit <= 0 then
+      error(("bad argument #%d to '%s' (limit must be a positive integer)"):format(n, fname), 3)
+   end
+   return limit
+end
+
+local function checkport(fname, n, port)
+   if port ~= nil and type(port) ~= "string" and math.type(port) ~= "integer" then
+      argerror(n, fname, "port number or service name", port)
+   end
+end
+
+local function checkhost(fname, n, host)
+   if host ~= nil and type(host) ~= "string" then
+      argerror(n, fname, "string or nil", host)
+   end
+end
+
+local family_of = { inet = "inet", inet6 = "inet6", [4] = "inet", [6] = "inet6" }
+
+local function checkfamily(fname, n, family)
+   if family == nil then
+      return "any"
+   end
+   local f = family_of[family]
+   if f == nil then
+      error(("bad argument #%d to '%s' (family must be \"inet\" or \"inet6\")"):format(n, fname), 3)
+   end
+   return f
+end
+
+-- ---------- name resolution ----------
+
+-- asyncio.getaddrinfo(host, port [, {family=, type=, passive=}]) ->
+-- awaitable list of {family=, type=, protocol=, addr=, port=}. Numeric
+-- hosts are answered at once; names by a pool of threads.
+local function getaddrinfo(host, port, opts)
+   local loop = events.get_running_loop()
+   return await(core.getaddrinfo(loop, host, port, opts.family or "any", opts.type or "any", opts.passive))
+end
+
+local getaddrinfo_co = async(getaddrinfo)
+
+function M.getaddrinfo(host, port, opts)
+   checkhost("getaddrinfo", 1, host)
+   checkport("getaddrinfo", 2, port)
+   opts = checkopts("getaddrinfo", 3, opts)
+   opts = {
+      family = checkfamily("getaddrinfo", 3, opts.family),
+      type = opts.type,
+      passive = opts.passive,
+   }
+   if opts.type ~= nil and opts.type ~= "stream" and opts.type ~= "dgram" then
+      error("bad argument #3 to 'getaddrinfo' (type must be \"stream\" or \"dgram\")", 2)
+   end
+   return getaddrinfo_co(host, port, opts)
+end
+
+-- One error for several failed addresses: the error itself when there is
+-- one (or they all say the same), else an OSError listing them, as Python.
+local function combine(errs, what)
+   if #errs == 1 then
+      return errs[1]
+   end
+   local first, same = tostring(errs[1]), true
+   local msgs = {}
+   for i, e in ipairs(errs) do
+      msgs[i] = tostring(e)
+      if msgs[i] ~= first then
+         same = false
+      end
+   end
+   if same then
+      return errs[1]
+   end
+   return OSError("Multiple exceptions: " .. table.concat(msgs, ", "), { errors = errs, what = what })
+end
+
+-- ---------- connections ----------
+
+-- Wraps a connected stream in a reader and a writer.
+local function halves(stream, limit)
+   if limit ~= DEFAULT_LIMIT then
+      stream:set_limit(limit)
+   end
+   return stream:halves()
+end
+
+-- Connects a stream to one address: the stream, or nil and the error.
+-- Cancellation closes the socket and propagates.
+local function connect_one(loop, family, addr, port, nodelay, what)
+   local stream, err = core.connect(loop, family, addr, port, nodelay)
+   if stream == nil then
+      return nil, err
+   end
+   local ok, e = pcall(await, stream:connected(what))
+   if ok then
+      return stream
+   end
+   stream:close()
+   if CancelledError:is(e) or not OSError:is(e) then
+      error(e, 0)
+   end
+   return nil, e
+end
+
+local function open_connection(host, port, family, limit, nodelay)
+   local loop = events.get_running_loop()
+   local infos = getaddrinfo(host, port, { family = family, type = "stream" })
+   local errs = {}
+   for _, ai in ipairs(infos) do
+      local what = ai.family == "inet6" and ("connect to [%s]:%d"):format(ai.addr, ai.port)
+         or ("connect to %s:%d"):format(ai.addr, ai.port)
+      local stream, err = connect_one(loop, ai.family, ai.addr, ai.port, nodelay, what)
+      if stream ~= nil then
+         return halves(stream, limit)
+      end
+      errs[#errs + 1] = err
+   end
+   if #errs == 0 then
+      error(OSError(("getaddrinfo %s returned no address"):format(tostring(host)), { code = "EAI_NONAME" }), 0)
+   end
+   error(combine(errs, "connect"), 0)
+end
+
+local open_connection_co = async(open_connection)
+
+-- asyncio.open_connection(host, port [, {limit=, nodelay=, family=}]) ->
+-- awaitable reader, writer
+function M.open_connection(host, port, opts)
+   checkhost("open_connection", 1, host)
+   checkport("open_connection", 2, port)
+   opts = checkopts("open_connection", 3, opts)
+   local limit = checklimit("open_connection", 3, opts.limit)
+   local family = checkfamily("open_connection", 3, opts.family)
+   return open_connection_co(host, port, family, limit, opts.nodelay ~= false)
+end
+
+local open_unix_connection_co = async(function(path, limit)
+   local loop = events.get_running_loop()
+   local stream, err = connect_one(loop, "unix", path, nil, false, "connect to " .. path)
+   if stream == nil then
+      error(err, 0)
+   end
+   return halves(stream, limit)
+end)
+
+-- asyncio.open_unix_connection(path [, {limit=}]) -> awaitable reader, writer
+function M.open_unix_connection(path, opts)
+   if type(path) ~= "string" then
+      argerror(1, "open_unix_connection", "string", path)
+   end
+   opts = checkopts("open_unix_connection", 2, opts)
+   return open_unix_connection_co(path, checklimit("open_unix_connection", 2, opts.limit))
+end
+
+-- reader:lines() -> iterator over the lines, without their "\n"
+function StreamReader.lines(reader)
+   return function()
+      local line = await(reader:readline())
+      if line ~= nil and line:byte(-1) == 10 then
+         return line:sub(1, -2)
+      end
+      return line
+   end
+end
+
+-- ---------- servers ----------
+
+local Server = { __name = "asyncio.Server" }
+Server.__index = Server
+
+local function wake_all(list)
+   for _, fut in ipairs(list) do
+      if not fut:done() then
+         fut:set_result()
+      end
+   end
+end
+
+-- Wakes wait_closed once the server is closed and its connections done.
+local function check_closed(self)
+   if self._closed and next(self._tasks) == nil then
+      local waiters = self._closed_waiters
+      self._closed_waiters = {}
+      wake_all(waiters)
+   end
+end
+
+-- The function the listeners queue with each new connection: runs the
+-- client callback in a task of its own, as Python's StreamReaderProtocol.
+local function connection_handler(self, cb, limit)
+   local loop = self._loop
+   local is_async = iscoroutinefunction(cb)
+   local function body(reader, writer)
+      local r = cb(reader, writer)
+      if iscoroutine(r) then
+         return await(r)
+      end
+      return r
+   end
+   local function done(task)
+      self._tasks[task] = nil
+      local writer = self._writers[task]
+      self._writers[task] = nil
+      if task:cancelled() then
+         writer:close()
+      else
+         local err = task:exception()
+         if err ~= nil then
+            loop:call_exception_handler({
+               message = "Unhandled exception in client_connected_cb",
+               error = err,
+               task = task,
+               traceback = task:traceback(),
+            })
+            writer:close()
+         end
+      end
+      check_closed(self)
+   end
+   return function(stream)
+      local reader, writer = halves(stream, limit)
+      local task
+      if is_async then
+         task = loop:create_task(cb(reader, writer))
+      else
+         task = loop:create_task(function() return body(reader, writer) end)
+      end
+      self._tasks[task] = true
+      self._writers[task] = writer
+      task:add_done_callback(done)
+   end
+end
+
+-- Binds every address (port 0: the port the first one got, for all).
+local function listen_all(self, infos, opts, handler)
+   local backlog = opts.backlog or 100
+   local seen, port0 = {}, nil
+   local errs = {}
+   for _, ai in ipairs(infos) do
+      local port = ai.port
+      if port == 0 and port0 ~= nil then
+         port = port0
+      end
+      local key = ai.family .. " " .. tostring(ai.addr) .. " " .. tostring(port)
+      if not seen[key] then
+         seen[key] = true
+         local l, err = core.listen(self._loop, ai.family, ai.addr, port, backlog, opts.reuse_port,
+            opts.nodelay ~= false, handler)
+         if l == nil then
+            errs[#errs + 1] = err
+            break
+         end
+         self._listeners[#self._listeners + 1] = l
+         if ai.port == 0 and port0 == nil then
+            local _
+            _, port0 = l:getsockname()
+         end
+      end
+   end
+   if #errs > 0 or #self._listeners == 0 then
+      for _, l in ipairs(self._listeners) do
+         l:close()
+      end
+      self._listeners = {}
+      error(errs[1] or OSError("no address to listen on", { code = "EADDRNOTAVAIL" }), 0)
+   end
+end
+
+local function new_server(loop)
+   return setmetatable({
+      _loop = loop,
+      _listeners = {},
+      _tasks = {},
+      _writers = {},
+      _closed = false,
+      _closed_waiters = {},
+      _forever = nil,
+   }, Server)
+end
+
+local function start(self)
+   for _, l in ipairs(self._listeners) do
+      l:start()
+   end
+   return self
+end
+
+local function checkcb(fname, cb)
+   if type(cb) ~= "function" and not (getmetatable(cb) or {}).__call then
+      argerror(1, fname, "function", cb)
+   end
+end
+
+local start_server_co = async(function(cb, host, port, opts, limit)
+   local loop = events.get_running_loop()
+   local infos = getaddrinfo(host, port, { family = checkfamily("start_server", 4, opts.family),
+      type = "stream", passive = true })
+   local self = new_server(loop)
+   listen_all(self, infos, opts, connection_handler(self, cb, limit))
+   return start(self)
+end)
+
+-- asyncio.start_server(cb, host, port [, {limit=, backlog=, reuse_port=,
+-- nodelay=, family=}]) -> awaitable Server, accepting at once
+function M.start_server(cb, host, port, opts)
+   checkcb("start_server", cb)
+   checkhost("start_server", 2, host)
+   checkport("start_server", 3, port)
+   opts = checkopts("start_server", 4, opts)
+   local limit = checklimit("start_server", 4, opts.limit)
+   return start_server_co(cb, host, port, opts, limit)
+end
+
+local start_unix_server_co = async(function(cb, path, opts, limit)
+   local loop = events.get_running_loop()
+   local self = new_server(loop)
+   listen_all(self, { { family = "unix", addr = path } }, opts, connection_handler(self, cb, limit))
+   return start(self)
+end)
+
+-- asyncio.start_unix_server(cb, path [, {limit=, backlog=}]) -> awaitable Server
+function M.start_unix_server(cb, path, opts)
+   checkcb("start_unix_server", cb)
+   if type(path) ~= "string" then
+      argerror(2, "start_unix_server", "string", path)
+   end
+   opts = checkopts("start_unix_server", 3, opts)
+   return start_unix_server_co(cb, path, opts, checklimit("start_unix_server", 3, opts.limit))
+end
+
+-- server:close(): stops listening; connections already accepted go on.
+function Server:close()
+   if self._closed then
+      return
+   end
+   self._closed = true
+   for _, l in ipairs(self._listeners) do
+      l:close()
+   end
+   local forever = self._forever
+   self._forever = nil
+   if forever ~= nil and not forever:done() then
+      forever:set_result()
+   end
+   check_closed(self)
+end
+Server.__close = Server.close
+
+function Server:is_serving()
+   if self._closed then
+      return false
+   end
+   for _, l in ipairs(self._listeners) do
+      if l:is_serving() then
+         return true
+      end
+   end
+   return false
+end
+
+function Server:get_loop()
+   return self._loop
+end
+
+-- server:sockets() -> list of {family=, host=, port=, fd=} (empty once closed)
+function Server:sockets()
+   local list = {}
+   if self._closed then
+      return list
+   end
+   for _, l in ipairs(self._listeners) do
+      local host, port = l:getsockname()
+      list[#list + 1] = { family = l:family(), host = host, port = port, fd = l:fileno() }
+   end
+   return list
+end
+
+-- server:getsockname() -> host, port of the first listening socket
+function Server:getsockname()
+   local l = self._listeners[1]
+   if l == nil or self._closed then
+      return nil
+   end
+   return l:getsockname()
+end
+
+-- Python's start_serving: the server already accepts; a no-op.
+function Server.start_serving(_)
+   return async(function() end)()
+end
+
+-- server:serve_forever() -> awaitable: returns once the server is closed;
+-- cancelling the awaiting task closes the server.
+Server.serve_forever = async(function(self)
+   if self._closed then
+      error("server is closed", 2)
+   end
+   if self._forever ~= nil then
+      error("server is already being awaited on serve_forever()", 2)
+   end
+   local fut = self._loop:create_future()
+   self._forever = fut
+   local ok, err = pcall(await, fut)
+   if not ok then
+      self._forever = nil
+      self:close()
+      error(err, 0)
+   end
+end)
+
+-- server:wait_closed() -> awaitable: returns once the server is closed and
+-- every connection task it started has finished.
+Server.wait_closed = async(function(self)
+   if self._closed and next(self._tasks) == nil then
+      return
+   end
+   local fut = self._loop:create_future()
+   table.insert(self._closed_waiters, fut)
+   await(fut)
+end)
+
+function Server:__tostring()
+   local addrs = {}
+   for _, s in ipairs(self:sockets()) do
+      addrs[#addrs + 1] = s.port and ("%s:%d"):format(s.host, s.port) or s.host
+   end
+   return ("<Server %s%s>"):format(self._closed and "closed" or "serving",
+      #addrs > 0 and (" " .. table.concat(addrs, " ")) or "")
+end
+
+-- ---------- UDP ----------
+
+local function pick(infos, family)
+   for _, ai in ipairs(infos) do
+      if family == nil or ai.family == family then
+         return ai
+      end
+   end
+end
+
+local open_datagram_co = async(function(opts)
+   local loop = events.get_running_loop()
+   local family = opts.family ~= "any" and opts.family or nil
+   local lai, rai
+   if opts.remote_host ~= nil then
+      local infos = getaddrinfo(opts.remote_host, opts.remote_port or 0, { family = family or "any", type = "dgram" })
+      rai = pick(infos, family)
+      family = family or (rai and rai.family)
+   end
+   if opts.local_host ~= nil or opts.local_port ~= nil then
+      local infos = getaddrinfo(opts.local_host, opts.local_port or 0,
+         { family = family or "any", type = "dgram", passive = true })
+      lai = pick(infos, family)
+      if lai == nil then
+         error(OSError("no local address of the remote address's family", { code = "EAFNOSUPPORT" }), 0)
+      end
+      family = lai.family
+   end
+   family = family or "inet"
+   local ep, err = core.datagram(loop, family, lai and lai.addr, lai and lai.port, rai and rai.addr,
+      rai and rai.port, opts.reuse_port, opts.bufsize)
+   if ep == nil then
+      error(err, 0)
+   end
+   return ep
+end)
+
+-- asyncio.open_datagram({local_host=, local_port=, remote_host=,
+-- remote_port=, family=, reuse_port=, bufsize=}) -> awaitable endpoint
+function M.open_datagram(opts)
+   opts = checkopts("open_datagram", 1, opts)
+   checkhost("open_datagram", 1, opts.local_host)
+   checkhost("open_datagram", 1, opts.remote_host)
+   checkport("open_datagram", 1, opts.local_port)
+   checkport("open_datagram", 1, opts.remote_port)
+   if opts.bufsize ~= nil and (math.type(opts.bufsize) ~= "integer" or opts.bufsize <= 0) then
+      error("bad argument #1 to 'open_datagram' (bufsize must be a positive integer)", 2)
+   end
+   local copy = {}
+   for k, v in pairs(opts) do
+      copy[k] = v
+   end
+   copy.family = checkfamily("open_datagram", 1, opts.family)
+   return open_datagram_co(copy)
+end
+
+return M

@@ -1,0 +1,656 @@
+-- Streams over TCP and Unix sockets (API.md §9): the reader's calls, the
+-- writer's buffer and back-pressure, half-close, resets, cancellation and
+-- descriptors. Every address is 127.0.0.1 or ::1.
+local asyncio = require("asyncio")
+local core = require("asyncio.core")
+local helper = require("spec.helper")
+local async, await = asyncio.async, asyncio.await
+
+-- Starts a server running handler(reader, writer) on 127.0.0.1, port 0.
+local function serve(handler, opts)
+   local server = await(asyncio.start_server(handler, "127.0.0.1", 0, opts))
+   local _, port = server:getsockname()
+   return server, port
+end
+
+-- An echo server: writes back every chunk until EOF.
+local function echo_handler(reader, writer)
+   while true do
+      local data = await(reader:read(65536))
+      if data == nil then
+         break
+      end
+      writer:write(data)
+      await(writer:drain())
+   end
+   writer:close()
+end
+
+-- A server whose connections hand their reader and writer to the test.
+local function capture_server()
+   local loop = asyncio.get_running_loop()
+   local accepted = {}
+   local waiter = loop:create_future()
+   local server, port = serve(function(reader, writer)
+      accepted[#accepted + 1] = { reader = reader, writer = writer }
+      if not waiter:done() then
+         waiter:set_result()
+      end
+      await(loop:create_future()) -- keep the connection task alive
+   end)
+   local function next_conn()
+      while #accepted == 0 do
+         await(waiter)
+         waiter = loop:create_future()
+      end
+      return table.remove(accepted, 1)
+   end
+   return server, port, next_conn
+end
+
+-- A 64 KiB block that says where it belongs: the receiver compares whole
+-- blocks, a checksum that also catches reordering.
+local BLOCK = 65536
+local function block(i)
+   local head = string.pack(">I4", i)
+   return head .. string.rep(string.char(i % 251), BLOCK - #head)
+end
+
+describe("streams", function()
+   it("echo lines, exact reads and separators", helper.async(function()
+      local server, port = serve(echo_handler)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      writer:write("hello\n")
+      assert.equal("hello\n", await(reader:readline()))
+      writer:writelines({ "ab", "c\nde", "f|gh" })
+      assert.equal("abc", await(reader:readexactly(3)))
+      assert.equal("\n", await(reader:readexactly(1)))
+      assert.equal("def|", await(reader:readuntil("|")))
+      assert.equal("gh", await(reader:readexactly(2)))
+      writer:close()
+      await(writer:wait_closed())
+      assert.is_true(writer:is_closing())
+      server:close()
+      await(server:wait_closed())
+   end))
+
+   it("read(n) returns what is there; read() reads to EOF; nil at the end", helper.async(function()
+      local server, port = serve(function(reader, writer)
+         writer:write("0123456789")
+         await(writer:drain())
+         await(asyncio.sleep(0.02))
+         writer:write("abc")
+         writer:close()
+         assert.is_nil(await(reader:read()))
+      end)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      assert.equal("0123", await(reader:read(4)))
+      assert.equal("456789", await(reader:read(100)))
+      assert.equal("", await(reader:read(0)))
+      assert.equal("abc", await(reader:read()))
+      assert.is_true(reader:at_eof())
+      assert.is_nil(await(reader:read()))
+      assert.is_nil(await(reader:read(10)))
+      assert.is_nil(await(reader:readline()))
+      assert.equal("", await(reader:readexactly(0)))
+      writer:close()
+      server:close()
+   end))
+
+   it("readexactly raises IncompleteReadError with partial and expected", helper.async(function()
+      local server, port = serve(function(_, writer)
+         writer:write("xyz")
+         writer:close()
+      end)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local ok, err = pcall(await, reader:readexactly(10))
+      assert.is_false(ok)
+      assert.is_true(asyncio.IncompleteReadError:is(err))
+      assert.equal("xyz", err.partial)
+      assert.equal(10, err.expected)
+      assert.is_true(reader:at_eof())
+      ok, err = pcall(await, reader:readuntil("\n"))
+      assert.is_true(asyncio.IncompleteReadError:is(err))
+      assert.equal("", err.partial)
+      writer:close()
+      server:close()
+   end))
+
+   it("readuntil past the limit raises LimitOverrunError and keeps the data", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 10 }))
+      assert.equal(10, reader:get_limit())
+      local conn = next_conn()
+      conn.writer:write("0123456789ABCDEF|rest\n")
+      local ok, err = pcall(await, reader:readuntil("|"))
+      assert.is_false(ok)
+      assert.is_true(asyncio.LimitOverrunError:is(err))
+      assert.is_true(err.consumed > 10)
+      -- nothing was consumed: the data is still there, in order
+      assert.equal("0123456789ABCDEF|", await(reader:readexactly(17)))
+      assert.equal("rest\n", await(reader:readline()))
+      -- separator never found within the limit
+      conn.writer:write(string.rep("x", 30))
+      ok, err = pcall(await, reader:readuntil("|"))
+      assert.is_true(asyncio.LimitOverrunError:is(err))
+      assert.equal("Separator is not found, and chunk exceed the limit", err.message)
+      assert.equal(string.rep("x", 30), await(reader:read(30)))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
+   it("readline past the limit drops the line, raises, then goes on", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 8 }))
+      local conn = next_conn()
+      conn.writer:write("a very long line indeed\nshort\n")
+      local ok, err = pcall(await, reader:readline())
+      assert.is_false(ok)
+      assert.is_true(asyncio.LimitOverrunError:is(err))
+      assert.equal("short\n", await(reader:readline()))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
+   it("lines() iterates without the newlines, like io.lines", helper.async(function()
+      local server, port = serve(function(_, writer)
+         writer:write("one\ntwo\r\n\nlast")
+         writer:close()
+      end)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local got = {}
+      for line in reader:lines() do
+         got[#got + 1] = line
+      end
+      assert.same({ "one", "two\r", "", "last" }, got)
+      writer:close()
+      server:close()
+   end))
+
+   it("a second reader waiting at the same time is an error", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local first = asyncio.create_task(reader:read(10))
+      await(asyncio.sleep(0))
+      local ok, err = pcall(await, reader:read(10))
+      assert.is_false(ok)
+      assert.matches("'read' called while another task is already waiting", err)
+      conn.writer:write("data")
+      assert.equal("data", await(first))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
+   it("transfer 64 MiB both ways with every block checked", helper.async(function()
+      local N = 1024 -- blocks of 64 KiB
+      local blocks = {}
+      for i = 1, N do
+         blocks[i] = block(i)
+      end
+      local server, port = serve(function(reader, writer)
+         -- echo in big pieces while the client is still writing
+         while true do
+            local data = await(reader:read(1 << 20))
+            if data == nil then
+               break
+            end
+            writer:write(data)
+         end
+         writer:close()
+      end)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local sender = asyncio.create_task(async(function()
+         for i = 1, N do
+            writer:write(blocks[i])
+            if i % 16 == 0 then
+               await(writer:drain())
+            end
+         end
+         writer:write_eof()
+      end)())
+      for i = 1, N do
+         local got = await(reader:readexactly(BLOCK))
+         if got ~= blocks[i] then
+            error(("block %d differs"):format(i))
+         end
+      end
+      assert.is_nil(await(reader:read()))
+      await(sender)
+      writer:close()
+      server:close()
+   end, 20))
+
+   it("a writer that never drains is paused at the high-water mark", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      writer:set_write_buffer_limits(64 * 1024, 16 * 1024)
+      local conn = next_conn()
+      local chunk = string.rep("z", 16 * 1024)
+      local most, written = 0, 0
+      local w = asyncio.create_task(async(function()
+         for _ = 1, 2000 do -- 32 MiB, never drained by the writer itself
+            writer:write(chunk)
+            written = written + #chunk
+            most = math.max(most, writer:get_write_buffer_size())
+         end
+      end)())
+      -- a slow reader
+      local got = 0
+      while got < 2000 * #chunk do
+         local data = await(conn.reader:read(256 * 1024))
+         got = got + #data
+         if got < 4 * 1024 * 1024 then
+            await(asyncio.sleep(0.001))
+         end
+      end
+      await(w)
+      assert.equal(2000 * #chunk, written)
+      assert.is_true(most <= 64 * 1024 + #chunk, "buffer grew to " .. most)
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end, 20))
+
+   it("drain waits while the buffer is above the high-water mark", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local big = string.rep("q", 8 * 1024 * 1024)
+      -- called from a plain callback, write cannot pause: it buffers
+      local loop = asyncio.get_running_loop()
+      local done = loop:create_future()
+      loop:call_soon(function()
+         writer:write(big)
+         done:set_result(writer:get_write_buffer_size())
+      end)
+      assert.is_true(await(done) > 64 * 1024)
+      local drained = false
+      local d = asyncio.create_task(async(function()
+         await(writer:drain())
+         drained = true
+      end)())
+      await(asyncio.sleep(0.01))
+      assert.is_false(drained)
+      local got = 0
+      while got < #big do
+         got = got + #await(conn.reader:read(1 << 20))
+      end
+      await(d)
+      assert.is_true(drained)
+      assert.is_true(writer:get_write_buffer_size() <= 16 * 1024)
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end, 10))
+
+   it("half-close: write_eof, then the other side still answers", helper.async(function()
+      local server, port = serve(function(reader, writer)
+         local request = await(reader:read())
+         writer:write("got " .. #request .. " bytes")
+         writer:close()
+      end)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      assert.is_true(writer:can_write_eof())
+      writer:write(string.rep("r", 100000))
+      writer:write_eof()
+      assert.has_error(function() writer:write("more") end)
+      assert.equal("got 100000 bytes", await(reader:read()))
+      writer:close()
+      server:close()
+   end))
+
+   it("close() flushes what is buffered", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local loop = asyncio.get_running_loop()
+      local payload = string.rep("f", 4 * 1024 * 1024)
+      local queued = loop:create_future()
+      loop:call_soon(function() -- not paused: all of it is buffered
+         writer:write(payload)
+         writer:close()
+         queued:set_result()
+      end)
+      await(queued)
+      assert.is_true(writer:is_closing())
+      assert.has_error(function() writer:write("x") end, "attempt to use a closed StreamWriter ('write')")
+      assert.equal(payload, await(conn.reader:read()))
+      await(writer:wait_closed())
+      conn.writer:close()
+      server:close()
+   end, 10))
+
+   it("writing to a peer that reset raises ConnectionResetError or BrokenPipeError", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      writer:write("unread")
+      await(writer:drain())
+      await(asyncio.sleep(0.01))
+      conn.writer:close() -- closing with unread data sends a reset
+      await(asyncio.sleep(0.01))
+      local ok, err
+      for _ = 1, 100 do
+         ok, err = pcall(function()
+            writer:write(string.rep("w", 1000))
+            await(writer:drain())
+         end)
+         if not ok then
+            break
+         end
+         await(asyncio.sleep(0.001))
+      end
+      assert.is_false(ok)
+      assert.is_true(asyncio.ConnectionResetError:is(err) or asyncio.BrokenPipeError:is(err), tostring(err))
+      assert.is_true(asyncio.OSError:is(err))
+      assert.is_number(err.errno)
+      -- and it stays broken
+      assert.has_error(function() writer:write("again") end)
+      -- reading sees the reset or the end
+      local rok, rerr = pcall(await, reader:read())
+      assert.is_true((rok and rerr == nil) or asyncio.ConnectionResetError:is(rerr))
+      writer:close()
+      server:close()
+   end))
+
+   it("reading from a peer that reset raises ConnectionResetError", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local pending = asyncio.create_task(reader:readexactly(10))
+      writer:write("unread")
+      await(writer:drain())
+      await(asyncio.sleep(0.01))
+      conn.writer:close()
+      local ok, err = pcall(await, pending)
+      assert.is_false(ok)
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      assert.equal("ECONNRESET", err.code)
+      writer:close()
+      server:close()
+   end))
+
+   it("refuses a connection with ConnectionRefusedError", helper.async(function()
+      local server, port = serve(echo_handler)
+      server:close()
+      await(server:wait_closed())
+      local ok, err = pcall(await, asyncio.open_connection("127.0.0.1", port))
+      assert.is_false(ok)
+      assert.is_true(asyncio.ConnectionRefusedError:is(err), tostring(err))
+      assert.equal("ECONNREFUSED", err.code)
+      assert.equal(core.strerror(err.errno), "ECONNREFUSED")
+      assert.matches("127.0.0.1:" .. port, err.message, 1, true)
+   end))
+
+   it("connects over IPv6 (::1) and by host name", helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, "::1", 0))
+      local host, port = server:getsockname()
+      assert.equal("::1", host)
+      local reader, writer = await(asyncio.open_connection("::1", port))
+      local peer = writer:get_extra_info("peername")
+      assert.equal("::1", peer)
+      writer:write("six")
+      assert.equal("six", await(reader:readexactly(3)))
+      writer:close()
+      server:close()
+      local server4, port4 = serve(echo_handler)
+      reader, writer = await(asyncio.open_connection("localhost", port4, { family = "inet" }))
+      writer:write("name")
+      assert.equal("name", await(reader:readexactly(4)))
+      writer:close()
+      server4:close()
+   end))
+
+   it("get_extra_info gives both ends and the descriptor", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local h1, p1 = writer:get_extra_info("sockname")
+      local h2, p2 = conn.writer:get_extra_info("peername")
+      assert.equal("127.0.0.1", h1)
+      assert.equal(h1, h2)
+      assert.equal(p1, p2)
+      assert.equal(port, select(2, writer:get_extra_info("peername")))
+      assert.is_number(writer:get_extra_info("socket"))
+      assert.is_nil(writer:get_extra_info("nothing"))
+      assert.equal("dflt", writer:get_extra_info("nothing", "dflt"))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
+   it("a to-be-closed writer closes at scope exit", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local w
+      do
+         local _, writer <close> = await(asyncio.open_connection("127.0.0.1", port))
+         w = writer
+         writer:write("bye")
+      end
+      assert.is_true(w:is_closing())
+      local conn = next_conn()
+      assert.equal("bye", await(conn.reader:read()))
+      conn.writer:close()
+      server:close()
+   end))
+
+   describe("cancellation", function()
+      it("of a pending read keeps the stream usable and loses no data", helper.async(function()
+         local server, port, next_conn = capture_server()
+         local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+         local conn = next_conn()
+         conn.writer:write("abc")
+         await(asyncio.sleep(0.01))
+         for _ = 1, 3 do
+            local t = asyncio.create_task(reader:readexactly(10))
+            await(asyncio.sleep(0.005))
+            t:cancel()
+            local ok, err = pcall(await, t)
+            assert.is_false(ok)
+            assert.is_true(asyncio.CancelledError:is(err))
+         end
+         conn.writer:write("defghij")
+         assert.equal("abcdefghij", await(reader:readexactly(10)))
+         -- cancelled in the same iteration its data arrived
+         local t = asyncio.create_task(reader:readline())
+         await(asyncio.sleep(0))
+         conn.writer:write("line\n")
+         for _ = 1, 50 do
+            await(asyncio.sleep(0))
+            if not t:done() then
+               t:cancel()
+               break
+            end
+         end
+         pcall(await, t)
+         if t:cancelled() then
+            assert.equal("line\n", await(reader:readline()))
+         else
+            assert.equal("line\n", t:result())
+         end
+         writer:close()
+         conn.writer:close()
+         server:close()
+      end))
+
+      it("of a connect through wait_for closes the socket", helper.async(function()
+         -- a listener that never accepts: once its queue is full, connects hang
+         local loop = asyncio.get_running_loop()
+         local listener = core.listen(loop, "inet", "127.0.0.1", 0, 0, false, true, function() end)
+         local _, port = listener:getsockname()
+         local fds = core.open_fds()
+         local hung = 0
+         local kept = {}
+         for _ = 1, 8 do
+            local ok, res, w = pcall(await, asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 0.05))
+            if ok then
+               kept[#kept + 1] = w
+            else
+               assert.is_true(asyncio.TimeoutError:is(res), tostring(res))
+               hung = hung + 1
+            end
+         end
+         assert.is_true(hung > 0)
+         for _, r in ipairs(kept) do
+            r:close()
+         end
+         kept = nil
+         helper.full_gc()
+         assert.equal(fds, core.open_fds() - 0)
+         listener:close()
+      end))
+
+      it("of a paused write leaves the data buffered", helper.async(function()
+         local server, port, next_conn = capture_server()
+         local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+         writer:set_write_buffer_limits(1024, 0)
+         local conn = next_conn()
+         local t = asyncio.create_task(async(function()
+            writer:write(string.rep("p", 8 * 1024 * 1024))
+         end)())
+         await(asyncio.sleep(0.01))
+         assert.is_false(t:done())
+         t:cancel()
+         assert.is_false(pcall(await, t))
+         assert.is_true(t:cancelled())
+         assert.is_true(writer:get_write_buffer_size() > 0)
+         local got = 0
+         while got < 8 * 1024 * 1024 do
+            got = got + #await(conn.reader:read(1 << 20))
+         end
+         writer:close()
+         conn.writer:close()
+         server:close()
+      end))
+   end)
+
+   describe("descriptors", function()
+      it("are all closed after connections, errors and cancellations", helper.async(function()
+         helper.full_gc()
+         local before = core.open_fds()
+         local server, port = serve(echo_handler)
+         for _ = 1, 20 do
+            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            writer:write("x")
+            assert.equal("x", await(reader:read(1)))
+            writer:close()
+            await(writer:wait_closed())
+         end
+         -- dropped without closing: the collector closes them
+         for _ = 1, 20 do
+            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            writer:write("y")
+            assert.equal("y", await(reader:read(1)))
+         end
+         -- refused connections
+         local dead = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+         local _, dport = dead:getsockname()
+         dead:close()
+         for _ = 1, 5 do
+            assert.is_false(pcall(await, asyncio.open_connection("127.0.0.1", dport)))
+         end
+         -- cancelled reads
+         for _ = 1, 5 do
+            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            local t = asyncio.create_task(reader:read(1))
+            await(asyncio.sleep(0))
+            t:cancel()
+            pcall(await, t)
+            writer:close()
+         end
+         helper.full_gc() -- closes the dropped ones: their server tasks see EOF
+         server:close()
+         await(server:wait_closed())
+         helper.full_gc()
+         assert.equal(before, core.open_fds())
+      end))
+
+      it("stay closed when the loop closes with streams still open", function()
+         helper.full_gc()
+         local before = core.open_fds()
+         local loop = asyncio.new_event_loop()
+         asyncio.set_event_loop(loop)
+         local reports = helper.capture_reports(loop)
+         local reader, writer
+         local pending
+         loop:run_until_complete(async(function()
+            local _, port = serve(echo_handler)
+            reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            -- a read that will still be pending when the loop closes
+            pending = asyncio.create_task(reader:read(10))
+            await(asyncio.sleep(0.01))
+         end)())
+         loop:close()
+         asyncio.set_event_loop(nil)
+         assert.is_false(pending:done())
+         assert.is_table(reports)
+         -- using them now raises instead of crashing
+         assert.has_error(function() writer:write("late") end)
+         writer:close()
+         reader, writer, pending = nil, nil, nil
+         helper.full_gc()
+         assert.equal(before, core.open_fds())
+      end)
+
+      it("survive a stream collected while its loop is collected too", function()
+         helper.full_gc()
+         local before = core.open_fds()
+         for _ = 1, 3 do
+            local loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            helper.capture_reports(loop)
+            loop:run_until_complete(async(function()
+               local _, port = serve(echo_handler)
+               local reader, _ = await(asyncio.open_connection("127.0.0.1", port))
+               asyncio.create_task(reader:read(10))
+               await(asyncio.sleep(0.01))
+            end)())
+            asyncio.set_event_loop(nil)
+            loop = nil -- never closed: everything goes with the collector
+            helper.full_gc()
+         end
+         helper.full_gc()
+         assert.equal(before, core.open_fds())
+      end)
+   end)
+
+   describe("over Unix sockets", function()
+      it("echo through start_unix_server and open_unix_connection", helper.async(function()
+         local path = os.tmpname()
+         os.remove(path)
+         local server = await(asyncio.start_unix_server(echo_handler, path))
+         assert.equal(path, server:getsockname())
+         local reader, writer = await(asyncio.open_unix_connection(path))
+         writer:write("unix\n")
+         assert.equal("unix\n", await(reader:readline()))
+         writer:close()
+         server:close()
+         await(server:wait_closed())
+         -- the socket file is gone, and connecting fails
+         assert.is_nil(io.open(path, "r"))
+         local ok, err = pcall(await, asyncio.open_unix_connection(path))
+         assert.is_false(ok)
+         assert.is_true(asyncio.OSError:is(err))
+      end))
+   end)
+
+   it("rejects misuse with errors naming the function", helper.async(function()
+      local server, port = serve(echo_handler)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      assert.has_error(function() reader:readexactly(-1) end,
+         "bad argument #1 to 'readexactly' (must not be negative)")
+      assert.has_error(function() reader:readuntil("") end,
+         "bad argument #1 to 'readuntil' (separator must be a non-empty string)")
+      assert.has_error(function() writer:write({}) end)
+      assert.has_error(function() asyncio.open_connection("127.0.0.1", port, { limit = 0 }) end,
+         "bad argument #3 to 'open_connection' (limit must be a positive integer)")
+      assert.has_error(function() asyncio.start_server(42, "127.0.0.1", 0) end)
+      writer:close()
+      assert.has_error(function() writer:write("x") end, "attempt to use a closed StreamWriter ('write')")
+      server:close()
+   end))
+end)
