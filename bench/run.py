@@ -30,7 +30,11 @@ import report
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The checkout whose library the aio column measures: this one, unless AIO_ROOT names another.
 ROOT = os.path.abspath(os.environ.get("AIO_ROOT") or os.path.dirname(HERE))
+# Where the aio cells load the library from: ROOT itself, or with --snapshot a
+# copy of its lua/ and build/asyncio/ taken when the run starts.
+LIB = ROOT
 OUT = os.path.join(HERE, "out")
+SNAPSHOT = os.path.join(OUT, "aio-snapshot")
 BIN = os.path.join(OUT, "bin")
 
 WORKLOADS = ["spawn", "switch", "pingpong", "timers", "queue"]  # in-process; then echo
@@ -56,8 +60,8 @@ def say(*parts):
 def aio_env():
     """Environment of the aio cells: the library from this checkout, nothing else."""
     env = {k: v for k, v in os.environ.items() if k not in ("LUA_PATH_5_4", "LUA_CPATH_5_4")}
-    env["LUA_PATH"] = f"{ROOT}/lua/?.lua;{ROOT}/lua/?/init.lua;;"
-    env["LUA_CPATH"] = f"{ROOT}/build/?.so;;"
+    env["LUA_PATH"] = f"{LIB}/lua/?.lua;{LIB}/lua/?/init.lua;;"
+    env["LUA_CPATH"] = f"{LIB}/build/?.so;;"
     return env
 
 
@@ -104,9 +108,9 @@ def why_missing(rt):
     if rt in ("aio", "cqueues", "luv") and not LUA:
         return "lua5.4 not found" + hint
     if rt == "aio":
-        core = os.path.join(ROOT, "build", "asyncio", "core.so")
+        core = os.path.join(LIB, "build", "asyncio", "core.so")
         if not os.path.exists(core):
-            return f"{os.path.relpath(core, ROOT)} not found (run `make` at the repository root)"
+            return f"{os.path.relpath(core, LIB)} not found (run `make` at the repository root)"
         err = probe([LUA, "-e", 'require "asyncio"'], aio_env())
         return err and f"require 'asyncio' failed: {err}"
     if rt in ("asyncio", "uvloop"):
@@ -327,10 +331,10 @@ def machine(runtimes):
     if "aio" in runtimes:
         rev = sh(f"git -C {ROOT} rev-parse --short HEAD")
         dirty = sh(f"git --no-optional-locks -C {ROOT} status --porcelain --untracked-files=no | wc -l")
-        core = os.path.join(ROOT, "build", "asyncio", "core.so")
-        built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(core)))
-        m["aio"] = f"this repository, git {rev}" + (f" + {dirty} modified file(s)" if dirty not in ("0", "?") else "") \
-            + f", core.so built {built}"
+        core = os.path.join(LIB, "build", "asyncio", "core.so")
+        built = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(os.path.getmtime(core)))
+        m["aio"] = f"{ROOT}, git {rev}" + (f" + {dirty} modified file(s)" if dirty not in ("0", "?") else "") \
+            + f", core.so built {built}" + (", run from a copy taken at the start" if LIB != ROOT else "")
     if LUA and {"aio", "cqueues", "luv"} & set(runtimes):
         m["lua"] = " ".join(sh(f"{LUA} -v").split()[:2]) + f" ({LUA})"
     if "asyncio" in runtimes or "uvloop" in runtimes:
@@ -360,6 +364,8 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: N/10, 2 repetitions, 1-s echo windows")
     ap.add_argument("--reps", type=int, help="repetitions of every cell")
+    ap.add_argument("--snapshot", action="store_true",
+                    help="run the aio cells on a copy of lua/ and build/asyncio/ taken at the start")
     ap.add_argument("--runtimes", help="comma-separated subset of " + ",".join(RUNTIMES))
     ap.add_argument("--workloads", help="comma-separated subset of " + ",".join(WORKLOADS + ["echo", "floor"]))
     a = ap.parse_args()
@@ -483,6 +489,24 @@ class Runner:
         return round(time.monotonic() - start)
 
 
+def take_snapshot():
+    """Copy ROOT's lua/ and build/asyncio/ into out/aio-snapshot/ and load the library from there.
+
+    In a work tree where others rebuild the library while a run goes on, this
+    keeps every aio cell of the run on the same build.
+    """
+    global LIB
+    shutil.rmtree(SNAPSHOT, ignore_errors=True)
+    try:
+        shutil.copytree(os.path.join(ROOT, "lua"), os.path.join(SNAPSHOT, "lua"))
+        shutil.copytree(os.path.join(ROOT, "build", "asyncio"), os.path.join(SNAPSHOT, "build", "asyncio"))
+    except OSError as e:
+        say(f"NOTE aio: no snapshot ({e}); the library is loaded from {ROOT}")
+        return
+    LIB = SNAPSHOT
+    say(f"aio: library copied from {ROOT} into out/aio-snapshot/ for this run")
+
+
 def main():
     args = parse_args()
     cfg = dict(QUICK if args.quick else FULL)
@@ -491,13 +515,15 @@ def main():
     say(f"bench: {'quick' if args.quick else 'full'} run, {cfg['reps']} repetitions, "
         f"N/{cfg['scale']}, echo {cfg['echo_secs']:g} s + {cfg['echo_warmup']:g} s warm-up; "
         f"time budget {cfg['budget']} s")
+    if args.snapshot and "aio" in args.runtimes:
+        take_snapshot()
     plan = Plan(args)
     meta = {"quick": args.quick, "config": cfg, "runtimes": plan.runtimes, "skipped": plan.skipped,
             "n": {w: N[w] // cfg["scale"] for w in WORKLOADS}, "floor_n": FLOOR_N // cfg["scale"],
             "echo_conns": ECHO_CONNS, "machine": machine(plan.runtimes), "pinned": can_pin()}
     os.makedirs(OUT, exist_ok=True)
     raw_path = os.path.join(OUT, "raw.txt")
-    core = os.path.join(ROOT, "build", "asyncio", "core.so")
+    core = os.path.join(LIB, "build", "asyncio", "core.so")
     core_mtime = os.path.getmtime(core) if "aio" in plan.runtimes else None
     with open(raw_path, "w") as raw, open(os.path.join(OUT, "run.log"), "w") as log:
         runner = Runner(plan, cfg, raw, log)
