@@ -167,8 +167,14 @@ def run_program(argv, env, timeout, log, expect):
 
         timer = threading.Timer(timeout, expire)
         timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        timer.cancel()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): the cell must not outlive the run
+            kill_group(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         kill_group(proc.pid)  # anything the program left behind
         wall = time.monotonic() - t0
@@ -546,8 +552,14 @@ def main():
     report.write_all(raw_path, meta, os.path.join(dest, "RESULTS.md"), os.path.join(dest, "results.png"))
 
 
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # unwinds through the cleanup of the running cell
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         main()
     except KeyboardInterrupt:
+        say("bench: interrupted")
         sys.exit(130)
