@@ -1,0 +1,299 @@
+-- Servers (API.md §9): a task per connection, port 0, close and
+-- wait_closed, serve_forever, reuse_port, 1000 connections at once, and
+-- running out of descriptors.
+local asyncio = require("asyncio")
+local core = require("asyncio.core")
+local helper = require("spec.helper")
+local async, await = asyncio.async, asyncio.await
+
+local function echo_handler(reader, writer)
+   while true do
+      local data = await(reader:read(4096))
+      if data == nil then
+         break
+      end
+      writer:write(data)
+   end
+   writer:close()
+end
+
+local function roundtrip(port, msg)
+   local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+   writer:write(msg)
+   local got = await(reader:readexactly(#msg))
+   writer:close()
+   return got
+end
+
+describe("servers", function()
+   it("report the port they got for port 0", helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+      local host, port = server:getsockname()
+      assert.equal("127.0.0.1", host)
+      assert.is_true(port > 0)
+      local socks = server:sockets()
+      assert.equal(1, #socks)
+      assert.same({ "inet", "127.0.0.1", port }, { socks[1].family, socks[1].host, socks[1].port })
+      assert.is_number(socks[1].fd)
+      assert.matches("<Server serving 127.0.0.1:" .. port .. ">", tostring(server), 1, true)
+      assert.equal("hi", roundtrip(port, "hi"))
+      server:close()
+      assert.same({}, server:sockets())
+      assert.is_nil(server:getsockname())
+   end))
+
+   it("run each connection in its own task, concurrently", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local release = loop:create_future()
+      local running, most = 0, 0
+      local server = await(asyncio.start_server(async(function(reader, writer)
+         running = running + 1
+         most = math.max(most, running)
+         await(release)
+         writer:write(await(reader:readline()))
+         running = running - 1
+         writer:close()
+      end), "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local clients = {}
+      for i = 1, 5 do
+         clients[i] = asyncio.create_task(async(function()
+            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            writer:write("n" .. i .. "\n")
+            local line = await(reader:readline())
+            writer:close()
+            return line
+         end)())
+      end
+      while most < 5 do
+         await(asyncio.sleep(0.001))
+      end
+      release:set_result()
+      for i = 1, 5 do
+         assert.equal("n" .. i .. "\n", await(clients[i]))
+      end
+      server:close()
+      await(server:wait_closed())
+   end))
+
+   it("accept a plain function as the callback", helper.async(function()
+      local server = await(asyncio.start_server(function(reader, writer)
+         writer:write(await(reader:readexactly(3)))
+         writer:close()
+      end, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      assert.equal("abc", roundtrip(port, "abc"))
+      server:close()
+   end))
+
+   it("report a failing callback and close its connection", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local reports = helper.capture_reports(loop)
+      local server = await(asyncio.start_server(async(function()
+         error("handler broke")
+      end), "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      assert.is_nil(await(reader:read()))
+      writer:close()
+      await(asyncio.sleep(0))
+      assert.equal(1, #reports)
+      assert.equal("Unhandled exception in client_connected_cb", reports[1].message)
+      assert.matches("handler broke", tostring(reports[1].error))
+      server:close()
+   end))
+
+   it("stop accepting on close; wait_closed waits for the connections", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local release = loop:create_future()
+      local server = await(asyncio.start_server(async(function(reader, writer)
+         await(release)
+         writer:write(await(reader:readexactly(2)))
+         writer:close()
+      end), "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      writer:write("ok")
+      await(asyncio.sleep(0.01))
+      assert.is_true(server:is_serving())
+      server:close()
+      assert.is_false(server:is_serving())
+      local ok, err = pcall(await, asyncio.open_connection("127.0.0.1", port))
+      assert.is_false(ok)
+      assert.is_true(asyncio.ConnectionRefusedError:is(err))
+      local closed = asyncio.create_task(server:wait_closed())
+      await(asyncio.sleep(0.01))
+      assert.is_false(closed:done()) -- a connection task still runs
+      release:set_result()
+      assert.equal("ok", await(reader:readexactly(2))) -- accepted before close: served
+      await(closed)
+      writer:close()
+      await(server:wait_closed()) -- at once now
+   end))
+
+   it("serve_forever returns when the server is closed", helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+      local loop = asyncio.get_running_loop()
+      loop:call_later(0.01, function() server:close() end)
+      await(server:serve_forever())
+      assert.is_false(server:is_serving())
+   end))
+
+   it("serve_forever is cancellable, and cancelling it closes the server", helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local t = asyncio.create_task(server:serve_forever())
+      await(asyncio.sleep(0.01))
+      assert.equal("yo", roundtrip(port, "yo"))
+      t:cancel()
+      local ok, err = pcall(await, t)
+      assert.is_false(ok)
+      assert.is_true(asyncio.CancelledError:is(err))
+      assert.is_false(server:is_serving())
+      assert.is_false(pcall(await, asyncio.open_connection("127.0.0.1", port)))
+   end))
+
+   it("are to-be-closed", helper.async(function()
+      local port
+      do
+         local server <close> = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+         port = select(2, server:getsockname())
+         assert.equal("tbc", roundtrip(port, "tbc"))
+      end
+      assert.is_false(pcall(await, asyncio.open_connection("127.0.0.1", port)))
+   end))
+
+   it("share a port with reuse_port, and refuse it without", helper.async(function()
+      local a = await(asyncio.start_server(echo_handler, "127.0.0.1", 0, { reuse_port = true }))
+      local _, port = a:getsockname()
+      local b = await(asyncio.start_server(echo_handler, "127.0.0.1", port, { reuse_port = true }))
+      assert.equal(port, select(2, b:getsockname()))
+      assert.equal("rp", roundtrip(port, "rp"))
+      local ok, err = pcall(await, asyncio.start_server(echo_handler, "127.0.0.1", port))
+      assert.is_false(ok)
+      assert.is_true(asyncio.OSError:is(err))
+      assert.equal("EADDRINUSE", err.code)
+      a:close()
+      b:close()
+   end))
+
+   it("listen on IPv6 ::1", helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, "::1", 0))
+      local socks = server:sockets()
+      assert.equal("inet6", socks[1].family)
+      local reader, writer = await(asyncio.open_connection("::1", socks[1].port))
+      writer:write("v6")
+      assert.equal("v6", await(reader:readexactly(2)))
+      writer:close()
+      server:close()
+   end))
+
+   it("serve 1000 connections open at the same time", helper.async(function()
+      local N = 1000
+      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0, { backlog = 1024 }))
+      local _, port = server:getsockname()
+      local loop = asyncio.get_running_loop()
+      local all_open = loop:create_future()
+      local open, most = 0, 0
+      local clients = {}
+      for i = 1, N do
+         clients[i] = asyncio.create_task(async(function()
+            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            open = open + 1
+            most = math.max(most, open)
+            if open == N then
+               all_open:set_result()
+            end
+            await(all_open)
+            local msg = ("%04d"):format(i) .. string.rep("m", 96)
+            writer:write(msg)
+            local got = await(reader:readexactly(100))
+            writer:close()
+            open = open - 1
+            return got == msg
+         end)())
+      end
+      for i = 1, N do
+         assert.is_true(await(clients[i]))
+      end
+      assert.equal(N, most)
+      server:close()
+      await(server:wait_closed())
+   end, 20))
+
+   it("survive running out of descriptors without spinning", helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local listener = server._listeners[1]
+      local loop = asyncio.get_running_loop()
+      local reports = helper.capture_reports(loop)
+      local soft = core.nofile()
+      local fill = {}
+      local N = 3
+      local clients = {}
+      local ok, err = pcall(function()
+         core.nofile(1024)
+         -- take every free descriptor, then give back exactly N
+         while true do
+            local r, w = core.pipe()
+            if r == nil then
+               break
+            end
+            fill[#fill + 1] = r
+            fill[#fill + 1] = w
+         end
+         for _ = 1, N do
+            core.fdclose(table.remove(fill))
+         end
+         -- the clients take them all before the loop runs: the server cannot accept
+         local streams = {}
+         for i = 1, N do
+            streams[i] = assert(core.connect(loop, "inet", "127.0.0.1", port, true))
+         end
+         for i = 1, N do
+            await(streams[i]:connected())
+            local reader, writer = streams[i]:halves()
+            clients[i] = { reader = reader, writer = writer }
+         end
+         local cpu0 = os.clock()
+         await(asyncio.sleep(0.6))
+         local cpu = os.clock() - cpu0
+         local accepted, failures, paused = listener:stats()
+         assert.equal(0, accepted)
+         assert.is_true(failures >= 1 and failures <= 5, "accept failed " .. failures .. " times")
+         assert.is_true(paused)
+         assert.is_true(cpu < 0.2, "used " .. cpu .. " s of CPU while out of descriptors")
+         assert.is_true(#reports >= 1)
+         assert.matches("accept failed", reports[1].message)
+         assert.equal("EMFILE", reports[1].error.code)
+         assert.is_true(server:is_serving())
+      end)
+      for _, fd in ipairs(fill) do
+         core.fdclose(fd)
+      end
+      core.nofile(soft)
+      assert(ok, err)
+      -- descriptors are back: the waiting connections are served
+      for i = 1, N do
+         clients[i].writer:write("back" .. i)
+         assert.equal("back" .. i, await(clients[i].reader:readexactly(5)))
+         clients[i].writer:close()
+      end
+      assert.equal(N, (listener:stats()))
+      server:close()
+   end, 10))
+
+   it("reject misuse naming the function and argument", helper.async(function()
+      assert.has_error(function() asyncio.start_server(nil, "127.0.0.1", 0) end,
+         "bad argument #1 to 'start_server' (function expected, got nil)")
+      assert.has_error(function() asyncio.start_server(echo_handler, 42, 0) end,
+         "bad argument #2 to 'start_server' (string or nil expected, got number)")
+      assert.has_error(function() asyncio.start_server(echo_handler, "127.0.0.1", {}) end,
+         "bad argument #3 to 'start_server' (port number or service name expected, got table)")
+      assert.has_error(function() asyncio.start_unix_server(echo_handler, nil) end,
+         "bad argument #2 to 'start_unix_server' (string expected, got nil)")
+      local ok, err = pcall(await, asyncio.start_server(echo_handler, "127.0.0.1", 70000))
+      assert.is_false(ok)
+      assert.matches("port out of range", tostring(err))
+   end))
+end)
