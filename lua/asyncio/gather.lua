@@ -8,16 +8,14 @@ local core = require("asyncio.core")
 local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
 local events = require("asyncio.events")
-local tasks = require("asyncio.tasks")
 local awaitable = require("asyncio.awaitable")
 
 local getmetatable, select, pcall, type = getmetatable, select, pcall, type
 local Future = core.Future
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
-local new_future, coro_info = core.new_future, core.coro_info
-local spawn = tasks.spawn
-local done, exception = Future.done, Future.exception
+local new_future, new_task, coro_info = core.new_future, core.new_task, core.coro_info
+local done = Future.done
 local result, set_result, set_exception = Future.result, Future.set_result, Future.set_exception
 local add_done_callback, get_loop = Future.add_done_callback, Future.get_loop
 local CancelledError = errors.CancelledError
@@ -25,34 +23,30 @@ local to_future, argerror = awaitable.to_future, awaitable.argerror
 
 local M = {}
 
--- Replaces each future of list[1..n] by its first result; raises if one
--- failed.
-local function first_results(list, n)
-   for i = 1, n do
-      list[i] = (result(list[i]))
-   end
-end
-
 local OPTIONS = { return_exceptions = awaitable.boolean_or_nil }
 
 local NIL_ERROR = awaitable.NIL_ERROR
 
--- The future of the awaitable at args[i]; coroutine objects (the common
--- case, kept short) become tasks on loop. A one-shot coroutine object met
--- again is the task made for it the first time, as with Python's
--- arg_to_fut; reusable ones (the shared sleep(0), queue:get()) stand for a
--- new coroutine each time they appear, so each gets a task.
+-- Whether x is a coroutine object that a task may own: one not yet
+-- awaited, or a reusable one (the shared sleep(0), queue:get()), which
+-- stands for a new coroutine each time it appears.
+local function fresh_coroutine(x, mt)
+   if not coro_mts[mt] then
+      return false
+   elseif type(x) ~= "userdata" then
+      return true
+   end
+   local _, awaited = coro_info(x)
+   return not awaited
+end
+
+-- The future of the awaitable at args[i] when it is not a fresh coroutine
+-- object. A one-shot coroutine object met again is the task made for it
+-- the first time, as with Python's arg_to_fut.
 local function child_future(args, i, loop, seen)
    local arg = args[i]
    local mt = getmetatable(arg)
    if coro_mts[mt] then
-      if type(arg) ~= "userdata" or not select(2, coro_info(arg)) then
-         local task = spawn(loop, arg)
-         if seen ~= nil then
-            seen[arg] = task
-         end
-         return task, seen
-      end
       if seen == nil then -- the first repeat: index what came before
          seen = {}
          for j = 1, i - 1 do
@@ -104,49 +98,60 @@ function M.gather(...)
       return outer
    end
 
-   -- children[i] is the future of argument i; the same table later holds
-   -- the results
+   -- children[i] is the future of argument i, results[i] its first result
+   -- (or error, with return_exceptions)
    local children = { ... }
    children[n + 1] = nil
+   local results = {}
    local nfuts, nfinished = n, 0
    local outer, cancel_requested, cancel_msg
+   -- Children usually finish in argument order: each result is then
+   -- stored by the callback, while the child is still in the CPU cache;
+   -- from the first child out of order on (stored = false), finish() reads
+   -- the rest.
+   local cursor, stored = 1, true
 
-   -- All children are done: the list of results, or the error.
+   -- All children are done: the list of results, or the CancelledError.
    local function finish()
       if return_exceptions then
-         for i = 1, n do
+         for i = cursor, n do
             local _, value = pcall(result, children[i])
-            children[i] = value
+            results[i] = value
          end
-      elseif not pcall(first_results, children, n) then
-         -- a child failed with a nil error: others failed the gather earlier
-         set_exception(outer, NIL_ERROR)
-         return
+      else
+         for i = cursor, n do
+            results[i] = (result(children[i])) -- all succeeded
+         end
       end
       if cancel_requested then
          set_exception(outer, CancelledError(cancel_msg))
       else
-         children.n = n
-         set_result(outer, children)
+         results.n = n
+         set_result(outer, results)
       end
    end
 
    -- Python's _done_callback, the hot path first: a child that succeeded
-   -- costs a counter and one call. outer is nil if gather() raised on a
-   -- later argument.
+   -- costs a counter, a pcall and a store. outer is nil if gather() raised
+   -- on a later argument.
    local function on_child_done(fut)
       nfinished = nfinished + 1
-      local ok, err = pcall(exception, fut) -- also marks an error retrieved
-      if ok and err == nil then
+      local ok, value = pcall(result, fut) -- also marks an error retrieved
+      if ok or return_exceptions then
+         if stored then
+            if children[cursor] == fut then
+               results[cursor] = value
+               cursor = cursor + 1
+            else
+               stored = false
+            end
+         end
          if nfinished == nfuts and outer ~= nil and not done(outer) then
             finish()
          end
       elseif outer ~= nil and not done(outer) then
-         if not return_exceptions then
-            set_exception(outer, err) -- a cancelled child's CancelledError too
-         elseif nfinished == nfuts then
-            finish()
-         end
+         -- a cancelled child's CancelledError too
+         set_exception(outer, value == nil and NIL_ERROR or value)
       end
    end
 
@@ -171,14 +176,24 @@ function M.gather(...)
    local loop = first_loop(children[1])
    local seen, done_now
    for i = 1, n do
-      local fut
-      fut, seen = child_future(children, i, loop, seen)
-      children[i] = fut
-      if done(fut) then
-         done_now = done_now or {}
-         done_now[#done_now + 1] = fut
+      local arg = children[i]
+      if fresh_coroutine(arg, getmetatable(arg)) then -- the common case
+         local task = new_task(loop, arg)
+         if seen ~= nil then
+            seen[arg] = task
+         end
+         children[i] = task
+         add_done_callback(task, on_child_done)
       else
-         add_done_callback(fut, on_child_done)
+         local fut
+         fut, seen = child_future(children, i, loop, seen)
+         children[i] = fut
+         if done(fut) then
+            done_now = done_now or {}
+            done_now[#done_now + 1] = fut
+         else
+            add_done_callback(fut, on_child_done)
+         end
       end
    end
    outer = new_future(loop, cancel_children)
