@@ -7,6 +7,7 @@
 ** loop does; the loop itself is held by whoever runs it (the stack of
 ** run_forever and Runtime user value RT_UV_RUNNING) or by its objects.
 */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -386,6 +387,7 @@ static int loop_tasks (lua_State *L) {
 void loop_close (lua_State *L, Loop *loop, int loopidx) {
   if (loop->closed) return;
   loop->closed = 1;
+  threadsafe_detach(loop);  /* no other thread may reach it from now on */
   watcher_stopall(L, loop, loopidx);
   if (loop->ev != NULL) {
     ev_timer_stop(loop->ev, &loop->wakeup);
@@ -434,8 +436,10 @@ static void nop_cb (struct ev_loop *ev, ev_timer *w, int revents) {
   (void)ev; (void)w; (void)revents;
 }
 
+/* Another thread posted to the loop's inbox (threadsafe.c). */
 static void async_cb (struct ev_loop *ev, ev_async *w, int revents) {
-  (void)ev; (void)w; (void)revents;
+  (void)ev; (void)revents;
+  threadsafe_drain((Loop *)((char *)w - offsetof(Loop, async)));
 }
 
 static void newweak (lua_State *L, const char *mode) {

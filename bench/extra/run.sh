@@ -1,0 +1,30 @@
+#!/bin/sh
+# Runs the composing benchmarks (README.md) on our library, uvloop, Python's
+# own loop and Node.js, REPS times each, from the repository root:
+#
+#    sh bench/extra/run.sh [REPS]
+#
+# A runtime that is missing is skipped with a note.
+reps=${1:-3}
+here=$(dirname "$0")
+export LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+for workload in gather wait_for; do
+  i=0
+  while [ "$i" -lt "$reps" ]; do
+    lua5.4 "$here/compose.lua" "$workload" || echo "FAIL $workload aio"
+    if "$py" -c "import uvloop" 2>/dev/null; then
+      "$py" "$here/compose.py" "$workload" "" uvloop
+    else
+      echo "SKIP $workload uvloop (python3-uvloop is not installed: make -C bench deps)"
+    fi
+    "$py" "$here/compose.py" "$workload" "" asyncio
+    if command -v node >/dev/null 2>&1; then
+      node "$here/compose.js" "$workload"
+    else
+      echo "SKIP $workload node (nodejs is not installed: make -C bench deps)"
+    fi
+    i=$((i + 1))
+  done
+done

@@ -1,0 +1,233 @@
+-- Threads and the executor (API.md §8): to_thread, run_in_executor,
+-- ThreadPoolExecutor, start_loop_thread, call_soon_threadsafe. The threads,
+-- their Lua states, the copying of values and the inboxes through which
+-- other threads reach a loop are C (src/thread.c, src/threadsafe.c,
+-- src/copy.c); this module creates the futures, handles the messages that
+-- reach a loop, and runs the loop of a loop thread.
+
+local core = require("asyncio.core")
+local coroutines = require("asyncio.coroutines")
+local events = require("asyncio.events")
+local runners = require("asyncio.runners") -- loads tasks.lua, which sets the core's hooks
+local tasks = require("asyncio.tasks")
+
+local M = {}
+local Loop = core.Loop
+local Executor = core.ThreadPoolExecutor.__index
+local ConcurrentFuture = core.ConcurrentFuture
+local pack, unpack, select = table.pack, table.unpack, select
+local argerror = coroutines.argerror
+
+local function loop_now()
+   return core.get_running_loop() or events.get_event_loop()
+end
+
+-- ---------- executors ----------
+
+-- asyncio.ThreadPoolExecutor([max_workers]): workers start as jobs need
+-- them, up to max_workers (default: the number of cores, at least 2).
+function M.ThreadPoolExecutor(max_workers)
+   if max_workers ~= nil and math.type(max_workers) ~= "integer" then
+      argerror(1, "ThreadPoolExecutor", "integer or nil", max_workers)
+   end
+   return core.executor_new(max_workers)
+end
+
+-- executor:submit(fn, ...) -> Future of the running (or current) loop.
+function Executor:submit(fn, ...)
+   local fut = loop_now():create_future()
+   core.executor_submit(self, fut, "submit", 1, fn, ...)
+   return fut
+end
+
+-- Each loop has its default executor, made on first use.
+local function default_executor(loop)
+   local state = loop:_lua()
+   local executor = state.default_executor
+   if executor == nil then
+      executor = core.executor_new()
+      state.default_executor = executor
+   end
+   return executor
+end
+
+-- loop:run_in_executor(executor_or_nil, fn, ...) -> Future
+function Loop:run_in_executor(executor, fn, ...)
+   if executor == nil then
+      executor = default_executor(self)
+   elseif getmetatable(executor) ~= core.ThreadPoolExecutor then
+      argerror(1, "run_in_executor", "ThreadPoolExecutor or nil", executor)
+   end
+   local fut = self:create_future()
+   core.executor_submit(executor, fut, "run_in_executor", 2, fn, ...)
+   return fut
+end
+
+-- asyncio.to_thread(fn, ...) -> awaitable for fn(...) run on a worker.
+function M.to_thread(fn, ...)
+   local loop = loop_now()
+   local fut = loop:create_future()
+   core.executor_submit(default_executor(loop), fut, "to_thread", 1, fn, ...)
+   return fut
+end
+
+-- Closing a loop lets its default executor go (the jobs still finish);
+-- asyncio.run waits for them before it closes the loop.
+events.close_hooks[#events.close_hooks + 1] = function(loop)
+   local executor = loop:_lua().default_executor
+   if executor ~= nil then
+      executor:shutdown(false)
+   end
+end
+runners.shutdown_hooks[#runners.shutdown_hooks + 1] = function(loop)
+   local executor = loop:_lua().default_executor
+   if executor ~= nil then
+      executor:shutdown(true)
+   end
+end
+
+-- ---------- call_soon_threadsafe ----------
+
+-- loop:call_soon_threadsafe(fn, ...) -> Handle. A loop userdata is only
+-- ever used by its own state's thread: this is call_soon plus a wakeup.
+-- Other threads hold a copy of the loop (a ThreadRef), whose method of the
+-- same name copies fn and its arguments into the loop's inbox.
+function Loop:call_soon_threadsafe(fn, ...)
+   local handle = self:call_soon(fn, ...)
+   core.loop_wakeup(self)
+   return handle
+end
+
+-- ---------- concurrent futures ----------
+
+-- Awaiting a concurrent future from a task: a future of the running loop,
+-- settled through the loop's inbox when the concurrent one is done.
+function ConcurrentFuture.__await(cf)
+   local fut = events.get_running_loop():create_future()
+   core.cfuture_watch(cf, fut)
+   return fut
+end
+ConcurrentFuture.__index.await = coroutines.await
+
+-- Settles cf as the task t finished.
+local function settle(cf, t)
+   if t:cancelled() then
+      return core.cfuture_set(cf, "cancelled")
+   end
+   local err = t:exception()
+   if err ~= nil then
+      if type(err) == "string" then
+         err = err .. "\n" .. t:traceback()
+      end
+      return core.cfuture_set(cf, "error", err)
+   end
+   return core.cfuture_set(cf, "ok", t:result())
+end
+
+-- The tasks running for concurrent futures: {[key] = {task, cf}}.
+local function running_tasks(loop)
+   local state = loop:_lua()
+   local running = state.thread_tasks
+   if running == nil then
+      running = {}
+      state.thread_tasks = running
+   end
+   return running
+end
+
+local function start_task(loop, cf, fn, ...)
+   if cf:done() then -- cancelled before it could start
+      return
+   end
+   local args = pack(...)
+   local task = loop:create_task(function()
+      return fn(unpack(args, 1, args.n))
+   end)
+   local key = core.cfuture_key(cf)
+   local running = running_tasks(loop)
+   running[key] = { task, cf }
+   task:add_done_callback(function(t)
+      running[key] = nil
+      settle(cf, t)
+   end)
+end
+
+-- ---------- messages from other threads ----------
+
+-- Calls, task starts and stops are queued on the loop in the order they
+-- were posted, so they run in that order (a task's body starts with its
+-- first step).
+local function handle(loop, kind, ...)
+   if kind == "call" then
+      loop:call_soon(...)
+   elseif kind == "task" then
+      start_task(loop, ...)
+   elseif kind == "cancel" then
+      local entry = running_tasks(loop)[...]
+      if entry ~= nil then
+         entry[1]:cancel()
+      end
+   elseif kind == "stop" then
+      loop:call_soon(loop.stop, loop)
+   end
+end
+
+-- Runs on the loop, from its ready queue, once per message, in the order
+-- the messages were posted.
+core.thread_setup(function(msg)
+   local loop = core.get_running_loop()
+   return handle(loop, core.thread_take(msg, loop))
+end)
+
+-- ---------- loop threads ----------
+
+-- asyncio.start_loop_thread() -> handle (src/thread.c)
+M.start_loop_thread = core.start_loop_thread
+
+-- Cancels the tasks left when a loop thread stops and gives them a second
+-- to finish cancelling.
+local function cancel_leftovers(loop)
+   local pending = {}
+   for task in pairs(tasks.all_tasks(loop)) do
+      task:cancel()
+      pending[#pending + 1] = task
+   end
+   if #pending > 0 then
+      local left = #pending
+      local all = loop:create_future()
+      for _, task in ipairs(pending) do
+         task:add_done_callback(function()
+            left = left - 1
+            if left == 0 then
+               all:set_result()
+            end
+         end)
+      end
+      local guard = loop:call_later(1, function() loop:stop() end)
+      pcall(loop.run_until_complete, loop, all)
+      guard:cancel()
+   end
+   for _, entry in pairs(running_tasks(loop)) do
+      core.cfuture_set(entry[2], "cancelled")
+   end
+end
+
+-- The body of a loop thread's Lua state (called from C with the thread's
+-- startup record): a loop running until handle:stop().
+function M._loop_thread_main(lt)
+   require("asyncio") -- the whole module: error classes, compose, ...
+   local loop = events.new_event_loop()
+   events.set_event_loop(loop)
+   -- the creator goes on once the loop runs (and is about to wait for work)
+   loop:call_soon(core.loop_thread_ready, lt, loop)
+   loop:run_forever()
+   cancel_leftovers(loop)
+   local executor = loop:_lua().default_executor
+   if executor ~= nil then
+      executor:shutdown(true)
+   end
+   events.set_event_loop(nil)
+   loop:close()
+end
+
+return M

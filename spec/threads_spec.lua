@@ -1,0 +1,427 @@
+-- Threads and the executor (API.md §8): to_thread, run_in_executor,
+-- ThreadPoolExecutor, start_loop_thread, call_soon_threadsafe.
+
+local helper = require("spec.helper")
+local asyncio = require("asyncio")
+local await = asyncio.await
+
+-- Runs a Lua program in a process of its own with this state's module
+-- paths; returns its output and whether it exited with status 0.
+local function run_process(code)
+   local prelude = ("package.path = %q; package.cpath = %q; "):format(package.path, package.cpath)
+   local p = assert(io.popen(("lua5.4 -e %q 2>&1"):format(prelude .. code), "r"))
+   local out = p:read("a")
+   local ok, _, status = p:close()
+   return out, ok and status == 0
+end
+
+describe("to_thread", function()
+   it("returns every result, nils and nested tables included", helper.async(function()
+      local n, a, b, c, t = await(asyncio.to_thread(function(...)
+         return select("#", ...), ...
+      end, 1, nil, "x\0y", { 1.5, { deep = true }, k = "v" }))
+      assert.equal(4, n)
+      assert.equal(1, a)
+      assert.is_nil(b)
+      assert.equal("x\0y", c)
+      assert.same({ 1.5, { deep = true }, k = "v" }, t)
+      assert.equal("integer", math.type(a))
+      assert.equal("float", math.type(t[1]))
+      local r = table.pack(await(asyncio.to_thread(function() return nil, nil end)))
+      assert.equal(2, r.n)
+   end))
+
+   it("runs in another Lua state where require works", helper.async(function()
+      _G.spec_threads_marker = true
+      local seen, upper = await(asyncio.to_thread(function(s)
+         return _G.spec_threads_marker == nil, require("string").upper(s)
+      end, "abc"))
+      _G.spec_threads_marker = nil
+      assert.is_true(seen)
+      assert.equal("ABC", upper)
+   end))
+
+   it("raises a string error with the worker's traceback", helper.async(function()
+      local ok, err = pcall(await, asyncio.to_thread(function() error("boom") end))
+      assert.is_false(ok)
+      assert.matches("boom", err)
+      assert.matches("stack traceback", err)
+   end))
+
+   it("raises a table error as a copy", helper.async(function()
+      local ok, err = pcall(await, asyncio.to_thread(function() error({ code = 7 }) end))
+      assert.is_false(ok)
+      assert.same({ code = 7 }, err)
+   end))
+
+   it("raises an error that cannot be copied as its string form", helper.async(function()
+      local ok, err = pcall(await, asyncio.to_thread(function() error(io.stdout) end))
+      assert.is_false(ok)
+      assert.matches("file", err)
+   end))
+
+   it("fails the awaitable when a result cannot be copied", helper.async(function()
+      local ok, err = pcall(await, asyncio.to_thread(function() return 1, print end))
+      assert.is_false(ok)
+      assert.matches("result #2 of the function: cannot copy a function value", err)
+   end))
+
+   describe("refuses before the job starts", function()
+      local function refuses(pattern, ...)
+         local args = table.pack(...)
+         helper.run(function()
+            local ok, err = pcall(asyncio.to_thread, table.unpack(args, 1, args.n))
+            assert.is_false(ok)
+            assert.matches(pattern, err)
+         end)
+      end
+
+      it("a function argument", function()
+         refuses("bad argument #2 to 'to_thread' %(cannot copy a function value to another thread%)",
+            function() end, function() end)
+      end)
+      it("a function inside a table", function()
+         refuses("bad argument #3 to 'to_thread' %(cannot copy a function value",
+            function() end, 1, { f = function() end })
+      end)
+      it("a userdata", function()
+         refuses("bad argument #2 to 'to_thread' %(cannot copy a userdata value", function() end, io.stdout)
+      end)
+      it("a coroutine", function()
+         refuses("bad argument #2 to 'to_thread' %(cannot copy a thread value",
+            function() end, coroutine.create(print))
+      end)
+      it("a table with a cycle", function()
+         local t = { 1 }
+         t.self = { t }
+         refuses("bad argument #2 to 'to_thread' %(cannot copy a table with a cycle", function() end, t)
+      end)
+      it("a function with upvalues", function()
+         local up = 1
+         refuses("bad argument #1 to 'to_thread' %(the function has an upvalue 'up'",
+            function() return up end)
+      end)
+      it("a C function", function()
+         refuses("bad argument #1 to 'to_thread' %(cannot copy a C function", print)
+      end)
+      it("no function", function()
+         refuses("bad argument #1 to 'to_thread' %(function expected, got nil%)")
+      end)
+   end)
+
+   it("shares a table twice when it is not a cycle", helper.async(function()
+      local shared = { 1 }
+      local t = await(asyncio.to_thread(function(x) return x end, { shared, shared }))
+      assert.same({ { 1 }, { 1 } }, t)
+   end))
+
+   it("runs many jobs concurrently on at most as many threads as cores", helper.async(function()
+      local futs = {}
+      for i = 1, 200 do
+         futs[i] = asyncio.to_thread(function(x) return x * x end, i)
+      end
+      for i = 1, 200 do
+         assert.equal(i * i, await(futs[i]))
+      end
+      local executor = asyncio.get_running_loop():_lua().default_executor
+      assert.is_true(executor:_workers() >= 1)
+   end))
+
+   it("keeps the loop running while jobs run", helper.async(function()
+      local ticks = 0
+      local fut = asyncio.to_thread(function(s)
+         local t = os.clock() + s
+         while os.clock() < t do end
+         return "slow"
+      end, 0.2)
+      while not fut:done() do
+         await(asyncio.sleep(0.01))
+         ticks = ticks + 1
+      end
+      assert.equal("slow", await(fut))
+      assert.is_true(ticks >= 5)
+   end))
+end)
+
+describe("loop:run_in_executor", function()
+   it("uses the default executor for nil", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      assert.equal(5, await(loop:run_in_executor(nil, function(a, b) return a + b end, 2, 3)))
+   end))
+
+   it("uses the given executor", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local executor = asyncio.ThreadPoolExecutor(1)
+      assert.equal("one", await(loop:run_in_executor(executor, function() return "one" end)))
+      assert.equal(1, executor:_workers())
+      executor:shutdown()
+   end))
+
+   it("names its arguments in errors", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local ok, err = pcall(loop.run_in_executor, loop, nil, function() end, 1, print)
+      assert.is_false(ok)
+      assert.matches("bad argument #4 to 'run_in_executor' %(cannot copy a function value", err)
+      ok, err = pcall(loop.run_in_executor, loop, 42, function() end)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'run_in_executor' %(ThreadPoolExecutor or nil expected", err)
+   end))
+end)
+
+describe("ThreadPoolExecutor", function()
+   it("never starts more workers than max_workers", helper.async(function()
+      local executor = asyncio.ThreadPoolExecutor(3)
+      local futs = {}
+      for i = 1, 50 do
+         futs[i] = executor:submit(function(x) return x + 1 end, i)
+      end
+      for i = 1, 50 do
+         assert.equal(i + 1, await(futs[i]))
+      end
+      assert.is_true(executor:_workers() <= 3)
+      executor:shutdown()
+   end))
+
+   it("finishes running and queued jobs on shutdown(wait)", helper.async(function()
+      local executor = asyncio.ThreadPoolExecutor(2)
+      local futs = {}
+      for i = 1, 6 do
+         futs[i] = executor:submit(function(x)
+            local t = os.clock() + 0.05
+            while os.clock() < t do end
+            return x
+         end, i)
+      end
+      executor:shutdown(true) -- blocks until the six jobs ran
+      for i = 1, 6 do
+         assert.equal(i, await(futs[i]))
+      end
+      local ok, err = pcall(executor.submit, executor, function() end)
+      assert.is_false(ok)
+      assert.matches("cannot schedule new futures after shutdown", err)
+   end))
+
+   it("lets the jobs finish when shut down without waiting", helper.async(function()
+      local executor = asyncio.ThreadPoolExecutor(2)
+      local fut = executor:submit(function()
+         local t = os.clock() + 0.05
+         while os.clock() < t do end
+         return "finished"
+      end)
+      executor:shutdown(false)
+      assert.equal("finished", await(fut))
+   end))
+
+   it("rejects a bad max_workers", function()
+      assert.has_error(function() asyncio.ThreadPoolExecutor(0) end)
+      assert.has_error(function() asyncio.ThreadPoolExecutor("2") end)
+   end)
+end)
+
+describe("loop:call_soon_threadsafe", function()
+   it("schedules a callback from the loop's own thread", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local fut = loop:create_future()
+      local handle = loop:call_soon_threadsafe(function(v) fut:set_result(v) end, 9)
+      assert.equal("userdata", type(handle))
+      assert.equal(9, await(fut))
+   end))
+
+   it("wakes a loop blocked in its poll from a worker thread", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local fut = loop:create_future()
+      local t0 = loop:time()
+      -- the job ends only after it resolved fut: the main task is blocked
+      -- on fut alone, the loop waiting in epoll
+      asyncio.to_thread(function(l, f)
+         local t = os.clock() + 0.05
+         while os.clock() < t do end
+         assert(tostring(l):match("ThreadRef loop"))
+         l:call_soon_threadsafe(function(ff, v) ff:set_result(v) end, f, "woken")
+      end, loop, fut)
+      assert.equal("woken", await(fut))
+      assert.is_true(loop:time() - t0 < 2)
+   end))
+
+   it("turns a copied future back into the same future", helper.async(function()
+      local fut = asyncio.get_running_loop():create_future()
+      local back = await(asyncio.to_thread(function(f) return f end, fut))
+      assert.equal(fut, back)
+   end))
+end)
+
+describe("start_loop_thread", function()
+   local lt
+   before_each(function()
+      lt = asyncio.start_loop_thread()
+   end)
+   after_each(function()
+      lt:stop()
+      lt:join()
+   end)
+
+   it("runs a function as a task there and hands back its results", function()
+      local cf = lt:run_coroutine_threadsafe(function(x)
+         local aio = require("asyncio")
+         aio.await(aio.sleep(0.01))
+         return x * 2, "two"
+      end, 21)
+      local a, b = cf:result(5)
+      assert.equal(42, a)
+      assert.equal("two", b)
+      assert.is_true(cf:done())
+   end)
+
+   it("raises TimeoutError from result(timeout), then the result once done", function()
+      local cf = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         aio.await(aio.sleep(0.2))
+         return "late"
+      end)
+      local ok, err = pcall(cf.result, cf, 0.01)
+      assert.is_false(ok)
+      assert.is_true(asyncio.TimeoutError:is(err))
+      assert.is_false(cf:done())
+      assert.equal("late", cf:result())
+   end)
+
+   it("raises the task's error", function()
+      local cf = lt:run_coroutine_threadsafe(function() error("failed there") end)
+      local ok, err = pcall(cf.result, cf, 5)
+      assert.is_false(ok)
+      assert.matches("failed there", err)
+   end)
+
+   it("cancels the task with the concurrent future", function()
+      local cf = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         aio.await(aio.sleep(10))
+      end)
+      assert.is_true(cf:cancel())
+      assert.is_true(cf:cancelled())
+      assert.is_false(cf:cancel())
+      local ok, err = pcall(cf.result, cf)
+      assert.is_false(ok)
+      assert.is_true(asyncio.CancelledError:is(err))
+   end)
+
+   it("runs submissions in the order made", function()
+      for i = 1, 50 do
+         if i % 2 == 0 then
+            lt:call_soon_threadsafe(function(v)
+               _G.order = _G.order or {}
+               table.insert(_G.order, v)
+            end, i)
+         else
+            lt:run_coroutine_threadsafe(function(v)
+               _G.order = _G.order or {}
+               table.insert(_G.order, v)
+            end, i)
+         end
+      end
+      local order = lt:run_coroutine_threadsafe(function() return _G.order end):result(5)
+      local expected = {}
+      for i = 1, 50 do expected[i] = i end
+      assert.same(expected, order)
+   end)
+
+   it("does not run a call cancelled before it ran", function()
+      local handle = lt:call_soon_threadsafe(function() _G.ran = true end)
+      assert.is_true(handle:cancel())
+      assert.is_true(handle:cancelled())
+      assert.is_nil(lt:run_coroutine_threadsafe(function() return _G.ran end):result(5))
+   end)
+
+   it("is awaitable from a task without blocking the loop", helper.async(function()
+      local cf = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         aio.await(aio.sleep(0.1))
+         return "there"
+      end)
+      local ticks = 0
+      local ticker = asyncio.create_task(function()
+         while true do
+            await(asyncio.sleep(0.01))
+            ticks = ticks + 1
+         end
+      end)
+      assert.equal("there", await(cf))
+      ticker:cancel()
+      assert.is_true(ticks >= 3)
+      -- and once it is done already
+      assert.equal("there", await(cf))
+   end))
+
+   it("refuses what cannot be copied", function()
+      local ok, err = pcall(lt.call_soon_threadsafe, lt, function() end, io.stdout)
+      assert.is_false(ok)
+      assert.matches("bad argument #2 to 'call_soon_threadsafe' %(cannot copy a userdata value", err)
+      ok, err = pcall(lt.run_coroutine_threadsafe, lt, print)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'run_coroutine_threadsafe' %(cannot copy a C function", err)
+   end)
+
+   it("refuses submissions once stopped", function()
+      lt:stop()
+      lt:join()
+      assert.has_error(function() lt:call_soon_threadsafe(function() end) end, "event loop is closed")
+   end)
+end)
+
+describe("shutdown", function()
+   it("asyncio.run shuts the default executor down", function()
+      local executor
+      asyncio.run(function()
+         await(asyncio.to_thread(function() return 1 end))
+         executor = asyncio.get_running_loop():_lua().default_executor
+      end)
+      local ok, err = pcall(executor.submit, executor, function() end)
+      assert.is_false(ok)
+      assert.matches("after shutdown", err)
+   end)
+
+   it("cancels the concurrent futures of tasks a stopped loop thread leaves", function()
+      local lt = asyncio.start_loop_thread()
+      local cf = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         aio.await(aio.sleep(10))
+      end)
+      lt:run_coroutine_threadsafe(function() end):result(5) -- the task started
+      lt:stop()
+      lt:join()
+      assert.is_true(cf:cancelled())
+   end)
+
+   it("a process exits cleanly with a loop thread and jobs still running", function()
+      local out, ok = run_process([[
+         local asyncio = require("asyncio")
+         local lt = asyncio.start_loop_thread()
+         lt:run_coroutine_threadsafe(function()
+            local aio = require("asyncio")
+            aio.await(aio.sleep(60))
+         end)
+         local executor = asyncio.ThreadPoolExecutor(2)
+         executor:submit(function()
+            local t = os.clock() + 0.1
+            while os.clock() < t do end
+         end)
+         print("main done")
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("main done\n", out)
+   end)
+
+   it("a collected loop thread handle stops and joins its thread", function()
+      local out, ok = run_process([[
+         local asyncio = require("asyncio")
+         do
+            local lt = asyncio.start_loop_thread()
+            lt:call_soon_threadsafe(function() print("ran") end)
+         end
+         collectgarbage() collectgarbage()
+         print("collected")
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("ran\ncollected\n", out)
+   end)
+end)

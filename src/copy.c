@@ -1,0 +1,356 @@
+/*
+** copy.c: values copied from one Lua state to another (API.md §8): nil,
+** booleans, numbers, strings and tables of these (nested, no cycles), a
+** function with no upvalue but _ENV (as its bytecode), and references to
+** loops and futures (a ThreadRef in any other state, the object itself
+** back in its own loop).
+**
+** Anchoring rule: a CopyBuf is plain C memory owned by whoever holds it
+** (a job, a message); it refers to no Lua value, so any thread may hold
+** it and free it. A ThreadRef holds ids, never pointers, so it may outlive
+** what it names.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "thread.h"
+
+#define MAXDEPTH 100
+
+enum {
+  T_NIL = 'n', T_FALSE = 'f', T_TRUE = 't', T_INT = 'i', T_FLT = 'd',
+  T_STR = 's', T_TABLE = '{', T_END = '}', T_FN = 'F', T_REF = 'R'
+};
+
+void copy_init (CopyBuf *b) {
+  b->p = NULL;
+  b->n = b->cap = 0;
+  b->count = 0;
+}
+
+void copy_free (CopyBuf *b) {
+  free(b->p);
+  copy_init(b);
+}
+
+/* Makes `to` a copy of `from`; returns 0 when out of memory. */
+int copy_clone (CopyBuf *to, const CopyBuf *from) {
+  copy_init(to);
+  to->count = from->count;
+  if (from->n == 0) return 1;
+  to->p = (char *)malloc(from->n);
+  if (to->p == NULL) return 0;
+  memcpy(to->p, from->p, from->n);
+  to->n = to->cap = from->n;
+  return 1;
+}
+
+/* Appends len bytes; returns 0 when out of memory. */
+static int put (CopyBuf *b, const void *s, size_t len) {
+  if (b->n + len > b->cap) {
+    size_t cap = b->cap ? 2 * b->cap : 64;
+    char *p;
+    while (cap < b->n + len) cap *= 2;
+    p = (char *)realloc(b->p, cap);
+    if (p == NULL) return 0;
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, len);
+  b->n += len;
+  return 1;
+}
+
+static int puttag (CopyBuf *b, char tag) { return put(b, &tag, 1); }
+
+/* Appends one string value (for messages made in C). */
+void copy_pushstring (CopyBuf *b, const char *s, size_t len) {
+  if (puttag(b, T_STR) && put(b, &len, sizeof(len)) && put(b, s, len))
+    b->count++;
+}
+
+static int writer (lua_State *L, const void *p, size_t sz, void *ud) {
+  (void)L;
+  return !put((CopyBuf *)ud, p, sz);
+}
+
+/*
+** Checks that the value at idx is a Lua function whose only upvalue, if
+** any, is _ENV. Returns 1, or 0 with a message pushed. [-0, +(0|1), m]
+*/
+int copy_checkfn (lua_State *L, int idx) {
+  const char *name;
+  int i;
+  if (lua_type(L, idx) != LUA_TFUNCTION) {
+    lua_pushfstring(L, "function expected, got %s", luaL_typename(L, idx));
+    return 0;
+  }
+  if (lua_iscfunction(L, idx)) {
+    lua_pushliteral(L, "cannot copy a C function to another thread");
+    return 0;
+  }
+  for (i = 1; (name = lua_getupvalue(L, idx, i)) != NULL; i++) {
+    lua_pop(L, 1);
+    if (i != 1 || strcmp(name, "_ENV") != 0) {
+      lua_pushfstring(L, "the function has an upvalue '%s': a function run "
+                         "in another thread may use globals but no upvalues",
+                      name);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+typedef struct Dumper {
+  lua_State *L;
+  CopyBuf *b;
+  Runtime *rt;
+  const void *path[MAXDEPTH];  /* the tables being copied, for cycles */
+  int depth;
+} Dumper;
+
+/* Pushes "cannot copy ..." and returns 0. */
+static int cannot (lua_State *L, const char *what) {
+  lua_pushfstring(L, "cannot copy %s to another thread", what);
+  return 0;
+}
+
+static int dumpref (Dumper *d, int kind, uint64_t inbox, uint64_t obj) {
+  char k = (char)kind;
+  return (puttag(d->b, T_REF) && put(d->b, &k, 1)
+          && put(d->b, &inbox, sizeof(inbox)) && put(d->b, &obj, sizeof(obj)))
+         || cannot(d->L, "a value (out of memory)");
+}
+
+static int dumpvalue (Dumper *d, int idx);
+
+static int dumptable (Dumper *d, int idx) {
+  lua_State *L = d->L;
+  const void *p = lua_topointer(L, idx);
+  int i;
+  for (i = 0; i < d->depth; i++)
+    if (d->path[i] == p) return cannot(L, "a table with a cycle");
+  if (d->depth == MAXDEPTH) return cannot(L, "tables nested this deep");
+  if (!lua_checkstack(L, 4)) return cannot(L, "tables nested this deep");
+  if (!puttag(d->b, T_TABLE)) return cannot(L, "a table (out of memory)");
+  d->path[d->depth++] = p;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int top = lua_gettop(L);
+    if (!dumpvalue(d, top - 1) || !dumpvalue(d, top)) {
+      lua_replace(L, top - 1);  /* keep the message, drop key and value */
+      lua_settop(L, top - 1);
+      return 0;
+    }
+    lua_pop(L, 1);
+  }
+  d->depth--;
+  return puttag(d->b, T_END) || cannot(L, "a table (out of memory)");
+}
+
+static int dumpvalue (Dumper *d, int idx) {
+  lua_State *L = d->L;
+  CopyBuf *b = d->b;
+  idx = lua_absindex(L, idx);
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL: return puttag(b, T_NIL) || cannot(L, "nil");
+    case LUA_TBOOLEAN:
+      return puttag(b, lua_toboolean(L, idx) ? T_TRUE : T_FALSE)
+             || cannot(L, "a boolean");
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        return (puttag(b, T_INT) && put(b, &i, sizeof(i))) || cannot(L, "a number");
+      } else {
+        lua_Number n = lua_tonumber(L, idx);
+        return (puttag(b, T_FLT) && put(b, &n, sizeof(n))) || cannot(L, "a number");
+      }
+    case LUA_TSTRING: {
+      size_t len;
+      const char *s = lua_tolstring(L, idx, &len);
+      return (puttag(b, T_STR) && put(b, &len, sizeof(len)) && put(b, s, len))
+             || cannot(L, "a string (out of memory)");
+    }
+    case LUA_TTABLE: return dumptable(d, idx);
+    case LUA_TUSERDATA: {
+      uint64_t inbox, obj;
+      int kind;
+      uint64_t *ref = (uint64_t *)luaL_testudata(L, idx, AIO_THREADREF);
+      if (ref != NULL) return dumpref(d, (int)ref[2], ref[0], ref[1]);
+      if (d->rt != NULL && (kind = inbox_export(L, idx, &inbox, &obj)) != 0)
+        return dumpref(d, kind, inbox, obj);
+      return cannot(L, "a userdata value");
+    }
+    default:
+      lua_pushfstring(L, "cannot copy a %s value to another thread",
+                      luaL_typename(L, idx));
+      return 0;
+  }
+}
+
+/*
+** Appends the n values from stack index first to b; with withfn, the
+** first must be a function as copy_checkfn wants, copied as bytecode.
+** rt (may be NULL) lets loops and futures of this state be copied as
+** references. Returns 1, or 0 with a message pushed and *bad set to the
+** position (0-based) of the value that cannot be copied. [-0, +(0|1), m]
+*/
+int copy_dump (lua_State *L, CopyBuf *b, int first, int n, int withfn,
+               Runtime *rt, int *bad) {
+  Dumper d;
+  int i;
+  d.L = L;
+  d.b = b;
+  d.rt = rt;
+  d.depth = 0;
+  first = lua_absindex(L, first);
+  for (i = 0; i < n; i++) {
+    int ok;
+    if (i == 0 && withfn) {
+      size_t at;
+      if (!copy_checkfn(L, first)) { *bad = 0; return 0; }
+      if (!puttag(b, T_FN) || !put(b, &b->n, sizeof(size_t))) {
+        *bad = 0;
+        return cannot(L, "a function (out of memory)");
+      }
+      at = b->n;
+      lua_pushvalue(L, first);
+      ok = lua_dump(L, writer, b, 0) == 0;
+      lua_pop(L, 1);
+      if (!ok) { *bad = 0; return cannot(L, "a function (out of memory)"); }
+      {
+        size_t len = b->n - at;
+        memcpy(b->p + at - sizeof(size_t), &len, sizeof(len));
+      }
+    } else if (!dumpvalue(&d, first + i)) {
+      *bad = i;
+      return 0;
+    }
+    b->count++;
+  }
+  return 1;
+}
+
+/*
+** Frees b and raises "bad argument #arg to 'fname' (message)" with the
+** message copy_dump pushed, at the position of the caller `level` levels
+** up (1: the caller of the running C function; 2 through a Lua wrapper).
+*/
+void copy_argerror (lua_State *L, CopyBuf *b, const char *fname, int arg,
+                    int level) {
+  copy_free(b);
+  luaL_where(L, level);
+  lua_pushfstring(L, "bad argument #%d to '%s' (%s)", arg, fname,
+                  lua_tostring(L, -2));
+  lua_concat(L, 2);
+  lua_error(L);
+}
+
+/* ---------- loading ---------- */
+
+typedef struct Loader {
+  lua_State *L;
+  const char *p, *end;
+  int homeidx;      /* the loop whose references resolve to objects, or 0 */
+  uint64_t homeid;  /* its inbox */
+} Loader;
+
+static void get (Loader *ld, void *to, size_t len) {
+  if ((size_t)(ld->end - ld->p) < len) luaL_error(ld->L, "corrupt copied value");
+  memcpy(to, ld->p, len);
+  ld->p += len;
+}
+
+/* Pushes the next value, or returns 0 at a table's end mark. */
+static int loadvalue (Loader *ld) {
+  lua_State *L = ld->L;
+  char tag;
+  luaL_checkstack(L, 4, "copied tables nested too deep");
+  get(ld, &tag, 1);
+  switch (tag) {
+    case T_NIL: lua_pushnil(L); break;
+    case T_FALSE: lua_pushboolean(L, 0); break;
+    case T_TRUE: lua_pushboolean(L, 1); break;
+    case T_INT: { lua_Integer i; get(ld, &i, sizeof(i)); lua_pushinteger(L, i); break; }
+    case T_FLT: { lua_Number n; get(ld, &n, sizeof(n)); lua_pushnumber(L, n); break; }
+    case T_STR: case T_FN: {
+      size_t len;
+      get(ld, &len, sizeof(len));
+      if ((size_t)(ld->end - ld->p) < len) luaL_error(L, "corrupt copied value");
+      if (tag == T_STR) lua_pushlstring(L, ld->p, len);
+      else if (luaL_loadbufferx(L, ld->p, len, "=(copied function)", "b") != LUA_OK)
+        lua_error(L);
+      ld->p += len;
+      break;
+    }
+    case T_TABLE:
+      lua_newtable(L);
+      while (loadvalue(ld)) {
+        loadvalue(ld);
+        lua_rawset(L, -3);
+      }
+      break;
+    case T_END: return 0;
+    case T_REF: {
+      char kind;
+      uint64_t inbox, obj;
+      get(ld, &kind, 1);
+      get(ld, &inbox, sizeof(inbox));
+      get(ld, &obj, sizeof(obj));
+      if (ld->homeidx != 0 && inbox == ld->homeid)
+        inbox_lookup(L, ld->homeidx, kind, obj);
+      else copy_pushref(L, kind, inbox, obj);
+      break;
+    }
+    default: luaL_error(L, "corrupt copied value");
+  }
+  return 1;
+}
+
+/*
+** Pushes the values of b and returns how many. References to objects of
+** the loop at homeidx (inbox homeid; homeidx 0: none) become the objects.
+** [-0, +count, e]
+*/
+int copy_load (lua_State *L, const CopyBuf *b, int homeidx, uint64_t homeid) {
+  Loader ld;
+  int i;
+  ld.L = L;
+  ld.p = b->p;
+  ld.end = b->p + b->n;
+  ld.homeidx = homeidx ? lua_absindex(L, homeidx) : 0;
+  ld.homeid = homeid;
+  luaL_checkstack(L, b->count + 4, "too many copied values");
+  for (i = 0; i < b->count; i++) loadvalue(&ld);
+  return b->count;
+}
+
+/* ---------- ThreadRef ---------- */
+
+static int ref_tostring (lua_State *L) {
+  uint64_t *ref = (uint64_t *)luaL_checkudata(L, 1, AIO_THREADREF);
+  lua_pushfstring(L, "<ThreadRef %s %I>",
+                  ref[2] == REF_LOOP ? "loop" : "future", (lua_Integer)ref[1]);
+  return 1;
+}
+
+/*
+** Pushes a reference to object obj of the loop with inbox `inbox`. Its
+** metatable is made on first use, so states that never loaded the core
+** (worker threads) have it too. [-0, +1, m]
+*/
+void copy_pushref (lua_State *L, int kind, uint64_t inbox, uint64_t obj) {
+  uint64_t *ref = (uint64_t *)lua_newuserdatauv(L, 3 * sizeof(uint64_t), 0);
+  ref[0] = inbox;
+  ref[1] = obj;
+  ref[2] = (uint64_t)kind;
+  if (luaL_newmetatable(L, AIO_THREADREF)) {
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, threadref_call_soon_threadsafe);
+    lua_setfield(L, -2, "call_soon_threadsafe");
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ref_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
+}

@@ -1,0 +1,554 @@
+/*
+** threadsafe.c: inboxes, the only way other OS threads reach a loop. A
+** thread appends a Message (plain C memory: copied values, no Lua value)
+** under thread_lock and wakes the loop with ev_async_send; the loop's
+** async watcher moves the messages into its ready queue, where the Lua
+** dispatcher (threads.lua) handles them in the order they were posted.
+**
+** Anchoring rule: an inbox is C memory owned by its loop (Loop.inbox) and
+** found by other threads only by id, under thread_lock, until loop_close
+** detaches it; futures waiting for a message are held by the loop's Lua
+** table (thread_pending) until it comes, objects copied as references are
+** held weakly (thread_exports); a queued message is held by the ready
+** queue inside a ThreadMessage userdata whose __gc frees it.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "thread.h"
+
+#define AIO_THREADMSG "asyncio.ThreadMessage"
+#define AIO_TICKET "asyncio.ThreadHandle"
+
+pthread_mutex_t thread_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+** A call, task or stop posted from another thread runs no sooner than this
+** many seconds after it was posted, so the thread that posted it can still
+** cancel it (as Python's lock on the interpreter makes likely). Messages
+** run in the order posted, so later ones wait as well.
+*/
+#define GRACE 0.002
+
+typedef struct Inbox {
+  ev_timer grace;          /* owner thread only: messages not due yet */
+  struct Inbox *next;      /* guarded: the list of attached inboxes */
+  uint64_t id;             /* ro */
+  Loop *loop;              /* ro: the owner, attached while listed */
+  Message *head, *tail;    /* guarded: messages not yet drained */
+  uint64_t nextobj;        /* owner thread only: ids of exported objects */
+} Inbox;
+
+static Inbox *inboxes;     /* guarded */
+static uint64_t next_inbox = 1;  /* guarded */
+
+Message *msg_new (int kind) {
+  Message *m = (Message *)calloc(1, sizeof(Message));
+  if (m == NULL) return NULL;
+  m->kind = kind;
+  if (kind != MSG_RESOLVE) m->due = aio_now() + GRACE;
+  return m;
+}
+
+void msg_free_locked (Message *m) {
+  copy_free(&m->buf);
+  if (m->ticket != NULL) ticket_release_locked(m->ticket);
+  if (m->cf != NULL) {
+    if (m->kind == MSG_TASK) cfuture_cancel_locked(m->cf);  /* never ran */
+    cfuture_release_locked(m->cf);
+  }
+  free(m);
+}
+
+void ticket_release_locked (Ticket *t) {
+  if (--t->refs == 0) free(t);
+}
+
+static Inbox *find_locked (uint64_t id) {
+  Inbox *in;
+  for (in = inboxes; in != NULL; in = in->next)
+    if (in->id == id) return in;
+  return NULL;
+}
+
+/*
+** Appends m to the inbox and wakes its loop; returns 0 (m untouched) if
+** the loop is closed. thread_lock held.
+*/
+int inbox_post_locked (uint64_t id, Message *m) {
+  Inbox *in = find_locked(id);
+  if (in == NULL) return 0;
+  m->next = NULL;
+  if (in->tail != NULL) in->tail->next = m; else in->head = m;
+  in->tail = m;
+  ev_async_send(in->loop->ev, &in->loop->async);
+  return 1;
+}
+
+/* Same, taking thread_lock; frees m if the loop is closed. */
+int inbox_post (uint64_t id, Message *m) {
+  int ok;
+  pthread_mutex_lock(&thread_lock);
+  ok = inbox_post_locked(id, m);
+  if (!ok) msg_free_locked(m);
+  pthread_mutex_unlock(&thread_lock);
+  return ok;
+}
+
+/* ---------- the owner's side ---------- */
+
+static void newweak (lua_State *L, const char *mode) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+static void grace_cb (struct ev_loop *ev, ev_timer *w, int revents) {
+  Inbox *in = (Inbox *)w;
+  (void)ev; (void)revents;
+  threadsafe_drain(in->loop);
+}
+
+/*
+** The id of the inbox of the loop at loopidx, attaching one on first use.
+** Only core functions (Runtime upvalue) may call it. [-0, +0, e]
+*/
+uint64_t inbox_of (lua_State *L, int loopidx) {
+  Loop *loop = loop_checkopen(L, loopidx);
+  Inbox *in;
+  if (loop->inbox != NULL) return loop->inbox->id;
+  loopidx = lua_absindex(L, loopidx);
+  lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
+  if (lua_getfield(L, -1, "thread_dispatch") != LUA_TFUNCTION)
+    luaL_error(L, "asyncio.threads is not loaded");
+  lua_setfield(L, -3, "thread_dispatch");
+  lua_pop(L, 1);
+  newweak(L, "v");
+  lua_setfield(L, -2, "thread_exports");
+  newweak(L, "k");
+  lua_setfield(L, -2, "thread_ids");
+  lua_newtable(L);
+  lua_setfield(L, -2, "thread_pending");
+  lua_pop(L, 1);
+  in = (Inbox *)calloc(1, sizeof(Inbox));
+  if (in == NULL) luaL_error(L, "not enough memory");
+  in->loop = loop;
+  in->nextobj = 1;
+  ev_timer_init(&in->grace, grace_cb, 0., 0.);
+  pthread_mutex_lock(&thread_lock);
+  in->id = next_inbox++;
+  in->next = inboxes;
+  inboxes = in;
+  pthread_mutex_unlock(&thread_lock);
+  loop->inbox = in;
+  return in->id;
+}
+
+/*
+** Registers the future at futidx, of the loop at loopidx, as waiting for
+** a MSG_RESOLVE; returns the id to put in it. [-0, +0, e]
+*/
+uint64_t inbox_pending (lua_State *L, int loopidx, int futidx) {
+  Loop *loop = loop_checkopen(L, loopidx);
+  uint64_t id;
+  futidx = lua_absindex(L, futidx);
+  inbox_of(L, loopidx);
+  id = loop->inbox->nextobj++;
+  lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_getfield(L, -1, "thread_pending");
+  lua_pushvalue(L, futidx);
+  lua_rawseti(L, -2, (lua_Integer)id);
+  lua_pop(L, 2);
+  return id;
+}
+
+/*
+** If the value at idx is a loop or future of this state, sets its inbox
+** and object ids (the loop itself is object 0) and returns REF_LOOP or
+** REF_FUTURE; else returns 0. [-0, +0, e]
+*/
+int inbox_export (lua_State *L, int idx, uint64_t *inbox, uint64_t *obj) {
+  Runtime *rt = aio_rt(L);
+  int t = aio_typeof(L, rt, idx), loopidx;
+  idx = lua_absindex(L, idx);
+  if (t == AIO_TLOOP) {
+    if (loop_check(L, idx)->closed) return 0;
+    *inbox = inbox_of(L, idx);
+    *obj = 0;
+    return REF_LOOP;
+  }
+  if (t != AIO_TFUTURE && t != AIO_TTASK) return 0;
+  lua_getiuservalue(L, idx, FUT_UV_LOOP);
+  loopidx = lua_gettop(L);
+  if (loop_check(L, loopidx)->closed) { lua_pop(L, 1); return 0; }
+  *inbox = inbox_of(L, loopidx);
+  lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_getfield(L, -1, "thread_ids");
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, -2) == LUA_TNUMBER) *obj = (uint64_t)lua_tointeger(L, -1);
+  else {
+    *obj = loop_check(L, loopidx)->inbox->nextobj++;
+    lua_pushvalue(L, idx);
+    lua_pushinteger(L, (lua_Integer)*obj);
+    lua_rawset(L, -4);
+    lua_getfield(L, -3, "thread_exports");
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, (lua_Integer)*obj);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 4);
+  return REF_FUTURE;
+}
+
+/*
+** Pushes the object a reference names: the loop at loopidx, or one of its
+** pending or exported futures (nil if it was collected). [-0, +1, e]
+*/
+int inbox_lookup (lua_State *L, int loopidx, int kind, uint64_t obj) {
+  if (kind == REF_LOOP) {
+    lua_pushvalue(L, loopidx);
+    return 1;
+  }
+  lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_getfield(L, -1, "thread_pending");
+  if (lua_rawgeti(L, -1, (lua_Integer)obj) == LUA_TNIL) {
+    lua_pop(L, 2);
+    lua_getfield(L, -1, "thread_exports");
+    lua_rawgeti(L, -1, (lua_Integer)obj);
+  }
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* Moves drained messages into the ready queue (protected: see drain). */
+static int drain_p (lua_State *L) {
+  Message **list = (Message **)lua_touserdata(L, 1);
+  Loop *loop = (Loop *)lua_touserdata(L, 2);
+  lua_getiuservalue(L, 2, LOOP_UV_LUA);
+  lua_getfield(L, -1, "thread_dispatch");
+  while (*list != NULL) {
+    Message *m, **box = (Message **)lua_newuserdatauv(L, sizeof(Message *), 0);
+    *box = NULL;
+    luaL_setmetatable(L, AIO_THREADMSG);
+    m = *list;
+    *list = m->next;
+    m->next = NULL;
+    *box = m;
+    loop_ready_push(L, loop, 2, -2, -1);
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/*
+** The loop's async watcher fired (inside poll_io: the loop is at index 1
+** of loop->L). No Lua error may cross ev_run, so the work is protected.
+*/
+void threadsafe_drain (Loop *loop) {
+  Inbox *in = loop->inbox;
+  lua_State *L = loop->L;
+  Message *list, **due, *later;
+  double now = aio_now();
+  if (in == NULL || L == NULL) return;
+  pthread_mutex_lock(&thread_lock);
+  list = in->head;
+  for (due = &list; *due != NULL && (*due)->due <= now; due = &(*due)->next) ;
+  later = *due;  /* these stay, in order, until the first one is due */
+  *due = NULL;
+  in->head = later;
+  if (later == NULL) in->tail = NULL;
+  pthread_mutex_unlock(&thread_lock);
+  if (later != NULL && !ev_is_active(&in->grace)) {
+    ev_timer_set(&in->grace, later->due - now, 0.);
+    ev_timer_start(loop->ev, &in->grace);
+  }
+  if (list == NULL) return;
+  lua_pushcfunction(L, drain_p);
+  lua_pushlightuserdata(L, &list);
+  lua_pushvalue(L, 1);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    fprintf(stderr, "asyncio: cannot queue messages from other threads: %s\n",
+            lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  if (list != NULL) {
+    pthread_mutex_lock(&thread_lock);
+    while (list != NULL) {
+      Message *next = list->next;
+      msg_free_locked(list);
+      list = next;
+    }
+    pthread_mutex_unlock(&thread_lock);
+  }
+}
+
+/*
+** The loop is closing: no thread may reach it any more. Messages not
+** drained are dropped (tasks they would have started are cancelled).
+*/
+void threadsafe_detach (Loop *loop) {
+  Inbox *in = loop->inbox, **p;
+  if (in == NULL) return;
+  if (loop->ev != NULL) ev_timer_stop(loop->ev, &in->grace);
+  pthread_mutex_lock(&thread_lock);
+  for (p = &inboxes; *p != NULL; p = &(*p)->next)
+    if (*p == in) { *p = in->next; break; }
+  while (in->head != NULL) {
+    Message *m = in->head;
+    in->head = m->next;
+    msg_free_locked(m);
+  }
+  pthread_mutex_unlock(&thread_lock);
+  free(in);
+  loop->inbox = NULL;
+}
+
+/* ---------- messages in the loop's state ---------- */
+
+static int msg_gc (lua_State *L) {
+  Message **box = (Message **)luaL_checkudata(L, 1, AIO_THREADMSG);
+  if (*box != NULL) {
+    pthread_mutex_lock(&thread_lock);
+    msg_free_locked(*box);
+    pthread_mutex_unlock(&thread_lock);
+    *box = NULL;
+  }
+  return 0;
+}
+
+/* Settles the pending future of a MSG_RESOLVE. */
+static int take_resolve (lua_State *L, Message *m, int loopidx) {
+  Future *f;
+  int n, fidx;
+  Loop *loop = loop_check(L, loopidx);
+  lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_getfield(L, -1, "thread_pending");
+  lua_rawgeti(L, -1, (lua_Integer)m->target);
+  fidx = lua_gettop(L);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, (lua_Integer)m->target);
+  f = future_test(L, aio_rt(L), fidx);
+  if (f == NULL || f->state != FUT_PENDING) return 0;
+  if (m->status == RES_CANCELLED) {
+    future_cancel_self(L, f, fidx, 0);
+    return 0;
+  }
+  n = copy_load(L, &m->buf, loopidx, loop->inbox ? loop->inbox->id : 0);
+  if (m->status == RES_OK) future_set_results(L, f, fidx, fidx + 1, n);
+  else future_set_error(L, f, fidx, fidx + 1);
+  return 0;
+}
+
+/*
+** core.thread_take(msg, loop) -> kind, ...: opens a message on the loop
+** it was posted to. "resolve" (done here), "call", fn, args...; "task",
+** cfuture, fn, args...; "cancel", key; "stop"; nothing if it was a call
+** cancelled in the meantime.
+*/
+static int core_thread_take (lua_State *L) {
+  Message **box = (Message **)luaL_checkudata(L, 1, AIO_THREADMSG);
+  Message *m = *box;
+  Loop *loop = loop_check(L, 2);
+  int n = 0, base;
+  lua_settop(L, 2);
+  if (m == NULL) return 0;
+  base = lua_gettop(L);
+  switch (m->kind) {
+    case MSG_RESOLVE:
+      lua_pushliteral(L, "resolve");
+      take_resolve(L, m, 2);
+      lua_settop(L, base + 1);
+      break;
+    case MSG_CALL:
+      if (m->ticket != NULL) {
+        int cancelled;
+        pthread_mutex_lock(&thread_lock);
+        cancelled = m->ticket->cancelled;
+        m->ticket->ran = 1;
+        pthread_mutex_unlock(&thread_lock);
+        if (cancelled) { lua_settop(L, base); break; }
+      }
+      lua_pushliteral(L, "call");
+      copy_load(L, &m->buf, 2, loop->inbox ? loop->inbox->id : 0);
+      break;
+    case MSG_TASK:
+      lua_pushliteral(L, "task");
+      cfuture_push(L, m->cf);  /* takes the message's reference */
+      m->cf = NULL;
+      copy_load(L, &m->buf, 2, loop->inbox ? loop->inbox->id : 0);
+      break;
+    case MSG_CANCEL:
+      lua_pushliteral(L, "cancel");
+      lua_pushlightuserdata(L, m->cf);
+      break;
+    default:
+      lua_pushliteral(L, "stop");
+  }
+  n = lua_gettop(L) - base;
+  *box = NULL;
+  pthread_mutex_lock(&thread_lock);
+  msg_free_locked(m);
+  pthread_mutex_unlock(&thread_lock);
+  return n;
+}
+
+/* ---------- tickets: cancellable calls of other threads ---------- */
+
+static Ticket **ticket_check (lua_State *L) {
+  return (Ticket **)luaL_checkudata(L, 1, AIO_TICKET);
+}
+
+/* handle:cancel() -> whether the call will not run */
+static int ticket_cancel (lua_State *L) {
+  Ticket *t = *ticket_check(L);
+  int ok;
+  pthread_mutex_lock(&thread_lock);
+  ok = !t->ran && !t->cancelled;
+  if (ok) t->cancelled = 1;
+  pthread_mutex_unlock(&thread_lock);
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+static int ticket_cancelled (lua_State *L) {
+  Ticket *t = *ticket_check(L);
+  int c;
+  pthread_mutex_lock(&thread_lock);
+  c = t->cancelled;
+  pthread_mutex_unlock(&thread_lock);
+  lua_pushboolean(L, c);
+  return 1;
+}
+
+static int ticket_gc (lua_State *L) {
+  Ticket **box = ticket_check(L);
+  if (*box != NULL) {
+    pthread_mutex_lock(&thread_lock);
+    ticket_release_locked(*box);
+    pthread_mutex_unlock(&thread_lock);
+    *box = NULL;
+  }
+  return 0;
+}
+
+static int ticket_tostring (lua_State *L) {
+  ticket_cancelled(L);
+  lua_pushfstring(L, "<ThreadHandle%s>", lua_toboolean(L, -1) ? " cancelled" : "");
+  return 1;
+}
+
+/*
+** Posts a MSG_CALL of the function at fnidx and the values after it (to
+** the top) to the inbox; pushes a handle that can cancel it. Raises with
+** fname and the argument number of the function (fnarg) on misuse, and if
+** the loop is closed. [-0, +1, e]
+*/
+void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
+                       const char *fname, int fnarg, int level) {
+  int bad, n = lua_gettop(L) - fnidx + 1;
+  Message *m;
+  Ticket *t, **box;
+  CopyBuf b;
+  copy_init(&b);
+  if (!copy_dump(L, &b, fnidx, n, 1, NULL, &bad))
+    copy_argerror(L, &b, fname, fnarg + bad, level);
+  box = (Ticket **)lua_newuserdatauv(L, sizeof(Ticket *), 0);
+  *box = NULL;
+  if (luaL_newmetatable(L, AIO_TICKET)) {
+    static const luaL_Reg meta[] = {
+      {"__gc", ticket_gc}, {"__tostring", ticket_tostring}, {NULL, NULL}
+    };
+    luaL_setfuncs(L, meta, 0);
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, ticket_cancel);
+    lua_setfield(L, -2, "cancel");
+    lua_pushcfunction(L, ticket_cancelled);
+    lua_setfield(L, -2, "cancelled");
+    lua_setfield(L, -2, "__index");
+  }
+  lua_setmetatable(L, -2);
+  m = msg_new(MSG_CALL);
+  t = (Ticket *)calloc(1, sizeof(Ticket));
+  if (m == NULL || t == NULL) {
+    free(m); free(t); copy_free(&b);
+    luaL_error(L, "not enough memory");
+  }
+  m->buf = b;
+  t->refs = 2;
+  m->ticket = t;
+  *box = t;
+  if (!inbox_post(inbox, m)) luaL_error(L, "event loop is closed");
+}
+
+/* threadref:call_soon_threadsafe(fn, ...) -> handle, from any thread */
+int threadref_call_soon_threadsafe (lua_State *L) {
+  uint64_t *ref = (uint64_t *)luaL_checkudata(L, 1, AIO_THREADREF);
+  if (ref[2] != REF_LOOP)
+    return luaL_error(L, "bad self to 'call_soon_threadsafe' (a loop expected, got a future)");
+  thread_post_call(L, ref[0], 2, "call_soon_threadsafe", 1, 1);
+  return 1;
+}
+
+/* core.thread_post_call(inbox, fname, fnarg, fn, ...) -> handle */
+static int core_thread_post_call (lua_State *L) {
+  uint64_t inbox = (uint64_t)luaL_checkinteger(L, 1);
+  const char *fname = luaL_checkstring(L, 2);
+  int fnarg = (int)luaL_checkinteger(L, 3);
+  luaL_checkany(L, 4);
+  thread_post_call(L, inbox, 4, fname, fnarg, 2);
+  return 1;
+}
+
+/* core.thread_post_stop(inbox) -> whether the loop was still open */
+static int core_thread_post_stop (lua_State *L) {
+  uint64_t inbox = (uint64_t)luaL_checkinteger(L, 1);
+  Message *m = msg_new(MSG_STOP);
+  if (m == NULL) return luaL_error(L, "not enough memory");
+  lua_pushboolean(L, inbox_post(inbox, m));
+  return 1;
+}
+
+/* core.loop_wakeup(loop): makes a loop blocked in its poll wake up. */
+static int core_loop_wakeup (lua_State *L) {
+  Loop *loop = loop_checkopen(L, 1);
+  ev_async_send(loop->ev, &loop->async);
+  return 0;
+}
+
+/* core.loop_inbox(loop) -> id of the loop's inbox (made if needed) */
+static int core_loop_inbox (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)inbox_of(L, 1));
+  return 1;
+}
+
+/* core.thread_setup(dispatch): the Lua function that handles messages */
+static int core_thread_setup (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "thread_dispatch");
+  return 0;
+}
+
+int threadsafe_open (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"thread_take", core_thread_take},
+    {"thread_post_call", core_thread_post_call},
+    {"thread_post_stop", core_thread_post_stop},
+    {"loop_wakeup", core_loop_wakeup},
+    {"loop_inbox", core_loop_inbox},
+    {"thread_setup", core_thread_setup},
+    {NULL, NULL}
+  };
+  luaL_newmetatable(L, AIO_THREADMSG);
+  lua_pushcfunction(L, msg_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  aio_setfuncs(L, funcs);
+  return 0;
+}
