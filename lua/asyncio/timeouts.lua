@@ -21,6 +21,7 @@ local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 -- loop:time() is this clock
 local current_task, running_loop, monotonic = core.current_task, core.get_running_loop, core.monotonic
 local call_soon, call_at = core.Loop.call_soon, core.Loop.call_at
+local cancelling = core.Task.cancelling
 
 local M = {}
 
@@ -63,20 +64,30 @@ local function check_when(when, argn, fname)
    end
 end
 
--- The guard of the running task, entered at once.
-local function enter(task, when, fname)
-   if task == nil then
-      error(("'%s' must be called inside a task (its guard cancels the task that made it)"):format(fname), 3)
-   end
+-- A guard of task (the running one) for when, entered at once.
+local function new(task, when)
    local self = setmetatable({
       _state = ACTIVE,
       _task = task,
-      _cancelling = task:cancelling(),
+      _cancelling = cancelling(task),
       _when = nil,
       _handle = nil,
    }, Timeout)
    arm(self, when, running_loop())
    return self
+end
+
+-- For wait_for, which has checked its arguments: a guard of the running
+-- task for delay seconds (delay > 0).
+function M.after(delay)
+   return new(current_task(), monotonic() + delay)
+end
+
+local function enter(task, when, fname)
+   if task == nil then
+      error(("'%s' must be called inside a task (its guard cancels the task that made it)"):format(fname), 3)
+   end
+   return new(task, when)
 end
 
 -- asyncio.timeout(delay) -> guard; delay nil means no deadline.

@@ -11,11 +11,13 @@ local events = require("asyncio.events")
 local awaitable = require("asyncio.awaitable")
 local timeouts = require("asyncio.timeouts")
 
-local pack, unpack, pcall, error, type = table.pack, table.unpack, pcall, error, type
+local pack, unpack, pcall, error, type, getmetatable = table.pack, table.unpack, pcall, error, type, getmetatable
 local async, await = coroutines.async, coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
-local timeout = timeouts.timeout
-local isfuture, await_future = awaitable.isfuture, core.await_future
+local after = timeouts.after
+local await_future = core.await_future
+local Future_mt, Task_mt = core.Future_mt, core.Task_mt
+local coro_mts = coroutines.coro_metatables
 
 local M = {}
 
@@ -58,7 +60,7 @@ end
 
 -- Awaits fut under a guard of delay seconds.
 local function guarded(fut, delay)
-   local _ <close> = timeout(delay)
+   local _ <close> = after(delay)
    return await_future(fut)
 end
 
@@ -82,16 +84,21 @@ local wait_for = async(function(aw, delay)
       return await(aw)
    elseif delay <= 0 then
       return wait_expired(aw)
-   elseif isfuture(aw) then
+   end
+   local mt = getmetatable(aw)
+   if mt == Task_mt or mt == Future_mt then
       return settle(aw, pcall(guarded, aw, delay))
    end
-   local _ <close> = timeout(delay) -- a coroutine object runs right here
+   local _ <close> = after(delay) -- a coroutine object runs right here
    return await(aw)
 end)
 
 -- asyncio.wait_for(aw, timeout) -> coroutine object
 function M.wait_for(aw, delay)
-   awaitable.check(aw, 1, "wait_for", 2)
+   local mt = getmetatable(aw)
+   if mt ~= Task_mt and mt ~= Future_mt and not coro_mts[mt] then
+      awaitable.check(aw, 1, "wait_for", 2)
+   end
    if delay ~= nil and (type(delay) ~= "number" or delay ~= delay) then
       awaitable.argerror(2, "wait_for", "number or nil expected, got "
          .. (delay ~= delay and "nan" or coroutines.typename(delay)), 2)
