@@ -584,6 +584,8 @@ describe("TaskGroup", function()
          "bad argument #1 to 'create_task' (coroutine object or function expected, got number)")
       assert.has_error(function() g:create_task(asyncio.sleep(0), 3) end,
          "bad argument #2 to 'create_task' (options table expected, got number)")
+      assert.has_error(function() g:create_task(asyncio.sleep(0), { name = 3 }) end,
+         "bad argument #2 to 'create_task' (name must be a string, got number)")
       assert.has_error(function() g.create_task(nil, asyncio.sleep(0)) end,
          "bad argument #1 to 'create_task' (TaskGroup expected, got nil)")
    end))

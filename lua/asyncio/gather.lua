@@ -58,12 +58,12 @@ local function child_future(args, i, loop, seen)
       end
       local fut = seen[arg]
       if fut == nil then
-         argerror(i, "gather", "coroutine object already awaited", 4)
+         argerror(i, "gather", "coroutine object already awaited", 3)
       end
       return fut, seen
    elseif mt == Task_mt or mt == Future_mt then
       if get_loop(arg) ~= loop then
-         argerror(i, "gather", "the future belongs to a different loop", 4)
+         argerror(i, "gather", "the future belongs to a different loop", 3)
       end
       return arg, seen
    end

@@ -122,8 +122,12 @@ function TaskGroup:create_task(coro, opts)
       awaitable.argerror(1, "create_task", "coroutine object or function expected, got "
          .. typename(coro), 2)
    end
-   if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) ~= nil) then
-      awaitable.argerror(2, "create_task", "options table expected, got " .. typename(opts), 2)
+   if opts ~= nil then
+      if type(opts) ~= "table" or getmetatable(opts) ~= nil then
+         awaitable.argerror(2, "create_task", "options table expected, got " .. typename(opts), 2)
+      elseif opts.name ~= nil and type(opts.name) ~= "string" then
+         awaitable.argerror(2, "create_task", "name must be a string, got " .. typename(opts.name), 2)
+      end
    end
    local problem
    if self._exiting and self._ntasks == 0 then

@@ -93,13 +93,15 @@ end
 -- asyncio.timeout(delay) -> guard; delay nil means no deadline.
 function M.timeout(delay)
    check_when(delay, 1, "timeout")
-   return enter(current_task(), delay and monotonic() + delay, "timeout")
+   local guard = enter(current_task(), delay and monotonic() + delay, "timeout")
+   return guard
 end
 
 -- asyncio.timeout_at(when) -> guard; when is on the loop's clock.
 function M.timeout_at(when)
    check_when(when, 1, "timeout_at")
-   return enter(current_task(), when, "timeout_at")
+   local guard = enter(current_task(), when, "timeout_at")
+   return guard
 end
 
 -- guard:when() -> the deadline, or nil.
