@@ -54,6 +54,47 @@ describe("to_thread", function()
       assert.same({ code = 7 }, err)
    end))
 
+   it("raises an asyncio error object with its class", helper.async(function()
+      local ok, err = pcall(await, asyncio.to_thread(function()
+         local aio = require("asyncio")
+         error(aio.TimeoutError("too slow", { code = 3 }))
+      end))
+      assert.is_false(ok)
+      assert.is_true(asyncio.TimeoutError:is(err))
+      assert.equal("too slow", err.message)
+      assert.equal(3, err.code)
+   end))
+
+   it("cancels a job that has not started with its future", helper.async(function()
+      local executor = asyncio.ThreadPoolExecutor(1)
+      local first = executor:submit(function()
+         local t = os.clock() + 0.1
+         while os.clock() < t do end
+         return "first"
+      end)
+      local second = executor:submit(function() _G.second_ran = true end)
+      assert.is_true(second:cancel())
+      assert.is_true(second:cancelled())
+      assert.equal("first", await(first))
+      local ran = await(executor:submit(function() return _G.second_ran end))
+      assert.is_nil(ran)
+      executor:shutdown()
+   end))
+
+   it("cancels a task awaiting a job", helper.async(function()
+      local task = asyncio.create_task(function()
+         return await(asyncio.to_thread(function()
+            local t = os.clock() + 0.1
+            while os.clock() < t do end
+         end))
+      end)
+      await(asyncio.sleep(0.01))
+      task:cancel()
+      local ok, err = pcall(await, task)
+      assert.is_false(ok)
+      assert.is_true(asyncio.CancelledError:is(err))
+   end))
+
    it("raises an error that cannot be copied as its string form", helper.async(function()
       local ok, err = pcall(await, asyncio.to_thread(function() error(io.stdout) end))
       assert.is_false(ok)

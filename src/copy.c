@@ -19,7 +19,8 @@
 
 enum {
   T_NIL = 'n', T_FALSE = 'f', T_TRUE = 't', T_INT = 'i', T_FLT = 'd',
-  T_STR = 's', T_TABLE = '{', T_END = '}', T_FN = 'F', T_REF = 'R'
+  T_STR = 's', T_TABLE = '{', T_END = '}', T_FN = 'F', T_REF = 'R',
+  T_ERROR = 'E'  /* an asyncio error object: class name, then its table */
 };
 
 void copy_init (CopyBuf *b) {
@@ -132,6 +133,20 @@ static int dumptable (Dumper *d, int idx) {
     if (d->path[i] == p) return cannot(L, "a table with a cycle");
   if (d->depth == MAXDEPTH) return cannot(L, "tables nested this deep");
   if (!lua_checkstack(L, 4)) return cannot(L, "tables nested this deep");
+  if (lua_getmetatable(L, idx)) {  /* only the class of error objects is kept */
+    int top = lua_gettop(L) - 1;
+    if (lua_getfield(L, -1, "__aio_error") != LUA_TNIL
+        && lua_getfield(L, -2, "__name") == LUA_TSTRING) {
+      size_t len;
+      const char *name = lua_tolstring(L, -1, &len);
+      if (!puttag(d->b, T_ERROR) || !put(d->b, &len, sizeof(len))
+          || !put(d->b, name, len)) {
+        lua_settop(L, top);
+        return cannot(L, "an error (out of memory)");
+      }
+    }
+    lua_settop(L, top);
+  }
   if (!puttag(d->b, T_TABLE)) return cannot(L, "a table (out of memory)");
   d->path[d->depth++] = p;
   lua_pushnil(L);
@@ -291,6 +306,26 @@ static int loadvalue (Loader *ld) {
       }
       break;
     case T_END: return 0;
+    case T_ERROR: {  /* the class of that name, if asyncio is loaded here */
+      size_t len;
+      get(ld, &len, sizeof(len));
+      if ((size_t)(ld->end - ld->p) < len) luaL_error(L, "corrupt copied value");
+      lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+      lua_getfield(L, -1, "asyncio.errors");
+      if (lua_istable(L, -1)) {
+        lua_pushlstring(L, ld->p, len);
+        lua_rawget(L, -2);
+      } else lua_pushnil(L);
+      ld->p += len;
+      loadvalue(ld);
+      if (lua_istable(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_setmetatable(L, -2);
+      }
+      lua_replace(L, -4);
+      lua_pop(L, 2);
+      break;
+    }
     case T_REF: {
       char kind;
       uint64_t inbox, obj;

@@ -240,6 +240,7 @@ static int core_executor_submit (lua_State *L) {
   int fnarg = (int)luaL_checkinteger(L, 4), bad;
   Job *job;
   CopyBuf b;
+  uint64_t target;
   if (ex->shutdown) return luaL_error(L, "cannot schedule new futures after shutdown");
   if (lua_isnone(L, 5)) lua_pushnil(L);  /* "function expected, got nil" */
   copy_init(&b);
@@ -253,7 +254,7 @@ static int core_executor_submit (lua_State *L) {
     copy_free(&job->in); free(job);
     return luaL_error(L, "event loop is closed");
   }
-  job->target = inbox_pending(L, -1, 2);
+  job->target = target = inbox_pending(L, -1, 2);
   job->inbox = inbox_of(L, -1);
   pthread_mutex_lock(&thread_lock);
   if (ex->tail != NULL) ex->tail->next = job; else ex->head = job;
@@ -265,7 +266,52 @@ static int core_executor_submit (lua_State *L) {
   pthread_cond_signal(&ex->cv);
   pthread_mutex_unlock(&thread_lock);
   if (ex->nthreads == 0) return luaL_error(L, "cannot start a worker thread");
-  return 0;
+  lua_pushinteger(L, (lua_Integer)target);  /* job may be gone already */
+  return 1;
+}
+
+/*
+** core.executor_cancel(executor, future, target [, msg]) -> bool: the
+** cancel hook of a submitted job's future: a job still queued never runs
+** (one already running finishes, its result dropped); the future is
+** cancelled either way, as Python's wrapped futures are.
+*/
+static int core_executor_cancel (lua_State *L) {
+  Executor *ex = executor_check(L, 1);
+  Future *f = future_check(L, 2);
+  uint64_t target = (uint64_t)luaL_checkinteger(L, 3), inbox;
+  Job **p, *job = NULL;
+  lua_settop(L, 4);
+  if (f->state != FUT_PENDING) { lua_pushboolean(L, 0); return 1; }
+  lua_getiuservalue(L, 2, FUT_UV_LOOP);  /* 5 */
+  inbox = f->loop->inbox != NULL ? inbox_of(L, 5) : 0;
+  pthread_mutex_lock(&thread_lock);
+  for (p = &ex->head; *p != NULL; p = &(*p)->next)
+    if ((*p)->target == target && (*p)->inbox == inbox) {
+      job = *p;
+      *p = job->next;
+      if (ex->tail == job) {  /* the new tail is the job before it, if any */
+        Job *t = ex->head;
+        while (t != NULL && t->next != NULL) t = t->next;
+        ex->tail = t;
+      }
+      ex->nqueued--;
+      break;
+    }
+  pthread_mutex_unlock(&thread_lock);
+  if (job != NULL) {
+    copy_free(&job->in);
+    free(job);
+    if (!f->loop->closed) {  /* no result will come: forget the future */
+      lua_getiuservalue(L, 5, LOOP_UV_LUA);
+      lua_getfield(L, -1, "thread_pending");
+      lua_pushnil(L);
+      lua_rawseti(L, -2, (lua_Integer)target);
+      lua_pop(L, 2);
+    }
+  }
+  lua_pushboolean(L, future_cancel_self(L, f, 2, 4));
+  return 1;
 }
 
 /* Stops taking jobs; with wait, joins the workers once the queue is done. */
@@ -797,6 +843,7 @@ int thread_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"executor_new", core_executor_new},
     {"executor_submit", core_executor_submit},
+    {"executor_cancel", core_executor_cancel},
     {"cfuture_watch", core_cfuture_watch},
     {"cfuture_set", core_cfuture_set},
     {"cfuture_key", core_cfuture_key},

@@ -15,7 +15,7 @@ local M = {}
 local Loop = core.Loop
 local Executor = core.ThreadPoolExecutor.__index
 local ConcurrentFuture = core.ConcurrentFuture
-local pack, unpack, select = table.pack, table.unpack, select
+local pack, unpack = table.pack, table.unpack
 local argerror = coroutines.argerror
 
 local function loop_now()
@@ -33,11 +33,20 @@ function M.ThreadPoolExecutor(max_workers)
    return core.executor_new(max_workers)
 end
 
+-- A future of loop for fn(...) run by executor. Cancelling it cancels the
+-- job if it has not started yet.
+local function submit(executor, loop, fname, fnarg, fn, ...)
+   local target
+   local fut = core.new_future(loop, function(f, msg)
+      return core.executor_cancel(executor, f, target, msg)
+   end)
+   target = core.executor_submit(executor, fut, fname, fnarg, fn, ...)
+   return fut
+end
+
 -- executor:submit(fn, ...) -> Future of the running (or current) loop.
 function Executor:submit(fn, ...)
-   local fut = loop_now():create_future()
-   core.executor_submit(self, fut, "submit", 1, fn, ...)
-   return fut
+   return submit(self, loop_now(), "submit", 1, fn, ...)
 end
 
 -- Each loop has its default executor, made on first use.
@@ -58,17 +67,13 @@ function Loop:run_in_executor(executor, fn, ...)
    elseif getmetatable(executor) ~= core.ThreadPoolExecutor then
       argerror(1, "run_in_executor", "ThreadPoolExecutor or nil", executor)
    end
-   local fut = self:create_future()
-   core.executor_submit(executor, fut, "run_in_executor", 2, fn, ...)
-   return fut
+   return submit(executor, self, "run_in_executor", 2, fn, ...)
 end
 
 -- asyncio.to_thread(fn, ...) -> awaitable for fn(...) run on a worker.
 function M.to_thread(fn, ...)
    local loop = loop_now()
-   local fut = loop:create_future()
-   core.executor_submit(default_executor(loop), fut, "to_thread", 1, fn, ...)
-   return fut
+   return submit(default_executor(loop), loop, "to_thread", 1, fn, ...)
 end
 
 -- Closing a loop lets its default executor go (the jobs still finish);
