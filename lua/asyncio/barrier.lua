@@ -1,0 +1,128 @@
+-- Barrier (API.md §6), Python 3.11's asyncio.Barrier over a Condition:
+-- parties tasks wait until all of them have arrived, then all go on; the
+-- barrier fills, drains, and can be reset or aborted (both raise
+-- BrokenBarrierError in the tasks waiting in it). Exported by asyncio.locks.
+
+local coroutines = require("asyncio.coroutines")
+local errors = require("asyncio.errors")
+
+local async, await = coroutines.async, coroutines.await
+local BrokenBarrierError = errors.BrokenBarrierError
+
+local M = {}
+
+local FILLING, DRAINING, RESETTING, BROKEN = "filling", "draining", "resetting", "broken"
+
+local Barrier = { __name = "asyncio.Barrier" }
+
+-- b.parties is a plain field; b.n_waiting and b.broken are computed.
+function Barrier.__index(self, key)
+   if key == "n_waiting" then
+      return self._state == FILLING and self._count or 0
+   elseif key == "broken" then
+      return self._state == BROKEN
+   end
+   return Barrier[key]
+end
+
+function Barrier:__tostring()
+   local extra = self._state
+   if self._state == FILLING then
+      extra = ("%s, waiters:%d/%d"):format(extra, self._count, self.parties)
+   end
+   return ("<asyncio.Barrier object at %p [%s]>"):format(self, extra)
+end
+
+-- Waits while the barrier drains or resets; raises if it is broken.
+local function block(self)
+   await(self._cond:wait_for(function()
+      return self._state ~= DRAINING and self._state ~= RESETTING
+   end))
+   if self._state == BROKEN then
+      error(BrokenBarrierError("Barrier aborted"), 0)
+   end
+end
+
+-- Waits until the barrier is released; raises if it was reset or broken.
+local function wait_released(self)
+   await(self._cond:wait_for(function() return self._state ~= FILLING end))
+   if self._state == BROKEN or self._state == RESETTING then
+      error(BrokenBarrierError("Abort or reset of barrier"), 0)
+   end
+end
+
+-- The last task out lets the next round fill the barrier.
+local function leave(self)
+   self._count = self._count - 1
+   if self._count == 0 then
+      if self._state == RESETTING or self._state == DRAINING then
+         self._state = FILLING
+      end
+      self._cond:notify_all()
+   end
+end
+
+local wait = async(function(self)
+   local _ <close> = await(self._cond:acquire())
+   block(self)
+   local index = self._count
+   self._count = index + 1
+   local ok, err = pcall(function()
+      if index + 1 == self.parties then
+         self._state = DRAINING
+         self._cond:notify_all()
+      else
+         wait_released(self)
+      end
+   end)
+   leave(self)
+   if not ok then
+      error(err, 0)
+   end
+   return index
+end)
+
+-- b:wait() -> awaitable resolving to the arrival index, 0 to parties - 1.
+function Barrier:wait()
+   return wait(self)
+end
+
+local reset = async(function(self)
+   local _ <close> = await(self._cond:acquire())
+   if self._count > 0 then
+      self._state = RESETTING
+   else
+      self._state = FILLING
+   end
+   self._cond:notify_all()
+end)
+
+-- b:reset() -> awaitable: back to the empty state; tasks waiting in the
+-- barrier get BrokenBarrierError.
+function Barrier:reset()
+   return reset(self)
+end
+
+local abort = async(function(self)
+   local _ <close> = await(self._cond:acquire())
+   self._state = BROKEN
+   self._cond:notify_all()
+end)
+
+-- b:abort() -> awaitable: breaks the barrier; waiting and later wait()s
+-- get BrokenBarrierError until reset.
+function Barrier:abort()
+   return abort(self)
+end
+
+-- Barrier(parties): parties an integer >= 1.
+function M.Barrier(parties)
+   local locks = require("asyncio.locks") -- loaded by now: it loads this module
+   if parties == nil then
+      error("bad argument #1 to 'Barrier' (integer expected, got no value)", 2)
+   end
+   parties = locks.checkcount("Barrier", parties, nil, 1)
+   return setmetatable({ parties = parties, _cond = locks.Condition(), _state = FILLING, _count = 0 }, Barrier)
+end
+
+return M

@@ -1,0 +1,34 @@
+-- Queues (API.md §7): Queue, LifoQueue and PriorityQueue. The queue itself
+-- and its operations are C (src/queue.c); this module checks arguments and
+-- gives the objects their metatables.
+
+local core = require("asyncio.core")
+local coroutines = require("asyncio.coroutines")
+local ops = require("asyncio.ops")
+
+local M = {}
+
+-- Makes the constructor of one kind of queue.
+local function class(kind, name)
+   local mt = {
+      __name = "asyncio." .. name,
+      __index = core.queue_methods,
+      __tostring = core.queue_tostring,
+   }
+   return function(maxsize)
+      if maxsize == nil then
+         maxsize = 0
+      elseif type(maxsize) ~= "number" then
+         error(("bad argument #1 to '%s' (number expected, got %s)"):format(name, coroutines.typename(maxsize)), 2)
+      elseif maxsize ~= maxsize then
+         error(("bad argument #1 to '%s' (maxsize is NaN)"):format(name), 2)
+      end
+      return core.queue_new(mt, kind, maxsize, ops.Op, coroutines.reusable)
+   end
+end
+
+M.Queue = class(0, "Queue")
+M.LifoQueue = class(1, "LifoQueue")
+M.PriorityQueue = class(2, "PriorityQueue")
+
+return M

@@ -1,0 +1,538 @@
+/*
+** queue.c: Queue, LifoQueue and PriorityQueue (API.md §7), with the
+** algorithm of Python's asyncio.Queue, wakeups in the same order: a get()
+** on an empty queue appends a waiter future to the getters and awaits it;
+** put_nowait() finishes the first pending getter, whose task then retries
+** (and may find the item taken meanwhile, as in Python); a waiter cancelled
+** after it was woken passes the wakeup on, so nothing meant for another
+** task is lost. Putters mirror getters; join() waits for task_done().
+**
+** get(), put(item) and join() return reusable coroutine objects (see
+** coroutines.register_reusable): await runs the C operation below in the
+** task, so a get() on a non-empty queue or a put() on a non-full one costs
+** two C calls and no allocation.
+**
+** Anchoring rule: the public object is a Lua table (maxsize is a plain
+** field) holding the queue's userdata under a private key; the userdata
+** holds its items, its three lists of waiter futures, the loop it is bound
+** to and its coroutine objects in user values. A task blocked in get() is
+** held by its waiter future, held by the getters list.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "queue.h"
+
+#define QUEUE_STATE "asyncio.QueueState"
+
+/* Key of the userdata in the public table. */
+static char state_key;
+
+/* Upvalues of every function here. */
+enum { UV_RT = 1, UV_STATEMT, UV_AWAIT, UV_QUEUE };
+
+static const char *const kindnames[] = {"Queue", "LifoQueue", "PriorityQueue"};
+
+static int raise_error (lua_State *L, const char *cls) {
+  aio_pusherror(L, cls, NULL);
+  return lua_error(L);
+}
+
+static int isfull (Queue *q) {
+  return q->maxsize > 0 && (lua_Number)q->n >= q->maxsize;
+}
+
+/*
+** The queue of the public object at index 1, whose userdata replaces it
+** there. [-0, +0, v]
+*/
+static Queue *self (lua_State *L) {
+  Queue *q = NULL;
+  if (lua_type(L, 1) == LUA_TTABLE
+      && lua_rawgetp(L, 1, &state_key) == LUA_TUSERDATA
+      && lua_getmetatable(L, -1)) {
+    if (lua_rawequal(L, -1, lua_upvalueindex(UV_STATEMT)))
+      q = (Queue *)lua_touserdata(L, -2);
+    lua_pop(L, 1);
+  }
+  if (q == NULL) luaL_typeerror(L, 1, "Queue");
+  lua_replace(L, 1);
+  return q;
+}
+
+/* The queue's userdata in the operations, which run inside await. */
+#define OPQ lua_upvalueindex(UV_QUEUE)
+
+/* Wakes the first pending waiter of a list, if it has any. [-0, +0, m] */
+static void wake_next (lua_State *L, int qidx, Waiters *w, int uv) {
+  if (w->head == w->tail) return;
+  lua_getiuservalue(L, qidx, uv);
+  waiters_wake_next(L, w, -1);
+  lua_pop(L, 1);
+}
+
+static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
+  if (w->head == w->tail) return;
+  lua_getiuservalue(L, qidx, uv);
+  waiters_wake_all(L, w, -1);
+  lua_pop(L, 1);
+}
+
+/* ---------- the steps shared by the operations and the methods ---------- */
+
+/*
+** get_nowait on a non-empty queue: pushes the items table and the next
+** item, returning 1 so that a C function can return the item. [-0, +2, e]
+*/
+static int take (lua_State *L, Queue *q, int qidx) {
+  lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  store_pop(L, q, lua_gettop(L));
+  wake_next(L, qidx, &q->putters, QUEUE_UV_PUTTERS);
+  return 1;
+}
+
+/* put_nowait of the item at itemidx. [-0, +0, e] */
+static void add (lua_State *L, Queue *q, int qidx, int itemidx) {
+  if (q->shutdown) raise_error(L, "QueueShutDown");
+  if (isfull(q)) raise_error(L, "QueueFull");
+  lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  store_push(L, q, qidx, lua_gettop(L), itemidx);
+  lua_pop(L, 1);
+  q->unfinished++;
+  wake_next(L, qidx, &q->getters, QUEUE_UV_GETTERS);
+}
+
+/* Every item is done: what Python's _finished.set() does. */
+static void finished (lua_State *L, Queue *q, int qidx) {
+  wake_all(L, qidx, &q->joiners, QUEUE_UV_JOINERS);
+}
+
+/*
+** What await checks first: that it runs in a task. The common case is
+** tested here without a call; task_check_running raises the right error.
+*/
+static void check_task (lua_State *L) {
+  Loop *loop = aio_rt(L)->running;
+  if (loop == NULL || loop->current == NULL || loop->current->co != L)
+    task_check_running(L);
+}
+
+/* ---------- waiting ---------- */
+
+/*
+** Binds the queue to the running loop on first use, as Python's
+** _LoopBoundMixin does, and pushes that loop. [-0, +1, v]
+*/
+static void bind_loop (lua_State *L, Queue *q) {
+  Loop *running = aio_rt(L)->running;
+  if (q->loop == NULL) {
+    lua_getiuservalue(L, lua_upvalueindex(UV_RT), RT_UV_RUNNING);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, OPQ, QUEUE_UV_LOOP);
+    q->loop = running;
+  } else if (q->loop != running) {
+    luaL_error(L, "<%s> is bound to a different event loop", kindnames[q->kind]);
+  } else lua_getiuservalue(L, OPQ, QUEUE_UV_LOOP);
+}
+
+/*
+** Appends a new waiter future to the list in user value uv and awaits it
+** with core.await_future, under a protected call so that k (called with
+** its status, the future at the top, and the error above it if it failed)
+** can clean up after a cancellation. [-0, +1, e]
+*/
+static int wait_on (lua_State *L, Queue *q, Waiters *w, int uv,
+                    lua_KFunction k) {
+  bind_loop(L, q);
+  waiter_new(L, -1);
+  lua_remove(L, -2);
+  lua_getiuservalue(L, OPQ, uv);
+  waiters_push(L, w, lua_gettop(L), -2);
+  lua_pop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(UV_AWAIT));
+  lua_pushvalue(L, -2);
+  return k(L, lua_pcallk(L, 1, 0, 0, 0, k), 0);
+}
+
+/*
+** A wait failed (the task was cancelled): Python's except clause. The
+** waiter is cancelled if still pending and dropped from its list; if it had
+** been woken, the wakeup goes to the next waiter when what it announced is
+** still there. Raises the error again. Stack: ..., future, error.
+*/
+static int wait_failed (lua_State *L, Waiters *w, int uv, int pass) {
+  int fidx = lua_gettop(L) - 1;
+  Future *f = (Future *)lua_touserdata(L, fidx);
+  future_cancel_self(L, f, fidx, 0);
+  lua_getiuservalue(L, OPQ, uv);
+  waiters_remove(L, w, lua_gettop(L), fidx);
+  if (pass && f->state != FUT_CANCELLED) waiters_wake_next(L, w, -1);
+  lua_pop(L, 1);
+  return lua_error(L);
+}
+
+#define failed(status) ((status) != LUA_OK && (status) != LUA_YIELD)
+
+/* ---------- the operations, run by await inside the task ---------- */
+
+/* get(): stack 1 = the coroutine object. */
+static int get_loop (lua_State *L);
+
+static int get_k (lua_State *L, int status, lua_KContext ctx) {
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  (void)ctx;
+  if (failed(status))
+    return wait_failed(L, &q->getters, QUEUE_UV_GETTERS, q->n > 0);
+  lua_settop(L, 1);
+  return get_loop(L);
+}
+
+static int get_loop (lua_State *L) {
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  if (q->n > 0) return take(L, q, OPQ);
+  if (q->shutdown) return raise_error(L, "QueueShutDown");
+  return wait_on(L, q, &q->getters, QUEUE_UV_GETTERS, get_k);
+}
+
+static int get_op (lua_State *L) {
+  check_task(L);
+  return get_loop(L);
+}
+
+/* put(item): stack 1 = the coroutine object, 2 = the item. */
+static int put_loop (lua_State *L);
+
+static int put_k (lua_State *L, int status, lua_KContext ctx) {
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  (void)ctx;
+  if (failed(status))
+    return wait_failed(L, &q->putters, QUEUE_UV_PUTTERS, !isfull(q));
+  lua_settop(L, 2);
+  return put_loop(L);
+}
+
+static int put_loop (lua_State *L) {
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  if (isfull(q)) {
+    if (q->shutdown) return raise_error(L, "QueueShutDown");
+    return wait_on(L, q, &q->putters, QUEUE_UV_PUTTERS, put_k);
+  }
+  add(L, q, OPQ, 2);
+  return 0;
+}
+
+/*
+** The item travels in slot 2 of the coroutine object, emptied here so the
+** object can serve the next put() (queue_put).
+*/
+static int put_op (lua_State *L) {
+  check_task(L);
+  lua_settop(L, 1);
+  if (lua_rawgeti(L, 1, 2) == LUA_TNIL)
+    return luaL_error(L, "cannot await a coroutine object twice (%s)",
+                      luaL_tolstring(L, 1, NULL));
+  lua_pushnil(L);
+  lua_rawseti(L, 1, 2);
+  return put_loop(L);
+}
+
+/* join(): Python's _finished.wait(). */
+static int join_k (lua_State *L, int status, lua_KContext ctx) {
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  (void)ctx;
+  if (failed(status))
+    return wait_failed(L, &q->joiners, QUEUE_UV_JOINERS, 0);
+  return 0;
+}
+
+static int join_op (lua_State *L) {
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  check_task(L);
+  lua_settop(L, 0);
+  if (q->unfinished == 0) return 0;
+  return wait_on(L, q, &q->joiners, QUEUE_UV_JOINERS, join_k);
+}
+
+/* ---------- methods ---------- */
+
+static int queue_join (lua_State *L) {
+  self(L);
+  lua_getiuservalue(L, 1, QUEUE_UV_JOINOP);
+  return 1;
+}
+
+/*
+** q:get() and q:put(item) are closures of each queue, stored in its public
+** table: the hottest calls skip the metatable and the checks of self();
+** upvalue 1 is the public table, 2 the coroutine object.
+*/
+static int queue_get (lua_State *L) {
+  if (!lua_rawequal(L, 1, lua_upvalueindex(1))) luaL_typeerror(L, 1, "Queue");
+  lua_pushvalue(L, lua_upvalueindex(2));
+  return 1;
+}
+
+/*
+** The shared coroutine object loaded with the item, or a copy of it when
+** the shared one is loaded already (made and not awaited yet).
+*/
+static int queue_put (lua_State *L) {
+  if (!lua_rawequal(L, 1, lua_upvalueindex(1))) luaL_typeerror(L, 1, "Queue");
+  if (lua_isnoneornil(L, 2))
+    return luaL_argerror(L, 2, "nil is not a valid queue item");
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(2));  /* 3 */
+  if (lua_rawgeti(L, 3, 2) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 3, 2);
+    return 1;
+  }
+  lua_createtable(L, 2, 4);
+  lua_getfield(L, 3, "fn");
+  lua_setfield(L, -2, "fn");
+  lua_getfield(L, 3, "name");
+  lua_setfield(L, -2, "name");
+  lua_pushinteger(L, 1);
+  lua_setfield(L, -2, "n");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "awaited");
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 2);
+  lua_getmetatable(L, 3);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);           /* coroutines.reusable[op] = op.fn */
+  lua_getfield(L, -1, "fn");
+  lua_rawset(L, lua_upvalueindex(3));
+  return 1;
+}
+
+/*
+** Sets field name of the public table at pidx to closure f, whose upvalues
+** are that table, user value uv of the queue at qidx, and the reusable
+** table at reusidx.
+*/
+static void set_method (lua_State *L, int pidx, int qidx, int reusidx,
+                        int uv, lua_CFunction f, const char *name) {
+  lua_pushvalue(L, pidx);
+  lua_getiuservalue(L, qidx, uv);
+  lua_pushvalue(L, reusidx);
+  lua_pushcclosure(L, f, 3);
+  lua_setfield(L, pidx, name);
+}
+
+static int queue_put_nowait (lua_State *L) {
+  Queue *q = self(L);
+  if (lua_isnoneornil(L, 2))
+    return luaL_argerror(L, 2, "nil is not a valid queue item");
+  lua_settop(L, 2);
+  add(L, q, 1, 2);
+  return 0;
+}
+
+static int queue_get_nowait (lua_State *L) {
+  Queue *q = self(L);
+  lua_settop(L, 1);
+  if (q->n == 0) return raise_error(L, q->shutdown ? "QueueShutDown" : "QueueEmpty");
+  return take(L, q, 1);
+}
+
+static int queue_task_done (lua_State *L) {
+  Queue *q = self(L);
+  if (q->unfinished <= 0) return luaL_error(L, "task_done() called too many times");
+  if (--q->unfinished == 0) finished(L, q, 1);
+  return 0;
+}
+
+/* q:shutdown([immediate]) */
+static int queue_shutdown (lua_State *L) {
+  Queue *q = self(L);
+  int immediate = lua_toboolean(L, 2);
+  lua_settop(L, 1);
+  q->shutdown = 1;
+  if (immediate) {
+    q->unfinished = q->unfinished > q->n ? q->unfinished - q->n : 0;
+    store_clear(L, q, 1);
+    if (q->unfinished == 0) finished(L, q, 1);
+  }
+  wake_all(L, 1, &q->getters, QUEUE_UV_GETTERS);
+  wake_all(L, 1, &q->putters, QUEUE_UV_PUTTERS);
+  return 0;
+}
+
+static int queue_qsize (lua_State *L) {
+  lua_pushinteger(L, self(L)->n);
+  return 1;
+}
+
+static int queue_empty (lua_State *L) {
+  lua_pushboolean(L, self(L)->n == 0);
+  return 1;
+}
+
+static int queue_full (lua_State *L) {
+  lua_pushboolean(L, isfull(self(L)));
+  return 1;
+}
+
+/* Appends the items, in storage order, to b, as Python's repr lists them. */
+static void add_items (lua_State *L, Queue *q, luaL_Buffer *b) {
+  lua_Integer i;
+  luaL_addstring(b, " _queue=[");
+  for (i = 1; i <= q->n; i++) {
+    if (i > 1) luaL_addstring(b, ", ");
+    lua_getiuservalue(L, 1, QUEUE_UV_ITEMS);
+    store_at(L, q, lua_gettop(L), i);
+    lua_remove(L, -2);
+    if (lua_type(L, -1) == LUA_TSTRING) lua_pushfstring(L, "'%s'", lua_tostring(L, -1));
+    else luaL_tolstring(L, -1, NULL);
+    lua_remove(L, -2);
+    luaL_addvalue(b);
+  }
+  luaL_addchar(b, ']');
+}
+
+/* tostring(q): "<Queue maxsize=1 _queue=[1] _getters[2] tasks=1 shutdown>" */
+static int queue_tostring (lua_State *L) {
+  Queue *q;
+  luaL_Buffer b;
+  lua_settop(L, 1);
+  lua_pushliteral(L, "maxsize");
+  if (lua_istable(L, 1)) lua_rawget(L, 1);  /* 2 */
+  q = self(L);
+  luaL_tolstring(L, 2, NULL);      /* 3 */
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "<%s maxsize=%s", kindnames[q->kind], lua_tostring(L, 3));
+  luaL_addvalue(&b);
+  if (q->n > 0) add_items(L, q, &b);
+  if (q->getters.tail > q->getters.head) {
+    lua_pushfstring(L, " _getters[%I]", q->getters.tail - q->getters.head);
+    luaL_addvalue(&b);
+  }
+  if (q->putters.tail > q->putters.head) {
+    lua_pushfstring(L, " _putters[%I]", q->putters.tail - q->putters.head);
+    luaL_addvalue(&b);
+  }
+  if (q->unfinished > 0) {
+    lua_pushfstring(L, " tasks=%I", q->unfinished);
+    luaL_addvalue(&b);
+  }
+  if (q->shutdown) luaL_addstring(&b, " shutdown");
+  luaL_addchar(&b, '>');
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* ---------- creating ---------- */
+
+/*
+** Sets user value uv of the queue at qidx to a reusable coroutine object
+** named name whose await calls op, with the metatable at mtidx, entered in
+** the reusable table at reusidx.
+*/
+static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
+                    lua_CFunction op, const char *name) {
+  lua_createtable(L, 2, 4);
+  lua_pushvalue(L, lua_upvalueindex(UV_RT));
+  lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
+  lua_pushvalue(L, lua_upvalueindex(UV_AWAIT));
+  lua_pushvalue(L, qidx);
+  lua_pushcclosure(L, op, 4);
+  lua_setfield(L, -2, "fn");
+  lua_pushinteger(L, 1);
+  lua_setfield(L, -2, "n");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "awaited");
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "name");
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, mtidx);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_getfield(L, -1, "fn");
+  lua_rawset(L, reusidx);
+  lua_setiuservalue(L, qidx, uv);
+}
+
+/*
+** core.queue_new(mt, kind, maxsize, opmt, reusable) -> a queue: a table
+** with metatable mt and field maxsize; opmt is the metatable of its
+** reusable coroutine objects, entered in the table reusable
+** (coroutines.reusable). Arguments are checked by the Lua layer.
+*/
+static int core_queue_new (lua_State *L) {
+  int kind = (int)luaL_checkinteger(L, 2);
+  lua_Number maxsize = luaL_checknumber(L, 3);
+  Queue *q;
+  char name[32];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  luaL_argcheck(L, kind >= QUEUE_FIFO && kind <= QUEUE_PRIORITY, 2, "bad kind");
+  lua_settop(L, 5);
+  q = (Queue *)lua_newuserdatauv(L, sizeof(Queue), QUEUE_NUV);  /* 6 */
+  memset(q, 0, sizeof(*q));
+  q->kind = (unsigned char)kind;
+  q->maxsize = maxsize;
+  lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
+  lua_setmetatable(L, 6);
+  lua_newtable(L);
+  lua_setiuservalue(L, 6, QUEUE_UV_ITEMS);
+  lua_newtable(L);
+  lua_setiuservalue(L, 6, QUEUE_UV_GETTERS);
+  lua_newtable(L);
+  lua_setiuservalue(L, 6, QUEUE_UV_PUTTERS);
+  lua_newtable(L);
+  lua_setiuservalue(L, 6, QUEUE_UV_JOINERS);
+  snprintf(name, sizeof(name), "%s.get", kindnames[kind]);
+  set_op(L, 6, 4, 5, QUEUE_UV_GETOP, get_op, name);
+  snprintf(name, sizeof(name), "%s.put", kindnames[kind]);
+  set_op(L, 6, 4, 5, QUEUE_UV_PUTOP, put_op, name);
+  snprintf(name, sizeof(name), "%s.join", kindnames[kind]);
+  set_op(L, 6, 4, 5, QUEUE_UV_JOINOP, join_op, name);
+  lua_createtable(L, 0, 4);  /* 7: the public object */
+  lua_pushvalue(L, 3);
+  lua_setfield(L, 7, "maxsize");
+  lua_pushvalue(L, 6);
+  lua_rawsetp(L, 7, &state_key);
+  set_method(L, 7, 6, 5, QUEUE_UV_GETOP, queue_get, "get");
+  set_method(L, 7, 6, 5, QUEUE_UV_PUTOP, queue_put, "put");
+  lua_pushvalue(L, 1);
+  lua_setmetatable(L, 7);
+  return 1;
+}
+
+int queue_open (lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"join", queue_join},
+    {"get_nowait", queue_get_nowait},
+    {"put_nowait", queue_put_nowait},
+    {"task_done", queue_task_done},
+    {"shutdown", queue_shutdown},
+    {"qsize", queue_qsize},
+    {"empty", queue_empty},
+    {"full", queue_full},
+    {NULL, NULL}
+  };
+  /* upvalues of everything: Runtime, the userdata's metatable, await_future */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_newmetatable(L, QUEUE_STATE);
+  lua_getfield(L, 1, "await_future");
+  lua_newtable(L);
+  lua_pushvalue(L, -4);
+  lua_pushvalue(L, -4);
+  lua_pushvalue(L, -4);
+  luaL_setfuncs(L, methods, 3);
+  lua_setfield(L, 1, "queue_methods");
+  lua_pushcclosure(L, queue_tostring, 3);
+  lua_setfield(L, 1, "queue_tostring");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_getmetatable(L, QUEUE_STATE);
+  lua_getfield(L, 1, "await_future");
+  lua_pushcclosure(L, core_queue_new, 3);
+  lua_setfield(L, 1, "queue_new");
+  return 0;
+}

@@ -1,0 +1,230 @@
+/*
+** queue_store.c: where a queue keeps its items, in the order it hands
+** them out: a ring (Queue), a stack (LifoQueue) or a binary heap
+** (PriorityQueue, the algorithm of Python's heapq, so that items comparing
+** equal come out in the same order as in Python).
+**
+** Anchoring rule: the items sit in the queue's QUEUE_UV_ITEMS table; the
+** functions here take that table at a stack index and may replace it (the
+** ring grows by copying into a larger table).
+*/
+#include "queue.h"
+
+#define RING_MIN 8
+
+/* How deep items nested as tuples may be compared (cycles end here). */
+#define MAX_DEPTH 100
+
+/* ---------- ordering of priority items ---------- */
+
+/* A table with no __lt metamethod: ordered like a Python tuple. */
+static int istuple (lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  if (luaL_getmetafield(L, idx, "__lt") == LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+static void checkdepth (lua_State *L, int depth) {
+  if (depth > MAX_DEPTH)
+    luaL_error(L, "priority queue items nested more than %d levels deep "
+                  "(a cycle?)", MAX_DEPTH);
+  luaL_checkstack(L, 4, "priority queue items nested too deeply");
+}
+
+static int prio_lt (lua_State *L, int a, int b, int depth);
+
+/* a == b, tuples compared element by element. [-0, +0, e] */
+static int prio_eq (lua_State *L, int a, int b, int depth) {
+  lua_Integer na, nb, i;
+  int eq = 1;
+  if (lua_rawequal(L, a, b)) return 1;
+  if (!istuple(L, a) || !istuple(L, b)) return lua_compare(L, a, b, LUA_OPEQ);
+  checkdepth(L, depth);
+  na = (lua_Integer)lua_rawlen(L, a);
+  nb = (lua_Integer)lua_rawlen(L, b);
+  if (na != nb) return 0;
+  for (i = 1; eq && i <= na; i++) {
+    lua_rawgeti(L, a, i);
+    lua_rawgeti(L, b, i);
+    eq = prio_eq(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1);
+    lua_pop(L, 2);
+  }
+  return eq;
+}
+
+/*
+** a < b: tuples as Python compares them (the first elements that differ
+** decide, else the shorter is smaller), anything else with Lua's <.
+** [-0, +0, e]
+*/
+static int prio_lt (lua_State *L, int a, int b, int depth) {
+  lua_Integer na, nb, i;
+  if (!istuple(L, a) || !istuple(L, b)) return lua_compare(L, a, b, LUA_OPLT);
+  checkdepth(L, depth);
+  na = (lua_Integer)lua_rawlen(L, a);
+  nb = (lua_Integer)lua_rawlen(L, b);
+  for (i = 1; i <= na && i <= nb; i++) {
+    int x, y, lt = -1;
+    lua_rawgeti(L, a, i);
+    lua_rawgeti(L, b, i);
+    x = lua_gettop(L) - 1;
+    y = x + 1;
+    if (!prio_eq(L, x, y, depth + 1)) lt = prio_lt(L, x, y, depth + 1);
+    lua_pop(L, 2);
+    if (lt >= 0) return lt;
+  }
+  return na < nb;
+}
+
+/* heap[i] < heap[j] for heap keys i, j. [-0, +0, e] */
+static int heap_lt (lua_State *L, int tidx, lua_Integer i, lua_Integer j) {
+  int lt;
+  lua_rawgeti(L, tidx, i);
+  lua_rawgeti(L, tidx, j);
+  lt = prio_lt(L, lua_gettop(L) - 1, lua_gettop(L), 0);
+  lua_pop(L, 2);
+  return lt;
+}
+
+/* The item at itemidx < heap[j]. [-0, +0, e] */
+static int item_lt (lua_State *L, int tidx, int itemidx, lua_Integer j) {
+  int lt;
+  lua_rawgeti(L, tidx, j);
+  lt = prio_lt(L, itemidx, lua_gettop(L), 0);
+  lua_pop(L, 1);
+  return lt;
+}
+
+/*
+** heapq.heappush. Every comparison is made before anything moves, so an
+** error raised by one (items that cannot be compared) leaves the heap as it
+** was. [-0, +0, e]
+*/
+static void heap_push (lua_State *L, Queue *q, int tidx, int itemidx) {
+  lua_Integer pos = q->n + 1, shifts = 0, cur;
+  while (pos > 1 && item_lt(L, tidx, itemidx, pos / 2)) {
+    pos /= 2;
+    shifts++;
+  }
+  for (cur = q->n + 1; shifts > 0; shifts--, cur /= 2) {
+    lua_rawgeti(L, tidx, cur / 2);
+    lua_rawseti(L, tidx, cur);
+  }
+  lua_pushvalue(L, itemidx);
+  lua_rawseti(L, tidx, cur);
+  q->n++;
+}
+
+/*
+** heapq.heappop: the last item replaces the root and goes down the path of
+** smaller children to a leaf, then back up while it is smaller than its
+** parent. The path and the stop are found first, then items move; an error
+** in a comparison leaves the heap unchanged. [-0, +1, e]
+*/
+static void heap_pop (lua_State *L, Queue *q, int tidx) {
+  lua_Integer path[8 * sizeof(lua_Integer)];
+  lua_Integer n = q->n - 1;  /* size once the last item is taken out */
+  int k = 0, m, i, lastidx;
+  lua_rawgeti(L, tidx, 1);  /* the result */
+  if (n == 0) {
+    lua_pushnil(L);
+    lua_rawseti(L, tidx, 1);
+    q->n = 0;
+    return;
+  }
+  lua_rawgeti(L, tidx, q->n);  /* the last item */
+  lastidx = lua_gettop(L);
+  path[0] = 1;
+  while (2 * path[k] <= n) {
+    lua_Integer child = 2 * path[k];
+    if (child + 1 <= n && !heap_lt(L, tidx, child, child + 1)) child++;
+    path[++k] = child;
+  }
+  for (m = k; m > 0 && item_lt(L, tidx, lastidx, path[m]); m--) {}
+  lua_pushnil(L);
+  lua_rawseti(L, tidx, q->n);
+  for (i = 0; i < m; i++) {
+    lua_rawgeti(L, tidx, path[i + 1]);
+    lua_rawseti(L, tidx, path[i]);
+  }
+  lua_rawseti(L, tidx, path[m]);  /* pops the last item */
+  q->n = n;
+}
+
+/* ---------- the ring of a FIFO queue (its capacity a power of 2) ---------- */
+
+/* Moves the items to a table twice as large, in order from key 1. */
+static void ring_grow (lua_State *L, Queue *q, int tidx) {
+  lua_Integer cap = q->cap < RING_MIN ? RING_MIN : 2 * q->cap, i;
+  lua_createtable(L, (int)cap, 0);
+  for (i = 0; i < q->n; i++) {
+    lua_rawgeti(L, tidx, ((q->head + i) & (q->cap - 1)) + 1);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_replace(L, tidx);
+  q->head = 0;
+  q->cap = cap;
+}
+
+/* ---------- the interface ---------- */
+
+/*
+** Stores the item at itemidx in the queue whose userdata is at qidx; tidx
+** is its items table, which this may replace by a larger one (on the stack
+** and in the user value). [-0, +0, e]
+*/
+void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
+  switch (q->kind) {
+    case QUEUE_FIFO:
+      if (q->n == q->cap) {
+        ring_grow(L, q, tidx);
+        lua_pushvalue(L, tidx);
+        lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
+      }
+      lua_pushvalue(L, itemidx);
+      lua_rawseti(L, tidx, ((q->head + q->n) & (q->cap - 1)) + 1);
+      q->n++;
+      break;
+    case QUEUE_LIFO:
+      lua_pushvalue(L, itemidx);
+      lua_rawseti(L, tidx, ++q->n);
+      break;
+    default:
+      heap_push(L, q, tidx, itemidx);
+  }
+}
+
+/* Takes out the next item (there is one) and pushes it. [-0, +1, e] */
+void store_pop (lua_State *L, Queue *q, int tidx) {
+  switch (q->kind) {
+    case QUEUE_FIFO:
+      lua_rawgeti(L, tidx, q->head + 1);
+      lua_pushnil(L);
+      lua_rawseti(L, tidx, q->head + 1);
+      q->head = (q->head + 1) & (q->cap - 1);
+      q->n--;
+      break;
+    case QUEUE_LIFO:
+      lua_rawgeti(L, tidx, q->n);
+      lua_pushnil(L);
+      lua_rawseti(L, tidx, q->n--);
+      break;
+    default:
+      heap_pop(L, q, tidx);
+  }
+}
+
+/* Pushes the i-th stored item (1-based, in storage order). [-0, +1, -] */
+void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
+  if (q->kind == QUEUE_FIFO)
+    lua_rawgeti(L, tidx, ((q->head + i - 1) & (q->cap - 1)) + 1);
+  else lua_rawgeti(L, tidx, i);
+}
+
+/* Drops every item of the queue whose userdata is at qidx. [-0, +0, m] */
+void store_clear (lua_State *L, Queue *q, int qidx) {
+  lua_newtable(L);
+  lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  q->n = q->head = q->cap = 0;
+}
