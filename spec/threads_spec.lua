@@ -142,13 +142,21 @@ describe("to_thread", function()
          refuses("bad argument #1 to 'to_thread' %(the function has an upvalue 'up'",
             function() return up end)
       end)
-      it("a C function", function()
-         refuses("bad argument #1 to 'to_thread' %(cannot copy a C function", print)
+      it("a C function that no loaded module has", function()
+         refuses("bad argument #1 to 'to_thread' %(cannot copy a C function to another thread unless",
+            coroutine.wrap(function() end))
       end)
       it("no function", function()
          refuses("bad argument #1 to 'to_thread' %(function expected, got nil%)")
       end)
    end)
+
+   it("runs a C function of a loaded module by its name", helper.async(function()
+      assert.equal("ababab", await(asyncio.to_thread(string.rep, "ab", 3)))
+      assert.equal("number", await(asyncio.to_thread(type, 1)))
+      -- a module the worker has not loaded yet is required there
+      assert.equal("number", type(await(asyncio.to_thread(require("asyncio.core").monotonic))))
+   end))
 
    it("shares a table twice when it is not a cycle", helper.async(function()
       local shared = { 1 }
@@ -397,7 +405,7 @@ describe("start_loop_thread", function()
       local ok, err = pcall(lt.call_soon_threadsafe, lt, function() end, io.stdout)
       assert.is_false(ok)
       assert.matches("bad argument #2 to 'call_soon_threadsafe' %(cannot copy a userdata value", err)
-      ok, err = pcall(lt.run_coroutine_threadsafe, lt, print)
+      ok, err = pcall(lt.run_coroutine_threadsafe, lt, coroutine.wrap(print))
       assert.is_false(ok)
       assert.matches("bad argument #1 to 'run_coroutine_threadsafe' %(cannot copy a C function", err)
    end)

@@ -20,7 +20,8 @@
 enum {
   T_NIL = 'n', T_FALSE = 'f', T_TRUE = 't', T_INT = 'i', T_FLT = 'd',
   T_STR = 's', T_TABLE = '{', T_END = '}', T_FN = 'F', T_REF = 'R',
-  T_ERROR = 'E'  /* an asyncio error object: class name, then its table */
+  T_ERROR = 'E', /* an asyncio error object: class name, then its table */
+  T_CFN = 'C'    /* a C function of a loaded module: module name, key */
 };
 
 void copy_init (CopyBuf *b) {
@@ -79,6 +80,34 @@ static int writer (lua_State *L, const void *p, size_t sz, void *ud) {
 ** Checks that the value at idx is a Lua function whose only upvalue, if
 ** any, is _ENV. Returns 1, or 0 with a message pushed. [-0, +(0|1), m]
 */
+/*
+** Finds the C function at idx in a loaded module (package.loaded, _G
+** included): pushes the module's name and the key and returns 1, or
+** returns 0. [-0, +(0|2), -]
+*/
+static int findcfunction (lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, idx)) {
+          lua_pop(L, 1);          /* loaded, modname, module, key */
+          lua_replace(L, -2);     /* loaded, modname, key */
+          lua_remove(L, -3);
+          return 1;
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
 int copy_checkfn (lua_State *L, int idx) {
   const char *name;
   int i;
@@ -87,7 +116,12 @@ int copy_checkfn (lua_State *L, int idx) {
     return 0;
   }
   if (lua_iscfunction(L, idx)) {
-    lua_pushliteral(L, "cannot copy a C function to another thread");
+    if (findcfunction(L, idx)) {
+      lua_pop(L, 2);
+      return 1;
+    }
+    lua_pushliteral(L, "cannot copy a C function to another thread unless "
+                       "it is a field of a loaded module, such as print");
     return 0;
   }
   for (i = 1; (name = lua_getupvalue(L, idx, i)) != NULL; i++) {
@@ -224,6 +258,19 @@ int copy_dump (lua_State *L, CopyBuf *b, int first, int n, int withfn,
     if (i == 0 && withfn) {
       size_t at;
       if (!copy_checkfn(L, first)) { *bad = 0; return 0; }
+      if (lua_iscfunction(L, first)) {  /* by name: module, key */
+        size_t mlen, klen;
+        const char *mod, *key;
+        findcfunction(L, first);
+        mod = lua_tolstring(L, -2, &mlen);
+        key = lua_tolstring(L, -1, &klen);
+        ok = puttag(b, T_CFN) && put(b, &mlen, sizeof(mlen)) && put(b, mod, mlen)
+             && put(b, &klen, sizeof(klen)) && put(b, key, klen);
+        lua_pop(L, 2);
+        if (!ok) { *bad = 0; return cannot(L, "a function (out of memory)"); }
+        b->count++;
+        continue;
+      }
       if (!puttag(b, T_FN) || !put(b, &b->n, sizeof(size_t))) {
         *bad = 0;
         return cannot(L, "a function (out of memory)");
@@ -306,6 +353,33 @@ static int loadvalue (Loader *ld) {
       }
       break;
     case T_END: return 0;
+    case T_CFN: {  /* the module's function here, requiring it if needed */
+      size_t mlen, klen;
+      const char *mod, *key;
+      get(ld, &mlen, sizeof(mlen));
+      if ((size_t)(ld->end - ld->p) < mlen) luaL_error(L, "corrupt copied value");
+      mod = ld->p;
+      ld->p += mlen;
+      get(ld, &klen, sizeof(klen));
+      if ((size_t)(ld->end - ld->p) < klen) luaL_error(L, "corrupt copied value");
+      key = ld->p;
+      ld->p += klen;
+      lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+      lua_pushlstring(L, mod, mlen);
+      if (lua_rawget(L, -2) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushlstring(L, mod, mlen);
+        lua_call(L, 1, 1);
+      }
+      lua_pushlstring(L, key, klen);
+      if (lua_gettable(L, -2) != LUA_TFUNCTION)
+        luaL_error(L, "cannot find the function '%s.%s' in this thread",
+                   lua_pushlstring(L, mod, mlen), lua_pushlstring(L, key, klen));
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      break;
+    }
     case T_ERROR: {  /* the class of that name, if asyncio is loaded here */
       size_t len;
       get(ld, &len, sizeof(len));
