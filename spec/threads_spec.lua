@@ -401,6 +401,15 @@ describe("start_loop_thread", function()
       assert.equal("there", await(cf))
    end))
 
+   it("fails the concurrent future when the function cannot be found there", function()
+      package.loaded.spec_threads_fake = { f = coroutine.wrap(function() end) }
+      local cf = lt:run_coroutine_threadsafe(package.loaded.spec_threads_fake.f)
+      package.loaded.spec_threads_fake = nil
+      local ok, err = pcall(cf.result, cf, 5)
+      assert.is_false(ok)
+      assert.matches("module 'spec_threads_fake' not found", err)
+   end)
+
    it("refuses what cannot be copied", function()
       local ok, err = pcall(lt.call_soon_threadsafe, lt, function() end, io.stdout)
       assert.is_false(ok)

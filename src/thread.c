@@ -597,6 +597,16 @@ static int core_cfuture_set (lua_State *L) {
   return 0;
 }
 
+/* Settles cf with the error at erridx (copied, or as a string). */
+void cfuture_fail (lua_State *L, CFuture *cf, int erridx) {
+  CopyBuf b;
+  copy_init(&b);
+  dump_error(L, &b, erridx);
+  pthread_mutex_lock(&thread_lock);
+  cfuture_finish_locked(cf, RES_ERROR, &b);
+  pthread_mutex_unlock(&thread_lock);
+}
+
 /* core.cfuture_key(cf) -> a light userdata naming it (MSG_CANCEL's key) */
 static int core_cfuture_key (lua_State *L) {
   lua_pushlightuserdata(L, cfuture_check(L, 1));

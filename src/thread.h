@@ -90,5 +90,6 @@ int threadsafe_open (lua_State *L);
 void cfuture_cancel_locked (struct CFuture *cf);
 void cfuture_release_locked (struct CFuture *cf);
 void cfuture_push (lua_State *L, struct CFuture *cf);
+void cfuture_fail (lua_State *L, struct CFuture *cf, int erridx);
 
 #endif

@@ -344,6 +344,14 @@ static int take_resolve (lua_State *L, Message *m, int loopidx) {
   return 0;
 }
 
+/* Loads the values of message 1 on the loop 2 (protected). */
+static int load_p (lua_State *L) {
+  Message *m = (Message *)lua_touserdata(L, 1);
+  Loop *loop = (Loop *)lua_touserdata(L, 2);
+  lua_settop(L, 2);
+  return copy_load(L, &m->buf, 2, loop->inbox ? loop->inbox->id : 0);
+}
+
 /*
 ** core.thread_take(msg, loop) -> kind, ...: opens a message on the loop
 ** it was posted to. "resolve" (done here), "call", fn, args...; "task",
@@ -376,12 +384,20 @@ static int core_thread_take (lua_State *L) {
       lua_pushliteral(L, "call");
       copy_load(L, &m->buf, 2, loop->inbox ? loop->inbox->id : 0);
       break;
-    case MSG_TASK:
+    case MSG_TASK: {
+      struct CFuture *cf = m->cf;
       lua_pushliteral(L, "task");
-      cfuture_push(L, m->cf);  /* takes the message's reference */
+      cfuture_push(L, cf);  /* takes the message's reference */
       m->cf = NULL;
-      copy_load(L, &m->buf, 2, loop->inbox ? loop->inbox->id : 0);
+      lua_pushcfunction(L, load_p);
+      lua_pushlightuserdata(L, m);
+      lua_pushvalue(L, 2);
+      if (lua_pcall(L, 2, LUA_MULTRET, 0) != LUA_OK) {  /* its future fails */
+        cfuture_fail(L, cf, -1);
+        lua_settop(L, base);
+      }
       break;
+    }
     case MSG_CANCEL:
       lua_pushliteral(L, "cancel");
       lua_pushlightuserdata(L, m->cf);
