@@ -27,12 +27,6 @@ local function argerror(argn, fname, msg, level)
 end
 M.argerror = argerror
 
--- Whether x is a Future or a Task.
-function M.isfuture(x)
-   local mt = getmetatable(x)
-   return mt == Task_mt or mt == Future_mt
-end
-
 -- The kind of awaitable x is: "future", "coroutine", "other" (a value with
 -- __await) or nil.
 local function kind(x)
@@ -55,7 +49,6 @@ local function not_awaitable(x, argn, fname, level)
    end
    argerror(argn, fname, "awaitable expected, got " .. typename(x), level + 1)
 end
-M.not_awaitable = not_awaitable
 
 -- Checks that x can be awaited; level is that of the public function.
 function M.check(x, argn, fname, level)

@@ -103,7 +103,7 @@ function M.gather(...)
    local children = { ... }
    children[n + 1] = nil
    local results = {}
-   local nfuts, nfinished = n, 0
+   local nfinished = 0
    local outer, cancel_requested, cancel_msg
    -- Children usually finish in argument order: each result is then
    -- stored by the callback, while the child is still in the CPU cache;
@@ -146,7 +146,7 @@ function M.gather(...)
                stored = false
             end
          end
-         if nfinished == nfuts and outer ~= nil and not done(outer) then
+         if nfinished == n and outer ~= nil and not done(outer) then
             finish()
          end
       elseif outer ~= nil and not done(outer) then
