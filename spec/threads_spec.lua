@@ -261,6 +261,19 @@ describe("ThreadPoolExecutor", function()
       assert.equal("finished", await(fut))
    end))
 
+   it("is shut down, waiting, when it goes out of a to-be-closed scope", helper.async(function()
+      local fut
+      do
+         local executor <close> = asyncio.ThreadPoolExecutor(1)
+         fut = executor:submit(function()
+            local t = os.clock() + 0.05
+            while os.clock() < t do end
+            return "done"
+         end)
+      end
+      assert.equal("done", await(fut))
+   end))
+
    it("rejects a bad max_workers", function()
       assert.has_error(function() asyncio.ThreadPoolExecutor(0) end)
       assert.has_error(function() asyncio.ThreadPoolExecutor("2") end)
@@ -427,6 +440,15 @@ describe("start_loop_thread", function()
 end)
 
 describe("shutdown", function()
+   it("a to-be-closed loop thread is stopped and joined", function()
+      local cf
+      do
+         local lt <close> = asyncio.start_loop_thread()
+         cf = lt:run_coroutine_threadsafe(function() return "ran" end)
+      end
+      assert.equal("ran", cf:result(0))
+   end)
+
    it("asyncio.run shuts the default executor down", function()
       local executor
       asyncio.run(function()

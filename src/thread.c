@@ -332,6 +332,12 @@ static int executor_shutdown_m (lua_State *L) {
   return 0;
 }
 
+/* A to-be-closed executor is shut down, waiting, at the end of its scope. */
+static int executor_close (lua_State *L) {
+  executor_shutdown(executor_check(L, 1), 1);
+  return 0;
+}
+
 /* executor:_workers() -> threads started (for tests) */
 static int executor_workers (lua_State *L) {
   lua_pushinteger(L, executor_check(L, 1)->nthreads);
@@ -797,6 +803,16 @@ static int loopthread_gc (lua_State *L) {
   return 0;
 }
 
+/* A to-be-closed loop thread is stopped and joined at the end of its scope. */
+static int loopthread_close (lua_State *L) {
+  LoopThread *lt = loopthread_check(L);
+  if (!lt->joined) {
+    loopthread_stop(L);
+    loopthread_join(L);
+  }
+  return 0;
+}
+
 static int loopthread_tostring (lua_State *L) {
   LoopThread **box = (LoopThread **)luaL_checkudata(L, 1, AIO_LOOPTHREAD);
   lua_pushfstring(L, "<LoopThread %s>", *box == NULL ? "closed"
@@ -822,6 +838,7 @@ int thread_open (lua_State *L) {
   };
   static const luaL_Reg ex_meta[] = {
     {"__gc", executor_gc},
+    {"__close", executor_close},
     {"__tostring", executor_tostring},
     {NULL, NULL}
   };
@@ -847,6 +864,7 @@ int thread_open (lua_State *L) {
   };
   static const luaL_Reg lt_meta[] = {
     {"__gc", loopthread_gc},
+    {"__close", loopthread_close},
     {"__tostring", loopthread_tostring},
     {NULL, NULL}
   };

@@ -212,8 +212,13 @@ local function cancel_leftovers(loop)
       pcall(loop.run_until_complete, loop, all)
       guard:cancel()
    end
+   -- tasks done whose callbacks had no iteration left to run, or stuck
    for _, entry in pairs(running_tasks(loop)) do
-      core.cfuture_set(entry[2], "cancelled")
+      if entry[1]:done() then
+         settle(entry[2], entry[1])
+      else
+         core.cfuture_set(entry[2], "cancelled")
+      end
    end
 end
 
