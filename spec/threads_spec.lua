@@ -305,6 +305,21 @@ describe("loop:call_soon_threadsafe", function()
       assert.is_true(loop:time() - t0 < 2)
    end))
 
+   it("lets a worker run a task on the loop and wait for it", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      _G.spec_threads_main = "main state"
+      local got = await(asyncio.to_thread(function(l)
+         local cf = l:run_coroutine_threadsafe(function(x)
+            local aio = require("asyncio")
+            aio.await(aio.sleep(0.01))
+            return _G.spec_threads_main .. " " .. x
+         end, "ok")
+         return cf:result(5)
+      end, loop))
+      _G.spec_threads_main = nil
+      assert.equal("main state ok", got)
+   end))
+
    it("turns a copied future back into the same future", helper.async(function()
       local fut = asyncio.get_running_loop():create_future()
       local back = await(asyncio.to_thread(function(f) return f end, fut))

@@ -728,20 +728,20 @@ static int loopthread_call_soon_threadsafe (lua_State *L) {
 }
 
 /*
-** handle:run_coroutine_threadsafe(fn, ...) -> concurrent future: fn(...)
-** runs as the body of a task in the loop thread.
+** Posts a MSG_TASK of the function at fnidx with the values after it to
+** the inbox and pushes its concurrent future; misuse is reported `level`
+** levels up. [-0, +1, e]
 */
-static int loopthread_run_coroutine_threadsafe (lua_State *L) {
-  LoopThread *lt = loopthread_check(L);
+static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   CFuture *cf;
   Message *m;
   CopyBuf b;
   int bad, ok;
   copy_init(&b);
-  if (lua_isnone(L, 2)) lua_pushnil(L);  /* "function expected, got nil" */
-  if (!copy_dump(L, &b, 2, lua_gettop(L) - 1, 1, aio_rt(L), &bad))
-    copy_argerror(L, &b, "run_coroutine_threadsafe", 1 + bad, 1);
-  cf = cfuture_new(lt->inbox);
+  if (lua_isnone(L, fnidx)) lua_pushnil(L);  /* "function expected, got nil" */
+  if (!copy_dump(L, &b, fnidx, lua_gettop(L) - fnidx + 1, 1, aio_rt(L), &bad))
+    copy_argerror(L, &b, "run_coroutine_threadsafe", 1 + bad, level);
+  cf = cfuture_new(inbox);
   m = msg_new(MSG_TASK);
   if (cf == NULL || m == NULL) {
     free(cf); free(m); copy_free(&b);
@@ -752,11 +752,29 @@ static int loopthread_run_coroutine_threadsafe (lua_State *L) {
   pthread_mutex_lock(&thread_lock);
   cf->refs++;           /* the message's */
   m->cf = cf;
-  ok = inbox_post_locked(lt->inbox, m);
+  ok = inbox_post_locked(inbox, m);
   if (!ok) msg_free_locked(m);
   pthread_mutex_unlock(&thread_lock);
   if (!ok) return luaL_error(L, "event loop is closed");
   return 1;
+}
+
+/*
+** handle:run_coroutine_threadsafe(fn, ...) -> concurrent future: fn(...)
+** runs as the body of a task in the loop thread.
+*/
+static int loopthread_run_coroutine_threadsafe (lua_State *L) {
+  LoopThread *lt = loopthread_check(L);
+  return run_coroutine(L, lt->inbox, 2, 1);
+}
+
+/*
+** core.thread_run_coroutine(inbox, fn, ...) -> concurrent future: the same
+** for a loop known by its inbox (a ThreadRef's run_coroutine_threadsafe).
+*/
+static int core_thread_run_coroutine (lua_State *L) {
+  uint64_t inbox = (uint64_t)luaL_checkinteger(L, 1);
+  return run_coroutine(L, inbox, 2, 2);
 }
 
 /* handle:stop(): the loop stops once what was submitted before has run. */
@@ -877,6 +895,7 @@ int thread_open (lua_State *L) {
     {"cfuture_key", core_cfuture_key},
     {"start_loop_thread", core_start_loop_thread},
     {"loop_thread_ready", core_loop_thread_ready},
+    {"thread_run_coroutine", core_thread_run_coroutine},
     {NULL, NULL}
   };
   newmeta(L, AIO_EXECUTOR, ex_methods, ex_meta);

@@ -83,6 +83,7 @@ int inbox_lookup (lua_State *L, int loopidx, int kind, uint64_t obj);
 void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
                        const char *fname, int fnarg, int level);
 int threadref_call_soon_threadsafe (lua_State *L);
+int threadref_run_coroutine_threadsafe (lua_State *L);
 void ticket_release_locked (Ticket *t);
 int threadsafe_open (lua_State *L);
 

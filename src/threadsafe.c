@@ -510,6 +510,29 @@ int threadref_call_soon_threadsafe (lua_State *L) {
   return 1;
 }
 
+/*
+** threadref:run_coroutine_threadsafe(fn, ...) -> concurrent future, from
+** any thread: loads asyncio in this state if needed (concurrent futures
+** raise its errors) and lets the core do it.
+*/
+int threadref_run_coroutine_threadsafe (lua_State *L) {
+  uint64_t *ref = (uint64_t *)luaL_checkudata(L, 1, AIO_THREADREF);
+  int i, n = lua_gettop(L);
+  if (ref[2] != REF_LOOP)
+    return luaL_error(L, "bad self to 'run_coroutine_threadsafe' (a loop expected, got a future)");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "asyncio");
+  lua_call(L, 1, 0);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "asyncio.core");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "thread_run_coroutine");
+  lua_pushinteger(L, (lua_Integer)ref[0]);
+  for (i = 2; i <= n; i++) lua_pushvalue(L, i);
+  lua_call(L, n, 1);
+  return 1;
+}
+
 /* core.thread_post_call(inbox, fname, fnarg, fn, ...) -> handle */
 static int core_thread_post_call (lua_State *L) {
   uint64_t inbox = (uint64_t)luaL_checkinteger(L, 1);
