@@ -79,6 +79,7 @@ Task *task_check_running (lua_State *L) {
 static void release_coroutine (lua_State *L, Task *t, int idx, int reusable) {
   lua_State *co = t->co;
   t->co = NULL;
+  if (co == NULL) return;  /* it never started */
   if (reusable && lua_status(co) == LUA_OK) {
     lua_Integer n;
     lua_getiuservalue(L, idx, FUT_UV_LOOP);
@@ -173,6 +174,34 @@ static void finish_broken (lua_State *L, Task *t, int idx, lua_State *co) {
 /* ---------- stepping ---------- */
 
 /*
+** Gives the task at idx its coroutine when it first runs: a pooled one (a
+** task that finished without suspending hands its coroutine straight to the
+** next), or a new one, with the body and the coroutine object on it.
+** [-0, +0, m]
+*/
+static lua_State *acquire_coroutine (lua_State *L, Task *t, int idx) {
+  lua_State *co;
+  lua_Integer n;
+  lua_getiuservalue(L, idx, FUT_UV_LOOP);
+  lua_getiuservalue(L, -1, LOOP_UV_POOL);
+  n = (lua_Integer)lua_rawlen(L, -1);
+  if (n > 0) {
+    lua_rawgeti(L, -1, n);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, n);
+    co = lua_tothread(L, -1);
+  } else co = lua_newthread(L);
+  lua_setiuservalue(L, idx, TASK_UV_CORO);
+  lua_pop(L, 2);
+  t->co = co;
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_BODY);
+  lua_getiuservalue(L, idx, TASK_UV_OBJ);
+  if (lua_type(L, -1) == LUA_TTABLE) coro_wrap_reusable(L, -1);
+  lua_xmove(L, co, 2);
+  return co;
+}
+
+/*
 ** Resumes the task at idx. futidx is the future whose completion woke it
 ** (its waiter), or 0 for a plain step. Stale entries (the task moved on
 ** since they were queued) are ignored. [-0, +0, e]
@@ -202,7 +231,8 @@ void task_step (lua_State *L, Loop *loop, int idx, int futidx) {
       return;
     }
     t->started = 1;
-    nargs = lua_gettop(co) - 1;
+    co = acquire_coroutine(L, t, idx);
+    nargs = 1;
   } else if (t->must_cancel) {
     t->must_cancel = 0;
     lua_pushlightuserdata(co, &aio_mark_throw);
@@ -282,9 +312,7 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
   Runtime *rt = aio_rt(L);
   Loop *loop = (Loop *)lua_touserdata(L, loopidx);
   Task *t;
-  lua_State *co;
   int tidx;
-  lua_Integer n;
   t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);
   tidx = lua_gettop(L);
   memset(t, 0, sizeof(*t));
@@ -295,30 +323,10 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
   if (lua_type(L, objidx) == LUA_TUSERDATA) coro_own(L, objidx);
   lua_pushvalue(L, objidx);
   lua_setiuservalue(L, tidx, TASK_UV_OBJ);  /* what get_coro returns */
-  if (lua_type(L, objidx) == LUA_TTABLE) {
-    lua_pushvalue(L, objidx);  /* keep the caller's value intact */
-    objidx = lua_gettop(L);
-    coro_wrap_reusable(L, objidx);
-  }
   if (nameidx) {
     lua_pushvalue(L, nameidx);
     lua_setiuservalue(L, tidx, TASK_UV_NAME);
   }
-  /* the coroutine: a pooled one, or a new one */
-  lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
-  n = (lua_Integer)lua_rawlen(L, -1);
-  if (n > 0) {
-    lua_rawgeti(L, -1, n);
-    lua_pushnil(L);
-    lua_rawseti(L, -3, n);
-    co = lua_tothread(L, -1);
-  } else co = lua_newthread(L);
-  lua_setiuservalue(L, tidx, TASK_UV_CORO);
-  lua_pop(L, 1);
-  t->co = co;
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_BODY);
-  lua_pushvalue(L, objidx);
-  lua_xmove(L, co, 2);
   /* unfinished, and scheduled to start on the next iteration */
   t->tslot = loop_task_slot(L, loop);
   lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
