@@ -1,7 +1,7 @@
 -- Barrier (API.md §6), Python 3.11's asyncio.Barrier over a Condition:
 -- parties tasks wait until all of them have arrived, then all go on; the
 -- barrier fills, drains, and can be reset or aborted (both raise
--- BrokenBarrierError in the tasks waiting in it). Exported by asyncio.locks.
+-- BrokenBarrierError in the tasks waiting in it). asyncio.locks exports it.
 
 local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
@@ -27,8 +27,8 @@ end
 
 function Barrier:__tostring()
    local extra = self._state
-   if self._state == FILLING then
-      extra = ("%s, waiters:%d/%d"):format(extra, self._count, self.parties)
+   if self._state ~= BROKEN then
+      extra = ("%s, waiters:%d/%d"):format(extra, self.n_waiting, self.parties)
    end
    return ("<asyncio.Barrier object at %p [%s]>"):format(self, extra)
 end
@@ -115,14 +115,16 @@ function Barrier:abort()
    return abort(self)
 end
 
--- Barrier(parties): parties an integer >= 1.
-function M.Barrier(parties)
-   local locks = require("asyncio.locks") -- loaded by now: it loads this module
-   if parties == nil then
-      error("bad argument #1 to 'Barrier' (integer expected, got no value)", 2)
+-- The constructor Barrier(parties), parties an integer >= 1, given
+-- asyncio.locks' Condition and its argument check.
+function M.constructor(Condition, checkcount)
+   return function(parties)
+      if parties == nil then
+         error("bad argument #1 to 'Barrier' (integer expected, got no value)", 2)
+      end
+      parties = checkcount("Barrier", "parties", parties, nil, 1)
+      return setmetatable({ parties = parties, _cond = Condition(), _state = FILLING, _count = 0 }, Barrier)
    end
-   parties = locks.checkcount("Barrier", parties, nil, 1)
-   return setmetatable({ parties = parties, _cond = locks.Condition(), _state = FILLING, _count = 0 }, Barrier)
 end
 
 return M

@@ -76,7 +76,7 @@ local function all_cancelled(waiters)
    return true
 end
 
-local function checkcount(fname, value, default, min)
+local function checkcount(fname, argname, value, default, min)
    if value == nil then
       return default
    end
@@ -87,11 +87,10 @@ local function checkcount(fname, value, default, min)
       error(("bad argument #1 to '%s' (integer expected, got %s)"):format(fname, typename(value)), 3)
    end
    if value < min then
-      error(("bad argument #1 to '%s' (value must be >= %d)"):format(fname, min), 3)
+      error(("bad argument #1 to '%s' (%s must be >= %d)"):format(fname, argname, min), 3)
    end
    return value
 end
-M.checkcount = checkcount
 
 -- ---------- Lock ----------
 
@@ -413,12 +412,12 @@ end
 
 -- Semaphore([value = 1]): value permits, an integer >= 0.
 function M.Semaphore(value)
-   return new_semaphore(Semaphore, checkcount("Semaphore", value, 1, 0))
+   return new_semaphore(Semaphore, checkcount("Semaphore", "value", value, 1, 0))
 end
 
 -- BoundedSemaphore([value = 1]): releasing above value raises.
 function M.BoundedSemaphore(value)
-   value = checkcount("BoundedSemaphore", value, 1, 0)
+   value = checkcount("BoundedSemaphore", "value", value, 1, 0)
    return new_semaphore(BoundedSemaphore, value, value)
 end
 
@@ -453,6 +452,6 @@ function Semaphore:__tostring()
 end
 BoundedSemaphore.__tostring = Semaphore.__tostring
 
-M.Barrier = require("asyncio.barrier").Barrier
+M.Barrier = require("asyncio.barrier").constructor(M.Condition, checkcount)
 
 return M

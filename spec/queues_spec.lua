@@ -1,0 +1,498 @@
+-- Queues (API.md §7): Queue, LifoQueue, PriorityQueue. The scenarios
+-- ported from CPython's test_queues.py are in queues_cpython_spec.lua.
+local asyncio = require("asyncio")
+local helper = require("spec.helper")
+local async, await = asyncio.async, asyncio.await
+
+-- Starts fn(...) as a task.
+local function spawn(fn, ...)
+   return asyncio.create_task(async(fn)(...))
+end
+
+-- Awaits t and returns its error (fails if it succeeds).
+local function failure(t)
+   local ok, err = pcall(await, t)
+   assert.is_false(ok, "expected an error")
+   return err
+end
+
+local function cancelled(t)
+   assert.is_true(asyncio.CancelledError:is(failure(t)))
+end
+
+local function drain(q)
+   local items = {}
+   while not q:empty() do
+      items[#items + 1] = q:get_nowait()
+   end
+   return items
+end
+
+describe("Queue", function()
+   it("hands items out first in, first out", helper.async(function()
+      local q = asyncio.Queue()
+      for i = 1, 100 do
+         await(q:put(i))
+      end
+      assert.equal(100, q:qsize())
+      for i = 1, 100 do
+         assert.equal(i, await(q:get()))
+      end
+      assert.is_true(q:empty())
+   end))
+
+   it("keeps its order while the ring wraps and grows", function()
+      local q = asyncio.Queue()
+      local expect, n = 1, 0
+      for round = 1, 50 do
+         for _ = 1, round do
+            n = n + 1
+            q:put_nowait(n)
+         end
+         for _ = 1, round // 2 do
+            assert.equal(expect, q:get_nowait())
+            expect = expect + 1
+         end
+      end
+      while not q:empty() do
+         assert.equal(expect, q:get_nowait())
+         expect = expect + 1
+      end
+      assert.equal(n + 1, expect)
+   end)
+
+   it("has maxsize, qsize, empty and full", function()
+      local q = asyncio.Queue(2)
+      assert.equal(2, q.maxsize)
+      assert.is_true(q:empty())
+      q:put_nowait("a")
+      assert.is_false(q:full())
+      q:put_nowait("b")
+      assert.is_true(q:full())
+      assert.equal(2, q:qsize())
+      assert.equal(0, asyncio.Queue().maxsize)
+      assert.is_false(asyncio.Queue():full())
+      local neg = asyncio.Queue(-1) -- maxsize <= 0: unbounded
+      for i = 1, 10 do
+         neg:put_nowait(i)
+      end
+      assert.is_false(neg:full())
+   end)
+
+   it("raises QueueFull and QueueEmpty from the _nowait forms", function()
+      local q = asyncio.Queue(1)
+      local ok, err = pcall(q.get_nowait, q)
+      assert.is_false(ok)
+      assert.is_true(asyncio.QueueEmpty:is(err))
+      q:put_nowait(1)
+      ok, err = pcall(q.put_nowait, q, 2)
+      assert.is_false(ok)
+      assert.is_true(asyncio.QueueFull:is(err))
+      assert.equal(1, q:qsize())
+   end)
+
+   it("blocks get() while empty and put() while full", helper.async(function()
+      local q = asyncio.Queue(1)
+      local log = {}
+      local getter = spawn(function()
+         log[#log + 1] = "got " .. await(q:get())
+      end)
+      await(asyncio.sleep(0))
+      assert.same({}, log)
+      await(q:put("x"))
+      await(q:put("y")) -- fits: the getter has not run yet, but "x" is taken when it does
+      local putter = spawn(function()
+         await(q:put("z"))
+         log[#log + 1] = "put z"
+      end)
+      await(getter)
+      await(asyncio.sleep(0))
+      assert.same({ "got x" }, log)
+      assert.equal("y", await(q:get()))
+      await(putter)
+      assert.same({ "got x", "put z" }, log)
+      assert.equal("z", q:get_nowait())
+   end))
+
+   it("wakes blocked getters in the order they came", helper.async(function()
+      local q = asyncio.Queue()
+      local got = {}
+      for i = 1, 5 do
+         spawn(function()
+            local v = await(q:get())
+            got[#got + 1] = i .. ":" .. v
+         end)
+      end
+      await(asyncio.sleep(0))
+      for _, v in ipairs({ "a", "b", "c", "d", "e" }) do
+         q:put_nowait(v)
+      end
+      await(asyncio.sleep(0))
+      assert.same({ "1:a", "2:b", "3:c", "4:d", "5:e" }, got)
+   end))
+
+   it("rejects nil items", function()
+      local q = asyncio.Queue()
+      local ok, err = pcall(function() return q:put(nil) end)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'put' %(nil is not a valid queue item%)", err)
+      ok, err = pcall(function() q:put_nowait(nil) end)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'put_nowait' %(nil is not a valid queue item%)", err)
+      assert.equal(0, q:qsize())
+   end)
+
+   it("checks its arguments", function()
+      local ok, err = pcall(asyncio.Queue, "big")
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'Queue' %(number expected, got string%)", err)
+      ok, err = pcall(asyncio.PriorityQueue, 0 / 0)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'PriorityQueue' %(maxsize is NaN%)", err)
+      local q = asyncio.Queue()
+      ok, err = pcall(q.qsize, {})
+      assert.is_false(ok)
+      assert.matches("Queue expected, got table", err)
+      ok, err = pcall(q.get, {})
+      assert.is_false(ok)
+      assert.matches("Queue expected, got table", err)
+   end)
+
+   it("raises from task_done() called more times than items were put", function()
+      local q = asyncio.Queue()
+      local ok, err = pcall(q.task_done, q)
+      assert.is_false(ok)
+      assert.matches("task_done%(%) called too many times", err)
+      q:put_nowait(1)
+      q:get_nowait()
+      q:task_done()
+      assert.is_false(pcall(q.task_done, q))
+   end)
+
+   it("describes itself as Python's str() does", helper.async(function()
+      local q = asyncio.Queue(3)
+      assert.equal("<Queue maxsize=3>", tostring(q))
+      q:put_nowait(1)
+      q:put_nowait("two")
+      assert.equal("<Queue maxsize=3 _queue=[1, 'two'] tasks=2>", tostring(q))
+      local g = asyncio.create_task(asyncio.Queue():get())
+      local e = asyncio.Queue()
+      local w = asyncio.create_task(e:get())
+      await(asyncio.sleep(0))
+      assert.equal("<Queue maxsize=0 _getters[1]>", tostring(e))
+      e:shutdown()
+      assert.equal("<Queue maxsize=0 shutdown>", tostring(e))
+      g:cancel()
+      assert.equal("<LifoQueue maxsize=0>", tostring(asyncio.LifoQueue()))
+      assert.equal("<PriorityQueue maxsize=1.5>", tostring(asyncio.PriorityQueue(1.5)))
+      assert.is_true(asyncio.QueueShutDown:is(failure(w)))
+   end))
+
+   it("can be used with the _nowait forms outside a task, but not awaited", function()
+      local q = asyncio.Queue()
+      q:put_nowait(1)
+      assert.equal(1, q:get_nowait())
+      local ok, err = pcall(await, q:get())
+      assert.is_false(ok)
+      assert.matches("await called outside of a running task", err)
+   end)
+end)
+
+describe("LifoQueue", function()
+   it("hands out the last item first", helper.async(function()
+      local q = asyncio.LifoQueue()
+      for _, v in ipairs({ 1, 3, 2 }) do
+         await(q:put(v))
+      end
+      assert.same({ 2, 3, 1 }, { await(q:get()), await(q:get()), await(q:get()) })
+   end))
+end)
+
+describe("PriorityQueue", function()
+   it("hands out the smallest item first", function()
+      local q = asyncio.PriorityQueue()
+      for _, v in ipairs({ 5, 1, 4, 2, 3, 1, 9, 0 }) do
+         q:put_nowait(v)
+      end
+      assert.same({ 0, 1, 1, 2, 3, 4, 5, 9 }, drain(q))
+      for _, v in ipairs({ "pear", "apple", "fig" }) do
+         q:put_nowait(v)
+      end
+      assert.same({ "apple", "fig", "pear" }, drain(q))
+   end)
+
+   it("orders tables like tuples: first element, then the next", function()
+      local q = asyncio.PriorityQueue()
+      local items = { { 2, "b" }, { 1, "z" }, { 2, "a" }, { 1, "y", 0 }, { 1, "y" }, { 0, { 5, 1 } }, { 0, { 4 } } }
+      for _, v in ipairs(items) do
+         q:put_nowait(v)
+      end
+      local out = {}
+      for _, v in ipairs(drain(q)) do
+         out[#out + 1] = table.concat({ v[1], type(v[2]) == "table" and table.concat(v[2], ".") or v[2], v[3] }, ",")
+      end
+      assert.same({ "0,4", "0,5.1", "1,y", "1,y,0", "1,z", "2,a", "2,b" }, out)
+   end)
+
+   it("uses __lt when items have it", function()
+      local mt = { __lt = function(a, b) return a.p > b.p end } -- largest first
+      local q = asyncio.PriorityQueue()
+      for _, p in ipairs({ 3, 9, 1 }) do
+         q:put_nowait(setmetatable({ p = p }, mt))
+      end
+      assert.same({ 9, 3, 1 }, { q:get_nowait().p, q:get_nowait().p, q:get_nowait().p })
+   end)
+
+   it("hands out items that compare equal in the order Python's heapq does", function()
+      -- items compare by priority only; the expected order is what
+      -- Python's heapq gives for the same pushes and pops
+      local mt = { __lt = function(a, b) return a.p < b.p end }
+      local q = asyncio.PriorityQueue()
+      local out, x = {}, 7
+      for k = 0, 39 do
+         x = x * 48271 % 2147483647
+         if x % 3 == 0 and not q:empty() then
+            out[#out + 1] = q:get_nowait().i
+         else
+            q:put_nowait(setmetatable({ p = x % 4, i = k }, mt))
+         end
+      end
+      while not q:empty() do
+         out[#out + 1] = q:get_nowait().i
+      end
+      assert.same({ 0, 3, 4, 11, 13, 17, 10, 12, 16, 23, 6, 20, 8, 22, 5, 34, 38, 35, 25, 2, 32, 26, 14, 39 }, out)
+   end)
+
+   it("leaves the heap intact when items cannot be compared", function()
+      local q = asyncio.PriorityQueue()
+      q:put_nowait(1)
+      q:put_nowait(2)
+      local ok, err = pcall(q.put_nowait, q, "three")
+      assert.is_false(ok)
+      assert.matches("attempt to compare", err)
+      assert.same({ 1, 2 }, drain(q))
+      local a, b = {}, {}
+      a[1], b[1] = b, a -- compared element by element forever
+      q:put_nowait(a)
+      ok, err = pcall(q.put_nowait, q, b)
+      assert.is_false(ok)
+      assert.matches("nested more than", err)
+      assert.equal(1, q:qsize())
+   end)
+end)
+
+describe("Queue:join() and task_done()", function()
+   it("returns at once when nothing is unfinished", helper.async(function()
+      local q = asyncio.Queue()
+      await(q:join())
+      await(q:join())
+   end))
+
+   it("waits until every item put is done", helper.async(function()
+      local q = asyncio.Queue()
+      local log = {}
+      for i = 1, 3 do
+         q:put_nowait(i)
+      end
+      local joiner = spawn(function()
+         await(q:join())
+         log[#log + 1] = "joined"
+      end)
+      for i = 1, 3 do
+         await(asyncio.sleep(0))
+         assert.same({}, log)
+         assert.equal(i, q:get_nowait())
+         q:task_done()
+      end
+      await(joiner)
+      assert.same({ "joined" }, log)
+   end))
+
+   it("drops a cancelled join() from its waiters", helper.async(function()
+      local q = asyncio.Queue()
+      q:put_nowait(1)
+      local j1 = asyncio.create_task(q:join())
+      local j2 = asyncio.create_task(q:join())
+      await(asyncio.sleep(0))
+      j1:cancel()
+      cancelled(j1)
+      q:get_nowait()
+      q:task_done()
+      await(j2)
+   end))
+end)
+
+describe("Queue:shutdown()", function()
+   it("wakes every blocked get() and put() with QueueShutDown", helper.async(function()
+      local empty, full = asyncio.Queue(), asyncio.Queue(1)
+      full:put_nowait("x")
+      local getters, putters = {}, {}
+      for i = 1, 3 do
+         getters[i] = asyncio.create_task(empty:get())
+         putters[i] = asyncio.create_task(full:put(i))
+      end
+      await(asyncio.sleep(0))
+      empty:shutdown()
+      full:shutdown()
+      for i = 1, 3 do
+         assert.is_true(asyncio.QueueShutDown:is(failure(getters[i])))
+         assert.is_true(asyncio.QueueShutDown:is(failure(putters[i])))
+      end
+      assert.equal("x", await(full:get())) -- what is left can still be taken
+      local ok, err = pcall(await, full:get())
+      assert.is_false(ok)
+      assert.is_true(asyncio.QueueShutDown:is(err))
+   end))
+
+   it("with immediate, drops the items and finishes their tasks", helper.async(function()
+      local q = asyncio.Queue()
+      q:put_nowait(1)
+      q:put_nowait(2)
+      q:put_nowait(3)
+      local joiner = asyncio.create_task(q:join())
+      q:get_nowait() -- taken, not done
+      q:shutdown(true)
+      assert.equal(0, q:qsize())
+      await(asyncio.sleep(0))
+      assert.is_false(joiner:done())
+      q:task_done()
+      await(joiner)
+      assert.is_false(pcall(q.task_done, q))
+      local ok, err = pcall(q.get_nowait, q)
+      assert.is_false(ok)
+      assert.is_true(asyncio.QueueShutDown:is(err))
+   end))
+end)
+
+describe("queue cancellation (no lost wakeups)", function()
+   it("a getter cancelled after it was woken passes the item on", helper.async(function()
+      local q = asyncio.Queue()
+      local r1 = asyncio.create_task(q:get())
+      local r2 = asyncio.create_task(q:get())
+      await(asyncio.sleep(0))
+      q:put_nowait("only")
+      r1:cancel() -- r1 was woken for "only" but has not run yet
+      cancelled(r1)
+      assert.equal("only", await(r2))
+   end))
+
+   it("a putter cancelled after it was woken passes the slot on", helper.async(function()
+      local q = asyncio.Queue(1)
+      q:put_nowait("first")
+      local p1 = asyncio.create_task(q:put("p1"))
+      local p2 = asyncio.create_task(q:put("p2"))
+      await(asyncio.sleep(0))
+      assert.equal("first", q:get_nowait()) -- wakes p1
+      p1:cancel()
+      cancelled(p1)
+      await(p2)
+      assert.same({ "p2" }, drain(q))
+   end))
+
+   it("a cancelled getter leaves the getters and takes nothing", helper.async(function()
+      local q = asyncio.Queue()
+      local t = asyncio.create_task(q:get())
+      await(asyncio.sleep(0))
+      assert.matches("_getters%[1%]", tostring(q))
+      t:cancel()
+      cancelled(t)
+      assert.not_matches("_getters", tostring(q))
+      q:put_nowait(1)
+      assert.equal(1, q:get_nowait())
+   end))
+
+   it("a get() timing out in wait_for leaves nothing behind", helper.async(function()
+      local q = asyncio.Queue()
+      local ok, err = pcall(await, asyncio.wait_for(q:get(), 0.01))
+      assert.is_false(ok)
+      assert.is_true(asyncio.TimeoutError:is(err))
+      assert.equal("<Queue maxsize=0>", tostring(q))
+   end))
+end)
+
+describe("queue operations as coroutine objects", function()
+   it("are coroutine objects that tasks accept", helper.async(function()
+      local q = asyncio.Queue()
+      assert.is_true(asyncio.iscoroutine(q:get()))
+      assert.is_true(asyncio.iscoroutine(q:put(1)))
+      assert.is_true(asyncio.iscoroutine(q:join()))
+      local t = asyncio.create_task(q:get())
+      q:put_nowait(1)
+      assert.equal(1, await(t))
+      assert.matches("^<coroutine Queue%.get>$", tostring(q:get()))
+      q:put_nowait(2)
+      assert.equal(2, q:get():await())
+   end))
+
+   it("run nothing until awaited, like Python's coroutines", helper.async(function()
+      local q = asyncio.Queue()
+      local put = q:put("later")
+      assert.equal(0, q:qsize())
+      local get = q:get()
+      await(put)
+      assert.equal(1, q:qsize())
+      assert.equal("later", await(get))
+   end))
+
+   it("keep each put()'s item when several are made before awaiting", helper.async(function()
+      local q = asyncio.Queue()
+      local a, b, c = q:put("a"), q:put("b"), q:put("c")
+      await(c)
+      await(a)
+      await(b)
+      assert.same({ "c", "a", "b" }, drain(q))
+   end))
+
+   it("refuse to put the same item twice", helper.async(function()
+      local q = asyncio.Queue()
+      local p = q:put(1)
+      await(p)
+      local ok, err = pcall(await, p)
+      assert.is_false(ok)
+      assert.matches("cannot await a coroutine object twice", err)
+   end))
+
+   it("allocate nothing when they need not wait", helper.async(function()
+      local q = asyncio.Queue()
+      await(q:put(0))
+      await(q:get())
+      collectgarbage("stop")
+      local before = collectgarbage("count")
+      for i = 1, 1000 do
+         await(q:put(i))
+         await(q:get())
+      end
+      local grown = collectgarbage("count") - before
+      collectgarbage("restart")
+      assert.is_true(grown < 1, ("grew by %.1f KiB"):format(grown))
+   end))
+end)
+
+describe("a queue and the loops", function()
+   it("is bound to the loop that first waits on it", function()
+      local q = asyncio.Queue()
+      helper.run(function()
+         local t = asyncio.create_task(q:get())
+         await(asyncio.sleep(0))
+         q:put_nowait(1)
+         await(t)
+      end)
+      local ok, err = pcall(helper.run, function() await(q:get()) end)
+      assert.is_false(ok)
+      assert.matches("is bound to a different event loop", err)
+   end)
+
+   it("is collected with its blocked tasks once unreachable", function()
+      local weak = setmetatable({}, { __mode = "v" })
+      helper.run(function()
+         local q = asyncio.Queue()
+         weak.q = q
+         weak.op = q:get()
+         await(q:put(1))
+         await(q:get())
+      end)
+      helper.full_gc()
+      assert.is_nil(weak.q)
+      assert.is_nil(weak.op)
+   end)
+end)
