@@ -1,7 +1,8 @@
 /*
 ** thread.h: what copy.c (values copied between Lua states), threadsafe.c
-** (the inboxes through which other threads reach a loop) and thread.c
-** (worker pools, loop threads, concurrent futures) share.
+** (the inboxes through which other threads reach a loop), thread.c
+** (worker pools) and loopthread.c (loop threads, concurrent futures)
+** share.
 **
 ** One process-wide mutex, thread_lock, guards every structure here that
 ** more than one OS thread can reach; no Lua state is ever touched while it
@@ -87,7 +88,17 @@ int threadref_run_coroutine_threadsafe (lua_State *L);
 void ticket_release_locked (Ticket *t);
 int threadsafe_open (lua_State *L);
 
-/* ---------- concurrent futures (thread.c) ---------- */
+/* ---------- other threads' states, worker pools (thread.c) ---------- */
+void thread_getpaths (lua_State *L, char **path, char **cpath);
+lua_State *thread_newstate (const char *path, const char *cpath);
+int thread_msgh (lua_State *L);
+void thread_dump_error (lua_State *L, CopyBuf *buf, int idx);
+int thread_dump_results (lua_State *L, CopyBuf *buf, int first, int n);
+void thread_newmeta (lua_State *L, const char *name, const luaL_Reg *methods,
+                     const luaL_Reg *meta);
+
+/* ---------- loop threads, concurrent futures (loopthread.c) ---------- */
+int loopthread_open (lua_State *L);  /* called by thread_open */
 void cfuture_cancel_locked (struct CFuture *cf);
 void cfuture_release_locked (struct CFuture *cf);
 void cfuture_push (lua_State *L, struct CFuture *cf);
