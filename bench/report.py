@@ -259,6 +259,9 @@ def markdown(res, meta, head, rows, png_name):
              f" floor={meta['floor_n']}; echo: {meta['echo_conns']} connections, "
              f"{cfg['echo_secs']:g} s measured after {cfg['echo_warmup']:g} s warm-up"
              + (", server on CPU 0, client on CPU 1 (taskset)" if meta["pinned"] else ", unpinned"))
+    if meta.get("background"):
+        p.append("other work on the machine before each repetition (% of all CPUs, 1-s sample): "
+                 + ", ".join("?" if x is None else f"{x}%" for x in meta["background"]))
     p.append("```\n")
     p.append(open(os.path.join(HERE, "METHOD.md")).read().strip() + "\n")
     return "\n".join(p)

@@ -42,9 +42,10 @@ N = {"spawn": 200_000, "switch": 1_000_000, "pingpong": 500_000, "timers": 100_0
 FLOOR_N = 1_000_000
 RUNTIMES = ["aio", "asyncio", "uvloop", "node", "cqueues", "luv"]  # aio: this repository
 
-FULL = dict(reps=5, scale=1, echo_secs=5.0, echo_warmup=1.0, cell_timeout=120, budget=14 * 60)
+FULL = dict(reps=5, scale=1, echo_secs=5.0, echo_warmup=1.0, cell_timeout=120, budget=750)
 QUICK = dict(reps=2, scale=10, echo_secs=1.0, echo_warmup=0.5, cell_timeout=20, budget=105)
 ECHO_CONNS = 100
+BUSY = 15  # % of all CPUs used by other work above which a repetition is flagged as disturbed
 
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else shutil.which("python3")
 LUA = shutil.which("lua5.4")
@@ -223,6 +224,28 @@ def count_polls(argv, env, timeout, log):
         total = [line.split() for line in counts.read().splitlines() if line.rstrip().endswith(" total")]
     # summary line: "100.00  seconds  usecs/call  calls  [errors]  total"
     return (int(total[0][3]) if total else 0), None
+
+
+def background_load(seconds=1.0):
+    """Share of all CPUs (percent) busy over `seconds` while this run runs nothing.
+
+    The run itself keeps at most one CPU busy (two during echo), so anything
+    measured here is other work on the machine, which disturbs the cells.
+    """
+    def sample():
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+        return sum(ticks), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return round(100 * (1 - (idle1 - idle0) / total)) if total > 0 else None
 
 
 def free_port():
@@ -426,6 +449,7 @@ class Runner:
         self.echo = Echo(cfg, log)
         self.failed = {}  # (workload, runtime) -> reason; not run again in later repetitions
         self.reps_done = 0
+        self.background = []  # background CPU load (%) sampled before each repetition
 
     def record(self, workload, rt, cell):
         if cell.fields is None:
@@ -483,7 +507,13 @@ class Runner:
         start = time.monotonic()
         for rep in range(1, reps + 1):
             rep_start = time.monotonic()
-            say(f"--- repetition {rep}/{reps} ({rep_start - start:.0f} s elapsed)")
+            load = background_load()
+            self.background.append(load)
+            say(f"--- repetition {rep}/{reps} ({rep_start - start:.0f} s elapsed; "
+                f"other work on the machine: {'?' if load is None else load}% of all CPUs)")
+            if load is not None and load > BUSY:
+                say(f"WARNING the machine is busy with other work ({load}% of all CPUs): "
+                    "this repetition will be disturbed")
             self.repetition(rep)
             self.reps_done = rep
             now = time.monotonic()
@@ -540,6 +570,13 @@ def main():
                                 "the aio cells did not all measure the same build")
         say(f"WARNING {meta['warnings'][-1]}")
     meta["reps_done"] = runner.reps_done
+    meta["background"] = runner.background
+    busy = [x for x in runner.background if x is not None and x > BUSY]
+    if busy:
+        meta["warnings"].append(f"other work kept the machine busy before {len(busy)} of "
+                                f"{len(runner.background)} repetitions (up to {max(busy)}% of all CPUs): "
+                                "those numbers are disturbed; echo suffers most (see server_cpu_pct)")
+        say(f"WARNING {meta['warnings'][-1]}")
     meta["failed"] = {f"{w} {rt}": why for (w, rt), why in runner.failed.items()}
     say(f"--- done in {meta['seconds']} s")
     with open(os.path.join(OUT, "meta.json"), "w") as f:
