@@ -8,6 +8,7 @@ local core = require("asyncio.core")
 local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
 local events = require("asyncio.events")
+local ops = require("asyncio.ops")
 
 local M = {}
 local async, await, argerror = coroutines.async, coroutines.await, coroutines.argerror
@@ -113,12 +114,19 @@ end
 
 -- ---------- connections ----------
 
--- Wraps a connected stream in a reader and a writer.
+-- Wraps a connected stream in a reader and a writer, each with the
+-- reusable coroutine object its awaitable methods hand out (src/reader.c).
+local reader_op, writer_op = core.reader_op, core.writer_op
+
 local function halves(stream, limit)
    if limit ~= DEFAULT_LIMIT then
       stream:set_limit(limit)
    end
-   return stream:halves()
+   local rop = ops.new(reader_op, "StreamReader operation")
+   local wop = ops.new(writer_op, "StreamWriter operation")
+   local reader, writer = stream:halves(rop, wop)
+   rop[2], wop[2] = reader, writer
+   return reader, writer
 end
 
 -- Connects a stream to one address: the stream, or nil and the error.

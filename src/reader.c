@@ -1,0 +1,386 @@
+/*
+** reader.c: StreamReader, the read half of a Stream: read, readexactly,
+** readuntil, readline, at_eof.
+**
+** Anchoring rule: a reader holds its Stream and its reusable coroutine
+** object in its user values; a read in progress waits on a future held by
+** the Stream (stream.c), which the loop anchors while the read watcher
+** runs.
+**
+** The awaitable methods hand out the reader's one reusable coroutine
+** object (set by the Lua layer, see asyncio.ops), filling in the operation
+** and its argument: awaiting it runs reader_op, which takes them out at
+** once, so the object is free again as soon as its wait begins. A method
+** called while the object was handed out and not awaited yet returns a
+** coroutine object of its own instead.
+*/
+#include <string.h>
+
+#include "stream.h"
+
+/* Reader operations, in slot 3 of the reusable coroutine object. */
+enum { OP_READ = 1, OP_EXACT, OP_UNTIL, OP_LINE };
+
+/* Slots of a reusable coroutine object (asyncio.ops: 1 itself, 2 target). */
+enum { OPS_KIND = 3, OPS_ARG, OPS_ARG2 };
+
+/* ---------- waiting for bytes ---------- */
+
+/*
+** Suspends the running task until the bytes, or the state, of the stream
+** at index 1 satisfy condition kind; resumes in k. [-0, +1, e]
+*/
+static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
+                      const char *fname, lua_KFunction k) {
+  stream_check_task(L, s);
+  if (s->rwait != RW_NONE)
+    return luaL_error(L, "'%s' called while another task is already "
+                         "waiting for incoming data", fname);
+  lua_settop(L, nargs);
+  stream_read_future(L, s, 1);          /* nargs + 1 */
+  lua_pushvalue(L, nargs + 1);
+  lua_setiuservalue(L, 1, ST_UV_RWAIT);
+  s->rwait = (unsigned char)kind;
+  stream_idle_unlink(s);                /* its watcher may still run */
+  stream_start_io(L, s, &s->rio, 1);
+  return stream_await_top(L, nargs, k);
+}
+
+/*
+** At the start of a read continuation: after an error (a cancellation),
+** stops the wait if it is still ours and raises the error again;
+** otherwise leaves the nargs arguments alone on the stack.
+*/
+static void read_resumed (lua_State *L, Stream *s, int status, int nargs) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    int err = lua_gettop(L);
+    lua_getiuservalue(L, 1, ST_UV_RWAIT);
+    if (lua_rawequal(L, -1, nargs + 1)) {
+      lua_pushnil(L);
+      lua_setiuservalue(L, 1, ST_UV_RWAIT);
+      s->rwait = RW_NONE;
+      stream_idle_unlink(s);
+      stream_stop_io(s, &s->rio);
+      stream_update_anchor(L, s, 1);
+    }
+    lua_settop(L, err);
+    lua_error(L);
+  }
+  lua_settop(L, nargs);
+}
+
+/* Pushes n bytes from the read buffer and consumes them. [-0, +1, m] */
+static void take (lua_State *L, Stream *s, size_t n) {
+  lua_pushlstring(L, s->rbuf + s->rpos, n);
+  s->rpos += n;
+  if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
+}
+
+/* Raises the OSError of a failed read. */
+static int raise_rerr (lua_State *L, Stream *s) {
+  socket_pusherror(L, s->rerr, "read");
+  return lua_error(L);
+}
+
+/* Pushes the constructor Class.new of the error class cls. */
+static void push_new (lua_State *L, const char *cls) {
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+  lua_getfield(L, -1, cls);
+  lua_getfield(L, -1, "new");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* Raises IncompleteReadError with the whole buffer as partial. */
+static int raise_incomplete (lua_State *L, Stream *s, int expidx) {
+  push_new(L, "IncompleteReadError");
+  take(L, s, stream_buffered_in(s));
+  lua_pushvalue(L, expidx);
+  lua_call(L, 2, 1);
+  return lua_error(L);
+}
+
+/* Raises LimitOverrunError(message, consumed). */
+static int raise_overrun (lua_State *L, const char *msg, size_t consumed) {
+  push_new(L, "LimitOverrunError");
+  lua_pushstring(L, msg);
+  lua_pushinteger(L, (lua_Integer)consumed);
+  lua_call(L, 2, 1);
+  return lua_error(L);
+}
+
+/* ---------- the operations, as continuations ---------- */
+
+/* read(n): (stream, n); n < 0 reads to the end. */
+static int read_k (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  lua_Integer n = lua_tointeger(L, 2);
+  read_resumed(L, s, status, (int)ctx);
+  if (n < 0) {
+    if (s->rerr) return raise_rerr(L, s);
+    if (stream_ended(s)) {
+      if (stream_buffered_in(s) == 0) lua_pushnil(L);
+      else take(L, s, stream_buffered_in(s));
+      return 1;
+    }
+    return read_wait(L, s, 2, RW_EOF, "read", read_k);
+  }
+  if (n == 0) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  if (stream_buffered_in(s) > 0) {
+    size_t avail = stream_buffered_in(s);
+    take(L, s, (size_t)n < avail ? (size_t)n : avail);
+    return 1;
+  }
+  if (s->rerr) return raise_rerr(L, s);
+  if (stream_ended(s)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  return read_wait(L, s, 2, RW_ANY, "read", read_k);
+}
+
+/* readexactly(n): (stream, n). */
+static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  lua_Integer n = lua_tointeger(L, 2);
+  read_resumed(L, s, status, (int)ctx);
+  if (n <= 0) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  if (stream_buffered_in(s) >= (size_t)n) {
+    take(L, s, (size_t)n);
+    return 1;
+  }
+  if (s->rerr) return raise_rerr(L, s);
+  if (stream_ended(s)) return raise_incomplete(L, s, 2);
+  s->scan = (size_t)n;
+  return read_wait(L, s, 2, RW_EXACT, "readexactly", readexactly_k);
+}
+
+/*
+** readuntil(sep) and readline(): (stream, sep, isline). A line past the
+** limit is dropped as Python's readline drops it, then LimitOverrunError
+** is raised; a line cut by the end of the stream is returned as it is.
+*/
+static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  size_t seplen, avail;
+  const char *sep = lua_tolstring(L, 2, &seplen);
+  int isline = lua_toboolean(L, 3);
+  const char *found;
+  read_resumed(L, s, status, (int)ctx);
+  s->sep = sep;
+  s->seplen = seplen;
+  avail = stream_buffered_in(s);
+  found = stream_find_sep(s, 0);
+  if (found != NULL) {
+    size_t at = (size_t)(found - (s->rbuf + s->rpos));
+    if (at > s->limit) {
+      if (isline) {  /* drop the line and its separator */
+        s->rpos += at + seplen;
+        if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
+      }
+      return raise_overrun(L, "Separator is found, but chunk is longer than limit", at);
+    }
+    take(L, s, at + seplen);
+    return 1;
+  }
+  if (avail + 1 > seplen && avail + 1 - seplen > s->limit) {
+    if (isline) s->rpos = s->rlen = 0;
+    return raise_overrun(L, "Separator is not found, and chunk exceed the limit",
+                         avail + 1 - seplen);
+  }
+  if (s->rerr) return raise_rerr(L, s);
+  if (stream_ended(s)) {
+    if (isline) {
+      if (avail == 0) lua_pushnil(L);
+      else take(L, s, avail);
+      return 1;
+    }
+    lua_pushnil(L);
+    return raise_incomplete(L, s, lua_gettop(L));
+  }
+  s->scan = avail + 1 > seplen ? avail + 1 - seplen : 0;
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, 1, ST_UV_SEP);
+  return read_wait(L, s, 3, RW_UNTIL, isline ? "readline" : "readuntil",
+                   readuntil_k);
+}
+
+/*
+** The function of a one-shot coroutine object: (stream, kind, arg,
+** isline), for when the reusable one is taken. A closure over the
+** Runtime and await_future, like reader_op.
+*/
+static int reader_aw (lua_State *L) {
+  int kind = (int)lua_tointeger(L, 2);
+  stream_check(L, 1);
+  lua_settop(L, 4);
+  lua_remove(L, 2);  /* (stream, arg, isline) */
+  switch (kind) {
+    case OP_READ: lua_settop(L, 2); return read_k(L, LUA_OK, 2);
+    case OP_EXACT: lua_settop(L, 2); return readexactly_k(L, LUA_OK, 2);
+    default: return readuntil_k(L, LUA_OK, 3);
+  }
+}
+
+/*
+** core.reader_op(op): the function of a reader's reusable coroutine
+** object {fn, n, awaited, name, op, reader, kind, arg, isline}: takes the
+** operation out of it (freeing it for the next call) and runs it.
+*/
+static int reader_op (lua_State *L) {
+  Half *h;
+  int kind;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_rawgeti(L, 1, 2);
+  h = stream_tohalf(L, 2, AIO_TREADER);
+  kind = (int)lua_tointeger(L, (lua_rawgeti(L, 1, OPS_KIND), -1));
+  if (lua_topointer(L, 1) == h->op) h->opbusy = 0;
+  lua_getiuservalue(L, 2, HALF_UV_STREAM);  /* 4 */
+  lua_rawgeti(L, 1, OPS_ARG);               /* 5 */
+  lua_rawgeti(L, 1, OPS_ARG2);              /* 6 */
+  lua_replace(L, 3);
+  lua_replace(L, 2);
+  lua_replace(L, 1);                        /* (stream, arg, arg2) */
+  switch (kind) {
+    case OP_READ: lua_settop(L, 2); return read_k(L, LUA_OK, 2);
+    case OP_EXACT: lua_settop(L, 2); return readexactly_k(L, LUA_OK, 2);
+    case OP_UNTIL: case OP_LINE: return readuntil_k(L, LUA_OK, 3);
+    default: return luaL_error(L, "reader operation was not set");
+  }
+}
+
+/* ---------- methods ---------- */
+
+/*
+** Returns the awaitable of operation kind with arguments at 2 and 3: the
+** reusable object when it is free, else a one-shot coroutine object.
+*/
+static int hand_out (lua_State *L, Half *h, int kind) {
+  lua_settop(L, 3);
+  if (h->op != NULL && !h->opbusy) {
+    lua_getiuservalue(L, 1, HALF_UV_OP);
+    lua_pushinteger(L, kind);
+    lua_rawseti(L, 4, OPS_KIND);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 4, OPS_ARG);
+    lua_pushvalue(L, 3);
+    lua_rawseti(L, 4, OPS_ARG2);
+    h->opbusy = 1;
+    return 1;
+  }
+  lua_pushinteger(L, kind);                 /* 4 */
+  lua_getiuservalue(L, 1, HALF_UV_STREAM);  /* 5 */
+  lua_pushvalue(L, 4);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);                      /* 6..8: kind, arg, isline */
+  stream_push_aw(L, lua_upvalueindex(2), 5, 6, 3);
+  return 1;
+}
+
+/* reader:read([n=-1]) -> awaitable: up to n bytes, all until EOF if n < 0 */
+static int reader_read (lua_State *L) {
+  Half *h = stream_tohalf(L, 1, AIO_TREADER);
+  lua_Integer n = luaL_optinteger(L, 2, -1);
+  lua_settop(L, 1);
+  lua_pushinteger(L, n);
+  return hand_out(L, h, OP_READ);
+}
+
+/* reader:readexactly(n) -> awaitable */
+static int reader_readexactly (lua_State *L) {
+  Half *h = stream_tohalf(L, 1, AIO_TREADER);
+  luaL_argcheck(L, luaL_checkinteger(L, 2) >= 0, 2, "must not be negative");
+  return hand_out(L, h, OP_EXACT);
+}
+
+/* reader:readuntil([sep="\n"]) -> awaitable */
+static int reader_readuntil (lua_State *L) {
+  Half *h = stream_tohalf(L, 1, AIO_TREADER);
+  size_t seplen;
+  if (lua_isnoneornil(L, 2)) {
+    lua_settop(L, 1);
+    lua_pushliteral(L, "\n");
+  }
+  luaL_checklstring(L, 2, &seplen);
+  luaL_argcheck(L, seplen > 0, 2, "separator must be a non-empty string");
+  lua_settop(L, 2);
+  lua_pushboolean(L, 0);
+  return hand_out(L, h, OP_UNTIL);
+}
+
+/* reader:readline() -> awaitable */
+static int reader_readline (lua_State *L) {
+  Half *h = stream_tohalf(L, 1, AIO_TREADER);
+  lua_settop(L, 1);
+  lua_pushliteral(L, "\n");
+  lua_pushboolean(L, 1);
+  return hand_out(L, h, OP_LINE);
+}
+
+/* reader:at_eof() -> whether the stream ended and the buffer is empty */
+static int reader_at_eof (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
+  lua_pushboolean(L, stream_ended(s) && stream_buffered_in(s) == 0);
+  return 1;
+}
+
+/* reader:get_limit() -> the readline/readuntil bound */
+static int reader_get_limit (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
+  lua_pushinteger(L, (lua_Integer)s->limit);
+  return 1;
+}
+
+static int reader_tostring (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
+  if (s->fd < 0) lua_pushliteral(L, "<StreamReader closed>");
+  else lua_pushfstring(L, "<StreamReader fd=%d>", s->fd);
+  return 1;
+}
+
+/*
+** Registers StreamReader and core.reader_op; the awaitable functions are
+** closures over the Runtime and await_future (at awaitidx). The module
+** table is at the top of the stack.
+*/
+void reader_open (lua_State *L, int awaitidx) {
+  static const luaL_Reg meta[] = {
+    {"__tostring", reader_tostring},
+    {NULL, NULL}
+  };
+  static const luaL_Reg methods[] = {
+    {"at_eof", reader_at_eof},
+    {"get_limit", reader_get_limit},
+    {NULL, NULL}
+  };
+  static const luaL_Reg awaitable[] = {
+    {"read", reader_read},
+    {"readexactly", reader_readexactly},
+    {"readuntil", reader_readuntil},
+    {"readline", reader_readline},
+    {NULL, NULL}
+  };
+  const luaL_Reg *l;
+  aio_newclass(L, AIO_TREADER, AIO_READER, methods, meta);
+  lua_getfield(L, -1, "StreamReader");
+  for (l = awaitable; l->name != NULL; l++) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, awaitidx);
+    lua_pushcclosure(L, reader_aw, 2);
+    lua_pushcclosure(L, l->func, 2);
+    lua_setfield(L, -2, l->name);
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, awaitidx);
+  lua_pushcclosure(L, reader_op, 2);
+  lua_setfield(L, -2, "reader_op");
+}

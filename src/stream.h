@@ -1,0 +1,104 @@
+/*
+** stream.h: what stream.c, reader.c and writer.c share: the Stream (a
+** connected socket with its read and write buffers), its reader and
+** writer halves, and the ways a task waits on it.
+*/
+#ifndef AIO_STREAM_H
+#define AIO_STREAM_H
+
+#include "internal.h"
+
+/* User values of a Stream. */
+enum {
+  ST_UV_LOOP = 1,
+  ST_UV_RWAIT,     /* the future the waiting reader awaits, or nil */
+  ST_UV_RFUT,      /* a finished read future kept for the next wait */
+  ST_UV_WWAIT,     /* list of futures awaiting drain or connect, or nil */
+  ST_UV_CLOSED,    /* list of futures awaiting wait_closed, or nil */
+  ST_UV_SEP,       /* the separator of a waiting readuntil */
+  ST_UV_READERS,   /* the loop's Readers (stream.c) */
+  ST_NUV = ST_UV_READERS
+};
+
+/* What the waiting reader needs before the read watcher wakes it. */
+enum { RW_NONE = 0, RW_ANY, RW_EXACT, RW_UNTIL, RW_EOF };
+
+struct Readers;
+
+struct Stream {
+  IoHook hook;             /* first: see internal.h */
+  struct Readers *rs;      /* ro: cache of ST_UV_READERS */
+  struct Stream *rnext;    /* rw: link in rs->ready */
+  struct Stream *inext, *iprev;  /* rw: links in rs->idle */
+  unsigned char inready;   /* rw: in rs->ready: to wake */
+  unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
+  ev_io rio;               /* read readiness: started while a reader waits */
+  ev_io wio;               /* write readiness: while connecting or flushing */
+  Loop *loop;              /* ro: cache of ST_UV_LOOP */
+  int fd;                  /* owned; -1 once closed */
+  unsigned char kind;      /* ro: STREAM_TCP or STREAM_UNIX */
+  unsigned char connecting;/* rw: a non-blocking connect is in progress */
+  unsigned char eof;       /* rw: the peer will send nothing more */
+  unsigned char closing;   /* rw: close() asked; flushing, then closing */
+  unsigned char eof_asked; /* rw: write_eof() asked; shut once flushed */
+  unsigned char wshut;     /* rw: the write side is shut */
+  unsigned char paused;    /* rw: buffered above high, not yet below low */
+  unsigned char anchored;  /* rw: in LOOP_UV_WATCHERS */
+  unsigned char rwait;     /* rw: RW_* of the waiting reader */
+  int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
+  size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
+                              already searched for the separator */
+  const char *sep;         /* rw: RW_UNTIL: the separator (ST_UV_SEP) */
+  size_t seplen;
+  size_t limit;            /* rw: readuntil/readline bound */
+  size_t high, low;        /* rw: write buffer water marks */
+  size_t chunk;            /* rw: bytes asked of the next read() */
+  char *rbuf;              /* owned: unread bytes are rbuf[rpos, rlen) */
+  size_t rpos, rlen, rcap;
+  char *wbuf;              /* owned: unsent bytes are wbuf[wpos, wlen) */
+  size_t wpos, wlen, wcap;
+};
+typedef struct Stream Stream;
+
+/*
+** A StreamReader or StreamWriter: user value 1 is its Stream, user value
+** 2 the reusable coroutine object its awaitable methods hand out (see
+** reader.c), set by the Lua layer.
+*/
+enum { HALF_UV_STREAM = 1, HALF_UV_OP, HALF_NUV = HALF_UV_OP };
+
+typedef struct Half {
+  Stream *s;               /* ro: cache of HALF_UV_STREAM */
+  const void *op;          /* ro: identity of HALF_UV_OP, or NULL */
+  unsigned char opbusy;    /* rw: the op was handed out, not yet run */
+} Half;
+
+#define stream_buffered_in(s) ((s)->rlen - (s)->rpos)
+#define stream_buffered_out(s) ((s)->wlen - (s)->wpos)
+#define stream_loop_open(s) (!(s)->loop->closed && (s)->loop->ev != NULL)
+/* Whether nothing more can arrive. */
+#define stream_ended(s) ((s)->eof || (s)->fd < 0 || (s)->closing)
+
+Half *stream_tohalf (lua_State *L, int idx, int type);
+Stream *stream_check (lua_State *L, int idx);
+void stream_start_io (lua_State *L, Stream *s, ev_io *w, int sidx);
+void stream_stop_io (Stream *s, ev_io *w);
+void stream_update_anchor (lua_State *L, Stream *s, int sidx);
+void stream_idle_unlink (Stream *s);
+Future *stream_read_future (lua_State *L, Stream *s, int sidx);
+void stream_close (lua_State *L, Stream *s, int sidx);
+int stream_append (Stream *s, const char *p, size_t n);
+const char *stream_find_sep (Stream *s, size_t off);
+void stream_check_task (lua_State *L, Stream *s);
+int stream_can_suspend (lua_State *L, Stream *s);
+int stream_await_top (lua_State *L, int nargs, lua_KFunction k);
+int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
+                      lua_KFunction k);
+void stream_list_resumed (lua_State *L, int status, int nargs, int uv);
+int stream_raise_werr (lua_State *L, Stream *s);
+void stream_push_aw (lua_State *L, int awidx, int sidx, int first, int n);
+
+void reader_open (lua_State *L, int awaitidx);
+void writer_open (lua_State *L, int awaitidx);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+** writer.c: StreamWriter, the write half of a Stream: write and
+** writelines (sending at once when nothing is queued), drain, write_eof,
+** close, wait_closed, get_extra_info and the write buffer's water marks.
+**
+** Anchoring rule: a writer holds its Stream and its reusable coroutine
+** object in its user values; bytes still queued keep the Stream's write
+** watcher, and so the Stream, anchored in the loop (stream.c) until they
+** are sent.
+**
+** Back-pressure: a write that leaves more than the high-water mark queued
+** suspends the writing task until the buffer is below the low-water mark,
+** as if it had awaited drain(); only a write outside a task (a callback)
+** or where a C call boundary forbids yielding queues without waiting.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "stream.h"
+
+#define MAX_IOV 64                 /* writelines: pieces per sendmsg */
+
+/* Writer operations, in slot 3 of the reusable coroutine object. */
+enum { OP_DRAIN = 1, OP_CLOSED };
+enum { OPS_KIND = 3 };
+
+/* Raises unless the writer at idx may still write. */
+static Stream *check_writable (lua_State *L, int idx, const char *fname) {
+  Stream *s = stream_tohalf(L, idx, AIO_TWRITER)->s;
+  if (s->fd < 0 || s->closing)
+    luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
+  if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
+  if (s->loop->closed) luaL_error(L, "event loop is closed");
+  if (s->werr) stream_raise_werr(L, s);
+  return s;
+}
+
+/* Whether errno after a send only means "not now". */
+static int again (int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/* Sends or queues bytes; raises on a write error. */
+static void write_bytes (lua_State *L, Stream *s, const char *p, size_t len) {
+  if (stream_buffered_out(s) == 0 && !s->connecting) {
+    ssize_t n;
+    do n = send(s->fd, p, len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (!again(errno)) {
+        s->werr = errno;
+        stream_raise_werr(L, s);
+      }
+      n = 0;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  if (len > 0 && stream_append(s, p, len) != 0)
+    luaL_error(L, "not enough memory for the write buffer");
+}
+
+/*
+** After bytes were queued: starts the write watcher of the stream of the
+** writer at 1 and pauses above the high-water mark. [-0, +0, m]
+*/
+static void queued (lua_State *L, Stream *s) {
+  if (stream_buffered_out(s) == 0 && !s->connecting) return;
+  if (stream_buffered_out(s) > s->high) s->paused = 1;
+  lua_getiuservalue(L, 1, HALF_UV_STREAM);
+  stream_start_io(L, s, &s->wio, -1);
+  lua_pop(L, 1);
+}
+
+static int pause_k (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  stream_list_resumed(L, status, (int)ctx, ST_UV_WWAIT);
+  if (s->werr) return stream_raise_werr(L, s);
+  if (!s->paused || s->fd < 0 || s->closing) return 0;
+  return stream_list_wait(L, s, 1, ST_UV_WWAIT, pause_k);
+}
+
+/*
+** Back-pressure: inside a task, a writer above the high-water mark waits
+** until the buffer is below the low-water mark.
+*/
+static int maybe_pause (lua_State *L, Stream *s) {
+  if (!s->paused || !stream_can_suspend(L, s)) return 0;
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, HALF_UV_STREAM);
+  lua_replace(L, 1);
+  return pause_k(L, LUA_OK, 1);
+}
+
+/* writer:write(data) */
+static int writer_write (lua_State *L) {
+  size_t len;
+  Stream *s = check_writable(L, 1, "write");
+  const char *p = luaL_checklstring(L, 2, &len);
+  if (len == 0) return 0;
+  write_bytes(L, s, p, len);
+  queued(L, s);
+  return maybe_pause(L, s);
+}
+
+/* writer:writelines(list): one sendmsg for many pieces */
+static int writer_writelines (lua_State *L) {
+  struct iovec iov[MAX_IOV];
+  Stream *s = check_writable(L, 1, "writelines");
+  lua_Integer i, n;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  n = luaL_len(L, 2);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, 2, i);
+    if (!lua_isstring(L, -1))
+      luaL_error(L, "bad argument #1 to 'writelines' (item %I is a %s, "
+                    "not a string)", i, luaL_typename(L, -1));
+    lua_pop(L, 1);
+  }
+  for (i = 1; i <= n; ) {
+    int k = 0, j;
+    ssize_t sent = 0;
+    for (; i <= n && k < MAX_IOV; i++) {
+      lua_rawgeti(L, 2, i);
+      iov[k].iov_base = (void *)lua_tolstring(L, -1, &iov[k].iov_len);
+      k++;
+    }
+    if (stream_buffered_out(s) == 0 && !s->connecting) {
+      struct msghdr msg;
+      memset(&msg, 0, sizeof(msg));
+      msg.msg_iov = iov;
+      msg.msg_iovlen = (size_t)k;
+      do sent = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+      while (sent < 0 && errno == EINTR);
+      if (sent < 0) {
+        if (!again(errno)) {
+          s->werr = errno;
+          stream_raise_werr(L, s);
+        }
+        sent = 0;
+      }
+    }
+    for (j = 0; j < k; j++) {
+      size_t len = iov[j].iov_len;
+      size_t skip = (size_t)sent < len ? (size_t)sent : len;
+      sent -= (ssize_t)skip;
+      if (len > skip
+          && stream_append(s, (char *)iov[j].iov_base + skip, len - skip) != 0)
+        luaL_error(L, "not enough memory for the write buffer");
+    }
+    lua_settop(L, 2);
+  }
+  queued(L, s);
+  return maybe_pause(L, s);
+}
+
+/* ---------- drain and wait_closed ---------- */
+
+static int drain_k (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  stream_list_resumed(L, status, (int)ctx, ST_UV_WWAIT);
+  if (s->rerr && !s->werr) s->werr = s->rerr;  /* as Python: the reader's */
+  if (s->werr || s->fd < 0 || s->closing) return stream_raise_werr(L, s);
+  if (!s->paused) return 0;
+  return stream_list_wait(L, s, 1, ST_UV_WWAIT, drain_k);
+}
+
+static int closed_k (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  stream_list_resumed(L, status, (int)ctx, ST_UV_CLOSED);
+  if (s->fd < 0) return 0;
+  return stream_list_wait(L, s, 1, ST_UV_CLOSED, closed_k);
+}
+
+/* The function of a one-shot coroutine object: (stream, kind). */
+static int writer_aw (lua_State *L) {
+  int kind = (int)lua_tointeger(L, 2);
+  stream_check(L, 1);
+  lua_settop(L, 1);
+  return kind == OP_DRAIN ? drain_k(L, LUA_OK, 1) : closed_k(L, LUA_OK, 1);
+}
+
+/* core.writer_op(op): the function of a writer's reusable object. */
+static int writer_op (lua_State *L) {
+  Half *h;
+  int kind;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_rawgeti(L, 1, 2);
+  h = stream_tohalf(L, 2, AIO_TWRITER);
+  lua_rawgeti(L, 1, OPS_KIND);
+  kind = (int)lua_tointeger(L, 3);
+  if (lua_topointer(L, 1) == h->op) h->opbusy = 0;
+  lua_getiuservalue(L, 2, HALF_UV_STREAM);
+  lua_replace(L, 1);
+  lua_settop(L, 1);
+  return kind == OP_DRAIN ? drain_k(L, LUA_OK, 1) : closed_k(L, LUA_OK, 1);
+}
+
+/* The awaitable of operation kind: see hand_out in reader.c. */
+static int hand_out (lua_State *L, Half *h, int kind) {
+  lua_settop(L, 1);
+  if (h->op != NULL && !h->opbusy) {
+    lua_getiuservalue(L, 1, HALF_UV_OP);
+    lua_pushinteger(L, kind);
+    lua_rawseti(L, 2, OPS_KIND);
+    h->opbusy = 1;
+    return 1;
+  }
+  lua_getiuservalue(L, 1, HALF_UV_STREAM);  /* 2 */
+  lua_pushinteger(L, kind);                 /* 3 */
+  stream_push_aw(L, lua_upvalueindex(2), 2, 3, 1);
+  return 1;
+}
+
+/* writer:drain() -> awaitable */
+static int writer_drain (lua_State *L) {
+  return hand_out(L, stream_tohalf(L, 1, AIO_TWRITER), OP_DRAIN);
+}
+
+/* writer:wait_closed() -> awaitable */
+static int writer_wait_closed (lua_State *L) {
+  return hand_out(L, stream_tohalf(L, 1, AIO_TWRITER), OP_CLOSED);
+}
+
+/* ---------- the rest ---------- */
+
+/* writer:write_eof(): shuts the write side once the buffer is sent */
+static int writer_write_eof (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  if (s->fd < 0 || s->closing)
+    return luaL_error(L, "attempt to use a closed StreamWriter ('write_eof')");
+  if (s->eof_asked) return 0;
+  s->eof_asked = 1;
+  if (stream_buffered_out(s) == 0 && !s->connecting && !s->werr) {
+    shutdown(s->fd, SHUT_WR);
+    s->wshut = 1;
+  }
+  return 0;
+}
+
+static int writer_can_write_eof (lua_State *L) {
+  stream_tohalf(L, 1, AIO_TWRITER);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* writer:close(): at once, or once the queued bytes are sent */
+static int writer_close (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, HALF_UV_STREAM);
+  stream_close(L, s, 2);
+  return 0;
+}
+
+static int writer_is_closing (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  lua_pushboolean(L, s->fd < 0 || s->closing);
+  return 1;
+}
+
+/*
+** writer:get_extra_info(name [, default]): "peername" and "sockname" ->
+** host, port (a Unix socket: path); "socket" -> the descriptor; anything
+** else, or a closed stream -> default.
+*/
+static int writer_get_extra_info (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  const char *name = luaL_checkstring(L, 2);
+  int peer = strcmp(name, "peername") == 0;
+  lua_settop(L, 3);
+  if (s->fd >= 0 && (peer || strcmp(name, "sockname") == 0)) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int r = peer ? getpeername(s->fd, (struct sockaddr *)&ss, &len)
+                 : getsockname(s->fd, (struct sockaddr *)&ss, &len);
+    if (r == 0) return socket_pushaddr(L, &ss, len);
+  } else if (s->fd >= 0 && strcmp(name, "socket") == 0) {
+    lua_pushinteger(L, s->fd);
+    return 1;
+  }
+  lua_pushvalue(L, 3);
+  return 1;
+}
+
+/* writer:get_write_buffer_size() -> bytes not sent yet */
+static int writer_get_write_buffer_size (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  lua_pushinteger(L, (lua_Integer)stream_buffered_out(s));
+  return 1;
+}
+
+/*
+** writer:set_write_buffer_limits([high [, low]]): the water marks, as
+** Python's transports have them (default 64 KiB and a quarter of high).
+*/
+static int writer_set_write_buffer_limits (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  lua_Integer high = luaL_optinteger(L, 2, 64 * 1024);
+  lua_Integer low = luaL_optinteger(L, 3, high / 4);
+  luaL_argcheck(L, high >= 0, 2, "must not be negative");
+  luaL_argcheck(L, low >= 0 && low <= high, 3, "must be between 0 and high");
+  s->high = (size_t)high;
+  s->low = (size_t)low;
+  if (stream_buffered_out(s) > s->high) s->paused = 1;
+  return 0;
+}
+
+/* writer:get_write_buffer_limits() -> low, high (as Python's) */
+static int writer_get_write_buffer_limits (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  lua_pushinteger(L, (lua_Integer)s->low);
+  lua_pushinteger(L, (lua_Integer)s->high);
+  return 2;
+}
+
+static int writer_tostring (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  if (s->fd < 0) lua_pushliteral(L, "<StreamWriter closed>");
+  else lua_pushfstring(L, "<StreamWriter fd=%d%s>", s->fd,
+                       s->closing ? " closing" : "");
+  return 1;
+}
+
+/*
+** Registers StreamWriter and core.writer_op; functions that may suspend
+** are closures over the Runtime and await_future (at awaitidx). The module
+** table is at the top of the stack.
+*/
+void writer_open (lua_State *L, int awaitidx) {
+  static const luaL_Reg meta[] = {
+    {"__tostring", writer_tostring},
+    {"__close", writer_close},
+    {NULL, NULL}
+  };
+  static const luaL_Reg methods[] = {
+    {"write_eof", writer_write_eof},
+    {"can_write_eof", writer_can_write_eof},
+    {"close", writer_close},
+    {"is_closing", writer_is_closing},
+    {"get_extra_info", writer_get_extra_info},
+    {"get_write_buffer_size", writer_get_write_buffer_size},
+    {"set_write_buffer_limits", writer_set_write_buffer_limits},
+    {"get_write_buffer_limits", writer_get_write_buffer_limits},
+    {NULL, NULL}
+  };
+  static const luaL_Reg suspending[] = {
+    {"write", writer_write},
+    {"writelines", writer_writelines},
+    {NULL, NULL}
+  };
+  static const luaL_Reg awaitable[] = {
+    {"drain", writer_drain},
+    {"wait_closed", writer_wait_closed},
+    {NULL, NULL}
+  };
+  const luaL_Reg *l;
+  aio_newclass(L, AIO_TWRITER, AIO_WRITER, methods, meta);
+  lua_getfield(L, -1, "StreamWriter");
+  for (l = suspending; l->name != NULL; l++) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, awaitidx);
+    lua_pushcclosure(L, l->func, 2);
+    lua_setfield(L, -2, l->name);
+  }
+  for (l = awaitable; l->name != NULL; l++) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, awaitidx);
+    lua_pushcclosure(L, writer_aw, 2);
+    lua_pushcclosure(L, l->func, 2);
+    lua_setfield(L, -2, l->name);
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, awaitidx);
+  lua_pushcclosure(L, writer_op, 2);
+  lua_setfield(L, -2, "writer_op");
+}
