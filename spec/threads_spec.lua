@@ -475,6 +475,32 @@ describe("shutdown", function()
       assert.matches("after shutdown", err)
    end)
 
+   it("asyncio.run keeps the loop running for jobs that need it", function()
+      local t0 = os.time()
+      local clock0 = require("asyncio.core").monotonic()
+      asyncio.run(function()
+         asyncio.to_thread(function(l) -- not awaited: still running when main returns
+            local t = os.clock() + 0.05
+            while os.clock() < t do end
+            return l:run_coroutine_threadsafe(function() return "from the loop" end):result(10)
+         end, asyncio.get_running_loop())
+      end)
+      assert.is_true(require("asyncio.core").monotonic() - clock0 < 5, os.time() - t0)
+   end)
+
+   it("loop:shutdown_default_executor() is done once the jobs are", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local fut = asyncio.to_thread(function()
+         local t = os.clock() + 0.05
+         while os.clock() < t do end
+         return "job"
+      end)
+      await(loop:shutdown_default_executor())
+      assert.is_true(fut:done())
+      assert.equal("job", await(fut))
+      assert.has_error(function() asyncio.to_thread(print) end, "cannot schedule new futures after shutdown")
+   end))
+
    it("cancels the concurrent futures of tasks a stopped loop thread leaves", function()
       local lt = asyncio.start_loop_thread()
       local cf = lt:run_coroutine_threadsafe(function()

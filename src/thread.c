@@ -113,7 +113,10 @@ typedef struct Executor {
   pthread_cond_t cv;        /* jobs queued or shutdown, with thread_lock */
   Job *head, *tail;         /* guarded */
   int nqueued, idle;        /* guarded */
+  int busy;                 /* guarded: jobs being run */
   int shutdown;             /* guarded; written by the owner only */
+  uint64_t quiet_inbox;     /* guarded: a loop to tell once all jobs ran, */
+  uint64_t quiet_target;    /* and its pending future (executor_wait) */
   int nthreads, max;        /* owner only: threads started, the limit */
   int joined;               /* owner only: threads[0..joined) joined */
   pthread_t *threads;       /* owned */
@@ -162,6 +165,20 @@ static void run_job (lua_State *L, Job *job) {
   inbox_post(job->inbox, m);
 }
 
+/* After shutdown, tells the waiting loop once no job is left. */
+static void check_quiet_locked (Executor *ex) {
+  Message *m;
+  if (!ex->shutdown || ex->head != NULL || ex->busy > 0 || ex->quiet_inbox == 0)
+    return;
+  m = msg_new(MSG_RESOLVE);
+  if (m != NULL) {
+    m->target = ex->quiet_target;
+    m->status = RES_OK;
+    if (!inbox_post_locked(ex->quiet_inbox, m)) msg_free_locked(m);
+  }
+  ex->quiet_inbox = 0;
+}
+
 static void *worker_main (void *arg) {
   Executor *ex = (Executor *)arg;
   lua_State *L = thread_newstate(ex->path, ex->cpath);
@@ -178,11 +195,14 @@ static void *worker_main (void *arg) {
     ex->head = job->next;
     if (ex->head == NULL) ex->tail = NULL;
     ex->nqueued--;
+    ex->busy++;
     pthread_mutex_unlock(&thread_lock);
     run_job(L, job);
     copy_free(&job->in);
     free(job);
     pthread_mutex_lock(&thread_lock);
+    ex->busy--;
+    check_quiet_locked(ex);
   }
   pthread_mutex_unlock(&thread_lock);
   if (L != NULL) lua_close(L);
@@ -318,6 +338,26 @@ static void executor_shutdown (Executor *ex, int wait) {
       pthread_join(ex->threads[ex->joined], NULL);
 }
 
+/*
+** core.executor_wait(executor, future): once the executor is shut down and
+** has no job left, future (of a loop of this state) gets its result, so a
+** loop can keep running while it waits (jobs may need it).
+*/
+static int core_executor_wait (lua_State *L) {
+  Executor *ex = executor_check(L, 1);
+  uint64_t inbox, target;
+  future_check(L, 2);
+  lua_getiuservalue(L, 2, FUT_UV_LOOP);
+  inbox = inbox_of(L, -1);
+  target = inbox_pending(L, -1, 2);
+  pthread_mutex_lock(&thread_lock);
+  ex->quiet_inbox = inbox;
+  ex->quiet_target = target;
+  check_quiet_locked(ex);
+  pthread_mutex_unlock(&thread_lock);
+  return 0;
+}
+
 /* executor:shutdown([wait = true]) */
 static int executor_shutdown_m (lua_State *L) {
   Executor *ex = executor_check(L, 1);
@@ -386,6 +426,7 @@ int thread_open (lua_State *L) {
     {"executor_new", core_executor_new},
     {"executor_submit", core_executor_submit},
     {"executor_cancel", core_executor_cancel},
+    {"executor_wait", core_executor_wait},
     {NULL, NULL}
   };
   thread_newmeta(L, AIO_EXECUTOR, ex_methods, ex_meta);

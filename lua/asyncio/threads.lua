@@ -84,12 +84,37 @@ events.close_hooks[#events.close_hooks + 1] = function(loop)
       executor:shutdown(false)
    end
 end
-runners.shutdown_hooks[#runners.shutdown_hooks + 1] = function(loop)
+
+-- A future of loop done once executor, shut down, has finished its jobs.
+local function executor_quiet(loop, executor)
+   executor:shutdown(false)
+   local fut = loop:create_future()
+   core.executor_wait(executor, fut)
+   return fut
+end
+
+-- loop:shutdown_default_executor() -> awaitable: shuts the default executor
+-- down and is done once its jobs have finished (the loop keeps running
+-- meanwhile, so jobs that need it can still finish).
+function Loop:shutdown_default_executor()
+   local executor = self:_lua().default_executor
+   if executor == nil then
+      local fut = self:create_future()
+      fut:set_result()
+      return fut
+   end
+   return executor_quiet(self, executor)
+end
+
+-- Waits for the default executor's jobs with the (stopped) loop running.
+local function finish_default_executor(loop)
    local executor = loop:_lua().default_executor
    if executor ~= nil then
+      loop:run_until_complete(executor_quiet(loop, executor))
       executor:shutdown(true)
    end
 end
+runners.shutdown_hooks[#runners.shutdown_hooks + 1] = finish_default_executor
 
 -- ---------- call_soon_threadsafe ----------
 
@@ -232,10 +257,7 @@ function M._loop_thread_main(lt)
    loop:call_soon(core.loop_thread_ready, lt, loop)
    loop:run_forever()
    cancel_leftovers(loop)
-   local executor = loop:_lua().default_executor
-   if executor ~= nil then
-      executor:shutdown(true)
-   end
+   finish_default_executor(loop)
    events.set_event_loop(nil)
    loop:close()
 end
