@@ -16,7 +16,7 @@ local function perf_counter()
    return asyncio.get_event_loop():time()
 end
 
-local random = {x = 202}
+local random = {x = 389}
 
 function random.seed(a)
    random.x = a
@@ -102,7 +102,7 @@ local function parse_args(argv)
    return ns
 end
 
-random.seed(202)
+random.seed(389)
 local ns = parse_args(arg)
 local start = perf_counter()
 asyncio.run(main(ns.nprod, ns.ncon))

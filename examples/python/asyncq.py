@@ -11,7 +11,7 @@ import time
 
 
 class random:
-    x = 202
+    x = 389
 
     @classmethod
     def seed(cls, a):
@@ -61,7 +61,7 @@ async def main(nprod: int, ncon: int):
 
 if __name__ == "__main__":
     import argparse
-    random.seed(202)
+    random.seed(389)
     parser = argparse.ArgumentParser()
     parser.add_argument("-p", "--nprod", type=int, default=5)
     parser.add_argument("-c", "--ncon", type=int, default=10)
