@@ -501,6 +501,24 @@ describe("shutdown", function()
       assert.has_error(function() asyncio.to_thread(print) end, "cannot schedule new futures after shutdown")
    end))
 
+   it("closing a loop while its jobs run drops their results", function()
+      local loop = asyncio.new_event_loop()
+      local executor = asyncio.ThreadPoolExecutor(2)
+      local futs = {}
+      for i = 1, 4 do
+         futs[i] = loop:run_in_executor(executor, function(x)
+            local t = os.clock() + 0.05
+            while os.clock() < t do end
+            return x
+         end, i)
+      end
+      loop:close()
+      executor:shutdown(true) -- the jobs finish; nothing reaches the closed loop
+      for i = 1, 4 do
+         assert.is_false(futs[i]:done())
+      end
+   end)
+
    it("cancels the concurrent futures of tasks a stopped loop thread leaves", function()
       local lt = asyncio.start_loop_thread()
       local cf = lt:run_coroutine_threadsafe(function()
