@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run every benchmark cell (workload x runtime) several times and report.
 
-    python3 run.py            full run: 5 repetitions, about 10 minutes
+    python3 run.py            full run: 5 repetitions, 10 to 13 minutes
     python3 run.py --quick    smoke run: N/10, 2 repetitions, about 1 minute
     python3 run.py --runtimes aio,luv --workloads switch,spawn --reps 3
 
@@ -117,7 +117,7 @@ def why_missing(rt):
     if rt in ("asyncio", "uvloop"):
         if not PY:
             return "python3 not found" + hint
-        if sys.version_info < (3, 11) and probe([PY, "-c", "import asyncio; asyncio.Runner"]):
+        if probe([PY, "-c", "import asyncio; asyncio.Runner"]):
             return f"{PY} is older than Python 3.11 (asyncio.Runner)"
         if rt == "uvloop" and probe([PY, "-c", "import uvloop"]):
             return f"uvloop not importable by {PY}" + hint
