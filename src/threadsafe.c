@@ -413,6 +413,14 @@ static int core_thread_take (lua_State *L) {
   return n;
 }
 
+/* core.thread_kind(msg) -> "call" or "other", without opening it */
+static int core_thread_kind (lua_State *L) {
+  Message **box = (Message **)luaL_checkudata(L, 1, AIO_THREADMSG);
+  if (*box != NULL && (*box)->kind == MSG_CALL) lua_pushliteral(L, "call");
+  else lua_pushliteral(L, "other");
+  return 1;
+}
+
 /* ---------- tickets: cancellable calls of other threads ---------- */
 
 static Ticket **ticket_check (lua_State *L) {
@@ -577,6 +585,7 @@ static int core_thread_setup (lua_State *L) {
 int threadsafe_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"thread_take", core_thread_take},
+    {"thread_kind", core_thread_kind},
     {"thread_post_call", core_thread_post_call},
     {"thread_post_stop", core_thread_post_stop},
     {"loop_wakeup", core_loop_wakeup},

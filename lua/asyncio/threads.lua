@@ -186,11 +186,10 @@ end
 
 -- Calls, task starts and stops are queued on the loop in the order they
 -- were posted, so they run in that order (a task's body starts with its
--- first step).
+-- first step). A call is opened only when its turn comes, so it can be
+-- cancelled until it runs.
 local function handle(loop, kind, ...)
-   if kind == "call" then
-      loop:call_soon(...)
-   elseif kind == "task" then
+   if kind == "task" then
       start_task(loop, ...)
    elseif kind == "cancel" then
       local entry = running_tasks(loop)[...]
@@ -202,11 +201,25 @@ local function handle(loop, kind, ...)
    end
 end
 
+local function call(kind, fn, ...)
+   if kind == "call" then -- nil if it was cancelled
+      return fn(...)
+   end
+end
+
+local function run_call(loop, msg)
+   return call(core.thread_take(msg, loop))
+end
+
 -- Runs on the loop, from its ready queue, once per message, in the order
 -- the messages were posted.
 core.thread_setup(function(msg)
    local loop = core.get_running_loop()
-   return handle(loop, core.thread_take(msg, loop))
+   if core.thread_kind(msg) == "call" then
+      loop:call_soon(run_call, loop, msg)
+   else
+      handle(loop, core.thread_take(msg, loop))
+   end
 end)
 
 -- ---------- loop threads ----------
