@@ -21,8 +21,10 @@
 /* Reader operations, in slot 3 of the reusable coroutine object. */
 enum { OP_READ = 1, OP_EXACT, OP_UNTIL, OP_LINE };
 
-/* Slots of a reusable coroutine object (asyncio.ops: 1 itself, 2 target). */
-enum { OPS_KIND = 3, OPS_ARG, OPS_ARG2 };
+/* Slots of a reusable coroutine object: 1 itself, 2 the reader, 4 the
+** separator of readuntil (the operation and an integer argument are kept
+** in the Half). */
+enum { OPS_SEP = 4 };
 
 /* ---------- waiting for bytes ---------- */
 
@@ -32,7 +34,8 @@ enum { OPS_KIND = 3, OPS_ARG, OPS_ARG2 };
 */
 static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
                       const char *fname, lua_KFunction k) {
-  stream_check_task(L, s);
+  /* await_future checks the running task and the loop (the future is the
+     stream's loop's); if it raises, read_resumed stops the wait */
   if (s->rwait != RW_NONE)
     return luaL_error(L, "'%s' called while another task is already "
                          "waiting for incoming data", fname);
@@ -230,8 +233,8 @@ static int reader_aw (lua_State *L) {
 
 /*
 ** core.reader_op(op): the function of a reader's reusable coroutine
-** object {fn, n, awaited, name, op, reader, kind, arg, isline}: takes the
-** operation out of it (freeing it for the next call) and runs it.
+** object {fn, n, awaited, name, op, reader, -, sep}: takes the operation
+** out of the reader (freeing the object for the next call) and runs it.
 */
 static int reader_op (lua_State *L) {
   Half *h;
@@ -240,18 +243,23 @@ static int reader_op (lua_State *L) {
   lua_settop(L, 1);
   lua_rawgeti(L, 1, 2);
   h = stream_tohalf(L, 2, AIO_TREADER);
-  kind = (int)lua_tointeger(L, (lua_rawgeti(L, 1, OPS_KIND), -1));
-  if (lua_topointer(L, 1) == h->op) h->opbusy = 0;
-  lua_getiuservalue(L, 2, HALF_UV_STREAM);  /* 4 */
-  lua_rawgeti(L, 1, OPS_ARG);               /* 5 */
-  lua_rawgeti(L, 1, OPS_ARG2);              /* 6 */
-  lua_replace(L, 3);
-  lua_replace(L, 2);
-  lua_replace(L, 1);                        /* (stream, arg, arg2) */
+  if (lua_topointer(L, 1) != h->op)
+    return luaL_argerror(L, 1, "not the operation of its reader");
+  kind = h->opkind;
+  h->opbusy = 0;
+  lua_getiuservalue(L, 2, HALF_UV_STREAM);
+  lua_replace(L, 2);                        /* (op, stream) */
   switch (kind) {
-    case OP_READ: lua_settop(L, 2); return read_k(L, LUA_OK, 2);
-    case OP_EXACT: lua_settop(L, 2); return readexactly_k(L, LUA_OK, 2);
-    case OP_UNTIL: case OP_LINE: return readuntil_k(L, LUA_OK, 3);
+    case OP_READ: case OP_EXACT:
+      lua_pushinteger(L, h->oparg);
+      lua_remove(L, 1);                     /* (stream, n) */
+      return kind == OP_READ ? read_k(L, LUA_OK, 2)
+                             : readexactly_k(L, LUA_OK, 2);
+    case OP_UNTIL: case OP_LINE:
+      lua_rawgeti(L, 1, OPS_SEP);
+      lua_pushboolean(L, kind == OP_LINE);
+      lua_remove(L, 1);                     /* (stream, sep, isline) */
+      return readuntil_k(L, LUA_OK, 3);
     default: return luaL_error(L, "reader operation was not set");
   }
 }
@@ -265,14 +273,13 @@ static int reader_op (lua_State *L) {
 static int hand_out (lua_State *L, Half *h, int kind) {
   lua_settop(L, 3);
   if (h->op != NULL && !h->opbusy) {
-    lua_getiuservalue(L, 1, HALF_UV_OP);
-    lua_pushinteger(L, kind);
-    lua_rawseti(L, 4, OPS_KIND);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, 4, OPS_ARG);
-    lua_pushvalue(L, 3);
-    lua_rawseti(L, 4, OPS_ARG2);
     h->opbusy = 1;
+    h->opkind = (unsigned char)kind;
+    lua_getiuservalue(L, 1, HALF_UV_OP);
+    if (kind == OP_UNTIL || kind == OP_LINE) {
+      lua_pushvalue(L, 2);
+      lua_rawseti(L, 4, OPS_SEP);
+    } else h->oparg = lua_tointeger(L, 2);
     return 1;
   }
   lua_pushinteger(L, kind);                 /* 4 */

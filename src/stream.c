@@ -265,11 +265,9 @@ static int wake_ready (lua_State *L) {
     if (lua_rawgetp(L, 3, s) == LUA_TUSERDATA && s->rwait != RW_NONE) {
       s->rwait = RW_NONE;
       idle_link(rs, s);
-      if (lua_getiuservalue(L, 4, ST_UV_RWAIT) != LUA_TNIL) {
-        lua_pushnil(L);
-        lua_setiuservalue(L, 4, ST_UV_RWAIT);
-        wake_future(L, 5);
-      }
+      /* ST_UV_RWAIT keeps the finished future: the next wait reuses it */
+      lua_getiuservalue(L, 4, ST_UV_RWAIT);
+      wake_future(L, 5);
     }
     lua_settop(L, 3);
   }

@@ -27,13 +27,7 @@ struct Readers;
 
 struct Stream {
   IoHook hook;             /* first: see internal.h */
-  struct Readers *rs;      /* ro: cache of ST_UV_READERS */
-  struct Stream *rnext;    /* rw: link in rs->ready */
-  struct Stream *inext, *iprev;  /* rw: links in rs->idle */
-  unsigned char inready;   /* rw: in rs->ready: to wake */
-  unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
-  ev_io rio;               /* read readiness: started while a reader waits */
-  ev_io wio;               /* write readiness: while connecting or flushing */
+  /* what every read and write touches, together */
   Loop *loop;              /* ro: cache of ST_UV_LOOP */
   int fd;                  /* owned; -1 once closed */
   unsigned char kind;      /* ro: STREAM_TCP or STREAM_UNIX */
@@ -45,18 +39,27 @@ struct Stream {
   unsigned char paused;    /* rw: buffered above high, not yet below low */
   unsigned char anchored;  /* rw: in LOOP_UV_WATCHERS */
   unsigned char rwait;     /* rw: RW_* of the waiting reader */
+  unsigned char inready;   /* rw: in rs->ready: to wake */
+  unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
                               already searched for the separator */
+  char *rbuf;              /* owned: unread bytes are rbuf[rpos, rlen) */
+  size_t rpos, rlen, rcap;
+  size_t wpos, wlen;       /* rw: unsent bytes are wbuf[wpos, wlen) */
+  size_t high, low;        /* rw: write buffer water marks */
+  struct Readers *rs;      /* ro: cache of ST_UV_READERS */
+  struct Stream *rnext;    /* rw: link in rs->ready */
+  size_t chunk;            /* rw: bytes asked of the next read() */
+  ev_io rio;               /* read readiness: started while a reader waits */
+  ev_io wio;               /* write readiness: while connecting or flushing */
+  /* the rest */
+  struct Stream *inext, *iprev;  /* rw: links in rs->idle */
   const char *sep;         /* rw: RW_UNTIL: the separator (ST_UV_SEP) */
   size_t seplen;
   size_t limit;            /* rw: readuntil/readline bound */
-  size_t high, low;        /* rw: write buffer water marks */
-  size_t chunk;            /* rw: bytes asked of the next read() */
-  char *rbuf;              /* owned: unread bytes are rbuf[rpos, rlen) */
-  size_t rpos, rlen, rcap;
-  char *wbuf;              /* owned: unsent bytes are wbuf[wpos, wlen) */
-  size_t wpos, wlen, wcap;
+  char *wbuf;              /* owned */
+  size_t wcap;
 };
 typedef struct Stream Stream;
 
@@ -71,6 +74,9 @@ typedef struct Half {
   Stream *s;               /* ro: cache of HALF_UV_STREAM */
   const void *op;          /* ro: identity of HALF_UV_OP, or NULL */
   unsigned char opbusy;    /* rw: the op was handed out, not yet run */
+  unsigned char opkind;    /* rw: the operation it was handed out for */
+  lua_Integer oparg;       /* rw: its integer argument (a separator is in
+                              slot 4 of the op) */
 } Half;
 
 #define stream_buffered_in(s) ((s)->rlen - (s)->rpos)

@@ -23,9 +23,8 @@
 
 #define MAX_IOV 64                 /* writelines: pieces per sendmsg */
 
-/* Writer operations, in slot 3 of the reusable coroutine object. */
+/* Writer operations, kept in the Half while handed out. */
 enum { OP_DRAIN = 1, OP_CLOSED };
-enum { OPS_KIND = 3 };
 
 /* Raises unless the writer at idx may still write. */
 static Stream *check_writable (lua_State *L, int idx, const char *fname) {
@@ -192,9 +191,10 @@ static int writer_op (lua_State *L) {
   lua_settop(L, 1);
   lua_rawgeti(L, 1, 2);
   h = stream_tohalf(L, 2, AIO_TWRITER);
-  lua_rawgeti(L, 1, OPS_KIND);
-  kind = (int)lua_tointeger(L, 3);
-  if (lua_topointer(L, 1) == h->op) h->opbusy = 0;
+  if (lua_topointer(L, 1) != h->op)
+    return luaL_argerror(L, 1, "not the operation of its writer");
+  kind = h->opkind;
+  h->opbusy = 0;
   lua_getiuservalue(L, 2, HALF_UV_STREAM);
   lua_replace(L, 1);
   lua_settop(L, 1);
@@ -205,10 +205,9 @@ static int writer_op (lua_State *L) {
 static int hand_out (lua_State *L, Half *h, int kind) {
   lua_settop(L, 1);
   if (h->op != NULL && !h->opbusy) {
-    lua_getiuservalue(L, 1, HALF_UV_OP);
-    lua_pushinteger(L, kind);
-    lua_rawseti(L, 2, OPS_KIND);
     h->opbusy = 1;
+    h->opkind = (unsigned char)kind;
+    lua_getiuservalue(L, 1, HALF_UV_OP);
     return 1;
   }
   lua_getiuservalue(L, 1, HALF_UV_STREAM);  /* 2 */

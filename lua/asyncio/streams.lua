@@ -116,14 +116,24 @@ end
 
 -- Wraps a connected stream in a reader and a writer, each with the
 -- reusable coroutine object its awaitable methods hand out (src/reader.c).
+-- Their slots: 1 the object, 2 the reader or writer, 3 the operation, 4
+-- and 5 its arguments; all in the array part.
 local reader_op, writer_op = core.reader_op, core.writer_op
+local Op, reusable = ops.Op, coroutines.reusable
+
+local function new_op(fn, name)
+   local op = setmetatable({ fn = fn, n = 1, awaited = false, name = name, false, false, 0, false, false }, Op)
+   op[1] = op
+   reusable[op] = fn
+   return op
+end
 
 local function halves(stream, limit)
    if limit ~= DEFAULT_LIMIT then
       stream:set_limit(limit)
    end
-   local rop = ops.new(reader_op, "StreamReader operation")
-   local wop = ops.new(writer_op, "StreamWriter operation")
+   local rop = new_op(reader_op, "StreamReader operation")
+   local wop = new_op(writer_op, "StreamWriter operation")
    local reader, writer = stream:halves(rop, wop)
    rop[2], wop[2] = reader, writer
    return reader, writer
