@@ -327,6 +327,26 @@ describe("loop:call_soon_threadsafe", function()
    end))
 end)
 
+describe("start_loop_thread errors", function()
+   it("raises when the thread cannot load asyncio", function()
+      local path, cpath = package.path, package.cpath
+      package.path, package.cpath = "/nonexistent/?.lua", "/nonexistent/?.so"
+      local ok, err = pcall(asyncio.start_loop_thread)
+      package.path, package.cpath = path, cpath
+      assert.is_false(ok)
+      assert.matches("cannot start the loop thread: .*module 'asyncio.threads' not found", err)
+   end)
+
+   it("a future reference cannot take calls", helper.async(function()
+      local fut = asyncio.get_running_loop():create_future()
+      local msg = await(asyncio.to_thread(function(f)
+         local ok, e = pcall(f.call_soon_threadsafe, f, print)
+         return not ok and e
+      end, fut))
+      assert.matches("a loop expected, got a future", msg)
+   end))
+end)
+
 describe("start_loop_thread", function()
    local lt
    before_each(function()
