@@ -372,7 +372,7 @@ describe("start_loop_thread", function()
    it("raises TimeoutError from result(timeout), then the result once done", function()
       local cf = lt:run_coroutine_threadsafe(function()
          local aio = require("asyncio")
-         aio.await(aio.sleep(0.2))
+         aio.await(aio.sleep(0.5))
          return "late"
       end)
       local ok, err = pcall(cf.result, cf, 0.01)
