@@ -387,6 +387,8 @@ describe("start_loop_thread", function()
       local ok, err = pcall(cf.result, cf, 5)
       assert.is_false(ok)
       assert.matches("failed there", err)
+      assert.matches("failed there", cf:exception())
+      assert.is_nil(lt:run_coroutine_threadsafe(function() return 1 end):exception(5))
    end)
 
    it("cancels the task with the concurrent future", function()

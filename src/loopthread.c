@@ -119,14 +119,13 @@ static int cfuture_gc (lua_State *L) {
 }
 
 /*
-** cf:result([timeout]) -> ...: blocks until cf is done (at most timeout
-** seconds, then raises TimeoutError); its results, or raises its error or
-** CancelledError.
+** Waits until cf is done, at most the timeout at index 2 (none if nil),
+** and pushes its values; returns their number and sets *status, or raises
+** TimeoutError, or CancelledError if cf was cancelled. [-0, +n, e]
 */
-static int cfuture_result (lua_State *L) {
-  CFuture *cf = cfuture_check(L, 1);
+static int wait_outcome (lua_State *L, CFuture *cf, int *status) {
   double timeout = luaL_optnumber(L, 2, -1);
-  int status, ok = 1;
+  int ok = 1, n;
   CopyBuf b;
   struct timespec until;
   if (!lua_isnoneornil(L, 2)) {
@@ -142,24 +141,43 @@ static int cfuture_result (lua_State *L) {
     else if (pthread_cond_timedwait(&cf->cv, &thread_lock, &until) == ETIMEDOUT
              && !cf->done) break;
   }
-  status = cf->status;
+  *status = cf->status;
   if (cf->done) ok = copy_clone(&b, &cf->result);
-  else { copy_init(&b); status = -1; }
+  else { copy_init(&b); *status = -1; }
   pthread_mutex_unlock(&thread_lock);
   if (!ok) return luaL_error(L, "not enough memory");
-  if (status == -1) {
+  if (*status == -1) {
     aio_pusherror(L, "TimeoutError", "the concurrent future did not finish in time");
     return lua_error(L);
   }
-  if (status == RES_CANCELLED) {
+  if (*status == RES_CANCELLED) {
     aio_pusherror(L, "CancelledError", NULL);
     return lua_error(L);
   }
-  lua_settop(L, 1);
-  ok = copy_load(L, &b, 0, 0);
+  lua_settop(L, 2);
+  n = copy_load(L, &b, 0, 0);
   copy_free(&b);
+  return n;
+}
+
+/*
+** cf:result([timeout]) -> ...: blocks until cf is done (at most timeout
+** seconds, then raises TimeoutError); its results, or raises its error or
+** CancelledError.
+*/
+static int cfuture_result (lua_State *L) {
+  int status, n = wait_outcome(L, cfuture_check(L, 1), &status);
   if (status == RES_ERROR) return lua_error(L);
-  return ok;
+  return n;
+}
+
+/* cf:exception([timeout]) -> its error or nil; waits as result does. */
+static int cfuture_exception (lua_State *L) {
+  int status;
+  wait_outcome(L, cfuture_check(L, 1), &status);
+  if (status == RES_ERROR) return 1;
+  lua_pushnil(L);
+  return 1;
 }
 
 static int cfuture_done (lua_State *L) {
@@ -497,6 +515,7 @@ static int loopthread_tostring (lua_State *L) {
 int loopthread_open (lua_State *L) {
   static const luaL_Reg cf_methods[] = {
     {"result", cfuture_result},
+    {"exception", cfuture_exception},
     {"done", cfuture_done},
     {"cancelled", cfuture_cancelled},
     {"cancel", cfuture_cancel},
