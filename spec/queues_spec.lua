@@ -410,6 +410,71 @@ describe("queue cancellation (no lost wakeups)", function()
    end))
 end)
 
+describe("queue waiter futures, reused", function()
+   it("lose and duplicate nothing across waits cancelled at any point", helper.async(function()
+      -- getters and putters wait, are woken, are cancelled before or after
+      -- their wakeup, and wait again, many times on the same queues (whose
+      -- waiter futures are recycled); every item must arrive exactly once
+      local q = asyncio.Queue(2)
+      local received, sent = {}, 0
+      local x = 12345
+      local function rand(n)
+         x = x * 48271 % 2147483647
+         return x % n
+      end
+      local consumers = {}
+      local function consumer()
+         return spawn(function()
+            while true do
+               local v = await(q:get())
+               received[v] = (received[v] or 0) + 1
+               if rand(3) == 0 then
+                  await(asyncio.sleep(0))
+               end
+            end
+         end)
+      end
+      for i = 1, 3 do
+         consumers[i] = consumer()
+      end
+      local pending = {}
+      for round = 1, 300 do
+         local item = round
+         local p = spawn(function() await(q:put(item)) end)
+         pending[#pending + 1] = { p, item }
+         if rand(4) == 0 then
+            local victim = rand(3) + 1
+            consumers[victim]:cancel()
+            consumers[victim] = consumer()
+         end
+         if rand(5) == 0 and #pending > 0 then
+            pending[#pending][1]:cancel() -- may be before or after its wakeup
+         end
+         for _ = 0, rand(3) do
+            await(asyncio.sleep(0))
+         end
+      end
+      for _ = 1, 10 do
+         await(asyncio.sleep(0))
+      end
+      for _, pi in ipairs(pending) do
+         local t, item = pi[1], pi[2]
+         assert.is_true(t:done())
+         if not t:cancelled() then
+            sent = sent + 1
+            assert.equal(1, received[item], "item " .. item)
+         else
+            assert.is_nil(received[item])
+         end
+      end
+      local total = 0
+      for _, n in pairs(received) do
+         total = total + n
+      end
+      assert.equal(sent, total + q:qsize())
+   end))
+end)
+
 describe("queue operations as coroutine objects", function()
    it("are coroutine objects that tasks accept", helper.async(function()
       local q = asyncio.Queue()

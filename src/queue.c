@@ -144,8 +144,10 @@ static void bind_loop (lua_State *L, Queue *q) {
 static int wait_on (lua_State *L, Queue *q, Waiters *w, int uv,
                     lua_KFunction k) {
   bind_loop(L, q);
-  waiter_new(L, -1);
-  lua_remove(L, -2);
+  lua_getiuservalue(L, OPQ, QUEUE_UV_SPARE);
+  if (!waiter_reuse(L, -1, &q->nspare)) waiter_new(L, -2);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
   lua_getiuservalue(L, OPQ, uv);
   waiters_push(L, w, lua_gettop(L), -2);
   lua_pop(L, 1);
@@ -173,6 +175,13 @@ static int wait_failed (lua_State *L, Waiters *w, int uv, int pass) {
 
 #define failed(status) ((status) != LUA_OK && (status) != LUA_YIELD)
 
+/* A wait ended well: its future, at the top, can serve the next one. */
+static void wait_done (lua_State *L, Queue *q) {
+  lua_getiuservalue(L, OPQ, QUEUE_UV_SPARE);
+  waiter_spare(L, -2, lua_gettop(L), &q->nspare);
+  lua_pop(L, 1);
+}
+
 /* ---------- the operations, run by await inside the task ---------- */
 
 /* get(): stack 1 = the coroutine object. */
@@ -183,6 +192,7 @@ static int get_k (lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
   if (failed(status))
     return wait_failed(L, &q->getters, QUEUE_UV_GETTERS, q->n > 0);
+  wait_done(L, q);
   lua_settop(L, 1);
   return get_loop(L);
 }
@@ -207,6 +217,7 @@ static int put_k (lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
   if (failed(status))
     return wait_failed(L, &q->putters, QUEUE_UV_PUTTERS, !isfull(q));
+  wait_done(L, q);
   lua_settop(L, 2);
   return put_loop(L);
 }
@@ -242,6 +253,7 @@ static int join_k (lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
   if (failed(status))
     return wait_failed(L, &q->joiners, QUEUE_UV_JOINERS, 0);
+  wait_done(L, q);
   return 0;
 }
 
@@ -487,6 +499,8 @@ static int core_queue_new (lua_State *L) {
   lua_setiuservalue(L, 6, QUEUE_UV_PUTTERS);
   lua_newtable(L);
   lua_setiuservalue(L, 6, QUEUE_UV_JOINERS);
+  lua_newtable(L);
+  lua_setiuservalue(L, 6, QUEUE_UV_SPARE);
   snprintf(name, sizeof(name), "%s.get", kindnames[kind]);
   set_op(L, 6, 4, 5, QUEUE_UV_GETOP, get_op, name);
   snprintf(name, sizeof(name), "%s.put", kindnames[kind]);

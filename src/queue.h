@@ -14,6 +14,8 @@ typedef struct Waiters {
 } Waiters;
 
 Future *waiter_new (lua_State *L, int loopidx);
+void waiter_spare (lua_State *L, int fidx, int tidx, int *nspare);
+int waiter_reuse (lua_State *L, int tidx, int *nspare);
 void waiters_push (lua_State *L, Waiters *w, int tidx, int fidx);
 int waiters_wake_next (lua_State *L, Waiters *w, int tidx);
 void waiters_wake_all (lua_State *L, Waiters *w, int tidx);
@@ -32,7 +34,8 @@ enum {
   QUEUE_UV_GETOP,      /* the reusable coroutine object get() returns */
   QUEUE_UV_PUTOP,      /* the one put() returns when it is not in use */
   QUEUE_UV_JOINOP,     /* the one join() returns */
-  QUEUE_NUV = QUEUE_UV_JOINOP
+  QUEUE_UV_SPARE,      /* table of waiter futures to reuse (waiters.c) */
+  QUEUE_NUV = QUEUE_UV_SPARE
 };
 
 typedef struct Queue {
@@ -44,6 +47,7 @@ typedef struct Queue {
   lua_Integer cap;         /* rw: fifo: ring capacity */
   lua_Integer unfinished;  /* rw: items put and not yet task_done()'d */
   Waiters getters, putters, joiners;
+  int nspare;              /* rw: futures in QUEUE_UV_SPARE */
   Loop *loop;              /* ro: cache of QUEUE_UV_LOOP, NULL if unbound */
 } Queue;
 

@@ -30,6 +30,39 @@ Future *waiter_new (lua_State *L, int loopidx) {
   return f;
 }
 
+/* Spare futures kept per list owner: enough for the tasks blocked at once
+   in a busy queue, few enough not to matter. */
+#define SPARE_MAX 8
+
+/*
+** Keeps the waiter at fidx, whose wait just ended with its result, to be
+** reused by waiter_reuse: the futures of the table at tidx, *nspare of
+** them. Only a waiter that finished normally is kept, once the task it
+** woke is running again: by then nothing else refers to it (the list
+** popped it, the done callbacks and the ready queue entry that woke the
+** task are spent, the task forgot it as its waiter), so making it pending
+** again is invisible. [-0, +0, -]
+*/
+void waiter_spare (lua_State *L, int fidx, int tidx, int *nspare) {
+  Future *f = tofuture(L, fidx);
+  if (*nspare >= SPARE_MAX || f->state != FUT_FINISHED || f->failed
+      || f->nresults != 0 || f->ncallbacks != 0)
+    return;
+  f->state = FUT_PENDING;
+  lua_pushvalue(L, fidx);
+  lua_rawseti(L, tidx, ++*nspare);
+}
+
+/* Pushes a spare waiter if there is one (returns 1), else nothing. */
+int waiter_reuse (lua_State *L, int tidx, int *nspare) {
+  if (*nspare == 0) return 0;
+  tidx = lua_absindex(L, tidx);
+  lua_rawgeti(L, tidx, *nspare);
+  lua_pushnil(L);
+  lua_rawseti(L, tidx, (*nspare)--);
+  return 1;
+}
+
 /* Appends the future at fidx to the list kept in the table at tidx. */
 void waiters_push (lua_State *L, Waiters *w, int tidx, int fidx) {
   fidx = lua_absindex(L, fidx);
