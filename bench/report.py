@@ -216,6 +216,10 @@ def markdown(res, meta, head, rows, png_name):
                  "iteration, so once per zero-delay yield; fewer polls per yield means the loop skips the "
                  "poll on some iterations, i.e. does less work per yield than the peers (the floor's "
                  "`ev_resume_ns` polls every time).\n")
+    if "node" in res.runtimes:
+        p.append("Node's pingpong and queue hand-offs resolve promises, which are V8 microtasks that never "
+                 "enter the event loop (0 polls per round trip above); every other runtime takes a loop "
+                 "iteration per hand-off. Where Node is the best peer of those rows, that is why.\n")
     p.append("*Peak memory per task* (`bytes/task`) = (peak RSS at the end − RSS before the tasks were "
              "made) / N, with all N tasks alive at once.\n")
     notes = []
