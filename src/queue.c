@@ -121,18 +121,16 @@ static void check_task (lua_State *L) {
 
 /*
 ** Binds the queue to the running loop on first use, as Python's
-** _LoopBoundMixin does, and pushes that loop. [-0, +1, v]
+** _LoopBoundMixin does; raises if it is bound to another. [-0, +0, v]
 */
 static void bind_loop (lua_State *L, Queue *q) {
   Loop *running = aio_rt(L)->running;
-  if (q->loop == NULL) {
-    lua_getiuservalue(L, lua_upvalueindex(UV_RT), RT_UV_RUNNING);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, OPQ, QUEUE_UV_LOOP);
-    q->loop = running;
-  } else if (q->loop != running) {
+  if (q->loop == running) return;
+  if (q->loop != NULL)
     luaL_error(L, "<%s> is bound to a different event loop", kindnames[q->kind]);
-  } else lua_getiuservalue(L, OPQ, QUEUE_UV_LOOP);
+  lua_getiuservalue(L, lua_upvalueindex(UV_RT), RT_UV_RUNNING);
+  lua_setiuservalue(L, OPQ, QUEUE_UV_LOOP);
+  q->loop = running;
 }
 
 /*
@@ -145,9 +143,12 @@ static int wait_on (lua_State *L, Queue *q, Waiters *w, int uv,
                     lua_KFunction k) {
   bind_loop(L, q);
   lua_getiuservalue(L, OPQ, QUEUE_UV_SPARE);
-  if (!waiter_reuse(L, -1, &q->nspare)) waiter_new(L, -2);
-  lua_replace(L, -3);
-  lua_pop(L, 1);
+  if (!waiter_reuse(L, -1, &q->nspare)) {
+    lua_getiuservalue(L, OPQ, QUEUE_UV_LOOP);
+    waiter_new(L, -1);
+    lua_replace(L, -2);
+  }
+  lua_remove(L, -2);
   lua_getiuservalue(L, OPQ, uv);
   waiters_push(L, w, lua_gettop(L), -2);
   lua_pop(L, 1);
