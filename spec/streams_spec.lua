@@ -187,6 +187,90 @@ describe("streams", function()
       server:close()
    end))
 
+   it("never lose or reorder bytes across a mix of reads", helper.async(function()
+      -- a fixed pseudo-random stream, sent in pieces of random sizes
+      local seed = 12345
+      local function rnd(n)
+         seed = seed * 48271 % 2147483647
+         return seed % n
+      end
+      local parts = {}
+      for i = 1, 4000 do
+         local len = rnd(60)
+         local piece = {}
+         for j = 1, len do
+            piece[j] = string.char(97 + (i + j) % 26)
+         end
+         parts[i] = table.concat(piece) .. (rnd(3) == 0 and "|" or "") .. "\n"
+      end
+      local all = table.concat(parts)
+      local server, port = serve(function(_, writer)
+         local pos = 1
+         while pos <= #all do
+            local n = 1 + rnd(3000)
+            writer:write(all:sub(pos, pos + n - 1))
+            pos = pos + n
+            if rnd(4) == 0 then
+               await(asyncio.sleep(0))
+            end
+         end
+         writer:close()
+      end)
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 1 << 20 }))
+      local got = {}
+      while true do
+         local what, data = rnd(5)
+         if what == 0 then
+            data = await(reader:readline())
+         elseif what == 1 then
+            data = await(reader:read(1 + rnd(200)))
+         elseif what == 2 then
+            local ok, r = pcall(await, reader:readexactly(1 + rnd(500)))
+            data = ok and r or r.partial
+            if not ok and data == "" then data = nil end
+         elseif what == 3 then
+            local ok, r = pcall(await, reader:readuntil("|"))
+            data = ok and r or r.partial
+            if not ok and data == "" then data = nil end
+         else
+            -- a read cancelled right away: nothing may be lost
+            local t = asyncio.create_task(reader:read(10))
+            t:cancel()
+            pcall(await, t)
+            data = ""
+         end
+         if data == nil then
+            break
+         end
+         got[#got + 1] = data
+      end
+      assert.equal(#all, #table.concat(got))
+      assert.is_true(all == table.concat(got), "the bytes differ")
+      writer:close()
+      server:close()
+   end, 20))
+
+   it("close while a read waits: the reader sees the end", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local pending = asyncio.create_task(reader:readline())
+      local exact = asyncio.create_task(async(function()
+         await(asyncio.sleep(0))
+         return pcall(await, reader:readexactly(5))
+      end)())
+      await(asyncio.sleep(0.01))
+      writer:close()
+      assert.is_nil(await(pending))
+      local ok, err = await(exact)
+      assert.is_false(ok)
+      assert.matches("another task is already waiting", tostring(err))
+      assert.is_true(reader:at_eof())
+      await(writer:wait_closed())
+      conn.writer:close()
+      server:close()
+   end))
+
    it("transfer 64 MiB both ways with every block checked", helper.async(function()
       local N = 1024 -- blocks of 64 KiB
       local blocks = {}
