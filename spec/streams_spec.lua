@@ -219,7 +219,8 @@ describe("streams", function()
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 1 << 20 }))
       local got = {}
       while true do
-         local what, data = rnd(5)
+         local what = rnd(5)
+         local data
          if what == 0 then
             data = await(reader:readline())
          elseif what == 1 then
