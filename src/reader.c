@@ -44,7 +44,7 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
   lua_pushvalue(L, nargs + 1);
   lua_setiuservalue(L, 1, ST_UV_RWAIT);
   s->rwait = (unsigned char)kind;
-  stream_idle_unlink(s);                /* its watcher may still run */
+  readers_idle_unlink(s);                /* its watcher may still run */
   stream_start_io(L, s, &s->rio, 1);
   return stream_await_top(L, nargs, k);
 }
@@ -62,7 +62,7 @@ static void read_resumed (lua_State *L, Stream *s, int status, int nargs) {
       lua_pushnil(L);
       lua_setiuservalue(L, 1, ST_UV_RWAIT);
       s->rwait = RW_NONE;
-      stream_idle_unlink(s);
+      readers_idle_unlink(s);
       stream_stop_io(s, &s->rio);
       stream_update_anchor(L, s, 1);
     }

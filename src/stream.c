@@ -15,11 +15,8 @@
 ** buffer can satisfy it (a readexactly(n) waiter sleeps until n bytes are
 ** in); the bytes are taken from the buffer by the waiting task when it
 ** resumes, so a cancelled read never loses data. The watcher callbacks
-** only read and test, in C; a loop's Readers then wakes the satisfied
-** readers in one protected call per poll (an ev_check), and stops, before
-** the next poll (an ev_prepare), the watchers whose reader did not wait
-** again: a task that reads in a loop keeps its watcher, and its stream
-** stays anchored, without a start, a stop or a table write per read.
+** only read and test, in C; the loop's Readers (readers.c) wakes the
+** satisfied readers, and stops the watchers nobody reads from any more.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -91,8 +88,6 @@ void stream_stop_io (Stream *s, ev_io *w) {
   if (stream_loop_open(s)) ev_io_stop(s->loop->ev, w);
 }
 
-static void readers_forget (Stream *s);
-
 /* ---------- futures ---------- */
 
 /* Pushes a new pending future of the loop at loopidx. [-0, +1, m] */
@@ -135,7 +130,7 @@ Future *stream_read_future (lua_State *L, Stream *s, int sidx) {
 }
 
 /* Resolves the future at idx, if pending, with no value. [-0, +0, m] */
-static void wake_future (lua_State *L, int idx) {
+void stream_wake_future (lua_State *L, int idx) {
   Future *f = (Future *)lua_touserdata(L, idx);
   if (f != NULL && f->state == FUT_PENDING) future_set_results(L, f, idx, 0, 0);
 }
@@ -151,7 +146,7 @@ static void wake_list (lua_State *L, int sidx, int uv) {
     lua_setiuservalue(L, sidx, uv);
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, -1, i);
-      wake_future(L, -1);
+      stream_wake_future(L, -1);
       lua_pop(L, 1);
     }
   }
@@ -166,223 +161,9 @@ static void wake_reader (lua_State *L, Stream *s, int sidx) {
   if (lua_getiuservalue(L, sidx, ST_UV_RWAIT) != LUA_TNIL) {
     lua_pushnil(L);
     lua_setiuservalue(L, sidx, ST_UV_RWAIT);
-    wake_future(L, -1);
+    stream_wake_future(L, -1);
   }
   lua_pop(L, 1);
-}
-
-/* ---------- the loop's readers ---------- */
-
-/*
-** One per loop, made with its first stream and anchored under &readers_key
-** in LOOP_UV_WATCHERS; every stream of the loop holds it in a user value.
-*/
-typedef struct Readers {
-  IoHook hook;             /* first: see internal.h */
-  ev_check check;          /* after a poll: wakes the ready readers */
-  ev_prepare prepare;      /* before a poll: stops watchers left idle */
-  Loop *loop;              /* ro */
-  Stream *ready, *readytail; /* rw: satisfied readers, to wake, in order */
-  Stream *idle;            /* rw: reading streams nobody waits on now */
-} Readers;
-
-static char readers_key;
-
-static void ready_link (Readers *rs, Stream *s) {
-  if (s->inready) return;
-  s->inready = 1;
-  s->rnext = NULL;
-  if (rs->readytail != NULL) rs->readytail->rnext = s;
-  else rs->ready = s;
-  rs->readytail = s;
-}
-
-static void ready_unlink (Readers *rs, Stream *s) {
-  Stream **p, *prev = NULL;
-  if (!s->inready) return;
-  for (p = &rs->ready; *p != NULL; prev = *p, p = &(*p)->rnext)
-    if (*p == s) {
-      *p = s->rnext;
-      if (rs->readytail == s) rs->readytail = prev;
-      break;
-    }
-  s->inready = 0;
-  s->rnext = NULL;
-}
-
-static void idle_link (Readers *rs, Stream *s) {
-  if (s->inidle) return;
-  s->inidle = 1;
-  s->iprev = NULL;
-  s->inext = rs->idle;
-  if (rs->idle != NULL) rs->idle->iprev = s;
-  rs->idle = s;
-}
-
-/* A reader waits on s again: it is not idle. */
-void stream_idle_unlink (Stream *s) {
-  Readers *rs = s->rs;
-  if (!s->inidle) return;
-  if (s->iprev != NULL) s->iprev->inext = s->inext;
-  else rs->idle = s->inext;
-  if (s->inext != NULL) s->inext->iprev = s->iprev;
-  s->inidle = 0;
-  s->inext = s->iprev = NULL;
-}
-
-/* Takes s out of both lists (closing, collected). */
-static void readers_forget (Stream *s) {
-  if (s->rs == NULL) return;
-  ready_unlink(s->rs, s);
-  stream_idle_unlink(s);
-}
-
-/*
-** Pushes the Stream anchored under the address s in the loop at loopidx,
-** or nil. Returns whether it is there. [-0, +1, -]
-*/
-static int push_anchored (lua_State *L, Stream *s, int loopidx) {
-  lua_getiuservalue(L, loopidx, LOOP_UV_WATCHERS);
-  lua_rawgetp(L, -1, s);
-  lua_remove(L, -2);
-  return lua_touserdata(L, -1) == (void *)s;
-}
-
-/*
-** wake_ready(rs, loop): wakes the readers the last poll satisfied; their
-** read watchers keep running (see prepare). Runs protected.
-*/
-static int wake_ready (lua_State *L) {
-  Readers *rs = (Readers *)lua_touserdata(L, 1);
-  Stream *s;
-  lua_settop(L, 2);
-  lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);  /* 3 */
-  while ((s = rs->ready) != NULL) {
-    rs->ready = s->rnext;
-    if (rs->ready == NULL) rs->readytail = NULL;
-    s->inready = 0;
-    s->rnext = NULL;
-    if (lua_rawgetp(L, 3, s) == LUA_TUSERDATA && s->rwait != RW_NONE) {
-      s->rwait = RW_NONE;
-      idle_link(rs, s);
-      /* ST_UV_RWAIT keeps the finished future: the next wait reuses it */
-      lua_getiuservalue(L, 4, ST_UV_RWAIT);
-      wake_future(L, 5);
-    }
-    lua_settop(L, 3);
-  }
-  return 0;
-}
-
-/*
-** settle_idle(rs, loop): stops the read watchers of the streams whose
-** reader did not wait again since it was woken, and lets the loop forget
-** the streams that have no watcher left. Runs protected.
-*/
-static int settle_idle (lua_State *L) {
-  Readers *rs = (Readers *)lua_touserdata(L, 1);
-  Stream *s;
-  lua_settop(L, 2);
-  while ((s = rs->idle) != NULL) {
-    stream_idle_unlink(s);
-    if (s->rwait != RW_NONE) continue;
-    stream_stop_io(s, &s->rio);
-    if (s->anchored && !ev_is_active(&s->wio)) {
-      if (push_anchored(L, s, 2)) stream_update_anchor(L, s, 3);
-      lua_settop(L, 2);
-    }
-  }
-  return 0;
-}
-
-static void readers_call (Readers *rs, lua_CFunction fn) {
-  lua_State *L = rs->loop->L;
-  if (L == NULL) return;
-  lua_pushcfunction(L, fn);
-  lua_pushlightuserdata(L, rs);
-  lua_pushvalue(L, 1);  /* the loop: see watcher.c */
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    fprintf(stderr, "asyncio: error in a stream callback: %s\n",
-            lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-}
-
-static void check_cb (struct ev_loop *ev, ev_check *w, int revents) {
-  Readers *rs = (Readers *)w->data;
-  (void)ev; (void)revents;
-  if (rs->ready != NULL) readers_call(rs, wake_ready);
-}
-
-static void prepare_cb (struct ev_loop *ev, ev_prepare *w, int revents) {
-  Readers *rs = (Readers *)w->data;
-  (void)ev; (void)revents;
-  if (rs->idle != NULL) readers_call(rs, settle_idle);
-}
-
-/* Empties both lists: the loop is going away. */
-static void readers_clear (Readers *rs) {
-  Stream *s;
-  while ((s = rs->ready) != NULL) {
-    rs->ready = s->rnext;
-    s->inready = 0;
-    s->rnext = NULL;
-  }
-  rs->readytail = NULL;
-  while ((s = rs->idle) != NULL) stream_idle_unlink(s);
-}
-
-static void readers_loopclose (IoHook *h) {
-  Readers *rs = (Readers *)h;
-  if (rs->loop->ev != NULL) {
-    ev_check_stop(rs->loop->ev, &rs->check);
-    ev_prepare_stop(rs->loop->ev, &rs->prepare);
-  }
-  readers_clear(rs);
-}
-
-static int readers_gc (lua_State *L) {
-  Readers *rs = (Readers *)lua_touserdata(L, 1);
-  if (!rs->loop->closed && rs->loop->ev != NULL) {
-    ev_check_stop(rs->loop->ev, &rs->check);
-    ev_prepare_stop(rs->loop->ev, &rs->prepare);
-  }
-  readers_clear(rs);
-  return 0;
-}
-
-/* Pushes the Readers of the loop at loopidx, made on first use. */
-static Readers *push_readers (lua_State *L, Loop *loop, int loopidx) {
-  Readers *rs;
-  loopidx = lua_absindex(L, loopidx);
-  lua_getiuservalue(L, loopidx, LOOP_UV_WATCHERS);
-  if (lua_rawgetp(L, -1, &readers_key) == LUA_TUSERDATA) {
-    lua_remove(L, -2);
-    return (Readers *)lua_touserdata(L, -1);
-  }
-  lua_pop(L, 1);
-  rs = (Readers *)lua_newuserdatauv(L, sizeof(Readers), 1);
-  memset(rs, 0, sizeof(*rs));
-  rs->hook.loopclose = readers_loopclose;
-  rs->loop = loop;
-  if (luaL_newmetatable(L, "asyncio.StreamReaders")) {
-    lua_pushcfunction(L, readers_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  lua_pushvalue(L, loopidx);
-  lua_setiuservalue(L, -2, 1);
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, -3, &readers_key);
-  lua_remove(L, -2);
-  ev_check_init(&rs->check, check_cb);
-  rs->check.data = rs;
-  ev_set_priority(&rs->check, EV_MINPRI);  /* after the I/O callbacks */
-  ev_check_start(loop->ev, &rs->check);
-  ev_prepare_init(&rs->prepare, prepare_cb);
-  rs->prepare.data = rs;
-  ev_prepare_start(loop->ev, &rs->prepare);
-  return rs;
 }
 
 /* ---------- closing ---------- */
@@ -535,11 +316,11 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   (void)revents;
   if (s->rwait == RW_NONE || s->fd < 0) {
     ev_io_stop(ev, w);
-    idle_link(s->rs, s);
+    readers_idle_link(s->rs, s);
     return;
   }
   fill(s);
-  if (satisfied(s)) ready_link(s->rs, s);
+  if (satisfied(s)) readers_ready_link(s->rs, s);
 }
 
 /* Sends what it can of the write buffer once. Sets werr. */
@@ -647,7 +428,7 @@ struct Stream *stream_new (lua_State *L, int loopidx, int kind) {
   aio_setmetatable(L, AIO_TSTREAM);
   lua_pushvalue(L, loopidx);
   lua_setiuservalue(L, -2, ST_UV_LOOP);
-  s->rs = push_readers(L, s->loop, loopidx);
+  s->rs = readers_push(L, s->loop, loopidx);
   lua_setiuservalue(L, -2, ST_UV_READERS);
   return s;
 }

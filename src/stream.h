@@ -90,7 +90,7 @@ Stream *stream_check (lua_State *L, int idx);
 void stream_start_io (lua_State *L, Stream *s, ev_io *w, int sidx);
 void stream_stop_io (Stream *s, ev_io *w);
 void stream_update_anchor (lua_State *L, Stream *s, int sidx);
-void stream_idle_unlink (Stream *s);
+void stream_wake_future (lua_State *L, int idx);
 Future *stream_read_future (lua_State *L, Stream *s, int sidx);
 void stream_close (lua_State *L, Stream *s, int sidx);
 int stream_append (Stream *s, const char *p, size_t n);
@@ -103,6 +103,26 @@ int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
 void stream_list_resumed (lua_State *L, int status, int nargs, int uv);
 int stream_raise_werr (lua_State *L, Stream *s);
 void stream_push_aw (lua_State *L, int awidx, int sidx, int first, int n);
+
+/*
+** A loop's Readers (readers.c): one per loop, made with its first stream
+** and anchored under a key of its own in LOOP_UV_WATCHERS.
+*/
+struct Readers {
+  IoHook hook;             /* first: see internal.h */
+  ev_check check;          /* after a poll: wakes the ready readers */
+  ev_prepare prepare;      /* before a poll: stops watchers left idle */
+  Loop *loop;              /* ro */
+  Stream *ready, *readytail; /* rw: satisfied readers, to wake, in order */
+  Stream *idle;            /* rw: reading streams nobody waits on now */
+};
+typedef struct Readers Readers;
+
+Readers *readers_push (lua_State *L, Loop *loop, int loopidx);
+void readers_ready_link (Readers *rs, Stream *s);
+void readers_idle_link (Readers *rs, Stream *s);
+void readers_idle_unlink (Stream *s);
+void readers_forget (Stream *s);
 
 void reader_open (lua_State *L, int awaitidx);
 void writer_open (lua_State *L, int awaitidx);
