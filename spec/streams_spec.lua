@@ -681,6 +681,37 @@ describe("streams", function()
          assert.equal(before, core.open_fds())
       end)
 
+      it("are closed by loop:close() through watcher_stopall's IoHook (regression)", function()
+         helper.full_gc()
+         local before = core.open_fds()
+         local loop = asyncio.new_event_loop()
+         asyncio.set_event_loop(loop)
+         helper.capture_reports(loop)
+         local fired = 0
+         local function use()
+            local r, w = core.pipe()
+            loop:add_reader(r, function() fired = fired + 1 end) -- a plain Watcher next to them
+            loop:run_until_complete(async(function()
+               local server, port = serve(echo_handler)
+               assert(server:is_serving())
+               local reader = await(asyncio.open_connection("127.0.0.1", port))
+               asyncio.create_task(reader:readexactly(10))        -- a stream reading
+               local ep = await(asyncio.open_datagram({ local_host = "127.0.0.1", local_port = 0 }))
+               asyncio.create_task(ep:recv())                     -- an endpoint receiving
+               asyncio.create_task(asyncio.getaddrinfo("localhost", 1)) -- the resolver
+               await(asyncio.sleep(0.01))
+            end)())
+            loop:close() -- must stop every one of them, without calling Lua
+            core.fdclose(r)
+            core.fdclose(w)
+         end
+         use()
+         asyncio.set_event_loop(nil)
+         assert.equal(0, fired)
+         helper.full_gc()
+         assert.equal(before, core.open_fds())
+      end)
+
       it("survive a stream collected while its loop is collected too", function()
          helper.full_gc()
          local before = core.open_fds()
@@ -722,6 +753,17 @@ describe("streams", function()
          local ok, err = pcall(await, asyncio.open_unix_connection(path))
          assert.is_false(ok)
          assert.is_true(asyncio.OSError:is(err))
+      end))
+
+      it("work in the abstract namespace", helper.async(function()
+         local name = "\0asyncio-spec-" .. core.getpid()
+         local server = await(asyncio.start_unix_server(echo_handler, name))
+         local reader, writer = await(asyncio.open_unix_connection(name))
+         writer:write("abstract")
+         assert.equal("abstract", await(reader:readexactly(8)))
+         assert.equal(name, writer:get_extra_info("peername"))
+         writer:close()
+         server:close()
       end))
    end)
 
