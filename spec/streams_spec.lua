@@ -564,6 +564,32 @@ describe("streams", function()
          server:close()
       end))
 
+      it("of a read whose bytes arrive before it resumes, with another reader next (regression)",
+         helper.async(function()
+            local server, port, next_conn = capture_server()
+            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            local conn = next_conn()
+            for round = 1, 3 do
+               local first = asyncio.create_task(reader:read(10))
+               await(asyncio.sleep(0)) -- first waits
+               -- in one step: a second reader is scheduled, bytes are sent, the
+               -- first is cancelled; the next poll sees the bytes before either runs
+               local second = asyncio.create_task(async(function()
+                  return await(reader:readexactly(8))
+               end)())
+               conn.writer:write("abcd")
+               first:cancel()
+               local ok, err = pcall(await, first)
+               assert.is_false(ok)
+               assert.is_true(asyncio.CancelledError:is(err), tostring(err))
+               conn.writer:write("efgh")
+               assert.equal("abcdefgh", await(second), "round " .. round)
+            end
+            writer:close()
+            conn.writer:close()
+            server:close()
+         end))
+
       it("of a connect through wait_for closes the socket", helper.async(function()
          -- a listener that never accepts: once its queue is full, connects hang
          local loop = asyncio.get_running_loop()

@@ -36,9 +36,16 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
                       const char *fname, lua_KFunction k) {
   /* await_future checks the running task and the loop (the future is the
      stream's loop's); if it raises, read_resumed stops the wait */
-  if (s->rwait != RW_NONE)
-    return luaL_error(L, "'%s' called while another task is already "
-                         "waiting for incoming data", fname);
+  if (s->rwait != RW_NONE) {
+    /* a wait whose future is done already (cancelled, its task not yet
+       resumed) no longer counts: that task will not touch ours */
+    Future *f;
+    lua_getiuservalue(L, 1, ST_UV_RWAIT);
+    f = (Future *)lua_touserdata(L, -1);
+    if (f != NULL && f->state == FUT_PENDING)
+      return luaL_error(L, "'%s' called while another task is already "
+                           "waiting for incoming data", fname);
+  }
   lua_settop(L, nargs);
   stream_read_future(L, s, 1);          /* nargs + 1 */
   lua_pushvalue(L, nargs + 1);
@@ -69,6 +76,7 @@ static void read_resumed (lua_State *L, Stream *s, int status, int nargs) {
     lua_settop(L, err);
     lua_error(L);
   }
+  if (status == LUA_YIELD) stream_spare_future(L, 1, nargs + 1);
   lua_settop(L, nargs);
 }
 

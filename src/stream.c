@@ -99,34 +99,43 @@ static Future *new_future (lua_State *L, int loopidx) {
 }
 
 /*
-** Pushes a pending future for the reader of s (at sidx) to wait on. The
-** previous one is made pending again when it is done and unshared: only
-** the stream and the task that waited (whose step consumed the one ready
-** entry its completion made) ever held it; so a read allocates nothing.
-** [-0, +1, m]
+** Pushes a pending future for the reader of s (at sidx) to wait on: the
+** spare one a finished read left (stream_spare_future), or a new one; so
+** a read allocates nothing. [-0, +1, m]
 */
 Future *stream_read_future (lua_State *L, Stream *s, int sidx) {
   Future *f;
   sidx = lua_absindex(L, sidx);
   if (lua_getiuservalue(L, sidx, ST_UV_RFUT) == LUA_TUSERDATA) {
-    f = (Future *)lua_touserdata(L, -1);
-    if (f->state != FUT_PENDING && f->ncallbacks == 0 && !f->failed) {
-      f->state = FUT_PENDING;
-      f->nresults = 0;
-      f->retrieved = 0;
-      lua_pushnil(L);
-      lua_setiuservalue(L, -2, FUT_UV_RESULT);
-      return f;
-    }
+    lua_pushnil(L);
+    lua_setiuservalue(L, sidx, ST_UV_RFUT);  /* taken */
+    return (Future *)lua_touserdata(L, -1);
   }
   lua_pop(L, 1);
   lua_getiuservalue(L, sidx, ST_UV_LOOP);
   f = new_future(L, lua_gettop(L));
   lua_remove(L, -2);
-  lua_pushvalue(L, -1);
-  lua_setiuservalue(L, sidx, ST_UV_RFUT);
   (void)s;
   return f;
+}
+
+/*
+** Keeps the future at fidx, whose wait ended normally, as the spare of the
+** stream at sidx, pending again. Called once the task it woke runs again:
+** by then nothing else refers to it (the ready entry that woke the task is
+** spent and the task forgot it as its waiter), so reusing it is invisible.
+** A future cancelled, or woken for a task that then got cancelled, is not
+** kept: its ready entry may not be spent yet. [-0, +0, m]
+*/
+void stream_spare_future (lua_State *L, int sidx, int fidx) {
+  Future *f = (Future *)lua_touserdata(L, fidx);
+  if (f == NULL || f->state != FUT_FINISHED || f->failed || f->nresults != 0
+      || f->ncallbacks != 0)
+    return;
+  f->state = FUT_PENDING;
+  f->retrieved = 0;
+  lua_pushvalue(L, fidx);
+  lua_setiuservalue(L, sidx, ST_UV_RFUT);
 }
 
 /* Resolves the future at idx, if pending, with no value. [-0, +0, m] */

@@ -92,6 +92,7 @@ void stream_stop_io (Stream *s, ev_io *w);
 void stream_update_anchor (lua_State *L, Stream *s, int sidx);
 void stream_wake_future (lua_State *L, int idx);
 Future *stream_read_future (lua_State *L, Stream *s, int sidx);
+void stream_spare_future (lua_State *L, int sidx, int fidx);
 void stream_close (lua_State *L, Stream *s, int sidx);
 int stream_append (Stream *s, const char *p, size_t n);
 const char *stream_find_sep (Stream *s, size_t off);
