@@ -415,13 +415,21 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     return lua_error(L);
   }
   /* nothing yet: wait for readiness */
+  task_check_running(L);
   rt = aio_rt(L);
-  if (rt->running != e->loop || rt->running->current == NULL
-      || rt->running->current->co != L)
-    return luaL_error(L, "await called outside of a running task");
-  if (e->waiting)
-    return luaL_error(L, "'recv' called while another task is already "
-                         "waiting for a datagram");
+  if (rt->running != e->loop)
+    return luaL_error(L, "the endpoint is attached to a different loop");
+  if (e->waiting) {
+    /* a wait whose future is done already (cancelled, its task not yet
+       resumed) no longer counts */
+    Future *f;
+    lua_getiuservalue(L, 1, DG_UV_RWAIT);
+    f = (Future *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (f != NULL && f->state == FUT_PENDING)
+      return luaL_error(L, "'recv' called while another task is already "
+                           "waiting for a datagram");
+  }
   lua_getiuservalue(L, 1, DG_UV_LOOP);
   {
     Future *f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
