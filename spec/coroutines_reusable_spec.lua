@@ -40,6 +40,16 @@ describe("reusable coroutine objects", function()
       assert.equal(42, await(obj))
    end))
 
+   it("entered in coroutines.reusable are run by await before any other test", helper.async(function()
+      local obj = counter(function(self) return "fast", self.calls end)
+      coroutines.reusable[obj] = obj.fn
+      assert.same({ "fast", 1 }, { await(obj) })
+      assert.same({ "fast", 2 }, { await(obj) })
+      local t = asyncio.create_task(obj)
+      assert.same({ "fast", 3 }, { await(t) })
+      coroutines.reusable[obj] = nil
+   end))
+
    it("are accepted by create_task, which runs fn(self)", helper.async(function()
       local obj = counter(function() return "done" end)
       local t = asyncio.create_task(obj)
