@@ -240,16 +240,7 @@ local cases = {
    {name = "run_forever", needs = {"loop:run_forever", "loop:stop"}},
    -- synchronization and queues
    {name = "queue_consumers", needs = {"Queue", "gather"}},
-   -- Sleeps of random tenths of a second started by different tasks end
-   -- within a fraction of a millisecond of each other (0.5 vs 0.5, 0.5 + 0.3
-   -- vs 0.6 + 0.2): whether two such timers fire in the same loop iteration
-   -- depends on how late the wakeup is, and decides which consumer gets an
-   -- item and so the random draws that follow. Python's wakeups come late by
-   -- a steady margin and settle each race the same way on every run; ours
-   -- are more punctual and, on a busy machine, land on either side (about
-   -- one run in four): the example is run again before its output counts as
-   -- wrong.
-   {name = "asyncq", args = "-p 2 -c 5", needs = {"Queue", "gather"}, attempts = 3,
+   {name = "asyncq", args = "-p 2 -c 5", needs = {"Queue", "gather"},
     lines = {numbers(" in ()[%d.]+() seconds%.")}},
    {name = "lock", needs = {"Lock", "wait", "loop:call_later"}},
    {name = "condition", needs = {"Condition", "wait"}},
