@@ -444,6 +444,10 @@ struct Stream *stream_new (lua_State *L, int loopidx, int kind) {
 
 /* Gives the closed stream s its connected, non-blocking socket. */
 void stream_setfd (struct Stream *s, int fd) {
+#ifdef SO_NOSIGPIPE
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
   s->fd = fd;
   ev_io_init(&s->rio, rio_cb, fd, EV_READ);
   s->rio.data = s;

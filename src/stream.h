@@ -6,7 +6,15 @@
 #ifndef AIO_STREAM_H
 #define AIO_STREAM_H
 
+#include <sys/socket.h>
+
 #include "internal.h"
+
+/* Writing to a reset peer must raise, never kill: every send passes
+   MSG_NOSIGNAL, and where there is none (BSDs) sockets get SO_NOSIGPIPE. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
 
 /* User values of a Stream. */
 enum {
