@@ -9,7 +9,10 @@
 
 local core = require("asyncio.core")
 
-local getmetatable, type = getmetatable, type
+local type = type
+-- the raw metatable: getmetatable also looks up a __metatable field, which
+-- costs a string lookup on every await; type tests need the real one
+local getmetatable = debug.getmetatable
 local error, tostring = error, tostring
 local await_future, coro_take, core_sleep = core.await_future, core.coro_take, core.sleep
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
@@ -125,12 +128,12 @@ M.reusable = reusable
 
 -- asyncio.await(aw) -> ...: all results of aw, or its error.
 local function await(aw)
+   if aw == SLEEP0 then -- one comparison, for the most frequent await
+      return core_sleep(0)
+   end
    local run = reusable[aw] -- a key lookup: the cheapest test Lua has
    if run then
       return run(aw)
-   end
-   if aw == SLEEP0 then
-      return core_sleep(0)
    end
    local mt = getmetatable(aw)
    if mt == Coro or mt == CoroDebug then
