@@ -107,9 +107,10 @@ Future *stream_read_future (lua_State *L, Stream *s, int sidx) {
   Future *f;
   sidx = lua_absindex(L, sidx);
   if (lua_getiuservalue(L, sidx, ST_UV_RFUT) == LUA_TUSERDATA) {
+    f = (Future *)lua_touserdata(L, -1);
     lua_pushnil(L);
     lua_setiuservalue(L, sidx, ST_UV_RFUT);  /* taken */
-    return (Future *)lua_touserdata(L, -1);
+    if (f->state == FUT_PENDING && f->ncallbacks == 0) return f;
   }
   lua_pop(L, 1);
   lua_getiuservalue(L, sidx, ST_UV_LOOP);
