@@ -687,10 +687,11 @@ describe("streams", function()
          asyncio.set_event_loop(loop)
          helper.capture_reports(loop)
          local function use() -- a function of its own: no stale stack slots
-            local reader, writer, pending
+            local reader, writer, pending, idle, idlew
             loop:run_until_complete(async(function()
                local _, port = serve(echo_handler)
                reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+               idle, idlew = await(asyncio.open_connection("127.0.0.1", port))
                -- a read that will still be pending when the loop closes
                pending = asyncio.create_task(reader:read(10))
                await(asyncio.sleep(0.01))
@@ -698,8 +699,13 @@ describe("streams", function()
             loop:close()
             asyncio.set_event_loop(nil)
             assert.is_false(pending:done())
-            -- using them now raises instead of crashing
+            -- using them now raises instead of crashing, even from another loop
             assert.has_error(function() writer:write("late") end)
+            assert.is_nil(helper.run(function() return await(reader:read(1)) end)) -- closed: the end
+            local ok, err = pcall(helper.run, function() return await(idle:read(1)) end)
+            assert.is_false(ok)
+            assert.matches("event loop is closed", tostring(err))
+            idlew:close()
             writer:close()
          end
          use()

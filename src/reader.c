@@ -36,6 +36,7 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
                       const char *fname, lua_KFunction k) {
   /* await_future checks the running task and the loop (the future is the
      stream's loop's); if it raises, read_resumed stops the wait */
+  if (!stream_loop_open(s)) return luaL_error(L, "event loop is closed");
   if (s->rwait != RW_NONE) {
     /* a wait whose future is done already (cancelled, its task not yet
        resumed) no longer counts: that task will not touch ours */
