@@ -77,7 +77,8 @@ static void read_resumed (lua_State *L, Stream *s, int status, int nargs) {
     lua_settop(L, err);
     lua_error(L);
   }
-  if (status == LUA_YIELD) stream_spare_future(L, 1, nargs + 1);
+  if (status == LUA_YIELD)
+    stream_spare_future(s, (Future *)lua_touserdata(L, nargs + 1));
   lua_settop(L, nargs);
 }
 

@@ -104,39 +104,38 @@ static Future *new_future (lua_State *L, int loopidx) {
 ** a read allocates nothing. [-0, +1, m]
 */
 Future *stream_read_future (lua_State *L, Stream *s, int sidx) {
-  Future *f;
+  Future *f = s->rfut;
   sidx = lua_absindex(L, sidx);
-  if (lua_getiuservalue(L, sidx, ST_UV_RFUT) == LUA_TUSERDATA) {
-    f = (Future *)lua_touserdata(L, -1);
-    lua_pushnil(L);
-    lua_setiuservalue(L, sidx, ST_UV_RFUT);  /* taken */
-    if (f->state == FUT_PENDING && f->ncallbacks == 0) return f;
+  if (s->rfutfree && f->state == FUT_PENDING && f->ncallbacks == 0) {
+    s->rfutfree = 0;  /* taken */
+    lua_getiuservalue(L, sidx, ST_UV_RFUT);
+    return f;
   }
-  lua_pop(L, 1);
   lua_getiuservalue(L, sidx, ST_UV_LOOP);
   f = new_future(L, lua_gettop(L));
   lua_remove(L, -2);
-  (void)s;
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, sidx, ST_UV_RFUT);
+  s->rfut = f;
+  s->rfutfree = 0;
   return f;
 }
 
 /*
-** Keeps the future at fidx, whose wait ended normally, as the spare of the
-** stream at sidx, pending again. Called once the task it woke runs again:
+** Keeps the read future f of s, whose wait ended normally, as its spare,
+** pending again. Called once the task it woke runs again:
 ** by then nothing else refers to it (the ready entry that woke the task is
 ** spent and the task forgot it as its waiter), so reusing it is invisible.
 ** A future cancelled, or woken for a task that then got cancelled, is not
-** kept: its ready entry may not be spent yet. [-0, +0, m]
+** kept: its ready entry may not be spent yet. [-0, +0, -]
 */
-void stream_spare_future (lua_State *L, int sidx, int fidx) {
-  Future *f = (Future *)lua_touserdata(L, fidx);
-  if (f == NULL || f->state != FUT_FINISHED || f->failed || f->nresults != 0
-      || f->ncallbacks != 0)
+void stream_spare_future (Stream *s, Future *f) {
+  if (f != s->rfut || f->state != FUT_FINISHED || f->failed
+      || f->nresults != 0 || f->ncallbacks != 0)
     return;
   f->state = FUT_PENDING;
   f->retrieved = 0;
-  lua_pushvalue(L, fidx);
-  lua_setiuservalue(L, sidx, ST_UV_RFUT);
+  s->rfutfree = 1;
 }
 
 /* Resolves the future at idx, if pending, with no value. [-0, +0, m] */
