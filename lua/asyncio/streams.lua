@@ -348,6 +348,9 @@ end
 
 local start_server_co = async(function(cb, host, port, opts, limit)
    local loop = events.get_running_loop()
+   if host == "" then -- as Python: every address
+      host = nil
+   end
    local infos = getaddrinfo(host, port, { family = checkfamily("start_server", 4, opts.family),
       type = "stream", passive = true })
    local self = new_server(loop)
