@@ -211,7 +211,7 @@ static void poll_io (Loop *loop, double timeout, double now) {
 ** skipped while the queue stays busy, but never for long.
 */
 static void run_once (lua_State *L, Loop *loop, int loopidx) {
-  lua_Integer ntodo, i;
+  lua_Integer nqueued, i;
   unsigned int ringgen;
   double now = 0;
   int readyidx;
@@ -236,11 +236,11 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
   }
   if (loop->nheap > 0 && loop->heap[0].when <= now)
     timer_pop_due(L, loop, loopidx, aio_now());
-  ntodo = loop->tail - loop->head;
+  nqueued = loop->tail - loop->head;
   lua_getiuservalue(L, loopidx, LOOP_UV_READY);
   readyidx = lua_gettop(L);
   ringgen = loop->ringgen;
-  for (i = 0; i < ntodo; i++) {
+  for (i = 0; i < nqueued; i++) {
     lua_Integer pos = (loop->head % loop->cap) * 2;
     double t0 = 0;
     lua_rawgeti(L, readyidx, pos + 1);

@@ -98,15 +98,15 @@ function M.as_completed(aws, opts)
    awaitable.check_options(opts, OPTIONS, 2, "as_completed", 2)
    local timeout = opts and opts.timeout
    local loop = events.get_event_loop()
-   local todo, left = {}, #list
+   local unfinished, left = {}, #list
    local q = new_fifo()
    local handle
 
    local function on_completion(f)
-      if todo[f] == nil then
+      if unfinished[f] == nil then
          return -- the timeout came first
       end
-      todo[f] = nil
+      unfinished[f] = nil
       left = left - 1
       put(q, f)
       if left == 0 and handle ~= nil then
@@ -115,18 +115,18 @@ function M.as_completed(aws, opts)
    end
 
    local function on_timeout()
-      for f in pairs(todo) do
+      for f in pairs(unfinished) do
          f:remove_done_callback(on_completion)
          put(q, false)
       end
-      todo = {}
+      unfinished = {}
       left = 0
    end
 
    for i = 1, #list do
       local f = awaitable.to_future(list[i], loop, 1, "as_completed", 1)
       list[i] = f
-      todo[f] = true
+      unfinished[f] = true
       f:add_done_callback(on_completion)
    end
    if timeout ~= nil then
