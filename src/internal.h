@@ -211,7 +211,7 @@ enum {
   TASK_UV_CORO = FUT_NUV,  /* the thread running the body */
   TASK_UV_OBJ,             /* the coroutine object or function */
   TASK_UV_NAME,            /* name string, or nil for Task-<id> */
-  TASK_UV_WAITER,          /* the future being awaited */
+  TASK_UV_WAITER,          /* the future being awaited, or what it is parked on */
   TASK_UV_TRACEBACK,       /* where it failed */
   TASK_UV_CANCELMSG,       /* message of a pending cancel() */
   TASK_NUV = TASK_UV_CANCELMSG
@@ -223,19 +223,36 @@ enum {
   WAIT_RUNNING,    /* being stepped right now */
   WAIT_READY,      /* a step is in the ready queue */
   WAIT_FUTURE,     /* a done callback of TASK_UV_WAITER */
-  WAIT_TIMER       /* a deadline in the heap (sleep) */
+  WAIT_TIMER,      /* a deadline in the heap (sleep) */
+  WAIT_PARKED      /* parked on TASK_UV_WAITER, a C object (task_park) */
 };
+
+/*
+** Parking: how the C objects tasks wait on most (queues, stream readers)
+** suspend a task without a waiter future. The object keeps the task and
+** wakes it with task_unpark, which queues its step as a future's done
+** callback would; a cancel() meanwhile calls the object's ParkCancel to
+** take the task out, then queues the step that raises CancelledError.
+*/
+typedef void (*ParkCancel) (lua_State *L, int owneridx, int taskidx, int arg);
+enum { PARK_WOKEN = 1, PARK_CANCELLED };
+#define CANCEL_FORCED 2
 
 typedef struct Task {
   Future fut;              /* a Task is a Future */
   unsigned char wait;      /* rw: WAIT_* */
-  unsigned char must_cancel; /* rw: raise CancelledError at the next step */
+  unsigned char must_cancel; /* rw: raise CancelledError at the next step:
+                              1, or CANCEL_FORCED when uncancel() cannot
+                              withdraw it (a cancelled park) */
   unsigned char started;   /* rw: the body has been entered */
   int ncancels;            /* rw: cancel requests not uncancelled */
   int slot;                /* rw: heap slot while wait == WAIT_TIMER */
   int tslot;               /* rw: index in LOOP_UV_TASKS, 0 when finished */
   lua_Integer id;          /* ro: number of the default name */
   lua_State *co;           /* ro: cache of TASK_UV_CORO, NULL when done */
+  ParkCancel unpark;       /* rw: while WAIT_PARKED: takes the task out */
+  int unpark_arg;          /* rw: while WAIT_PARKED: unpark's argument */
+  unsigned char parked;    /* rw: PARK_* how the last park ended */
 } Task;
 
 Task *task_check (lua_State *L, int idx);
@@ -243,6 +260,11 @@ void task_pushcurrent (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
 void task_step (lua_State *L, Loop *loop, int idx, int futidx);
 void task_timer_fired (lua_State *L, Loop *loop, int idx);
+Task *task_push_running (lua_State *L);
+int task_park (lua_State *L, int owneridx, ParkCancel unpark, int arg,
+               lua_KFunction k, lua_KContext ctx);
+int task_unpark (lua_State *L, int idx);
+int task_park_ended (lua_State *L, int nkept, int *woken);
 int task_open (lua_State *L);
 
 /* ---------- coroutine objects (coro.c) ---------- */

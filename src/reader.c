@@ -3,9 +3,9 @@
 ** readuntil, readline, at_eof.
 **
 ** Anchoring rule: a reader holds its Stream and its reusable coroutine
-** object in its user values; a read in progress waits on a future held by
-** the Stream (stream.c), which the loop anchors while the read watcher
-** runs.
+** object in its user values; a task in the middle of a read is parked on
+** the Stream (task_park), which holds it in a user value and is anchored
+** by the loop while the read watcher runs.
 **
 ** The awaitable methods hand out the reader's one reusable coroutine
 ** object (set by the Lua layer, see asyncio.ops), filling in the operation
@@ -29,57 +29,51 @@ enum { OPS_SEP = 4 };
 /* ---------- waiting for bytes ---------- */
 
 /*
-** Suspends the running task until the bytes, or the state, of the stream
-** at index 1 satisfy condition kind; resumes in k. [-0, +1, e]
+** A cancel() of the task parked in read_wait: the stream at sidx stops
+** waiting, so the next read may wait at once. [-0, +0, m]
+*/
+static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
+  Stream *s = (Stream *)lua_touserdata(L, sidx);
+  (void)tidx; (void)arg;
+  lua_pushnil(L);
+  lua_setiuservalue(L, sidx, ST_UV_RWAIT);
+  s->rwait = RW_NONE;
+  readers_idle_unlink(s);
+  stream_stop_io(s, &s->rio);
+  stream_update_anchor(L, s, sidx);
+}
+
+/*
+** Parks the running task on the stream at index 1 until its bytes, or its
+** state, satisfy condition kind (Readers wakes it); resumes in k with the
+** nargs arguments. [-0, +0, e]
 */
 static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
                       const char *fname, lua_KFunction k) {
-  /* await_future checks the running task and the loop (the future is the
-     stream's loop's); if it raises, read_resumed stops the wait */
   if (!stream_loop_open(s)) return luaL_error(L, "event loop is closed");
-  if (s->rwait != RW_NONE) {
-    /* a wait whose future is done already (cancelled, its task not yet
-       resumed) no longer counts: that task will not touch ours */
-    Future *f;
-    lua_getiuservalue(L, 1, ST_UV_RWAIT);
-    f = (Future *)lua_touserdata(L, -1);
-    if (f != NULL && f->state == FUT_PENDING)
-      return luaL_error(L, "'%s' called while another task is already "
-                           "waiting for incoming data", fname);
-  }
+  if (s->rwait != RW_NONE)
+    return luaL_error(L, "'%s' called while another task is already "
+                         "waiting for incoming data", fname);
+  if (s->loop != aio_rt(L)->running)
+    return luaL_error(L, "'%s' called from a task of a different event loop",
+                      fname);
   lua_settop(L, nargs);
-  stream_read_future(L, s, 1);          /* nargs + 1 */
-  lua_pushvalue(L, nargs + 1);
+  task_push_running(L);                  /* nargs + 1, raises outside one */
   lua_setiuservalue(L, 1, ST_UV_RWAIT);
   s->rwait = (unsigned char)kind;
   readers_idle_unlink(s);                /* its watcher may still run */
   stream_start_io(L, s, &s->rio, 1);
-  return stream_await_top(L, nargs, k);
+  return task_park(L, 1, read_unpark, 0, k, (lua_KContext)nargs);
 }
 
 /*
-** At the start of a read continuation: after an error (a cancellation),
-** stops the wait if it is still ours and raises the error again;
-** otherwise leaves the nargs arguments alone on the stack.
+** At the start of a read continuation: raises the error a cancellation
+** brought (read_unpark stopped the wait already; a wait that ended before
+** the cancellation needs no stopping), else keeps the nargs arguments.
 */
-static void read_resumed (lua_State *L, Stream *s, int status, int nargs) {
-  if (status != LUA_OK && status != LUA_YIELD) {
-    int err = lua_gettop(L);
-    lua_getiuservalue(L, 1, ST_UV_RWAIT);
-    if (lua_rawequal(L, -1, nargs + 1)) {
-      lua_pushnil(L);
-      lua_setiuservalue(L, 1, ST_UV_RWAIT);
-      s->rwait = RW_NONE;
-      readers_idle_unlink(s);
-      stream_stop_io(s, &s->rio);
-      stream_update_anchor(L, s, 1);
-    }
-    lua_settop(L, err);
-    lua_error(L);
-  }
-  if (status == LUA_YIELD)
-    stream_spare_future(s, (Future *)lua_touserdata(L, nargs + 1));
-  lua_settop(L, nargs);
+static void read_resumed (lua_State *L, int nargs) {
+  int woken;
+  if (task_park_ended(L, nargs, &woken)) lua_error(L);
 }
 
 /* Pushes n bytes from the read buffer and consumes them. [-0, +1, m] */
@@ -128,7 +122,8 @@ static int raise_overrun (lua_State *L, const char *msg, size_t consumed) {
 static int read_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
-  read_resumed(L, s, status, (int)ctx);
+  (void)status;
+  read_resumed(L, (int)ctx);
   if (n < 0) {
     if (s->rerr) return raise_rerr(L, s);
     if (stream_ended(s)) {
@@ -159,7 +154,8 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
 static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
-  read_resumed(L, s, status, (int)ctx);
+  (void)status;
+  read_resumed(L, (int)ctx);
   if (n <= 0) {
     lua_pushliteral(L, "");
     return 1;
@@ -185,7 +181,8 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   const char *sep = lua_tolstring(L, 2, &seplen);
   int isline = lua_toboolean(L, 3);
   const char *found;
-  read_resumed(L, s, status, (int)ctx);
+  (void)status;
+  read_resumed(L, (int)ctx);
   s->sep = sep;
   s->seplen = seplen;
   avail = stream_buffered_in(s);

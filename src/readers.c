@@ -98,9 +98,10 @@ static int wake_ready (lua_State *L) {
     if (lua_rawgetp(L, 3, s) == LUA_TUSERDATA && s->rwait != RW_NONE) {
       s->rwait = RW_NONE;
       readers_idle_link(rs, s);
-      /* ST_UV_RWAIT keeps the finished future: the next wait reuses it */
-      lua_getiuservalue(L, 4, ST_UV_RWAIT);
-      stream_wake_future(L, 5);
+      lua_getiuservalue(L, 4, ST_UV_RWAIT);  /* 5: the parked task */
+      lua_pushnil(L);
+      lua_setiuservalue(L, 4, ST_UV_RWAIT);
+      task_unpark(L, 5);
     }
     lua_settop(L, 3);
   }

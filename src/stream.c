@@ -5,9 +5,10 @@
 **
 ** Anchoring rule: a Stream whose read or write watcher is started is the
 ** value of its own address in its loop's LOOP_UV_WATCHERS table, and is
-** taken out of it when both stop; a task waiting on a stream waits on a
-** future held in the stream's user values, so it is reachable exactly
-** while the stream is. An idle stream is collectable and its finalizer
+** taken out of it when both stop; a task reading a stream is parked on it
+** (task_park) and one writing waits on a future, both held in the
+** stream's user values, so such a task is reachable exactly while the
+** stream is. An idle stream is collectable and its finalizer
 ** closes the descriptor. Readers and writers hold their Stream in a user
 ** value.
 **
@@ -98,47 +99,6 @@ static Future *new_future (lua_State *L, int loopidx) {
   return f;
 }
 
-/*
-** Pushes a pending future for the reader of s (at sidx) to wait on: the
-** spare one a finished read left (stream_spare_future), or a new one; so
-** a read allocates nothing. [-0, +1, m]
-*/
-Future *stream_read_future (lua_State *L, Stream *s, int sidx) {
-  Future *f = s->rfut;
-  sidx = lua_absindex(L, sidx);
-  if (s->rfutfree && f->state == FUT_PENDING && f->ncallbacks == 0) {
-    s->rfutfree = 0;  /* taken */
-    lua_getiuservalue(L, sidx, ST_UV_RFUT);
-    return f;
-  }
-  lua_getiuservalue(L, sidx, ST_UV_LOOP);
-  f = new_future(L, lua_gettop(L));
-  lua_remove(L, -2);
-  lua_pushvalue(L, -1);
-  lua_setiuservalue(L, sidx, ST_UV_RFUT);
-  s->rfut = f;
-  s->rfutfree = 0;
-  return f;
-}
-
-/*
-** Keeps the read future f of s, whose wait ended normally, as its spare,
-** pending again. Called once the task it woke runs again:
-** by then nothing else refers to it (the ready entry that woke the task is
-** spent and the task forgot it as its waiter), so reusing it is invisible.
-** A future cancelled, or woken for a task that then got cancelled, is not
-** kept: its ready entry may not be spent yet. [-0, +0, -]
-*/
-void stream_spare_future (Stream *s, Future *f) {
-  if (f != s->rfut || f->state != FUT_FINISHED || f->failed
-      || f->nresults != 0 || f->ncallbacks != 0)
-    return;
-  f->state = FUT_PENDING;
-  f->retrieved = 0;
-  s->rfutfree = 1;
-}
-
-/* Resolves the future at idx, if pending, with no value. [-0, +0, m] */
 void stream_wake_future (lua_State *L, int idx) {
   Future *f = (Future *)lua_touserdata(L, idx);
   if (f != NULL && f->state == FUT_PENDING) future_set_results(L, f, idx, 0, 0);
@@ -170,7 +130,7 @@ static void wake_reader (lua_State *L, Stream *s, int sidx) {
   if (lua_getiuservalue(L, sidx, ST_UV_RWAIT) != LUA_TNIL) {
     lua_pushnil(L);
     lua_setiuservalue(L, sidx, ST_UV_RWAIT);
-    stream_wake_future(L, -1);
+    task_unpark(L, -1);
   }
   lua_pop(L, 1);
 }

@@ -19,8 +19,7 @@
 /* User values of a Stream. */
 enum {
   ST_UV_LOOP = 1,
-  ST_UV_RWAIT,     /* the future the waiting reader awaits, or nil */
-  ST_UV_RFUT,      /* the last read future, reused when spare */
+  ST_UV_RWAIT,     /* the task parked in a read, or nil */
   ST_UV_WWAIT,     /* list of futures awaiting drain or connect, or nil */
   ST_UV_CLOSED,    /* list of futures awaiting wait_closed, or nil */
   ST_UV_SEP,       /* the separator of a waiting readuntil */
@@ -56,8 +55,6 @@ struct Stream {
   size_t rpos, rlen, rcap;
   size_t wpos, wlen;       /* rw: unsent bytes are wbuf[wpos, wlen) */
   size_t high, low;        /* rw: write buffer water marks */
-  Future *rfut;            /* rw: cache of ST_UV_RFUT */
-  unsigned char rfutfree;  /* rw: rfut is spare: pending, awaited by none */
   struct Readers *rs;      /* ro: cache of ST_UV_READERS */
   struct Stream *rnext;    /* rw: link in rs->ready */
   size_t chunk;            /* rw: bytes asked of the next read() */
@@ -101,8 +98,6 @@ void stream_start_io (lua_State *L, Stream *s, ev_io *w, int sidx);
 void stream_stop_io (Stream *s, ev_io *w);
 void stream_update_anchor (lua_State *L, Stream *s, int sidx);
 void stream_wake_future (lua_State *L, int idx);
-Future *stream_read_future (lua_State *L, Stream *s, int sidx);
-void stream_spare_future (Stream *s, Future *f);
 void stream_close (lua_State *L, Stream *s, int sidx);
 int stream_append (Stream *s, const char *p, size_t n);
 const char *stream_find_sep (Stream *s, size_t off);

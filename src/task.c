@@ -472,6 +472,94 @@ static int core_await_future (lua_State *L) {
   return lua_yieldk(L, 0, 0, await_k);
 }
 
+/* ---------- parking ---------- */
+
+/* Pushes the running task of L, raising as await does. [-0, +1, v] */
+Task *task_push_running (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Task *t = check_running_task(L, rt);
+  task_pushcurrent(L, rt->running);
+  return t;
+}
+
+/*
+** Suspends the running task, which the object at owneridx has just taken
+** in, until task_unpark; the task then continues in k(L, LUA_YIELD, ctx)
+** with the stack it left, plus an error to raise if it was cancelled (see
+** task_park_ended). If cancel() ran while the task was running, the park
+** is cancelled at once, as Python cancels the waiter future the task
+** yields then: unpark takes the task out again. [-0, +0, e]
+*/
+int task_park (lua_State *L, int owneridx, ParkCancel unpark, int arg,
+               lua_KFunction k, lua_KContext ctx) {
+  Runtime *rt = aio_rt(L);
+  Task *t = check_running_task(L, rt);
+  Loop *loop = rt->running;
+  int top = lua_gettop(L);
+  owneridx = lua_absindex(L, owneridx);
+  push_task_and_loop(L, loop);  /* top + 1: the loop, top + 2: the task */
+  if (t->must_cancel) {
+    unpark(L, owneridx, top + 2, arg);
+    t->must_cancel = CANCEL_FORCED;
+    t->parked = PARK_CANCELLED;
+    t->wait = WAIT_READY;
+    loop_ready_push(L, loop, top + 1, top + 2, 0);
+  } else {
+    t->wait = WAIT_PARKED;
+    t->unpark = unpark;
+    t->unpark_arg = arg;
+    t->parked = 0;
+    lua_pushvalue(L, owneridx);
+    lua_setiuservalue(L, top + 2, TASK_UV_WAITER);
+  }
+  lua_settop(L, top);
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+/*
+** Wakes the parked task at idx: its step is queued, as the done callback
+** of a waiter future would be. Returns 0 if it was not parked (cancelled
+** meanwhile). [-0, +0, m]
+*/
+int task_unpark (lua_State *L, int idx) {
+  Task *t = (Task *)lua_touserdata(L, idx);
+  Loop *loop = t->fut.loop;
+  if (t->wait != WAIT_PARKED) return 0;
+  idx = lua_absindex(L, idx);
+  t->wait = WAIT_READY;
+  t->parked = PARK_WOKEN;
+  t->unpark = NULL;
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, TASK_UV_WAITER);
+  if (!loop->closed) {
+    loop_pushself(L, loop, idx);
+    loop_ready_push(L, loop, -1, idx, 0);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/*
+** In the continuation of a park, with nkept values kept below what the
+** resume brought: returns 0 if the task simply resumes, or 1 with the
+** error to raise (a cancellation) at nkept + 1. *woken tells whether the
+** park ended by task_unpark, so that a task cancelled after it was woken
+** can pass the wakeup on. [-0, +(0|1), -]
+*/
+int task_park_ended (lua_State *L, int nkept, int *woken) {
+  Loop *loop = aio_rt(L)->running;
+  *woken = loop != NULL && loop->current != NULL
+           && loop->current->parked == PARK_WOKEN;
+  if (lua_gettop(L) >= nkept + 2
+      && lua_touserdata(L, nkept + 1) == &aio_mark_throw) {
+    lua_settop(L, nkept + 2);
+    lua_remove(L, nkept + 1);
+    return 1;
+  }
+  lua_settop(L, nkept);
+  return 0;
+}
+
 static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   int nargs = (int)ctx;
   (void)status;
@@ -573,7 +661,22 @@ static int task_cancel (lua_State *L) {
   t->must_cancel = 1;
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 1, TASK_UV_CANCELMSG);
-  if (t->wait == WAIT_TIMER) {  /* sleeping: wake it now */
+  if (t->wait == WAIT_PARKED && !t->fut.loop->closed) {
+    /* as a waiter future cancelled: its wakeup raises, whatever uncancel()
+       does meanwhile */
+    ParkCancel unpark = t->unpark;
+    lua_getiuservalue(L, 1, TASK_UV_WAITER);  /* 3 */
+    t->wait = WAIT_READY;
+    t->unpark = NULL;
+    t->parked = PARK_CANCELLED;
+    t->must_cancel = CANCEL_FORCED;
+    unpark(L, 3, 1, t->unpark_arg);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, TASK_UV_WAITER);
+    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    loop_ready_push(L, t->fut.loop, -1, 1, 0);
+    lua_settop(L, 2);
+  } else if (t->wait == WAIT_TIMER) {  /* sleeping: wake it now */
     Loop *loop = t->fut.loop;
     lua_getiuservalue(L, 1, FUT_UV_LOOP);
     if (!loop->closed) {
@@ -596,7 +699,9 @@ static int task_cancelling (lua_State *L) {
 /* task:uncancel() -> remaining cancel requests */
 static int task_uncancel (lua_State *L) {
   Task *t = task_check(L, 1);
-  if (t->ncancels > 0 && --t->ncancels == 0) t->must_cancel = 0;
+  if (t->ncancels > 0 && --t->ncancels == 0
+      && t->must_cancel != CANCEL_FORCED)
+    t->must_cancel = 0;
   lua_pushinteger(L, t->ncancels);
   return 1;
 }
