@@ -1,22 +1,24 @@
 /*
 ** queue.c: Queue, LifoQueue and PriorityQueue (API.md §7), with the
 ** algorithm of Python's asyncio.Queue, wakeups in the same order: a get()
-** on an empty queue appends a waiter future to the getters and awaits it;
-** put_nowait() finishes the first pending getter, whose task then retries
-** (and may find the item taken meanwhile, as in Python); a waiter cancelled
-** after it was woken passes the wakeup on, so nothing meant for another
-** task is lost. Putters mirror getters; join() waits for task_done().
+** on an empty queue appends its task to the getters and parks it (where
+** Python appends and awaits a waiter future); put_nowait() wakes the first
+** getter, whose task then retries (and may find the item taken meanwhile,
+** as in Python); a task cancelled after it was woken passes the wakeup on,
+** so nothing meant for another task is lost. Putters mirror getters;
+** join() waits for task_done().
 **
 ** get(), put(item) and join() return reusable coroutine objects (see
 ** coroutines.register_reusable): await runs the C operation below in the
 ** task, so a get() on a non-empty queue or a put() on a non-full one costs
-** two C calls and no allocation.
+** two C calls and no allocation, and a blocked one allocates nothing
+** either.
 **
 ** Anchoring rule: the public object is a Lua table (maxsize is a plain
 ** field) holding the queue's userdata under a private key; the userdata
-** holds its items, its three lists of waiter futures, the loop it is bound
-** to and its coroutine objects in user values. A task blocked in get() is
-** held by its waiter future, held by the getters list.
+** holds its items, its three lists of parked tasks, the loop it is bound
+** to and its coroutine objects in user values, so a task blocked in get()
+** is held by the getters list.
 */
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +31,7 @@
 static char state_key;
 
 /* Upvalues of every function here. */
-enum { UV_RT = 1, UV_STATEMT, UV_AWAIT, UV_QUEUE };
+enum { UV_RT = 1, UV_STATEMT, UV_QUEUE };
 
 static const char *const kindnames[] = {"Queue", "LifoQueue", "PriorityQueue"};
 
@@ -133,54 +135,55 @@ static void bind_loop (lua_State *L, Queue *q) {
   q->loop = running;
 }
 
+/* The list of waiters in user value uv of q. */
+static Waiters *waiters_of (Queue *q, int uv) {
+  return uv == QUEUE_UV_GETTERS ? &q->getters
+       : uv == QUEUE_UV_PUTTERS ? &q->putters : &q->joiners;
+}
+
 /*
-** Appends a new waiter future to the list in user value uv and awaits it
-** with core.await_future, under a protected call so that k (called with
-** its status, the future at the top, and the error above it if it failed)
-** can clean up after a cancellation. [-0, +1, e]
+** A cancel() of a task parked in the list in user value uv of the queue
+** at qidx: the task leaves the list, as in the except clause of Python's
+** get() and put(). [-0, +0, m]
 */
-static int wait_on (lua_State *L, Queue *q, Waiters *w, int uv,
+static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
+  Queue *q = (Queue *)lua_touserdata(L, qidx);
+  lua_getiuservalue(L, qidx, uv);
+  waiters_remove(L, waiters_of(q, uv), -1, tidx);
+  lua_pop(L, 1);
+}
+
+/*
+** Appends the running task to the list in user value uv and parks it
+** until a waker or a cancel() takes it out; it continues in k with the
+** nkept values at the bottom of the stack. [-0, +0, e]
+*/
+static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {
   bind_loop(L, q);
-  lua_getiuservalue(L, OPQ, QUEUE_UV_SPARE);
-  if (!waiter_reuse(L, -1, &q->nspare)) {
-    lua_getiuservalue(L, OPQ, QUEUE_UV_LOOP);
-    waiter_new(L, -1);
-    lua_replace(L, -2);
-  }
-  lua_remove(L, -2);
+  lua_settop(L, nkept);
+  task_push_running(L);
   lua_getiuservalue(L, OPQ, uv);
-  waiters_push(L, w, lua_gettop(L), -2);
-  lua_pop(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(UV_AWAIT));
-  lua_pushvalue(L, -2);
-  return k(L, lua_pcallk(L, 1, 0, 0, 0, k), 0);
+  waiters_push(L, waiters_of(q, uv), -1, -2);
+  lua_settop(L, nkept);
+  return task_park(L, OPQ, queue_unpark, uv, k, 0);
 }
 
 /*
-** A wait failed (the task was cancelled): Python's except clause. The
-** waiter is cancelled if still pending and dropped from its list; if it had
-** been woken, the wakeup goes to the next waiter when what it announced is
-** still there. Raises the error again. Stack: ..., future, error.
+** At the start of a continuation: if the wait ended with a cancellation,
+** passes the wakeup on to the next waiter of the list in user value uv when
+** this task had been woken and what woke it is still there (pass), as
+** Python's except clause does, and raises the error again. [-0, +0, e]
 */
-static int wait_failed (lua_State *L, Waiters *w, int uv, int pass) {
-  int fidx = lua_gettop(L) - 1;
-  Future *f = (Future *)lua_touserdata(L, fidx);
-  future_cancel_self(L, f, fidx, 0);
-  lua_getiuservalue(L, OPQ, uv);
-  waiters_remove(L, w, lua_gettop(L), fidx);
-  if (pass && f->state != FUT_CANCELLED) waiters_wake_next(L, w, -1);
-  lua_pop(L, 1);
-  return lua_error(L);
-}
-
-#define failed(status) ((status) != LUA_OK && (status) != LUA_YIELD)
-
-/* A wait ended well: its future, at the top, can serve the next one. */
-static void wait_done (lua_State *L, Queue *q) {
-  lua_getiuservalue(L, OPQ, QUEUE_UV_SPARE);
-  waiter_spare(L, -2, lua_gettop(L), &q->nspare);
-  lua_pop(L, 1);
+static void wait_ended (lua_State *L, int uv, int nkept, int pass) {
+  int woken;
+  if (task_park_ended(L, nkept, &woken)) {
+    if (woken && pass) {
+      Queue *q = (Queue *)lua_touserdata(L, OPQ);
+      wake_next(L, OPQ, waiters_of(q, uv), uv);
+    }
+    lua_error(L);
+  }
 }
 
 /* ---------- the operations, run by await inside the task ---------- */
@@ -190,11 +193,8 @@ static int get_loop (lua_State *L);
 
 static int get_k (lua_State *L, int status, lua_KContext ctx) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
-  (void)ctx;
-  if (failed(status))
-    return wait_failed(L, &q->getters, QUEUE_UV_GETTERS, q->n > 0);
-  wait_done(L, q);
-  lua_settop(L, 1);
+  (void)status; (void)ctx;
+  wait_ended(L, QUEUE_UV_GETTERS, 1, q->n > 0);
   return get_loop(L);
 }
 
@@ -202,11 +202,12 @@ static int get_loop (lua_State *L) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   if (q->n > 0) return take(L, q, OPQ);
   if (q->shutdown) return raise_error(L, "QueueShutDown");
-  return wait_on(L, q, &q->getters, QUEUE_UV_GETTERS, get_k);
+  return wait_on(L, q, QUEUE_UV_GETTERS, 1, get_k);
 }
 
 static int get_op (lua_State *L) {
   check_task(L);
+  lua_settop(L, 1);
   return get_loop(L);
 }
 
@@ -215,11 +216,8 @@ static int put_loop (lua_State *L);
 
 static int put_k (lua_State *L, int status, lua_KContext ctx) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
-  (void)ctx;
-  if (failed(status))
-    return wait_failed(L, &q->putters, QUEUE_UV_PUTTERS, !isfull(q));
-  wait_done(L, q);
-  lua_settop(L, 2);
+  (void)status; (void)ctx;
+  wait_ended(L, QUEUE_UV_PUTTERS, 2, !isfull(q));
   return put_loop(L);
 }
 
@@ -227,7 +225,7 @@ static int put_loop (lua_State *L) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   if (isfull(q)) {
     if (q->shutdown) return raise_error(L, "QueueShutDown");
-    return wait_on(L, q, &q->putters, QUEUE_UV_PUTTERS, put_k);
+    return wait_on(L, q, QUEUE_UV_PUTTERS, 2, put_k);
   }
   add(L, q, OPQ, 2);
   return 0;
@@ -250,11 +248,8 @@ static int put_op (lua_State *L) {
 
 /* join(): Python's _finished.wait(). */
 static int join_k (lua_State *L, int status, lua_KContext ctx) {
-  Queue *q = (Queue *)lua_touserdata(L, OPQ);
-  (void)ctx;
-  if (failed(status))
-    return wait_failed(L, &q->joiners, QUEUE_UV_JOINERS, 0);
-  wait_done(L, q);
+  (void)status; (void)ctx;
+  wait_ended(L, QUEUE_UV_JOINERS, 0, 0);
   return 0;
 }
 
@@ -263,7 +258,7 @@ static int join_op (lua_State *L) {
   check_task(L);
   lua_settop(L, 0);
   if (q->unfinished == 0) return 0;
-  return wait_on(L, q, &q->joiners, QUEUE_UV_JOINERS, join_k);
+  return wait_on(L, q, QUEUE_UV_JOINERS, 0, join_k);
 }
 
 /* ---------- methods ---------- */
@@ -450,9 +445,8 @@ static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
   lua_createtable(L, 2, 4);
   lua_pushvalue(L, lua_upvalueindex(UV_RT));
   lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
-  lua_pushvalue(L, lua_upvalueindex(UV_AWAIT));
   lua_pushvalue(L, qidx);
-  lua_pushcclosure(L, op, 4);
+  lua_pushcclosure(L, op, 3);
   lua_setfield(L, -2, "fn");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "n");
@@ -500,8 +494,6 @@ static int core_queue_new (lua_State *L) {
   lua_setiuservalue(L, 6, QUEUE_UV_PUTTERS);
   lua_newtable(L);
   lua_setiuservalue(L, 6, QUEUE_UV_JOINERS);
-  lua_newtable(L);
-  lua_setiuservalue(L, 6, QUEUE_UV_SPARE);
   snprintf(name, sizeof(name), "%s.get", kindnames[kind]);
   set_op(L, 6, 4, 5, QUEUE_UV_GETOP, get_op, name);
   snprintf(name, sizeof(name), "%s.put", kindnames[kind]);
@@ -532,22 +524,19 @@ int queue_open (lua_State *L) {
     {"full", queue_full},
     {NULL, NULL}
   };
-  /* upvalues of everything: Runtime, the userdata's metatable, await_future */
+  /* upvalues of everything: the Runtime and the userdata's metatable */
   lua_pushvalue(L, lua_upvalueindex(1));
   luaL_newmetatable(L, QUEUE_STATE);
-  lua_getfield(L, 1, "await_future");
   lua_newtable(L);
-  lua_pushvalue(L, -4);
-  lua_pushvalue(L, -4);
-  lua_pushvalue(L, -4);
-  luaL_setfuncs(L, methods, 3);
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, methods, 2);
   lua_setfield(L, 1, "queue_methods");
-  lua_pushcclosure(L, queue_tostring, 3);
+  lua_pushcclosure(L, queue_tostring, 2);
   lua_setfield(L, 1, "queue_tostring");
   lua_pushvalue(L, lua_upvalueindex(1));
   luaL_getmetatable(L, QUEUE_STATE);
-  lua_getfield(L, 1, "await_future");
-  lua_pushcclosure(L, core_queue_new, 3);
+  lua_pushcclosure(L, core_queue_new, 2);
   lua_setfield(L, 1, "queue_new");
   return 0;
 }

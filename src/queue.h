@@ -1,25 +1,22 @@
 /*
 ** queue.h: the types shared by queue.c (Queue and its operations),
-** queue_store.c (where items are kept) and waiters.c (lists of waiting
-** tasks' futures).
+** queue_store.c (where items are kept) and waiters.c (lists of parked
+** tasks).
 */
 #ifndef AIO_QUEUE_H
 #define AIO_QUEUE_H
 
 #include "internal.h"
 
-/* A FIFO of waiter futures, at keys head+1..tail of a table. */
+/* A FIFO of parked tasks, at keys head+1..tail of a table. */
 typedef struct Waiters {
   lua_Integer head, tail;  /* rw: by waiters.c only */
 } Waiters;
 
-Future *waiter_new (lua_State *L, int loopidx);
-void waiter_spare (lua_State *L, int fidx, int tidx, int *nspare);
-int waiter_reuse (lua_State *L, int tidx, int *nspare);
-void waiters_push (lua_State *L, Waiters *w, int tidx, int fidx);
-int waiters_wake_next (lua_State *L, Waiters *w, int tidx);
-void waiters_wake_all (lua_State *L, Waiters *w, int tidx);
-void waiters_remove (lua_State *L, Waiters *w, int tidx, int fidx);
+void waiters_push (lua_State *L, Waiters *w, int listidx, int tidx);
+int waiters_wake_next (lua_State *L, Waiters *w, int listidx);
+void waiters_wake_all (lua_State *L, Waiters *w, int listidx);
+void waiters_remove (lua_State *L, Waiters *w, int listidx, int tidx);
 
 /* The order in which a queue hands items out. */
 enum { QUEUE_FIFO = 0, QUEUE_LIFO, QUEUE_PRIORITY };
@@ -27,15 +24,14 @@ enum { QUEUE_FIFO = 0, QUEUE_LIFO, QUEUE_PRIORITY };
 /* User values of a queue's userdata. */
 enum {
   QUEUE_UV_ITEMS = 1,  /* table: ring (fifo), stack (lifo) or heap */
-  QUEUE_UV_GETTERS,    /* table of the futures of blocked get()s */
-  QUEUE_UV_PUTTERS,    /* table of the futures of blocked put()s */
-  QUEUE_UV_JOINERS,    /* table of the futures of blocked join()s */
+  QUEUE_UV_GETTERS,    /* table of the tasks parked in get() */
+  QUEUE_UV_PUTTERS,    /* table of the tasks parked in put() */
+  QUEUE_UV_JOINERS,    /* table of the tasks parked in join() */
   QUEUE_UV_LOOP,       /* the loop the queue is bound to, or nil */
   QUEUE_UV_GETOP,      /* the reusable coroutine object get() returns */
   QUEUE_UV_PUTOP,      /* the one put() returns when it is not in use */
   QUEUE_UV_JOINOP,     /* the one join() returns */
-  QUEUE_UV_SPARE,      /* table of waiter futures to reuse (waiters.c) */
-  QUEUE_NUV = QUEUE_UV_SPARE
+  QUEUE_NUV = QUEUE_UV_JOINOP
 };
 
 typedef struct Queue {
@@ -47,7 +43,6 @@ typedef struct Queue {
   lua_Integer cap;         /* rw: fifo: ring capacity */
   lua_Integer unfinished;  /* rw: items put and not yet task_done()'d */
   Waiters getters, putters, joiners;
-  int nspare;              /* rw: futures in QUEUE_UV_SPARE */
   Loop *loop;              /* ro: cache of QUEUE_UV_LOOP, NULL if unbound */
 } Queue;
 
