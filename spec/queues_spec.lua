@@ -401,6 +401,42 @@ describe("queue cancellation (no lost wakeups)", function()
       assert.equal(1, q:get_nowait())
    end))
 
+   it("a getter leaves the getters the moment it is cancelled, before it runs", helper.async(function()
+      local q = asyncio.Queue()
+      local t = asyncio.create_task(q:get())
+      await(asyncio.sleep(0))
+      t:cancel()
+      -- (Python lists the cancelled waiter until the task runs, and the next
+      -- put skips it): the item stays for whoever comes next
+      assert.not_matches("_getters", tostring(q))
+      q:put_nowait("kept")
+      cancelled(t)
+      assert.equal("kept", q:get_nowait())
+   end))
+
+   it("a task that cancelled itself is cancelled at its get() and leaves no getter",
+      helper.async(function()
+         local q = asyncio.Queue()
+         local t = asyncio.create_task(asyncio.async(function()
+            asyncio.current_task():cancel()
+            return await(q:get())
+         end)())
+         cancelled(t)
+         assert.equal("<Queue maxsize=0>", tostring(q))
+      end))
+
+   it("a cancelled wait stays cancelled even if uncancel() follows, as in Python",
+      helper.async(function()
+         local q = asyncio.Queue()
+         local t = asyncio.create_task(q:get())
+         await(asyncio.sleep(0))
+         t:cancel()
+         assert.equal(0, t:uncancel())
+         cancelled(t)
+         q:put_nowait(1)
+         assert.equal(1, q:get_nowait())
+      end))
+
    it("a get() timing out in wait_for leaves nothing behind", helper.async(function()
       local q = asyncio.Queue()
       local ok, err = pcall(await, asyncio.wait_for(q:get(), 0.01))
@@ -410,7 +446,7 @@ describe("queue cancellation (no lost wakeups)", function()
    end))
 end)
 
-describe("queue waiter futures, reused", function()
+describe("queue waits, many at once", function()
    it("lose and duplicate nothing across waits cancelled at any point", helper.async(function()
       -- getters and putters wait, are woken, are cancelled before or after
       -- their wakeup, and wait again, many times on the same queues (whose

@@ -8,7 +8,8 @@ local coroutines = require("asyncio.coroutines")
 local events = require("asyncio.events")
 local tasks = require("asyncio.tasks")
 
-local getmetatable, type, error, pairs = getmetatable, type, error, pairs
+local getmetatable = debug.getmetatable -- raw: type tests need the real one
+local type, error, pairs = type, error, pairs
 local typename = coroutines.typename
 local coro_mts = coroutines.coro_metatables
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt

@@ -10,7 +10,10 @@ local errors = require("asyncio.errors")
 local events = require("asyncio.events")
 local awaitable = require("asyncio.awaitable")
 
-local getmetatable, select, pcall, type = getmetatable, select, pcall, type
+-- the raw metatable, as await uses: getmetatable also looks up a
+-- __metatable field, a string lookup per child; type tests need the real one
+local getmetatable = debug.getmetatable
+local select, pcall, type = select, pcall, type
 local Future = core.Future
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables

@@ -11,7 +11,8 @@ local events = require("asyncio.events")
 local awaitable = require("asyncio.awaitable")
 local timeouts = require("asyncio.timeouts")
 
-local pack, unpack, pcall, error, type, getmetatable = table.pack, table.unpack, pcall, error, type, getmetatable
+local pack, unpack, pcall, error, type = table.pack, table.unpack, pcall, error, type
+local getmetatable = debug.getmetatable -- raw: type tests need the real one
 local async, await = coroutines.async, coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 local after = timeouts.after
