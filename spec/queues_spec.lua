@@ -131,6 +131,29 @@ describe("Queue", function()
       assert.same({ "1:a", "2:b", "3:c", "4:d", "5:e" }, got)
    end))
 
+   it("queues a woken getter's step where Python queues its waiter's callback", helper.async(function()
+      -- Python 3.13 prints ['cs1', 'a 1', 'cs2', 'b 2', 'main']
+      local loop = asyncio.get_running_loop()
+      local q = asyncio.Queue()
+      local log = {}
+      local function getter(name)
+         return asyncio.create_task(asyncio.async(function()
+            local v = await(q:get())
+            log[#log + 1] = name .. " " .. v
+         end)())
+      end
+      local a, b = getter("a"), getter("b")
+      await(asyncio.sleep(0))
+      loop:call_soon(function() log[#log + 1] = "cs1" end)
+      q:put_nowait(1)
+      loop:call_soon(function() log[#log + 1] = "cs2" end)
+      q:put_nowait(2)
+      await(asyncio.sleep(0))
+      log[#log + 1] = "main"
+      await(asyncio.gather(a, b))
+      assert.same({ "cs1", "a 1", "cs2", "b 2", "main" }, log)
+   end))
+
    it("rejects nil items", function()
       local q = asyncio.Queue()
       local ok, err = pcall(function() return q:put(nil) end)

@@ -518,13 +518,14 @@ int task_park (lua_State *L, int owneridx, ParkCancel unpark, int arg,
 
 /*
 ** Wakes the parked task at idx: its step is queued, as the done callback
-** of a waiter future would be. Returns 0 if it was not parked (cancelled
-** meanwhile). [-0, +0, m]
+** of a waiter future would be. Returns 0 if there is no task parked there
+** (cancelled meanwhile). [-0, +0, m]
 */
 int task_unpark (lua_State *L, int idx) {
   Task *t = (Task *)lua_touserdata(L, idx);
-  Loop *loop = t->fut.loop;
-  if (t->wait != WAIT_PARKED) return 0;
+  Loop *loop;
+  if (t == NULL || t->wait != WAIT_PARKED) return 0;
+  loop = t->fut.loop;
   idx = lua_absindex(L, idx);
   t->wait = WAIT_READY;
   t->parked = PARK_WOKEN;
