@@ -136,6 +136,58 @@ local scenarios = {
       core.fdclose(r)
       core.fdclose(w)
    end,
+   parked_on_queues = function()
+      local a2b, b2a = asyncio.Queue(1), asyncio.Queue(1)
+      local pong = asyncio.create_task(async(function()
+         for _ = 1, 20 do await(b2a:put(await(a2b:get()) + 1)) end
+      end)())
+      local v = 0
+      for _ = 1, 20 do
+         await(a2b:put(v))
+         v = await(b2a:get())
+      end
+      await(pong)
+      assert(v == 20)
+      -- parked tasks cancelled before and after their wakeup
+      local q = asyncio.Queue()
+      local getters = {}
+      for i = 1, 4 do getters[i] = asyncio.create_task(q:get()) end
+      await(asyncio.sleep(0))
+      getters[1]:cancel()
+      q:put_nowait("x")
+      getters[2]:cancel() -- woken for "x": passes it on to getters[3]
+      await(asyncio.sleep(0)) -- getters[2] runs and wakes getters[3]
+      await(asyncio.sleep(0)) -- getters[3] runs
+      assert(getters[3]:done() and getters[3]:result() == "x")
+      getters[4]:cancel()
+      for i = 1, 4 do pcall(await, getters[i]) end
+   end,
+   parked_on_unreferenced_queue = function()
+      asyncio.get_running_loop():set_exception_handler(function() end)
+      do
+         local q = asyncio.Queue()
+         asyncio.create_task(function() await(q:get()) end)
+      end
+      await(asyncio.sleep(0))
+   end,
+   parked_on_a_stream = function()
+      local server = await(asyncio.start_server(function(reader, writer)
+         local line = await(reader:readline())
+         writer:write(line)
+         writer:close()
+      end, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local cancelled = asyncio.create_task(reader:read(10))
+      await(asyncio.sleep(0))
+      cancelled:cancel()
+      assert(not pcall(await, cancelled))
+      writer:write("ping\n")
+      assert(await(reader:readline()) == "ping\n")
+      writer:close()
+      server:close()
+      await(server:wait_closed())
+   end,
    unreferenced_waiter = function()
       asyncio.get_running_loop():set_exception_handler(function() end)
       do
