@@ -255,6 +255,8 @@ local cases = {
     text = {loop_thread_lines("正在执行name: Zarten%d")}},
    {name = "threadsafe_coroutine", needs = {"start_loop_thread"},
     text = {loop_thread_lines("正在执行name: Zarten%d")}},
+   -- not from the posts
+   {name = "child_processes", needs = {"create_subprocess_shell", "create_subprocess_exec"}},
 }
 
 describe("examples", function()

@@ -249,6 +249,7 @@ LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
   static const lua_CFunction openers[] = {
     loop_open, timer_open, handle_open, future_open, task_open, coro_open,
     watcher_open, socket_open, stream_open, datagram_open, resolver_open,
+    process_open,
     queue_open, threadsafe_open, thread_open,
     NULL
   };

@@ -283,6 +283,7 @@ int coro_open (lua_State *L);
 
 /* ---------- watchers: fds and signals (watcher.c) ---------- */
 int watcher_open (lua_State *L);
+int aio_checksignal (lua_State *L, int arg, int tocatch);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
 
 /* ---------- threads (copy.c, threadsafe.c, thread.c; see thread.h) ---------- */
@@ -320,13 +321,14 @@ const char *socket_describe (lua_State *L, const struct sockaddr_storage *ss,
 int socket_open (lua_State *L);
 
 /* A byte stream over a connected socket (stream.c). */
-enum { STREAM_TCP = 0, STREAM_UNIX };
+enum { STREAM_TCP = 0, STREAM_UNIX, STREAM_PIPE };
 struct Stream;
 struct Stream *stream_new (lua_State *L, int loopidx, int kind);
 void stream_setfd (struct Stream *s, int fd);
 int stream_open (lua_State *L);
 
 int datagram_open (lua_State *L);
+int process_open (lua_State *L);
 int resolver_open (lua_State *L);
 
 #endif

@@ -292,12 +292,36 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   if (satisfied(s)) readers_ready_link(s->rs, s);
 }
 
+/*
+** Writes bytes to the descriptor: send() on sockets, so that a reset peer
+** raises instead of killing, write() on pipes (whose SIGPIPE the process
+** ignores, see process.c). [-0, +0, -]
+*/
+ssize_t stream_send (Stream *s, const void *p, size_t n) {
+  ssize_t r;
+  do r = s->kind == STREAM_PIPE ? write(s->fd, p, n)
+                                : send(s->fd, p, n, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+/*
+** Shuts the write side of s (at sidx) once its buffer is sent: a socket
+** is shut down, a pipe closed, which is how its reader sees the end.
+** [-0, +0, m]
+*/
+void stream_shut_write (lua_State *L, Stream *s, int sidx) {
+  if (s->wshut || s->fd < 0) return;
+  s->wshut = 1;
+  if (s->kind == STREAM_PIPE) close_now(L, s, sidx);
+  else shutdown(s->fd, SHUT_WR);
+}
+
 /* Sends what it can of the write buffer once. Sets werr. */
 static void flush (Stream *s) {
   ssize_t n;
   if (stream_buffered_out(s) == 0) return;
-  do n = send(s->fd, s->wbuf + s->wpos, stream_buffered_out(s), MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  n = stream_send(s, s->wbuf + s->wpos, stream_buffered_out(s));
   if (n >= 0) {
     s->wpos += (size_t)n;
     if (s->wpos == s->wlen) s->wpos = s->wlen = 0;
@@ -326,10 +350,7 @@ static int writer_woken (lua_State *L) {
       close_now(L, s, 4);
       return 0;
     }
-    if (s->eof_asked && !s->wshut && !s->werr && s->fd >= 0) {
-      shutdown(s->fd, SHUT_WR);
-      s->wshut = 1;
-    }
+    if (s->eof_asked && !s->werr) stream_shut_write(L, s, 4);
   }
   if (!s->paused || stream_buffered_out(s) <= s->low || s->werr) {
     s->paused = 0;

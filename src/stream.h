@@ -37,7 +37,7 @@ struct Stream {
   /* what every read and write touches, together */
   Loop *loop;              /* ro: cache of ST_UV_LOOP */
   int fd;                  /* owned; -1 once closed */
-  unsigned char kind;      /* ro: STREAM_TCP or STREAM_UNIX */
+  unsigned char kind;      /* ro: STREAM_TCP, STREAM_UNIX or STREAM_PIPE */
   unsigned char connecting;/* rw: a non-blocking connect is in progress */
   unsigned char eof;       /* rw: the peer will send nothing more */
   unsigned char closing;   /* rw: close() asked; flushing, then closing */
@@ -98,6 +98,8 @@ void stream_start_io (lua_State *L, Stream *s, ev_io *w, int sidx);
 void stream_stop_io (Stream *s, ev_io *w);
 void stream_update_anchor (lua_State *L, Stream *s, int sidx);
 void stream_wake_future (lua_State *L, int idx);
+ssize_t stream_send (Stream *s, const void *p, size_t n);
+void stream_shut_write (lua_State *L, Stream *s, int sidx);
 void stream_close (lua_State *L, Stream *s, int sidx);
 int stream_append (Stream *s, const char *p, size_t n);
 const char *stream_find_sep (Stream *s, size_t off);

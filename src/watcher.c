@@ -201,8 +201,11 @@ static const struct { const char *name; int num; } signal_names[] = {
   {NULL, 0}
 };
 
-/* A signal given as a number or a name such as "SIGINT" or "INT". */
-static int checksignal (lua_State *L, int arg) {
+/*
+** A signal given as a number or a name such as "SIGINT" or "INT"; one to
+** catch (tocatch) may not be SIGKILL or SIGSTOP, one to send may.
+*/
+int aio_checksignal (lua_State *L, int arg, int tocatch) {
   if (lua_type(L, arg) == LUA_TSTRING) {
     const char *s = lua_tostring(L, arg);
     int i;
@@ -210,11 +213,15 @@ static int checksignal (lua_State *L, int arg) {
       if (strcmp(s, signal_names[i].name) == 0
           || strcmp(s, signal_names[i].name + 3) == 0)
         return signal_names[i].num;
+    if (!tocatch && (strcmp(s, "SIGKILL") == 0 || strcmp(s, "KILL") == 0))
+      return SIGKILL;
+    if (!tocatch && (strcmp(s, "SIGSTOP") == 0 || strcmp(s, "STOP") == 0))
+      return SIGSTOP;
     return luaL_argerror(L, arg, lua_pushfstring(L, "unknown signal '%s'", s));
   } else {
     lua_Integer n = luaL_checkinteger(L, arg);
     luaL_argcheck(L, n > 0 && n < NSIG, arg, "invalid signal number");
-    if (n == SIGKILL || n == SIGSTOP)
+    if (tocatch && (n == SIGKILL || n == SIGSTOP))
       luaL_argerror(L, arg, "SIGKILL and SIGSTOP cannot be caught");
     return (int)n;
   }
@@ -223,20 +230,20 @@ static int checksignal (lua_State *L, int arg) {
 /* loop:add_signal_handler(sig, fn, ...) */
 static int loop_add_signal_handler (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
-  add(L, loop, W_SIGNAL, checksignal(L, 2));
+  add(L, loop, W_SIGNAL, aio_checksignal(L, 2, 1));
   return 0;
 }
 
 /* loop:remove_signal_handler(sig) -> bool */
 static int loop_remove_signal_handler (lua_State *L) {
   loop_check(L, 1);
-  lua_pushboolean(L, remove_key(L, watcher_key(W_SIGNAL, checksignal(L, 2))));
+  lua_pushboolean(L, remove_key(L, watcher_key(W_SIGNAL, aio_checksignal(L, 2, 1))));
   return 1;
 }
 
 /* core.signal_number(sig) -> number */
 static int core_signal_number (lua_State *L) {
-  lua_pushinteger(L, checksignal(L, 1));
+  lua_pushinteger(L, aio_checksignal(L, 1, 1));
   return 1;
 }
 

@@ -45,9 +45,7 @@ static int again (int err) {
 /* Sends or queues bytes; raises on a write error. */
 static void write_bytes (lua_State *L, Stream *s, const char *p, size_t len) {
   if (stream_buffered_out(s) == 0 && !s->connecting) {
-    ssize_t n;
-    do n = send(s->fd, p, len, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = stream_send(s, p, len);
     if (n < 0) {
       if (!again(errno)) {
         s->werr = errno;
@@ -133,7 +131,8 @@ static int writer_writelines (lua_State *L) {
       memset(&msg, 0, sizeof(msg));
       msg.msg_iov = iov;
       msg.msg_iovlen = (size_t)k;
-      do sent = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+      do sent = s->kind == STREAM_PIPE ? writev(s->fd, iov, k)
+                                       : sendmsg(s->fd, &msg, MSG_NOSIGNAL);
       while (sent < 0 && errno == EINTR);
       if (sent < 0) {
         if (!again(errno)) {
@@ -236,8 +235,9 @@ static int writer_write_eof (lua_State *L) {
   if (s->eof_asked) return 0;
   s->eof_asked = 1;
   if (stream_buffered_out(s) == 0 && !s->connecting && !s->werr) {
-    shutdown(s->fd, SHUT_WR);
-    s->wshut = 1;
+    lua_settop(L, 1);
+    lua_getiuservalue(L, 1, HALF_UV_STREAM);
+    stream_shut_write(L, s, 2);
   }
   return 0;
 }

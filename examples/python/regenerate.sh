@@ -41,3 +41,4 @@ run semaphore
 run prioqueue
 run threadsafe_call
 run threadsafe_coroutine
+run child_processes

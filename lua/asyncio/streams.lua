@@ -1,4 +1,4 @@
--- Network I/O (API.md §9 without subprocesses): TCP and Unix streams,
+-- Network I/O (API.md §9 but subprocesses): TCP and Unix streams,
 -- servers, UDP endpoints and name resolution. Sockets, buffers and the
 -- awaitables that wait on them are C (src/socket.c, src/stream.c,
 -- src/datagram.c, src/resolver.c); this module resolves names, tries
@@ -8,7 +8,7 @@ local core = require("asyncio.core")
 local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
 local events = require("asyncio.events")
-local ops = require("asyncio.ops")
+local stream_halves = require("asyncio.stream_halves")
 
 local M = {}
 local async, await, argerror = coroutines.async, coroutines.await, coroutines.argerror
@@ -16,7 +16,7 @@ local iscoroutinefunction, iscoroutine = coroutines.iscoroutinefunction, corouti
 local CancelledError, OSError = errors.CancelledError, errors.OSError
 local StreamReader = core.StreamReader
 
-local DEFAULT_LIMIT = 65536
+local DEFAULT_LIMIT = stream_halves.DEFAULT_LIMIT
 
 -- ---------- options ----------
 
@@ -114,30 +114,7 @@ end
 
 -- ---------- connections ----------
 
--- Wraps a connected stream in a reader and a writer, each with the
--- reusable coroutine object its awaitable methods hand out (src/reader.c).
--- Their slots: 1 the object, 2 the reader or writer, 3 the operation, 4
--- and 5 its arguments; all in the array part.
-local reader_op, writer_op = core.reader_op, core.writer_op
-local Op, reusable = ops.Op, coroutines.reusable
-
-local function new_op(fn, name)
-   local op = setmetatable({ fn = fn, n = 1, awaited = false, name = name, false, false, 0, false, false }, Op)
-   op[1] = op
-   reusable[op] = fn
-   return op
-end
-
-local function halves(stream, limit)
-   if limit ~= DEFAULT_LIMIT then
-      stream:set_limit(limit)
-   end
-   local rop = new_op(reader_op, "StreamReader operation")
-   local wop = new_op(writer_op, "StreamWriter operation")
-   local reader, writer = stream:halves(rop, wop)
-   rop[2], wop[2] = reader, writer
-   return reader, writer
-end
+local halves = stream_halves.halves
 
 -- Connects a stream to one address: the stream, or nil and the error.
 -- Cancellation closes the socket and propagates.

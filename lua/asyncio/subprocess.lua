@@ -1,0 +1,334 @@
+-- Child processes (API.md §9): create_subprocess_exec, create_subprocess_shell
+-- and the Process they give, after Python's asyncio.subprocess.
+--
+-- Spawning, reaping and signals are C (src/process.c); the pipes are
+-- ordinary Streams with their reader and writer halves. The exit of a
+-- child is learnt by watching its pidfd with loop:add_reader (on a kernel
+-- without pidfd_open, by polling waitpid with a timer); the watcher keeps
+-- the Process alive until the child is reaped, so none is left a zombie
+-- while its loop runs.
+
+local core = require("asyncio.core")
+local coroutines = require("asyncio.coroutines")
+local errors = require("asyncio.errors")
+local events = require("asyncio.events")
+local gather = require("asyncio.gather").gather
+local awaitable = require("asyncio.awaitable")
+local stream_halves = require("asyncio.stream_halves")
+
+local setmetatable, getmetatable, type, pcall, error = setmetatable, getmetatable, type, pcall, error
+local tostring, pairs = tostring, pairs
+local async, await = coroutines.async, coroutines.await
+local argerror = awaitable.argerror
+local typename = coroutines.typename
+local BrokenPipeError, ConnectionResetError = errors.BrokenPipeError, errors.ConnectionResetError
+
+local M = {}
+
+-- Python's values for the special arguments of stdin, stdout and stderr.
+M.PIPE, M.STDOUT, M.DEVNULL = -1, -2, -3
+
+-- The IO_* modes of src/process.c.
+local INHERIT, PIPE_MODE, DEVNULL_MODE, STDOUT_MODE = 0, 1, 2, 3
+local MODES = { [M.PIPE] = PIPE_MODE, [M.DEVNULL] = DEVNULL_MODE, [M.STDOUT] = STDOUT_MODE }
+
+-- How often a child's exit is polled where there is no pidfd.
+local POLL_INTERVAL = 0.02
+
+local Process = { __name = "Process" }
+Process.__index = Process
+
+-- ---------- options ----------
+
+local function check_stdio(v)
+   if v ~= nil and MODES[v] == nil then
+      return "must be asyncio.PIPE, asyncio.DEVNULL or nil, got " .. tostring(v)
+   end
+end
+
+local OPTIONS = {
+   stdin = check_stdio,
+   stdout = check_stdio,
+   stderr = function(v)
+      if v ~= nil and MODES[v] == nil then
+         return "must be asyncio.PIPE, asyncio.STDOUT, asyncio.DEVNULL or nil, got " .. tostring(v)
+      end
+   end,
+   cwd = function(v)
+      if v ~= nil and type(v) ~= "string" then
+         return "must be a string, got " .. typename(v)
+      end
+   end,
+   env = function(v)
+      if v == nil then
+         return nil
+      elseif type(v) ~= "table" then
+         return "must be a table of strings, got " .. typename(v)
+      end
+      for k, value in pairs(v) do
+         if type(k) ~= "string" or (type(value) ~= "string" and type(value) ~= "number") then
+            return "must map names to strings"
+         end
+      end
+   end,
+   limit = function(v)
+      if v ~= nil and (math.type(v) ~= "integer" or v <= 0) then
+         return "must be a positive integer, got " .. tostring(v)
+      end
+   end,
+}
+
+local function check_opts(opts, argn, fname)
+   awaitable.check_options(opts, OPTIONS, argn, fname, 3)
+   opts = opts or {}
+   if opts.stdin == M.STDOUT or opts.stdout == M.STDOUT then
+      argerror(argn, fname, "asyncio.STDOUT is only for stderr", 3)
+   end
+   return opts
+end
+
+-- ---------- exit ----------
+
+-- The child was reaped: wake every wait().
+local function exited(self, returncode)
+   self.returncode = returncode
+   local waiters = self._waiters
+   self._waiters = {}
+   for i = 1, #waiters do
+      if not waiters[i]:done() then
+         waiters[i]:set_result(returncode)
+      end
+   end
+end
+
+local function watch_exit(self, loop, pidfd)
+   if pidfd ~= nil then
+      self._pidfd = pidfd
+      loop:add_reader(pidfd, function()
+         local returncode = core.reap(self.pid)
+         if returncode ~= nil then
+            loop:remove_reader(pidfd)
+            core.fdclose(pidfd)
+            self._pidfd = nil
+            exited(self, returncode)
+         end
+      end)
+   else
+      local function poll()
+         local returncode = core.reap(self.pid)
+         if returncode == nil then
+            loop:call_later(POLL_INTERVAL, poll)
+         else
+            exited(self, returncode)
+         end
+      end
+      loop:call_later(POLL_INTERVAL, poll)
+   end
+end
+
+-- A Process collected with its child still unreaped (its loop was closed):
+-- the exit descriptor is closed and the child reaped if it is done.
+function Process:__gc()
+   if self.returncode == nil then
+      if self._pidfd ~= nil then
+         core.fdclose(self._pidfd)
+      end
+      pcall(core.reap, self.pid)
+   end
+end
+
+-- ---------- spawning ----------
+
+local function spawn(file, argv, opts)
+   local loop = events.get_running_loop()
+   local env
+   if opts.env ~= nil then
+      env = {}
+      for k, v in pairs(opts.env) do
+         env[#env + 1] = k .. "=" .. v
+      end
+      table.sort(env)
+   end
+   local pid, pidfd, infd, outfd, errfd = core.spawn(file, argv, env, opts.cwd,
+      MODES[opts.stdin] or INHERIT, MODES[opts.stdout] or INHERIT, MODES[opts.stderr] or INHERIT, true)
+   local self = setmetatable({ pid = pid, _loop = loop, _waiters = {}, _pipes = {} }, Process)
+   local limit = opts.limit or stream_halves.DEFAULT_LIMIT
+   local function pipe(name, fd)
+      if fd ~= nil then
+         local stream = core.pipe_stream(loop, fd)
+         local reader, writer = stream_halves.halves(stream, limit)
+         self._pipes[name] = stream
+         self[name] = name == "stdin" and writer or reader
+      end
+   end
+   pipe("stdin", infd)
+   pipe("stdout", outfd)
+   pipe("stderr", errfd)
+   watch_exit(self, loop, pidfd)
+   return self
+end
+
+local spawn_co = async(spawn)
+
+-- The argument list: strings (numbers are converted).
+local function check_args(args, fname)
+   if args == nil then
+      return {}
+   elseif type(args) ~= "table" or getmetatable(args) ~= nil then
+      argerror(2, fname, "list of strings or nil expected, got " .. typename(args), 3)
+   end
+   local list = {}
+   for i = 1, #args do
+      local a = args[i]
+      if type(a) == "number" then
+         a = tostring(a)
+      elseif type(a) ~= "string" then
+         argerror(2, fname, ("item %d is a %s, not a string"):format(i, typename(a)), 3)
+      end
+      list[i] = a
+   end
+   return list
+end
+
+-- asyncio.create_subprocess_exec(program, args [, opts]) -> awaitable Process
+function M.create_subprocess_exec(program, args, opts)
+   if type(program) ~= "string" then
+      argerror(1, "create_subprocess_exec", "string expected, got " .. typename(program), 2)
+   end
+   local argv = check_args(args, "create_subprocess_exec")
+   table.insert(argv, 1, program)
+   return spawn_co(program, argv, check_opts(opts, 3, "create_subprocess_exec"))
+end
+
+-- asyncio.create_subprocess_shell(cmd [, opts]) -> awaitable Process: cmd
+-- run by /bin/sh -c.
+function M.create_subprocess_shell(cmd, opts)
+   if type(cmd) ~= "string" then
+      argerror(1, "create_subprocess_shell", "string expected, got " .. typename(cmd), 2)
+   end
+   return spawn_co("/bin/sh", { "/bin/sh", "-c", cmd }, check_opts(opts, 2, "create_subprocess_shell"))
+end
+
+-- ---------- the Process ----------
+
+local function check_self(self, fname)
+   if getmetatable(self) ~= Process then
+      argerror(1, fname, "Process expected, got " .. typename(self), 3)
+   end
+end
+
+-- Each wait() has a future of its own, so that cancelling one leaves the
+-- others waiting (Python's _exit_waiters).
+local wait_co = async(function(self)
+   if self.returncode ~= nil then
+      return self.returncode
+   end
+   local waiter = self._loop:create_future()
+   local waiters = self._waiters
+   waiters[#waiters + 1] = waiter
+   local ok, res = pcall(await, waiter)
+   if not ok then
+      for i = #waiters, 1, -1 do
+         if waiters[i] == waiter then
+            table.remove(waiters, i)
+         end
+      end
+      error(res, 0)
+   end
+   return res
+end)
+
+-- process:wait() -> awaitable returncode
+function Process:wait()
+   check_self(self, "wait")
+   return wait_co(self)
+end
+
+-- Writes input and closes stdin; a child that does not read it all (the
+-- pipe breaks) is not an error, as in Python.
+local feed_stdin = async(function(self, input)
+   local stdin = self.stdin
+   local ok, err = pcall(function()
+      if input ~= nil then
+         stdin:write(input)
+      end
+      await(stdin:drain())
+   end)
+   if not ok and not BrokenPipeError:is(err) and not ConnectionResetError:is(err) then
+      error(err, 0)
+   end
+   stdin:close()
+end)
+
+-- Reads a pipe to its end, then closes it.
+local read_all = async(function(self, name)
+   local data = await(self[name]:read()) or ""
+   self._pipes[name]:close()
+   return data
+end)
+
+local communicate_co = async(function(self, input)
+   local parts = {}
+   if self.stdin ~= nil then
+      parts[#parts + 1] = feed_stdin(self, input)
+   end
+   if self.stdout ~= nil then
+      parts[#parts + 1] = read_all(self, "stdout")
+   end
+   if self.stderr ~= nil then
+      parts[#parts + 1] = read_all(self, "stderr")
+   end
+   local results = await(gather(table.unpack(parts)))
+   local i = self.stdin ~= nil and 2 or 1
+   local out, err
+   if self.stdout ~= nil then
+      out, i = results[i], i + 1
+   end
+   if self.stderr ~= nil then
+      err = results[i]
+   end
+   await(wait_co(self))
+   return out, err
+end)
+
+-- process:communicate([input]) -> awaitable stdout, stderr: sends input
+-- (nil: none) and closes stdin, reads stdout and stderr to their end (each
+-- nil unless it is a PIPE), and waits for the child to exit.
+function Process:communicate(input)
+   check_self(self, "communicate")
+   if input ~= nil and type(input) ~= "string" then
+      argerror(1, "communicate", "string or nil expected, got " .. typename(input), 2)
+   end
+   if input ~= nil and self.stdin == nil then
+      error("bad argument #1 to 'communicate' (input given but stdin is not asyncio.PIPE)", 2)
+   end
+   return communicate_co(self, input)
+end
+
+-- process:send_signal(sig): sig is a number or a name ("SIGTERM", "TERM").
+-- Nothing happens once the child has been reaped (returncode is set).
+function Process:send_signal(sig)
+   check_self(self, "send_signal")
+   if type(sig) ~= "number" and type(sig) ~= "string" then
+      argerror(1, "send_signal", "signal number or name expected, got " .. typename(sig), 2)
+   end
+   if self.returncode == nil then
+      core.kill(self.pid, sig)
+   end
+end
+
+function Process:terminate()
+   check_self(self, "terminate")
+   self:send_signal("SIGTERM")
+end
+
+function Process:kill()
+   check_self(self, "kill")
+   self:send_signal("SIGKILL")
+end
+
+function Process:__tostring()
+   return ("<Process %d>"):format(self.pid)
+end
+
+return M

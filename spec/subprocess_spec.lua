@@ -1,0 +1,209 @@
+-- Child processes (API.md §9): create_subprocess_exec and _shell, pipes,
+-- wait, communicate, signals, errors, descriptors and zombies. Every test
+-- runs real programs (/bin/sh, cat, sleep).
+local asyncio = require("asyncio")
+local core = require("asyncio.core")
+local helper = require("spec.helper")
+local await = asyncio.await
+local PIPE, STDOUT, DEVNULL = asyncio.PIPE, asyncio.STDOUT, asyncio.DEVNULL
+
+local function sh(cmd, opts)
+   return await(asyncio.create_subprocess_shell(cmd, opts))
+end
+
+local function exec(program, args, opts)
+   return await(asyncio.create_subprocess_exec(program, args, opts))
+end
+
+-- Whether a process with this pid still exists, zombie or not.
+local function exists(pid)
+   local f = io.open("/proc/" .. pid .. "/stat")
+   if f then
+      f:close()
+   end
+   return f ~= nil
+end
+
+local function failure(fn, ...)
+   local ok, err = pcall(fn, ...)
+   assert.is_false(ok, "expected an error")
+   return err
+end
+
+describe("subprocesses", function()
+   it("run a program and read its output with communicate", helper.async(function()
+      local p = exec("echo", { "hello", 42 }, { stdout = PIPE })
+      assert.is_number(p.pid)
+      assert.is_nil(p.returncode)
+      assert.is_nil(p.stdin)
+      assert.is_nil(p.stderr)
+      assert.equal("<Process " .. p.pid .. ">", tostring(p))
+      local out, err = await(p:communicate())
+      assert.equal("hello 42\n", out)
+      assert.is_nil(err)
+      assert.equal(0, p.returncode)
+   end))
+
+   it("pass 4 MiB through cat both ways without a deadlock", helper.async(function()
+      local chunk = {}
+      for i = 0, 255 do chunk[#chunk + 1] = string.char(i) end
+      local data = string.rep(table.concat(chunk), 4 * 4096)
+      local p = exec("cat", nil, { stdin = PIPE, stdout = PIPE })
+      local out = await(p:communicate(data))
+      assert.equal(#data, #out)
+      assert.is_true(out == data)
+      assert.equal(0, p.returncode)
+   end))
+
+   it("keep stdout and stderr apart, or merge stderr into stdout", helper.async(function()
+      local p = sh("echo out; echo err >&2; exit 3", { stdout = PIPE, stderr = PIPE })
+      local out, err = await(p:communicate())
+      assert.equal("out\n", out)
+      assert.equal("err\n", err)
+      assert.equal(3, p.returncode)
+      p = sh("echo out; echo err >&2", { stdout = PIPE, stderr = STDOUT })
+      out, err = await(p:communicate())
+      assert.equal("out\nerr\n", out)
+      assert.is_nil(err)
+   end))
+
+   it("connect DEVNULL and inherit what is not given", helper.async(function()
+      local p = sh("cat; echo done", { stdin = DEVNULL, stdout = PIPE, stderr = DEVNULL })
+      assert.equal("done\n", (await(p:communicate())))
+      -- stdin inherited, stdout to /dev/null: nothing to read, just an exit
+      p = sh("exit 0", { stdout = DEVNULL })
+      assert.equal(0, await(p:wait()))
+   end))
+
+   it("talk to a child line by line through its pipes", helper.async(function()
+      local p = exec("cat", nil, { stdin = PIPE, stdout = PIPE })
+      for i = 1, 3 do
+         p.stdin:write("line " .. i .. "\n")
+         await(p.stdin:drain())
+         assert.equal("line " .. i .. "\n", await(p.stdout:readline()))
+      end
+      p.stdin:write_eof() -- a pipe ends by closing: cat sees the end
+      assert.is_nil(await(p.stdout:read()))
+      assert.equal(0, await(p:wait()))
+   end))
+
+   it("report exit codes and deaths by signal as Python does", helper.async(function()
+      assert.equal(7, await(sh("exit 7"):wait()))
+      local p = exec("sleep", { 10 })
+      p:kill()
+      assert.equal(-9, await(p:wait()))
+      p = exec("sleep", { 10 })
+      p:terminate()
+      assert.equal(-15, await(p:wait()))
+      p = exec("sleep", { 10 })
+      p:send_signal("INT")
+      assert.equal(-2, await(p:wait()))
+      p:send_signal("SIGKILL") -- reaped already: nothing happens
+      p:kill()
+      assert.equal(-2, p.returncode)
+   end))
+
+   it("wake every task waiting, and keep a cancelled wait from the others", helper.async(function()
+      local p = exec("sleep", { 10 })
+      local w1 = asyncio.create_task(p:wait())
+      local w2 = asyncio.create_task(p:wait())
+      local w3 = asyncio.create_task(p:wait())
+      await(asyncio.sleep(0))
+      w2:cancel()
+      assert.is_true(asyncio.CancelledError:is(failure(await, w2)))
+      assert.is_nil(p.returncode) -- the child runs on
+      p:kill()
+      assert.equal(-9, await(w1))
+      assert.equal(-9, await(w3))
+      assert.equal(-9, await(p:wait()))
+   end))
+
+   it("let communicate() be cancelled and the child still be waited for", helper.async(function()
+      local p = sh("sleep 10", { stdout = PIPE })
+      local ok, err = pcall(await, asyncio.wait_for(p:communicate(), 0.05))
+      assert.is_false(ok)
+      assert.is_true(asyncio.TimeoutError:is(err))
+      assert.is_nil(p.returncode)
+      p:kill()
+      assert.equal(-9, await(p:wait()))
+   end))
+
+   it("ignore a child that exits without reading its input", helper.async(function()
+      local p = sh("exit 0", { stdin = PIPE, stdout = PIPE })
+      local out = await(p:communicate(string.rep("z", 1 << 20)))
+      assert.equal("", out)
+      assert.equal(0, p.returncode)
+   end))
+
+   it("run in cwd with env", helper.async(function()
+      local p = sh("pwd; echo \"$GREETING\"", {
+         stdout = PIPE, cwd = "/tmp", env = { GREETING = "hi there", PATH = "/usr/bin:/bin" } })
+      assert.equal("/tmp\nhi there\n", (await(p:communicate())))
+   end))
+
+   it("raise OSError in the parent when the program cannot run", helper.async(function()
+      local err = failure(await, asyncio.create_subprocess_exec("/nonexistent/program", {}))
+      assert.is_true(asyncio.OSError:is(err))
+      assert.equal("ENOENT", err.code)
+      err = failure(await, asyncio.create_subprocess_exec("no-such-program-here"))
+      assert.equal("ENOENT", err.code)
+      err = failure(await, asyncio.create_subprocess_shell("true", { cwd = "/nonexistent" }))
+      assert.equal("ENOENT", err.code)
+   end))
+
+   it("run fifty at once, and leave no descriptor and no zombie behind", helper.async(function()
+      helper.full_gc() -- streams earlier tests dropped close now, not during ours
+      local fds = core.open_fds()
+      local procs, pids = {}, {}
+      for i = 1, 50 do
+         procs[i] = sh("echo " .. i, { stdout = PIPE })
+         pids[i] = procs[i].pid
+      end
+      local outs = {}
+      for i = 1, 50 do
+         outs[i] = asyncio.create_task(procs[i]:communicate())
+      end
+      for i = 1, 50 do
+         assert.equal(i .. "\n", await(outs[i]))
+         assert.equal(0, procs[i].returncode)
+      end
+      assert.equal(fds, core.open_fds())
+      for i = 1, 50 do
+         assert.is_false(exists(pids[i]), "process " .. pids[i] .. " was not reaped")
+      end
+   end))
+
+   it("check their arguments", function()
+      local err = failure(asyncio.create_subprocess_exec, nil)
+      assert.matches("bad argument #1 to 'create_subprocess_exec' %(string expected, got nil%)", err)
+      err = failure(asyncio.create_subprocess_exec, "ls", { {} })
+      assert.matches("bad argument #2 to 'create_subprocess_exec' %(item 1 is a table, not a string%)", err)
+      err = failure(asyncio.create_subprocess_exec, "ls", "-l")
+      assert.matches("bad argument #2 to 'create_subprocess_exec'", err)
+      err = failure(asyncio.create_subprocess_shell, 42)
+      assert.matches("bad argument #1 to 'create_subprocess_shell' %(string expected, got number%)", err)
+      err = failure(asyncio.create_subprocess_shell, "true", { stdout = STDOUT })
+      assert.matches("asyncio.STDOUT is only for stderr", err)
+      err = failure(asyncio.create_subprocess_shell, "true", { stdin = "pipe" })
+      assert.matches("option 'stdin' must be asyncio.PIPE", err)
+      err = failure(asyncio.create_subprocess_shell, "true", { shell = true })
+      assert.matches("unknown option 'shell'", err)
+      err = failure(asyncio.create_subprocess_shell, "true", { env = { 1, 2 } })
+      assert.matches("option 'env' must map names to strings", err)
+   end)
+
+   it("check the arguments of a Process's methods", helper.async(function()
+      local p = sh("exit 0")
+      assert.matches("input given but stdin is not asyncio.PIPE", failure(p.communicate, p, "x"))
+      assert.matches("bad argument #1 to 'communicate'", failure(p.communicate, p, 42))
+      assert.matches("bad argument #1 to 'wait' %(Process expected", failure(p.wait, {}))
+      assert.matches("unknown signal 'SIGNOPE'", failure(p.send_signal, p, "SIGNOPE"))
+      assert.matches("bad argument #1 to 'send_signal'", failure(p.send_signal, p, {}))
+      assert.equal(0, await(p:wait()))
+   end))
+
+   it("cannot be awaited outside a task", function()
+      local err = failure(await, asyncio.create_subprocess_shell("true"))
+      assert.matches("await called outside of a running task", err)
+   end)
+end)
