@@ -331,4 +331,7 @@ function Process:__tostring()
    return ("<Process %d>"):format(self.pid)
 end
 
+-- asyncio.subprocess.PIPE and friends, as Python programs spell them.
+M.subprocess = { PIPE = M.PIPE, STDOUT = M.STDOUT, DEVNULL = M.DEVNULL, Process = Process }
+
 return M
