@@ -196,6 +196,18 @@ describe("subprocesses", function()
       end
    end))
 
+   it("kill and reap a child whose loop was closed, once its Process is collected", function()
+      local loop = asyncio.new_event_loop()
+      local pid
+      loop:run_until_complete(asyncio.async(function()
+         pid = exec("sleep", { 30 }).pid
+      end)())
+      loop:close()
+      assert.is_true(exists(pid))
+      helper.full_gc()
+      assert.is_false(exists(pid), "process " .. pid .. " was left behind")
+   end)
+
    it("check their arguments", function()
       local err = failure(asyncio.create_subprocess_exec, nil)
       assert.matches("bad argument #1 to 'create_subprocess_exec' %(string expected, got nil%)", err)

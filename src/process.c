@@ -197,14 +197,15 @@ static int core_spawn (lua_State *L) {
 }
 
 /*
-** core.reap(pid) -> returncode, or nil while the child runs: its exit
-** status, or minus the signal that killed it, as Python reports them.
+** core.reap(pid [, block]) -> returncode, or nil while the child runs
+** (block: wait for it): its exit status, or minus the signal that killed
+** it, as Python reports them.
 */
 static int core_reap (lua_State *L) {
   pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-  int status;
+  int status, flags = lua_toboolean(L, 2) ? 0 : WNOHANG;
   pid_t r;
-  do r = waitpid(pid, &status, WNOHANG);
+  do r = waitpid(pid, &status, flags);
   while (r < 0 && errno == EINTR);
   if (r == 0) return 0;
   if (r < 0) {

@@ -126,14 +126,20 @@ local function watch_exit(self, loop, pidfd)
    end
 end
 
--- A Process collected with its child still unreaped (its loop was closed):
--- the exit descriptor is closed and the child reaped if it is done.
+-- A Process collected with its child unreaped (the loop that watched it
+-- was closed): as Python's transport does when it is closed, a child still
+-- running is killed; then it is reaped, so nothing is left behind.
 function Process:__gc()
-   if self.returncode == nil then
-      if self._pidfd ~= nil then
-         core.fdclose(self._pidfd)
-      end
-      pcall(core.reap, self.pid)
+   if self.returncode ~= nil then
+      return
+   end
+   if self._pidfd ~= nil then
+      core.fdclose(self._pidfd)
+   end
+   local ok, returncode = pcall(core.reap, self.pid)
+   if ok and returncode == nil then
+      pcall(core.kill, self.pid, "SIGKILL")
+      pcall(core.reap, self.pid, true)
    end
 end
 
