@@ -289,6 +289,24 @@ describe("cancellation", function()
       assert.is_true(cancelled:cancelled())
    end))
 
+   it("uncancel withdraws a cancel at sleep(0) but not one that ended a sleep (regression)",
+      helper.async(function()
+         -- Python 3.13 prints "0 slept" and "0.01 cancelled": sleep(d) awaits a
+         -- future, which cancel() cancels for good; sleep(0) is a bare yield
+         local sleeper = async(function(d)
+            return pcall(await, asyncio.sleep(d)) and "slept" or "cancelled"
+         end)
+         local got = {}
+         for _, d in ipairs({ 0, 0.01 }) do
+            local t = asyncio.create_task(sleeper(d))
+            await(asyncio.sleep(0))
+            t:cancel()
+            t:uncancel()
+            got[#got + 1] = await(t)
+         end
+         assert.same({ "slept", "cancelled" }, got)
+      end))
+
    it("uncancel counts down cancel requests", helper.async(function()
       local t = asyncio.create_task(asyncio.sleep(10))
       t:cancel()

@@ -243,7 +243,7 @@ typedef struct Task {
   unsigned char wait;      /* rw: WAIT_* */
   unsigned char must_cancel; /* rw: raise CancelledError at the next step:
                               1, or CANCEL_FORCED when uncancel() cannot
-                              withdraw it (a cancelled park) */
+                              withdraw it (a cancelled park or sleep) */
   unsigned char started;   /* rw: the body has been entered */
   int ncancels;            /* rw: cancel requests not uncancelled */
   int slot;                /* rw: heap slot while wait == WAIT_TIMER */

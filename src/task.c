@@ -681,6 +681,8 @@ static int task_cancel (lua_State *L) {
     Loop *loop = t->fut.loop;
     lua_getiuservalue(L, 1, FUT_UV_LOOP);
     if (!loop->closed) {
+      /* Python's sleep(d) awaits a future, which this cancels for good */
+      t->must_cancel = CANCEL_FORCED;
       timer_remove(L, loop, 3, t->slot);
       t->slot = 0;
       t->wait = WAIT_READY;
