@@ -307,6 +307,22 @@ describe("cancellation", function()
          assert.same({ "slept", "cancelled" }, got)
       end))
 
+   it("uncancel withdraws a task's own cancel at sleep(0) but not at a sleep", helper.async(function()
+      -- Python 3.13 prints "0 slept" and "0.01 cancelled"
+      local selfcancel = async(function(d)
+         asyncio.current_task():cancel()
+         return pcall(await, asyncio.sleep(d)) and "slept" or "cancelled"
+      end)
+      local got = {}
+      for _, d in ipairs({ 0, 0.01 }) do
+         local t = asyncio.create_task(selfcancel(d))
+         await(asyncio.sleep(0)) -- t cancelled itself and sleeps
+         t:uncancel()
+         got[#got + 1] = await(t)
+      end
+      assert.same({ "slept", "cancelled" }, got)
+   end))
+
    it("uncancel counts down cancel requests", helper.async(function()
       local t = asyncio.create_task(asyncio.sleep(10))
       t:cancel()

@@ -585,6 +585,9 @@ static int core_sleep (lua_State *L) {
     t->slot = timer_add(L, loop, top + 1, aio_now() + delay, top + 2);
     t->wait = WAIT_TIMER;
   } else {
+    /* cancelled while running: Python cancels the future sleep(d) yields
+       at once, for good; sleep(0) yields no future */
+    if (t->must_cancel && delay > 0) t->must_cancel = CANCEL_FORCED;
     t->wait = WAIT_READY;
     loop_ready_push(L, loop, top + 1, top + 2, 0);
   }
