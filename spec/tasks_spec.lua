@@ -94,6 +94,23 @@ describe("tasks", function()
       assert.equal(other:get_coro(), other:get_coro())
    end))
 
+   it("all_tasks iterates with pairs in the order the tasks were made", helper.async(function()
+      local made = { asyncio.current_task() }
+      for i = 1, 40 do
+         made[#made + 1] = asyncio.create_task(asyncio.sleep(0.01, i))
+      end
+      local seen = {}
+      for task, yes in pairs(asyncio.all_tasks()) do
+         assert.is_true(yes)
+         seen[#seen + 1] = task
+      end
+      assert.equal(41, #seen)
+      for i = 1, 41 do
+         assert.equal(made[i], seen[i])
+      end
+      for i = 2, 41 do await(made[i]) end
+   end))
+
    it("all_tasks stays exact while tasks come and go", helper.async(function()
       local function count()
          local n = 0
@@ -336,6 +353,24 @@ describe("cancellation", function()
 end)
 
 describe("asyncio.run", function()
+   it("cancels the tasks left behind in the order they were made, as Python does", function()
+      local order = {}
+      asyncio.run(async(function()
+         local leftover = async(function(i)
+            if not pcall(await, asyncio.sleep(10)) then
+               order[#order + 1] = i
+            end
+         end)
+         for i = 1, 40 do
+            asyncio.create_task(leftover(i))
+         end
+         await(asyncio.sleep(0))
+      end))
+      local expected = {}
+      for i = 1, 40 do expected[i] = i end
+      assert.same(expected, order)
+   end)
+
    it("returns the main results, nils included", function()
       local r = table.pack(asyncio.run(async(function(a) return a, nil end), 1))
       assert.same({ n = 2, 1, nil }, r)

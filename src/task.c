@@ -712,6 +712,13 @@ static int task_uncancel (lua_State *L) {
   return 1;
 }
 
+/* task:_id() -> the task's number: tasks of a runtime count up from 1 in
+   the order they were created (the N of the default name Task-N) */
+static int task_id (lua_State *L) {
+  lua_pushinteger(L, task_check(L, 1)->id);
+  return 1;
+}
+
 static int task_get_name (lua_State *L) {
   Task *t = task_check(L, 1);
   if (lua_getiuservalue(L, 1, TASK_UV_NAME) == LUA_TNIL)
@@ -787,6 +794,7 @@ int task_open (lua_State *L) {
     {"cancelling", task_cancelling},
     {"uncancel", task_uncancel},
     {"get_name", task_get_name},
+    {"_id", task_id},
     {"set_name", task_set_name},
     {"get_coro", task_get_coro},
     {"traceback", task_traceback},
