@@ -27,6 +27,26 @@ local sleeper = async(function(dt, value)
 end)
 
 describe("wait", function()
+   it("returns sets that iterate in creation order and can be waited on again", helper.async(function()
+      local tasks = {}
+      for i = 1, 30 do
+         tasks[i] = asyncio.create_task(sleeper(i % 3 == 0 and 0.05 or 0, i))
+      end
+      local done, pending = await(asyncio.wait(tasks, { timeout = 0.02 }))
+      local got = {}
+      for t in pairs(done) do got[#got + 1] = t:result() end
+      local expected = {}
+      for i = 1, 30 do
+         if i % 3 ~= 0 then expected[#expected + 1] = i end
+      end
+      assert.same(expected, got)
+      done, pending = await(asyncio.wait(pending))
+      got = {}
+      for t in pairs(done) do got[#got + 1] = t:result() end
+      assert.same({ 3, 6, 9, 12, 15, 18, 21, 24, 27, 30 }, got)
+      assert.is_nil(next(pending))
+   end))
+
    it("waits for all by default", helper.async(function()
       local loop = asyncio.get_running_loop()
       local a = asyncio.create_task(sleeper(0.01))

@@ -4,6 +4,7 @@
 local core = require("asyncio.core")
 local coroutines = require("asyncio.coroutines")
 local events = require("asyncio.events")
+local taskset = require("asyncio.taskset")
 
 local M = {}
 local Loop, Future, Task = core.Loop, core.Future, core.Task
@@ -68,28 +69,6 @@ function M.current_task()
    return core.current_task()
 end
 
--- pairs() over a set of all_tasks: the tasks in the order they were made,
--- the order Python's set of tasks iterates in practice, so that a loop such
--- as `for task in pairs(asyncio.all_tasks()) do task:cancel() end` acts in
--- Python's order (plain next() still works, in no particular order).
-local function ordered_pairs(set)
-   local list = {}
-   for task in next, set do
-      list[#list + 1] = task
-   end
-   table.sort(list, function(a, b) return a:_id() < b:_id() end)
-   local i = 0
-   return function()
-      i = i + 1
-      local task = list[i]
-      if task ~= nil then
-         return task, true
-      end
-   end, set, nil
-end
-
-local TaskSet = { __pairs = ordered_pairs }
-
 -- asyncio.all_tasks([loop]) -> {[task] = true} of unfinished tasks.
 function M.all_tasks(loop)
    if loop ~= nil and typeof(loop) ~= "loop" then
@@ -102,7 +81,7 @@ function M.all_tasks(loop)
          set[task] = true
       end
    end
-   return setmetatable(set, TaskSet)
+   return taskset.new(set)
 end
 
 -- loop:run_until_complete(aw) -> ...: runs the loop until aw is done.

@@ -6,6 +6,7 @@
 local coroutines = require("asyncio.coroutines")
 local events = require("asyncio.events")
 local awaitable = require("asyncio.awaitable")
+local taskset = require("asyncio.taskset")
 
 local pairs, type, getmetatable, pcall, error = pairs, type, getmetatable, pcall, error
 local async, await = coroutines.async, coroutines.await
@@ -38,7 +39,7 @@ local OPTIONS = {
 -- as a list, without repeats, in list order (a set in pairs order).
 -- level is that of the public function.
 local function check_aws(aws, fname, level)
-   if type(aws) ~= "table" or getmetatable(aws) ~= nil then
+   if type(aws) ~= "table" or (getmetatable(aws) ~= nil and not taskset.is(aws)) then
       argerror(1, fname, "list or set of awaitables expected, got " .. typename(aws), level + 1)
    end
    local list, seen = {}, {}
@@ -118,7 +119,7 @@ local function wait_futures(fs, loop, timeout, return_when)
    if not ok then
       error(err, 0)
    end
-   local done, pending = {}, {}
+   local done, pending = taskset.new(), taskset.new()
    for i = 1, #fs do
       local f = fs[i]
       if f:done() then
