@@ -158,6 +158,24 @@ describe("subprocesses", function()
       assert.equal(DEVNULL, asyncio.subprocess.DEVNULL)
    end)
 
+   it("learn of exits by polling where the kernel has no pidfd", helper.async(function()
+      local subprocess = require("asyncio.subprocess")
+      assert.is_nil(asyncio._poll_exit)
+      subprocess._poll_exit = true
+      local ok, err = pcall(function()
+         local fds = core.open_fds()
+         local p = sh("exit 5")
+         local q = exec("sleep", { 10 })
+         q:kill()
+         assert.equal(5, await(p:wait()))
+         assert.equal(-9, await(q:wait()))
+         assert.is_false(exists(p.pid))
+         assert.equal(fds, core.open_fds())
+      end)
+      subprocess._poll_exit = false
+      assert(ok, err)
+   end))
+
    it("run in cwd with env", helper.async(function()
       local p = sh("pwd; echo \"$GREETING\"", {
          stdout = PIPE, cwd = "/tmp", env = { GREETING = "hi there", PATH = "/usr/bin:/bin" } })

@@ -34,7 +34,8 @@ for _, name in ipairs({ "asyncio.compose", "asyncio.locks", "asyncio.queues", "a
    if found ~= nil then
       local part = require(name)
       for k, v in pairs(part) do
-         if M[k] == nil then
+         -- names starting with "_" are the module's own, for the core or specs
+         if M[k] == nil and not k:match("^_") then
             M[k] = v
          end
       end

@@ -35,6 +35,10 @@ local MODES = { [M.PIPE] = PIPE_MODE, [M.DEVNULL] = DEVNULL_MODE, [M.STDOUT] = S
 -- How often a child's exit is polled where there is no pidfd.
 local POLL_INTERVAL = 0.02
 
+-- Set to true, children started afterwards are watched by polling, as on a
+-- kernel without pidfd_open (for the specs; not exported by asyncio).
+M._poll_exit = false
+
 local Process = { __name = "Process" }
 Process.__index = Process
 
@@ -102,6 +106,10 @@ local function exited(self, returncode)
 end
 
 local function watch_exit(self, loop, pidfd)
+   if pidfd ~= nil and M._poll_exit then
+      core.fdclose(pidfd)
+      pidfd = nil
+   end
    if pidfd ~= nil then
       self._pidfd = pidfd
       loop:add_reader(pidfd, function()
