@@ -160,13 +160,14 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 */
 static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {
+  Task *t;
   bind_loop(L, q);
   lua_settop(L, nkept);
-  task_push_running(L);
+  t = task_push_running(L);  /* nkept + 1 */
   lua_getiuservalue(L, OPQ, uv);
-  waiters_push(L, waiters_of(q, uv), -1, -2);
-  lua_settop(L, nkept);
-  return task_park(L, OPQ, queue_unpark, uv, k, 0);
+  waiters_push(L, waiters_of(q, uv), -1, nkept + 1);
+  lua_pop(L, 1);
+  return task_park(L, OPQ, nkept + 1, t, queue_unpark, uv, k, 0);
 }
 
 /*

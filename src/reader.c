@@ -50,6 +50,7 @@ static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
 */
 static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
                       const char *fname, lua_KFunction k) {
+  Task *t;
   if (!stream_loop_open(s)) return luaL_error(L, "event loop is closed");
   if (s->rwait != RW_NONE)
     return luaL_error(L, "'%s' called while another task is already "
@@ -58,12 +59,13 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
     return luaL_error(L, "'%s' called from a task of a different event loop",
                       fname);
   lua_settop(L, nargs);
-  task_push_running(L);                  /* nargs + 1, raises outside one */
+  t = task_push_running(L);              /* nargs + 1, raises outside one */
+  lua_pushvalue(L, nargs + 1);
   lua_setiuservalue(L, 1, ST_UV_RWAIT);
   s->rwait = (unsigned char)kind;
   readers_idle_unlink(s);                /* its watcher may still run */
   stream_start_io(L, s, &s->rio, 1);
-  return task_park(L, 1, read_unpark, 0, k, (lua_KContext)nargs);
+  return task_park(L, 1, nargs + 1, t, read_unpark, 0, k, (lua_KContext)nargs);
 }
 
 /*

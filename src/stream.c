@@ -130,7 +130,7 @@ static void wake_reader (lua_State *L, Stream *s, int sidx) {
   if (lua_getiuservalue(L, sidx, ST_UV_RWAIT) != LUA_TNIL) {
     lua_pushnil(L);
     lua_setiuservalue(L, sidx, ST_UV_RWAIT);
-    task_unpark(L, -1);
+    task_unpark(L, -1, 0);
   }
   lua_pop(L, 1);
 }

@@ -94,6 +94,8 @@ static void release_coroutine (lua_State *L, Task *t, int idx, int reusable) {
   }
   lua_pushnil(L);
   lua_setiuservalue(L, idx, TASK_UV_CORO);
+  lua_pushnil(L);  /* what it was parked on last: task_unpark leaves it */
+  lua_setiuservalue(L, idx, TASK_UV_WAITER);
 }
 
 /* The task at idx finished: it leaves the loop's unfinished set. */
@@ -483,59 +485,61 @@ Task *task_push_running (lua_State *L) {
 }
 
 /*
-** Suspends the running task, which the object at owneridx has just taken
-** in, until task_unpark; the task then continues in k(L, LUA_YIELD, ctx)
-** with the stack it left, plus an error to raise if it was cancelled (see
-** task_park_ended). If cancel() ran while the task was running, the park
-** is cancelled at once, as Python cancels the waiter future the task
-** yields then: unpark takes the task out again. [-0, +0, e]
+** Suspends the running task t, at tidx on the stack (task_push_running),
+** which the object at owneridx has just taken in, until task_unpark; the
+** stack is cut to the tidx - 1 values below the task, and the task then
+** continues in k(L, LUA_YIELD, ctx) with them, plus an error to raise if
+** it was cancelled (see task_park_ended). If cancel() ran while the task
+** was running, the park is cancelled at once, as Python cancels the
+** waiter future the task yields then: unpark takes the task out again.
+** [-?, +0, e]
 */
-int task_park (lua_State *L, int owneridx, ParkCancel unpark, int arg,
-               lua_KFunction k, lua_KContext ctx) {
-  Runtime *rt = aio_rt(L);
-  Task *t = check_running_task(L, rt);
-  Loop *loop = rt->running;
-  int top = lua_gettop(L);
+int task_park (lua_State *L, int owneridx, int tidx, Task *t,
+               ParkCancel unpark, int arg, lua_KFunction k, lua_KContext ctx) {
   owneridx = lua_absindex(L, owneridx);
-  push_task_and_loop(L, loop);  /* top + 1: the loop, top + 2: the task */
   if (t->must_cancel) {
-    unpark(L, owneridx, top + 2, arg);
+    Loop *loop = t->fut.loop;
+    unpark(L, owneridx, tidx, arg);
     t->must_cancel = CANCEL_FORCED;
     t->parked = PARK_CANCELLED;
     t->wait = WAIT_READY;
-    loop_ready_push(L, loop, top + 1, top + 2, 0);
+    loop_pushself(L, loop, tidx);
+    loop_ready_push(L, loop, -1, tidx, 0);
   } else {
     t->wait = WAIT_PARKED;
     t->unpark = unpark;
     t->unpark_arg = arg;
     t->parked = 0;
     lua_pushvalue(L, owneridx);
-    lua_setiuservalue(L, top + 2, TASK_UV_WAITER);
+    lua_setiuservalue(L, tidx, TASK_UV_WAITER);
   }
-  lua_settop(L, top);
+  lua_settop(L, tidx - 1);
   return lua_yieldk(L, 0, ctx, k);
 }
 
 /*
 ** Wakes the parked task at idx: its step is queued, as the done callback
-** of a waiter future would be. Returns 0 if there is no task parked there
-** (cancelled meanwhile). [-0, +0, m]
+** of a waiter future would be. loopidx is where its loop is on the stack,
+** or 0. Returns 0 if there is no task parked there (cancelled meanwhile).
+** TASK_UV_WAITER keeps the object until the task parks again or finishes.
+** [-0, +0, m]
 */
-int task_unpark (lua_State *L, int idx) {
+int task_unpark (lua_State *L, int idx, int loopidx) {
   Task *t = (Task *)lua_touserdata(L, idx);
   Loop *loop;
   if (t == NULL || t->wait != WAIT_PARKED) return 0;
   loop = t->fut.loop;
-  idx = lua_absindex(L, idx);
   t->wait = WAIT_READY;
   t->parked = PARK_WOKEN;
   t->unpark = NULL;
-  lua_pushnil(L);
-  lua_setiuservalue(L, idx, TASK_UV_WAITER);
   if (!loop->closed) {
-    loop_pushself(L, loop, idx);
-    loop_ready_push(L, loop, -1, idx, 0);
-    lua_pop(L, 1);
+    if (loopidx != 0) loop_ready_push(L, loop, loopidx, idx, 0);
+    else {
+      idx = lua_absindex(L, idx);
+      loop_pushself(L, loop, idx);
+      loop_ready_push(L, loop, -1, idx, 0);
+      lua_pop(L, 1);
+    }
   }
   return 1;
 }

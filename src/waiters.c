@@ -41,7 +41,7 @@ static int popfirst (lua_State *L, Waiters *w, int listidx) {
 int waiters_wake_next (lua_State *L, Waiters *w, int listidx) {
   listidx = lua_absindex(L, listidx);
   while (popfirst(L, w, listidx)) {
-    int woken = task_unpark(L, -1);
+    int woken = task_unpark(L, -1, 0);
     lua_pop(L, 1);
     if (woken) return 1;
   }
@@ -52,7 +52,7 @@ int waiters_wake_next (lua_State *L, Waiters *w, int listidx) {
 void waiters_wake_all (lua_State *L, Waiters *w, int listidx) {
   listidx = lua_absindex(L, listidx);
   while (popfirst(L, w, listidx)) {
-    task_unpark(L, -1);
+    task_unpark(L, -1, 0);
     lua_pop(L, 1);
   }
 }
