@@ -250,11 +250,12 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
     lua_Integer pos = (loop->head % loop->cap) * 2;
     double t0 = 0;
     lua_rawgeti(L, readyidx, pos + 1);
-    lua_rawgeti(L, readyidx, pos + 2);
     lua_pushnil(L);
     lua_rawseti(L, readyidx, pos + 1);
-    lua_pushnil(L);
-    lua_rawseti(L, readyidx, pos + 2);
+    if (lua_rawgeti(L, readyidx, pos + 2) != LUA_TNIL) {  /* often empty */
+      lua_pushnil(L);
+      lua_rawseti(L, readyidx, pos + 2);
+    }
     loop->head++;
     if (loop->debug) t0 = aio_now();
     dispatch(L, loop, loopidx);

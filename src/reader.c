@@ -73,9 +73,10 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
 ** brought (read_unpark stopped the wait already; a wait that ended before
 ** the cancellation needs no stopping), else keeps the nargs arguments.
 */
-static void read_resumed (lua_State *L, int nargs) {
+static void read_resumed (lua_State *L, int status, int nargs) {
   int woken;
-  if (task_park_ended(L, nargs, &woken)) lua_error(L);
+  if (status == LUA_OK) lua_settop(L, nargs);  /* called, not resumed */
+  else if (task_park_ended(L, nargs, &woken)) lua_error(L);
 }
 
 /* Pushes n bytes from the read buffer and consumes them. [-0, +1, m] */
@@ -124,8 +125,7 @@ static int raise_overrun (lua_State *L, const char *msg, size_t consumed) {
 static int read_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
-  (void)status;
-  read_resumed(L, (int)ctx);
+  read_resumed(L, status, (int)ctx);
   if (n < 0) {
     if (s->rerr) return raise_rerr(L, s);
     if (stream_ended(s)) {
@@ -156,8 +156,7 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
 static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
-  (void)status;
-  read_resumed(L, (int)ctx);
+  read_resumed(L, status, (int)ctx);
   if (n <= 0) {
     lua_pushliteral(L, "");
     return 1;
@@ -183,8 +182,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   const char *sep = lua_tolstring(L, 2, &seplen);
   int isline = lua_toboolean(L, 3);
   const char *found;
-  (void)status;
-  read_resumed(L, (int)ctx);
+  read_resumed(L, status, (int)ctx);
   s->sep = sep;
   s->seplen = seplen;
   avail = stream_buffered_in(s);

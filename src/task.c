@@ -552,15 +552,16 @@ int task_unpark (lua_State *L, int idx, int loopidx) {
 ** can pass the wakeup on. [-0, +(0|1), -]
 */
 int task_park_ended (lua_State *L, int nkept, int *woken) {
-  Loop *loop = aio_rt(L)->running;
-  *woken = loop != NULL && loop->current != NULL
-           && loop->current->parked == PARK_WOKEN;
   if (lua_gettop(L) >= nkept + 2
       && lua_touserdata(L, nkept + 1) == &aio_mark_throw) {
+    Loop *loop = aio_rt(L)->running;
+    *woken = loop != NULL && loop->current != NULL
+             && loop->current->parked == PARK_WOKEN;
     lua_settop(L, nkept + 2);
     lua_remove(L, nkept + 1);
     return 1;
   }
+  *woken = 1;
   lua_settop(L, nkept);
   return 0;
 }
