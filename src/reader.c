@@ -242,14 +242,21 @@ static int reader_aw (lua_State *L) {
 ** core.reader_op(op): the function of a reader's reusable coroutine
 ** object {fn, n, awaited, name, op, reader, -, sep}: takes the operation
 ** out of the reader (freeing the object for the next call) and runs it.
+** The op's own fn is this function bound to its reader (upvalue 2, see
+** reader_bind_op), which spares the type test of slot 2 on every read.
 */
 static int reader_op (lua_State *L) {
   Half *h;
   int kind;
-  luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  lua_rawgeti(L, 1, 2);
-  h = stream_tohalf(L, 2, AIO_TREADER);
+  if (lua_type(L, lua_upvalueindex(2)) == LUA_TUSERDATA) {  /* bound */
+    lua_pushvalue(L, lua_upvalueindex(2));
+    h = (Half *)lua_touserdata(L, 2);
+  } else {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_rawgeti(L, 1, 2);
+    h = stream_tohalf(L, 2, AIO_TREADER);
+  }
   if (lua_topointer(L, 1) != h->op)
     return luaL_argerror(L, 1, "not the operation of its reader");
   kind = h->opkind;
@@ -394,7 +401,18 @@ void reader_open (lua_State *L, int awaitidx) {
   }
   lua_pop(L, 1);
   lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushvalue(L, awaitidx);
-  lua_pushcclosure(L, reader_op, 2);
+  lua_pushcclosure(L, reader_op, 1);
   lua_setfield(L, -2, "reader_op");
+}
+
+/*
+** Sets field fn of the op table at opidx to reader_op bound to the reader
+** at readeridx, a StreamReader just made. [-0, +0, m]
+*/
+void reader_bind_op (lua_State *L, int opidx, int readeridx) {
+  opidx = lua_absindex(L, opidx);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, readeridx);
+  lua_pushcclosure(L, reader_op, 2);
+  lua_setfield(L, opidx, "fn");
 }

@@ -639,6 +639,7 @@ static int stream_halves (lua_State *L) {
     r->op = lua_topointer(L, 2);
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 4, HALF_UV_OP);
+    reader_bind_op(L, 2, 4);
   }
   if (lua_istable(L, 3)) {
     w->op = lua_topointer(L, 3);

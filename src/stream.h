@@ -133,6 +133,7 @@ void readers_idle_unlink (Stream *s);
 void readers_forget (Stream *s);
 
 void reader_open (lua_State *L, int awaitidx);
+void reader_bind_op (lua_State *L, int opidx, int readeridx);
 void writer_open (lua_State *L, int awaitidx);
 
 #endif

@@ -32,6 +32,7 @@ function M.halves(stream, limit)
    local wop = new_op(writer_op, "StreamWriter operation")
    local reader, writer = stream:halves(rop, wop)
    rop[2], wop[2] = reader, writer
+   reusable[rop] = rop.fn -- now bound to its reader (src/reader.c)
    return reader, writer
 end
 
