@@ -71,14 +71,18 @@ static void close_from (int first, int keep) {
   }
 }
 
+/* Where the child failed: what the error is about (its filename). */
+enum { FAIL_EXEC = 0, FAIL_CWD, FAIL_SETUP };
+
 /*
 ** In the child, between fork and exec: only async-signal-safe calls.
-** Connects 0, 1 and 2, restores the signals the parent changed, and execs;
-** on failure writes errno to errfd and exits.
+** Connects 0, 1 and 2, restores the signals the parent changed, and tries
+** each candidate path of the program in turn, as Python's _posixsubprocess
+** does; on failure writes where it failed and errno to errfd, and exits.
 */
 static void child (int in, int out, int err, int errfd, const char *cwd,
-                   const char *file, char **argv, char **envp, int usepath) {
-  int e;
+                   char **candidates, char **argv, char **envp) {
+  int report[2] = {FAIL_SETUP, 0}, i;
   sigset_t none;
   /* dup2 of a descriptor onto itself keeps its close-on-exec: move the
      ends that are already at 0..2 out of the way first */
@@ -95,16 +99,60 @@ static void child (int in, int out, int err, int errfd, const char *cwd,
   signal(SIGXFSZ, SIG_DFL);
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  if (cwd != NULL && chdir(cwd) != 0) goto fail;
-  if (usepath) {
-    if (envp != NULL) execvpe(file, argv, envp);
-    else execvp(file, argv);
-  } else if (envp != NULL) execve(file, argv, envp);
-  else execv(file, argv);
+  if (cwd != NULL && chdir(cwd) != 0) {
+    report[0] = FAIL_CWD;
+    goto fail;
+  }
+  /* the first error that is not "no such file" is the one to report */
+  report[0] = FAIL_EXEC;
+  report[1] = ENOENT;
+  for (i = 0; candidates[i] != NULL; i++) {
+    execve(candidates[i], argv, envp != NULL ? envp : environ);
+    if (errno != ENOENT && errno != ENOTDIR && report[1] == ENOENT)
+      report[1] = errno;
+  }
+  errno = report[1];
 fail:
-  e = errno;
-  while (write(errfd, &e, sizeof(e)) < 0 && errno == EINTR) {}
+  report[1] = errno;
+  while (write(errfd, report, sizeof(report)) < 0 && errno == EINTR) {}
   _exit(127);
+}
+
+/*
+** The paths to try for file, as a NULL-terminated array in a userdata,
+** their strings pushed below it: file itself if it has a '/', else file in
+** each directory of the PATH of envp (or of this process; "/bin:/usr/bin"
+** without one), as Python's os.get_exec_path. [-0, +(n+1), m]
+*/
+static char **exec_candidates (lua_State *L, const char *file, char **envp) {
+  const char *path = NULL, *p;
+  char **v;
+  int n = 0, i, first = lua_gettop(L) + 1;
+  if (strchr(file, '/') != NULL) {
+    lua_pushstring(L, file);
+    n = 1;
+  } else {
+    if (envp != NULL) {
+      for (i = 0; envp[i] != NULL; i++)
+        if (strncmp(envp[i], "PATH=", 5) == 0) path = envp[i] + 5;
+    } else path = getenv("PATH");
+    if (path == NULL) path = "/bin:/usr/bin";
+    for (p = path; ; p++) {
+      const char *end = strchr(p, ':');
+      size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+      luaL_checkstack(L, 2, "too many directories in PATH");
+      if (len == 0) lua_pushstring(L, file);  /* empty: the current one */
+      else lua_pushfstring(L, "%s/%s", lua_pushlstring(L, p, len), file);
+      if (len > 0) lua_remove(L, -2);
+      n++;
+      if (end == NULL) break;
+      p = end;
+    }
+  }
+  v = (char **)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof(char *), 0);
+  for (i = 0; i < n; i++) v[i] = (char *)lua_tostring(L, first + i);
+  v[n] = NULL;
+  return v;
 }
 
 /* Opens /dev/null for mode (O_RDONLY or O_WRONLY), close-on-exec. */
@@ -113,7 +161,7 @@ static int open_null (int mode) {
 }
 
 /*
-** core.spawn(file, argv, env|nil, cwd|nil, stdin, stdout, stderr, usepath)
+** core.spawn(file, argv, env|nil, cwd|nil, stdin, stdout, stderr)
 ** -> pid, pidfd|nil, infd|nil, outfd|nil, errfd|nil. The modes are IO_*;
 ** the descriptors returned are the parent's ends of the pipes,
 ** non-blocking and close-on-exec. pidfd becomes readable when the child
@@ -123,10 +171,10 @@ static int open_null (int mode) {
 static int core_spawn (lua_State *L) {
   const char *file = luaL_checkstring(L, 1);
   const char *cwd = luaL_optstring(L, 4, NULL);
-  int modes[3], i, usepath = lua_toboolean(L, 8);
+  int modes[3], i, report[2] = {FAIL_EXEC, 0};
   int fds[6];  /* the child's 0..2, then the parent's ends */
   int errpipe[2] = {-1, -1}, pidfd = -1, e = 0;
-  char **argv, **envp = NULL;
+  char **argv, **envp = NULL, **candidates;
   pid_t pid;
   ssize_t got;
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -136,6 +184,7 @@ static int core_spawn (lua_State *L) {
     envp = string_array(L, 3, 3, "spawn");
   }
   for (i = 0; i < 3; i++) modes[i] = (int)luaL_checkinteger(L, 5 + i);
+  candidates = exec_candidates(L, file, envp);
   for (i = 0; i < 6; i++) fds[i] = -1;
   /* fds[i]: what the child gets as i; fds[3 + i]: the parent's end */
   for (i = 0; i < 3 && e == 0; i++) {
@@ -165,23 +214,29 @@ static int core_spawn (lua_State *L) {
   }
   pid = fork();
   if (pid == 0)
-    child(fds[0], fds[1], fds[2], errpipe[1], cwd, file, argv, envp, usepath);
+    child(fds[0], fds[1], fds[2], errpipe[1], cwd, candidates, argv, envp);
   e = pid < 0 ? errno : 0;
   close(errpipe[1]);
   close_all(fds, 3);
   if (pid > 0) {  /* the exec's outcome: EOF if it succeeded */
-    do got = read(errpipe[0], &e, sizeof(e));
+    do got = read(errpipe[0], report, sizeof(report));
     while (got < 0 && errno == EINTR);
-    if (got != (ssize_t)sizeof(e)) e = 0;
+    e = got == (ssize_t)sizeof(report) ? report[1] : 0;
     if (e != 0) {
       int status;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     }
   }
   close(errpipe[0]);
-  if (e != 0) {
+  if (e != 0) {  /* OSError with Python's filename: the program, or cwd */
+    const char *filename = report[0] == FAIL_CWD ? cwd : file;
     close_all(fds + 3, 3);
-    return raise_oserror(L, e, file);
+    socket_pusherror(L, e, filename);
+    if (report[0] != FAIL_SETUP) {
+      lua_pushstring(L, filename);
+      lua_setfield(L, -2, "filename");
+    }
+    return lua_error(L);
   }
 #ifdef SYS_pidfd_open
   pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

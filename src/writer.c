@@ -265,8 +265,8 @@ static int writer_is_closing (lua_State *L) {
 
 /*
 ** writer:get_extra_info(name [, default]): "peername" and "sockname" ->
-** host, port (a Unix socket: path); "socket" -> the descriptor; anything
-** else, or a closed stream -> default.
+** host, port (a Unix socket: path); "socket" (a pipe: "pipe") -> the
+** descriptor; anything else, or a closed stream -> default.
 */
 static int writer_get_extra_info (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
@@ -279,7 +279,7 @@ static int writer_get_extra_info (lua_State *L) {
     int r = peer ? getpeername(s->fd, (struct sockaddr *)&ss, &len)
                  : getsockname(s->fd, (struct sockaddr *)&ss, &len);
     if (r == 0) return socket_pushaddr(L, &ss, len);
-  } else if (s->fd >= 0 && strcmp(name, "socket") == 0) {
+  } else if (s->fd >= 0 && strcmp(name, s->kind == STREAM_PIPE ? "pipe" : "socket") == 0) {
     lua_pushinteger(L, s->fd);
     return 1;
   }
