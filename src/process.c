@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -22,7 +23,7 @@
 #include "stream.h"
 
 /* What a child's standard stream is connected to (subprocess.lua). */
-enum { IO_INHERIT = 0, IO_PIPE, IO_DEVNULL, IO_STDOUT };
+enum { IO_INHERIT = 0, IO_PIPE, IO_DEVNULL, IO_STDOUT, IO_FD };
 
 static int raise_oserror (lua_State *L, int err, const char *what) {
   socket_pusherror(L, err, what);
@@ -161,8 +162,9 @@ static int open_null (int mode) {
 }
 
 /*
-** core.spawn(file, argv, env|nil, cwd|nil, stdin, stdout, stderr)
-** -> pid, pidfd|nil, infd|nil, outfd|nil, errfd|nil. The modes are IO_*;
+** core.spawn(file, argv, env|nil, cwd|nil, stdin, stdout, stderr [, fd0,
+** fd1, fd2]) -> pid, pidfd|nil, infd|nil, outfd|nil, errfd|nil. The
+** modes are IO_*, and an IO_FD stream is connected to descriptor fdN;
 ** the descriptors returned are the parent's ends of the pipes,
 ** non-blocking and close-on-exec. pidfd becomes readable when the child
 ** exits (nil where the kernel has no pidfd_open). A program that cannot
@@ -198,6 +200,10 @@ static int core_spawn (lua_State *L) {
         break;
       case IO_DEVNULL:
         if ((fds[i] = open_null(i == 0 ? O_RDONLY : O_WRONLY)) < 0) e = errno;
+        break;
+      case IO_FD:  /* a descriptor of ours, given as fds 8..10 */
+        fds[i] = fcntl((int)luaL_checkinteger(L, 8 + i), F_DUPFD_CLOEXEC, 0);
+        if (fds[i] < 0) e = errno;
         break;
       case IO_STDOUT:  /* stderr only: the child's stdout */
         fds[i] = fds[1] >= 0 ? dup(fds[1]) : dup(1);
@@ -273,6 +279,15 @@ static int core_reap (lua_State *L) {
   return 1;
 }
 
+/* core.file_fd(file) -> the descriptor of a Lua file, its buffer flushed */
+static int core_file_fd (lua_State *L) {
+  luaL_Stream *p = (luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  if (p->closef == NULL) return luaL_error(L, "attempt to use a closed file");
+  fflush(p->f);
+  lua_pushinteger(L, fileno(p->f));
+  return 1;
+}
+
 /* core.kill(pid, sig): sig is a number or a name ("SIGTERM", "KILL"). */
 static int core_kill (lua_State *L) {
   pid_t pid = (pid_t)luaL_checkinteger(L, 1);
@@ -308,6 +323,7 @@ int process_open (lua_State *L) {
     {"spawn", core_spawn},
     {"reap", core_reap},
     {"kill", core_kill},
+    {"file_fd", core_file_fd},
     {"pipe_stream", core_pipe_stream},
     {NULL, NULL}
   };

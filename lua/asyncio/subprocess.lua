@@ -29,7 +29,7 @@ local M = {}
 M.PIPE, M.STDOUT, M.DEVNULL = -1, -2, -3
 
 -- The IO_* modes of src/process.c.
-local INHERIT, PIPE_MODE, DEVNULL_MODE, STDOUT_MODE = 0, 1, 2, 3
+local INHERIT, PIPE_MODE, DEVNULL_MODE, STDOUT_MODE, FD_MODE = 0, 1, 2, 3, 4
 local MODES = { [M.PIPE] = PIPE_MODE, [M.DEVNULL] = DEVNULL_MODE, [M.STDOUT] = STDOUT_MODE }
 
 -- How often a child's exit is polled where there is no pidfd.
@@ -44,9 +44,16 @@ Process.__index = Process
 
 -- ---------- options ----------
 
+-- A descriptor (a non-negative integer) or a Lua file, as Python takes
+-- them for stdin, stdout and stderr.
+local function is_fd(v)
+   return (math.type(v) == "integer" and v >= 0) or io.type(v) == "file"
+end
+
 local function check_stdio(v)
-   if v ~= nil and MODES[v] == nil then
-      return "must be asyncio.PIPE, asyncio.DEVNULL or nil, got " .. tostring(v)
+   if v ~= nil and MODES[v] == nil and not is_fd(v) then
+      return "must be asyncio.PIPE, asyncio.DEVNULL, a descriptor, an open file or nil, got "
+         .. tostring(v)
    end
 end
 
@@ -54,8 +61,9 @@ local OPTIONS = {
    stdin = check_stdio,
    stdout = check_stdio,
    stderr = function(v)
-      if v ~= nil and MODES[v] == nil then
-         return "must be asyncio.PIPE, asyncio.STDOUT, asyncio.DEVNULL or nil, got " .. tostring(v)
+      if v ~= nil and MODES[v] == nil and not is_fd(v) then
+         return "must be asyncio.PIPE, asyncio.STDOUT, asyncio.DEVNULL, a descriptor, an open file or nil, got "
+            .. tostring(v)
       end
    end,
    cwd = function(v)
@@ -163,8 +171,17 @@ local function spawn(file, argv, opts)
       end
       table.sort(env)
    end
+   local modes, fds = {}, {}
+   for i, name in ipairs({ "stdin", "stdout", "stderr" }) do
+      local v = opts[name]
+      if v ~= nil and MODES[v] == nil then -- a descriptor or a file
+         modes[i], fds[i] = FD_MODE, io.type(v) == "file" and core.file_fd(v) or v
+      else
+         modes[i], fds[i] = MODES[v] or INHERIT, -1
+      end
+   end
    local pid, pidfd, infd, outfd, errfd = core.spawn(file, argv, env, opts.cwd,
-      MODES[opts.stdin] or INHERIT, MODES[opts.stdout] or INHERIT, MODES[opts.stderr] or INHERIT, true)
+      modes[1], modes[2], modes[3], fds[1], fds[2], fds[3])
    local self = setmetatable({ pid = pid, _loop = loop, _waiters = {}, _pipes = {} }, Process)
    local limit = opts.limit or stream_halves.DEFAULT_LIMIT
    local function pipe(name, fd)
