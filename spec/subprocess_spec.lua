@@ -145,6 +145,26 @@ describe("subprocesses", function()
       assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
    end))
 
+   it("give a pipe's descriptor back at its end, keeping what was read", helper.async(function()
+      helper.full_gc()
+      local fds = core.open_fds()
+      local p = sh("printf 'a\\nb\\nc\\n'", { stdout = PIPE })
+      local lines = {}
+      for line in p.stdout:lines() do
+         lines[#lines + 1] = line
+      end
+      assert.same({ "a", "b", "c" }, lines)
+      assert.is_true(p.stdout:at_eof())
+      assert.is_nil(await(p.stdout:read()))
+      assert.equal(0, await(p:wait()))
+      assert.equal(fds, core.open_fds()) -- p is alive: nothing waits for the GC
+      -- bytes that arrived with the end are not lost
+      p = sh("printf 'last words'", { stdout = PIPE })
+      assert.equal(0, await(p:wait()))
+      assert.equal("last words", await(p.stdout:read(100)))
+      assert.is_nil(await(p.stdout:read(100)))
+   end))
+
    it("keep what a child wrote readable after it exited", helper.async(function()
       local p = sh("echo kept", { stdout = PIPE })
       assert.equal(0, await(p:wait()))

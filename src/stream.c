@@ -228,8 +228,17 @@ static void fill (Stream *s) {
   if (n > 0) {
     s->rlen += (size_t)n;
     if ((size_t)n == want && s->chunk < MAX_CHUNK) s->chunk *= 2;
-  } else if (n == 0) s->eof = 1;
-  else if (errno != EAGAIN && errno != EWOULDBLOCK) s->rerr = errno;
+  } else if (n == 0) {
+    s->eof = 1;
+    /* a pipe has nothing more to give: its descriptor goes back at once,
+       as Python closes a pipe transport at EOF; the bytes read stay
+       readable, and the Readers unanchor the stream (settle_idle) */
+    if (s->kind == STREAM_PIPE) {
+      ev_io_stop(s->loop->ev, &s->rio);
+      close(s->fd);
+      s->fd = -1;
+    }
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK) s->rerr = errno;
 }
 
 /* Where the separator starts in the unread bytes, searching from off. */
