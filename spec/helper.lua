@@ -8,6 +8,8 @@ if _VERSION ~= "Lua 5.4" then
 end
 
 local asyncio = require("asyncio")
+-- busted gives the spec files luassert as `assert`; a module needs it named
+local assert = require("luassert")
 
 local M = {}
 
@@ -70,6 +72,29 @@ function M.capture_reports(loop)
       reports[#reports + 1] = ctx
    end)
    return reports
+end
+
+-- f(...)'s error, or nil if it succeeds.
+function M.error_of(f, ...)
+   local ok, err = pcall(f, ...)
+   if ok then
+      return nil
+   end
+   return err
+end
+
+-- f(...)'s error; the test fails if it succeeds.
+function M.failure(f, ...)
+   local ok, err = pcall(f, ...)
+   assert.is_false(ok, "expected an error")
+   return err
+end
+
+-- Awaits t, which must end with CancelledError, and returns that error.
+function M.cancelled(t)
+   local err = M.failure(asyncio.await, t)
+   assert.is_true(asyncio.CancelledError:is(err), tostring(err))
+   return err
 end
 
 -- Full collections until nothing more is freed.

@@ -12,12 +12,7 @@ local function spawn(fn, ...)
    return asyncio.create_task(async(fn)(...))
 end
 
-local function cancelled(t)
-   local ok, err = pcall(await, t)
-   assert.is_false(ok)
-   assert.is_true(asyncio.CancelledError:is(err), tostring(err))
-   return err
-end
+local cancelled = helper.cancelled
 
 local function waiters(x)
    return tonumber(tostring(x):match("waiters:(%d+)") or 0)

@@ -9,11 +9,7 @@ local function spawn(fn, ...)
    return asyncio.create_task(async(fn)(...))
 end
 
-local function cancelled(t)
-   local ok, err = pcall(await, t)
-   assert.is_false(ok)
-   assert.is_true(asyncio.CancelledError:is(err), tostring(err))
-end
+local cancelled = helper.cancelled
 
 -- The primitives that `<close>` releases, each with a way to tell whether
 -- it is held.

@@ -11,14 +11,10 @@ end
 
 -- Awaits t and returns its error (fails if it succeeds).
 local function failure(t)
-   local ok, err = pcall(await, t)
-   assert.is_false(ok, "expected an error")
-   return err
+   return helper.failure(await, t)
 end
 
-local function cancelled(t)
-   assert.is_true(asyncio.CancelledError:is(failure(t)))
-end
+local cancelled = helper.cancelled
 
 local function drain(q)
    local items = {}

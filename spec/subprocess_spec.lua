@@ -24,11 +24,7 @@ local function exists(pid)
    return f ~= nil
 end
 
-local function failure(fn, ...)
-   local ok, err = pcall(fn, ...)
-   assert.is_false(ok, "expected an error")
-   return err
-end
+local failure = helper.failure
 
 describe("subprocesses", function()
    it("run a program and read its output with communicate", helper.async(function()

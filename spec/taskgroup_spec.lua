@@ -21,13 +21,7 @@ local function error_types(eg)
    return types
 end
 
-local function error_of(f, ...)
-   local ok, err = pcall(f, ...)
-   if ok then
-      return nil
-   end
-   return err
-end
+local error_of = helper.error_of
 
 local function is_cancelled(err)
    return asyncio.CancelledError:is(err)

@@ -14,14 +14,7 @@ local function is_cancelled(err)
    return asyncio.CancelledError:is(err)
 end
 
--- Runs body(); returns its error (nil if none).
-local function error_of(body, ...)
-   local ok, err = pcall(body, ...)
-   if ok then
-      return nil
-   end
-   return err
-end
+local error_of = helper.error_of
 
 -- Keeps the loop (and the process) busy for dt seconds without yielding.
 local function busy(dt)

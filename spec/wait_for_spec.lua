@@ -16,13 +16,7 @@ local function is_cancelled(err)
    return asyncio.CancelledError:is(err)
 end
 
-local function error_of(f, ...)
-   local ok, err = pcall(f, ...)
-   if ok then
-      return nil
-   end
-   return err
-end
+local error_of = helper.error_of
 
 -- A body that keeps running for `run` seconds whatever cancels it
 -- (CPython's SlowTask).
