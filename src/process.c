@@ -143,8 +143,11 @@ static char **exec_candidates (lua_State *L, const char *file, char **envp) {
       size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
       luaL_checkstack(L, 2, "too many directories in PATH");
       if (len == 0) lua_pushstring(L, file);  /* empty: the current one */
-      else lua_pushfstring(L, "%s/%s", lua_pushlstring(L, p, len), file);
-      if (len > 0) lua_remove(L, -2);
+      else {
+        lua_pushlstring(L, p, len);
+        lua_pushfstring(L, "%s/%s", lua_tostring(L, -1), file);
+        lua_remove(L, -2);
+      }
       n++;
       if (end == NULL) break;
       p = end;

@@ -55,11 +55,11 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
   if (s->rwait != RW_NONE)
     return luaL_error(L, "'%s' called while another task is already "
                          "waiting for incoming data", fname);
-  if (s->loop != aio_rt(L)->running)
-    return luaL_error(L, "'%s' called from a task of a different event loop",
-                      fname);
   lua_settop(L, nargs);
   t = task_push_running(L);              /* nargs + 1, raises outside one */
+  if (s->loop != t->fut.loop)
+    return luaL_error(L, "'%s' called from a task of a different event loop",
+                      fname);
   lua_pushvalue(L, nargs + 1);
   lua_setiuservalue(L, 1, ST_UV_RWAIT);
   s->rwait = (unsigned char)kind;

@@ -50,22 +50,20 @@ local function is_fd(v)
    return (math.type(v) == "integer" and v >= 0) or io.type(v) == "file"
 end
 
-local function check_stdio(v)
-   if v ~= nil and MODES[v] == nil and not is_fd(v) then
-      return "must be asyncio.PIPE, asyncio.DEVNULL, a descriptor, an open file or nil, got "
-         .. tostring(v)
+-- The checker of stdin and stdout, or of stderr (which may be STDOUT).
+local function stdio_checker(what)
+   return function(v)
+      if v ~= nil and MODES[v] == nil and not is_fd(v) then
+         return ("must be %s, asyncio.DEVNULL, a descriptor, an open file or nil, got %s"):format(
+            what, tostring(v))
+      end
    end
 end
 
 local OPTIONS = {
-   stdin = check_stdio,
-   stdout = check_stdio,
-   stderr = function(v)
-      if v ~= nil and MODES[v] == nil and not is_fd(v) then
-         return "must be asyncio.PIPE, asyncio.STDOUT, asyncio.DEVNULL, a descriptor, an open file or nil, got "
-            .. tostring(v)
-      end
-   end,
+   stdin = stdio_checker("asyncio.PIPE"),
+   stdout = stdio_checker("asyncio.PIPE"),
+   stderr = stdio_checker("asyncio.PIPE, asyncio.STDOUT"),
    cwd = function(v)
       if v ~= nil and type(v) ~= "string" then
          return "must be a string, got " .. typename(v)
