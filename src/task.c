@@ -1,12 +1,12 @@
 /*
 ** task.c: Task, a Future driven by a Lua coroutine; the step that resumes
-** it, await on futures, sleep, and cancellation.
+** it, await on futures, sleep, parking, and cancellation.
 **
 ** Anchoring rule: a task holds its coroutine, body and waiter in its user
 ** values; while it is unfinished it is held by exactly what will resume it
-** (the ready ring, the timer table, or the done callbacks of the future it
-** awaits), so a task waiting on a future nobody holds is collected and
-** reported, as in Python.
+** (the ready ring, the timer table, the done callbacks of the future it
+** awaits, or the object it is parked on), so a task waiting on something
+** nobody holds is collected and reported, as in Python.
 */
 #include <string.h>
 
