@@ -744,7 +744,7 @@ describe("streams", function()
             assert.is_nil(helper.run(function() return await(reader:read(1)) end)) -- closed: the end
             local ok, err = pcall(helper.run, function() return await(idle:read(1)) end)
             assert.is_false(ok)
-            assert.matches("event loop is closed", tostring(err))
+            assert.matches("Event loop is closed", tostring(err))
             idlew:close()
             writer:close()
          end

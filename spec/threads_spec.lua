@@ -472,7 +472,7 @@ describe("start_loop_thread", function()
    it("refuses submissions once stopped", function()
       lt:stop()
       lt:join()
-      assert.has_error(function() lt:call_soon_threadsafe(function() end) end, "event loop is closed")
+      assert.has_error(function() lt:call_soon_threadsafe(function() end) end, "Event loop is closed")
    end)
 end)
 

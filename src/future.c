@@ -40,7 +40,7 @@ void future_init (lua_State *L, Future *f, int type, int loopidx) {
 int future_pushresults (lua_State *L, Future *f, int idx) {
   switch (f->state) {
     case FUT_PENDING:
-      aio_pusherror(L, "InvalidStateError", "result is not ready");
+      aio_pusherror(L, "InvalidStateError", "Result is not set.");
       return lua_error(L);
     case FUT_CANCELLED:
       /* a task keeps the CancelledError that ended it: raise that one */
@@ -247,6 +247,10 @@ static int future_exception (lua_State *L) {
   lua_settop(L, 1);
   if (f->state != FUT_FINISHED || !f->failed) {
     if (f->state == FUT_FINISHED) { lua_pushnil(L); return 1; }
+    if (f->state == FUT_PENDING) {  /* CPython's words for each method */
+      aio_pusherror(L, "InvalidStateError", "Exception is not set.");
+      return lua_error(L);
+    }
     return future_pushresults(L, f, 1);  /* raises */
   }
   if (!f->retrieved) {
@@ -266,8 +270,7 @@ static void check_settable (lua_State *L, Future *f) {
   if (f->type == AIO_TTASK)
     luaL_error(L, "a Task's result is set by its function, not by set_result or set_exception");
   if (f->state != FUT_PENDING) {
-    lua_pushfstring(L, "invalid state: %s", f->state == FUT_CANCELLED ? "CANCELLED" : "FINISHED");
-    aio_pusherrorv(L, "InvalidStateError", -1);
+    aio_pusherror(L, "InvalidStateError", "invalid state");
     lua_error(L);
   }
 }

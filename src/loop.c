@@ -25,7 +25,7 @@ Loop *loop_check (lua_State *L, int idx) {
 
 Loop *loop_checkopen (lua_State *L, int idx) {
   Loop *loop = loop_check(L, idx);
-  if (loop->closed) luaL_error(L, "event loop is closed");
+  if (loop->closed) luaL_error(L, "Event loop is closed");
   return loop;
 }
 
@@ -284,7 +284,7 @@ static int loop_run_forever (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
   Runtime *rt = aio_rt(L);
   int status;
-  if (loop->running) return luaL_error(L, "this event loop is already running");
+  if (loop->running) return luaL_error(L, "This event loop is already running");
   if (rt->running != NULL)
     return luaL_error(L, "cannot run the event loop while another loop is running");
   lua_settop(L, 1);
@@ -418,7 +418,7 @@ void loop_close (lua_State *L, Loop *loop, int loopidx) {
 /* loop:_close(): the C half of close (the Lua layer reports first). */
 static int loop_close_m (lua_State *L) {
   Loop *loop = loop_check(L, 1);
-  if (loop->running) return luaL_error(L, "cannot close a running event loop");
+  if (loop->running) return luaL_error(L, "Cannot close a running event loop");
   loop_close(L, loop, 1);
   return 0;
 }

@@ -165,7 +165,7 @@ M.close_hooks = {}
 
 function Loop:close()
    if self:is_running() then
-      error("cannot close a running event loop", 2)
+      error("Cannot close a running event loop", 2)
    end
    if self:is_closed() then
       return

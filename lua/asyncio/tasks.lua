@@ -87,10 +87,10 @@ end
 -- loop:run_until_complete(aw) -> ...: runs the loop until aw is done.
 function Loop:run_until_complete(aw)
    if self:is_closed() then
-      error("event loop is closed", 2)
+      error("Event loop is closed", 2)
    end
    if self:is_running() then
-      error("this event loop is already running", 2)
+      error("This event loop is already running", 2)
    end
    if core.get_running_loop() ~= nil then
       error("cannot run the event loop while another loop is running", 2)
@@ -110,7 +110,7 @@ function Loop:run_until_complete(aw)
       error(err, 0)
    end
    if not fut:done() then
-      error("event loop stopped before the future completed", 2)
+      error("Event loop stopped before Future completed.", 2)
    end
    return fut:result()
 end
