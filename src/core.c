@@ -48,6 +48,29 @@ void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type) {
   return NULL;
 }
 
+/*
+** The object of the given type at idx, else a type error naming tname:
+** metamethods such as __gc are reachable from Lua (getmetatable), so they
+** check their argument like any method. [-0, +0, v]
+*/
+void *aio_checkobj (lua_State *L, int idx, int type, const char *tname) {
+  void *p = aio_toobj(L, aio_rt(L), idx, type);
+  if (p == NULL) luaL_typeerror(L, idx, tname);
+  return p;
+}
+
+/*
+** The setup calls the Lua layer makes when it loads (core.set_errors and
+** the like) are refused the second time: the core trusts what they
+** install, and require("asyncio.core") is open to any script. [-0, +0, v]
+*/
+void aio_setup_once (lua_State *L, unsigned which, const char *name) {
+  Runtime *rt = aio_rt(L);
+  if (rt->setup_done & which)
+    luaL_error(L, "asyncio core: %s was called already", name);
+  rt->setup_done |= which;
+}
+
 /* Registers functions with the Runtime as their only upvalue. */
 void aio_setfuncs (lua_State *L, const luaL_Reg *l) {
   for (; l->name != NULL; l++) {
@@ -177,6 +200,7 @@ direct:
 /* core.set_errors(classes): the Lua layer registers its error classes. */
 static int core_set_errors (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  aio_setup_once(L, AIO_SETUP_ERRORS, "set_errors");
   lua_settop(L, 1);
   lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
   return 0;
@@ -185,6 +209,7 @@ static int core_set_errors (lua_State *L) {
 /* core.set_hooks(hooks): functions the core calls into the Lua layer. */
 static int core_set_hooks (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  aio_setup_once(L, AIO_SETUP_HOOKS, "set_hooks");
   lua_settop(L, 1);
   lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
   return 0;

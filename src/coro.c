@@ -172,6 +172,7 @@ static int core_set_coro_state (lua_State *L) {
   Runtime *rt = aio_rt(L);
   int i = 0;
   luaL_checktype(L, 1, LUA_TTABLE);
+  aio_setup_once(L, AIO_SETUP_COROSTATE, "set_coro_state");
   lua_settop(L, 1);
   lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
@@ -186,7 +187,8 @@ static int core_set_coro_state (lua_State *L) {
 
 /* core.set_sleep0(obj): the shared sleep(0) object, anchored by the state. */
 static int core_set_sleep0 (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TUSERDATA);
+  if (coro_test(L, 1) == NULL) return luaL_typeerror(L, 1, "coroutine object");
+  aio_setup_once(L, AIO_SETUP_SLEEP0, "set_sleep0");
   aio_rt(L)->sleep0 = lua_topointer(L, 1);
   return 0;
 }

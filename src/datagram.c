@@ -510,7 +510,7 @@ static int endpoint_fileno (lua_State *L) {
 }
 
 static int endpoint_gc (lua_State *L) {
-  Endpoint *e = (Endpoint *)lua_touserdata(L, 1);
+  Endpoint *e = (Endpoint *)aio_checkobj(L, 1, AIO_TDATAGRAM, "DatagramEndpoint");
   stop_io(e, &e->rio);
   stop_io(e, &e->wio);
   if (e->fd >= 0) {

@@ -404,7 +404,7 @@ static int future_tostring (lua_State *L) {
 ** Reports an error nobody retrieved; also the shared tail of Task's __gc.
 */
 int future_gc (lua_State *L) {
-  Future *f = (Future *)lua_touserdata(L, 1);
+  Future *f = (Future *)aio_checkobj(L, 1, AIO_TFUTURE, "Future");
   if (f->state == FUT_FINISHED && f->failed && !f->retrieved) {
     f->retrieved = 1;
     /* a weak key outlives its finalizer by one cycle: forget it now so the

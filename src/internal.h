@@ -66,7 +66,14 @@ typedef struct Runtime {
   lua_Integer task_counter;      /* rw: numbers the default task names */
   const void *coro_mt[2];        /* ro: metatables of coroutine objects */
   const void *sleep0;            /* ro: the shared sleep(0) object */
+  unsigned setup_done;           /* rw: AIO_SETUP_* calls already made */
 } Runtime;
+
+/* The one-shot setup calls of the Lua layer (aio_setup_once). */
+enum {
+  AIO_SETUP_ERRORS = 1, AIO_SETUP_HOOKS = 2, AIO_SETUP_COROSTATE = 4,
+  AIO_SETUP_SLEEP0 = 8, AIO_SETUP_THREAD = 16
+};
 
 /* ---------- the ready queue and the loop (loop.c) ---------- */
 
@@ -129,6 +136,8 @@ typedef struct Loop {
 Runtime *aio_rt (lua_State *L);
 int aio_typeof (lua_State *L, Runtime *rt, int idx);
 void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type);
+void *aio_checkobj (lua_State *L, int idx, int type, const char *tname);
+void aio_setup_once (lua_State *L, unsigned which, const char *name);
 int aio_pusherror (lua_State *L, const char *cls, const char *msg);
 int aio_pusherrorv (lua_State *L, const char *cls, int msgidx);
 int aio_is_cancelled_error (lua_State *L, int idx);

@@ -425,6 +425,13 @@ static int loop_close_m (lua_State *L) {
 
 static int loop_gc (lua_State *L) {
   Loop *loop = loop_check(L, 1);
+  lua_Debug caller;
+  /* The collector never finalizes a running loop (run_loop's frame holds
+     it) and lua_close calls finalizers with no frame below them: a
+     running loop with a caller is __gc called by hand, refused as close()
+     refuses it. */
+  if (loop->running && lua_getstack(L, 1, &caller))
+    return luaL_error(L, "Cannot close a running event loop");
   loop->running = 0;
   loop_close(L, loop, 1);
   return 0;

@@ -269,6 +269,7 @@ static int core_reap (lua_State *L) {
   pid_t pid = (pid_t)luaL_checkinteger(L, 1);
   int status, flags = lua_toboolean(L, 2) ? 0 : WNOHANG;
   pid_t r;
+  luaL_argcheck(L, pid > 0, 1, "not a process id");  /* never waitpid(-1) */
   do r = waitpid(pid, &status, flags);
   while (r < 0 && errno == EINTR);
   if (r == 0) return 0;

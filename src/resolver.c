@@ -311,7 +311,7 @@ static void resolver_loopclose (IoHook *h) {
 }
 
 static int resolver_gc (lua_State *L) {
-  Resolver *r = (Resolver *)lua_touserdata(L, 1);
+  Resolver *r = (Resolver *)aio_checkobj(L, 1, AIO_TRESOLVER, "Resolver");
   if (!r->loop->closed && r->loop->ev != NULL)
     ev_async_stop(r->loop->ev, &r->async);
   resolver_shut(r);

@@ -546,7 +546,7 @@ static int listener_stats (lua_State *L) {
 }
 
 static int listener_gc (lua_State *L) {
-  Listener *ls = (Listener *)lua_touserdata(L, 1);
+  Listener *ls = (Listener *)aio_checkobj(L, 1, AIO_TLISTENER, "Listener");
   listener_stop(ls);
   listener_closefd(L, ls, 1);
   return 0;

@@ -689,7 +689,7 @@ static int stream_connected (lua_State *L) {
 }
 
 static int stream_gc (lua_State *L) {
-  Stream *s = (Stream *)lua_touserdata(L, 1);
+  Stream *s = (Stream *)aio_checkobj(L, 1, AIO_TSTREAM, "Stream");
   readers_forget(s);
   if (s->fd >= 0) {
     stream_stop_io(s, &s->rio);

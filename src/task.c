@@ -774,8 +774,18 @@ static int task_tostring (lua_State *L) {
 }
 
 static int task_gc (lua_State *L) {
-  Task *t = (Task *)lua_touserdata(L, 1);
-  /* the weak entry is gone already; the slot is free again */
+  Task *t = (Task *)aio_checkobj(L, 1, AIO_TTASK, "Task");
+  if (t->tslot > 0 && !t->fut.loop->closed) {
+    /* the collector clears the weak entry before it finalizes the task: an
+       entry still there means a call by hand on a live task */
+    int alive;
+    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    lua_getiuservalue(L, -1, LOOP_UV_TASKS);
+    lua_rawgeti(L, -1, t->tslot);
+    alive = lua_rawequal(L, -1, 1);
+    lua_pop(L, 3);
+    if (alive) return 0;
+  }
   loop_free_task_slot(t->fut.loop, t->tslot);
   t->tslot = 0;
   if (t->fut.state == FUT_PENDING) {

@@ -577,6 +577,7 @@ static int core_loop_inbox (lua_State *L) {
 static int core_thread_setup (lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
+  aio_setup_once(L, AIO_SETUP_THREAD, "thread_setup");
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "thread_dispatch");
   return 0;

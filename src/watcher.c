@@ -318,7 +318,7 @@ void watcher_stopall (lua_State *L, Loop *loop, int loopidx) {
 }
 
 static int watcher_gc (lua_State *L) {
-  Watcher *wt = (Watcher *)lua_touserdata(L, 1);
+  Watcher *wt = (Watcher *)aio_checkobj(L, 1, AIO_TWATCHER, "Watcher");
   if (!wt->loop->closed) watcher_stop(wt);
   return 0;
 }
