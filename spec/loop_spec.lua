@@ -147,6 +147,38 @@ describe("event loop", function()
       made:close()
    end)
 
+   it("raises OSError EMFILE, not aborts, when no descriptor is left for a new loop", function()
+      local soft = core.nofile()
+      local fill = {}
+      local thread_ok, thread_err
+      local ok, err = pcall(function()
+         core.nofile(math.max(256, core.open_fds() + 64))
+         while true do
+            local r, w = core.pipe()
+            if r == nil then
+               break
+            end
+            fill[#fill + 1] = r
+            fill[#fill + 1] = w
+         end
+         thread_ok, thread_err = pcall(asyncio.start_loop_thread)
+         return asyncio.new_event_loop()
+      end)
+      for _, fd in ipairs(fill) do
+         core.fdclose(fd)
+      end
+      core.nofile(soft)
+      assert.is_false(ok)
+      assert.is_true(asyncio.OSError:is(err), tostring(err))
+      assert.equal("EMFILE", err.code)
+      assert.is_false(thread_ok)
+      assert.matches("cannot start the loop thread: OSError: cannot create an event loop", thread_err)
+      -- with descriptors back, loops work again
+      local again = asyncio.new_event_loop()
+      assert.equal("ok", again:run_until_complete(asyncio.sleep(0, "ok")))
+      again:close()
+   end)
+
    it("calls readers and writers on a pipe", function()
       local r, w = core.pipe()
       local got = {}

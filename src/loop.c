@@ -7,7 +7,10 @@
 ** loop does; the loop itself is held by whoever runs it (the stack of
 ** run_forever and Runtime user value RT_UV_RUNNING) or by its objects.
 */
+#include <errno.h>
+#include <setjmp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -464,6 +467,40 @@ static void newweak (lua_State *L, const char *mode) {
   lua_setmetatable(L, -2);
 }
 
+/*
+** libev reports a failed system call through its syserr callback, whose
+** default aborts the process. The one a script can cause is running out
+** of descriptors (EMFILE) when a new loop's async watcher needs its pipe:
+** libev then calls the callback before it has changed anything, so the
+** callback may jump back to start_async, which raises OSError instead.
+** Anywhere else the default stands.
+*/
+static __thread jmp_buf *syserr_escape;
+
+static void on_syserr (const char *msg) {
+  if (syserr_escape != NULL) longjmp(*syserr_escape, errno != 0 ? errno : EIO);
+  perror(msg);
+  abort();
+}
+
+/* Starts the loop's async watcher, or closes the loop and raises. */
+static void start_async (lua_State *L, Loop *loop) {
+  jmp_buf escape;
+  volatile int err;
+  ev_set_syserr_cb(on_syserr);
+  syserr_escape = &escape;
+  err = setjmp(escape);
+  if (err == 0) ev_async_start(loop->ev, &loop->async);
+  syserr_escape = NULL;
+  if (err != 0) {
+    ev_loop_destroy(loop->ev);
+    loop->ev = NULL;
+    loop->closed = 1;
+    socket_pusherror(L, err, "cannot create an event loop");
+    lua_error(L);
+  }
+}
+
 /* core.new_loop() -> Loop. Created closed, then opened. */
 static int core_new_loop (lua_State *L) {
   Runtime *rt = aio_rt(L);
@@ -495,7 +532,7 @@ static int core_new_loop (lua_State *L) {
   loop->closed = 0;
   ev_timer_init(&loop->wakeup, nop_cb, 0., 0.);
   ev_async_init(&loop->async, async_cb);
-  ev_async_start(loop->ev, &loop->async);
+  start_async(L, loop);
   loop->last_poll = aio_now();
   return 1;
 }

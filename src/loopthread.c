@@ -305,6 +305,11 @@ typedef struct LoopThread {
   char *path, *cpath;    /* owned: read by the thread while starting */
 } LoopThread;
 
+static int error_tostring (lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
 static void *loopthread_main (void *arg) {
   LoopThread *lt = (LoopThread *)arg;
   lua_State *L = thread_newstate(lt->path, lt->cpath);
@@ -327,7 +332,13 @@ static void *loopthread_main (void *arg) {
     status = lua_pcall(L, 1, 0, 1);
   }
   if (status != LUA_OK) {
-    const char *msg = lua_tostring(L, -1);
+    const char *msg;
+    if (!lua_isstring(L, -1)) {  /* an error object: its tostring */
+      lua_pushcfunction(L, error_tostring);
+      lua_insert(L, -2);
+      lua_pcall(L, 1, 1, 0);
+    }
+    msg = lua_tostring(L, -1);
     pthread_mutex_lock(&thread_lock);
     if (!lt->ready) {
       snprintf(lt->err, sizeof(lt->err), "%s", msg ? msg : "error");
