@@ -198,6 +198,44 @@ describe("event loop", function()
       core.fdclose(w)
    end)
 
+   it("refuses descriptors epoll would refuse, with Python's errors, instead of aborting", function()
+      local r, w = core.pipe()
+      core.fdclose(r)
+      core.fdclose(w)
+      local err = helper.error_of(loop.add_reader, loop, r, print)
+      assert.is_true(asyncio.OSError:is(err))
+      assert.equal("EBADF", err.code)
+      local file = assert(io.open("spec/loop_spec.lua"))
+      err = helper.error_of(loop.add_reader, loop, core.file_fd(file), print)
+      file:close()
+      assert.equal("EPERM", err.code)
+      -- the loop's own epoll descriptor is among the first few
+      local refused = 0
+      for fd = 3, 64 do
+         local link = io.popen("readlink /proc/" .. core.getpid() .. "/fd/" .. fd .. " 2>/dev/null"):read("a")
+         if link:match("eventpoll") then
+            err = helper.error_of(loop.add_writer, loop, fd, print)
+            assert.equal("EINVAL", err.code)
+            refused = refused + 1
+         end
+      end
+      assert.is_true(refused >= 1)
+      loop:call_later(0.01, function() loop:stop() end)
+      loop:run_forever()
+   end)
+
+   it("runs a reader once, and drops it, when its descriptor was closed before the loop polled", function()
+      local r, w = core.pipe()
+      local calls = 0
+      loop:add_reader(r, function() calls = calls + 1 end)
+      core.fdclose(r) -- libev has not registered it yet
+      loop:call_later(0.05, function() loop:stop() end)
+      loop:run_forever()
+      assert.equal(1, calls)
+      assert.is_true(loop:remove_reader(r))
+      core.fdclose(w)
+   end)
+
    it("calls signal handlers", function()
       local got
       loop:add_signal_handler("SIGUSR1", function(v)

@@ -122,6 +122,8 @@ typedef struct Loop {
   double slow_callback;    /* debug: report callbacks slower than this */
   ev_timer wakeup;         /* bounds the poll wait by the next deadline */
   ev_async async;          /* keeps the loop blocking; threadsafe wakeups */
+  struct Watcher *fresh;   /* add_reader/add_writer watchers libev has not
+                              registered yet (watcher_before_poll) */
   unsigned long long ntasks_created;
   unsigned int ringgen;    /* rw: bumped when the ready ring is replaced */
   int *taskfree;           /* owned: free slots of LOOP_UV_TASKS */
@@ -294,6 +296,7 @@ int coro_open (lua_State *L);
 int watcher_open (lua_State *L);
 int aio_checksignal (lua_State *L, int arg, int tocatch);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
+void watcher_before_poll (Loop *loop);
 
 /* ---------- threads (copy.c, threadsafe.c, thread.c; see thread.h) ---------- */
 void threadsafe_drain (Loop *loop);

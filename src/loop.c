@@ -196,6 +196,7 @@ static void report_slow (lua_State *L, Loop *loop, double dt) {
 ** limit). Watcher callbacks append to the ready queue.
 */
 static void poll_io (Loop *loop, double timeout, double now) {
+  if (loop->fresh != NULL) watcher_before_poll(loop);
   if (timeout == 0) ev_run(loop->ev, EVRUN_NOWAIT);
   else {
     if (timeout > 0) {

@@ -13,6 +13,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 
 #include "internal.h"
 
@@ -25,6 +28,8 @@ typedef struct Watcher {
   int kind;            /* ro: W_* */
   int num;             /* ro: fd or signal number */
   int started;         /* rw: the libev watcher is running */
+  struct Watcher *next_fresh;  /* rw: link in loop->fresh while in it */
+  int fresh;           /* rw: in loop->fresh */
 } Watcher;
 
 /* One loop per signal in the whole process: libev allows no more. */
@@ -35,9 +40,20 @@ static lua_Integer watcher_key (int kind, int num) {
   return kind == W_SIGNAL ? -(lua_Integer)num - 1 : 2 * (lua_Integer)num + kind;
 }
 
+/* Takes the watcher out of its loop's fresh list. */
+static void unfresh (Watcher *wt) {
+  Watcher **p = &wt->loop->fresh;
+  if (!wt->fresh) return;
+  while (*p != wt) p = &(*p)->next_fresh;
+  *p = wt->next_fresh;
+  wt->next_fresh = NULL;
+  wt->fresh = 0;
+}
+
 static void watcher_stop (Watcher *wt) {
   if (!wt->started) return;
   wt->started = 0;
+  unfresh(wt);
   if (wt->loop->ev != NULL) {
     if (wt->kind == W_SIGNAL) ev_signal_stop(wt->loop->ev, &wt->w.sig);
     else ev_io_stop(wt->loop->ev, &wt->w.io);
@@ -81,6 +97,28 @@ static void fire (Watcher *wt) {
 static void io_cb (struct ev_loop *ev, ev_io *w, int revents) {
   (void)ev; (void)revents;
   fire((Watcher *)w->data);
+}
+
+/*
+** libev registers a started watcher's descriptor with epoll only when it
+** next polls, and the Debian build asserts (aborts) if that descriptor is
+** invalid by then. add_reader checked it; if the script closed it since,
+** the watcher is stopped here and its callback runs once, to find the
+** descriptor closed (as libev does for a descriptor that goes bad later).
+** The list holds only watchers started since the last poll.
+*/
+void watcher_before_poll (Loop *loop) {
+  while (loop->fresh != NULL) {
+    Watcher *wt = loop->fresh;
+    loop->fresh = wt->next_fresh;
+    wt->next_fresh = NULL;
+    wt->fresh = 0;
+    if (wt->started && fcntl(wt->num, F_GETFD) == -1) {
+      wt->started = 0;
+      ev_io_stop(loop->ev, &wt->w.io);
+      fire(wt);
+    }
+  }
 }
 
 static void signal_cb (struct ev_loop *ev, ev_signal *w, int revents) {
@@ -148,6 +186,9 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
     ev_io_init(&wt->w.io, io_cb, num, kind == W_READ ? EV_READ : EV_WRITE);
     wt->w.io.data = wt;
     ev_io_start(loop->ev, &wt->w.io);
+    wt->next_fresh = loop->fresh;
+    wt->fresh = 1;
+    loop->fresh = wt;
   }
   wt->started = 1;
   lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
@@ -162,17 +203,60 @@ static int checkfd (lua_State *L, int arg) {
   return (int)fd;
 }
 
+#ifdef __linux__
+/* Whether fd is an epoll set: the loop's own (EINVAL) or one that may hold
+   it (ELOOP). */
+static int is_epoll (int fd) {
+  char path[32], target[32];
+  ssize_t n;
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  n = readlink(path, target, sizeof(target) - 1);
+  if (n < 0) return 0;
+  target[n] = '\0';
+  return strcmp(target, "anon_inode:[eventpoll]") == 0;
+}
+#endif
+
+/*
+** A descriptor epoll will take, else OSError as Python's selector raises
+** it: EBADF for a closed one, EPERM for a regular file. libev would find
+** out only when it polls, and abort; so the descriptor is tried on a
+** scratch epoll set. An epoll set itself is refused (EINVAL): libev's own
+** cannot be told from the others, and watching it would abort too.
+*/
+static int checkpollable (lua_State *L, int arg) {
+  int fd = checkfd(L, arg), err = 0;
+  if (fcntl(fd, F_GETFD) == -1) err = errno;
+#ifdef __linux__
+  else if (is_epoll(fd)) err = EINVAL;
+  else {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep >= 0) {
+      struct epoll_event ev;
+      memset(&ev, 0, sizeof(ev));
+      if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) err = errno;
+      close(ep);
+    }
+  }
+#endif
+  if (err != 0) {
+    socket_pusherror(L, err, "cannot watch file descriptor");
+    lua_error(L);
+  }
+  return fd;
+}
+
 /* loop:add_reader(fd, fn, ...) */
 static int loop_add_reader (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
-  add(L, loop, W_READ, checkfd(L, 2));
+  add(L, loop, W_READ, checkpollable(L, 2));
   return 0;
 }
 
 /* loop:add_writer(fd, fn, ...) */
 static int loop_add_writer (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
-  add(L, loop, W_WRITE, checkfd(L, 2));
+  add(L, loop, W_WRITE, checkpollable(L, 2));
   return 0;
 }
 
