@@ -300,6 +300,31 @@ describe("subprocesses", function()
       assert.is_false(exists(pid), "process " .. pid .. " was left behind")
    end)
 
+   it("close their pidfd once, even with the finalizer called by hand as the exit is signalled", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local p = exec("true", {})
+      -- a zombie by now: the next poll finds its pidfd readable and queues
+      -- the reader after the callback below, which runs the finalizer and
+      -- lets a pipe take the pidfd's number
+      repeat
+         local f = io.open("/proc/" .. p.pid .. "/stat")
+         local state = f and f:read("a"):match("^%d+ %b() (%a)")
+         if f then f:close() end
+         if state ~= "Z" then os.execute("sleep 0.01") end
+      until state == "Z"
+      local r, w
+      loop:call_soon(function()
+         getmetatable(p).__gc(p)
+         r, w = core.pipe()
+      end)
+      await(asyncio.sleep(0.05))
+      assert.is_truthy(r)
+      assert.is_truthy(core.fdwrite(w, "still mine"))
+      assert.equal("still mine", core.fdread(r))
+      core.fdclose(r)
+      core.fdclose(w)
+   end))
+
    it("check their arguments", function()
       local err = failure(asyncio.create_subprocess_exec, nil)
       assert.matches("bad argument #1 to 'create_subprocess_exec' %(string expected, got nil%)", err)

@@ -111,6 +111,18 @@ local function exited(self, returncode)
    end
 end
 
+-- Stops watching the pidfd and closes it, once.
+local function close_pidfd(self)
+   local pidfd = self._pidfd
+   if pidfd ~= nil then
+      self._pidfd = nil
+      if not self._loop:is_closed() then
+         self._loop:remove_reader(pidfd)
+      end
+      core.fdclose(pidfd)
+   end
+end
+
 local function watch_exit(self, loop, pidfd)
    if pidfd ~= nil and M._poll_exit then
       core.fdclose(pidfd)
@@ -119,11 +131,14 @@ local function watch_exit(self, loop, pidfd)
    if pidfd ~= nil then
       self._pidfd = pidfd
       loop:add_reader(pidfd, function()
+         -- a second wakeup queued in the same iteration, or a __gc called
+         -- by hand, finds the pidfd closed: its number may be another's now
+         if self._pidfd ~= pidfd then
+            return
+         end
          local returncode = core.reap(self.pid)
          if returncode ~= nil then
-            loop:remove_reader(pidfd)
-            core.fdclose(pidfd)
-            self._pidfd = nil
+            close_pidfd(self)
             exited(self, returncode)
          end
       end)
@@ -147,9 +162,7 @@ function Process:__gc()
    if self.returncode ~= nil then
       return
    end
-   if self._pidfd ~= nil then
-      core.fdclose(self._pidfd)
-   end
+   close_pidfd(self)
    local ok, returncode = pcall(core.reap, self.pid)
    if ok and returncode == nil then
       pcall(core.kill, self.pid, "SIGKILL")
