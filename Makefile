@@ -17,7 +17,7 @@ SO       := build/asyncio/core.so
 ASAN_SO  := build/asan/asyncio/core.so
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test check demo bench bench-deps install uninstall clean lint rock install-rock
+.PHONY: all deps test check fuzz demo bench bench-deps install uninstall clean lint rock install-rock
 
 all: deps $(SO)
 
@@ -50,7 +50,20 @@ check: deps $(ASAN_SO)
 	$(MAKE) lint
 
 lint:
-	luacheck lua spec examples bench/aio bin
+	luacheck lua spec examples bench/aio bin tools/fuzz.lua
+
+# Every reachable function called with odd arguments, under the sanitizers
+# (not part of check: a few minutes). SEEDS picks the runs.
+SEEDS ?= 1 2 3 4 5 6 7 8
+fuzz: $(ASAN_SO)
+	@for seed in $(SEEDS); do \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 FUZZ_VERBOSE=1 \
+	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan/?.so;;' \
+	  timeout 300 $(LUA) tools/fuzz.lua $$seed 3 >/dev/null 2>build/fuzz.log \
+	  && echo "fuzz: survived seed $$seed" \
+	  || { echo "fuzz: seed $$seed failed; its last calls:"; tail -5 build/fuzz.log; exit 1; }; \
+	done
 
 demo: all
 	@sh tools/ensure-deps.sh build
