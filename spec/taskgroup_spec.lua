@@ -475,7 +475,7 @@ describe("TaskGroup", function()
       end
       local coro = asyncio.sleep(0.01)
       assert.has_error(function() tg:create_task(coro) end,
-         "TaskGroup <TaskGroup> is finished")
+         "TaskGroup <TaskGroup entered> is finished") -- Python 3.13's words
    end))
 
    it("must be made inside a task (CPython test_taskgroup_without_parent_task)", function()
@@ -548,6 +548,12 @@ describe("TaskGroup", function()
       assert.equal("<TaskGroup entered>", tostring(g))
       g:create_task(asyncio.sleep(0.01))
       assert.equal("<TaskGroup tasks=1 entered>", tostring(g))
+      local closed
+      do
+         local h <close> = asyncio.TaskGroup()
+         closed = h
+      end
+      assert.equal("<TaskGroup entered>", tostring(closed)) -- as Python's, after its exit
    end))
 
    it("reports a task failing after its parent finished", helper.async(function()

@@ -154,9 +154,11 @@ function TaskGroup:__tostring()
    if self._errors ~= nil and #self._errors > 0 then
       info = info .. " errors=" .. #self._errors
    end
+   -- a Lua group is entered when made, and Python's stays "entered" after
+   -- its exit
    if self._aborting then
       info = info .. " cancelling"
-   elseif not self._exiting then
+   else
       info = info .. " entered"
    end
    return "<TaskGroup" .. info .. ">"
