@@ -148,7 +148,7 @@ describe("Lock", function()
       local lock = asyncio.Lock()
       local ok, err = pcall(lock.release, lock)
       assert.is_false(ok)
-      assert.matches("Lock is not acquired", err)
+      assert.matches("Lock is not acquired%.", err)
    end)
 
    it("raises when acquired outside a task", function()

@@ -148,7 +148,7 @@ end
 
 function Lock:release()
    if not self._locked then
-      error("Lock is not acquired", 2)
+      error("Lock is not acquired.", 2) -- Python's words
    end
    self._locked = false
    wake_up_first(self)
