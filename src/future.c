@@ -34,19 +34,25 @@ void future_init (lua_State *L, Future *f, int type, int loopidx) {
 }
 
 /*
-** Pushes the results of the finished future at idx, or raises its error,
-** CancelledError, or InvalidStateError if it is pending. [-0, +n, e]
+** Pushes the results of the finished future at idx and returns their
+** count, or pushes its error (CancelledError if cancelled, marking a
+** failure retrieved) and returns -1. Raises InvalidStateError if it is
+** pending. [-0, +n, e]
 */
-int future_pushresults (lua_State *L, Future *f, int idx) {
+static int push_outcome (lua_State *L, Future *f, int idx) {
   switch (f->state) {
     case FUT_PENDING:
       aio_pusherror(L, "InvalidStateError", "Result is not set.");
       return lua_error(L);
     case FUT_CANCELLED:
-      /* a task keeps the CancelledError that ended it: raise that one */
+      /* a task keeps the CancelledError that ended it: that one; a
+         future keeps the message of its cancel() */
       lua_getiuservalue(L, idx, FUT_UV_RESULT);
-      if (!aio_is_cancelled_error(L, -1)) aio_pusherrorv(L, "CancelledError", -1);
-      return lua_error(L);
+      if (!aio_is_cancelled_error(L, -1)) {
+        aio_pusherrorv(L, "CancelledError", -1);
+        lua_remove(L, -2);
+      }
+      return -1;
     default: break;
   }
   if (f->failed) {
@@ -60,7 +66,7 @@ int future_pushresults (lua_State *L, Future *f, int idx) {
       lua_pop(L, 2);
     }
     lua_getiuservalue(L, idx, FUT_UV_RESULT);
-    return lua_error(L);
+    return -1;
   }
   if (f->nresults == 1) {
     lua_getiuservalue(L, idx, FUT_UV_RESULT);
@@ -74,6 +80,16 @@ int future_pushresults (lua_State *L, Future *f, int idx) {
     lua_remove(L, -f->nresults - 1);
   }
   return f->nresults;
+}
+
+/*
+** Pushes the results of the finished future at idx, or raises its error,
+** CancelledError, or InvalidStateError if it is pending. [-0, +n, e]
+*/
+int future_pushresults (lua_State *L, Future *f, int idx) {
+  int n = push_outcome(L, f, idx);
+  if (n < 0) return lua_error(L);
+  return n;
 }
 
 /*
@@ -240,6 +256,23 @@ static int future_result (lua_State *L) {
   Future *f = future_check(L, 1);
   lua_settop(L, 1);
   return future_pushresults(L, f, 1);
+}
+
+/*
+** core.future_outcome(fut) -> true, first result | false, error: what
+** pcall(fut.result, fut) returns, without the cost of a protected call
+** (gather reads every child with it). Raises if fut is pending.
+*/
+static int core_future_outcome (lua_State *L) {
+  Future *f = future_check(L, 1);
+  int n;
+  lua_settop(L, 1);
+  n = push_outcome(L, f, 1);
+  lua_pushboolean(L, n >= 0);
+  lua_replace(L, 1);
+  if (n == 0) lua_pushnil(L);
+  lua_settop(L, 2);
+  return 2;
 }
 
 static int future_exception (lua_State *L) {
@@ -458,6 +491,7 @@ int future_open (lua_State *L) {
   };
   static const luaL_Reg funcs[] = {
     {"new_future", core_future},
+    {"future_outcome", core_future_outcome},
     {NULL, NULL}
   };
   aio_newclass(L, AIO_TFUTURE, AIO_FUTURE, methods, meta);

@@ -13,11 +13,14 @@ local awaitable = require("asyncio.awaitable")
 -- the raw metatable, as await uses: getmetatable also looks up a
 -- __metatable field, a string lookup per child; type tests need the real one
 local getmetatable = debug.getmetatable
-local select, pcall, type = select, pcall, type
+local select, type = select, type
 local Future = core.Future
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
 local new_future, new_task, coro_info = core.new_future, core.new_task, core.coro_info
+-- outcome(fut) -> true, first result | false, error: pcall(result, fut)
+-- without a protected call
+local outcome = core.future_outcome
 local done = Future.done
 local result, set_result, set_exception = Future.result, Future.set_result, Future.set_exception
 local add_done_callback, get_loop = Future.add_done_callback, Future.get_loop
@@ -118,7 +121,7 @@ function M.gather(...)
    local function finish()
       if return_exceptions then
          for i = cursor, n do
-            local _, value = pcall(result, children[i])
+            local _, value = outcome(children[i])
             results[i] = value
          end
       else
@@ -135,11 +138,11 @@ function M.gather(...)
    end
 
    -- Python's _done_callback, the hot path first: a child that succeeded
-   -- costs a counter, a pcall and a store. outer is nil if gather() raised
+   -- costs a counter, one C call and a store. outer is nil if gather() raised
    -- on a later argument.
    local function on_child_done(fut)
       nfinished = nfinished + 1
-      local ok, value = pcall(result, fut) -- also marks an error retrieved
+      local ok, value = outcome(fut) -- also marks an error retrieved
       if ok or return_exceptions then
          if stored then
             if children[cursor] == fut then
