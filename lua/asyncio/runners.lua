@@ -55,36 +55,146 @@ local function cancel_all_tasks(loop)
    end
 end
 
--- asyncio.run(main, ...) -> main's results.
-function M.run(main, ...)
-   if core.get_running_loop() ~= nil then
-      error("asyncio.run() cannot be called from a running event loop", 2)
-   end
-   local body
+-- The body of the main task for main and its arguments, as asyncio.run
+-- takes them (fname names the caller in errors).
+local function body_of(fname, main, ...)
    if coroutines.iscoroutine(main) then
-      body = main
+      return main
    elseif coroutines.iscoroutinefunction(main) then
-      body = main(...)
+      return main(...)
    elseif type(main) == "function" then
       local args = pack(...)
-      body = function()
+      return function()
          return main(unpack(args, 1, args.n))
       end
-   else
-      coroutines.argerror(1, "run", "coroutine object or function", main)
    end
-   local loop = events.new_event_loop()
-   events.set_event_loop(loop)
-   local main_task = loop:create_task(body)
-   local results = pack(pcall(loop.run_until_complete, loop, main_task))
+   error(("bad argument #1 to '%s' (coroutine object or function expected, got %s)")
+      :format(fname, coroutines.typename(main)), 3)
+end
+
+-- ---------- Runner ----------
+
+-- asyncio.Runner([{debug=, loop_factory=}]) (Python 3.11): one loop for
+-- several run() calls, closed as asyncio.run closes its own. A
+-- to-be-closed value: local runner <close> = asyncio.Runner().
+local Runner = { __name = "asyncio.Runner" }
+Runner.__index = Runner
+
+local RUNNER_OPTIONS = { debug = "boolean", loop_factory = "function" }
+
+function M.Runner(opts)
+   if opts ~= nil then
+      if type(opts) ~= "table" or getmetatable(opts) ~= nil then
+         coroutines.argerror(1, "Runner", "options table", opts)
+      end
+      for k, v in pairs(opts) do
+         local expected = RUNNER_OPTIONS[k]
+         if expected == nil then
+            error(("bad argument #1 to 'Runner' (unknown option '%s')"):format(tostring(k)), 2)
+         elseif type(v) ~= expected then
+            error(("bad argument #1 to 'Runner' (option '%s' must be a %s, got %s)")
+               :format(k, expected, coroutines.typename(v)), 2)
+         end
+      end
+   end
+   return setmetatable({
+      _state = "created",
+      _debug = opts and opts.debug,
+      _loop_factory = opts and opts.loop_factory,
+      _set_event_loop = false,
+   }, Runner)
+end
+
+local function lazy_init(self)
+   if self._state == "initialized" then
+      return
+   end
+   if self._loop_factory == nil then
+      self._loop = events.new_event_loop()
+      events.set_event_loop(self._loop)
+      self._set_event_loop = true
+   else
+      self._loop = self._loop_factory()
+   end
+   if self._debug ~= nil then
+      self._loop:set_debug(self._debug)
+   end
+   self._state = "initialized"
+end
+
+-- Raises (at the caller's caller) unless self is an open Runner.
+local function check_runner(self, fname)
+   if getmetatable(self) ~= Runner then
+      error(("bad argument #1 to '%s' (asyncio.Runner expected, got %s)")
+         :format(fname, coroutines.typename(self)), 3)
+   elseif self._state == "closed" and fname ~= "close" then
+      error("Runner is closed", 3)
+   end
+end
+
+-- runner:get_loop() -> the loop, made on first use.
+function Runner:get_loop()
+   check_runner(self, "get_loop")
+   lazy_init(self)
+   return self._loop
+end
+
+local function run_body(self, body)
+   lazy_init(self)
+   return self._loop:run_until_complete(self._loop:create_task(body))
+end
+
+-- runner:run(main, ...) -> main's results, main taken as by asyncio.run.
+function Runner:run(main, ...)
+   check_runner(self, "run")
+   local body = body_of("run", main, ...)
+   if core.get_running_loop() ~= nil then
+      error("Runner.run() cannot be called from a running event loop", 2)
+   end
+   return run_body(self, body)
+end
+
+-- runner:close(): cancels what is left, shuts the executor down, closes
+-- the loop. Does nothing unless the loop was made and is open.
+function Runner:close()
+   check_runner(self, "close")
+   if self._state ~= "initialized" then
+      return
+   end
+   local loop = self._loop
    local ok, err = pcall(function()
       cancel_all_tasks(loop)
       for _, hook in ipairs(M.shutdown_hooks) do
          hook(loop)
       end
    end)
-   events.set_event_loop(nil)
+   if self._set_event_loop then
+      events.set_event_loop(nil)
+   end
    loop:close()
+   self._loop = nil
+   self._state = "closed"
+   if not ok then
+      error(err, 0)
+   end
+end
+
+Runner.__close = Runner.close
+
+function Runner:__tostring()
+   return "<asyncio.Runner " .. self._state .. ">"
+end
+
+-- asyncio.run(main, ...) -> main's results: a Runner used once. An error
+-- of main wins over one of the shutdown.
+function M.run(main, ...)
+   if core.get_running_loop() ~= nil then
+      error("asyncio.run() cannot be called from a running event loop", 2)
+   end
+   local body = body_of("run", main, ...)
+   local runner = M.Runner()
+   local results = pack(pcall(run_body, runner, body))
+   local ok, err = pcall(runner.close, runner)
    if not results[1] then
       error(results[2], 0)
    end
