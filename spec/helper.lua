@@ -97,6 +97,33 @@ function M.cancelled(t)
    return err
 end
 
+-- Runs f(fds) with the descriptor limit lowered to max(floor, open + spare)
+-- and every free descriptor taken by pipes (fds lists them; f may close
+-- some, taking them out of the list), then closes the rest and restores
+-- the limit. Returns what pcall(f, fds) returns.
+function M.with_fds_exhausted(floor, spare, f)
+   local core = require("asyncio.core")
+   local soft = core.nofile()
+   local fds = {}
+   local results = table.pack(pcall(function()
+      core.nofile(math.max(floor, core.open_fds() + spare))
+      while true do
+         local r, w = core.pipe()
+         if r == nil then
+            break
+         end
+         fds[#fds + 1] = r
+         fds[#fds + 1] = w
+      end
+      return f(fds)
+   end))
+   for _, fd in ipairs(fds) do
+      core.fdclose(fd)
+   end
+   core.nofile(soft)
+   return table.unpack(results, 1, results.n)
+end
+
 -- Full collections until nothing more is freed.
 function M.full_gc()
    for _ = 1, 4 do

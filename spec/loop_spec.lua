@@ -148,26 +148,11 @@ describe("event loop", function()
    end)
 
    it("raises OSError EMFILE, not aborts, when no descriptor is left for a new loop", function()
-      local soft = core.nofile()
-      local fill = {}
       local thread_ok, thread_err
-      local ok, err = pcall(function()
-         core.nofile(math.max(256, core.open_fds() + 64))
-         while true do
-            local r, w = core.pipe()
-            if r == nil then
-               break
-            end
-            fill[#fill + 1] = r
-            fill[#fill + 1] = w
-         end
+      local ok, err = helper.with_fds_exhausted(256, 64, function()
          thread_ok, thread_err = pcall(asyncio.start_loop_thread)
          return asyncio.new_event_loop()
       end)
-      for _, fd in ipairs(fill) do
-         core.fdclose(fd)
-      end
-      core.nofile(soft)
       assert.is_false(ok)
       assert.is_true(asyncio.OSError:is(err), tostring(err))
       assert.equal("EMFILE", err.code)

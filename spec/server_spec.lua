@@ -227,21 +227,10 @@ describe("servers", function()
       local listener = server._listeners[1]
       local loop = asyncio.get_running_loop()
       local reports = helper.capture_reports(loop)
-      local soft = core.nofile()
-      local fill = {}
       local N = 3
       local clients = {}
-      local ok, err = pcall(function()
-         core.nofile(math.max(1024, core.open_fds() + 256))
-         -- take every free descriptor, then give back exactly N
-         while true do
-            local r, w = core.pipe()
-            if r == nil then
-               break
-            end
-            fill[#fill + 1] = r
-            fill[#fill + 1] = w
-         end
+      -- take every free descriptor, then give back exactly N
+      local ok, err = helper.with_fds_exhausted(1024, 256, function(fill)
          for _ = 1, N do
             core.fdclose(table.remove(fill))
          end
@@ -268,10 +257,6 @@ describe("servers", function()
          assert.equal("EMFILE", reports[1].error.code)
          assert.is_true(server:is_serving())
       end)
-      for _, fd in ipairs(fill) do
-         core.fdclose(fd)
-      end
-      core.nofile(soft)
       assert(ok, err)
       -- descriptors are back: the waiting connections are served
       for i = 1, N do
