@@ -111,4 +111,10 @@ function M.boolean_or_nil(v)
    end
 end
 
+function M.function_or_nil(v)
+   if v ~= nil and type(v) ~= "function" then
+      return "must be a function, got " .. typename(v)
+   end
+end
+
 return M

@@ -2,6 +2,7 @@
 -- shutdown of whatever is still pending.
 
 local core = require("asyncio.core")
+local awaitable = require("asyncio.awaitable")
 local coroutines = require("asyncio.coroutines")
 local events = require("asyncio.events")
 local tasks = require("asyncio.tasks")
@@ -68,8 +69,8 @@ local function body_of(fname, main, ...)
          return main(unpack(args, 1, args.n))
       end
    end
-   error(("bad argument #1 to '%s' (coroutine object or function expected, got %s)")
-      :format(fname, coroutines.typename(main)), 3)
+   awaitable.argerror(1, fname, "coroutine object or function expected, got "
+      .. coroutines.typename(main), 3)
 end
 
 -- ---------- Runner ----------
@@ -80,23 +81,13 @@ end
 local Runner = { __name = "asyncio.Runner" }
 Runner.__index = Runner
 
-local RUNNER_OPTIONS = { debug = "boolean", loop_factory = "function" }
+local RUNNER_OPTIONS = {
+   debug = awaitable.boolean_or_nil,
+   loop_factory = awaitable.function_or_nil,
+}
 
 function M.Runner(opts)
-   if opts ~= nil then
-      if type(opts) ~= "table" or getmetatable(opts) ~= nil then
-         coroutines.argerror(1, "Runner", "options table", opts)
-      end
-      for k, v in pairs(opts) do
-         local expected = RUNNER_OPTIONS[k]
-         if expected == nil then
-            error(("bad argument #1 to 'Runner' (unknown option '%s')"):format(tostring(k)), 2)
-         elseif type(v) ~= expected then
-            error(("bad argument #1 to 'Runner' (option '%s' must be a %s, got %s)")
-               :format(k, expected, coroutines.typename(v)), 2)
-         end
-      end
-   end
+   awaitable.check_options(opts, RUNNER_OPTIONS, 1, "Runner", 2)
    return setmetatable({
       _state = "created",
       _debug = opts and opts.debug,
@@ -125,8 +116,7 @@ end
 -- Raises (at the caller's caller) unless self is an open Runner.
 local function check_runner(self, fname)
    if getmetatable(self) ~= Runner then
-      error(("bad argument #1 to '%s' (asyncio.Runner expected, got %s)")
-         :format(fname, coroutines.typename(self)), 3)
+      awaitable.argerror(1, fname, "asyncio.Runner expected, got " .. coroutines.typename(self), 3)
    elseif self._state == "closed" and fname ~= "close" then
       error("Runner is closed", 3)
    end
