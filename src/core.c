@@ -40,10 +40,17 @@ int aio_typeof (lua_State *L, Runtime *rt, int idx) {
   return AIO_TNONE;
 }
 
-/* The object at idx if it has the given type, else NULL. [-0, +0, -] */
+/*
+** The object at idx if it has the given type (a Task is a Future), else
+** NULL: one metatable comparison, not aio_typeof's search. [-0, +0, -]
+*/
 void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type) {
-  int t = aio_typeof(L, rt, idx);
-  if (t == type || (type == AIO_TFUTURE && t == AIO_TTASK))
+  const void *mt;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+    return NULL;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  if (mt == rt->mt[type] || (type == AIO_TFUTURE && mt == rt->mt[AIO_TTASK]))
     return lua_touserdata(L, idx);
   return NULL;
 }

@@ -57,7 +57,7 @@ static Endpoint *check_open (lua_State *L, int idx, const char *fname) {
   Endpoint *e = check_endpoint(L, idx);
   if (e->fd < 0)
     luaL_error(L, "attempt to use a closed DatagramEndpoint ('%s')", fname);
-  if (e->loop->closed) luaL_error(L, "Event loop is closed");
+  if (e->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   return e;
 }
 

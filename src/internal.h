@@ -69,6 +69,9 @@ typedef struct Runtime {
   unsigned setup_done;           /* rw: AIO_SETUP_* calls already made */
 } Runtime;
 
+/* What every use of a closed loop raises, in Python's words. */
+#define AIO_LOOP_CLOSED "Event loop is closed"
+
 /* The one-shot setup calls of the Lua layer (aio_setup_once). */
 enum {
   AIO_SETUP_ERRORS = 1, AIO_SETUP_HOOKS = 2, AIO_SETUP_COROSTATE = 4,

@@ -28,7 +28,7 @@ Loop *loop_check (lua_State *L, int idx) {
 
 Loop *loop_checkopen (lua_State *L, int idx) {
   Loop *loop = loop_check(L, idx);
-  if (loop->closed) luaL_error(L, "Event loop is closed");
+  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   return loop;
 }
 

@@ -440,7 +440,7 @@ static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   ok = inbox_post_locked(inbox, m);
   if (!ok) msg_free_locked(m);
   pthread_mutex_unlock(&thread_lock);
-  if (!ok) return luaL_error(L, "Event loop is closed");
+  if (!ok) return luaL_error(L, AIO_LOOP_CLOSED);
   return 1;
 }
 

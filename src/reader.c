@@ -51,7 +51,7 @@ static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
 static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
                       const char *fname, lua_KFunction k) {
   Task *t;
-  if (!stream_loop_open(s)) return luaL_error(L, "Event loop is closed");
+  if (!stream_loop_open(s)) return luaL_error(L, AIO_LOOP_CLOSED);
   if (s->rwait != RW_NONE)
     return luaL_error(L, "'%s' called while another task is already "
                          "waiting for incoming data", fname);

@@ -265,7 +265,7 @@ static int core_executor_submit (lua_State *L) {
   lua_getiuservalue(L, 2, FUT_UV_LOOP);
   if (f->loop->closed) {
     copy_free(&job->in); free(job);
-    return luaL_error(L, "Event loop is closed");
+    return luaL_error(L, AIO_LOOP_CLOSED);
   }
   job->target = target = inbox_pending(L, -1, 2);
   job->inbox = inbox_of(L, -1);

@@ -506,7 +506,7 @@ void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
   t->refs = 2;
   m->ticket = t;
   *box = t;
-  if (!inbox_post(inbox, m)) luaL_error(L, "Event loop is closed");
+  if (!inbox_post(inbox, m)) luaL_error(L, AIO_LOOP_CLOSED);
 }
 
 /* threadref:call_soon_threadsafe(fn, ...) -> handle, from any thread */

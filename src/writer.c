@@ -32,7 +32,7 @@ static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   if (s->fd < 0 || s->closing)
     luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
   if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
-  if (s->loop->closed) luaL_error(L, "Event loop is closed");
+  if (s->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   if (s->werr) stream_raise_werr(L, s);
   return s;
 }
