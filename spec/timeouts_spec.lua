@@ -353,19 +353,19 @@ describe("timeout", function()
          local cm <close> = asyncio.timeout(0.01)
          finished = cm
       end
-      assert.has_error(function() finished:reschedule(0.02) end, "cannot reschedule a finished Timeout")
+      assert.has_error(function() finished:reschedule(0.02) end, "Cannot change state of finished Timeout")
       local expired
       error_of(function()
          local cm <close> = asyncio.timeout(0.01)
          expired = cm
          await(asyncio.sleep(1))
       end)
-      assert.has_error(function() expired:reschedule(0.02) end, "cannot reschedule an expired Timeout")
+      assert.has_error(function() expired:reschedule(0.02) end, "Cannot change state of expired Timeout")
       do
          local cm <close> = asyncio.timeout(0.01)
          local err = error_of(await, asyncio.sleep(1))
          assert.is_true(is_cancelled(err))
-         assert.has_error(function() cm:reschedule(0.02) end, "cannot reschedule an expiring Timeout")
+         assert.has_error(function() cm:reschedule(0.02) end, "Cannot change state of expiring Timeout")
       end
    end))
 

@@ -27,7 +27,8 @@ local M = {}
 
 -- States, named as Python names them in repr.
 local ACTIVE, EXPIRING, EXPIRED, FINISHED = "active", "expiring", "expired", "finished"
-local ARTICLE = { [EXPIRING] = "an expiring", [EXPIRED] = "an expired", [FINISHED] = "a finished" }
+-- the state names of messages, as Python's
+local STATE_NAME = { [EXPIRING] = "expiring", [EXPIRED] = "expired", [FINISHED] = "finished" }
 
 local Timeout = { __name = "Timeout" }
 Timeout.__index = Timeout
@@ -116,7 +117,7 @@ function Timeout:reschedule(when)
    end
    check_when(when, 1, "reschedule")
    if self._state ~= ACTIVE then
-      error(("cannot reschedule %s Timeout"):format(ARTICLE[self._state]), 2)
+      error(("Cannot change state of %s Timeout"):format(STATE_NAME[self._state]), 2)
    end
    local loop = running_loop()
    if loop == nil then
