@@ -108,7 +108,12 @@ typedef struct Loop {
   Runtime *rt;             /* ro */
   lua_State *L;            /* ro: the state driving run_forever, or NULL */
   struct Task *current;    /* ro: the task being stepped, or NULL */
-  int current_idx;         /* ro: its index on L's stack while stepped */
+  lua_State *current_L;    /* ro: the state that resumed it: the loop's, or
+                              the caller of an eager create_task */
+  int current_idx;         /* ro: the task's index on current_L's stack */
+  int current_loopidx;     /* ro: the loop's index on current_L's stack */
+  unsigned char has_task_factory; /* rw: LOOP_UV_LUA.task_factory is set */
+  int eager_depth;         /* rw: eager starts running inside one another */
   /* ready queue: entries [head, tail) of a ring of cap entries */
   lua_Integer head, tail, cap;
   /* timers: a binary heap ordered by (when, seq) */
@@ -272,7 +277,7 @@ typedef struct Task {
 Task *task_check (lua_State *L, int idx);
 void task_pushcurrent (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
-void task_step (lua_State *L, Loop *loop, int idx, int futidx);
+void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx);
 void task_timer_fired (lua_State *L, Loop *loop, int idx);
 Task *task_push_running (lua_State *L);
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,

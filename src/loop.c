@@ -140,20 +140,19 @@ void loop_free_task_slot (Loop *loop, int slot) {
 static void dispatch (lua_State *L, Loop *loop, int loopidx) {
   int aidx = lua_gettop(L) - 1, bidx = aidx + 1;
   if (lua_isnil(L, bidx)) {
-    if (lua_rawlen(L, aidx) == sizeof(Task)) task_step(L, loop, aidx, 0);
+    if (lua_rawlen(L, aidx) == sizeof(Task)) task_step(L, loop, loopidx, aidx, 0);
     else handle_run(L, loop, aidx);
   } else if (lua_touserdata(L, bidx) == &aio_mark_timer)
     task_timer_fired(L, loop, aidx);
   else if (lua_type(L, aidx) == LUA_TUSERDATA
            && aio_typeof(L, loop->rt, aidx) == AIO_TTASK)
-    task_step(L, loop, aidx, bidx);
+    task_step(L, loop, loopidx, aidx, bidx);
   else {  /* a done callback: a(b) */
     lua_pushvalue(L, aidx);
     lua_pushvalue(L, bidx);
     aio_call_callback(L, loop, 1, aidx);
   }
   lua_settop(L, aidx - 1);
-  (void)loopidx;
 }
 
 /* Task and Handle entries are told apart by size (dispatch). */
@@ -225,6 +224,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
   unsigned int ringgen;
   double now = 0;
   int readyidx;
+  loop->eager_depth = 0;  /* none runs here, even if an error cut one short */
   if (loop->tail > loop->head || loop->stopping) {
     /* busy: poll every so many iterations, or when time has passed (the
        clock is read only now and then, it costs as much as a step) */

@@ -22,6 +22,14 @@
 /* Finished coroutines kept per loop for the next tasks. */
 #define POOL_MAX 64
 
+/*
+** Eager starts nested deeper than this start on the next iteration
+** instead: each one nests a resume in the C stack, and Lua allows about
+** 200 nested C calls (LUAI_MAXCCALLS), of which this leaves over half to
+** the tasks' own code.
+*/
+#define EAGER_DEPTH_MAX 24
+
 Task *task_check (lua_State *L, int idx) {
   return (Task *)luaL_checkudata(L, idx, AIO_TASK);
 }
@@ -52,20 +60,21 @@ static Task *check_running_task (lua_State *L, Runtime *rt) {
 
 /*
 ** Pushes the running task and its loop onto L. While a task is stepped,
-** the state driving the loop (loop->L) is inside run_loop's frame, where
-** index 1 holds the loop and current_idx the task: both are reachable
-** without touching a table. [-0, +2, -]
+** the state that resumed it (current_L: the loop's own state in run_loop's
+** frame, or the caller of an eager create_task) is suspended inside that
+** resume, and holds both at known indices of its current frame: they are
+** reachable without touching a table. [-0, +2, -]
 */
 static void push_task_and_loop (lua_State *L, Loop *loop) {
-  lua_pushvalue(loop->L, 1);
-  lua_pushvalue(loop->L, loop->current_idx);
-  lua_xmove(loop->L, L, 2);
+  lua_pushvalue(loop->current_L, loop->current_loopidx);
+  lua_pushvalue(loop->current_L, loop->current_idx);
+  lua_xmove(loop->current_L, L, 2);
 }
 
 /* Pushes the task being stepped on loop (there must be one). [-0, +1, -] */
 void task_pushcurrent (lua_State *L, Loop *loop) {
-  lua_pushvalue(loop->L, loop->current_idx);
-  lua_xmove(loop->L, L, 1);
+  lua_pushvalue(loop->current_L, loop->current_idx);
+  lua_xmove(loop->current_L, L, 1);
 }
 
 /* The running task of L, raising as await outside a task does. */
@@ -204,13 +213,18 @@ static lua_State *acquire_coroutine (lua_State *L, Task *t, int idx) {
 }
 
 /*
-** Resumes the task at idx. futidx is the future whose completion woke it
-** (its waiter), or 0 for a plain step. Stale entries (the task moved on
-** since they were queued) are ignored. [-0, +0, e]
+** Resumes the task at idx, its loop being at loopidx. futidx is the future
+** whose completion woke it (its waiter), or 0 for a plain step. Stale
+** entries (the task moved on since they were queued) are ignored. An eager
+** start steps a task inside another one: what was current is restored
+** after. [-0, +0, e]
 */
-void task_step (lua_State *L, Loop *loop, int idx, int futidx) {
+void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   Task *t = (Task *)lua_touserdata(L, idx);
   lua_State *co = t->co;
+  Task *outer = loop->current;
+  lua_State *outer_L = loop->current_L;
+  int outer_idx = loop->current_idx, outer_loopidx = loop->current_loopidx;
   int nargs = 0, nres = 0, status;
   if (t->fut.state != FUT_PENDING) return;
   if (futidx) {
@@ -246,9 +260,23 @@ void task_step (lua_State *L, Loop *loop, int idx, int futidx) {
   }
   t->wait = WAIT_RUNNING;
   loop->current = t;
+  loop->current_L = L;
   loop->current_idx = lua_absindex(L, idx);
+  loop->current_loopidx = lua_absindex(L, loopidx);
   status = lua_resume(co, L, nargs, &nres);
-  loop->current = NULL;
+  loop->current = outer;
+  loop->current_L = outer_L;
+  loop->current_idx = outer_idx;
+  loop->current_loopidx = outer_loopidx;
+  if (status != LUA_OK && status != LUA_YIELD && lua_status(co) == LUA_OK) {
+    /* lua_resume refused to start it (C stack overflow: eager starts
+       nested too deep): it starts on the next iteration instead */
+    release_coroutine(L, t, idx, 1);
+    t->started = 0;
+    t->wait = WAIT_READY;
+    loop_ready_push(L, loop, loopidx, idx, 0);
+    return;
+  }
   if (status == LUA_YIELD) {
     lua_pop(co, nres);
     if (t->wait == WAIT_RUNNING) {  /* coroutine.yield, not await */
@@ -307,14 +335,18 @@ static int task_body (lua_State *L) {
 
 /*
 ** Pushes a new task on the loop at loopidx running the coroutine object or
-** function at objidx, named by the string at nameidx (0: default name),
-** scheduled to start on the next iteration. [-0, +1, m]
+** function at objidx, named by the string at nameidx (0: default name).
+** It starts on the next iteration or, if eager and the loop is running in
+** this state, at once: its first step runs inside this call, up to its
+** first suspension or its end (Python's eager start). [-0, +1, e]
 */
-static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
+static void task_new (lua_State *L, int loopidx, int objidx, int nameidx,
+                      int eager) {
   Runtime *rt = aio_rt(L);
   Loop *loop = (Loop *)lua_touserdata(L, loopidx);
   Task *t;
   int tidx;
+  loopidx = lua_absindex(L, loopidx);
   t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);
   tidx = lua_gettop(L);
   memset(t, 0, sizeof(*t));
@@ -329,22 +361,27 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx) {
     lua_pushvalue(L, nameidx);
     lua_setiuservalue(L, tidx, TASK_UV_NAME);
   }
-  /* unfinished, and scheduled to start on the next iteration */
+  /* unfinished (all_tasks sees it from now on) */
   t->tslot = loop_task_slot(L, loop);
   lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
   lua_pushvalue(L, tidx);
   lua_rawseti(L, -2, t->tslot);
   lua_pop(L, 1);
-  loop_ready_push(L, loop, loopidx, tidx, 0);
   loop->ntasks_created++;
+  if (eager && rt->running == loop && loop->eager_depth < EAGER_DEPTH_MAX) {
+    loop->eager_depth++;
+    task_step(L, loop, loopidx, tidx, 0);
+    loop->eager_depth--;
+  } else loop_ready_push(L, loop, loopidx, tidx, 0);
   lua_settop(L, tidx);
 }
 
 /*
 ** Checks create_task's arguments at objidx and optsidx; returns the index
-** of the name (0 if none).
+** of the name (0 if none) and sets *eager from opts.eager_start (*eager is
+** left alone when the option is absent).
 */
-static int check_task_args (lua_State *L, int objidx, int optsidx) {
+static int check_task_args (lua_State *L, int objidx, int optsidx, int *eager) {
   int nameidx = 0;
   if (lua_type(L, objidx) != LUA_TFUNCTION && !coro_is(L, objidx))
     luaL_typeerror(L, objidx, "coroutine object or function");
@@ -356,17 +393,64 @@ static int check_task_args (lua_State *L, int objidx, int optsidx) {
                                                   luaL_typename(L, -1)));
       nameidx = lua_gettop(L);
     } else lua_pop(L, 1);
+    switch (lua_getfield(L, optsidx, "eager_start")) {
+      case LUA_TNIL: break;
+      case LUA_TBOOLEAN: *eager = lua_toboolean(L, -1); break;
+      default:
+        luaL_argerror(L, optsidx, lua_pushfstring(L, "eager_start must be a boolean, got %s",
+                                                  luaL_typename(L, -1)));
+    }
+    lua_pop(L, 1);
   }
   return nameidx;
 }
 
+/*
+** Pushes the task made by the task factory of the loop at loopidx:
+** factory(loop, obj, opts), opts being the table at optsidx or nil. What
+** it returns must be a Future (Python's rule). [-0, +1, e]
+*/
+static int core_eager_task_factory (lua_State *L);
+
+static void task_from_factory (lua_State *L, int loopidx, int objidx, int optsidx) {
+  loopidx = lua_absindex(L, loopidx);
+  lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_getfield(L, -1, "task_factory");
+  lua_remove(L, -2);
+  if (lua_tocfunction(L, -1) == core_eager_task_factory) {
+    /* the eager factory, without a call: opts were checked already */
+    int eager = 1, nameidx = 0;
+    lua_pop(L, 1);
+    if (optsidx) nameidx = check_task_args(L, objidx, optsidx, &eager);
+    task_new(L, loopidx, objidx, nameidx, eager);
+    return;
+  }
+  lua_pushvalue(L, loopidx);
+  lua_pushvalue(L, objidx);
+  if (optsidx) lua_pushvalue(L, optsidx);
+  else lua_pushnil(L);
+  lua_call(L, 3, 1);
+  if (future_test(L, aio_rt(L), -1) == NULL)
+    luaL_error(L, "the task factory returned %s, not a Task or Future",
+               luaL_typename(L, -1));
+}
+
+/*
+** Pushes a task for create_task: the loop's task factory makes it if one
+** is set, else task_new. [-0, +1, e]
+*/
+static void task_create (lua_State *L, int loopidx, int objidx, int optsidx) {
+  Loop *loop = (Loop *)lua_touserdata(L, loopidx);
+  int eager = 0, nameidx = check_task_args(L, objidx, optsidx, &eager);
+  if (loop->has_task_factory) task_from_factory(L, loopidx, objidx, optsidx);
+  else task_new(L, loopidx, objidx, nameidx, eager);
+}
+
 /* loop:create_task(coro [, opts]) -> Task */
 static int loop_create_task (lua_State *L) {
-  int nameidx;
   loop_checkopen(L, 1);
   lua_settop(L, 3);
-  nameidx = check_task_args(L, 2, 3);
-  task_new(L, 1, 2, nameidx);
+  task_create(L, 1, 2, 3);
   return 1;
 }
 
@@ -376,9 +460,9 @@ static int loop_create_task (lua_State *L) {
 */
 static int core_create_task (lua_State *L) {
   Runtime *rt = aio_rt(L);
-  int nameidx;
+  int eager = 0;
   lua_settop(L, 2);
-  nameidx = check_task_args(L, 1, 2);
+  check_task_args(L, 1, 2, &eager);  /* before the loop is looked for */
   if (rt->running != NULL) lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
   else {
     lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
@@ -387,17 +471,72 @@ static int core_create_task (lua_State *L) {
     lua_call(L, 0, 1);
   }
   loop_checkopen(L, -1);
-  task_new(L, lua_gettop(L), 1, nameidx);
+  task_create(L, lua_gettop(L), 1, 2);
   return 1;
 }
 
-/* core.new_task(loop, obj [, name]) -> Task: for the Lua layer. */
+/*
+** core.new_task(loop, obj [, name]) -> Task: for the Lua layer (gather,
+** wait, ensure_future...), through the task factory as create_task.
+*/
 static int core_new_task (lua_State *L) {
-  loop_checkopen(L, 1);
+  Loop *loop = loop_checkopen(L, 1);
   lua_settop(L, 3);
   if (lua_type(L, 2) != LUA_TFUNCTION && !coro_is(L, 2))
     luaL_typeerror(L, 2, "coroutine object or function");
-  task_new(L, 1, 2, lua_isnil(L, 3) ? 0 : 3);
+  if (loop->has_task_factory) {
+    if (lua_isnil(L, 3)) task_from_factory(L, 1, 2, 0);
+    else {
+      lua_createtable(L, 0, 1);
+      lua_pushvalue(L, 3);
+      lua_setfield(L, -2, "name");
+      task_from_factory(L, 1, 2, 4);
+    }
+  } else task_new(L, 1, 2, lua_isnil(L, 3) ? 0 : 3, 0);
+  return 1;
+}
+
+/*
+** asyncio.eager_task_factory(loop, coro [, opts]) -> Task: the factory of
+** eager tasks (loop:set_task_factory(asyncio.eager_task_factory)); they
+** start at once unless opts.eager_start is false.
+*/
+static int core_eager_task_factory (lua_State *L) {
+  int eager = 1, nameidx;
+  loop_checkopen(L, 1);
+  lua_settop(L, 3);
+  nameidx = check_task_args(L, 2, 3, &eager);
+  task_new(L, 1, 2, nameidx, eager);
+  return 1;
+}
+
+/* Whether the value at idx can be called: a function or a __call. */
+static int is_callable (lua_State *L, int idx) {
+  int callable;
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  callable = luaL_getmetafield(L, idx, "__call") != LUA_TNIL;
+  if (callable) lua_pop(L, 1);
+  return callable;
+}
+
+/* loop:set_task_factory(factory_or_nil) */
+static int loop_set_task_factory (lua_State *L) {
+  Loop *loop = loop_check(L, 1);
+  if (!lua_isnil(L, 2) && !is_callable(L, 2))
+    luaL_typeerror(L, 2, "function or nil");
+  lua_settop(L, 2);
+  lua_getiuservalue(L, 1, LOOP_UV_LUA);
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "task_factory");
+  loop->has_task_factory = !lua_isnil(L, 2);
+  return 0;
+}
+
+/* loop:get_task_factory() -> the factory, or nil for the default */
+static int loop_get_task_factory (lua_State *L) {
+  loop_check(L, 1);
+  lua_getiuservalue(L, 1, LOOP_UV_LUA);
+  lua_getfield(L, -1, "task_factory");
   return 1;
 }
 
@@ -823,6 +962,7 @@ int task_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"create_task", core_create_task},
     {"new_task", core_new_task},
+    {"eager_task_factory", core_eager_task_factory},
     {"await_future", core_await_future},
     {"sleep", core_sleep},
     {"make_sleep", core_make_sleep},
@@ -850,6 +990,12 @@ int task_open (lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushcclosure(L, loop_create_task, 1);
   lua_setfield(L, -2, "create_task");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, loop_set_task_factory, 1);
+  lua_setfield(L, -2, "set_task_factory");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, loop_get_task_factory, 1);
+  lua_setfield(L, -2, "get_task_factory");
   lua_pop(L, 1);
   /* the body of task coroutines, with the message handler as upvalue 2 */
   lua_pushvalue(L, lua_upvalueindex(1));

@@ -1,21 +1,24 @@
 -- gather of N trivial coroutine objects, and wait_for on N tasks that are
 -- about to finish, one after the other (README.md). Prints RESULT lines.
+-- With "eager", tasks start inside create_task (the eager task factory),
+-- as Node's async functions run up to their first await when called.
 --
---    lua5.4 bench/extra/compose.lua gather|wait_for [N]
+--    lua5.4 bench/extra/compose.lua gather|wait_for [N] [eager]
 
 local asyncio = require("asyncio")
 local async, await = asyncio.async, asyncio.await
 
 local workload = arg[1] or "gather"
 local N = tonumber(arg[2]) or (workload == "gather" and 200000 or 100000)
+local eager = arg[3] == "eager"
 
 local trivial = async(function(i)
    return i
 end)
 
 local function report(dt)
-   print(("RESULT %s aio n=%d total_ms=%.1f ns_per_op=%.0f"):format(
-      workload, N, dt * 1e3, dt / N * 1e9))
+   print(("RESULT %s %s n=%d total_ms=%.1f ns_per_op=%.0f"):format(
+      workload, eager and "aio-eager" or "aio", N, dt * 1e3, dt / N * 1e9))
 end
 
 local function gather()
@@ -44,4 +47,9 @@ local function wait_for()
    report(dt)
 end
 
-asyncio.run(workload == "gather" and gather or wait_for)
+asyncio.run(function()
+   if eager then
+      asyncio.get_running_loop():set_task_factory(asyncio.eager_task_factory)
+   end
+   return (workload == "gather" and gather or wait_for)()
+end)

@@ -14,6 +14,7 @@ for workload in gather wait_for; do
   i=0
   while [ "$i" -lt "$reps" ]; do
     lua5.4 "$here/compose.lua" "$workload" || echo "FAIL $workload aio"
+    lua5.4 "$here/compose.lua" "$workload" "" eager || echo "FAIL $workload aio-eager"
     if "$py" -c "import uvloop" 2>/dev/null; then
       "$py" "$here/compose.py" "$workload" "" uvloop
     else

@@ -189,7 +189,12 @@ function M.gather(...)
             seen[arg] = task
          end
          children[i] = task
-         add_done_callback(task, on_child_done)
+         if done(task) then -- an eager task (loop:set_task_factory) that ended
+            done_now = done_now or {}
+            done_now[#done_now + 1] = task
+         else
+            add_done_callback(task, on_child_done)
+         end
       else
          local fut
          fut, seen = child_future(children, i, loop, seen)

@@ -24,7 +24,8 @@ end
 
 export(coroutines, { "async", "await", "iscoroutine", "iscoroutinefunction", "sleep" })
 export(events, { "get_event_loop", "get_running_loop", "new_event_loop", "set_event_loop" })
-export(tasks, { "create_task", "ensure_future", "current_task", "all_tasks", "Future", "isfuture" })
+export(tasks, { "create_task", "ensure_future", "current_task", "all_tasks", "Future", "isfuture",
+                "eager_task_factory" })
 export(runners, { "run", "Runner" })
 
 -- Optional parts: present once their module exists.

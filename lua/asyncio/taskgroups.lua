@@ -142,7 +142,11 @@ function TaskGroup:create_task(coro, opts)
    self._created = self._created + 1
    self._tasks[task] = self._created
    self._ntasks = self._ntasks + 1
-   task:add_done_callback(self._on_task_done)
+   if task:done() then -- an eager task that ended in its first step
+      self._on_task_done(task)
+   else
+      task:add_done_callback(self._on_task_done)
+   end
    return task
 end
 

@@ -21,8 +21,14 @@ end
 M.spawn = spawn
 
 -- loop:create_task(coro [, opts]) and asyncio.create_task(coro [, opts])
--- are C (src/task.c): the Task starts on the next iteration.
+-- are C (src/task.c): the Task starts on the next iteration, or at once
+-- with opts.eager_start. loop:set_task_factory and get_task_factory are C
+-- too.
 M.create_task = core.create_task
+
+-- asyncio.eager_task_factory(loop, coro [, opts]): for
+-- loop:set_task_factory, tasks that start at once (Python 3.12).
+M.eager_task_factory = core.eager_task_factory
 
 function Loop:create_future()
    return core.new_future(self)
