@@ -6,7 +6,9 @@
 ** values; while it is unfinished it is held by exactly what will resume it
 ** (the ready ring, the timer table, the done callbacks of the future it
 ** awaits, or the object it is parked on), so a task waiting on something
-** nobody holds is collected and reported, as in Python.
+** nobody holds is collected and reported, as in Python. loop->current_L
+** (the state that resumed the running task) needs no anchor: it is on the
+** C stack, suspended in that resume, for as long as the field is set.
 */
 #include <string.h>
 
