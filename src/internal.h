@@ -286,6 +286,9 @@ int task_unpark (lua_State *L, int idx, int loopidx);
 int task_park_ended (lua_State *L, int nkept, int *woken);
 int task_open (lua_State *L);
 
+/* ---------- making tasks (spawn.c) ---------- */
+int spawn_open (lua_State *L);
+
 /* ---------- coroutine objects (coro.c) ---------- */
 typedef struct Coro {
   unsigned char awaited;   /* rw: run once already (or owned by a task) */
