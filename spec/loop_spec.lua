@@ -272,6 +272,18 @@ describe("debug mode", function()
       assert.matches("took", reports[1].message)
    end)
 
+   it("does not time a callback that turned debug mode on (regression: took 31599 seconds)", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      loop:call_soon(function() loop:set_debug(true) end)
+      loop:run_until_complete(asyncio.sleep(0))
+      loop:set_debug(false)
+      loop:close()
+      for _, report in ipairs(reports) do
+         assert.not_matches("took", report.message)
+      end
+   end)
+
    it("reports coroutine objects that were never awaited", function()
       local loop = asyncio.new_event_loop()
       loop:set_debug(true)

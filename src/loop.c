@@ -252,6 +252,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
   ringgen = loop->ringgen;
   for (i = 0; i < nqueued; i++) {
     lua_Integer pos = (loop->head % loop->cap) * 2;
+    int timed = loop->debug;  /* as Python: decided before the call */
     double t0 = 0;
     lua_rawgeti(L, readyidx, pos + 1);
     lua_pushnil(L);
@@ -261,9 +262,9 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
       lua_rawseti(L, readyidx, pos + 2);
     }
     loop->head++;
-    if (loop->debug) t0 = aio_now();
+    if (timed) t0 = aio_now();
     dispatch(L, loop, loopidx);
-    if (loop->debug) report_slow(L, loop, aio_now() - t0);
+    if (timed) report_slow(L, loop, aio_now() - t0);
     if (ringgen != loop->ringgen) {  /* a callback replaced the ring */
       ringgen = loop->ringgen;
       lua_getiuservalue(L, loopidx, LOOP_UV_READY);

@@ -66,6 +66,11 @@ local function targets_of(objects)
    for k, v in pairs(core) do
       add("core." .. tostring(k), v)
    end
+   -- the loop's methods: its __index is a function, so they are found in
+   -- the class table, called on the live loop
+   for k, v in pairs(core.Loop) do
+      add("loop:" .. tostring(k), v, objects.loop)
+   end
    for k, v in pairs(asyncio) do
       add("asyncio." .. k, v)
       if type(v) == "table" then
