@@ -128,7 +128,11 @@ asyncio.run(async(function()
          if math.random(2) == 1 then
             coroutine.resume(coroutine.create(call))
          else
+            -- a fuzzed call may have set a junk task factory: not for ours
+            local factory = objects.loop:get_task_factory()
+            objects.loop:set_task_factory(nil)
             local t = asyncio.create_task(call)
+            objects.loop:set_task_factory(factory)
             t:add_done_callback(function(x) if not x:cancelled() then x:exception() end end)
             tasks[#tasks + 1] = t
          end
@@ -136,6 +140,7 @@ asyncio.run(async(function()
       collectgarbage()
       pause(0)
       for _, t in ipairs(tasks) do t:cancel() end
+      objects.loop:set_task_factory(nil)
       pause(0.01)
    end
    pcall(objects.process.kill, objects.process)
