@@ -94,7 +94,8 @@ end)
 
 -- asyncio.as_completed(list [, {timeout=}]) -> iterator
 function M.as_completed(aws, opts)
-   local list = wait.check_aws(aws, "as_completed", 2)
+   -- as Python's: an empty list gives an iterator that ends at once
+   local list = wait.check_aws(aws, "as_completed", 2, true)
    awaitable.check_options(opts, OPTIONS, 2, "as_completed", 2)
    local timeout = opts and opts.timeout
    local loop = events.get_event_loop()
@@ -129,7 +130,7 @@ function M.as_completed(aws, opts)
       unfinished[f] = true
       f:add_done_callback(on_completion)
    end
-   if timeout ~= nil then
+   if timeout ~= nil and #list > 0 then
       handle = loop:call_later(timeout, on_timeout)
    end
 

@@ -35,10 +35,10 @@ local OPTIONS = {
    end,
 }
 
--- Checks that aws is a non-empty list or set of awaitables and returns it
--- as a list, without repeats, in list order (a set in pairs order).
--- level is that of the public function.
-local function check_aws(aws, fname, level)
+-- Checks that aws is a list or set of awaitables, non-empty unless
+-- allow_empty, and returns it as a list, without repeats, in list order (a
+-- set in pairs order). level is that of the public function.
+local function check_aws(aws, fname, level, allow_empty)
    if type(aws) ~= "table" or (getmetatable(aws) ~= nil and not taskset.is(aws)) then
       argerror(1, fname, "list or set of awaitables expected, got " .. typename(aws), level + 1)
    end
@@ -61,7 +61,7 @@ local function check_aws(aws, fname, level)
          list[#list + 1] = aw
       end
    end
-   if #list == 0 then
+   if #list == 0 and not allow_empty then
       argerror(1, fname, "the list of awaitables is empty", level + 1)
    end
    return list
