@@ -231,6 +231,25 @@ describe("cancellation", function()
       assert.is_nil(started)
    end))
 
+   it("twice while sleeping: the first message wins and uncancel cannot undo it, as Python's", helper.async(function()
+      for _, wait in ipairs({ "sleep", "queue" }) do
+         local q = asyncio.Queue()
+         local t = asyncio.create_task(async(function()
+            if wait == "sleep" then await(asyncio.sleep(10)) else await(q:get()) end
+            return "resumed"
+         end)())
+         await(asyncio.sleep(0))
+         t:cancel("first")
+         t:cancel("second")
+         assert.equal(2, t:cancelling())
+         -- Python: the waiter future is cancelled for good by the first
+         assert.equal(1, t:uncancel())
+         assert.equal(0, t:uncancel())
+         local err = helper.cancelled(t)
+         assert.equal("first", err.message, wait)
+      end
+   end))
+
    it("before the task starts: the body never runs", helper.async(function()
       local ran = false
       local t = asyncio.create_task(function() ran = true end)

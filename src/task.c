@@ -526,6 +526,12 @@ static int task_cancel (lua_State *L) {
   lua_settop(L, 2);
   if (t->fut.state != FUT_PENDING) { lua_pushboolean(L, 0); return 1; }
   t->ncancels++;
+  if (t->must_cancel == CANCEL_FORCED) {
+    /* what it waited on is cancelled already (Python: its waiter future):
+       that CancelledError, first message included, is what it gets */
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   if (t->wait == WAIT_FUTURE) {
     Future *w;
     lua_getiuservalue(L, 1, TASK_UV_WAITER);
