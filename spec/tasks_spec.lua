@@ -210,7 +210,7 @@ describe("task errors", function()
       loop:close()
       assert.equal(1, #reports)
       assert.equal("cb failed", reports[1].error)
-      assert.matches("^exception in callback", reports[1].message)
+      assert.matches("^Exception in callback", reports[1].message)
    end)
 end)
 

@@ -71,7 +71,7 @@ int aio_call_callback (lua_State *L, Loop *loop, int nargs, int cbidx) {
   if (status != LUA_OK) {
     int wrapped = lua_gettop(L);
     lua_createtable(L, 0, 5);
-    lua_pushfstring(L, "exception in callback %s", luaL_tolstring(L, cbidx, NULL));
+    lua_pushfstring(L, "Exception in callback %s", luaL_tolstring(L, cbidx, NULL));
     lua_setfield(L, -3, "message");
     lua_pop(L, 1);
     if (lua_istable(L, wrapped)) {

@@ -182,7 +182,7 @@ static void flush_reports (lua_State *L, Loop *loop, int loopidx) {
 static void report_slow (lua_State *L, Loop *loop, double dt) {
   if (dt < loop->slow_callback) return;
   lua_createtable(L, 0, 2);
-  lua_pushfstring(L, "executing a callback took %f seconds", dt);
+  lua_pushfstring(L, "Executing a callback took %f seconds", dt);
   lua_setfield(L, -2, "message");
   lua_pushnumber(L, dt);
   lua_setfield(L, -2, "duration");
