@@ -119,21 +119,21 @@ static int check_task_args (lua_State *L, int objidx, int optsidx, int *eager) {
 /*
 ** Pushes the task made by the task factory of the loop at loopidx:
 ** factory(loop, obj, opts), opts being the table at optsidx or nil. What
-** it returns must be a Future (Python's rule). [-0, +1, e]
+** it returns must be a Future (Python's rule). The arguments were checked:
+** nameidx and eager are what check_task_args found (eager < 0: no
+** eager_start option). [-0, +1, e]
 */
 static int core_eager_task_factory (lua_State *L);
 
-static void task_from_factory (lua_State *L, int loopidx, int objidx, int optsidx) {
+static void task_from_factory (lua_State *L, int loopidx, int objidx,
+                               int optsidx, int nameidx, int eager) {
   loopidx = lua_absindex(L, loopidx);
   lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
   lua_getfield(L, -1, "task_factory");
   lua_remove(L, -2);
   if (lua_tocfunction(L, -1) == core_eager_task_factory) {
-    /* the eager factory, without a call: opts were checked already */
-    int eager = 1, nameidx = 0;
-    lua_pop(L, 1);
-    if (optsidx) nameidx = check_task_args(L, objidx, optsidx, &eager);
-    task_new(L, loopidx, objidx, nameidx, eager);
+    lua_pop(L, 1);  /* the eager factory, without a call */
+    task_new(L, loopidx, objidx, nameidx, eager != 0);
     return;
   }
   lua_pushvalue(L, loopidx);
@@ -147,21 +147,25 @@ static void task_from_factory (lua_State *L, int loopidx, int objidx, int optsid
 }
 
 /*
-** Pushes a task for create_task: the loop's task factory makes it if one
-** is set, else task_new. [-0, +1, e]
+** Pushes a task for create_task, its arguments checked (nameidx, eager:
+** what check_task_args found): the loop's task factory makes it if one is
+** set, else task_new. [-0, +1, e]
 */
-static void task_create (lua_State *L, int loopidx, int objidx, int optsidx) {
+static void task_create (lua_State *L, int loopidx, int objidx, int optsidx,
+                         int nameidx, int eager) {
   Loop *loop = (Loop *)lua_touserdata(L, loopidx);
-  int eager = 0, nameidx = check_task_args(L, objidx, optsidx, &eager);
-  if (loop->has_task_factory) task_from_factory(L, loopidx, objidx, optsidx);
-  else task_new(L, loopidx, objidx, nameidx, eager);
+  if (loop->has_task_factory)
+    task_from_factory(L, loopidx, objidx, optsidx, nameidx, eager);
+  else task_new(L, loopidx, objidx, nameidx, eager > 0);
 }
 
 /* loop:create_task(coro [, opts]) -> Task */
 static int loop_create_task (lua_State *L) {
+  int eager = -1, nameidx;
   loop_checkopen(L, 1);
   lua_settop(L, 3);
-  task_create(L, 1, 2, 3);
+  nameidx = check_task_args(L, 2, 3, &eager);
+  task_create(L, 1, 2, 3, nameidx, eager);
   return 1;
 }
 
@@ -171,9 +175,9 @@ static int loop_create_task (lua_State *L) {
 */
 static int core_create_task (lua_State *L) {
   Runtime *rt = aio_rt(L);
-  int eager = 0;
+  int eager = -1, nameidx;
   lua_settop(L, 2);
-  check_task_args(L, 1, 2, &eager);  /* before the loop is looked for */
+  nameidx = check_task_args(L, 1, 2, &eager);  /* before the loop is looked for */
   if (rt->running != NULL) lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
   else {
     lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
@@ -182,7 +186,7 @@ static int core_create_task (lua_State *L) {
     lua_call(L, 0, 1);
   }
   loop_checkopen(L, -1);
-  task_create(L, lua_gettop(L), 1, 2);
+  task_create(L, lua_gettop(L), 1, 2, nameidx, eager);
   return 1;
 }
 
@@ -196,12 +200,12 @@ static int core_new_task (lua_State *L) {
   if (lua_type(L, 2) != LUA_TFUNCTION && !coro_is(L, 2))
     luaL_typeerror(L, 2, "coroutine object or function");
   if (loop->has_task_factory) {
-    if (lua_isnil(L, 3)) task_from_factory(L, 1, 2, 0);
+    if (lua_isnil(L, 3)) task_from_factory(L, 1, 2, 0, 0, -1);
     else {
       lua_createtable(L, 0, 1);
       lua_pushvalue(L, 3);
       lua_setfield(L, -2, "name");
-      task_from_factory(L, 1, 2, 4);
+      task_from_factory(L, 1, 2, 4, 3, -1);
     }
   } else task_new(L, 1, 2, lua_isnil(L, 3) ? 0 : 3, 0);
   return 1;
