@@ -291,7 +291,7 @@ static int loop_run_forever (lua_State *L) {
   int status;
   if (loop->running) return luaL_error(L, "This event loop is already running");
   if (rt->running != NULL)
-    return luaL_error(L, "cannot run the event loop while another loop is running");
+    return luaL_error(L, "Cannot run the event loop while another loop is running");
   lua_settop(L, 1);
   loop->running = 1;
   loop->L = L;

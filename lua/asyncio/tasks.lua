@@ -99,7 +99,7 @@ function Loop:run_until_complete(aw)
       error("This event loop is already running", 2)
    end
    if core.get_running_loop() ~= nil then
-      error("cannot run the event loop while another loop is running", 2)
+      error("Cannot run the event loop while another loop is running", 2)
    end
    local new_task = not M.isfuture(aw)
    local fut = M.ensure_future(aw, self)
