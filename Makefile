@@ -17,7 +17,7 @@ SO       := build/asyncio/core.so
 ASAN_SO  := build/asan/asyncio/core.so
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test check fuzz demo bench bench-deps install uninstall clean lint rock install-rock
+.PHONY: all deps test check fuzz oom demo bench bench-deps install uninstall clean lint rock install-rock
 
 all: deps $(SO)
 
@@ -50,7 +50,7 @@ check: deps $(ASAN_SO)
 	$(MAKE) lint
 
 lint:
-	luacheck lua spec examples bench/aio bin tools/fuzz.lua
+	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua
 
 # Every reachable function called with odd arguments, under the sanitizers
 # (not part of check: a few minutes). SEEDS picks the runs.
@@ -64,6 +64,15 @@ fuzz: $(ASAN_SO)
 	  && echo "fuzz: survived seed $$seed" \
 	  || { echo "fuzz: seed $$seed failed; its last calls:"; tail -5 build/fuzz.log; exit 1; }; \
 	done
+
+# Each allocation of tools/oom.lua made to fail in turn, under the
+# sanitizers: a memory error must never crash the runtime or lose a task.
+oom: $(ASAN_SO) build/oomhost
+	@sh tools/oom.sh build/oomhost
+
+build/oomhost: tools/oomhost.c
+	@mkdir -p build
+	$(CC) -O1 -g $(SANITIZE) -o $@ $< $(LUAINC) -Wl,-E -l:liblua5.4.a -lm -ldl
 
 demo: all
 	@sh tools/ensure-deps.sh build

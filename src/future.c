@@ -152,13 +152,15 @@ void future_set_error (lua_State *L, Future *f, int idx, int erridx) {
   f->retrieved = 0;
   lua_pushvalue(L, erridx);
   lua_setiuservalue(L, idx, FUT_UV_RESULT);
+  /* callbacks first: if the set below cannot grow (memory), only the
+     "never retrieved" report is lost, not a wakeup */
+  future_schedule_callbacks(L, f, idx);
   lua_getiuservalue(L, idx, FUT_UV_LOOP);
   lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
   lua_pushvalue(L, idx);
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 2);
-  future_schedule_callbacks(L, f, idx);
 }
 
 /*

@@ -178,11 +178,18 @@ static void finish_broken (lua_State *L, Task *t, int idx, lua_State *co) {
 
 /* ---------- stepping ---------- */
 
+static int new_thread (lua_State *L) {
+  lua_newthread(L);
+  return 1;
+}
+
 /*
 ** Gives the task at idx its coroutine when it first runs: a pooled one (a
 ** task that finished without suspending hands its coroutine straight to the
-** next), or a new one, with the body and the coroutine object on it.
-** [-0, +0, m]
+** next), or a new one, with the body and the coroutine object on it. A new
+** one is made under a protected call: a memory error there would leave the
+** task neither queued nor running, so it returns NULL with the error pushed
+** instead. [-0, +(0|1), m]
 */
 static lua_State *acquire_coroutine (lua_State *L, Task *t, int idx) {
   lua_State *co;
@@ -195,7 +202,15 @@ static lua_State *acquire_coroutine (lua_State *L, Task *t, int idx) {
     lua_pushnil(L);
     lua_rawseti(L, -3, n);
     co = lua_tothread(L, -1);
-  } else co = lua_newthread(L);
+  } else {
+    lua_pushcfunction(L, new_thread);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return NULL;
+    }
+    co = lua_tothread(L, -1);
+  }
   lua_setiuservalue(L, idx, TASK_UV_CORO);
   lua_pop(L, 2);
   t->co = co;
@@ -240,15 +255,27 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
       release_coroutine(L, t, idx, 0);
       return;
     }
-    t->started = 1;
     co = acquire_coroutine(L, t, idx);
+    if (co == NULL) {  /* no memory for it: it fails with that error, as
+                          a Python task with MemoryError */
+      t->wait = WAIT_NONE;
+      forget_task(L, idx);
+      future_set_error(L, &t->fut, idx, lua_gettop(L));
+      lua_pop(L, 1);
+      return;
+    }
+    t->started = 1;
     nargs = 1;
   } else if (t->must_cancel) {
+    /* the CancelledError to throw in is made under a protected call: on
+       a memory error the task gets that error instead, and is not lost */
+    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+    lua_getfield(L, -1, "CancelledError");
+    lua_remove(L, -2);
+    lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
+    lua_pcall(L, 1, 1, 0);
     t->must_cancel = 0;
     lua_pushlightuserdata(co, &aio_mark_throw);
-    lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
-    aio_pusherrorv(L, "CancelledError", -1);
-    lua_remove(L, -2);
     lua_xmove(L, co, 1);
     nargs = 2;
   }
