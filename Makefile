@@ -50,7 +50,7 @@ check: deps $(ASAN_SO)
 	$(MAKE) lint
 
 lint:
-	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua
+	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua tools/oom_streams.lua
 
 # Every reachable function called with odd arguments, under the sanitizers
 # (not part of check: a few minutes). SEEDS picks the runs.
@@ -68,7 +68,8 @@ fuzz: $(ASAN_SO)
 # Each allocation of tools/oom.lua made to fail in turn, under the
 # sanitizers: a memory error must never crash the runtime or lose a task.
 oom: $(ASAN_SO) build/oomhost
-	@sh tools/oom.sh build/oomhost
+	@sh tools/oom.sh build/oomhost tools/oom.lua
+	@sh tools/oom.sh build/oomhost tools/oom_streams.lua
 
 build/oomhost: tools/oomhost.c
 	@mkdir -p build

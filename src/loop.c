@@ -71,6 +71,18 @@ static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
 }
 
 /*
+** Makes room for one more entry in the ready queue, so that the next
+** loop_ready_push allocates nothing. [-0, +0, m]
+*/
+void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx) {
+  if (loop->tail - loop->head < loop->cap) return;
+  loopidx = lua_absindex(L, loopidx);
+  lua_getiuservalue(L, loopidx, LOOP_UV_READY);
+  ready_grow(L, loop, loopidx);
+  lua_pop(L, 1);
+}
+
+/*
 ** Appends the entry (a, b) to the ready queue; b may be 0 for nil.
 ** [-0, +0, m]
 */

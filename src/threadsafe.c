@@ -12,7 +12,6 @@
 ** held weakly (thread_exports); a queued message is held by the ready
 ** queue inside a ThreadMessage userdata whose __gc frees it.
 */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,7 +231,10 @@ static int drain_p (lua_State *L) {
   lua_getiuservalue(L, 2, LOOP_UV_LUA);
   lua_getfield(L, -1, "thread_dispatch");
   while (*list != NULL) {
-    Message *m, **box = (Message **)lua_newuserdatauv(L, sizeof(Message *), 0);
+    Message *m, **box;
+    /* what may fail (memory) comes before the message leaves the list */
+    loop_ready_reserve(L, loop, 2);
+    box = (Message **)lua_newuserdatauv(L, sizeof(Message *), 0);
     *box = NULL;
     luaL_setmetatable(L, AIO_THREADMSG);
     m = *list;
@@ -271,19 +273,18 @@ void threadsafe_drain (Loop *loop) {
   lua_pushcfunction(L, drain_p);
   lua_pushlightuserdata(L, &list);
   lua_pushvalue(L, 1);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    fprintf(stderr, "asyncio: cannot queue messages from other threads: %s\n",
-            lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
   if (list != NULL) {
+    /* no memory to queue them now: they go back first in line, in order,
+       and the next poll tries again */
+    Message *last = list;
+    while (last->next != NULL) last = last->next;
     pthread_mutex_lock(&thread_lock);
-    while (list != NULL) {
-      Message *next = list->next;
-      msg_free_locked(list);
-      list = next;
-    }
+    last->next = in->head;
+    in->head = list;
+    if (in->tail == NULL) in->tail = last;
     pthread_mutex_unlock(&thread_lock);
+    ev_async_send(loop->ev, &loop->async);
   }
 }
 
