@@ -18,6 +18,15 @@ Runtime *aio_rt (lua_State *L) {
   return (Runtime *)lua_touserdata(L, lua_upvalueindex(1));
 }
 
+/* Whether the value at idx can be called: a function, or a value whose
+   metatable has __call. [-0, +0, -] */
+int aio_iscallable (lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  if (luaL_getmetafield(L, idx, "__call") == LUA_TNIL) return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
 double aio_now (void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -346,10 +346,7 @@ static int future_cancel_m (lua_State *L) {
 }
 
 static void checkcallable (lua_State *L, int arg) {
-  if (lua_type(L, arg) == LUA_TFUNCTION) return;
-  if (luaL_getmetafield(L, arg, "__call") == LUA_TNIL)
-    luaL_typeerror(L, arg, "function");
-  lua_pop(L, 1);
+  if (!aio_iscallable(L, arg)) luaL_typeerror(L, arg, "function");
 }
 
 /* fut:add_done_callback(fn) */

@@ -144,6 +144,7 @@ typedef struct Loop {
 #define LOOP_INIT_CAP 256
 
 Runtime *aio_rt (lua_State *L);
+int aio_iscallable (lua_State *L, int idx);
 int aio_typeof (lua_State *L, Runtime *rt, int idx);
 void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type);
 void *aio_checkobj (lua_State *L, int idx, int type, const char *tname);

@@ -363,11 +363,7 @@ static int loop_set_debug (lua_State *L) {
 static int loop_call_soon (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
   int nargs = lua_gettop(L) - 2;
-  if (lua_type(L, 2) != LUA_TFUNCTION) {
-    if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
-      luaL_typeerror(L, 2, "function");
-    lua_pop(L, 1);
-  }
+  if (!aio_iscallable(L, 2)) luaL_typeerror(L, 2, "function");
   if (nargs < 0) nargs = 0;
   lua_settop(L, nargs + 2);
   handle_new(L, loop, 1, 2, nargs, 0);

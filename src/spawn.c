@@ -225,19 +225,10 @@ static int core_eager_task_factory (lua_State *L) {
   return 1;
 }
 
-/* Whether the value at idx can be called: a function or a __call. */
-static int is_callable (lua_State *L, int idx) {
-  int callable;
-  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-  callable = luaL_getmetafield(L, idx, "__call") != LUA_TNIL;
-  if (callable) lua_pop(L, 1);
-  return callable;
-}
-
 /* loop:set_task_factory(factory_or_nil) */
 static int loop_set_task_factory (lua_State *L) {
   Loop *loop = loop_check(L, 1);
-  if (!lua_isnil(L, 2) && !is_callable(L, 2))
+  if (!lua_isnil(L, 2) && !aio_iscallable(L, 2))
     luaL_typeerror(L, 2, "function or nil");
   lua_settop(L, 2);
   lua_getiuservalue(L, 1, LOOP_UV_LUA);

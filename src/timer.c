@@ -171,11 +171,7 @@ static double checktime (lua_State *L, int arg) {
 static int schedule (lua_State *L, Loop *loop, double when) {
   int nargs = lua_gettop(L) - 3;
   Handle *h;
-  if (lua_type(L, 3) != LUA_TFUNCTION) {
-    if (luaL_getmetafield(L, 3, "__call") == LUA_TNIL)
-      luaL_typeerror(L, 3, "function");
-    lua_pop(L, 1);
-  }
+  if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
   if (nargs < 0) nargs = 0;
   lua_settop(L, nargs + 3);
   lua_remove(L, 2);  /* loop, fn, args... */

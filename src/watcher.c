@@ -155,11 +155,7 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
   Watcher *wt;
   int nargs = lua_gettop(L) - 3;
   lua_Integer key = watcher_key(kind, num);
-  if (lua_type(L, 3) != LUA_TFUNCTION) {
-    if (luaL_getmetafield(L, 3, "__call") == LUA_TNIL)
-      luaL_typeerror(L, 3, "function");
-    lua_pop(L, 1);
-  }
+  if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
   remove_key(L, key);
   wt = (Watcher *)lua_newuserdatauv(L, sizeof(Watcher), WATCHER_NUV);
   memset(wt, 0, sizeof(*wt));
