@@ -4,14 +4,6 @@ local asyncio = require("asyncio")
 local helper = require("spec.helper")
 local async, await = asyncio.async, asyncio.await
 
-local function count(set)
-   local n = 0
-   for _ in pairs(set) do
-      n = n + 1
-   end
-   return n
-end
-
 describe("eager tasks", function()
    it("run their first step inside create_task", helper.async(function()
       local loop = asyncio.get_running_loop()
@@ -94,8 +86,8 @@ describe("eager tasks", function()
       assert.equal(4, a:result())
       assert.equal(5, b:result())
       local done, pending = await(asyncio.wait({ quick(6), quick(7) }))
-      assert.equal(2, count(done))
-      assert.equal(0, count(pending))
+      assert.equal(2, helper.size(done))
+      assert.equal(0, helper.size(pending))
    end))
 
    it("nest, and fall back to the next iteration when nested too deep", helper.async(function()

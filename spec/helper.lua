@@ -124,6 +124,15 @@ function M.with_fds_exhausted(floor, spare, f)
    return table.unpack(results, 1, results.n)
 end
 
+-- The number of keys of a set, such as those wait and all_tasks return.
+function M.size(set)
+   local n = 0
+   for _ in pairs(set) do
+      n = n + 1
+   end
+   return n
+end
+
 -- Full collections until nothing more is freed.
 function M.full_gc()
    for _ = 1, 4 do

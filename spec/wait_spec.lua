@@ -13,14 +13,6 @@ local function set(...)
    return s
 end
 
-local function len(s)
-   local n = 0
-   for _ in pairs(s) do
-      n = n + 1
-   end
-   return n
-end
-
 local sleeper = async(function(dt, value)
    await(asyncio.sleep(dt))
    return value
@@ -102,7 +94,7 @@ describe("wait", function()
       assert.same({}, log)
       local done, pending = await(w)
       assert.same({ "a", "b", "c" }, log)
-      assert.equal(3, len(done))
+      assert.equal(3, helper.size(done))
       assert.same({}, pending)
    end))
 
@@ -177,7 +169,7 @@ describe("wait", function()
          error("really")
       end)())
       local done, pending = await(asyncio.wait({ b, a }))
-      assert.equal(2, len(done))
+      assert.equal(2, helper.size(done))
       assert.same({}, pending)
       local errors = 0
       for f in pairs(done) do
