@@ -50,7 +50,7 @@ check: deps $(ASAN_SO)
 	$(MAKE) lint
 
 lint:
-	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua tools/oom_streams.lua
+	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua
 
 # Every reachable function called with odd arguments, under the sanitizers
 # (not part of check: a few minutes). SEEDS picks the runs.

@@ -1,4 +1,3 @@
--- luacheck: globals oom_arm
 -- The scenario of tools/oom.sh: the library's common paths, run under an
 -- allocator that fails at one chosen allocation (tools/oomhost.c). Each
 -- stage is bounded by a timeout guard, so a callback lost to the memory
@@ -68,9 +67,4 @@ local function scenario()
    pcall(await, asyncio.create_task(async(function() error("x") end)()))
 end
 
-oom_arm(true)
-local ok, err = pcall(asyncio.run, scenario)
-oom_arm(false)
-collectgarbage()
-collectgarbage()
-io.stdout:write(ok and "ok\n" or ("error: " .. tostring(err) .. "\n"))
+dofile("tools/oom_run.lua")(scenario)

@@ -1,4 +1,3 @@
--- luacheck: globals oom_arm
 -- The second scenario of tools/oom.sh: streams, a server, UDP, a
 -- subprocess and a worker thread, under the failing allocator
 -- (tools/oomhost.c), bounded by a timeout guard as tools/oom.lua.
@@ -40,9 +39,4 @@ local function scenario()
    await(p:communicate("hello"))
    await(asyncio.to_thread(function(x) return x * 2 end, 21))
 end
-oom_arm(true)
-local ok, err = pcall(asyncio.run, scenario)
-oom_arm(false)
-collectgarbage()
-collectgarbage()
-io.stdout:write(ok and "ok\n" or ("error: " .. tostring(err) .. "\n"))
+dofile("tools/oom_run.lua")(scenario)
