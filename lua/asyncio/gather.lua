@@ -180,6 +180,8 @@ function M.gather(...)
    end
 
    local loop = first_loop(children[1])
+   -- only a task factory (eager tasks) makes a task that is done at once
+   local factory = loop:get_task_factory()
    local seen, done_now
    for i = 1, n do
       local arg = children[i]
@@ -189,7 +191,7 @@ function M.gather(...)
             seen[arg] = task
          end
          children[i] = task
-         if done(task) then -- an eager task (loop:set_task_factory) that ended
+         if factory ~= nil and done(task) then -- an eager task that ended
             done_now = done_now or {}
             done_now[#done_now + 1] = task
          else
