@@ -116,6 +116,8 @@ static int check_task_args (lua_State *L, int objidx, int optsidx, int *eager) {
   return nameidx;
 }
 
+static int core_eager_task_factory (lua_State *L);
+
 /*
 ** Pushes the task made by the task factory of the loop at loopidx:
 ** factory(loop, obj, opts), opts being the table at optsidx or nil. What
@@ -123,8 +125,6 @@ static int check_task_args (lua_State *L, int objidx, int optsidx, int *eager) {
 ** nameidx and eager are what check_task_args found (eager < 0: no
 ** eager_start option). [-0, +1, e]
 */
-static int core_eager_task_factory (lua_State *L);
-
 static void task_from_factory (lua_State *L, int loopidx, int objidx,
                                int optsidx, int nameidx, int eager) {
   loopidx = lua_absindex(L, loopidx);
