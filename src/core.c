@@ -264,6 +264,7 @@ static const luaL_Reg core_funcs[] = {
   {"set_hooks", core_set_hooks},
   {"typeof", core_typeof},
   {"monotonic", core_monotonic},
+  {"arena_stats", arena_stats},
   {NULL, NULL}
 };
 
@@ -296,6 +297,7 @@ LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
     NULL
   };
   int i, rtidx, modidx;
+  arena_install(L);  /* first, so the core's own objects come from it */
   runtime_open(L);
   rtidx = lua_gettop(L);
   lua_newtable(L);

@@ -143,6 +143,10 @@ typedef struct Loop {
 
 #define LOOP_INIT_CAP 256
 
+/* ---------- the state's allocator (arena.c) ---------- */
+void arena_install (lua_State *L);
+int arena_stats (lua_State *L);
+
 Runtime *aio_rt (lua_State *L);
 int aio_iscallable (lua_State *L, int idx);
 int aio_typeof (lua_State *L, Runtime *rt, int idx);

@@ -1,0 +1,124 @@
+-- The arena (src/arena.c): the allocator of the Lua state that loads the
+-- core first. Blocks must keep their contents through every resize, go back
+-- to the arena when Lua frees them, and the process must end cleanly after
+-- lua_close has freed everything through an allocator whose library Lua has
+-- already unloaded.
+
+local helper = require("spec.helper")
+local asyncio = require("asyncio")
+local core = require("asyncio.core")
+local async, await = asyncio.async, asyncio.await
+
+local LUA = os.getenv("LUA") or "lua5.4"
+local PATHS = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'"
+   .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;'"
+-- The sanitizer build leaves the arena out: AddressSanitizer must see
+-- every block.
+local sanitized = (os.getenv("ASYNCIO_CPATH") or ""):find("asan") ~= nil
+
+-- Runs a chunk of Lua in a fresh lua5.4 process on the regular build and
+-- returns its stdout and exit status.
+local function run_lua(code, env)
+   local path = os.tmpname()
+   local f = assert(io.open(path, "w"))
+   f:write(code)
+   f:close()
+   local p = assert(io.popen(("%s %s timeout 30 %s %s 2>&1"):format(env or "", PATHS, LUA, path), "r"))
+   local out = p:read("a")
+   local _, _, status = p:close()
+   os.remove(path)
+   return out, status
+end
+
+-- A deterministic pseudo-random number in 1..n.
+local seed = 42
+local function rand(n)
+   seed = (seed * 1103515245 + 12345) % 2147483648
+   return seed % n + 1
+end
+
+describe("the arena", function()
+   it("serves the state that loaded the core first", function()
+      local stats = core.arena_stats()
+      if sanitized then
+         assert.is_nil(stats)
+      else
+         assert.is_table(stats)
+         assert.is_true(stats.live > 0)
+         assert.is_true(stats.chunks >= 1)
+      end
+   end)
+
+   it("keeps what blocks hold while they grow, shrink and are reused", function()
+      local keep = {}
+      for round = 1, 12 do
+         for i = 1, 1500 do
+            local n = rand(150)
+            local t = {}
+            for j = 1, n do t[j] = j * round end -- grows through many size classes
+            for j = n, n // 2 + 1, -1 do t[j] = nil end
+            t.k = round                           -- a rehash shrinks the array
+            local c = string.char(64 + i % 26)
+            keep[rand(400)] = { t = t, n = n // 2, round = round, s = c:rep(rand(1100)), c = c }
+         end
+         collectgarbage()
+         for _, k in pairs(keep) do
+            assert.equal(k.n, #k.t)
+            for j = 1, k.n do assert.equal(j * k.round, k.t[j]) end
+            assert.equal(k.c:rep(#k.s), k.s)
+         end
+      end
+   end)
+
+   it("takes back the blocks of finished tasks", function()
+      if sanitized then return end
+      helper.full_gc()
+      local before = core.arena_stats().live
+      helper.run(function()
+         local tasks = {}
+         for i = 1, 5000 do
+            tasks[i] = asyncio.create_task(async(function(x)
+               await(asyncio.sleep(0))
+               return x
+            end)(i))
+         end
+         local results = await(asyncio.gather(table.unpack(tasks)))
+         assert.equal(5000, #results)
+      end)
+      helper.full_gc()
+      local after = core.arena_stats().live
+      assert.is_true(after < before + 500, ("live blocks went from %d to %d"):format(before, after))
+   end)
+
+   it("lets the process end cleanly after lua_close frees everything through it", function()
+      -- lua_close unloads the core before it frees the last blocks: this
+      -- crashed until the core pinned its library
+      local out, status = run_lua([[
+         local asyncio = require("asyncio")
+         local t = {}
+         for i = 1, 20000 do t[i] = { i, tostring(i) } end
+         asyncio.run(asyncio.async(function()
+            for _ = 1, 100 do asyncio.await(asyncio.sleep(0)) end
+         end)())
+         local stats = require("asyncio.core").arena_stats()
+         print(stats ~= nil, stats and stats.live > 20000)
+      ]])
+      assert.equal(0, status)
+      assert.equal("true\ttrue\n", out)
+   end)
+
+   it("is left out when ASYNCIO_ARENA is 0", function()
+      local out, status = run_lua([[print(require("asyncio.core").arena_stats())]], "ASYNCIO_ARENA=0")
+      assert.equal(0, status)
+      assert.equal("nil\n", out)
+   end)
+
+   it("is not taken by the states of worker threads", function()
+      local in_worker = helper.run(function()
+         return await(asyncio.to_thread(function()
+            return require("asyncio.core").arena_stats() == nil
+         end))
+      end)
+      assert.is_true(in_worker)
+   end)
+end)
