@@ -76,6 +76,17 @@ describe("event loop", function()
       end
    end)
 
+   it("takes a negative call_later delay as a deadline in the past", function()
+      local ran = {}
+      local t0 = loop:time()
+      loop:call_later(0, function() ran[#ran + 1] = "delay 0" end)
+      local h = loop:call_later(-1, function() ran[#ran + 1] = "delay -1" end)
+      assert.is_true(h:when() < t0)
+      loop:call_later(0.001, function() loop:stop() end)
+      loop:run_forever()
+      assert.same({ "delay -1", "delay 0" }, ran)
+   end)
+
    it("cancels handles and timer handles", function()
       local ran = {}
       local h = loop:call_soon(function() ran[#ran + 1] = "soon" end)
@@ -236,6 +247,21 @@ describe("event loop", function()
 end)
 
 describe("exception handler", function()
+   it("hears of a failed callback before the next callback runs", function()
+      local loop = asyncio.new_event_loop()
+      local log = {}
+      loop:set_exception_handler(function(_, ctx) log[#log + 1] = "A: " .. ctx.message:sub(1, 21) end)
+      loop:call_soon(function() error("x") end)
+      loop:call_soon(function()
+         log[#log + 1] = "next"
+         loop:set_exception_handler(function(_, ctx) log[#log + 1] = "B: " .. ctx.message end)
+         loop:stop()
+      end)
+      loop:run_forever()
+      loop:close()
+      assert.same({ "A: Exception in callback", "next" }, log)
+   end)
+
    it("receives the loop and the context; a failing one falls back", function()
       local loop = asyncio.new_event_loop()
       local seen

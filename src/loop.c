@@ -277,6 +277,9 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
     if (timed) t0 = aio_now();
     dispatch(L, loop, loopidx);
     if (timed) report_slow(L, loop, aio_now() - t0);
+    /* as Python's Handle._run: a callback's failure is reported before
+       the next callback runs, to the handler set at that moment */
+    if (loop->nreports > 0) flush_reports(L, loop, loopidx);
     if (ringgen != loop->ringgen) {  /* a callback replaced the ring */
       ringgen = loop->ringgen;
       lua_getiuservalue(L, loopidx, LOOP_UV_READY);

@@ -186,7 +186,9 @@ static int schedule (lua_State *L, Loop *loop, double when) {
 static int loop_call_later (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
   double delay = checktime(L, 2);
-  return schedule(L, loop, aio_now() + (delay > 0 ? delay : 0));
+  /* no clamp: as in Python, a negative delay is a deadline in the past,
+     due before the handles of delay 0 */
+  return schedule(L, loop, aio_now() + delay);
 }
 
 /* loop:call_at(when, fn, ...) -> TimerHandle */
