@@ -168,6 +168,18 @@ describe("Future", function()
       assert.equal(0, #reports)
    end)
 
+   it("cancel() on a failed future counts as retrieving its error", function()
+      local other = asyncio.new_event_loop()
+      local reports = helper.capture_reports(other)
+      local fut = other:create_future()
+      fut:set_exception("answered for")
+      assert.is_false(fut:cancel())
+      other:close()
+      fut = nil -- luacheck: ignore
+      helper.full_gc()
+      assert.equal(0, #reports)
+   end)
+
    it("reports unretrieved errors when the loop closes at the latest", function()
       local other = asyncio.new_event_loop()
       local reports = helper.capture_reports(other)

@@ -313,6 +313,26 @@ describe("gather", function()
    end))
 
    describe("cancelled", function()
+      it("ends in the CancelledError of the child that finished last, as Python", helper.async(function()
+         local g = asyncio.gather(asyncio.sleep(1), asyncio.sleep(1), { return_exceptions = true })
+         await(asyncio.sleep(0))
+         assert.is_true(g:cancel("first"))
+         g:cancel("second") -- the children keep the first message
+         local err = helper.error_of(await, g)
+         assert.is_true(asyncio.CancelledError:is(err))
+         assert.equal("first", err.message)
+         -- a child that catches the cancellation and returns: no message
+         local stubborn = async(function()
+            if not pcall(await, asyncio.sleep(1)) then return "kept" end
+         end)
+         g = asyncio.gather(stubborn())
+         await(asyncio.sleep(0))
+         g:cancel("lost")
+         err = helper.error_of(await, g)
+         assert.is_true(asyncio.CancelledError:is(err))
+         assert.is_nil(err.message)
+      end))
+
       it("cancels every child, and the task awaiting it gets CancelledError", helper.async(function()
          local loop = asyncio.get_running_loop()
          local proof = 0

@@ -133,8 +133,43 @@ describe("tasks", function()
       assert.equal(base, count())
    end))
 
-   it("current_task is nil outside tasks", function()
-      assert.is_nil(asyncio.current_task())
+   it("current_task raises without a running loop, and is nil between tasks", function()
+      assert.has_error(function() asyncio.current_task() end, "no running event loop")
+      local loop = asyncio.new_event_loop()
+      local seen = "unset"
+      loop:call_soon(function()
+         seen = asyncio.current_task()
+         loop:stop()
+      end)
+      loop:run_forever()
+      assert.is_nil(seen)
+      assert.is_nil(asyncio.current_task(loop)) -- a loop that is not running
+      loop:close()
+   end)
+
+   it("a task woken by its cancelled waiter keeps that waiter's message", helper.async(function()
+      -- the future is cancelled first, then the task in the same iteration:
+      -- as in Python, the future's CancelledError reaches the task
+      local fut = asyncio.get_running_loop():create_future()
+      local t = asyncio.create_task(async(function() await(fut) end)())
+      await(asyncio.sleep(0))
+      fut:cancel("from the future")
+      assert.is_true(t:cancel("from the task"))
+      local err = helper.error_of(await, t)
+      assert.is_true(asyncio.CancelledError:is(err))
+      assert.equal("from the future", err.message)
+   end))
+
+   it("cancel() on a failed task silences its never-retrieved report", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      local t = loop:create_task(async(function() error("failed") end)())
+      loop:run_until_complete(asyncio.wait({ t }))
+      assert.is_false(t:cancel())
+      t = nil -- luacheck: ignore
+      helper.full_gc()
+      loop:close()
+      assert.equal(0, #reports)
    end)
 
    it("ensure_future passes futures and wraps coroutine objects", helper.async(function()

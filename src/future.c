@@ -34,6 +34,22 @@ void future_init (lua_State *L, Future *f, int type, int loopidx) {
 }
 
 /*
+** Marks the failure of the future at idx as looked at: nobody will be told
+** it was never retrieved. [-0, +0, -]
+*/
+void future_mark_retrieved (lua_State *L, Future *f, int idx) {
+  if (f->retrieved || !f->failed) return;
+  idx = lua_absindex(L, idx);
+  f->retrieved = 1;
+  lua_getiuservalue(L, idx, FUT_UV_LOOP);
+  lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
+  lua_pushvalue(L, idx);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+}
+
+/*
 ** Pushes the results of the finished future at idx and returns their
 ** count, or pushes its error (CancelledError if cancelled, marking a
 ** failure retrieved) and returns -1. Raises InvalidStateError if it is
@@ -56,15 +72,7 @@ static int push_outcome (lua_State *L, Future *f, int idx) {
     default: break;
   }
   if (f->failed) {
-    if (!f->retrieved) {
-      f->retrieved = 1;
-      lua_getiuservalue(L, idx, FUT_UV_LOOP);
-      lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
-      lua_pushvalue(L, idx);
-      lua_pushnil(L);
-      lua_rawset(L, -3);
-      lua_pop(L, 2);
-    }
+    future_mark_retrieved(L, f, idx);
     lua_getiuservalue(L, idx, FUT_UV_RESULT);
     return -1;
   }
@@ -186,6 +194,8 @@ int future_cancel (lua_State *L, Future *f, int idx, int msgidx) {
   int ok;
   idx = lua_absindex(L, idx);
   if (msgidx) msgidx = lua_absindex(L, msgidx);
+  /* as Python's: cancelling a failed future answers for its error */
+  if (f->state == FUT_FINISHED) future_mark_retrieved(L, f, idx);
   if (f->type == AIO_TFUTURE) {
     if (lua_getiuservalue(L, idx, FUT_UV_CANCELHOOK) != LUA_TFUNCTION) {
       lua_pop(L, 1);
@@ -288,15 +298,7 @@ static int future_exception (lua_State *L) {
     }
     return future_pushresults(L, f, 1);  /* raises */
   }
-  if (!f->retrieved) {
-    f->retrieved = 1;
-    lua_getiuservalue(L, 1, FUT_UV_LOOP);
-    lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pop(L, 2);
-  }
+  future_mark_retrieved(L, f, 1);
   lua_getiuservalue(L, 1, FUT_UV_RESULT);
   return 1;
 }

@@ -266,6 +266,11 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
     }
     t->started = 1;
     nargs = 1;
+  } else if (t->must_cancel && futidx
+             && ((Future *)lua_touserdata(L, futidx))->state == FUT_CANCELLED) {
+    /* woken by a cancelled waiter: as in Python, the CancelledError that
+       waiter raises is the one the task gets, its message included */
+    t->must_cancel = 0;
   } else if (t->must_cancel) {
     /* the CancelledError to throw in is made under a protected call: on
        a memory error the task gets that error instead, and is not lost */
@@ -551,7 +556,11 @@ static int core_check_task (lua_State *L) {
 static int task_cancel (lua_State *L) {
   Task *t = task_check(L, 1);
   lua_settop(L, 2);
-  if (t->fut.state != FUT_PENDING) { lua_pushboolean(L, 0); return 1; }
+  if (t->fut.state != FUT_PENDING) {
+    future_mark_retrieved(L, &t->fut, 1);  /* as Python's Task.cancel */
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   t->ncancels++;
   if (t->must_cancel == CANCEL_FORCED) {
     /* what it waited on is cancelled already (Python: its waiter future):

@@ -110,7 +110,7 @@ function M.gather(...)
    children[n + 1] = nil
    local results = {}
    local nfinished = 0
-   local outer, cancel_requested, cancel_msg
+   local outer, cancel_requested
    -- Children usually finish in argument order: each result is then
    -- stored by the callback, while the child is still in the CPU cache;
    -- from the first child out of order on (stored = false), finish() reads
@@ -118,7 +118,9 @@ function M.gather(...)
    local cursor, stored = 1, true
 
    -- All children are done: the list of results, or the CancelledError.
-   local function finish()
+   -- last_ok, last_value: the outcome of the child that finished last,
+   -- whose CancelledError (if it was cancelled) is Python's choice.
+   local function finish(last_ok, last_value)
       if return_exceptions then
          for i = cursor, n do
             local _, value = outcome(children[i])
@@ -130,7 +132,8 @@ function M.gather(...)
          end
       end
       if cancel_requested then
-         set_exception(outer, CancelledError(cancel_msg))
+         local cancelled = not last_ok and CancelledError:is(last_value)
+         set_exception(outer, cancelled and last_value or CancelledError())
       else
          results.n = n
          set_result(outer, results)
@@ -153,7 +156,7 @@ function M.gather(...)
             end
          end
          if nfinished == n and outer ~= nil and not done(outer) then
-            finish()
+            finish(ok, value)
          end
       elseif outer ~= nil and not done(outer) then
          -- a cancelled child's CancelledError too
@@ -174,7 +177,7 @@ function M.gather(...)
          end
       end
       if any then
-         cancel_requested, cancel_msg = true, msg
+         cancel_requested = true
       end
       return any
    end

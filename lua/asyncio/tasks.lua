@@ -71,7 +71,16 @@ function M.ensure_future(aw, loop)
    argerror(1, "ensure_future", "awaitable", aw)
 end
 
-function M.current_task()
+-- asyncio.current_task([loop]) -> the task running on loop (default: the
+-- running loop, and as in Python an error when none runs), or nil.
+function M.current_task(loop)
+   if loop == nil then
+      if core.get_running_loop() == nil then error("no running event loop", 2) end
+   elseif typeof(loop) ~= "loop" then
+      argerror(1, "current_task", "loop", loop)
+   elseif loop ~= core.get_running_loop() then
+      return nil
+   end
    return core.current_task()
 end
 
