@@ -137,6 +137,8 @@ static void wake_reader (lua_State *L, Stream *s, int sidx) {
 
 /* ---------- closing ---------- */
 
+static void drain_unread (Stream *s);
+
 /*
 ** Closes the descriptor now: stops both watchers, drops unsent bytes and
 ** wakes everybody waiting (readers see the end of the stream). Keeps the
@@ -147,6 +149,7 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
   sidx = lua_absindex(L, sidx);
   stream_stop_io(s, &s->rio);
   stream_stop_io(s, &s->wio);
+  drain_unread(s);
   close(s->fd);
   s->fd = -1;
   s->closing = 0;
@@ -239,6 +242,26 @@ static void fill (Stream *s) {
       s->fd = -1;
     }
   } else if (errno != EAGAIN && errno != EWOULDBLOCK) s->rerr = errno;
+}
+
+/*
+** Before a socket's descriptor closes: takes in what the peer sent and
+** nobody read yet, so it stays readable (as in Python, whose transports
+** read all the time) and the kernel does not answer the close with a
+** reset, which would make the peer lose what we wrote it last. Bounded, in
+** case the peer keeps sending; a failure here is nobody's business now.
+*/
+#define DRAIN_MAX ((size_t)1 << 20)
+static void drain_unread (Stream *s) {
+  size_t start = stream_buffered_in(s);
+  int rerr = s->rerr;
+  if (s->kind == STREAM_PIPE || s->connecting) return;
+  while (!s->eof && s->rerr == 0 && stream_buffered_in(s) - start < DRAIN_MAX) {
+    size_t had = stream_buffered_in(s);
+    fill(s);
+    if (stream_buffered_in(s) == had) break;  /* nothing more waiting */
+  }
+  s->rerr = rerr;
 }
 
 /* Where the separator starts in the unread bytes, searching from off. */
