@@ -41,7 +41,10 @@ asyncio.run(async(function()
       print(("Serving on %s:%d"):format(sock.host, sock.port))
    end
    io.stdout:flush()
-   await(server:serve_forever())
+   -- closing the server (after MAX_CLIENTS) ends serve_forever with a
+   -- CancelledError, as in Python
+   local ok, err = pcall(await, server:serve_forever())
+   if not ok and not asyncio.CancelledError:is(err) then error(err, 0) end
    await(server:wait_closed())
    print("Server closed")
 end))

@@ -131,12 +131,25 @@ describe("servers", function()
       await(server:wait_closed()) -- at once now
    end))
 
-   it("serve_forever returns when the server is closed", helper.async(function()
-      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
-      local loop = asyncio.get_running_loop()
-      loop:call_later(0.01, function() server:close() end)
-      await(server:serve_forever())
+   it("serve_forever raises CancelledError when the server is closed, after its connections end",
+      helper.async(function()
+      local release = asyncio.get_running_loop():create_future()
+      local server = await(asyncio.start_server(function(_, writer)
+         await(release)
+         writer:close()
+      end, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local forever = asyncio.create_task(server:serve_forever())
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      await(asyncio.sleep(0.01)) -- the connection task runs
+      server:close()
+      await(asyncio.sleep(0.01))
+      assert.is_false(forever:done()) -- waits for the connection task, as Python 3.13
+      release:set_result()
+      local err = helper.error_of(await, forever)
+      assert.is_true(asyncio.CancelledError:is(err), tostring(err))
       assert.is_false(server:is_serving())
+      writer:close()
    end))
 
    it("serve_forever is cancellable, and cancelling it closes the server", helper.async(function()

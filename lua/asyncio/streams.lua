@@ -375,7 +375,7 @@ function Server:close()
    local forever = self._forever
    self._forever = nil
    if forever ~= nil and not forever:done() then
-      forever:set_result()
+      forever:cancel() -- as Python: serve_forever raises CancelledError
    end
    check_closed(self)
 end
@@ -424,8 +424,9 @@ function Server.start_serving(_)
    return async(function() end)()
 end
 
--- server:serve_forever() -> awaitable: returns once the server is closed;
--- cancelling the awaiting task closes the server.
+-- server:serve_forever() -> awaitable: raises CancelledError once the
+-- server is closed or the awaiting task cancelled, after closing the server
+-- and waiting for its connections to finish (Python 3.13's order).
 Server.serve_forever = async(function(self)
    if self._closed then
       error("server is closed", 2)
@@ -439,6 +440,9 @@ Server.serve_forever = async(function(self)
    if not ok then
       self._forever = nil
       self:close()
+      if errors.CancelledError:is(err) then
+         pcall(await, self:wait_closed())
+      end
       error(err, 0)
    end
 end)
