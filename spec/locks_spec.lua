@@ -291,6 +291,13 @@ describe("Condition", function()
       await(cond:acquire())
    end))
 
+   it("wait() and wait_for() without the lock raise the same bare message", helper.async(function()
+      local cond = asyncio.Condition()
+      assert.equal("cannot wait on un-acquired lock", helper.error_of(await, cond:wait()))
+      assert.equal("cannot wait on un-acquired lock",
+         helper.error_of(await, cond:wait_for(function() return false end)))
+   end))
+
    it("wait_for() resolves to the predicate's value", helper.async(function()
       local cond = asyncio.Condition()
       local value

@@ -77,10 +77,6 @@ static int writer (lua_State *L, const void *p, size_t sz, void *ud) {
 }
 
 /*
-** Checks that the value at idx is a Lua function whose only upvalue, if
-** any, is _ENV. Returns 1, or 0 with a message pushed. [-0, +(0|1), m]
-*/
-/*
 ** Finds the C function at idx in a loaded module (package.loaded, _G
 ** included): pushes the module's name and the key and returns 1, or
 ** returns 0. [-0, +(0|2), -]
@@ -108,6 +104,13 @@ static int findcfunction (lua_State *L, int idx) {
   return 0;
 }
 
+/*
+** Checks that the value at idx is a Lua function whose only upvalue, if
+** any, is _ENV (whatever table it holds here, the copy gets the other
+** state's globals: busted's specs, for one, run with an _ENV of their
+** own), or a C function of a loaded module. Returns 1, or 0 with a message
+** pushed. [-0, +(0|1), m]
+*/
 int copy_checkfn (lua_State *L, int idx) {
   const char *name;
   int i;

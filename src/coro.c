@@ -154,6 +154,30 @@ static int coro_new (lua_State *L) {
   return 1;
 }
 
+/*
+** A task body bound for another thread's loop (run_coroutine_threadsafe),
+** as Python's run_coroutine_threadsafe(coro, loop) is written: an async
+** function at idx becomes the plain function it wraps, and a coroutine
+** object alone at the top becomes its function and arguments (it counts as
+** awaited: it runs there). Anything else stays for the copier to judge.
+** [-0, +(0|n), m]
+*/
+void coro_unwrap_body (lua_State *L, int idx) {
+  Coro *c;
+  idx = lua_absindex(L, idx);
+  if (lua_tocfunction(L, idx) == coro_new) {
+    lua_getupvalue(L, idx, 2);
+    lua_replace(L, idx);
+  } else if (lua_gettop(L) == idx && (c = coro_test(L, idx)) != NULL
+             && !c->awaited && lua_topointer(L, idx) != aio_rt(L)->sleep0) {
+    int i;
+    luaL_checkstack(L, c->n + 1, "too many arguments");
+    c->awaited = 1;
+    for (i = 1; i <= c->n + 1; i++) lua_getiuservalue(L, idx, i);
+    lua_remove(L, idx);
+  }
+}
+
 /* core.make_async(fn) -> afn */
 static int core_make_async (lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);

@@ -308,6 +308,7 @@ int coro_is (lua_State *L, int idx);
 void coro_wrap_reusable (lua_State *L, int idx);
 int coro_pushcall (lua_State *L, Coro *c, int idx);
 void coro_own (lua_State *L, int idx);
+void coro_unwrap_body (lua_State *L, int idx);
 int coro_open (lua_State *L);
 
 /* ---------- watchers: fds and signals (watcher.c) ---------- */

@@ -119,25 +119,29 @@ static int cfuture_gc (lua_State *L) {
 }
 
 /*
-** Waits until cf is done, at most the timeout at index 2 (none if nil),
+** Waits until cf is done, at most the timeout at index 2 (none if nil or
+** more than 1e9 seconds; not at all if negative or NaN),
 ** and pushes its values; returns their number and sets *status, or raises
 ** TimeoutError, or CancelledError if cf was cancelled. [-0, +n, e]
 */
 static int wait_outcome (lua_State *L, CFuture *cf, int *status) {
-  double timeout = luaL_optnumber(L, 2, -1);
-  int ok = 1, n;
+  int forever = lua_isnoneornil(L, 2), ok = 1, n;
   CopyBuf b;
   struct timespec until;
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_argcheck(L, timeout >= 0, 2, "timeout must not be negative");
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)timeout;
-    until.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+  if (!forever) {
+    double timeout = luaL_checknumber(L, 2);
+    if (!(timeout > 0)) timeout = 0;  /* negative, NaN: no wait, as Python */
+    if (timeout > 1e9) forever = 1;   /* past any clock's range: no deadline */
+    else {
+      clock_gettime(CLOCK_MONOTONIC, &until);
+      until.tv_sec += (time_t)timeout;
+      until.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+      if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    }
   }
   pthread_mutex_lock(&thread_lock);
   while (!cf->done) {
-    if (lua_isnoneornil(L, 2)) pthread_cond_wait(&cf->cv, &thread_lock);
+    if (forever) pthread_cond_wait(&cf->cv, &thread_lock);
     else if (pthread_cond_timedwait(&cf->cv, &thread_lock, &until) == ETIMEDOUT
              && !cf->done) break;
   }
@@ -424,6 +428,7 @@ static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   int bad, ok;
   copy_init(&b);
   if (lua_isnone(L, fnidx)) lua_pushnil(L);  /* "function expected, got nil" */
+  coro_unwrap_body(L, fnidx);
   if (!copy_dump(L, &b, fnidx, lua_gettop(L) - fnidx + 1, 1, aio_rt(L), &bad))
     copy_argerror(L, &b, "run_coroutine_threadsafe", 1 + bad, level);
   cf = cfuture_new(inbox);

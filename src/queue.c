@@ -128,8 +128,11 @@ static void check_task (lua_State *L) {
 static void bind_loop (lua_State *L, Queue *q) {
   Loop *running = aio_rt(L)->running;
   if (q->loop == running) return;
-  if (q->loop != NULL)
-    luaL_error(L, "<%s> is bound to a different event loop", kindnames[q->kind]);
+  if (q->loop != NULL) {  /* as Lock's: no line of ours to name */
+    lua_pushfstring(L, "<%s> is bound to a different event loop",
+                    kindnames[q->kind]);
+    lua_error(L);
+  }
   lua_getiuservalue(L, lua_upvalueindex(UV_RT), RT_UV_RUNNING);
   lua_setiuservalue(L, OPQ, QUEUE_UV_LOOP);
   q->loop = running;

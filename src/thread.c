@@ -254,7 +254,10 @@ static int core_executor_submit (lua_State *L) {
   Job *job;
   CopyBuf b;
   uint64_t target;
-  if (ex->shutdown) return luaL_error(L, "cannot schedule new futures after shutdown");
+  if (ex->shutdown) {  /* Python's RuntimeError: no line of ours to name */
+    lua_pushliteral(L, "cannot schedule new futures after shutdown");
+    return lua_error(L);
+  }
   if (lua_isnone(L, 5)) lua_pushnil(L);  /* "function expected, got nil" */
   copy_init(&b);
   if (!copy_dump(L, &b, 5, lua_gettop(L) - 4, 1, aio_rt(L), &bad))

@@ -242,7 +242,8 @@ local function condition_wait_op(op)
    local self = op[2]
    local lock = self._lock
    if not lock._locked then
-      error("cannot wait on un-acquired lock", 2)
+      -- raised inside an await (perhaps wait_for's): no caller's line to name
+      error("cannot wait on un-acquired lock", 0)
    end
    local fut = new_waiter(self)
    lock:release()

@@ -29,6 +29,8 @@ end
 function M.ThreadPoolExecutor(max_workers)
    if max_workers ~= nil and math.type(max_workers) ~= "integer" then
       argerror(1, "ThreadPoolExecutor", "integer or nil", max_workers)
+   elseif max_workers ~= nil and (max_workers < 1 or max_workers > 1024) then
+      error("bad argument #1 to 'ThreadPoolExecutor' (max_workers must be between 1 and 1024)", 2)
    end
    return core.executor_new(max_workers)
 end
@@ -131,10 +133,21 @@ end
 -- ---------- concurrent futures ----------
 
 -- Awaiting a concurrent future from a task: a future of the running loop,
--- settled through the loop's inbox when the concurrent one is done.
+-- settled through the loop's inbox when the concurrent one is done. As
+-- Python's wrap_future, cancelling the awaiting side (a cancel(), a
+-- wait_for timeout) cancels the concurrent future, and so its job or task.
+local function cancel_source(cf)
+   return function(fut)
+      if fut:cancelled() then
+         cf:cancel()
+      end
+   end
+end
+
 function ConcurrentFuture.__await(cf)
    local fut = events.get_running_loop():create_future()
    core.cfuture_watch(cf, fut)
+   fut:add_done_callback(cancel_source(cf))
    return fut
 end
 ConcurrentFuture.__index.await = coroutines.await
@@ -144,8 +157,8 @@ local function settle(cf, t)
    if t:cancelled() then
       return core.cfuture_set(cf, "cancelled")
    end
-   local err = t:exception()
-   if err ~= nil then
+   local ok, err = core.future_outcome(t) -- an error may be nil: not t:exception()
+   if not ok then
       if type(err) == "string" then
          err = err .. "\n" .. t:traceback()
       end
