@@ -67,6 +67,8 @@ local OPTIONS = {
    cwd = function(v)
       if v ~= nil and type(v) ~= "string" then
          return "must be a string, got " .. typename(v)
+      elseif v ~= nil and v:find("\0", 1, true) then
+         return "has an embedded zero"
       end
    end,
    env = function(v)
@@ -78,6 +80,10 @@ local OPTIONS = {
       for k, value in pairs(v) do
          if type(k) ~= "string" or (type(value) ~= "string" and type(value) ~= "number") then
             return "must map names to strings"
+         elseif k:find("\0", 1, true) or (type(value) == "string" and value:find("\0", 1, true)) then
+            return ("entry %q has an embedded zero"):format(k) -- C strings would cut it short
+         elseif k == "" or k:find("=", 1, true) then
+            return ("has a bad name %q"):format(k)
          end
       end
    end,
@@ -226,6 +232,8 @@ local function check_args(args, fname)
          a = tostring(a)
       elseif type(a) ~= "string" then
          argerror(2, fname, ("item %d is a %s, not a string"):format(i, typename(a)), 3)
+      elseif a:find("\0", 1, true) then -- C strings would cut it short
+         argerror(2, fname, ("item %d has an embedded zero"):format(i), 3)
       end
       list[i] = a
    end
@@ -236,6 +244,8 @@ end
 function M.create_subprocess_exec(program, args, opts)
    if type(program) ~= "string" then
       argerror(1, "create_subprocess_exec", "string expected, got " .. typename(program), 2)
+   elseif program:find("\0", 1, true) then
+      argerror(1, "create_subprocess_exec", "embedded zero in the program name", 2)
    end
    local argv = check_args(args, "create_subprocess_exec")
    table.insert(argv, 1, program)
@@ -247,6 +257,8 @@ end
 function M.create_subprocess_shell(cmd, opts)
    if type(cmd) ~= "string" then
       argerror(1, "create_subprocess_shell", "string expected, got " .. typename(cmd), 2)
+   elseif cmd:find("\0", 1, true) then
+      argerror(1, "create_subprocess_shell", "embedded zero in the command", 2)
    end
    return spawn_co("/bin/sh", { "/bin/sh", "-c", cmd }, check_opts(opts, 2, "create_subprocess_shell"))
 end
