@@ -290,8 +290,7 @@ describe("servers", function()
          "bad argument #3 to 'start_server' (port number or service name expected, got table)")
       assert.has_error(function() asyncio.start_unix_server(echo_handler, nil) end,
          "bad argument #2 to 'start_unix_server' (string expected, got nil)")
-      local ok, err = pcall(await, asyncio.start_server(echo_handler, "127.0.0.1", 70000))
-      assert.is_false(ok)
-      assert.matches("port out of range", tostring(err))
+      assert.has_error(function() asyncio.start_server(echo_handler, "127.0.0.1", 70000) end,
+         "bad argument #3 to 'start_server' (port out of range)")
    end))
 end)

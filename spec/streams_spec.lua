@@ -878,6 +878,26 @@ describe("streams", function()
       assert.has_error(function() asyncio.open_connection("127.0.0.1", port, { limit = 0 }) end,
          "bad argument #3 to 'open_connection' (limit must be a positive integer)")
       assert.has_error(function() asyncio.start_server(42, "127.0.0.1", 0) end)
+      -- the errors name the caller's line, not one of the library's
+      local function where(f)
+         local _, err = pcall(f)
+         return err
+      end
+      assert.matches("^[^:]*streams_spec%.lua:%d+: bad argument #2 to 'open_connection' %(port out of range%)",
+         where(function() asyncio.open_connection("127.0.0.1", 70000) end))
+      assert.matches("^[^:]*streams_spec%.lua:%d+: bad argument #2 to 'open_connection' %(port must be an integer",
+         where(function() asyncio.open_connection("127.0.0.1", 1.5) end))
+      assert.matches("^[^:]*streams_spec%.lua:%d+: bad argument #1 to 'start_server' %(function expected",
+         where(function() asyncio.start_server(42, "127.0.0.1", 0) end))
+      assert.matches("^[^:]*streams_spec%.lua:%d+: bad argument #1 to 'open_unix_connection' %(socket path too long",
+         where(function() asyncio.open_unix_connection("/tmp/" .. ("x"):rep(200)) end))
+      assert.matches("^[^:]*streams_spec%.lua:%d+: bad argument #2 to 'start_unix_server' %(empty socket path%)",
+         where(function() asyncio.start_unix_server(echo_handler, "") end))
+      -- numbers with an integer value will do as ports and limits
+      local r2, w2 = await(asyncio.open_connection("127.0.0.1", port + 0.0, { limit = 2 ^ 20 }))
+      w2:write("float port\n")
+      assert.equal("float port\n", await(r2:readline()))
+      w2:close()
       writer:close()
       assert.has_error(function() writer:write("x") end, "attempt to use a closed StreamWriter ('write')")
       server:close()

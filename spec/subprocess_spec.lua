@@ -364,7 +364,12 @@ describe("subprocesses", function()
       assert.matches("bad argument #1 to 'wait' %(Process expected", failure(p.wait, {}))
       assert.matches("unknown signal 'SIGNOPE'", failure(p.send_signal, p, "SIGNOPE"))
       assert.matches("bad argument #1 to 'send_signal'", failure(p.send_signal, p, {}))
+      assert.matches("^bad argument #1 to 'send_signal' %(invalid signal number%)", failure(p.send_signal, p, 1.5))
       assert.equal(0, await(p:wait()))
+      local alive = sh("sleep 5")
+      alive:send_signal(0) -- kill's probe: it exists, and nothing happens
+      alive:send_signal(15.0)
+      assert.equal(-15, await(alive:wait()))
    end))
 
    it("cannot be awaited outside a task", function()

@@ -626,5 +626,8 @@ int socket_open (lua_State *L) {
   };
   aio_newclass(L, AIO_TLISTENER, AIO_LISTENER, methods, meta);
   aio_setfuncs(L, funcs);
+  /* the longest Unix socket path, for the Lua layer's argument checks */
+  lua_pushinteger(L, (lua_Integer)sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+  lua_setfield(L, 1, "unix_path_max");
   return 0;
 }

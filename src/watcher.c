@@ -282,10 +282,12 @@ static const struct { const char *name; int num; } signal_names[] = {
 };
 
 /*
-** A signal given as a number or a name such as "SIGINT" or "INT"; one to
-** catch (tocatch) may not be SIGKILL or SIGSTOP, one to send may.
+** The signal at arg, a number or a name such as "SIGINT" or "INT", or -1
+** with *why saying what is wrong. One to catch (tocatch) may be neither
+** SIGKILL, SIGSTOP nor 0; one to send may, 0 being kill's probe of a
+** process. [-0, +(0|1), m]
 */
-int aio_checksignal (lua_State *L, int arg, int tocatch) {
+static int signal_lookup (lua_State *L, int arg, int tocatch, const char **why) {
   if (lua_type(L, arg) == LUA_TSTRING) {
     const char *s = lua_tostring(L, arg);
     int i;
@@ -297,14 +299,49 @@ int aio_checksignal (lua_State *L, int arg, int tocatch) {
       return SIGKILL;
     if (!tocatch && (strcmp(s, "SIGSTOP") == 0 || strcmp(s, "STOP") == 0))
       return SIGSTOP;
-    return luaL_argerror(L, arg, lua_pushfstring(L, "unknown signal '%s'", s));
-  } else {
-    lua_Integer n = luaL_checkinteger(L, arg);
-    luaL_argcheck(L, n > 0 && n < NSIG, arg, "invalid signal number");
-    if (tocatch && (n == SIGKILL || n == SIGSTOP))
-      luaL_argerror(L, arg, "SIGKILL and SIGSTOP cannot be caught");
+    if (tocatch && (strstr(s, "KILL") != NULL || strstr(s, "STOP") != NULL))
+      *why = "SIGKILL and SIGSTOP cannot be caught";
+    else
+      *why = lua_pushfstring(L, "unknown signal '%s'", s);
+    return -1;
+  } else if (lua_type(L, arg) == LUA_TNUMBER) {
+    int isint;
+    lua_Integer n = lua_tointegerx(L, arg, &isint);
+    if (!isint || n < (tocatch ? 1 : 0) || n >= NSIG) {
+      *why = "invalid signal number";
+      return -1;
+    }
+    if (tocatch && (n == SIGKILL || n == SIGSTOP)) {
+      *why = "SIGKILL and SIGSTOP cannot be caught";
+      return -1;
+    }
     return (int)n;
   }
+  *why = lua_pushfstring(L, "signal number or name expected, got %s",
+                         luaL_typename(L, arg));
+  return -1;
+}
+
+/* The signal at arg, as signal_lookup finds it, or an argument error. */
+int aio_checksignal (lua_State *L, int arg, int tocatch) {
+  const char *why = NULL;
+  int n = signal_lookup(L, arg, tocatch, &why);
+  if (n < 0) luaL_argerror(L, arg, why);
+  return n;
+}
+
+/* core.signal_to_send(sig) -> number, or nil and what is wrong with it:
+   for Process:send_signal, which names itself in the error. */
+static int core_signal_to_send (lua_State *L) {
+  const char *why = NULL;
+  int n = signal_lookup(L, 1, 0, &why);
+  if (n < 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, why);
+    return 2;
+  }
+  lua_pushinteger(L, n);
+  return 1;
 }
 
 /* loop:add_signal_handler(sig, fn, ...) */
@@ -417,6 +454,7 @@ int watcher_open (lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", watcher_gc}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"signal_number", core_signal_number},
+    {"signal_to_send", core_signal_to_send},
     {"pipe", core_pipe},
     {"fdwrite", core_fdwrite},
     {"fdread", core_fdread},

@@ -11,7 +11,7 @@ local events = require("asyncio.events")
 local stream_halves = require("asyncio.stream_halves")
 
 local M = {}
-local async, await, argerror = coroutines.async, coroutines.await, coroutines.argerror
+local async, await = coroutines.async, coroutines.await
 local iscoroutinefunction, iscoroutine = coroutines.iscoroutinefunction, coroutines.iscoroutine
 local CancelledError, OSError = errors.CancelledError, errors.OSError
 local StreamReader = core.StreamReader
@@ -20,35 +20,64 @@ local DEFAULT_LIMIT = stream_halves.DEFAULT_LIMIT
 
 -- ---------- options ----------
 
+-- The checks below are called by the public functions: their errors name
+-- the line that called those (level 4 from here).
+local function badarg(n, fname, msg)
+   error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 4)
+end
+
 local function checkopts(fname, n, opts)
    if opts == nil then
       return {}
    end
    if type(opts) ~= "table" then
-      argerror(n, fname, "table or nil", opts)
+      badarg(n, fname, "table or nil expected, got " .. coroutines.typename(opts))
    end
    return opts
 end
 
+-- The limit as an integer (1048576.0 will do, as 2^20 is a float).
 local function checklimit(fname, n, limit)
    if limit == nil then
       return DEFAULT_LIMIT
    end
-   if math.type(limit) ~= "integer" or limit <= 0 then
-      error(("bad argument #%d to '%s' (limit must be a positive integer)"):format(n, fname), 3)
+   limit = math.tointeger(limit)
+   if limit == nil or limit <= 0 then
+      badarg(n, fname, "limit must be a positive integer")
    end
    return limit
 end
 
+-- A service name, nil, or the port as an integer in 0..65535 (8080.0 will
+-- do, as the result of arithmetic).
 local function checkport(fname, n, port)
-   if port ~= nil and type(port) ~= "string" and math.type(port) ~= "integer" then
-      argerror(n, fname, "port number or service name", port)
+   if type(port) == "number" then
+      local p = math.tointeger(port)
+      if p == nil then
+         badarg(n, fname, "port must be an integer, got " .. tostring(port))
+      elseif p < 0 or p > 65535 then
+         badarg(n, fname, "port out of range")
+      end
+      return p
+   elseif port ~= nil and type(port) ~= "string" then
+      badarg(n, fname, "port number or service name expected, got " .. coroutines.typename(port))
+   end
+   return port
+end
+
+local function checkpath(fname, n, path)
+   if type(path) ~= "string" then
+      badarg(n, fname, "string expected, got " .. coroutines.typename(path))
+   elseif path == "" then
+      badarg(n, fname, "empty socket path")
+   elseif #path > core.unix_path_max then
+      badarg(n, fname, ("socket path too long (%d bytes, at most %d)"):format(#path, core.unix_path_max))
    end
 end
 
 local function checkhost(fname, n, host)
    if host ~= nil and type(host) ~= "string" then
-      argerror(n, fname, "string or nil", host)
+      badarg(n, fname, "string or nil expected, got " .. coroutines.typename(host))
    end
 end
 
@@ -79,7 +108,7 @@ local getaddrinfo_co = async(getaddrinfo)
 
 function M.getaddrinfo(host, port, opts)
    checkhost("getaddrinfo", 1, host)
-   checkport("getaddrinfo", 2, port)
+   port = checkport("getaddrinfo", 2, port)
    opts = checkopts("getaddrinfo", 3, opts)
    opts = {
       family = checkfamily("getaddrinfo", 3, opts.family),
@@ -159,7 +188,7 @@ local open_connection_co = async(open_connection)
 -- awaitable reader, writer
 function M.open_connection(host, port, opts)
    checkhost("open_connection", 1, host)
-   checkport("open_connection", 2, port)
+   port = checkport("open_connection", 2, port)
    opts = checkopts("open_connection", 3, opts)
    local limit = checklimit("open_connection", 3, opts.limit)
    local family = checkfamily("open_connection", 3, opts.family)
@@ -177,9 +206,7 @@ end)
 
 -- asyncio.open_unix_connection(path [, {limit=}]) -> awaitable reader, writer
 function M.open_unix_connection(path, opts)
-   if type(path) ~= "string" then
-      argerror(1, "open_unix_connection", "string", path)
-   end
+   checkpath("open_unix_connection", 1, path)
    opts = checkopts("open_unix_connection", 2, opts)
    return open_unix_connection_co(path, checklimit("open_unix_connection", 2, opts.limit))
 end
@@ -319,7 +346,7 @@ end
 
 local function checkcb(fname, cb)
    if type(cb) ~= "function" and not (getmetatable(cb) or {}).__call then
-      argerror(1, fname, "function", cb)
+      badarg(1, fname, "function expected, got " .. coroutines.typename(cb))
    end
 end
 
@@ -340,7 +367,7 @@ end)
 function M.start_server(cb, host, port, opts)
    checkcb("start_server", cb)
    checkhost("start_server", 2, host)
-   checkport("start_server", 3, port)
+   port = checkport("start_server", 3, port)
    opts = checkopts("start_server", 4, opts)
    local limit = checklimit("start_server", 4, opts.limit)
    return start_server_co(cb, host, port, opts, limit)
@@ -356,9 +383,7 @@ end)
 -- asyncio.start_unix_server(cb, path [, {limit=, backlog=}]) -> awaitable Server
 function M.start_unix_server(cb, path, opts)
    checkcb("start_unix_server", cb)
-   if type(path) ~= "string" then
-      argerror(2, "start_unix_server", "string", path)
-   end
+   checkpath("start_unix_server", 2, path)
    opts = checkopts("start_unix_server", 3, opts)
    return start_unix_server_co(cb, path, opts, checklimit("start_unix_server", 3, opts.limit))
 end
@@ -510,8 +535,8 @@ function M.open_datagram(opts)
    opts = checkopts("open_datagram", 1, opts)
    checkhost("open_datagram", 1, opts.local_host)
    checkhost("open_datagram", 1, opts.remote_host)
-   checkport("open_datagram", 1, opts.local_port)
-   checkport("open_datagram", 1, opts.remote_port)
+   local local_port = checkport("open_datagram", 1, opts.local_port)
+   local remote_port = checkport("open_datagram", 1, opts.remote_port)
    if opts.bufsize ~= nil and (math.type(opts.bufsize) ~= "integer" or opts.bufsize <= 0) then
       error("bad argument #1 to 'open_datagram' (bufsize must be a positive integer)", 2)
    end
@@ -519,6 +544,7 @@ function M.open_datagram(opts)
    for k, v in pairs(opts) do
       copy[k] = v
    end
+   copy.local_port, copy.remote_port = local_port, remote_port
    copy.family = checkfamily("open_datagram", 1, opts.family)
    return open_datagram_co(copy)
 end

@@ -359,15 +359,17 @@ function Process:communicate(input)
    return communicate_co(self, input)
 end
 
--- process:send_signal(sig): sig is a number or a name ("SIGTERM", "TERM").
+-- process:send_signal(sig): sig is a number or a name ("SIGTERM", "TERM");
+-- 0 sends nothing but checks the process exists, as kill(pid, 0).
 -- Nothing happens once the child has been reaped (returncode is set).
 function Process:send_signal(sig)
    check_self(self, "send_signal")
-   if type(sig) ~= "number" and type(sig) ~= "string" then
-      argerror(1, "send_signal", "signal number or name expected, got " .. typename(sig), 2)
+   local signum, why = core.signal_to_send(sig)
+   if signum == nil then
+      error(("bad argument #1 to 'send_signal' (%s)"):format(why), 2)
    end
    if self.returncode == nil then
-      core.kill(self.pid, sig)
+      core.kill(self.pid, signum)
    end
 end
 
