@@ -194,6 +194,32 @@ describe("event loop", function()
       core.fdclose(w)
    end)
 
+   it("runs what one poll made ready in the order it became ready, as Python", function()
+      -- libev hands a poll's events over last first; Python's selector,
+      -- first first (ioorder.c)
+      local pipes, got = {}, {}
+      for i = 1, 4 do pipes[i] = { core.pipe() } end
+      for _, i in ipairs({ 3, 1, 4, 2 }) do
+         local r = pipes[i][1]
+         loop:add_reader(r, function()
+            core.fdread(r, 10)
+            loop:remove_reader(r)
+            got[#got + 1] = i
+            if #got == 4 then loop:stop() end
+         end)
+      end
+      loop:run_until_complete(asyncio.sleep(0.001)) -- epoll has them all now
+      loop:call_soon(function() -- written before the loop polls again
+         for i = 1, 4 do core.fdwrite(pipes[i][2], "x") end
+      end)
+      loop:run_forever()
+      assert.same({ 1, 2, 3, 4 }, got)
+      for i = 1, 4 do
+         core.fdclose(pipes[i][1])
+         core.fdclose(pipes[i][2])
+      end
+   end)
+
    it("refuses descriptors epoll would refuse, with Python's errors, instead of aborting", function()
       local r, w = core.pipe()
       core.fdclose(r)

@@ -131,6 +131,39 @@ describe("servers", function()
       await(server:wait_closed()) -- at once now
    end))
 
+   it("serves clients whose bytes came in one poll in the order they were sent, as Python", helper.async(function()
+      local order = {}
+      local server = await(asyncio.start_server(function(reader, writer)
+         local line = await(reader:readline())
+         order[#order + 1] = line
+         writer:close()
+      end, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local readers, writers = {}, {}
+      for i = 1, 4 do
+         readers[i], writers[i] = await(asyncio.open_connection("127.0.0.1", port))
+      end
+      await(asyncio.sleep(0.01)) -- every handler waits in readline
+      for i = 1, 4 do writers[i]:write(("client %d\n"):format(i)) end
+      while #order < 4 do await(asyncio.sleep(0.001)) end
+      assert.same({ "client 1\n", "client 2\n", "client 3\n", "client 4\n" }, order)
+      for i = 1, 4 do writers[i]:close() end
+      server:close()
+   end))
+
+   it("starts the handler of a connection before open_connection returns it, as Python", helper.async(function()
+      local log = {}
+      local server = await(asyncio.start_server(function(_, writer)
+         log[#log + 1] = "handler"
+         writer:close()
+      end, "127.0.0.1", 0))
+      local _, writer = await(asyncio.open_connection("127.0.0.1", select(2, server:getsockname())))
+      log[#log + 1] = "connected"
+      assert.same({ "handler", "connected" }, log)
+      writer:close()
+      server:close()
+   end))
+
    it("serve_forever raises CancelledError when the server is closed, after its connections end",
       helper.async(function()
       local release = asyncio.get_running_loop():create_future()

@@ -174,6 +174,7 @@ static int sender_woken (lua_State *L) {
 static void call_protected (Endpoint *e, lua_CFunction fn) {
   lua_State *L = e->loop->L;
   if (L == NULL) return;
+  ioorder_event(e->loop);
   lua_pushcfunction(L, fn);
   lua_pushlightuserdata(L, e);
   lua_pushvalue(L, 1);  /* the loop: see watcher.c */

@@ -139,9 +139,24 @@ typedef struct Loop {
   int ntaskslots;          /* rw: slots used so far in LOOP_UV_TASKS */
   int nreports;            /* rw: contexts queued in LOOP_UV_REPORTS */
   struct Inbox *inbox;     /* owned by threadsafe.c: messages of other threads */
+  /* the order of what one poll makes ready (ioorder.c) */
+  unsigned char polling;   /* rw: inside ev_run: queued entries are tagged */
+  unsigned char order_lost;/* rw: a tag could not be kept this poll */
+  unsigned iogroup;        /* rw: the I/O callback running, in libev's order */
+  unsigned *polled;        /* owned: the tag of each entry queued this poll */
+  lua_Integer npolled, polledcap;
+  lua_Integer poll_base;   /* rw: entries queued before the poll */
 } Loop;
 
 #define LOOP_INIT_CAP 256
+
+/* ---------- the order of a poll's events (ioorder.c) ---------- */
+/* An I/O callback begins: what it queues forms one group. */
+#define ioorder_event(loop) ((loop)->iogroup++)
+void ioorder_begin (Loop *loop);
+void ioorder_record (Loop *loop);
+void ioorder_end (lua_State *L, Loop *loop, int loopidx);
+void ioorder_free (Loop *loop);
 
 /* ---------- the state's allocator (arena.c) ---------- */
 void arena_install (lua_State *L);

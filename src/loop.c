@@ -101,6 +101,7 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
     lua_rawseti(L, -2, pos + 2);
   }
   loop->tail++;
+  if (loop->polling) ioorder_record(loop);
   lua_pop(L, 1);
 }
 
@@ -206,8 +207,10 @@ static void report_slow (lua_State *L, Loop *loop, double dt) {
 ** Lets libev look for I/O, waiting at most timeout seconds (negative: no
 ** limit). Watcher callbacks append to the ready queue.
 */
-static void poll_io (Loop *loop, double timeout, double now) {
+static void poll_io (lua_State *L, Loop *loop, int loopidx, double timeout,
+                     double now) {
   if (loop->fresh != NULL) watcher_before_poll(loop);
+  ioorder_begin(loop);
   if (timeout == 0) ev_run(loop->ev, EVRUN_NOWAIT);
   else {
     if (timeout > 0) {
@@ -221,6 +224,7 @@ static void poll_io (Loop *loop, double timeout, double now) {
     ev_timer_stop(loop->ev, &loop->wakeup);
     now = aio_now();
   }
+  ioorder_end(L, loop, loopidx);
   loop->last_poll = now;
   loop->since_poll = 0;
 }
@@ -244,7 +248,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
     if (loop->nheap > 0 || (n & 15) == 0) now = aio_now();
     if (n >= POLL_EVERY_ITERATIONS
         || (now != 0 && now - loop->last_poll >= POLL_INTERVAL))
-      poll_io(loop, 0, now != 0 ? now : aio_now());
+      poll_io(L, loop, loopidx, 0, now != 0 ? now : aio_now());
   } else {
     double timeout = -1;
     now = aio_now();
@@ -253,7 +257,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
       if (timeout < 0) timeout = 0;
       else if (timeout > 1e9) timeout = -1;  /* sleep(math.huge) */
     }
-    poll_io(loop, timeout, now);
+    poll_io(L, loop, loopidx, timeout, now);
     now = loop->last_poll;
   }
   if (loop->nheap > 0 && loop->heap[0].when <= now)
@@ -419,6 +423,7 @@ void loop_close (lua_State *L, Loop *loop, int loopidx) {
     loop->ev = NULL;
   }
   timer_free(loop);
+  ioorder_free(loop);
   free(loop->taskfree);
   loop->taskfree = NULL;
   loop->ntaskfree = loop->taskfreecap = 0;
@@ -468,8 +473,10 @@ static void nop_cb (struct ev_loop *ev, ev_timer *w, int revents) {
 
 /* Another thread posted to the loop's inbox (threadsafe.c). */
 static void async_cb (struct ev_loop *ev, ev_async *w, int revents) {
+  Loop *loop = (Loop *)((char *)w - offsetof(Loop, async));
   (void)ev; (void)revents;
-  threadsafe_drain((Loop *)((char *)w - offsetof(Loop, async)));
+  ioorder_event(loop);
+  threadsafe_drain(loop);
 }
 
 static void newweak (lua_State *L, const char *mode) {

@@ -101,6 +101,7 @@ static int wake_ready (lua_State *L) {
       lua_getiuservalue(L, 4, ST_UV_RWAIT);  /* 5: the parked task */
       lua_pushnil(L);
       lua_setiuservalue(L, 4, ST_UV_RWAIT);
+      rs->loop->iogroup = s->iogroup;  /* queued as its read was (ioorder.c) */
       task_unpark(L, 5, 2);
     }
     lua_settop(L, 3);

@@ -285,6 +285,7 @@ static void async_cb (struct ev_loop *ev, ev_async *w, int revents) {
   lua_State *L = r->loop->L;
   (void)ev; (void)revents;
   if (L == NULL) return;
+  ioorder_event(r->loop);
   lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
   if (lua_rawgetp(L, -1, &resolver_key) != LUA_TUSERDATA) {
     lua_pop(L, 2);

@@ -382,6 +382,7 @@ static void accept_cb (struct ev_loop *ev, ev_io *w, int revents) {
   lua_State *L = ls->loop->L;
   (void)ev; (void)revents;
   if (L == NULL) return;
+  ioorder_event(ls->loop);
   /* the accept function is a user value: find the listener first */
   lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
   if (lua_rawgetp(L, -1, ls) != LUA_TUSERDATA) { lua_pop(L, 2); return; }

@@ -320,8 +320,12 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
     readers_idle_link(s->rs, s);
     return;
   }
+  ioorder_event(s->loop);
   fill(s);
-  if (satisfied(s)) readers_ready_link(s->rs, s);
+  if (satisfied(s)) {
+    s->iogroup = s->loop->iogroup;  /* its wakeup, later, goes here */
+    readers_ready_link(s->rs, s);
+  }
 }
 
 /*
@@ -396,6 +400,7 @@ static void wio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   Stream *s = (Stream *)w->data;
   (void)ev; (void)revents;
   if (s->fd < 0) return;
+  ioorder_event(s->loop);
   if (s->connecting) {
     int err = 0;
     socklen_t len = sizeof(err);

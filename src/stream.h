@@ -58,6 +58,7 @@ struct Stream {
   struct Readers *rs;      /* ro: cache of ST_UV_READERS */
   struct Stream *rnext;    /* rw: link in rs->ready */
   size_t chunk;            /* rw: bytes asked of the next read() */
+  unsigned iogroup;        /* rw: in rs->ready: the read's ioorder group */
   ev_io rio;               /* read readiness: started while a reader waits */
   ev_io wio;               /* write readiness: while connecting or flushing */
   /* the rest */

@@ -84,6 +84,7 @@ static int queue_handle (lua_State *L) {
 static void fire (Watcher *wt) {
   lua_State *L = wt->loop->L;
   if (L == NULL) return;
+  ioorder_event(wt->loop);
   lua_pushcfunction(L, queue_handle);
   lua_pushlightuserdata(L, wt);
   lua_pushvalue(L, 1);

@@ -153,6 +153,13 @@ local function connect_one(loop, family, addr, port, nodelay, what)
       return nil, err
    end
    local ok, e = pcall(await, stream:connected(what))
+   if ok and family ~= "unix" then
+      -- one iteration more, as in Python, whose transport hands a TCP
+      -- connection over only in the iterations after it is made: a server
+      -- of this process that accepted it in the same poll starts its
+      -- handler first, as there
+      ok, e = pcall(await, coroutines.sleep(0))
+   end
    if ok then
       return stream
    end
