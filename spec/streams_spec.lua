@@ -411,6 +411,23 @@ describe("streams", function()
       server:close()
    end, 10))
 
+   it("read(n) gets all that came and at_eof() sees an end that came, as Python's always-reading transports",
+      helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      conn.writer:write("abc")
+      assert.equal("ab", await(reader:read(2)))
+      conn.writer:write("def") -- on loopback, in our socket once write returns
+      conn.writer:close()
+      await(conn.writer:wait_closed())
+      assert.equal("cdef", await(reader:read(100))) -- was "c": the rest waited unread
+      assert.is_true(reader:at_eof())                -- was false until a read found the end
+      assert.is_nil(await(reader:read(100)))
+      writer:close()
+      server:close()
+   end))
+
    it("close() keeps unread bytes readable and ends the peer's stream without a reset", helper.async(function()
       local server, port, next_conn = capture_server()
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port))

@@ -141,6 +141,10 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
   }
   if (stream_buffered_in(s) > 0) {
     size_t avail = stream_buffered_in(s);
+    if (avail < (size_t)n) {  /* what else came, as Python's buffer has it */
+      stream_peek(s);
+      avail = stream_buffered_in(s);
+    }
     take(L, s, (size_t)n < avail ? (size_t)n : avail);
     return 1;
   }
@@ -348,6 +352,7 @@ static int reader_readline (lua_State *L) {
 /* reader:at_eof() -> whether the stream ended and the buffer is empty */
 static int reader_at_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
+  if (stream_buffered_in(s) == 0) stream_peek(s);  /* an end that came */
   lua_pushboolean(L, stream_ended(s) && stream_buffered_in(s) == 0);
   return 1;
 }

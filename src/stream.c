@@ -245,6 +245,20 @@ static void fill (Stream *s) {
 }
 
 /*
+** Takes in what has arrived, without waiting: one read of the descriptor.
+** Python's transports read all the time, so its read(n) gets everything
+** that came and its at_eof() sees an end that came; ours read when asked,
+** and this is how they ask without suspending. Nothing while a reader
+** waits (the watcher reads for it), connecting, or once it ended.
+*/
+void stream_peek (Stream *s) {
+  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
+      || s->rwait != RW_NONE)
+    return;
+  fill(s);
+}
+
+/*
 ** Before a socket's descriptor closes: takes in what the peer sent and
 ** nobody read yet, so it stays readable (as in Python, whose transports
 ** read all the time) and the kernel does not answer the close with a
