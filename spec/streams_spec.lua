@@ -510,7 +510,12 @@ describe("streams", function()
       assert.is_false(ok)
       assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
       assert.equal("ECONNRESET", err.code)
+      -- as Python: the connection is lost, so closing, and waiting for the
+      -- close raises what lost it
+      assert.is_true(conn.writer:is_closing())
       conn.writer:close()
+      err = helper.error_of(await, conn.writer:wait_closed())
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
       server:close()
    end))
 

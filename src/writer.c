@@ -170,6 +170,13 @@ static int drain_k (lua_State *L, int status, lua_KContext ctx) {
 static int closed_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   stream_list_resumed(L, status, (int)ctx, ST_UV_CLOSED);
+  /* as Python's: a connection lost to an error is closed, and waiting
+     for that raises the error */
+  if (s->werr) return stream_raise_werr(L, s);
+  if (s->rerr) {
+    socket_pusherror(L, s->rerr, "read");
+    return lua_error(L);
+  }
   if (s->fd < 0) return 0;
   return stream_list_wait(L, s, 1, ST_UV_CLOSED, closed_k);
 }
@@ -259,7 +266,8 @@ static int writer_close (lua_State *L) {
 
 static int writer_is_closing (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
-  lua_pushboolean(L, s->fd < 0 || s->closing);
+  /* a read or write error lost the connection: Python's transport closes */
+  lua_pushboolean(L, s->fd < 0 || s->closing || s->rerr || s->werr);
   return 1;
 }
 
