@@ -22,6 +22,13 @@ describe("error classes", function()
       assert.equal("CancelledError", tostring(asyncio.CancelledError()))
    end)
 
+   it("print an ExceptionGroup with its count of errors, as Python's str()", function()
+      local eg = asyncio.ExceptionGroup("unhandled errors in a TaskGroup", { errors = { "a", "b" } })
+      assert.equal("ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)", tostring(eg))
+      assert.equal("ExceptionGroup: one (1 sub-exception)",
+         tostring(asyncio.ExceptionGroup("one", { errors = { "a" } })))
+   end)
+
    it("follow Python's hierarchy", function()
       local OSError = asyncio.OSError
       assert.is_true(OSError:is(asyncio.TimeoutError()))

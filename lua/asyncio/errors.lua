@@ -70,7 +70,17 @@ class("QueueEmpty", Error)
 class("QueueFull", Error)
 class("QueueShutDown", Error)
 class("BrokenBarrierError", Error)
-class("ExceptionGroup", Error)
+local ExceptionGroup = class("ExceptionGroup", Error)
+-- As Python's str() of one: the message, then how many errors it holds.
+function ExceptionGroup.__tostring(e)
+   local text = error_tostring(e)
+   local errors = rawget(e, "errors")
+   if type(errors) == "table" then
+      local n = #errors
+      text = ("%s (%d sub-exception%s)"):format(text, n, n == 1 and "" or "s")
+   end
+   return text
+end
 class("SendfileNotAvailableError", Error)
 
 -- A stream ended before the expected number of bytes: fields partial, expected.
