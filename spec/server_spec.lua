@@ -147,7 +147,10 @@ describe("servers", function()
       for i = 1, 4 do writers[i]:write(("client %d\n"):format(i)) end
       while #order < 4 do await(asyncio.sleep(0.001)) end
       assert.same({ "client 1\n", "client 2\n", "client 3\n", "client 4\n" }, order)
-      for i = 1, 4 do writers[i]:close() end
+      for i = 1, 4 do
+         writers[i]:close()
+         assert.is_nil(await(readers[i]:read())) -- the handler closed its end
+      end
       server:close()
    end))
 

@@ -393,6 +393,7 @@ describe("start_loop_thread", function()
       assert.is_false(ok)
       assert.is_true(asyncio.TimeoutError:is(err))
       ok, err = pcall(cf.result, cf, 0 / 0)
+      assert.is_false(ok)
       assert.is_true(asyncio.TimeoutError:is(err))
       assert.equal("done", cf:result(math.huge)) -- spun forever before
    end)
