@@ -306,6 +306,24 @@ describe("exception handler", function()
 end)
 
 describe("debug mode", function()
+   it("with LUA_ASYNCIO_DEBUG=1, reports never-awaited coroutines without a loop ever made", function()
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write([[
+         local asyncio = require("asyncio")
+         asyncio.async(function() end)() -- never awaited
+         collectgarbage()
+         collectgarbage()
+      ]])
+      f:close()
+      local p = assert(io.popen(("LUA_ASYNCIO_DEBUG=1 LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
+         .. "LUA_CPATH='build/?.so;;' lua5.4 %s 2>&1"):format(path)))
+      local out = p:read("a")
+      p:close()
+      os.remove(path)
+      assert.matches("was never awaited", out)
+   end)
+
    it("reports slow callbacks", function()
       local loop = asyncio.new_event_loop()
       loop:set_debug(true)

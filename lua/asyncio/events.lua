@@ -10,8 +10,13 @@ local Loop = core.Loop -- the methods table of loops
 
 local current_loop -- what set_event_loop set, or the loop get_event_loop made
 
--- Debug mode is on for new loops when LUA_ASYNCIO_DEBUG=1.
+-- Debug mode is on for new loops when LUA_ASYNCIO_DEBUG=1, and coroutine
+-- objects are watched for "never awaited" from the start, even in a
+-- script that never makes a loop.
 local debug_from_env = os.getenv("LUA_ASYNCIO_DEBUG") == "1"
+if debug_from_env then
+   coroutines.set_debug(true)
+end
 
 function M.get_running_loop()
    local loop = core.get_running_loop()
