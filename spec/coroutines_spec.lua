@@ -75,7 +75,26 @@ describe("coroutine objects", function()
       await(co)
       local ok, err = pcall(await, co)
       assert.is_false(ok)
-      assert.matches("twice", err)
+      assert.equal("cannot reuse already awaited coroutine", err)
+   end))
+
+   it("run once whatever wraps them: a task of a used one fails at its start, as in Python", helper.async(function()
+      local runs = 0
+      local body = async(function()
+         runs = runs + 1
+         await(asyncio.sleep(0))
+         return runs
+      end)
+      local used = body()
+      assert.equal(1, await(used))
+      for _, wrap in ipairs({ asyncio.create_task, asyncio.ensure_future, asyncio.shield, asyncio.gather }) do
+         assert.equal("cannot reuse already awaited coroutine", helper.error_of(await, wrap(used)))
+      end
+      local shared = body() -- two tasks of one object: the second fails
+      local first, second = asyncio.create_task(shared), asyncio.create_task(shared)
+      assert.equal(2, await(first))
+      assert.equal("cannot reuse already awaited coroutine", helper.error_of(await, second))
+      assert.equal(2, runs)
    end))
 
    it("await __await values", helper.async(function()

@@ -569,7 +569,7 @@ describe("queue operations as coroutine objects", function()
       await(p)
       local ok, err = pcall(await, p)
       assert.is_false(ok)
-      assert.matches("cannot await a coroutine object twice", err)
+      assert.equal("cannot reuse already awaited coroutine", err)
    end))
 
    it("allocate nothing when they need not wait", helper.async(function()

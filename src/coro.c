@@ -100,10 +100,13 @@ int coro_pushcall (lua_State *L, Coro *c, int idx) {
 
 /*
 ** A task is about to own the coroutine object at idx: replaces the shared
-** sleep(0) object by a copy of its own, and marks it awaited.
-** [-0, +0, m]
+** sleep(0) object by a copy of its own, and marks it awaited. Returns
+** whether it was awaited already (or owned by another task): such a task
+** fails at its start, as Python's. [-0, +0, m]
 */
-void coro_own (lua_State *L, int idx) {
+int coro_own (lua_State *L, int idx) {
+  Coro *c;
+  int was;
   idx = lua_absindex(L, idx);
   if (lua_topointer(L, idx) == aio_rt(L)->sleep0) {
     lua_getiuservalue(L, idx, 1);
@@ -112,7 +115,10 @@ void coro_own (lua_State *L, int idx) {
     lua_replace(L, idx);
     lua_pop(L, 2);  /* the function and 0 */
   }
-  ((Coro *)lua_touserdata(L, idx))->awaited = 1;
+  c = (Coro *)lua_touserdata(L, idx);
+  was = c->awaited;
+  c->awaited = 1;
+  return was;
 }
 
 /*
@@ -122,10 +128,9 @@ void coro_own (lua_State *L, int idx) {
 static int core_coro_take (lua_State *L) {
   Coro *c = coro_test(L, 1);
   if (c == NULL) return luaL_typeerror(L, 1, "coroutine object");
-  if (c->awaited) {
-    lua_getiuservalue(L, 1, 1);
-    return luaL_error(L, "cannot await a coroutine object twice (%s)",
-                      luaL_tolstring(L, -1, NULL));
+  if (c->awaited) {  /* Python's words; no line of ours to name */
+    lua_pushliteral(L, AIO_REUSED_CORO);
+    return lua_error(L);
   }
   task_check_running(L);
   c->awaited = 1;

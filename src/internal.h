@@ -69,6 +69,9 @@ typedef struct Runtime {
   unsigned setup_done;           /* rw: AIO_SETUP_* calls already made */
 } Runtime;
 
+/* What running a coroutine object a second time raises, in Python's words. */
+#define AIO_REUSED_CORO "cannot reuse already awaited coroutine"
+
 /* What every use of a closed loop raises, in Python's words. */
 #define AIO_LOOP_CLOSED "Event loop is closed"
 
@@ -294,6 +297,7 @@ typedef struct Task {
   ParkCancel unpark;       /* rw: while WAIT_PARKED: takes the task out */
   int unpark_arg;          /* rw: while WAIT_PARKED: unpark's argument */
   unsigned char parked;    /* rw: PARK_* how the last park ended */
+  unsigned char reused;    /* ro: its coroutine object had run already */
 } Task;
 
 Task *task_check (lua_State *L, int idx);
@@ -322,7 +326,7 @@ Coro *coro_test (lua_State *L, int idx);
 int coro_is (lua_State *L, int idx);
 void coro_wrap_reusable (lua_State *L, int idx);
 int coro_pushcall (lua_State *L, Coro *c, int idx);
-void coro_own (lua_State *L, int idx);
+int coro_own (lua_State *L, int idx);
 void coro_unwrap_body (lua_State *L, int idx);
 int coro_open (lua_State *L);
 

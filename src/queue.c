@@ -242,9 +242,10 @@ static int put_loop (lua_State *L) {
 static int put_op (lua_State *L) {
   check_task(L);
   lua_settop(L, 1);
-  if (lua_rawgeti(L, 1, 2) == LUA_TNIL)
-    return luaL_error(L, "cannot await a coroutine object twice (%s)",
-                      luaL_tolstring(L, 1, NULL));
+  if (lua_rawgeti(L, 1, 2) == LUA_TNIL) {
+    lua_pushliteral(L, AIO_REUSED_CORO);
+    return lua_error(L);
+  }
   lua_pushnil(L);
   lua_rawseti(L, 1, 2);
   return put_loop(L);

@@ -65,7 +65,7 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx,
   future_init(L, &t->fut, AIO_TTASK, loopidx);
   t->id = ++rt->task_counter;
   t->wait = WAIT_READY;
-  if (lua_type(L, objidx) == LUA_TUSERDATA) coro_own(L, objidx);
+  if (lua_type(L, objidx) == LUA_TUSERDATA) t->reused = (unsigned char)coro_own(L, objidx);
   lua_pushvalue(L, objidx);
   lua_setiuservalue(L, tidx, TASK_UV_OBJ);  /* what get_coro returns */
   if (nameidx) {

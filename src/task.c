@@ -255,6 +255,14 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
       release_coroutine(L, t, idx, 0);
       return;
     }
+    if (t->reused) {  /* as Python: a coroutine object runs once */
+      t->wait = WAIT_NONE;
+      forget_task(L, idx);
+      lua_pushliteral(L, AIO_REUSED_CORO);
+      future_set_error(L, &t->fut, idx, lua_gettop(L));
+      lua_pop(L, 1);
+      return;
+    }
     co = acquire_coroutine(L, t, idx);
     if (co == NULL) {  /* no memory for it: it fails with that error, as
                           a Python task with MemoryError */

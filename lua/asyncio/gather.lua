@@ -63,8 +63,9 @@ local function child_future(args, i, loop, seen)
          end
       end
       local fut = seen[arg]
-      if fut == nil then
-         argerror(i, "gather", "coroutine object already awaited", 3)
+      if fut == nil then -- awaited before: as in Python, its task fails at its start
+         fut = new_task(loop, arg)
+         seen[arg] = fut
       end
       return fut, seen
    elseif mt == Task_mt or mt == Future_mt then
