@@ -17,6 +17,15 @@ describe("coroutine objects", function()
       assert.is_true(ran)
    end)
 
+   it("include the library's own async functions, as Python's async def ones", function()
+      for _, name in ipairs({ "sleep", "wait", "wait_for", "open_connection", "start_server",
+                              "create_subprocess_exec", "getaddrinfo" }) do
+         assert.is_true(asyncio.iscoroutinefunction(asyncio[name]), name)
+      end
+      assert.is_false(asyncio.iscoroutinefunction(asyncio.gather)) -- a plain function there too
+      assert.equal("slept", asyncio.run(asyncio.sleep, 0, "slept")) -- was the un-run coroutine
+   end)
+
    it("are awaited inline, without a loop iteration", helper.async(function()
       local loop = asyncio.get_running_loop()
       local order = {}

@@ -88,6 +88,15 @@ function M.iscoroutinefunction(x)
    return async_functions[x] == true
 end
 
+-- Counts fn, a function of the library that returns a coroutine object
+-- (sleep, wait_for, open_connection...), as an async function: Python's
+-- are `async def`, so iscoroutinefunction says true of them, and run(fn,
+-- ...) awaits what they return.
+function M.mark_async(fn)
+   async_functions[fn] = true
+   return fn
+end
+
 -- Awaits what await() does not know natively: values with __await.
 local function await_other(aw, mt, depth)
    local hook = type(mt) == "table" and mt.__await
