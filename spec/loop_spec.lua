@@ -273,6 +273,26 @@ describe("event loop", function()
 end)
 
 describe("exception handler", function()
+   it("that fails is reported with what it was told, both tracebacks included", function()
+      local loop = asyncio.new_event_loop()
+      loop:set_exception_handler(function() error("broken handler") end)
+      loop:call_soon(function() error("failed callback") end)
+      local written, stderr = {}, io.stderr
+      local function capture(_, ...)
+         for _, s in ipairs({ ... }) do written[#written + 1] = s end
+      end
+      io.stderr = { write = capture } -- luacheck: ignore 122
+      local ok, err = pcall(loop.run_until_complete, loop, asyncio.sleep(0))
+      io.stderr = stderr -- luacheck: ignore 122
+      loop:close()
+      assert.is_true(ok, err)
+      local text = table.concat(written)
+      assert.matches("Unhandled error in exception handler", text, 1, true)
+      assert.matches('message = "Exception in callback', text, 1, true) -- was "context: table: 0x..."
+      assert.matches("failed callback", text, 1, true)
+      assert.matches("broken handler", text, 1, true)
+   end)
+
    it("hears of a failed callback before the next callback runs", function()
       local loop = asyncio.new_event_loop()
       local log = {}

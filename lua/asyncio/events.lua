@@ -65,7 +65,24 @@ end
 
 -- ---------- the exception handler ----------
 
-local function describe(value)
+local function describe(value, depth)
+   if type(value) == "table" and getmetatable(value) == nil and (depth or 0) < 1 then
+      -- a context within a context (a failed handler's): its fields, as
+      -- Python prints the dict
+      local keys, parts = {}, {}
+      for k in pairs(value) do
+         if k ~= "traceback" then -- printed after (default_exception_handler)
+            keys[#keys + 1] = k
+         end
+      end
+      table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+      for i, k in ipairs(keys) do
+         local v = value[k]
+         parts[i] = ("%s = %s"):format(describe(k, 1),
+            type(v) == "string" and ("%q"):format(v) or describe(v, 1))
+      end
+      return "{" .. table.concat(parts, ", ") .. "}"
+   end
    local ok, s = pcall(tostring, value)
    return ok and s or ("<" .. type(value) .. ">")
 end
@@ -84,11 +101,17 @@ function Loop.default_exception_handler(_, ctx)
    for _, k in ipairs(keys) do
       lines[#lines + 1] = k .. ": " .. describe(ctx[k])
    end
-   local err = ctx.error
-   local tb = ctx.traceback or (type(err) == "table" and rawget(err, "traceback"))
-   if tb then
-      lines[#lines + 1] = tostring(tb)
+   local function add_traceback(c)
+      local err = c.error
+      local tb = c.traceback or (type(err) == "table" and rawget(err, "traceback"))
+      if tb then
+         lines[#lines + 1] = tostring(tb)
+      end
    end
+   if type(ctx.context) == "table" then -- a failed handler: what it was told first
+      add_traceback(ctx.context)
+   end
+   add_traceback(ctx)
    io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
