@@ -78,6 +78,10 @@ describe("tasks", function()
       assert.matches("^<Task finished name=Task%-%d+ result=nil>$", tostring(u))
       assert.has_error(function() asyncio.create_task(asyncio.sleep(0), { name = 3 }) end,
          "bad argument #2 to 'create_task' (name must be a string, got number)")
+      -- as Python: a named task takes no number, the next unnamed one does
+      local n = tonumber(u:get_name():match("%d+"))
+      asyncio.create_task(asyncio.sleep(0), { name = "named" })
+      assert.equal("Task-" .. (n + 1), asyncio.create_task(asyncio.sleep(0)):get_name())
       assert.has_error(function() asyncio.create_task(42) end,
          "bad argument #1 to 'create_task' (coroutine object or function expected, got number)")
    end))

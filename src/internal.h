@@ -63,7 +63,8 @@ enum {
 typedef struct Runtime {
   struct Loop *running;          /* rw: loop inside run_forever, or NULL */
   const void *mt[AIO_NTYPES];    /* ro: metatables, for fast type tests */
-  lua_Integer task_counter;      /* rw: numbers the default task names */
+  lua_Integer task_counter;      /* rw: numbers the tasks in creation order */
+  lua_Integer name_counter;      /* rw: numbers the default task names */
   const void *coro_mt[2];        /* ro: metatables of coroutine objects */
   const void *sleep0;            /* ro: the shared sleep(0) object */
   unsigned setup_done;           /* rw: AIO_SETUP_* calls already made */
@@ -292,7 +293,8 @@ typedef struct Task {
   int ncancels;            /* rw: cancel requests not uncancelled */
   int slot;                /* rw: heap slot while wait == WAIT_TIMER */
   int tslot;               /* rw: index in LOOP_UV_TASKS, 0 when finished */
-  lua_Integer id;          /* ro: number of the default name */
+  lua_Integer id;          /* ro: creation order, among the runtime's tasks */
+  lua_Integer namenum;     /* ro: N of the default name Task-N, 0 if named */
   lua_State *co;           /* ro: cache of TASK_UV_CORO, NULL when done */
   ParkCancel unpark;       /* rw: while WAIT_PARKED: takes the task out */
   int unpark_arg;          /* rw: while WAIT_PARKED: unpark's argument */

@@ -64,6 +64,8 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx,
   aio_setmetatable(L, AIO_TTASK);
   future_init(L, &t->fut, AIO_TTASK, loopidx);
   t->id = ++rt->task_counter;
+  /* as Python: only a task without a name of its own takes a number */
+  if (nameidx == 0) t->namenum = ++rt->name_counter;
   t->wait = WAIT_READY;
   if (lua_type(L, objidx) == LUA_TUSERDATA) t->reused = (unsigned char)coro_own(L, objidx);
   lua_pushvalue(L, objidx);

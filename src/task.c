@@ -637,7 +637,7 @@ static int task_uncancel (lua_State *L) {
 }
 
 /* task:_id() -> the task's number: tasks of a runtime count up from 1 in
-   the order they were created (the N of the default name Task-N) */
+   the order they were created */
 static int task_id (lua_State *L) {
   lua_pushinteger(L, task_check(L, 1)->id);
   return 1;
@@ -646,7 +646,7 @@ static int task_id (lua_State *L) {
 static int task_get_name (lua_State *L) {
   Task *t = task_check(L, 1);
   if (lua_getiuservalue(L, 1, TASK_UV_NAME) == LUA_TNIL)
-    lua_pushfstring(L, "Task-%I", t->id);
+    lua_pushfstring(L, "Task-%I", t->namenum);
   return 1;
 }
 
