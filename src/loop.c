@@ -8,6 +8,7 @@
 ** run_forever and Runtime user value RT_UV_RUNNING) or by its objects.
 */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -495,10 +496,19 @@ static void newweak (lua_State *L, const char *mode) {
 ** callback may jump back to start_async, which raises OSError instead.
 ** Anywhere else the default stands.
 */
-static __thread jmp_buf *syserr_escape;
+/* The escape is per thread (loops run in several): a pthread key, not
+   __thread, whose dynamic TLS block in a dlopen'd library LeakSanitizer's
+   scan at exit crashed on ("Tracer caught signal 11"). */
+static pthread_key_t syserr_key;
+static pthread_once_t syserr_once = PTHREAD_ONCE_INIT;
+
+static void syserr_key_make (void) {
+  pthread_key_create(&syserr_key, NULL);
+}
 
 static void on_syserr (const char *msg) {
-  if (syserr_escape != NULL) longjmp(*syserr_escape, errno != 0 ? errno : EIO);
+  jmp_buf *escape = (jmp_buf *)pthread_getspecific(syserr_key);
+  if (escape != NULL) longjmp(*escape, errno != 0 ? errno : EIO);
   perror(msg);
   abort();
 }
@@ -507,11 +517,12 @@ static void on_syserr (const char *msg) {
 static void start_async (lua_State *L, Loop *loop) {
   jmp_buf escape;
   volatile int err;
+  pthread_once(&syserr_once, syserr_key_make);
   ev_set_syserr_cb(on_syserr);
-  syserr_escape = &escape;
+  pthread_setspecific(syserr_key, &escape);
   err = setjmp(escape);
   if (err == 0) ev_async_start(loop->ev, &loop->async);
-  syserr_escape = NULL;
+  pthread_setspecific(syserr_key, NULL);
   if (err != 0) {
     ev_loop_destroy(loop->ev);
     loop->ev = NULL;
