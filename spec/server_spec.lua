@@ -131,6 +131,36 @@ describe("servers", function()
       await(server:wait_closed()) -- at once now
    end))
 
+   it("close_clients and abort_clients end the connections of handlers blocked in a read (Python 3.13)",
+      helper.async(function()
+      local server = await(asyncio.start_server(function(reader, writer)
+         await(reader:read()) -- ends when the connection is closed under it
+         writer:close()
+      end, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local r1, w1 = await(asyncio.open_connection("127.0.0.1", port))
+      local r2, w2 = await(asyncio.open_connection("127.0.0.1", port))
+      await(asyncio.sleep(0.01)) -- both handlers wait in read
+      server:close()
+      local closed = asyncio.create_task(server:wait_closed())
+      await(asyncio.sleep(0.01))
+      assert.is_false(closed:done()) -- the handlers still run
+      server:close_clients()
+      assert.is_nil(await(r1:read()))
+      assert.is_nil(await(r2:read()))
+      await(asyncio.wait_for(closed, 1))
+      w1:close()
+      w2:close()
+      local other = await(asyncio.start_server(function(reader) await(reader:read()) end, "127.0.0.1", 0))
+      local r3, w3 = await(asyncio.open_connection("127.0.0.1", select(2, other:getsockname())))
+      await(asyncio.sleep(0.01))
+      other:close()
+      other:abort_clients()
+      assert.is_nil(await(r3:read()))
+      await(asyncio.wait_for(other:wait_closed(), 1))
+      w3:close()
+   end))
+
    it("serves clients whose bytes came in one poll in the order they were sent, as Python", helper.async(function()
       local order = {}
       local server = await(asyncio.start_server(function(reader, writer)

@@ -374,6 +374,48 @@ describe("streams", function()
       server:close()
    end, 10))
 
+   it("a drain waiting when close() is called ends once the buffer is sent; one begun after raises",
+      helper.async(function()
+      local server, port, next_conn = capture_server()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local big = string.rep("c", 8 * 1024 * 1024)
+      local loop = asyncio.get_running_loop()
+      local queued = loop:create_future()
+      loop:call_soon(function() -- a plain callback: write only buffers
+         writer:write(big)
+         queued:set_result()
+      end)
+      await(queued)
+      local waiting = asyncio.create_task(writer:drain())
+      await(asyncio.sleep(0.01))
+      assert.is_false(waiting:done())
+      writer:close() -- flushes, then closes
+      local got = 0
+      while got < #big do
+         got = got + #await(conn.reader:read(1 << 20))
+      end
+      assert.is_nil(await(waiting)) -- raised "Connection lost" before, as close() began
+      local err = helper.error_of(await, writer:drain())
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      conn.writer:close()
+      server:close()
+   end, 10))
+
+   it("set_write_buffer_limits takes high as four times low when only low is given, as Python",
+      helper.async(function()
+      local server, port, next_conn = capture_server()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      writer:set_write_buffer_limits(nil, 100)
+      assert.same({ 100, 400 }, { writer:get_write_buffer_limits() })
+      writer:set_write_buffer_limits()
+      assert.same({ 16384, 65536 }, { writer:get_write_buffer_limits() })
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
    it("half-close: write_eof, then the other side still answers", helper.async(function()
       local server, port = serve(function(reader, writer)
          local request = await(reader:read())

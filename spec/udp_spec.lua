@@ -101,6 +101,7 @@ describe("datagram endpoints", function()
       await(asyncio.sleep(0.005))
       ep:close()
       assert.is_nil(await(waiting))
+      assert.is_nil(await(ep:recv())) -- a recv begun after close too, as the reference says
       assert.is_true(ep:is_closing())
       assert.has_error(function() ep:send("x") end, "attempt to use a closed DatagramEndpoint ('send')")
       other:close()

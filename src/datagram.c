@@ -447,9 +447,10 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
   return recv_k(L, lua_pcallk(L, 1, 0, 0, 0, recv_k), 0);
 }
 
-/* endpoint:recv() -> awaitable */
+/* endpoint:recv() -> awaitable (nil once the endpoint is closed, like a
+   read at the end of a stream) */
 static int endpoint_recv (lua_State *L) {
-  check_open(L, 1, "recv");
+  check_endpoint(L, 1);
   lua_settop(L, 1);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_pushvalue(L, 1);

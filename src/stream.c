@@ -166,6 +166,15 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
 }
 
 /*
+** Closes the stream at sidx at once, dropping what is not sent yet (a
+** transport's abort(), for Server:abort_clients). [-0, +0, m]
+*/
+void stream_abort (lua_State *L, Stream *s, int sidx) {
+  s->wpos = s->wlen = 0;
+  close_now(L, s, sidx);
+}
+
+/*
 ** Closes the stream at sidx: at once if nothing is buffered (or it cannot
 ** be sent), else once the buffer is flushed. Reading stops at once.
 ** [-0, +0, m]

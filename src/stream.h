@@ -102,6 +102,7 @@ void stream_wake_future (lua_State *L, int idx);
 ssize_t stream_send (Stream *s, const void *p, size_t n);
 void stream_shut_write (lua_State *L, Stream *s, int sidx);
 void stream_close (lua_State *L, Stream *s, int sidx);
+void stream_abort (lua_State *L, Stream *s, int sidx);
 void stream_peek (Stream *s);
 int stream_append (Stream *s, const char *p, size_t n);
 const char *stream_find_sep (Stream *s, size_t off);

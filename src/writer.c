@@ -162,8 +162,11 @@ static int drain_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   stream_list_resumed(L, status, (int)ctx, ST_UV_WWAIT);
   if (s->rerr && !s->werr) s->werr = s->rerr;  /* as Python: the reader's */
-  if (s->werr || s->fd < 0 || s->closing) return stream_raise_werr(L, s);
-  if (!s->paused) return 0;
+  if (s->werr) return stream_raise_werr(L, s);
+  /* as Python's: a drain that began before close() ends when the buffer
+     is sent (or the socket closed); one that begins after, raises */
+  if (status == LUA_OK && (s->fd < 0 || s->closing)) return stream_raise_werr(L, s);
+  if (s->fd < 0 || !s->paused) return 0;
   return stream_list_wait(L, s, 1, ST_UV_WWAIT, drain_k);
 }
 
@@ -264,6 +267,15 @@ static int writer_close (lua_State *L) {
   return 0;
 }
 
+/* writer:_abort(): closes at once, dropping unsent bytes (abort_clients) */
+static int writer_abort (lua_State *L) {
+  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, HALF_UV_STREAM);
+  stream_abort(L, s, 2);
+  return 0;
+}
+
 static int writer_is_closing (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   /* a read or write error lost the connection: Python's transport closes */
@@ -304,12 +316,16 @@ static int writer_get_write_buffer_size (lua_State *L) {
 
 /*
 ** writer:set_write_buffer_limits([high [, low]]): the water marks, as
-** Python's transports have them (default 64 KiB and a quarter of high).
+** Python's transports have them: high defaults to 64 KiB, or to four times
+** low when only low is given; low to a quarter of high.
 */
 static int writer_set_write_buffer_limits (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
-  lua_Integer high = luaL_optinteger(L, 2, 64 * 1024);
-  lua_Integer low = luaL_optinteger(L, 3, high / 4);
+  lua_Integer high, low;
+  if (lua_isnoneornil(L, 2))
+    high = lua_isnoneornil(L, 3) ? 64 * 1024 : 4 * luaL_checkinteger(L, 3);
+  else high = luaL_checkinteger(L, 2);
+  low = luaL_optinteger(L, 3, high / 4);
   luaL_argcheck(L, high >= 0, 2, "must not be negative");
   luaL_argcheck(L, low >= 0 && low <= high, 3, "must be between 0 and high");
   s->high = (size_t)high;
@@ -353,6 +369,7 @@ void writer_open (lua_State *L, int awaitidx) {
     {"get_extra_info", writer_get_extra_info},
     {"get_write_buffer_size", writer_get_write_buffer_size},
     {"set_write_buffer_limits", writer_set_write_buffer_limits},
+    {"_abort", writer_abort},
     {"get_write_buffer_limits", writer_get_write_buffer_limits},
     {NULL, NULL}
   };

@@ -413,6 +413,21 @@ function Server:close()
 end
 Server.__close = Server.close
 
+-- server:close_clients(), server:abort_clients() (Python 3.13): close every
+-- connection the server accepted and still serves; abort drops what is
+-- not sent yet. Each handler then sees the end of its stream.
+function Server:close_clients()
+   for _, writer in pairs(self._writers) do
+      writer:close()
+   end
+end
+
+function Server:abort_clients()
+   for _, writer in pairs(self._writers) do
+      writer:_abort()
+   end
+end
+
 function Server:is_serving()
    if self._closed then
       return false
