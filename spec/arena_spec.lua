@@ -90,6 +90,34 @@ describe("the arena", function()
       assert.is_true(after < before + 500, ("live blocks went from %d to %d"):format(before, after))
    end)
 
+   it("gives the chunks of a burst back once its blocks are freed", function()
+      if sanitized then return end
+      local out, status = run_lua([[
+         local asyncio = require("asyncio")
+         local core = require("asyncio.core")
+         local function bytes()
+            collectgarbage()
+            collectgarbage()
+            return core.arena_stats().bytes
+         end
+         local before = bytes()
+         asyncio.run(function()
+            local tasks = {}
+            for i = 1, 50000 do
+               tasks[i] = asyncio.create_task(asyncio.async(function()
+                  asyncio.await(asyncio.sleep(0))
+               end)())
+            end
+            asyncio.await(asyncio.gather(table.unpack(tasks)))
+            _G.peak = bytes() -- the tasks are still referenced here
+         end)
+         local after = bytes()
+         print(_G.peak > before + (20 << 20), after < _G.peak // 2)
+      ]])
+      assert.equal(0, status)
+      assert.equal("true\ttrue\n", out)
+   end)
+
    it("lets the process end cleanly after lua_close frees everything through it", function()
       -- lua_close unloads the core before it frees the last blocks: this
       -- crashed until the core pinned its library

@@ -6,9 +6,12 @@
 ** megabytes of fresh memory at once. With malloc's 4 KiB pages, each page
 ** costs a page fault: on a virtual machine, more than the tasks' own work.
 ** The arena serves blocks of up to ARENA_SMALL bytes from chunks it asks
-** the previous allocator for, advised as transparent huge pages, with one
-** free list per 16-byte size class; everything else, and every block the
-** previous allocator made before the arena came, goes to that allocator.
+** the previous allocator for, advised as transparent huge pages. A chunk
+** is cut into 64 KiB pages, each serving one 16-byte size class with a
+** free list of its own; a page left empty serves any class again, and a
+** chunk left empty goes back, so a burst of tasks does not keep its memory.
+** Everything else, and every block the previous allocator made before the
+** arena came, goes to that allocator.
 **
 ** Anchoring rule: the arena holds no Lua values; the one Lua object it
 ** owns, the sentinel whose finalizer tells it the state is closing, is kept
@@ -39,27 +42,46 @@
 
 #define ARENA_SMALL    1024           /* largest block the arena serves */
 #define ARENA_NCLASSES (ARENA_SMALL / 16 + 1)
-#define GRANULE_SHIFT  16             /* ownership is tracked per 64 KiB */
-#define GRANULE        ((size_t)1 << GRANULE_SHIFT)
+#define PAGE_SHIFT     16             /* pages of 64 KiB, one size class each */
+#define PAGE           ((size_t)1 << PAGE_SHIFT)
 #define CHUNK_MIN      ((size_t)256 << 10)
 #define CHUNK_MAX      ((size_t)8 << 20)
 #define HUGE_PAGE      ((size_t)2 << 20)
 
+struct Chunk;
+
+/* A page serves blocks of one size class, or none while it is free. */
+typedef struct Page {
+  struct Page *next, *prev;  /* in its class's list of pages with room,
+                                or in the list of free pages */
+  void *free;                /* blocks given back, linked by first word */
+  struct Chunk *chunk;
+  unsigned bump;             /* offset of the first byte never handed out */
+  unsigned used;             /* blocks handed out */
+  unsigned cls;              /* size class; 0: the page is free */
+  int listed;                /* in its class's list */
+} Page;
+
 typedef struct Chunk {
-  struct Chunk *next;
+  struct Chunk *next, *prev; /* every chunk */
   void *raw;                 /* as the previous allocator returned it */
   size_t rawsize;
+  char *base;                /* the first page, aligned */
+  unsigned npages, nfree;    /* pages, and those with no block out */
+  Page pages[];              /* this metadata is a block of its own */
 } Chunk;
 
 typedef struct Arena {
   lua_Alloc prev;            /* the state's allocator before the arena */
   void *prevud;
-  void *freelist[ARENA_NCLASSES]; /* per size class: blocks linked by first word */
-  char *bump, *end;          /* the unused rest of the newest chunk */
-  Chunk *chunks;             /* every chunk, newest first */
+  Page *avail[ARENA_NCLASSES]; /* per size class: pages with room */
+  Page *freepages;           /* pages no block is out of, for any class */
+  Chunk *chunks;
+  size_t nchunks;
   size_t nextchunk;          /* size of the next chunk to ask for */
-  uintptr_t *owned;          /* open-addressing set of granule numbers + 1 */
-  size_t nowned, ownedcap;   /* entries used, capacity (a power of two) */
+  uintptr_t *keys;           /* open addressing: page number + 1 ... */
+  Page **vals;               /* ... and its Page */
+  size_t nkeys, keycap;      /* entries, capacity (a power of two) */
   size_t live;               /* blocks handed out and not yet returned */
   int closing;               /* lua_close has begun: release when live is 0 */
   int released;              /* chunks given back: forward everything */
@@ -68,90 +90,192 @@ typedef struct Arena {
 static Arena arena;
 static atomic_int arena_claimed;
 
-static size_t granule_hash (uintptr_t g, size_t cap) {
-  return (size_t)((g * UINT64_C(0x9E3779B97F4A7C15)) >> 20) & (cap - 1);
+static size_t page_hash (uintptr_t key, size_t cap) {
+  return (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 20) & (cap - 1);
 }
 
-/* Whether p lies in one of the arena's chunks. */
-static int arena_owns (const Arena *a, const void *p) {
-  uintptr_t key = ((uintptr_t)p >> GRANULE_SHIFT) + 1;
+/* The page of the arena's that p lies in, or NULL if p is not the arena's. */
+static Page *arena_page (const Arena *a, const void *p) {
+  uintptr_t key = ((uintptr_t)p >> PAGE_SHIFT) + 1;
   size_t i;
-  if (a->ownedcap == 0) return 0;
-  for (i = granule_hash(key, a->ownedcap); a->owned[i] != 0;
-       i = (i + 1) & (a->ownedcap - 1))
-    if (a->owned[i] == key) return 1;
-  return 0;
+  if (a->keycap == 0) return NULL;
+  for (i = page_hash(key, a->keycap); a->keys[i] != 0; i = (i + 1) & (a->keycap - 1))
+    if (a->keys[i] == key) return a->vals[i];
+  return NULL;
 }
 
-static void owned_insert (uintptr_t *set, size_t cap, uintptr_t key) {
-  size_t i = granule_hash(key, cap);
-  while (set[i] != 0) i = (i + 1) & (cap - 1);
-  set[i] = key;
+static char *page_base (const Page *pg) {
+  return pg->chunk->base + (size_t)(pg - pg->chunk->pages) * PAGE;
 }
 
-/* Makes room for n more granules, keeping the set at most half full. */
-static int owned_reserve (Arena *a, size_t n) {
-  size_t cap = a->ownedcap ? a->ownedcap : 256, i;
-  uintptr_t *set;
-  if (2 * (a->nowned + n) <= a->ownedcap) return 1;
-  while (2 * (a->nowned + n) > cap) cap *= 2;
-  set = (uintptr_t *)a->prev(a->prevud, NULL, 0, cap * sizeof *set);
-  if (set == NULL) return 0;
-  memset(set, 0, cap * sizeof *set);
-  for (i = 0; i < a->ownedcap; i++)
-    if (a->owned[i] != 0) owned_insert(set, cap, a->owned[i]);
-  if (a->owned != NULL)
-    a->prev(a->prevud, a->owned, a->ownedcap * sizeof *set, 0);
-  a->owned = set;
-  a->ownedcap = cap;
-  return 1;
+static void *prev_alloc (Arena *a, size_t n) {
+  return a->prev(a->prevud, NULL, 0, n);
+}
+
+static void prev_free (Arena *a, void *p, size_t n) {
+  a->prev(a->prevud, p, n, 0);
 }
 
 /*
-** Asks the previous allocator for a chunk, aligned to a granule so that no
-** block of anybody else shares a granule with it. Chunks grow from 256 KiB
-** to 4 MiB, so a small program stays small. [0 when it cannot]
+** Rebuilds the page table for the chunks there are, with room for extra
+** pages more, at most half full. [0 when out of memory: nothing changed]
+*/
+static int rebuild_pages (Arena *a, size_t extra) {
+  size_t need = extra, cap = 256, i;
+  uintptr_t *keys;
+  Page **vals;
+  Chunk *c;
+  for (c = a->chunks; c != NULL; c = c->next) need += c->npages;
+  while (cap < 2 * need) cap *= 2;
+  keys = (uintptr_t *)prev_alloc(a, cap * sizeof *keys);
+  vals = (Page **)prev_alloc(a, cap * sizeof *vals);
+  if (keys == NULL || vals == NULL) {
+    if (keys != NULL) prev_free(a, keys, cap * sizeof *keys);
+    if (vals != NULL) prev_free(a, vals, cap * sizeof *vals);
+    return 0;
+  }
+  memset(keys, 0, cap * sizeof *keys);
+  for (c = a->chunks; c != NULL; c = c->next)
+    for (i = 0; i < c->npages; i++) {
+      uintptr_t key = ((uintptr_t)(c->base + i * PAGE) >> PAGE_SHIFT) + 1;
+      size_t j = page_hash(key, cap);
+      while (keys[j] != 0) j = (j + 1) & (cap - 1);
+      keys[j] = key;
+      vals[j] = &c->pages[i];
+    }
+  if (a->keys != NULL) {
+    prev_free(a, a->keys, a->keycap * sizeof *a->keys);
+    prev_free(a, a->vals, a->keycap * sizeof *a->vals);
+  }
+  a->keys = keys;
+  a->vals = vals;
+  a->keycap = cap;
+  a->nkeys = need - extra;
+  return 1;
+}
+
+/* Adds pg to the head of the doubly linked list at *list. */
+static void link_page (Page **list, Page *pg) {
+  pg->prev = NULL;
+  pg->next = *list;
+  if (*list != NULL) (*list)->prev = pg;
+  *list = pg;
+}
+
+static void unlink_page (Page **list, Page *pg) {
+  if (pg->prev != NULL) pg->prev->next = pg->next;
+  else *list = pg->next;
+  if (pg->next != NULL) pg->next->prev = pg->prev;
+  pg->next = pg->prev = NULL;
+}
+
+/*
+** Asks the previous allocator for a chunk, aligned to a huge page when it
+** is large enough to hold one (else to a page), so that no block of
+** anybody else shares a page with it, and advises it as huge pages.
+** Chunks grow from 256 KiB to 8 MiB, so a small program stays small; its
+** pages join the free pages. [0 when it cannot]
 */
 static int arena_grow (Arena *a) {
-  size_t size = a->nextchunk, g;
-  size_t align = size >= HUGE_PAGE ? HUGE_PAGE : GRANULE;
-  size_t rawsize = size + align + sizeof(Chunk);
-  char *raw, *base;
-  Chunk *c;
-  if (!owned_reserve(a, size / GRANULE)) return 0;
-  raw = (char *)a->prev(a->prevud, NULL, 0, rawsize);
-  if (raw == NULL) return 0;
-  base = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
-  c = (Chunk *)(base + size);   /* the bookkeeping sits past the blocks */
+  size_t size = a->nextchunk, npages = size / PAGE, i;
+  size_t align = size >= HUGE_PAGE ? HUGE_PAGE : PAGE;
+  size_t rawsize = size + align, metasize = sizeof(Chunk) + npages * sizeof(Page);
+  char *raw;
+  Chunk *c = (Chunk *)prev_alloc(a, metasize);
+  if (c == NULL) return 0;
+  raw = (char *)prev_alloc(a, rawsize);
+  if (raw == NULL) {
+    prev_free(a, c, metasize);
+    return 0;
+  }
+  memset(c, 0, metasize);
   c->raw = raw;
   c->rawsize = rawsize;
+  c->base = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+  c->npages = c->nfree = (unsigned)npages;
   c->next = a->chunks;
+  if (a->chunks != NULL) a->chunks->prev = c;
   a->chunks = c;
-  for (g = 0; g < size / GRANULE; g++) {
-    owned_insert(a->owned, a->ownedcap,
-                 ((uintptr_t)(base + g * GRANULE) >> GRANULE_SHIFT) + 1);
-    a->nowned++;
+  a->nchunks++;
+  if (!rebuild_pages(a, 0)) {  /* undo */
+    a->chunks = c->next;
+    if (a->chunks != NULL) a->chunks->prev = NULL;
+    a->nchunks--;
+    prev_free(a, raw, rawsize);
+    prev_free(a, c, metasize);
+    return 0;
+  }
+  for (i = npages; i-- > 0;) {
+    c->pages[i].chunk = c;
+    link_page(&a->freepages, &c->pages[i]);
   }
 #ifdef MADV_HUGEPAGE
   if (size >= HUGE_PAGE)
-    madvise(base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
+    madvise(c->base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
 #endif
-  a->bump = base;
-  a->end = base + size;
   if (a->nextchunk < CHUNK_MAX) a->nextchunk *= 2;
   return 1;
 }
 
+/*
+** Gives a chunk none of whose pages has a block out back to the previous
+** allocator. Skipped if the page table cannot be rebuilt (out of memory):
+** the chunk then stays, whole and usable.
+*/
+static void release_chunk (Arena *a, Chunk *c) {
+  size_t i, metasize = sizeof(Chunk) + c->npages * sizeof(Page);
+  if (c->prev != NULL) c->prev->next = c->next;
+  else a->chunks = c->next;
+  if (c->next != NULL) c->next->prev = c->prev;
+  a->nchunks--;
+  if (!rebuild_pages(a, 0)) {  /* put it back */
+    c->prev = NULL;
+    c->next = a->chunks;
+    if (a->chunks != NULL) a->chunks->prev = c;
+    a->chunks = c;
+    a->nchunks++;
+    return;
+  }
+  for (i = 0; i < c->npages; i++) unlink_page(&a->freepages, &c->pages[i]);
+  prev_free(a, c->raw, c->rawsize);
+  prev_free(a, c, metasize);
+}
+
+/* A free page made to serve class cls. [NULL if none can be had] */
+static Page *take_page (Arena *a, unsigned cls) {
+  Page *pg = a->freepages;
+  if (pg == NULL) {
+    if (!arena_grow(a)) return NULL;
+    pg = a->freepages;
+  }
+  unlink_page(&a->freepages, pg);
+  pg->chunk->nfree--;
+  pg->cls = cls;
+  pg->bump = 0;
+  pg->used = 0;
+  pg->free = NULL;
+  link_page(&a->avail[cls], pg);
+  pg->listed = 1;
+  return pg;
+}
+
 /* A block of the size class of n (1 <= n <= ARENA_SMALL). [NULL if none] */
 static void *arena_take (Arena *a, size_t n) {
-  size_t cls = (n + 15) >> 4, size = cls << 4;
-  void *p = a->freelist[cls];
-  if (p != NULL) {
-    a->freelist[cls] = *(void **)p;
+  unsigned cls = (unsigned)((n + 15) >> 4), size = cls << 4;
+  Page *pg = a->avail[cls];
+  void *p;
+  if (pg == NULL && (pg = take_page(a, cls)) == NULL) return NULL;
+  if (pg->free != NULL) {
+    p = pg->free;
+    pg->free = *(void **)p;
   } else {
-    if ((size_t)(a->end - a->bump) < size && !arena_grow(a)) return NULL;
-    p = a->bump;
-    a->bump += size;
+    p = page_base(pg) + pg->bump;
+    pg->bump += size;
+  }
+  pg->used++;
+  if (pg->free == NULL && pg->bump + size > PAGE) {  /* full */
+    unlink_page(&a->avail[cls], pg);
+    pg->listed = 0;
   }
   a->live++;
   return p;
@@ -159,37 +283,58 @@ static void *arena_take (Arena *a, size_t n) {
 
 /* Gives every chunk back to the previous allocator (no block is out). */
 static void arena_release (Arena *a) {
-  Chunk *c = a->chunks;
-  while (c != NULL) {
-    Chunk *next = c->next;
-    a->prev(a->prevud, c->raw, c->rawsize, 0);
-    c = next;
+  while (a->chunks != NULL) {
+    Chunk *c = a->chunks;
+    a->chunks = c->next;
+    prev_free(a, c->raw, c->rawsize);
+    prev_free(a, c, sizeof(Chunk) + c->npages * sizeof(Page));
   }
-  if (a->owned != NULL)
-    a->prev(a->prevud, a->owned, a->ownedcap * sizeof *a->owned, 0);
-  a->chunks = NULL;
-  a->owned = NULL;
-  a->ownedcap = a->nowned = 0;
-  a->bump = a->end = NULL;
-  memset(a->freelist, 0, sizeof a->freelist);
+  if (a->keys != NULL) {
+    prev_free(a, a->keys, a->keycap * sizeof *a->keys);
+    prev_free(a, a->vals, a->keycap * sizeof *a->vals);
+  }
+  a->keys = NULL;
+  a->vals = NULL;
+  a->keycap = a->nkeys = a->nchunks = 0;
+  a->freepages = NULL;
+  memset(a->avail, 0, sizeof a->avail);
   a->released = 1;
 }
 
-static void arena_give (Arena *a, void *p, size_t osize) {
-  size_t cls = (osize + 15) >> 4;
-  *(void **)p = a->freelist[cls];
-  a->freelist[cls] = p;
+/*
+** Takes back the block p of page pg. A page left with no block out serves
+** any class again, unless it is the only one of its class (a block taken
+** and given back in turn must not move a page each time); a chunk left
+** with no block out goes back to the previous allocator, unless it is the
+** only one.
+*/
+static void arena_give (Arena *a, Page *pg, void *p) {
+  *(void **)p = pg->free;
+  pg->free = p;
+  if (!pg->listed) {
+    link_page(&a->avail[pg->cls], pg);
+    pg->listed = 1;
+  }
+  if (--pg->used == 0 && (pg->prev != NULL || pg->next != NULL)) {
+    Chunk *c = pg->chunk;
+    unlink_page(&a->avail[pg->cls], pg);
+    pg->listed = 0;
+    pg->cls = 0;
+    link_page(&a->freepages, pg);
+    if (++c->nfree == c->npages && a->nchunks > 1) release_chunk(a, c);
+  }
   if (--a->live == 0 && a->closing) arena_release(a);
 }
 
 /*
-** The lua_Alloc of the state. A block the arena made is returned to it by
-** size class, which Lua's osize gives; a block shrunk in place (only when
-** moving it failed) is smaller than its class, never larger, so it goes
-** back to a class it fills. Blocks of the previous allocator stay its own.
+** The lua_Alloc of the state. A block the arena made is found by its page,
+** which knows its size class; a block shrunk in place (only when moving it
+** failed) keeps its larger class. Blocks of the previous allocator stay its
+** own.
 */
 static void *arena_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
   Arena *a = (Arena *)ud;
+  Page *pg;
   void *p;
   if (ptr == NULL) {  /* osize tells the kind of object: not a size */
     if (nsize == 0) return NULL;
@@ -197,18 +342,19 @@ static void *arena_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
       return p;
     return a->prev(a->prevud, NULL, 0, nsize);
   }
-  if (osize > ARENA_SMALL || a->released || !arena_owns(a, ptr))
+  if (osize > ARENA_SMALL || a->released || (pg = arena_page(a, ptr)) == NULL)
     return a->prev(a->prevud, ptr, osize, nsize);
   if (nsize == 0) {
-    arena_give(a, ptr, osize);
+    arena_give(a, pg, ptr);
     return NULL;
   }
-  if (((nsize + 15) >> 4) == ((osize + 15) >> 4)) return ptr;
+  if (nsize <= ((size_t)pg->cls << 4) && nsize > ((size_t)(pg->cls - 1) << 4))
+    return ptr;  /* the same class */
   p = nsize <= ARENA_SMALL ? arena_take(a, nsize) : NULL;
   if (p == NULL) p = a->prev(a->prevud, NULL, 0, nsize);
   if (p == NULL) return nsize < osize ? ptr : NULL;  /* shrinking never fails */
   memcpy(p, ptr, osize < nsize ? osize : nsize);
-  arena_give(a, ptr, osize);
+  arena_give(a, pg, ptr);
   return p;
 }
 
@@ -256,12 +402,13 @@ void arena_install (lua_State *L) {
   lua_setallocf(L, arena_alloc, &arena);
 }
 
-/* asyncio.core.arena_stats() -> {live =, chunks =, bytes =} or nil when the
-   state does not use the arena: for specs and for the curious. */
+/* asyncio.core.arena_stats() -> {live =, chunks =, bytes =, free_pages =}
+   or nil when the state does not use the arena: for specs and the curious. */
 int arena_stats (lua_State *L) {
   lua_Alloc f = lua_getallocf(L, NULL);
-  size_t nchunks = 0, bytes = 0;
+  size_t nchunks = 0, bytes = 0, freepages = 0;
   Chunk *c;
+  Page *pg;
   if (f != arena_alloc) {
     lua_pushnil(L);
     return 1;
@@ -270,7 +417,10 @@ int arena_stats (lua_State *L) {
     nchunks++;
     bytes += c->rawsize;
   }
-  lua_createtable(L, 0, 3);
+  for (pg = arena.freepages; pg != NULL; pg = pg->next) freepages++;
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)freepages);
+  lua_setfield(L, -2, "free_pages");
   lua_pushinteger(L, (lua_Integer)arena.live);
   lua_setfield(L, -2, "live");
   lua_pushinteger(L, (lua_Integer)nchunks);
