@@ -76,6 +76,7 @@ typedef struct Arena {
   void *prevud;
   Page *avail[ARENA_NCLASSES]; /* per size class: pages with room */
   Page *freepages;           /* pages no block is out of, for any class */
+  size_t nfreepages;
   Chunk *chunks;
   size_t nchunks;
   size_t nextchunk;          /* size of the next chunk to ask for */
@@ -209,6 +210,7 @@ static int arena_grow (Arena *a) {
     c->pages[i].chunk = c;
     link_page(&a->freepages, &c->pages[i]);
   }
+  a->nfreepages += npages;
 #ifdef MADV_HUGEPAGE
   if (size >= HUGE_PAGE)
     madvise(c->base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
@@ -237,6 +239,7 @@ static void release_chunk (Arena *a, Chunk *c) {
     return;
   }
   for (i = 0; i < c->npages; i++) unlink_page(&a->freepages, &c->pages[i]);
+  a->nfreepages -= c->npages;
   prev_free(a, c->raw, c->rawsize);
   prev_free(a, c, metasize);
 }
@@ -249,6 +252,7 @@ static Page *take_page (Arena *a, unsigned cls) {
     pg = a->freepages;
   }
   unlink_page(&a->freepages, pg);
+  a->nfreepages--;
   pg->chunk->nfree--;
   pg->cls = cls;
   pg->bump = 0;
@@ -297,6 +301,7 @@ static void arena_release (Arena *a) {
   a->vals = NULL;
   a->keycap = a->nkeys = a->nchunks = 0;
   a->freepages = NULL;
+  a->nfreepages = 0;
   memset(a->avail, 0, sizeof a->avail);
   a->released = 1;
 }
@@ -305,8 +310,9 @@ static void arena_release (Arena *a) {
 ** Takes back the block p of page pg. A page left with no block out serves
 ** any class again, unless it is the only one of its class (a block taken
 ** and given back in turn must not move a page each time); a chunk left
-** with no block out goes back to the previous allocator, unless it is the
-** only one.
+** with no block out goes back to the previous allocator once as many free
+** pages stay elsewhere (so tasks that come and go in waves do not make
+** the arena give a chunk back and ask for it again, faults and all).
 */
 static void arena_give (Arena *a, Page *pg, void *p) {
   *(void **)p = pg->free;
@@ -321,7 +327,9 @@ static void arena_give (Arena *a, Page *pg, void *p) {
     pg->listed = 0;
     pg->cls = 0;
     link_page(&a->freepages, pg);
-    if (++c->nfree == c->npages && a->nchunks > 1) release_chunk(a, c);
+    a->nfreepages++;
+    if (++c->nfree == c->npages && a->nfreepages >= 2 * (size_t)c->npages)
+      release_chunk(a, c);
   }
   if (--a->live == 0 && a->closing) arena_release(a);
 }
