@@ -6,6 +6,7 @@
 ** and its user values hold the error classes and the running loop, so they
 ** live as long as any core function can still be called.
 */
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,6 +26,19 @@ int aio_iscallable (lua_State *L, int idx) {
   if (luaL_getmetafield(L, idx, "__call") == LUA_TNIL) return 0;
   lua_pop(L, 1);
   return 1;
+}
+
+/*
+** Raises the formatted message without a position: for misuse found deep
+** inside the library (an await, a read), where "file:line:" would name a
+** line of ours, not the caller's. [-0, +1, v]
+*/
+int aio_errorf (lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  return lua_error(L);
 }
 
 double aio_now (void) {

@@ -428,7 +428,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     f = (Future *)lua_touserdata(L, -1);
     lua_pop(L, 1);
     if (f != NULL && f->state == FUT_PENDING)
-      return luaL_error(L, "'recv' called while another task is already "
+      return aio_errorf(L, "'recv' called while another task is already "
                            "waiting for a datagram");
   }
   lua_getiuservalue(L, 1, DG_UV_LOOP);

@@ -53,7 +53,7 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
   Task *t;
   if (!stream_loop_open(s)) return luaL_error(L, AIO_LOOP_CLOSED);
   if (s->rwait != RW_NONE)
-    return luaL_error(L, "'%s' called while another task is already "
+    return aio_errorf(L, "'%s' called while another task is already "
                          "waiting for incoming data", fname);
   lua_settop(L, nargs);
   t = task_push_running(L);              /* nargs + 1, raises outside one */

@@ -41,12 +41,12 @@ static Task *check_running_task (lua_State *L, Runtime *rt) {
   Task *t = running_task(rt, L);
   if (t == NULL) {
     if (rt->running != NULL && rt->running->current != NULL)
-      luaL_error(L, "await called outside of a running task "
+      aio_errorf(L, "await called outside of a running task "
                     "(from a coroutine nested inside the task)");
-    luaL_error(L, "await called outside of a running task");
+    aio_errorf(L, "await called outside of a running task");
   }
   if (!lua_isyieldable(L))
-    luaL_error(L, "await cannot suspend the task here: a C function "
+    aio_errorf(L, "await cannot suspend the task here: a C function "
                   "(such as a metamethod, table.sort or gsub callback) "
                   "is between the task and this await");
   return t;
