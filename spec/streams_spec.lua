@@ -142,6 +142,28 @@ describe("streams", function()
       server:close()
    end))
 
+   it("readuntil takes a list of separators: up to the match that ends first (Python 3.13)",
+      helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 64 }))
+      local conn = next_conn()
+      conn.writer:write("aaa;bbb\r\nabcdef")
+      await(asyncio.sleep(0.01)) -- all of it here: the choice is by position, not arrival
+      assert.equal("aaa;", await(reader:readuntil({ "\r\n", ";" })))
+      assert.equal("bbb\r\n", await(reader:readuntil({ ";", "\r\n" })))
+      assert.equal("abcd", await(reader:readuntil({ "bcde", "cd" }))) -- "cd" ends first
+      conn.writer:write("XYZ") -- "ef" + "XYZ": waits for the separator to come
+      assert.equal("efXYZ", await(reader:readuntil({ "Q", "XYZ" })))
+      for _, bad in ipairs({ {}, { "" }, { 1 } }) do
+         assert.has_error(function() reader:readuntil(bad) end)
+      end
+      assert.has_error(function() reader:readuntil({ "a", "b", "c", "d", "e", "f", "g", "h", "i" }) end,
+         "bad argument #1 to 'readuntil' (more than 8 separators)")
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
    it("readline past the limit drops the line, raises, then goes on", helper.async(function()
       local server, port, next_conn = capture_server()
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 8 }))

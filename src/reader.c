@@ -180,17 +180,34 @@ static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
 ** limit is dropped as Python's readline drops it, then LimitOverrunError
 ** is raised; a line cut by the end of the stream is returned as it is.
 */
+/*
+** Points the stream's separators at the string, or the list of strings
+** sorted shortest first (reader_readuntil made it), at idx. [-0, +0, -]
+*/
+static void set_seps (lua_State *L, Stream *s, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    s->nseps = 1;
+    s->seps[0] = lua_tolstring(L, idx, &s->seplens[0]);
+    return;
+  }
+  s->nseps = (unsigned char)lua_rawlen(L, idx);
+  for (unsigned i = 0; i < s->nseps; i++) {
+    lua_rawgeti(L, idx, i + 1);
+    s->seps[i] = lua_tolstring(L, -1, &s->seplens[i]);  /* the list keeps it */
+    lua_pop(L, 1);
+  }
+}
+
 static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
-  size_t seplen, avail;
-  const char *sep = lua_tolstring(L, 2, &seplen);
+  size_t seplen = 0, avail, longest;
   int isline = lua_toboolean(L, 3);
   const char *found;
   read_resumed(L, status, (int)ctx);
-  s->sep = sep;
-  s->seplen = seplen;
+  set_seps(L, s, 2);
+  longest = s->seplens[s->nseps - 1];
   avail = stream_buffered_in(s);
-  found = stream_find_sep(s, 0);
+  found = stream_find_sep(s, 0, &seplen);
   if (found != NULL) {
     size_t at = (size_t)(found - (s->rbuf + s->rpos));
     if (at > s->limit) {
@@ -203,10 +220,10 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
     take(L, s, at + seplen);
     return 1;
   }
-  if (avail + 1 > seplen && avail + 1 - seplen > s->limit) {
+  if (avail + 1 > longest && avail + 1 - longest > s->limit) {
     if (isline) s->rpos = s->rlen = 0;
     return raise_overrun(L, "Separator is not found, and chunk exceed the limit",
-                         avail + 1 - seplen);
+                         avail + 1 - longest);
   }
   if (s->rerr) return raise_rerr(L, s);
   if (stream_ended(s)) {
@@ -218,7 +235,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pushnil(L);
     return raise_incomplete(L, s, lua_gettop(L));
   }
-  s->scan = avail + 1 > seplen ? avail + 1 - seplen : 0;
+  s->scan = avail + 1 > longest ? avail + 1 - longest : 0;
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 1, ST_UV_SEP);
   return read_wait(L, s, 3, RW_UNTIL, isline ? "readline" : "readuntil",
@@ -325,7 +342,34 @@ static int reader_readexactly (lua_State *L) {
   return hand_out(L, h, OP_EXACT);
 }
 
-/* reader:readuntil([sep="\n"]) -> awaitable */
+/*
+** Replaces the list of separators at 2 by a copy sorted shortest first
+** (stable), checking each, as Python 3.13's readuntil takes a tuple.
+*/
+static void sort_seps (lua_State *L) {
+  size_t lens[STREAM_MAX_SEPS];
+  int order[STREAM_MAX_SEPS], n = (int)lua_rawlen(L, 2), i, j;
+  luaL_argcheck(L, n > 0, 2, "separator list must not be empty");
+  luaL_argcheck(L, n <= STREAM_MAX_SEPS, 2, "more than 8 separators");
+  for (i = 0; i < n; i++) {
+    if (lua_rawgeti(L, 2, i + 1) != LUA_TSTRING)
+      luaL_argerror(L, 2, "separator list must hold only strings");
+    lua_tolstring(L, -1, &lens[i]);
+    lua_pop(L, 1);
+    luaL_argcheck(L, lens[i] > 0, 2, "separator must be a non-empty string");
+    for (j = i; j > 0 && lens[order[j - 1]] > lens[i]; j--) order[j] = order[j - 1];
+    order[j] = i;
+  }
+  lua_createtable(L, n, 0);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, order[i] + 1);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_replace(L, 2);
+}
+
+/* reader:readuntil([sep="\n"]) -> awaitable; sep may be a list of
+   strings: up to whichever comes first (Python 3.13) */
 static int reader_readuntil (lua_State *L) {
   Half *h = stream_tohalf(L, 1, AIO_TREADER);
   size_t seplen;
@@ -333,9 +377,13 @@ static int reader_readuntil (lua_State *L) {
     lua_settop(L, 1);
     lua_pushliteral(L, "\n");
   }
-  luaL_checklstring(L, 2, &seplen);
-  luaL_argcheck(L, seplen > 0, 2, "separator must be a non-empty string");
   lua_settop(L, 2);
+  if (lua_type(L, 2) == LUA_TTABLE) sort_seps(L);
+  else {
+    if (lua_type(L, 2) != LUA_TSTRING) luaL_typeerror(L, 2, "string or list of strings");
+    lua_tolstring(L, 2, &seplen);
+    luaL_argcheck(L, seplen > 0, 2, "separator must be a non-empty string");
+  }
   lua_pushboolean(L, 0);
   return hand_out(L, h, OP_UNTIL);
 }

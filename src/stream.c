@@ -287,12 +287,28 @@ static void drain_unread (Stream *s) {
   s->rerr = rerr;
 }
 
-/* Where the separator starts in the unread bytes, searching from off. */
-const char *stream_find_sep (Stream *s, size_t off) {
+/*
+** Where a separator starts in the unread bytes, searching from off, and
+** its length in *len: of several, the one whose match ends first (the
+** shorter on a tie), as Python 3.13's readuntil. NULL if none is there.
+*/
+const char *stream_find_sep (Stream *s, size_t off, size_t *len) {
   size_t avail = stream_buffered_in(s);
-  if (avail < s->seplen || off > avail - s->seplen) return NULL;
-  return (const char *)memmem(s->rbuf + s->rpos + off, avail - off,
-                              s->sep, s->seplen);
+  const char *best = NULL, *data = s->rbuf + s->rpos;
+  size_t bestend = 0;
+  unsigned i;
+  for (i = 0; i < s->nseps; i++) {
+    size_t seplen = s->seplens[i];
+    const char *at;
+    if (avail < seplen || off > avail - seplen) continue;
+    at = (const char *)memmem(data + off, avail - off, s->seps[i], seplen);
+    if (at != NULL && (best == NULL || (size_t)(at - data) + seplen < bestend)) {
+      best = at;
+      bestend = (size_t)(at - data) + seplen;
+      *len = seplen;
+    }
+  }
+  return best;
 }
 
 /* Whether the bytes in, or the state of, s satisfy the waiting reader. */
@@ -302,10 +318,12 @@ static int satisfied (Stream *s) {
   switch (s->rwait) {
     case RW_ANY: return avail > 0;
     case RW_EXACT: return avail >= s->scan;
-    case RW_UNTIL:
-      if (stream_find_sep(s, s->scan) != NULL) return 1;
-      if (avail + 1 > s->seplen) s->scan = avail + 1 - s->seplen;
+    case RW_UNTIL: {
+      size_t len, longest = s->seplens[s->nseps - 1];
+      if (stream_find_sep(s, s->scan, &len) != NULL) return 1;
+      if (avail + 1 > longest) s->scan = avail + 1 - longest;
       return s->scan > s->limit;
+    }
     case RW_EOF: return 0;
     default: return 1;
   }

@@ -27,6 +27,9 @@ enum {
   ST_NUV = ST_UV_READERS
 };
 
+/* readuntil takes a list of at most this many separators (Python 3.13). */
+#define STREAM_MAX_SEPS 8
+
 /* What the waiting reader needs before the read watcher wakes it. */
 enum { RW_NONE = 0, RW_ANY, RW_EXACT, RW_UNTIL, RW_EOF };
 
@@ -63,8 +66,11 @@ struct Stream {
   ev_io wio;               /* write readiness: while connecting or flushing */
   /* the rest */
   struct Stream *inext, *iprev;  /* rw: links in rs->idle */
-  const char *sep;         /* rw: RW_UNTIL: the separator (ST_UV_SEP) */
-  size_t seplen;
+  /* RW_UNTIL: the separators, shortest first (a string or a list of
+     strings, anchored by ST_UV_SEP or the waiting reader's stack) */
+  unsigned char nseps;
+  const char *seps[STREAM_MAX_SEPS];
+  size_t seplens[STREAM_MAX_SEPS];
   size_t limit;            /* rw: readuntil/readline bound */
   char *wbuf;              /* owned */
   size_t wcap;
@@ -105,7 +111,7 @@ void stream_close (lua_State *L, Stream *s, int sidx);
 void stream_abort (lua_State *L, Stream *s, int sidx);
 void stream_peek (Stream *s);
 int stream_append (Stream *s, const char *p, size_t n);
-const char *stream_find_sep (Stream *s, size_t off);
+const char *stream_find_sep (Stream *s, size_t off, size_t *len);
 void stream_check_task (lua_State *L, Stream *s);
 int stream_can_suspend (lua_State *L, Stream *s);
 int stream_await_top (lua_State *L, int nargs, lua_KFunction k);
