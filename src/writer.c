@@ -258,22 +258,23 @@ static int writer_can_write_eof (lua_State *L) {
   return 1;
 }
 
-/* writer:close(): at once, or once the queued bytes are sent */
-static int writer_close (lua_State *L) {
+/* Closes the writer at 1's stream the way close does. */
+static int close_by (lua_State *L, void (*close) (lua_State *, Stream *, int)) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   lua_settop(L, 1);
   lua_getiuservalue(L, 1, HALF_UV_STREAM);
-  stream_close(L, s, 2);
+  close(L, s, 2);
   return 0;
+}
+
+/* writer:close(): at once, or once the queued bytes are sent */
+static int writer_close (lua_State *L) {
+  return close_by(L, stream_close);
 }
 
 /* writer:_abort(): closes at once, dropping unsent bytes (abort_clients) */
 static int writer_abort (lua_State *L) {
-  Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
-  lua_settop(L, 1);
-  lua_getiuservalue(L, 1, HALF_UV_STREAM);
-  stream_abort(L, s, 2);
-  return 0;
+  return close_by(L, stream_abort);
 }
 
 static int writer_is_closing (lua_State *L) {
