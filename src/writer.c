@@ -259,11 +259,11 @@ static int writer_can_write_eof (lua_State *L) {
 }
 
 /* Closes the writer at 1's stream the way close does. */
-static int close_by (lua_State *L, void (*close) (lua_State *, Stream *, int)) {
+static int close_by (lua_State *L, void (*how) (lua_State *, Stream *, int)) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   lua_settop(L, 1);
   lua_getiuservalue(L, 1, HALF_UV_STREAM);
-  close(L, s, 2);
+  how(L, s, 2);
   return 0;
 }
 
