@@ -78,6 +78,11 @@ describe("tasks", function()
       assert.matches("^<Task finished name=Task%-%d+ result=nil>$", tostring(u))
       assert.has_error(function() asyncio.create_task(asyncio.sleep(0), { name = 3 }) end,
          "bad argument #2 to 'create_task' (name must be a string, got number)")
+      -- a name is any string, zero bytes included
+      local z = asyncio.create_task(asyncio.sleep(0), { name = "a\0b" })
+      assert.equal("<Task pending name=a\0b>", tostring(z))
+      await(z)
+      assert.equal("<Task finished name=a\0b result=nil>", tostring(z))
       -- as Python: a named task takes no number, the next unnamed one does
       local n = tonumber(u:get_name():match("%d+"))
       asyncio.create_task(asyncio.sleep(0), { name = "named" })

@@ -681,13 +681,25 @@ static int task_tostring (lua_State *L) {
   future_tostring_state(L, &t->fut, 1);
   lua_pushcfunction(L, task_get_name);
   lua_pushvalue(L, 1);
-  lua_call(L, 1, 1);
-  if (t->fut.state == FUT_PENDING || t->fut.state == FUT_CANCELLED)
-    lua_pushfstring(L, "<Task %s name=%s>", lua_tostring(L, -2), lua_tostring(L, -1));
-  else {
-    const char *s = lua_tostring(L, -2);  /* "finished result=..." */
-    lua_pushfstring(L, "<Task finished name=%s %s>", lua_tostring(L, -1),
-                    s + sizeof("finished ") - 1);
+  lua_call(L, 1, 1);                 /* state, name: concatenated, not
+                                        formatted, so a zero byte stays */
+  if (t->fut.state == FUT_PENDING || t->fut.state == FUT_CANCELLED) {
+    lua_pushliteral(L, "<Task ");
+    lua_rotate(L, -3, 1);            /* "<Task ", state, name */
+    lua_pushliteral(L, " name=");
+    lua_insert(L, -2);
+    lua_pushliteral(L, ">");
+    lua_concat(L, 5);
+  } else {
+    size_t len;
+    const char *s = lua_tolstring(L, -2, &len);  /* "finished result=..." */
+    size_t skip = sizeof("finished ") - 1;
+    lua_pushliteral(L, "<Task finished name=");
+    lua_insert(L, -2);
+    lua_pushliteral(L, " ");
+    lua_pushlstring(L, s + skip, len - skip);
+    lua_pushliteral(L, ">");
+    lua_concat(L, 5);
   }
   return 1;
 }

@@ -323,9 +323,11 @@ static int writer_get_write_buffer_size (lua_State *L) {
 static int writer_set_write_buffer_limits (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   lua_Integer high, low;
-  if (lua_isnoneornil(L, 2))
-    high = lua_isnoneornil(L, 3) ? 64 * 1024 : 4 * luaL_checkinteger(L, 3);
-  else high = luaL_checkinteger(L, 2);
+  if (lua_isnoneornil(L, 2)) {
+    lua_Integer given = lua_isnoneornil(L, 3) ? 16 * 1024 : luaL_checkinteger(L, 3);
+    luaL_argcheck(L, given >= 0 && given <= LUA_MAXINTEGER / 4, 3, "out of range");
+    high = 4 * given;
+  } else high = luaL_checkinteger(L, 2);
   low = luaL_optinteger(L, 3, high / 4);
   luaL_argcheck(L, high >= 0, 2, "must not be negative");
   luaL_argcheck(L, low >= 0 && low <= high, 3, "must be between 0 and high");
