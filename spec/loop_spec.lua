@@ -269,6 +269,10 @@ describe("event loop", function()
       assert.equal("usr1", got)
       assert.is_true(loop:remove_signal_handler("SIGUSR1"))
       assert.is_false(loop:remove_signal_handler(core.signal_number("USR1")))
+      -- as Python: no handler of SIGKILL to remove, and no async handler
+      assert.is_false(loop:remove_signal_handler("SIGKILL"))
+      assert.has_error(function() loop:add_signal_handler("SIGUSR1", asyncio.async(function() end)) end,
+         "bad argument #2 to 'add_signal_handler' (coroutines cannot be used with add_signal_handler())")
    end)
 end)
 
@@ -359,7 +363,8 @@ describe("debug mode", function()
       loop:set_debug(false)
       loop:close()
       assert.is_true(#reports >= 1)
-      assert.matches("took", reports[1].message)
+      -- Python's words: what ran, and the seconds to the millisecond
+      assert.matches("^Executing <Handle .*> took 0%.%d%d%d seconds$", reports[1].message)
    end)
 
    it("does not time a callback that turned debug mode on (regression: took 31599 seconds)", function()

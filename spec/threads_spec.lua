@@ -565,7 +565,14 @@ describe("shutdown", function()
       await(loop:shutdown_default_executor())
       assert.is_true(fut:done())
       assert.equal("job", await(fut))
-      assert.has_error(function() asyncio.to_thread(print) end, "cannot schedule new futures after shutdown")
+      assert.has_error(function() asyncio.to_thread(print) end, "Executor shutdown has been called")
+   end))
+
+   it("after shutdown_default_executor, even before any job, the default executor is refused", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      await(loop:shutdown_default_executor()) -- there was no default executor yet
+      -- as Python's: made a new one and ran print before
+      assert.has_error(function() loop:run_in_executor(nil, print) end, "Executor shutdown has been called")
    end))
 
    it("closing a loop while its jobs run drops their results", function()

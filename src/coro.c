@@ -183,6 +183,11 @@ void coro_unwrap_body (lua_State *L, int idx) {
   }
 }
 
+/* Whether the value at idx is an async function (made by asyncio.async). */
+int coro_is_async_function (lua_State *L, int idx) {
+  return lua_tocfunction(L, idx) == coro_new;
+}
+
 /* core.make_async(fn) -> afn */
 static int core_make_async (lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);

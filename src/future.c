@@ -458,7 +458,11 @@ int future_gc (lua_State *L) {
     lua_setfield(L, -3, "error");
     lua_setfield(L, -2, "exception");
     lua_pushvalue(L, 1);
-    lua_setfield(L, -2, f->type == AIO_TTASK ? "task" : "future");
+    lua_setfield(L, -2, "future");  /* Python's key, a task's too */
+    if (f->type == AIO_TTASK) {
+      lua_pushvalue(L, 1);
+      lua_setfield(L, -2, "task");
+    }
     if (f->type == AIO_TTASK) {
       lua_getiuservalue(L, 1, TASK_UV_TRACEBACK);
       lua_setfield(L, -2, "traceback");

@@ -331,6 +331,7 @@ void coro_wrap_reusable (lua_State *L, int idx);
 int coro_pushcall (lua_State *L, Coro *c, int idx);
 int coro_own (lua_State *L, int idx);
 void coro_unwrap_body (lua_State *L, int idx);
+int coro_is_async_function (lua_State *L, int idx);
 int coro_open (lua_State *L);
 
 /* ---------- watchers: fds and signals (watcher.c) ---------- */

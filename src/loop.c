@@ -193,10 +193,15 @@ static void flush_reports (lua_State *L, Loop *loop, int loopidx) {
 }
 
 /* Debug mode: reports a callback that ran for dt seconds if that is slow. */
-static void report_slow (lua_State *L, Loop *loop, double dt) {
+static void report_slow (lua_State *L, Loop *loop, double dt, int objidx) {
+  char secs[32];
   if (dt < loop->slow_callback) return;
+  objidx = lua_absindex(L, objidx);
+  snprintf(secs, sizeof secs, "%.3f", dt);  /* Python's %.3f */
   lua_createtable(L, 0, 2);
-  lua_pushfstring(L, "Executing a callback took %f seconds", dt);
+  lua_pushfstring(L, "Executing %s took %s seconds",
+                  luaL_tolstring(L, objidx, NULL), secs);
+  lua_remove(L, -2);
   lua_setfield(L, -2, "message");
   lua_pushnumber(L, dt);
   lua_setfield(L, -2, "duration");
@@ -279,9 +284,16 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
       lua_rawseti(L, readyidx, pos + 2);
     }
     loop->head++;
-    if (timed) t0 = aio_now();
+    if (timed) {  /* keep what runs, to name it in the report */
+      lua_pushvalue(L, -2);
+      lua_insert(L, -3);
+      t0 = aio_now();
+    }
     dispatch(L, loop, loopidx);
-    if (timed) report_slow(L, loop, aio_now() - t0);
+    if (timed) {
+      report_slow(L, loop, aio_now() - t0, -1);
+      lua_pop(L, 1);
+    }
     /* as Python's Handle._run: a callback's failure is reported before
        the next callback runs, to the handler set at that moment */
     if (loop->nreports > 0) flush_reports(L, loop, loopidx);

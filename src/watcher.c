@@ -348,14 +348,20 @@ static int core_signal_to_send (lua_State *L) {
 /* loop:add_signal_handler(sig, fn, ...) */
 static int loop_add_signal_handler (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
+  if (coro_is_async_function(L, 3))  /* its coroutine would never run */
+    return luaL_argerror(L, 3, "coroutines cannot be used with add_signal_handler()");
   add(L, loop, W_SIGNAL, aio_checksignal(L, 2, 1));
   return 0;
 }
 
 /* loop:remove_signal_handler(sig) -> bool */
 static int loop_remove_signal_handler (lua_State *L) {
+  int sig;
   loop_check(L, 1);
-  lua_pushboolean(L, remove_key(L, watcher_key(W_SIGNAL, aio_checksignal(L, 2, 1))));
+  /* as Python: SIGKILL and SIGSTOP have no handler to remove (false) */
+  sig = aio_checksignal(L, 2, 0);
+  luaL_argcheck(L, sig != 0, 2, "invalid signal number");
+  lua_pushboolean(L, remove_key(L, watcher_key(W_SIGNAL, sig)));
   return 1;
 }
 

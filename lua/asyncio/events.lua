@@ -90,7 +90,7 @@ end
 -- Writes the context to stderr: message, then every other field, then the
 -- traceback.
 function Loop.default_exception_handler(_, ctx)
-   local lines = { tostring(ctx.message or "Unhandled error in event loop") }
+   local lines = { tostring(ctx.message or "Unhandled exception in event loop") }
    local keys = {}
    for k in pairs(ctx) do
       if k ~= "message" and k ~= "traceback" and k ~= "exception" and k ~= "loop" then
@@ -181,7 +181,8 @@ local function report_unretrieved(loop)
          loop:call_exception_handler({
             message = istask and "Task exception was never retrieved" or "Future exception was never retrieved",
             error = err,
-            [istask and "task" or "future"] = fut,
+            future = fut, -- Python's key, a task's too
+            task = istask and fut or nil,
             traceback = istask and fut:traceback() or nil,
          })
       end

@@ -54,6 +54,9 @@ end
 -- Each loop has its default executor, made on first use.
 local function default_executor(loop)
    local state = loop:_lua()
+   if state.executor_shutdown_called then -- as Python's _check_default_executor
+      error("Executor shutdown has been called", 3)
+   end
    local executor = state.default_executor
    if executor == nil then
       executor = core.executor_new()
@@ -99,6 +102,7 @@ end
 -- down and is done once its jobs have finished (the loop keeps running
 -- meanwhile, so jobs that need it can still finish).
 function Loop:shutdown_default_executor()
+   self:_lua().executor_shutdown_called = true
    local executor = self:_lua().default_executor
    if executor == nil then
       local fut = self:create_future()
