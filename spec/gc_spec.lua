@@ -43,6 +43,41 @@ describe("garbage collection", function()
       loop:close()
    end)
 
+   it("closes the to-be-closed variables of a collected pending task, as Python runs its finally", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      local log = {}
+      do
+         local fut = loop:create_future()
+         loop:create_task(function()
+            local guard <close> = setmetatable({}, { __close = function(_, err)
+               log[#log + 1] = "closed " .. tostring(err)
+            end })
+            await(fut)
+         end)
+         loop:run_until_complete(asyncio.sleep(0))
+      end
+      helper.full_gc()
+      assert.same({ "closed nil" }, log)
+      assert.equal(1, #reports)
+      assert.equal("Task was destroyed but it is pending!", reports[1].message)
+      -- a __close that fails, or tries to await, is part of the report
+      do
+         local fut = loop:create_future()
+         loop:create_task(function()
+            local guard <close> = setmetatable({}, { __close = function()
+               await(asyncio.sleep(0))
+            end })
+            await(fut)
+         end)
+         loop:run_until_complete(asyncio.sleep(0))
+      end
+      helper.full_gc()
+      assert.equal(2, #reports)
+      assert.matches("await called outside of a running task", tostring(reports[2].error))
+      loop:close()
+   end)
+
    it("closes a loop that still has tasks, timers and readers", function()
       local loop = asyncio.new_event_loop()
       local r, w = core.pipe()

@@ -720,7 +720,21 @@ static int task_gc (lua_State *L) {
   loop_free_task_slot(t->fut.loop, t->tslot);
   t->tslot = 0;
   if (t->fut.state == FUT_PENDING) {
-    lua_createtable(L, 0, 3);
+    int closed = LUA_OK;
+    if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD) {
+      /* as Python closes the coroutine of a collected task (its finally
+         clauses run): the body's pending to-be-closed variables are
+         closed, in its coroutine, which can no longer await */
+      lua_State *co = t->co;
+      t->co = NULL;
+      closed = lua_resetthread(co);
+      if (closed != LUA_OK) lua_xmove(co, L, 1);  /* what a __close raised */
+    }
+    lua_createtable(L, 0, 4);
+    if (closed != LUA_OK) {
+      lua_insert(L, -2);
+      lua_setfield(L, -2, "error");
+    }
     lua_pushliteral(L, "Task was destroyed but it is pending!");
     lua_setfield(L, -2, "message");
     lua_pushvalue(L, 1);
