@@ -282,6 +282,22 @@ describe("ThreadPoolExecutor", function()
 end)
 
 describe("loop:call_soon_threadsafe", function()
+   it("from a job runs before the job's future is done, as in Python", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      _G.posted_ran = false
+      local f = loop:run_in_executor(nil, function(ref)
+         ref:call_soon_threadsafe(function() _G.posted_ran = true end)
+         return "result"
+      end, loop)
+      os.execute("sleep 0.1") -- the loop is busy: both messages wait in its inbox
+      while not f:done() do
+         await(asyncio.sleep(0))
+      end
+      assert.is_true(_G.posted_ran) -- the future was done first
+      assert.equal("result", await(f))
+      _G.posted_ran = nil
+   end))
+
    it("schedules a callback from the loop's own thread", helper.async(function()
       local loop = asyncio.get_running_loop()
       local fut = loop:create_future()

@@ -414,10 +414,11 @@ static int core_thread_take (lua_State *L) {
   return n;
 }
 
-/* core.thread_kind(msg) -> "call" or "other", without opening it */
+/* core.thread_kind(msg) -> "call", "resolve" or "other", without opening it */
 static int core_thread_kind (lua_State *L) {
   Message **box = (Message **)luaL_checkudata(L, 1, AIO_THREADMSG);
   if (*box != NULL && (*box)->kind == MSG_CALL) lua_pushliteral(L, "call");
+  else if (*box != NULL && (*box)->kind == MSG_RESOLVE) lua_pushliteral(L, "resolve");
   else lua_pushliteral(L, "other");
   return 1;
 }

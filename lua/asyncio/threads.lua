@@ -228,12 +228,22 @@ local function run_call(loop, msg)
    return call(core.thread_take(msg, loop))
 end
 
+local function run_resolve(loop, msg)
+   core.thread_take(msg, loop) -- settles the future
+end
+
 -- Runs on the loop, from its ready queue, once per message, in the order
--- the messages were posted.
+-- the messages were posted. A call, and the result of a job or of a task of
+-- another loop, run one iteration later, in that order: Python passes both
+-- through call_soon_threadsafe, so a callback a worker posted before it
+-- returned runs before its future is done.
 core.thread_setup(function(msg)
    local loop = core.get_running_loop()
-   if core.thread_kind(msg) == "call" then
+   local kind = core.thread_kind(msg)
+   if kind == "call" then
       loop:call_soon(run_call, loop, msg)
+   elseif kind == "resolve" then
+      loop:call_soon(run_resolve, loop, msg)
    else
       handle(loop, core.thread_take(msg, loop))
    end
