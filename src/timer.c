@@ -138,7 +138,9 @@ void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now) {
     heap_delete(loop, 0);
     lua_rawgeti(L, -1, slot);
     release_slot(L, loop, loopidx, slot);
-    if (aio_typeof(L, loop->rt, -1) == AIO_TTASK) {
+    /* only sleeping tasks and TimerHandles are in the heap: told apart by
+       size, as dispatch does, without a metatable lookup */
+    if (lua_rawlen(L, -1) == sizeof(Task)) {
       Task *t = (Task *)lua_touserdata(L, -1);
       t->slot = 0;
       loop_ready_pushmark(L, loop, loopidx, -1, &aio_mark_timer);
