@@ -78,6 +78,23 @@ describe("garbage collection", function()
       loop:close()
    end)
 
+   it("a collected pending task that a finalizer wakes again is left alone (no coroutine to resume)", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      do
+         local fut = loop:create_future()
+         loop:create_task(function() await(fut) end)
+         loop:run_until_complete(asyncio.sleep(0))
+         -- made after the task, finalized before it in the same cycle:
+         -- wakes the task while the collector is closing its coroutine
+         setmetatable({}, { __gc = function() fut:set_result("late") end })
+      end
+      helper.full_gc()
+      loop:run_until_complete(asyncio.sleep(0)) -- steps the woken task: must not crash
+      assert.is_true(#reports >= 1)
+      loop:close()
+   end)
+
    it("closes a loop that still has tasks, timers and readers", function()
       local loop = asyncio.new_event_loop()
       local r, w = core.pipe()

@@ -236,6 +236,9 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   int outer_idx = loop->current_idx, outer_loopidx = loop->current_loopidx;
   int nargs = 0, nres = 0, status;
   if (t->fut.state != FUT_PENDING) return;
+  /* collected while pending, its coroutine closed (task_gc), and reached
+     again by a finalizer that woke it: there is nothing left to run */
+  if (t->started && co == NULL) return;
   if (futidx) {
     int same;
     if (t->wait != WAIT_FUTURE) return;
