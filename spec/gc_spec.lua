@@ -50,7 +50,7 @@ describe("garbage collection", function()
       do
          local fut = loop:create_future()
          loop:create_task(function()
-            local guard <close> = setmetatable({}, { __close = function(_, err)
+            local guard <close> = setmetatable({}, { __close = function(_, err) -- luacheck: ignore 211
                log[#log + 1] = "closed " .. tostring(err)
             end })
             await(fut)
@@ -65,7 +65,7 @@ describe("garbage collection", function()
       do
          local fut = loop:create_future()
          loop:create_task(function()
-            local guard <close> = setmetatable({}, { __close = function()
+            local guard <close> = setmetatable({}, { __close = function() -- luacheck: ignore 211
                await(asyncio.sleep(0))
             end })
             await(fut)
