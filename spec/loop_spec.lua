@@ -348,6 +348,19 @@ describe("debug mode", function()
       assert.matches("was never awaited", out)
    end)
 
+   it("refuses async functions as callbacks, as Python's debug mode", function()
+      local loop = asyncio.new_event_loop()
+      local afn = asyncio.async(function() end)
+      loop:set_debug(true)
+      assert.has_error(function() loop:call_soon(afn) end,
+         "bad argument #1 to 'call_soon' (coroutines cannot be used with call_soon())")
+      assert.has_error(function() loop:call_later(1, afn) end,
+         "bad argument #2 to 'call_later' (coroutines cannot be used with call_at())")
+      loop:set_debug(false)
+      loop:call_soon(afn):cancel() -- accepted outside debug mode, as in Python
+      loop:close()
+   end)
+
    it("reports slow callbacks", function()
       local loop = asyncio.new_event_loop()
       loop:set_debug(true)

@@ -29,6 +29,17 @@ int aio_iscallable (lua_State *L, int idx) {
 }
 
 /*
+** Checks the callback at idx of call_soon, call_later or call_at (fname):
+** callable, and in debug mode not an async function, whose coroutine the
+** loop would make and never await (Python's _check_callback). [-0, +0, v]
+*/
+void aio_check_callback (lua_State *L, Loop *loop, int idx, const char *fname) {
+  if (!aio_iscallable(L, idx)) luaL_typeerror(L, idx, "function");
+  if (loop->debug && coro_is_async_function(L, idx))
+    luaL_argerror(L, idx, lua_pushfstring(L, "coroutines cannot be used with %s()", fname));
+}
+
+/*
 ** Raises the formatted message without a position: for misuse found deep
 ** inside the library (an await, a read), where "file:line:" would name a
 ** line of ours, not the caller's. [-0, +1, v]

@@ -169,6 +169,7 @@ int arena_stats (lua_State *L);
 Runtime *aio_rt (lua_State *L);
 int aio_iscallable (lua_State *L, int idx);
 int aio_errorf (lua_State *L, const char *fmt, ...);
+void aio_check_callback (lua_State *L, struct Loop *loop, int idx, const char *fname);
 int aio_typeof (lua_State *L, Runtime *rt, int idx);
 void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type);
 void *aio_checkobj (lua_State *L, int idx, int type, const char *tname);

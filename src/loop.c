@@ -383,7 +383,7 @@ static int loop_set_debug (lua_State *L) {
 static int loop_call_soon (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
   int nargs = lua_gettop(L) - 2;
-  if (!aio_iscallable(L, 2)) luaL_typeerror(L, 2, "function");
+  aio_check_callback(L, loop, 2, "call_soon");
   if (nargs < 0) nargs = 0;
   lua_settop(L, nargs + 2);
   handle_new(L, loop, 1, 2, nargs, 0);

@@ -173,7 +173,7 @@ static double checktime (lua_State *L, int arg) {
 static int schedule (lua_State *L, Loop *loop, double when) {
   int nargs = lua_gettop(L) - 3;
   Handle *h;
-  if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
+  aio_check_callback(L, loop, 3, "call_at");  /* Python's call_later too */
   if (nargs < 0) nargs = 0;
   lua_settop(L, nargs + 3);
   lua_remove(L, 2);  /* loop, fn, args... */
