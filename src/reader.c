@@ -176,28 +176,29 @@ static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 /*
-** readuntil(sep) and readline(): (stream, sep, isline). A line past the
-** limit is dropped as Python's readline drops it, then LimitOverrunError
-** is raised; a line cut by the end of the stream is returned as it is.
-*/
-/*
 ** Points the stream's separators at the string, or the list of strings
 ** sorted shortest first (reader_readuntil made it), at idx. [-0, +0, -]
 */
 static void set_seps (lua_State *L, Stream *s, int idx) {
+  unsigned i;
   if (lua_type(L, idx) == LUA_TSTRING) {
     s->nseps = 1;
     s->seps[0] = lua_tolstring(L, idx, &s->seplens[0]);
     return;
   }
   s->nseps = (unsigned char)lua_rawlen(L, idx);
-  for (unsigned i = 0; i < s->nseps; i++) {
+  for (i = 0; i < s->nseps; i++) {
     lua_rawgeti(L, idx, i + 1);
     s->seps[i] = lua_tolstring(L, -1, &s->seplens[i]);  /* the list keeps it */
     lua_pop(L, 1);
   }
 }
 
+/*
+** readuntil(sep) and readline(): (stream, sep, isline). A line past the
+** limit is dropped as Python's readline drops it, then LimitOverrunError
+** is raised; a line cut by the end of the stream is returned as it is.
+*/
 static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   size_t seplen = 0, avail, longest;
