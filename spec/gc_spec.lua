@@ -47,31 +47,23 @@ describe("garbage collection", function()
       local loop = asyncio.new_event_loop()
       local reports = helper.capture_reports(loop)
       local log = {}
-      do
+      -- starts a task that waits, with a guard closed by on_close, on a
+      -- future nothing else holds
+      local function pending_with_guard(on_close)
          local fut = loop:create_future()
          loop:create_task(function()
-            local guard <close> = setmetatable({}, { __close = function(_, err) -- luacheck: ignore 211
-               log[#log + 1] = "closed " .. tostring(err)
-            end })
+            local guard <close> = setmetatable({}, { __close = on_close }) -- luacheck: ignore 211
             await(fut)
          end)
          loop:run_until_complete(asyncio.sleep(0))
       end
+      pending_with_guard(function(_, err) log[#log + 1] = "closed " .. tostring(err) end)
       helper.full_gc()
       assert.same({ "closed nil" }, log)
       assert.equal(1, #reports)
       assert.equal("Task was destroyed but it is pending!", reports[1].message)
       -- a __close that fails, or tries to await, is part of the report
-      do
-         local fut = loop:create_future()
-         loop:create_task(function()
-            local guard <close> = setmetatable({}, { __close = function() -- luacheck: ignore 211
-               await(asyncio.sleep(0))
-            end })
-            await(fut)
-         end)
-         loop:run_until_complete(asyncio.sleep(0))
-      end
+      pending_with_guard(function() await(asyncio.sleep(0)) end)
       helper.full_gc()
       assert.equal(2, #reports)
       assert.matches("await called outside of a running task", tostring(reports[2].error))
