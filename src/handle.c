@@ -50,7 +50,7 @@ static int callback_msgh (lua_State *L) {
   lua_createtable(L, 0, 2);
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "error");
-  luaL_traceback(L, L, NULL, 1);
+  aio_traceback(L, L, NULL, 1);
   lua_setfield(L, -2, "traceback");
   return 1;
 }

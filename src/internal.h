@@ -162,6 +162,9 @@ void ioorder_record (Loop *loop);
 void ioorder_end (lua_State *L, Loop *loop, int loopidx);
 void ioorder_free (Loop *loop);
 
+/* ---------- tracebacks (traceback.c) ---------- */
+void aio_traceback (lua_State *L, lua_State *L1, const char *msg, int level);
+
 /* ---------- the state's allocator (arena.c) ---------- */
 void arena_install (lua_State *L);
 int arena_stats (lua_State *L);

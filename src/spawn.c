@@ -253,7 +253,7 @@ static int loop_get_task_factory (lua_State *L) {
 ** coroutine, and on asyncio error objects that have none, sets it.
 */
 static int task_msgh (lua_State *L) {
-  luaL_traceback(L, L, NULL, 1);
+  aio_traceback(L, L, NULL, 1);
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_TRACEBACKS);
   lua_pushthread(L);
   lua_pushvalue(L, -3);

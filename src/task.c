@@ -167,7 +167,7 @@ static void finish (lua_State *L, Task *t, int idx, lua_State *co, int nres) {
 static void finish_broken (lua_State *L, Task *t, int idx, lua_State *co) {
   int base = lua_gettop(L);
   lua_xmove(co, L, 1);
-  luaL_traceback(L, co, NULL, 0);
+  aio_traceback(L, co, NULL, 0);
   lua_setiuservalue(L, idx, TASK_UV_TRACEBACK);
   closethread(co, L);
   forget_task(L, idx);
@@ -671,7 +671,7 @@ static int task_get_coro (lua_State *L) {
 static int task_traceback (lua_State *L) {
   Task *t = task_check(L, 1);
   if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD)
-    luaL_traceback(L, t->co, NULL, 0);
+    aio_traceback(L, t->co, NULL, 0);
   else if (lua_getiuservalue(L, 1, TASK_UV_TRACEBACK) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_pushliteral(L, "stack traceback:");

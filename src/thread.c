@@ -66,7 +66,7 @@ lua_State *thread_newstate (const char *path, const char *cpath) {
 /* Message handler: a string error gets the traceback of where it was raised. */
 int thread_msgh (lua_State *L) {
   if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
-    luaL_traceback(L, L, lua_tostring(L, 1), 1);
+    aio_traceback(L, L, lua_tostring(L, 1), 1);
   return 1;
 }
 

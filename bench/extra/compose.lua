@@ -1,15 +1,17 @@
--- gather of N trivial coroutine objects, and wait_for on N tasks that are
--- about to finish, one after the other (README.md). Prints RESULT lines.
+-- gather of N trivial coroutine objects, wait_for on N tasks that are
+-- about to finish, one after the other, and cancel of N sleeping tasks
+-- (README.md). Prints RESULT lines.
 -- With "eager", tasks start inside create_task (the eager task factory),
 -- as Node's async functions run up to their first await when called.
 --
---    lua5.4 bench/extra/compose.lua gather|wait_for [N] [eager]
+--    lua5.4 bench/extra/compose.lua gather|wait_for|cancel [N] [eager]
 
 local asyncio = require("asyncio")
 local async, await = asyncio.async, asyncio.await
 
 local workload = arg[1] or "gather"
 local N = tonumber(arg[2]) or (workload == "gather" and 200000 or 100000)
+local run = {}
 local eager = arg[3] == "eager"
 
 local trivial = async(function(i)
@@ -21,7 +23,7 @@ local function report(dt)
       workload, eager and "aio-eager" or "aio", N, dt * 1e3, dt / N * 1e9))
 end
 
-local function gather()
+function run.gather()
    local loop = asyncio.get_running_loop()
    local t0 = loop:time()
    local coros = {}
@@ -34,7 +36,7 @@ local function gather()
    report(dt)
 end
 
-local function wait_for()
+function run.wait_for()
    local loop = asyncio.get_running_loop()
    local create_task, wait_for_ = asyncio.create_task, asyncio.wait_for
    local t0 = loop:time()
@@ -47,9 +49,29 @@ local function wait_for()
    report(dt)
 end
 
+-- Each task ends by a CancelledError raised at its await, so each keeps
+-- the traceback of where it was cancelled.
+function run.cancel()
+   local loop = asyncio.get_running_loop()
+   local t0 = loop:time()
+   local tasks = {}
+   for i = 1, N do
+      tasks[i] = asyncio.create_task(asyncio.sleep(10))
+   end
+   await(asyncio.sleep(0))
+   for i = 1, N do
+      tasks[i]:cancel()
+   end
+   tasks[N + 1] = { return_exceptions = true }
+   local results = await(asyncio.gather(table.unpack(tasks, 1, N + 1)))
+   local dt = loop:time() - t0
+   assert(asyncio.CancelledError:is(results[N]), "cancel results")
+   report(dt)
+end
+
 asyncio.run(function()
    if eager then
       asyncio.get_running_loop():set_task_factory(asyncio.eager_task_factory)
    end
-   return (workload == "gather" and gather or wait_for)()
+   return assert(run[workload], "unknown workload")()
 end)

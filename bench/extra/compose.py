@@ -1,7 +1,8 @@
-"""gather of N trivial coroutines, and wait_for on N tasks that are about
-to finish, one after the other (README.md). Prints RESULT lines.
+"""gather of N trivial coroutines, wait_for on N tasks that are about to
+finish, one after the other, and cancel of N sleeping tasks (README.md).
+Prints RESULT lines.
 
-    python3 bench/extra/compose.py gather|wait_for [N] [asyncio|uvloop]
+    python3 bench/extra/compose.py gather|wait_for|cancel [N] [asyncio|uvloop]
 """
 import asyncio
 import sys
@@ -39,7 +40,19 @@ async def wait_for():
     report(dt)
 
 
-main = gather if workload == "gather" else wait_for
+async def cancel():
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(asyncio.sleep(10)) for _ in range(N)]
+    await asyncio.sleep(0)
+    for t in tasks:
+        t.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    dt = time.perf_counter() - t0
+    assert isinstance(results[-1], asyncio.CancelledError)
+    report(dt)
+
+
+main = {"gather": gather, "wait_for": wait_for, "cancel": cancel}[workload]
 if runtime == "uvloop":
     import uvloop
     uvloop.run(main()) if hasattr(uvloop, "run") else (uvloop.install(), asyncio.run(main()))

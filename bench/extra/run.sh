@@ -10,7 +10,7 @@ here=$(dirname "$0")
 export LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-for workload in gather wait_for; do
+for workload in gather wait_for cancel; do
   i=0
   while [ "$i" -lt "$reps" ]; do
     lua5.4 "$here/compose.lua" "$workload" || echo "FAIL $workload aio"
@@ -21,7 +21,9 @@ for workload in gather wait_for; do
       echo "SKIP $workload uvloop (python3-uvloop is not installed: make -C bench deps)"
     fi
     "$py" "$here/compose.py" "$workload" "" asyncio
-    if command -v node >/dev/null 2>&1; then
+    if [ "$workload" = cancel ]; then
+      echo "SKIP cancel node (promises cannot be cancelled)"
+    elif command -v node >/dev/null 2>&1; then
       node "$here/compose.js" "$workload"
     else
       echo "SKIP $workload node (nodejs is not installed: make -C bench deps)"
