@@ -73,3 +73,95 @@ describe("asyncio.Runner", function()
       assert.equal("<asyncio.Runner created>", tostring(runner))
    end)
 end)
+
+-- Ctrl-C (SIGINT) under lua5.4, which catches it while it runs a script: as
+-- Python's Runner, the first one cancels the main task and run raises
+-- "interrupted!" (lua5.4's own error for it); a second one stops at once.
+-- Each case runs in its own lua5.4 process, which signals itself.
+describe("asyncio.run and Ctrl-C", function()
+   local LUA = os.getenv("LUA") or "lua5.4"
+   local PATHS = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'"
+      .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;'"
+   local PRELUDE = [[
+local asyncio = require("asyncio")
+local async, await = asyncio.async, asyncio.await
+-- io.popen, as os.execute (system()) ignores SIGINT while its command runs
+local function ctrl_c() io.popen("kill -INT " .. require("asyncio.core").getpid()):close() end
+]]
+
+   local function run_lua(code)
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write(PRELUDE, code)
+      f:close()
+      local p = assert(io.popen(("%s timeout 20 %s %s 2>&1"):format(PATHS, LUA, path), "r"))
+      local out = p:read("a")
+      local _, _, status = p:close()
+      os.remove(path)
+      return out, status
+   end
+
+   it("cancels the main task at the first, then raises interrupted!", function()
+      local out, status = run_lua([[
+local ok, err = pcall(asyncio.run, async(function()
+   local _ <close> = setmetatable({}, { __close = function() print("main unwound") end })
+   ctrl_c()
+   await(asyncio.sleep(10))
+   print("not reached")
+end))
+print(ok, err)
+-- lua5.4's own handler is back once run returns
+print(pcall(function() ctrl_c() for _ = 1, 1e9 do end end))
+]])
+      assert.matches("^main unwound\nfalse\tinterrupted!\nfalse\t[^\n]*interrupted!\n$", out)
+      assert.equal(0, status)
+   end)
+
+   it("returns what main returns if main swallows the cancellation", function()
+      local out = run_lua([[
+print(asyncio.run(async(function()
+   ctrl_c()
+   local ok, err = pcall(await, asyncio.sleep(10))
+   print("caught", asyncio.CancelledError:is(err))
+   asyncio.current_task():uncancel()
+   return "done"
+end)))
+]])
+      assert.equal("caught\ttrue\ndone\n", out)
+   end)
+
+   it("stops at the second even if main goes on", function()
+      local out = run_lua([[
+print(pcall(asyncio.run, async(function()
+   ctrl_c()
+   pcall(await, asyncio.sleep(10))
+   print("ignored the first")
+   ctrl_c()
+   await(asyncio.sleep(10))
+   print("not reached")
+end)))
+]])
+      assert.equal("ignored the first\nfalse\tinterrupted!\n", out)
+   end)
+
+   it("ends a run whose main only sleeps (it used to hang)", function()
+      local out = run_lua([[
+io.popen(("(sleep 0.1; kill -INT %d) &"):format(require("asyncio.core").getpid())):close()
+print(pcall(asyncio.run, asyncio.sleep(5)))
+]])
+      assert.equal("false\tinterrupted!\n", out)
+   end)
+
+   it("leaves SIGINT alone when main handles it itself", function()
+      local out = run_lua([[
+print(asyncio.run(async(function()
+   local loop = asyncio.get_running_loop()
+   local got = loop:create_future()
+   loop:add_signal_handler("SIGINT", function() got:set_result("handled by main") end)
+   ctrl_c()
+   return await(got)
+end)))
+]])
+      assert.equal("handled by main\n", out)
+   end)
+end)

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #ifdef __linux__
 #include <sys/epoll.h>
 #endif
@@ -35,6 +36,15 @@ typedef struct Watcher {
 /* One loop per signal in the whole process: libev allows no more. */
 static pthread_mutex_t signal_lock = PTHREAD_MUTEX_INITIALIZER;
 static Loop *signal_owner[NSIG];
+
+/*
+** SIGINT's action from before a loop took the signal (lua5.4's handler
+** that raises "interrupted!", say), put back when the loop lets go of it,
+** where libev would leave SIG_DFL: Python's remove_signal_handler likewise
+** gives SIGINT back to its default_int_handler. Under signal_lock.
+*/
+static struct sigaction sigint_before;
+static int sigint_saved;
 
 static lua_Integer watcher_key (int kind, int num) {
   return kind == W_SIGNAL ? -(lua_Integer)num - 1 : 2 * (lua_Integer)num + kind;
@@ -60,7 +70,13 @@ static void watcher_stop (Watcher *wt) {
   }
   if (wt->kind == W_SIGNAL) {
     pthread_mutex_lock(&signal_lock);
-    if (signal_owner[wt->num] == wt->loop) signal_owner[wt->num] = NULL;
+    if (signal_owner[wt->num] == wt->loop) {
+      signal_owner[wt->num] = NULL;
+      if (wt->num == SIGINT && sigint_saved) {
+        sigaction(SIGINT, &sigint_before, NULL);
+        sigint_saved = 0;
+      }
+    }
     pthread_mutex_unlock(&signal_lock);
   }
 }
@@ -174,6 +190,8 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
       pthread_mutex_unlock(&signal_lock);
       luaL_error(L, "signal %d is already handled by another event loop", num);
     }
+    if (num == SIGINT && signal_owner[num] == NULL && !sigint_saved)
+      sigint_saved = sigaction(SIGINT, NULL, &sigint_before) == 0;
     signal_owner[num] = loop;
     pthread_mutex_unlock(&signal_lock);
     ev_signal_init(&wt->w.sig, signal_cb, num);
@@ -365,6 +383,49 @@ static int loop_remove_signal_handler (lua_State *L) {
   return 1;
 }
 
+/*
+** loop:_signal_callback(sig) -> the function add_signal_handler installed
+** for sig on this loop, or nil (asyncio.run tells its own handler by it).
+*/
+static int loop_signal_callback (lua_State *L) {
+  int sig;
+  loop_check(L, 1);
+  sig = aio_checksignal(L, 2, 0);
+  lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
+  if (lua_rawgeti(L, -1, watcher_key(W_SIGNAL, sig)) != LUA_TUSERDATA) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_getiuservalue(L, -1, WATCHER_UV_HANDLE);
+  lua_getiuservalue(L, -1, HANDLE_UV_FN);
+  return 1;
+}
+
+/*
+** core.sigint_catchable() -> whether asyncio.run should catch Ctrl-C, as
+** Python's Runner does when SIGINT has Python's default handler: this is
+** the process's main thread, SIGINT has a handler function (lua5.4 sets
+** one while it runs a script; a host with SIG_DFL or SIG_IGN keeps its
+** choice), and no loop handles SIGINT yet.
+*/
+static int core_sigint_catchable (lua_State *L) {
+  struct sigaction sa;
+  int catchable = 0;
+#ifdef SYS_gettid
+  if ((pid_t)syscall(SYS_gettid) == getpid()
+      && sigaction(SIGINT, NULL, &sa) == 0
+      && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
+    pthread_mutex_lock(&signal_lock);
+    catchable = signal_owner[SIGINT] == NULL;
+    pthread_mutex_unlock(&signal_lock);
+  }
+#else
+  (void)sa;
+#endif
+  lua_pushboolean(L, catchable);
+  return 1;
+}
+
 /* core.signal_number(sig) -> number */
 static int core_signal_number (lua_State *L) {
   lua_pushinteger(L, aio_checksignal(L, 1, 1));
@@ -455,12 +516,14 @@ int watcher_open (lua_State *L) {
     {"remove_writer", loop_remove_writer},
     {"add_signal_handler", loop_add_signal_handler},
     {"remove_signal_handler", loop_remove_signal_handler},
+    {"_signal_callback", loop_signal_callback},
     {NULL, NULL}
   };
   static const luaL_Reg methods[] = {{NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", watcher_gc}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"signal_number", core_signal_number},
+    {"sigint_catchable", core_sigint_catchable},
     {"signal_to_send", core_signal_to_send},
     {"pipe", core_pipe},
     {"fdwrite", core_fdwrite},

@@ -6,6 +6,7 @@ local awaitable = require("asyncio.awaitable")
 local coroutines = require("asyncio.coroutines")
 local events = require("asyncio.events")
 local tasks = require("asyncio.tasks")
+local CancelledError = require("asyncio.errors").CancelledError
 
 local M = {}
 local pack, unpack = table.pack, table.unpack
@@ -129,9 +130,56 @@ function Runner:get_loop()
    return self._loop
 end
 
+-- Ctrl-C while main runs, as Python's Runner handles it: the first SIGINT
+-- cancels the main task, so its to-be-closed variables and handlers run;
+-- if main then ends with that cancellation, run raises "interrupted!"
+-- (lua5.4's own error for Ctrl-C, standing for KeyboardInterrupt). A
+-- second SIGINT stops the loop and raises at once. Only where the host
+-- catches SIGINT itself (lua5.4 does while it runs a script), on the main
+-- thread, and when no loop handles SIGINT already.
+local INTERRUPTED = "interrupted!"
+
+local function catch_sigint(self, loop, task)
+   if not core.sigint_catchable() then
+      return nil
+   end
+   local function on_sigint()
+      self._interrupts = self._interrupts + 1
+      if self._interrupts == 1 and not task:done() then
+         task:cancel()
+      else
+         self._interrupted = true
+         loop:stop()
+      end
+   end
+   loop:add_signal_handler("SIGINT", on_sigint)
+   return on_sigint
+end
+
+local function release_sigint(loop, handler)
+   if handler and not loop:is_closed() and loop:_signal_callback("SIGINT") == handler then
+      loop:remove_signal_handler("SIGINT")
+   end
+end
+
 local function run_body(self, body)
    lazy_init(self)
-   return self._loop:run_until_complete(self._loop:create_task(body))
+   local loop = self._loop
+   local task = loop:create_task(body)
+   self._interrupts, self._interrupted = 0, false
+   local handler = catch_sigint(self, loop, task)
+   local results = pack(pcall(loop.run_until_complete, loop, task))
+   release_sigint(loop, handler)
+   if self._interrupted then
+      error(INTERRUPTED, 0)
+   elseif not results[1] then
+      local err = results[2]
+      if self._interrupts > 0 and CancelledError:is(err) and task:uncancel() == 0 then
+         error(INTERRUPTED, 0)
+      end
+      error(err, 0)
+   end
+   return unpack(results, 2, results.n)
 end
 
 -- runner:run(main, ...) -> main's results, main taken as by asyncio.run.
