@@ -530,6 +530,36 @@ describe("start_loop_thread", function()
       assert.matches("bad argument #1 to 'run_coroutine_threadsafe' %(cannot copy a C function", err)
    end)
 
+   -- Finalizers run in reverse order of marking: a holder made first is
+   -- finalized after the objects it holds, and may still call them.
+   it("raise, not crash, when used after their finalizer ran", function()
+      local seen = {}
+      do
+         local holder = setmetatable({}, { __gc = function(self)
+            for _, m in ipairs({ "done", "cancelled", "cancel", "result" }) do
+               seen[#seen + 1] = select(2, pcall(self.cf[m], self.cf))
+            end
+            seen[#seen + 1] = tostring(self.cf)
+            for _, m in ipairs({ "cancelled", "cancel" }) do
+               seen[#seen + 1] = select(2, pcall(self.handle[m], self.handle))
+            end
+            seen[#seen + 1] = tostring(self.handle)
+         end })
+         holder.cf = lt:run_coroutine_threadsafe(function() return 1 end)
+         holder.handle = lt:call_soon_threadsafe(function() end)
+         holder.cf:result(2)
+      end
+      collectgarbage()
+      collectgarbage()
+      for i = 1, 4 do
+         assert.matches("attempt to use a collected ConcurrentFuture", seen[i])
+      end
+      assert.equal("<ConcurrentFuture collected>", seen[5])
+      assert.matches("attempt to use a collected ThreadHandle", seen[6])
+      assert.matches("attempt to use a collected ThreadHandle", seen[7])
+      assert.equal("<ThreadHandle collected>", seen[8])
+   end)
+
    it("refuses submissions once stopped", function()
       lt:stop()
       lt:join()

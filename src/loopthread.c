@@ -103,8 +103,11 @@ void cfuture_push (lua_State *L, CFuture *cf) {
   luaL_setmetatable(L, AIO_CFUTURE);
 }
 
+/* The concurrent future at idx; raises once its finalizer has run. */
 static CFuture *cfuture_check (lua_State *L, int idx) {
-  return *(CFuture **)luaL_checkudata(L, idx, AIO_CFUTURE);
+  CFuture *cf = *(CFuture **)luaL_checkudata(L, idx, AIO_CFUTURE);
+  if (cf == NULL) luaL_error(L, "attempt to use a collected ConcurrentFuture");
+  return cf;
 }
 
 static int cfuture_gc (lua_State *L) {
@@ -227,8 +230,12 @@ static int cfuture_cancel (lua_State *L) {
 }
 
 static int cfuture_tostring (lua_State *L) {
-  CFuture *cf = cfuture_check(L, 1);
+  CFuture *cf = *(CFuture **)luaL_checkudata(L, 1, AIO_CFUTURE);
   int done, status;
+  if (cf == NULL) {
+    lua_pushliteral(L, "<ConcurrentFuture collected>");
+    return 1;
+  }
   pthread_mutex_lock(&thread_lock);
   done = cf->done;
   status = cf->status;

@@ -425,13 +425,16 @@ static int core_thread_kind (lua_State *L) {
 
 /* ---------- tickets: cancellable calls of other threads ---------- */
 
-static Ticket **ticket_check (lua_State *L) {
-  return (Ticket **)luaL_checkudata(L, 1, AIO_TICKET);
+/* The handle's ticket; raises once its finalizer has run. */
+static Ticket *ticket_check (lua_State *L) {
+  Ticket *t = *(Ticket **)luaL_checkudata(L, 1, AIO_TICKET);
+  if (t == NULL) luaL_error(L, "attempt to use a collected ThreadHandle");
+  return t;
 }
 
 /* handle:cancel() -> whether the call will not run */
 static int ticket_cancel (lua_State *L) {
-  Ticket *t = *ticket_check(L);
+  Ticket *t = ticket_check(L);
   int ok;
   pthread_mutex_lock(&thread_lock);
   ok = !t->ran && !t->cancelled;
@@ -442,7 +445,7 @@ static int ticket_cancel (lua_State *L) {
 }
 
 static int ticket_cancelled (lua_State *L) {
-  Ticket *t = *ticket_check(L);
+  Ticket *t = ticket_check(L);
   int c;
   pthread_mutex_lock(&thread_lock);
   c = t->cancelled;
@@ -452,7 +455,7 @@ static int ticket_cancelled (lua_State *L) {
 }
 
 static int ticket_gc (lua_State *L) {
-  Ticket **box = ticket_check(L);
+  Ticket **box = (Ticket **)luaL_checkudata(L, 1, AIO_TICKET);
   if (*box != NULL) {
     pthread_mutex_lock(&thread_lock);
     ticket_release_locked(*box);
@@ -463,6 +466,10 @@ static int ticket_gc (lua_State *L) {
 }
 
 static int ticket_tostring (lua_State *L) {
+  if (*(Ticket **)luaL_checkudata(L, 1, AIO_TICKET) == NULL) {
+    lua_pushliteral(L, "<ThreadHandle collected>");
+    return 1;
+  }
   ticket_cancelled(L);
   lua_pushfstring(L, "<ThreadHandle%s>", lua_toboolean(L, -1) ? " cancelled" : "");
   return 1;
