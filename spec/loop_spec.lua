@@ -297,6 +297,21 @@ describe("exception handler", function()
       assert.matches("broken handler", text, 1, true)
    end)
 
+   it("prints Python's 'exception' key, once when 'error' holds the same", function()
+      local loop = asyncio.new_event_loop()
+      local written, stderr = {}, io.stderr
+      io.stderr = { write = function(_, ...) -- luacheck: ignore 122
+         for _, s in ipairs({ ... }) do written[#written + 1] = s end
+      end }
+      local boom = asyncio.InvalidStateError("boom")
+      loop:call_exception_handler({ message = "as in Python", exception = boom })
+      loop:call_exception_handler({ message = "ours", exception = boom, error = boom })
+      io.stderr = stderr -- luacheck: ignore 122
+      loop:close()
+      local text = table.concat(written)
+      assert.equal("as in Python\nexception: InvalidStateError: boom\nours\nerror: InvalidStateError: boom\n", text)
+   end)
+
    it("hears of a failed callback before the next callback runs", function()
       local loop = asyncio.new_event_loop()
       local log = {}

@@ -207,14 +207,17 @@ static int cfuture_cancelled (lua_State *L) {
   return 1;
 }
 
-/* cf:cancel() -> bool: settles it cancelled and cancels its task. */
+/*
+** cf:cancel() -> bool: settles it cancelled and cancels its task; true
+** also when it was cancelled already, as concurrent.futures answers.
+*/
 static int cfuture_cancel (lua_State *L) {
   CFuture *cf = cfuture_check(L, 1);
   Message *m = msg_new(MSG_CANCEL);
   int ok;
   pthread_mutex_lock(&thread_lock);
-  ok = !cf->done;
-  if (ok) {
+  ok = !cf->done || cf->status == RES_CANCELLED;
+  if (!cf->done) {
     cfuture_cancel_locked(cf);
     if (m != NULL) {
       cf->refs++;

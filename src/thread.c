@@ -63,9 +63,12 @@ lua_State *thread_newstate (const char *path, const char *cpath) {
   return L;
 }
 
-/* Message handler: a string error gets the traceback of where it was raised. */
+/*
+** Message handler: a string error gets the traceback of where it was
+** raised (lua_type, not lua_isstring: a number stays a number).
+*/
 int thread_msgh (lua_State *L) {
-  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
+  if (lua_type(L, 1) == LUA_TSTRING)
     aio_traceback(L, L, lua_tostring(L, 1), 1);
   return 1;
 }

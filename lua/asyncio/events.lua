@@ -92,8 +92,13 @@ end
 function Loop.default_exception_handler(_, ctx)
    local lines = { tostring(ctx.message or "Unhandled exception in event loop") }
    local keys = {}
+   -- the library's own contexts carry their error under both keys, Python's
+   -- "exception" and "error": print it once, but print a context that
+   -- (written as in Python) has only "exception"
+   local same_error = rawequal(ctx.exception, ctx.error)
    for k in pairs(ctx) do
-      if k ~= "message" and k ~= "traceback" and k ~= "exception" and k ~= "loop" then
+      if k ~= "message" and k ~= "traceback" and k ~= "loop"
+         and not (k == "exception" and same_error) then
          keys[#keys + 1] = tostring(k)
       end
    end
@@ -103,6 +108,9 @@ function Loop.default_exception_handler(_, ctx)
    end
    local function add_traceback(c)
       local err = c.error
+      if err == nil then
+         err = c.exception
+      end
       local tb = c.traceback or (type(err) == "table" and rawget(err, "traceback"))
       if tb then
          lines[#lines + 1] = tostring(tb)
