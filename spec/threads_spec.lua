@@ -257,6 +257,31 @@ describe("ThreadPoolExecutor", function()
       assert.equal("cannot schedule new futures after shutdown", err) -- no line of ours
    end))
 
+   it("cancels the queued jobs on shutdown(wait, true), as cancel_futures=True", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local executor = asyncio.ThreadPoolExecutor(1)
+      _G.spec_first_started = false
+      local futs = { executor:submit(function(ref)
+         ref:call_soon_threadsafe(function() _G.spec_first_started = true end)
+         local t = os.clock() + 0.05
+         while os.clock() < t do end
+         return "ran"
+      end, loop) }
+      for i = 2, 4 do
+         futs[i] = executor:submit(function() return "ran" end)
+      end
+      while not _G.spec_first_started do await(asyncio.sleep(0)) end
+      _G.spec_first_started = nil
+      executor:shutdown(false, true)
+      local outcomes = {}
+      for i = 1, 4 do
+         local ok, v = pcall(await, futs[i])
+         outcomes[i] = ok and v or (asyncio.CancelledError:is(v) and "cancelled" or tostring(v))
+      end
+      assert.same({ "ran", "cancelled", "cancelled", "cancelled" }, outcomes)
+      executor:shutdown(true)
+   end))
+
    it("lets the jobs finish when shut down without waiting", helper.async(function()
       local executor = asyncio.ThreadPoolExecutor(2)
       local fut = executor:submit(function()

@@ -333,10 +333,36 @@ static int core_executor_cancel (lua_State *L) {
   return 1;
 }
 
-/* Stops taking jobs; with wait, joins the workers once the queue is done. */
-static void executor_shutdown (Executor *ex, int wait) {
+/*
+** Cancels the futures of the jobs no worker has taken yet, as Python's
+** shutdown(cancel_futures=True): each loop hears of it as of a result.
+*/
+static void cancel_queued_locked (Executor *ex) {
+  while (ex->head != NULL) {
+    Job *job = ex->head;
+    Message *m = msg_new(MSG_RESOLVE);
+    ex->head = job->next;
+    ex->nqueued--;
+    if (m != NULL) {
+      m->target = job->target;
+      m->status = RES_CANCELLED;
+      if (!inbox_post_locked(job->inbox, m)) msg_free_locked(m);
+    }
+    copy_free(&job->in);
+    free(job);
+  }
+  ex->tail = NULL;
+  check_quiet_locked(ex);
+}
+
+/*
+** Stops taking jobs, cancelling the queued ones if cancel_queued; with
+** wait, joins the workers once the queue is done.
+*/
+static void executor_shutdown (Executor *ex, int wait, int cancel_queued) {
   pthread_mutex_lock(&thread_lock);
   ex->shutdown = 1;
+  if (cancel_queued) cancel_queued_locked(ex);
   pthread_cond_broadcast(&ex->cv);
   pthread_mutex_unlock(&thread_lock);
   if (wait)
@@ -364,16 +390,17 @@ static int core_executor_wait (lua_State *L) {
   return 0;
 }
 
-/* executor:shutdown([wait = true]) */
+/* executor:shutdown([wait = true [, cancel_futures = false]]) */
 static int executor_shutdown_m (lua_State *L) {
   Executor *ex = executor_check(L, 1);
-  executor_shutdown(ex, lua_isnoneornil(L, 2) || lua_toboolean(L, 2));
+  executor_shutdown(ex, lua_isnoneornil(L, 2) || lua_toboolean(L, 2),
+                    lua_toboolean(L, 3));
   return 0;
 }
 
 /* A to-be-closed executor is shut down, waiting, at the end of its scope. */
 static int executor_close (lua_State *L) {
-  executor_shutdown(executor_check(L, 1), 1);
+  executor_shutdown(executor_check(L, 1), 1, 0);
   return 0;
 }
 
@@ -388,7 +415,7 @@ static int executor_gc (lua_State *L) {
   Executor *ex = *box;
   if (ex == NULL) return 0;
   *box = NULL;
-  executor_shutdown(ex, 1);
+  executor_shutdown(ex, 1, 0);
   pthread_cond_destroy(&ex->cv);
   free(ex->threads);
   free(ex->path);
