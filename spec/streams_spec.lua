@@ -333,50 +333,48 @@ describe("streams", function()
       server:close()
    end, 20))
 
-   it("a writer that never drains is paused at the high-water mark", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
-      writer:set_write_buffer_limits(64 * 1024, 16 * 1024)
-      local conn = next_conn()
-      local chunk = string.rep("z", 16 * 1024)
-      local most, written = 0, 0
-      local w = asyncio.create_task(async(function()
-         for _ = 1, 2000 do -- 32 MiB, never drained by the writer itself
+   -- As in Python: write never suspends, whatever it queues; a task that
+   -- writes all its input before it reads must not deadlock.
+   it("write queues everything without suspending; drain is where a task waits",
+      helper.async(function()
+         local server, port, next_conn = capture_server()
+         local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+         local conn = next_conn()
+         local chunk = string.rep("z", 64 * 1024)
+         local task = asyncio.current_task()
+         local stepped = 0
+         local ticker = asyncio.create_task(async(function()
+            while true do
+               stepped = stepped + 1
+               await(asyncio.sleep(0))
+            end
+         end)())
+         for _ = 1, 256 do -- 16 MiB, more than the kernel's buffers take
             writer:write(chunk)
-            written = written + #chunk
-            most = math.max(most, writer:get_write_buffer_size())
          end
-      end)())
-      -- a slow reader
-      local got = 0
-      while got < 2000 * #chunk do
-         local data = await(conn.reader:read(256 * 1024))
-         got = got + #data
-         if got < 4 * 1024 * 1024 then
-            await(asyncio.sleep(0.001))
+         writer:writelines({ chunk, chunk })
+         assert.equal(task, asyncio.current_task())
+         assert.equal(0, stepped) -- no write let another task run
+         assert.is_true(writer:get_write_buffer_size() > 64 * 1024)
+         local got = 0
+         while got < 258 * #chunk do
+            got = got + #await(conn.reader:read(1 << 20))
          end
-      end
-      await(w)
-      assert.equal(2000 * #chunk, written)
-      assert.is_true(most <= 64 * 1024 + #chunk, "buffer grew to " .. most)
-      writer:close()
-      conn.writer:close()
-      server:close()
-   end, 20))
+         await(writer:drain())
+         assert.equal(0, writer:get_write_buffer_size())
+         ticker:cancel()
+         writer:close()
+         conn.writer:close()
+         server:close()
+      end, 20))
 
    it("drain waits while the buffer is above the high-water mark", helper.async(function()
       local server, port, next_conn = capture_server()
       local _, writer = await(asyncio.open_connection("127.0.0.1", port))
       local conn = next_conn()
       local big = string.rep("q", 8 * 1024 * 1024)
-      -- called from a plain callback, write cannot pause: it buffers
-      local loop = asyncio.get_running_loop()
-      local done = loop:create_future()
-      loop:call_soon(function()
-         writer:write(big)
-         done:set_result(writer:get_write_buffer_size())
-      end)
-      assert.is_true(await(done) > 64 * 1024)
+      writer:write(big)
+      assert.is_true(writer:get_write_buffer_size() > 64 * 1024)
       local drained = false
       local d = asyncio.create_task(async(function()
          await(writer:drain())
@@ -773,13 +771,14 @@ describe("streams", function()
          listener:close()
       end))
 
-      it("of a paused write leaves the data buffered", helper.async(function()
+      it("of a task draining its writes leaves the data queued", helper.async(function()
          local server, port, next_conn = capture_server()
          local _, writer = await(asyncio.open_connection("127.0.0.1", port))
          writer:set_write_buffer_limits(1024, 0)
          local conn = next_conn()
          local t = asyncio.create_task(async(function()
             writer:write(string.rep("p", 8 * 1024 * 1024))
+            await(writer:drain())
          end)())
          await(asyncio.sleep(0.01))
          assert.is_false(t:done())

@@ -51,6 +51,16 @@ describe("subprocesses", function()
       assert.equal(0, p.returncode)
    end))
 
+   -- Python's write never blocks: writing all the input before reading the
+   -- output must not deadlock (it did while a write suspended its task).
+   it("take all the input with write, then give the output to read", helper.async(function()
+      local p = exec("cat", nil, { stdin = PIPE, stdout = PIPE })
+      p.stdin:write(string.rep("x", 1000000))
+      p.stdin:close()
+      assert.equal(1000000, #await(p.stdout:read()))
+      assert.equal(0, await(p:wait()))
+   end, 10))
+
    it("keep stdout and stderr apart, or merge stderr into stdout", helper.async(function()
       local p = sh("echo out; echo err >&2; exit 3", { stdout = PIPE, stderr = PIPE })
       local out, err = await(p:communicate())

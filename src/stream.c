@@ -566,13 +566,6 @@ void stream_check_task (lua_State *L, Stream *s) {
     luaL_error(L, "the stream is attached to a different loop");
 }
 
-/* Whether the caller may suspend: a task of the stream's loop. */
-int stream_can_suspend (lua_State *L, Stream *s) {
-  Loop *run = aio_rt(L)->running;
-  return run == s->loop && run->current != NULL && run->current->co == L
-         && lua_isyieldable(L);
-}
-
 /*
 ** Awaits the future at nargs + 1 with await_future (upvalue 2 of the
 ** running C function) under lua_pcallk, so that the continuation k sees a
@@ -587,7 +580,7 @@ int stream_await_top (lua_State *L, int nargs, lua_KFunction k) {
 }
 
 /*
-** Writers' waits (drain, connect, wait_closed, a paused write) add a
+** Writers' waits (drain, connect, wait_closed) add a
 ** future of their own to the list in user value uv of the stream at 1:
 ** cancelling one waiter must not cancel the others. [-0, +1, e]
 */

@@ -113,7 +113,6 @@ void stream_peek (Stream *s);
 int stream_append (Stream *s, const char *p, size_t n);
 const char *stream_find_sep (Stream *s, size_t off, size_t *len);
 void stream_check_task (lua_State *L, Stream *s);
-int stream_can_suspend (lua_State *L, Stream *s);
 int stream_await_top (lua_State *L, int nargs, lua_KFunction k);
 int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
                       lua_KFunction k);

@@ -8,10 +8,11 @@
 ** watcher, and so the Stream, anchored in the loop (stream.c) until they
 ** are sent.
 **
-** Back-pressure: a write that leaves more than the high-water mark queued
-** suspends the writing task until the buffer is below the low-water mark,
-** as if it had awaited drain(); only a write outside a task (a callback)
-** or where a C call boundary forbids yielding queues without waiting.
+** As in Python, write and writelines never suspend: what the socket does
+** not take is queued, however much that is, and drain() is where a task
+** waits for the queue to fall below the low-water mark. (Writes used to
+** suspend the task above the high-water mark; a task that writes all its
+** input to a child before reading the child's output then deadlocked.)
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -72,26 +73,6 @@ static void queued (lua_State *L, Stream *s) {
   lua_pop(L, 1);
 }
 
-static int pause_k (lua_State *L, int status, lua_KContext ctx) {
-  Stream *s = (Stream *)lua_touserdata(L, 1);
-  stream_list_resumed(L, status, (int)ctx, ST_UV_WWAIT);
-  if (s->werr) return stream_raise_werr(L, s);
-  if (!s->paused || s->fd < 0 || s->closing) return 0;
-  return stream_list_wait(L, s, 1, ST_UV_WWAIT, pause_k);
-}
-
-/*
-** Back-pressure: inside a task, a writer above the high-water mark waits
-** until the buffer is below the low-water mark.
-*/
-static int maybe_pause (lua_State *L, Stream *s) {
-  if (!s->paused || !stream_can_suspend(L, s)) return 0;
-  lua_settop(L, 1);
-  lua_getiuservalue(L, 1, HALF_UV_STREAM);
-  lua_replace(L, 1);
-  return pause_k(L, LUA_OK, 1);
-}
-
 /* writer:write(data) */
 static int writer_write (lua_State *L) {
   size_t len;
@@ -100,7 +81,7 @@ static int writer_write (lua_State *L) {
   if (len == 0) return 0;
   write_bytes(L, s, p, len);
   queued(L, s);
-  return maybe_pause(L, s);
+  return 0;
 }
 
 /* writer:writelines(list): one sendmsg for many pieces */
@@ -153,7 +134,7 @@ static int writer_writelines (lua_State *L) {
     lua_settop(L, 2);
   }
   queued(L, s);
-  return maybe_pause(L, s);
+  return 0;
 }
 
 /* ---------- drain and wait_closed ---------- */
@@ -355,7 +336,8 @@ static int writer_tostring (lua_State *L) {
 
 /*
 ** Registers StreamWriter and core.writer_op; functions that may suspend
-** are closures over the Runtime and await_future (at awaitidx). The module
+** (drain, wait_closed) are closures over the Runtime and await_future (at
+** awaitidx). The module
 ** table is at the top of the stack.
 */
 void writer_open (lua_State *L, int awaitidx) {
@@ -365,6 +347,8 @@ void writer_open (lua_State *L, int awaitidx) {
     {NULL, NULL}
   };
   static const luaL_Reg methods[] = {
+    {"write", writer_write},
+    {"writelines", writer_writelines},
     {"write_eof", writer_write_eof},
     {"can_write_eof", writer_can_write_eof},
     {"close", writer_close},
@@ -376,11 +360,6 @@ void writer_open (lua_State *L, int awaitidx) {
     {"get_write_buffer_limits", writer_get_write_buffer_limits},
     {NULL, NULL}
   };
-  static const luaL_Reg suspending[] = {
-    {"write", writer_write},
-    {"writelines", writer_writelines},
-    {NULL, NULL}
-  };
   static const luaL_Reg awaitable[] = {
     {"drain", writer_drain},
     {"wait_closed", writer_wait_closed},
@@ -389,12 +368,6 @@ void writer_open (lua_State *L, int awaitidx) {
   const luaL_Reg *l;
   aio_newclass(L, AIO_TWRITER, AIO_WRITER, methods, meta);
   lua_getfield(L, -1, "StreamWriter");
-  for (l = suspending; l->name != NULL; l++) {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, awaitidx);
-    lua_pushcclosure(L, l->func, 2);
-    lua_setfield(L, -2, l->name);
-  }
   for (l = awaitable; l->name != NULL; l++) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, lua_upvalueindex(1));
