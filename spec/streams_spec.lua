@@ -333,6 +333,28 @@ describe("streams", function()
       server:close()
    end, 20))
 
+   -- Python's transport reads what arrives while nobody asks; ours reads
+   -- when asked, so readline takes in what is waiting before it judges a
+   -- line too long.
+   it("readline takes in a line's end that has arrived before raising an overrun",
+      helper.async(function()
+         local server, port, next_conn = capture_server()
+         local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 16 }))
+         local conn = next_conn()
+         conn.writer:write("ab" .. string.rep("c", 20))
+         await(conn.writer:drain())
+         assert.equal("ab", await(reader:readexactly(2)))
+         conn.writer:write("\nnext\n")
+         await(conn.writer:drain())
+         local ok, err = pcall(await, reader:readline())
+         assert.is_false(ok)
+         assert.equal("Separator is found, but chunk is longer than limit", err.message)
+         assert.equal("next\n", await(reader:readline()))
+         writer:close()
+         conn.writer:close()
+         server:close()
+      end))
+
    -- As in Python: write never suspends, whatever it queues; a task that
    -- writes all its input before it reads must not deadlock.
    it("write queues everything without suspending; drain is where a task waits",

@@ -207,8 +207,18 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   read_resumed(L, status, (int)ctx);
   set_seps(L, s, 2);
   longest = s->seplens[s->nseps - 1];
-  avail = stream_buffered_in(s);
   found = stream_find_sep(s, 0, &seplen);
+  /* Python's transport would have read what is waiting, up to twice the
+     limit, before readuntil judged the buffer: take it in too, or a line
+     whose end has arrived would count as one past the limit */
+  while (found == NULL && stream_buffered_in(s) > 0
+         && stream_buffered_in(s) <= 2 * s->limit) {
+    size_t had = stream_buffered_in(s);
+    stream_peek(s);
+    if (stream_buffered_in(s) == had) break;
+    found = stream_find_sep(s, 0, &seplen);
+  }
+  avail = stream_buffered_in(s);
   if (found != NULL) {
     size_t at = (size_t)(found - (s->rbuf + s->rpos));
     if (at > s->limit) {
