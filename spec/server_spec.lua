@@ -242,6 +242,43 @@ describe("servers", function()
       assert.is_false(pcall(await, asyncio.open_connection("127.0.0.1", port)))
    end))
 
+   it("wait at the end of a to-be-closed scope in a task until closed, as `async with server`",
+      helper.async(function()
+         local log = {}
+         local server = await(asyncio.start_server(async(function(_, writer)
+            await(asyncio.sleep(0.02))
+            log[#log + 1] = "handler done"
+            writer:close()
+         end), "127.0.0.1", 0))
+         local _, port = server:getsockname()
+         local writer
+         do
+            local _ <close> = server
+            writer = select(2, await(asyncio.open_connection("127.0.0.1", port)))
+         end
+         log[#log + 1] = "scope left"
+         writer:close()
+         assert.same({ "handler done", "scope left" }, log)
+      end))
+
+   it("let a handler that closed its writer wait for the server to close", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local server
+      local finished = loop:create_future()
+      server = await(asyncio.start_server(async(function(reader, writer)
+         await(reader:readline()) -- a "shutdown" command
+         writer:close()
+         server:close()
+         await(asyncio.wait_for(server:wait_closed(), 1))
+         finished:set_result("wait_closed returned")
+      end), "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      writer:write("shutdown\n")
+      assert.equal("wait_closed returned", await(finished))
+      writer:close()
+   end))
+
    it("share a port with reuse_port, and refuse it without", helper.async(function()
       local a = await(asyncio.start_server(echo_handler, "127.0.0.1", 0, { reuse_port = true }))
       local _, port = a:getsockname()

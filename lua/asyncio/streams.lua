@@ -242,9 +242,22 @@ local function wake_all(list)
    end
 end
 
+-- Whether a connection still keeps wait_closed waiting: its handler runs
+-- and its writer is open. Python counts open transports, so a handler that
+-- closed its own writer may then wait for the server (a "shutdown" command).
+local function serving(self)
+   for task in pairs(self._tasks) do
+      local writer = self._writers[task]
+      if writer == nil or not writer:is_closing() then
+         return true
+      end
+   end
+   return false
+end
+
 -- Wakes wait_closed once the server is closed and its connections done.
 local function check_closed(self)
-   if self._closed and next(self._tasks) == nil then
+   if self._closed and not serving(self) then
       local waiters = self._closed_waiters
       self._closed_waiters = {}
       wake_all(waiters)
@@ -411,7 +424,16 @@ function Server:close()
    end
    check_closed(self)
 end
-Server.__close = Server.close
+
+-- The end of a to-be-closed server's scope, Python's `async with server`:
+-- close it, and inside a task of its loop, wait until it is closed.
+function Server:__close()
+   self:close()
+   local task = core.current_task()
+   if task ~= nil and task:get_loop() == self._loop and coroutine.isyieldable() then
+      await(self:wait_closed())
+   end
+end
 
 -- server:close_clients(), server:abort_clients() (Python 3.13): close every
 -- connection the server accepted and still serves; abort drops what is
@@ -495,9 +517,10 @@ Server.serve_forever = async(function(self)
 end)
 
 -- server:wait_closed() -> awaitable: returns once the server is closed and
--- every connection task it started has finished.
+-- every connection it accepted is done: its task finished, or its writer
+-- closed.
 Server.wait_closed = async(function(self)
-   if self._closed and next(self._tasks) == nil then
+   if self._closed and not serving(self) then
       return
    end
    local fut = self._loop:create_future()
