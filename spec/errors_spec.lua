@@ -29,6 +29,13 @@ describe("error classes", function()
          tostring(asyncio.ExceptionGroup("one", { errors = { "a" } })))
    end)
 
+   it("word IncompleteReadError as Python, an unknown total included", function()
+      local new = require("asyncio.errors").IncompleteReadError.new
+      assert.equal("IncompleteReadError: 2 bytes read on a total of 5 expected bytes", tostring(new("ab", 5)))
+      assert.equal("IncompleteReadError: 2 bytes read on a total of undefined expected bytes",
+         tostring(new("ab", nil)))
+   end)
+
    it("follow Python's hierarchy", function()
       local OSError = asyncio.OSError
       assert.is_true(OSError:is(asyncio.TimeoutError()))

@@ -87,7 +87,8 @@ class("SendfileNotAvailableError", Error)
 local IncompleteReadError = class("IncompleteReadError", Error)
 function IncompleteReadError.new(partial, expected)
    return IncompleteReadError(
-      ("%d bytes read on a total of %s expected bytes"):format(#partial, tostring(expected)),
+      ("%d bytes read on a total of %s expected bytes"):format(#partial,
+         expected == nil and "undefined" or tostring(expected)),
       { partial = partial, expected = expected })
 end
 

@@ -302,6 +302,9 @@ end
 -- pipe breaks) is not an error, as in Python.
 local feed_stdin = async(function(self, input)
    local stdin = self.stdin
+   if stdin:is_closing() then -- a second communicate: Python's write ignores it
+      return
+   end
    local ok, err = pcall(function()
       if input ~= nil then
          stdin:write(input)
