@@ -33,6 +33,26 @@ describe("datagram endpoints", function()
       server:close()
    end))
 
+   it("send from a connected endpoint only to its peer, as Python's sendto", helper.async(function()
+      local a, b = bound(), bound()
+      local _, aport = a:getsockname()
+      local _, bport = b:getsockname()
+      local client = await(asyncio.open_datagram({ remote_host = "127.0.0.1", remote_port = bport }))
+      local ok, err = pcall(client.send, client, "x", "127.0.0.1", aport)
+      assert.is_false(ok)
+      assert.equal("Invalid address: must be nil or 127.0.0.1:" .. bport, err)
+      client:send("to b", "127.0.0.1", bport) -- its peer, named: fine
+      assert.equal("to b", (await(b:recv())))
+      -- argument errors name the host and port arguments
+      assert.has_error(function() a:send("x", "nope", 9) end,
+         "bad argument #2 to 'send' (not a numeric address of that family)")
+      assert.has_error(function() a:send("x", "127.0.0.1", 70000) end,
+         "bad argument #3 to 'send' (port out of range)")
+      a:close()
+      b:close()
+      client:close()
+   end))
+
    it("keep datagrams whole and in order", helper.async(function()
       local a, b = bound(), bound()
       local _, bport = b:getsockname()

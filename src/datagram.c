@@ -214,12 +214,14 @@ static void endpoint_loopclose (IoHook *h) {
 /* Parses (host, port) at args a, a+1 for the endpoint's family. */
 static void checkaddr (lua_State *L, Endpoint *e, int a,
                        struct sockaddr_storage *ss, unsigned int *len) {
-  lua_pushstring(L, e->family == AF_INET6 ? "inet6" : "inet");
-  lua_pushvalue(L, a);
-  lua_pushvalue(L, a + 1);
-  if (lua_isnil(L, -2)) luaL_argerror(L, a, "host expected");
-  socket_checkaddr(L, lua_gettop(L) - 2, ss, len);
-  lua_pop(L, 3);
+  size_t hostlen;
+  const char *host, *msg;
+  lua_Integer port;
+  if (lua_isnil(L, a)) luaL_argerror(L, a, "host expected");
+  host = luaL_checklstring(L, a, &hostlen);
+  port = luaL_optinteger(L, a + 1, 0);
+  msg = socket_toaddr(e->family, host, hostlen, port, ss, len);
+  if (msg != NULL) luaL_argerror(L, msg[0] == 'p' ? a + 1 : a, msg);
 }
 
 /*
@@ -317,7 +319,16 @@ static int endpoint_send (lua_State *L) {
   unsigned int alen = 0;
   ssize_t n;
   lua_settop(L, 4);
-  if (!lua_isnil(L, 3)) checkaddr(L, e, 3, &ss, &alen);
+  if (!lua_isnil(L, 3)) {
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    checkaddr(L, e, 3, &ss, &alen);
+    /* a connected endpoint sends only to its peer, as Python's sendto */
+    if (getpeername(e->fd, (struct sockaddr *)&peer, &plen) == 0
+        && (plen != alen || memcmp(&peer, &ss, alen) != 0))
+      return luaL_error(L, "Invalid address: must be nil or %s",
+                        socket_describe(L, &peer, plen));
+  }
   if (e->err) {
     int err = e->err;
     e->err = 0;

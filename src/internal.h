@@ -372,6 +372,9 @@ void socket_anchor (lua_State *L, int loopidx, void *key, int objidx);
 void socket_unanchor (lua_State *L, int loopidx, void *key);
 int socket_pusherror (lua_State *L, int err, const char *what);
 int socket_pushaddr (lua_State *L, const void *sa, unsigned int salen);
+const char *socket_toaddr (int family, const char *host, size_t hostlen,
+                           lua_Integer port, struct sockaddr_storage *ss,
+                           unsigned int *len);
 int socket_checkaddr (lua_State *L, int fam, struct sockaddr_storage *ss,
                       unsigned int *len);
 const char *socket_describe (lua_State *L, const struct sockaddr_storage *ss,

@@ -200,6 +200,13 @@ int socket_checkaddr (lua_State *L, int fam, struct sockaddr_storage *ss,
   return family;
 }
 
+/* toaddr for other files: NULL, or what is wrong ("port ..." or a host). */
+const char *socket_toaddr (int family, const char *host, size_t hostlen,
+                           lua_Integer port, struct sockaddr_storage *ss,
+                           unsigned int *len) {
+  return toaddr(family, host, hostlen, port, ss, len);
+}
+
 /* Describes an address for error messages ("127.0.0.1:80"). [-0, +1, m] */
 const char *socket_describe (lua_State *L, const struct sockaddr_storage *ss,
                              unsigned int len) {
