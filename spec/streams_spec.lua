@@ -653,6 +653,12 @@ describe("streams", function()
       assert.equal("dflt", writer:get_extra_info("nothing", "dflt"))
       writer:close()
       conn.writer:close()
+      -- kept after the close, as Python's transport keeps them: a handler
+      -- may log its peer in its last lines
+      await(asyncio.sleep(0))
+      assert.same({ h2, p2 }, { conn.writer:get_extra_info("peername") })
+      assert.same({ h1, p1 }, { writer:get_extra_info("sockname") })
+      assert.is_nil(writer:get_extra_info("socket"))
       server:close()
    end))
 

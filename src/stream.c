@@ -137,6 +137,26 @@ static void wake_reader (lua_State *L, Stream *s, int sidx) {
 
 /* ---------- closing ---------- */
 
+/*
+** Keeps the socket's two addresses, so that get_extra_info still gives
+** them once the descriptor is closed (to log a peer in a handler's last
+** lines), as Python's transport keeps them from its start.
+*/
+void stream_keep_names (Stream *s) {
+  StreamNames *n;
+  if (s->names != NULL || s->fd < 0 || s->kind == STREAM_PIPE || s->connecting)
+    return;
+  n = (StreamNames *)calloc(1, sizeof(*n));
+  if (n == NULL) return;  /* then only while open */
+  n->socklen = sizeof(n->sock);
+  if (getsockname(s->fd, (struct sockaddr *)&n->sock, &n->socklen) != 0)
+    n->socklen = 0;
+  n->peerlen = sizeof(n->peer);
+  if (getpeername(s->fd, (struct sockaddr *)&n->peer, &n->peerlen) != 0)
+    n->peerlen = 0;
+  s->names = n;
+}
+
 static void drain_unread (Stream *s);
 
 /*
@@ -150,6 +170,7 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
   stream_stop_io(s, &s->rio);
   stream_stop_io(s, &s->wio);
   drain_unread(s);
+  stream_keep_names(s);
   close(s->fd);
   s->fd = -1;
   s->closing = 0;
@@ -765,6 +786,8 @@ static int stream_gc (lua_State *L) {
   free(s->wbuf);
   s->wbuf = NULL;
   s->wpos = s->wlen = s->wcap = 0;
+  free(s->names);
+  s->names = NULL;
   return 0;
 }
 

@@ -74,8 +74,17 @@ struct Stream {
   size_t limit;            /* rw: readuntil/readline bound */
   char *wbuf;              /* owned */
   size_t wcap;
+  struct StreamNames *names;  /* owned: addresses kept for after close */
 };
 typedef struct Stream Stream;
+
+/* A socket's own and peer address, kept as Python's transport keeps them. */
+typedef struct StreamNames {
+  struct sockaddr_storage sock, peer;
+  socklen_t socklen, peerlen;  /* 0: unknown */
+} StreamNames;
+
+void stream_keep_names (Stream *s);
 
 /*
 ** A StreamReader or StreamWriter: user value 1 is its Stream, user value

@@ -275,12 +275,18 @@ static int writer_get_extra_info (lua_State *L) {
   const char *name = luaL_checkstring(L, 2);
   int peer = strcmp(name, "peername") == 0;
   lua_settop(L, 3);
-  if (s->fd >= 0 && (peer || strcmp(name, "sockname") == 0)) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int r = peer ? getpeername(s->fd, (struct sockaddr *)&ss, &len)
-                 : getsockname(s->fd, (struct sockaddr *)&ss, &len);
-    if (r == 0) return socket_pushaddr(L, &ss, len);
+  if (peer || strcmp(name, "sockname") == 0) {
+    stream_keep_names(s);
+    if (s->names != NULL && (peer ? s->names->peerlen : s->names->socklen) > 0)
+      return peer ? socket_pushaddr(L, &s->names->peer, s->names->peerlen)
+                  : socket_pushaddr(L, &s->names->sock, s->names->socklen);
+    if (s->fd >= 0 && s->names == NULL) {  /* no memory to keep them */
+      struct sockaddr_storage ss;
+      socklen_t len = sizeof(ss);
+      int r = peer ? getpeername(s->fd, (struct sockaddr *)&ss, &len)
+                   : getsockname(s->fd, (struct sockaddr *)&ss, &len);
+      if (r == 0) return socket_pushaddr(L, &ss, len);
+    }
   } else if (s->fd >= 0 && strcmp(name, s->kind == STREAM_PIPE ? "pipe" : "socket") == 0) {
     lua_pushinteger(L, s->fd);
     return 1;
