@@ -41,6 +41,22 @@ describe("Future", function()
       assert.equal("InvalidStateError: invalid state", tostring(err))
    end)
 
+   it("raises Event loop is closed when its callbacks cannot be scheduled, as Python", function()
+      local loop = asyncio.new_event_loop()
+      local plain, with_cb, done = loop:create_future(), loop:create_future(), loop:create_future()
+      local cancelled = loop:create_future()
+      with_cb:add_done_callback(print)
+      cancelled:add_done_callback(print)
+      done:set_result(1)
+      loop:close()
+      plain:set_result(1) -- nothing to schedule: fine
+      assert.has_error(function() with_cb:set_result(2) end, "Event loop is closed")
+      assert.is_true(with_cb:done()) -- set all the same, as in Python
+      assert.has_error(function() done:add_done_callback(print) end, "Event loop is closed")
+      assert.has_error(function() cancelled:cancel() end, "Event loop is closed")
+      assert.is_true(cancelled:cancelled())
+   end)
+
    it("keeps every result value, nils included", function()
       local fut = asyncio.Future(loop)
       fut:set_result(nil, "b", nil)

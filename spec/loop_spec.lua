@@ -2,7 +2,7 @@
 local asyncio = require("asyncio")
 local core = require("asyncio.core")
 local helper = require("spec.helper")
-local async = asyncio.async
+local async, await = asyncio.async, asyncio.await
 
 describe("event loop", function()
    local loop
@@ -310,6 +310,29 @@ describe("exception handler", function()
       loop:close()
       local text = table.concat(written)
       assert.equal("as in Python\nexception: InvalidStateError: boom\nours\nerror: InvalidStateError: boom\n", text)
+   end)
+
+   it("gets the error under Python's key 'exception' as well as 'error'", function()
+      local loop = asyncio.new_event_loop()
+      local seen = {}
+      loop:set_exception_handler(function(_, ctx)
+         seen[#seen + 1] = { ctx.message:sub(1, 20), ctx.exception ~= nil and ctx.exception == ctx.error }
+      end)
+      loop:run_until_complete(async(function()
+         asyncio.create_task(async(function()
+            local tg = asyncio.TaskGroup() -- never closed: the parent ends first
+            tg:create_task(async(function()
+               await(asyncio.sleep(0.01))
+               error("late", 0)
+            end)())
+         end)())
+         await(asyncio.sleep(0.02))
+      end)())
+      local keep = loop:create_task(function() error("unretrieved", 0) end)
+      loop:run_until_complete(asyncio.sleep(0))
+      loop:close() -- reports the unretrieved error of keep
+      assert.is_true(keep:done())
+      assert.same({ { "Task <Task finished ", true }, { "Task exception was n", true } }, seen)
    end)
 
    it("hears of a failed callback before the next callback runs", function()

@@ -313,20 +313,31 @@ static void check_settable (lua_State *L, Future *f) {
 }
 
 /* fut:set_result(...) */
+/*
+** After a user's call settled f: its callbacks could not be scheduled on a
+** closed loop, and Python's call_soon raises then (the future stays done).
+*/
+static int check_scheduled (lua_State *L, Future *f, int had_callbacks) {
+  if (had_callbacks && f->loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  return 0;
+}
+
 static int future_set_result (lua_State *L) {
   Future *f = future_check(L, 1);
+  int had_callbacks = f->ncallbacks > 0;
   check_settable(L, f);
   future_set_results(L, f, 1, 2, lua_gettop(L) - 1);
-  return 0;
+  return check_scheduled(L, f, had_callbacks);
 }
 
 /* fut:set_exception(err) */
 static int future_set_exception (lua_State *L) {
   Future *f = future_check(L, 1);
+  int had_callbacks = f->ncallbacks > 0;
   luaL_argexpected(L, !lua_isnoneornil(L, 2), 2, "error value");
   check_settable(L, f);
   future_set_error(L, f, 1, 2);
-  return 0;
+  return check_scheduled(L, f, had_callbacks);
 }
 
 static int future_done (lua_State *L) {
@@ -342,8 +353,10 @@ static int future_cancelled (lua_State *L) {
 /* fut:cancel([msg]) -> bool */
 static int future_cancel_m (lua_State *L) {
   Future *f = future_check(L, 1);
+  int had_callbacks = f->ncallbacks > 0;
   lua_settop(L, 2);
   lua_pushboolean(L, future_cancel(L, f, 1, 2));
+  check_scheduled(L, f, had_callbacks && f->state == FUT_CANCELLED);
   return 1;
 }
 
@@ -356,7 +369,7 @@ static int future_add_done_callback (lua_State *L) {
   Future *f = future_check(L, 1);
   checkcallable(L, 2);
   future_add_callback(L, f, 1, 2);
-  return 0;
+  return check_scheduled(L, f, f->state != FUT_PENDING);
 }
 
 /* fut:remove_done_callback(fn) -> number removed */

@@ -189,6 +189,7 @@ local function report_unretrieved(loop)
          loop:call_exception_handler({
             message = istask and "Task exception was never retrieved" or "Future exception was never retrieved",
             error = err,
+            exception = err, -- Python's key
             future = fut, -- Python's key, a task's too
             task = istask and fut or nil,
             traceback = istask and fut:traceback() or nil,

@@ -50,6 +50,7 @@ local function cancel_all_tasks(loop)
          loop:call_exception_handler({
             message = "unhandled exception during asyncio.run() shutdown",
             error = task:exception(),
+            exception = task:exception(), -- Python's key
             task = task,
             traceback = task:traceback(),
          })

@@ -288,6 +288,7 @@ local function connection_handler(self, cb, limit)
             loop:call_exception_handler({
                message = "Unhandled exception in client_connected_cb",
                error = err,
+               exception = err, -- Python's key
                task = task,
                traceback = task:traceback(),
             })

@@ -77,6 +77,7 @@ local function on_task_done(self, task)
          message = ("Task %s has errored out but its parent task %s is already completed")
             :format(tostring(task), tostring(parent)),
          error = err,
+         exception = err, -- Python's key
          task = task,
       })
       return
