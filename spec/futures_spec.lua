@@ -42,13 +42,13 @@ describe("Future", function()
    end)
 
    it("raises Event loop is closed when its callbacks cannot be scheduled, as Python", function()
-      local loop = asyncio.new_event_loop()
-      local plain, with_cb, done = loop:create_future(), loop:create_future(), loop:create_future()
-      local cancelled = loop:create_future()
+      local closing = asyncio.new_event_loop()
+      local plain, with_cb, done = closing:create_future(), closing:create_future(), closing:create_future()
+      local cancelled = closing:create_future()
       with_cb:add_done_callback(print)
       cancelled:add_done_callback(print)
       done:set_result(1)
-      loop:close()
+      closing:close()
       plain:set_result(1) -- nothing to schedule: fine
       assert.has_error(function() with_cb:set_result(2) end, "Event loop is closed")
       assert.is_true(with_cb:done()) -- set all the same, as in Python

@@ -229,7 +229,7 @@ describe("task errors", function()
    it("keep a traceback in Lua's layout, naming functions as the caller does",
       helper.async(function()
          local obj = {}
-         function obj:method() error("deep down") end
+         function obj.method(_) error("deep down") end
          local function recurse(n)
             if n == 0 then obj:method() end
             local r = recurse(n - 1)
