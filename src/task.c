@@ -681,7 +681,9 @@ static int task_traceback (lua_State *L) {
 
 static int task_tostring (lua_State *L) {
   Task *t = task_check(L, 1);
-  future_tostring_state(L, &t->fut, 1);
+  /* Python 3.13 shows a pending task with cancel requests as cancelling */
+  if (t->fut.state == FUT_PENDING && t->ncancels > 0) lua_pushliteral(L, "cancelling");
+  else future_tostring_state(L, &t->fut, 1);
   lua_pushcfunction(L, task_get_name);
   lua_pushvalue(L, 1);
   lua_call(L, 1, 1);                 /* state, name: concatenated, not
