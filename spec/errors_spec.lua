@@ -1,5 +1,6 @@
 -- Error classes (API.md §10).
 local asyncio = require("asyncio")
+local helper = require("spec.helper")
 
 describe("error classes", function()
    local names = { "CancelledError", "TimeoutError", "InvalidStateError", "QueueEmpty", "QueueFull",
@@ -35,6 +36,29 @@ describe("error classes", function()
       assert.equal("IncompleteReadError: 2 bytes read on a total of undefined expected bytes",
          tostring(new("ab", nil)))
    end)
+
+   it("stand for an instance when a class is raised as it is, as Python's raise Class",
+      helper.async(function()
+         local ok, e = pcall(error, asyncio.TimeoutError)
+         assert.is_false(ok)
+         assert.is_true(asyncio.TimeoutError:is(e)) -- caught in the task: the class itself
+         assert.is_false(asyncio.CancelledError:is(e))
+         -- leaving a task, or given to set_exception, it becomes an instance
+         local t = asyncio.create_task(asyncio.async(function()
+            asyncio.await(asyncio.sleep(0))
+            error(asyncio.CancelledError)
+         end)())
+         pcall(asyncio.await, t)
+         assert.is_true(t:cancelled())
+         local f = asyncio.get_running_loop():create_future()
+         f:set_exception(asyncio.TimeoutError)
+         assert.equal("TimeoutError", tostring(f:exception()))
+         assert.is_true(asyncio.TimeoutError:is(f:exception()))
+         local u = asyncio.create_task(function() error(asyncio.TimeoutError) end)
+         local _, err = pcall(asyncio.await, u)
+         assert.equal("TimeoutError", tostring(err))
+         assert.matches("stack traceback", err.traceback)
+      end))
 
    it("follow Python's hierarchy", function()
       local OSError = asyncio.OSError

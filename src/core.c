@@ -189,9 +189,36 @@ int aio_pusherrorv (lua_State *L, const char *cls, int msgidx) {
 ** metatable, or one reached through the classes' __parent links, is the
 ** class. [-0, +0, -]
 */
+/*
+** If the value at idx is an error class itself (error(asyncio.TimeoutError),
+** set_exception(asyncio.TimeoutError)), replaces it with a new instance,
+** as Python's `raise TimeoutError` makes one. [-0, +0, e]
+*/
+void aio_instantiate_class (lua_State *L, int idx) {
+  int isclass;
+  if (lua_type(L, idx) != LUA_TTABLE) return;
+  idx = lua_absindex(L, idx);
+  lua_pushliteral(L, "__aio_error");
+  isclass = lua_rawget(L, idx) != LUA_TNIL;
+  lua_pop(L, 1);
+  if (!isclass) return;
+  lua_pushvalue(L, idx);
+  lua_call(L, 0, 1);  /* the class's __call: Class() */
+  lua_replace(L, idx);
+}
+
 int aio_is_cancelled_error (lua_State *L, int idx) {
   int found = 0, depth = 0;
-  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  idx = lua_absindex(L, idx);
+  lua_pushliteral(L, "__aio_error");
+  if (lua_rawget(L, idx) != LUA_TNIL) {  /* a class raised as it is */
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+  } else {
+    lua_pop(L, 1);
+    if (!lua_getmetatable(L, idx)) return 0;
+  }
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
   lua_getfield(L, -1, "CancelledError");
   lua_remove(L, -2);             /* mt, class */

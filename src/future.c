@@ -336,6 +336,8 @@ static int future_set_exception (lua_State *L) {
   int had_callbacks = f->ncallbacks > 0;
   luaL_argexpected(L, !lua_isnoneornil(L, 2), 2, "error value");
   check_settable(L, f);
+  lua_settop(L, 2);
+  aio_instantiate_class(L, 2);  /* as Python's set_exception(Class) */
   future_set_error(L, f, 1, 2);
   return check_scheduled(L, f, had_callbacks);
 }

@@ -180,6 +180,7 @@ void aio_setup_once (lua_State *L, unsigned which, const char *name);
 int aio_pusherror (lua_State *L, const char *cls, const char *msg);
 int aio_pusherrorv (lua_State *L, const char *cls, int msgidx);
 int aio_is_cancelled_error (lua_State *L, int idx);
+void aio_instantiate_class (lua_State *L, int idx);
 void aio_settracebacktable (lua_State *L);
 void aio_report (lua_State *L, Loop *loop, int ctxidx);
 double aio_now (void);

@@ -253,6 +253,7 @@ static int loop_get_task_factory (lua_State *L) {
 ** coroutine, and on asyncio error objects that have none, sets it.
 */
 static int task_msgh (lua_State *L) {
+  aio_instantiate_class(L, 1);
   aio_traceback(L, L, NULL, 1);
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_TRACEBACKS);
   lua_pushthread(L);

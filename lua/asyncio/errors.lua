@@ -7,7 +7,9 @@ local function class_is(cls, value)
    if type(value) ~= "table" then
       return false
    end
-   local mt = getmetatable(value)
+   -- a class raised as it is (error(asyncio.CancelledError), Python's
+   -- `raise CancelledError`) stands for an instance of itself
+   local mt = rawget(value, "__aio_error") and value or getmetatable(value)
    while mt ~= nil do
       if mt == cls then
          return true
