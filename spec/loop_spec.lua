@@ -335,6 +335,25 @@ describe("exception handler", function()
       assert.same({ { "Task <Task finished ", true }, { "Task exception was n", true } }, seen)
    end)
 
+   it("sees the loop running and may not close it (it used to, then crash)", function()
+      local loop = asyncio.new_event_loop()
+      local seen = {}
+      loop:set_exception_handler(function(l)
+         seen[#seen + 1] = l:is_running()
+         local ok, err = pcall(l.close, l)
+         seen[#seen + 1] = ok
+         seen[#seen + 1] = err
+         ok = pcall(getmetatable(l).__gc, l)
+         seen[#seen + 1] = ok
+      end)
+      loop:call_soon(error, "boom")
+      loop:call_soon(function() seen[#seen + 1] = "next" end)
+      loop:call_soon(loop.stop, loop)
+      loop:run_forever()
+      loop:close()
+      assert.same({ true, false, "Cannot close a running event loop", false, "next" }, seen)
+   end)
+
    it("hears of a failed callback before the next callback runs", function()
       local loop = asyncio.new_event_loop()
       local log = {}

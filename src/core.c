@@ -240,7 +240,7 @@ int aio_is_cancelled_error (lua_State *L, int idx) {
 */
 void aio_report (lua_State *L, Loop *loop, int ctxidx) {
   ctxidx = lua_absindex(L, ctxidx);
-  if (loop != NULL && loop->running && !loop->closed) {
+  if (loop != NULL && loop->running && !loop->delivering && !loop->closed) {
     lua_Integer n;
     loop_pushself(L, loop, 0);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); goto direct; }

@@ -106,6 +106,7 @@ typedef struct TimerEntry {
 typedef struct Loop {
   unsigned char closed;    /* ro: close() ran; nothing may touch ev */
   unsigned char running;   /* ro: inside run_forever */
+  unsigned char delivering;/* rw: flush_reports is handing reports over */
   unsigned char stopping;  /* rw: stop() was called */
   unsigned char debug;     /* rw: set_debug */
   struct ev_loop *ev;      /* owned; NULL once closed */

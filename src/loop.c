@@ -184,9 +184,10 @@ static void flush_reports (lua_State *L, Loop *loop, int loopidx) {
   lua_setiuservalue(L, loopidx, LOOP_UV_REPORTS);
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, -1, i);
-    loop->running = 0;  /* deliver now, do not queue again */
+    loop->delivering = 1;  /* deliver now, do not queue again; the loop
+                              still runs: the handler may not close it */
     aio_report(L, loop, -1);
-    loop->running = 1;
+    loop->delivering = 0;
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -326,6 +327,7 @@ static int loop_run_forever (lua_State *L) {
     return luaL_error(L, "Cannot run the event loop while another loop is running");
   lua_settop(L, 1);
   loop->running = 1;
+  loop->delivering = 0;
   loop->L = L;
   rt->running = loop;
   lua_pushvalue(L, 1);
