@@ -276,6 +276,37 @@ describe("event loop", function()
    end)
 end)
 
+describe("arguments", function()
+   -- handle_run pushed them without lua_checkstack: a heap overflow once the
+   -- loop's stack had shrunk
+   it("of a callback may be many, also after the collector shrank the stack", function()
+      local args = {}
+      for i = 1, 2000 do args[i] = i end
+      local got
+      asyncio.run(async(function()
+         asyncio.get_running_loop():call_soon(function(...)
+            got = { n = select("#", ...), (select(2000, ...)) }
+         end, table.unpack(args))
+         collectgarbage()
+         await(asyncio.sleep(0))
+      end))
+      assert.same({ n = 2000, 2000 }, got)
+   end)
+
+   it("beyond 65000 raise instead of being dropped", function()
+      local args = {}
+      for i = 1, 65001 do args[i] = i end
+      local loop = asyncio.new_event_loop()
+      assert.has_error(function() loop:call_soon(print, table.unpack(args)) end,
+         "too many arguments (at most 65000)")
+      assert.has_error(function() async(print)(table.unpack(args)) end,
+         "too many arguments (at most 65000)")
+      loop:close()
+      local f = async(function(...) return select("#", ...), (select(65000, ...)) end)
+      assert.same({ 65000, 65000 }, { asyncio.run(f(table.unpack(args, 1, 65000))) })
+   end)
+end)
+
 describe("exception handler", function()
    it("that fails is reported with what it was told, both tracebacks included", function()
       local loop = asyncio.new_event_loop()

@@ -336,6 +336,27 @@ describe("streams", function()
    -- Python's transport reads what arrives while nobody asks; ours reads
    -- when asked, so readline takes in what is waiting before it judges a
    -- line too long.
+   -- writelines pushed a batch of 64 strings on a stack guaranteed 20
+   -- slots: fresh tasks have small stacks
+   it("writelines sends many pieces from fresh tasks whole and in order", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      local pieces, expected = {}, {}
+      for i = 1, 200 do pieces[i] = ("%03d,"):format(i) end
+      local tasks = {}
+      for t = 1, 50 do
+         tasks[t] = asyncio.create_task(function() writer:writelines(pieces) end)
+         expected[t] = table.concat(pieces)
+      end
+      await(asyncio.gather(table.unpack(tasks)))
+      local want = table.concat(expected)
+      assert.equal(want, await(conn.reader:readexactly(#want)))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
    it("readline takes in a line's end that has arrived before raising an overrun",
       helper.async(function()
          local server, port, next_conn = capture_server()

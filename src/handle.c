@@ -25,6 +25,7 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   int i;
   loopidx = lua_absindex(L, loopidx);
   fnidx = lua_absindex(L, fnidx);
+  if (nargs > AIO_MAX_ARGS) luaL_error(L, "too many arguments (at most %d)", AIO_MAX_ARGS);
   h = (Handle *)lua_newuserdatauv(L, sizeof(Handle), HANDLE_UV_ARGS - 1 + nargs);
   h->cancelled = 0;
   h->istimer = (unsigned char)istimer;
@@ -99,6 +100,7 @@ void handle_run (lua_State *L, Loop *loop, int idx) {
   Handle *h = (Handle *)lua_touserdata(L, idx);
   int i;
   if (h->cancelled) return;
+  luaL_checkstack(L, h->nargs + 1, "too many arguments");
   for (i = 0; i <= h->nargs; i++)
     lua_getiuservalue(L, idx, HANDLE_UV_FN + i);
   aio_call_callback(L, loop, h->nargs, idx);

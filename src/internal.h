@@ -76,6 +76,10 @@ typedef struct Runtime {
 /* What every use of a closed loop raises, in Python's words. */
 #define AIO_LOOP_CLOSED "Event loop is closed"
 
+/* The most values a coroutine object or handle keeps: one user value each,
+   and lua_newuserdatauv takes fewer than USHRT_MAX. */
+#define AIO_MAX_ARGS 65000
+
 /* The one-shot setup calls of the Lua layer (aio_setup_once). */
 enum {
   AIO_SETUP_ERRORS = 1, AIO_SETUP_HOOKS = 2, AIO_SETUP_COROSTATE = 4,

@@ -91,6 +91,7 @@ static int writer_writelines (lua_State *L) {
   lua_Integer i, n;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
+  luaL_checkstack(L, MAX_IOV + 1, "too many pieces");  /* a batch's strings */
   n = luaL_len(L, 2);
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, 2, i);
