@@ -357,6 +357,28 @@ describe("streams", function()
       server:close()
    end))
 
+   -- The separator list lives in the operation's plain Lua table: C read
+   -- past its arrays when code changed it (ASan: index 8 out of bounds).
+   it("readuntil checks its separators again when the operation runs", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      conn.writer:write("data\n")
+      local many = {}
+      for i = 1, 200 do many[i] = "s" .. i end
+      for _, bad in ipairs({ many, {}, 42, "", { "a", 5 }, { "abc", "a" } }) do
+         local op = reader:readuntil({ "\n" })
+         op[4] = bad
+         local ok, err = pcall(await, op)
+         assert.is_false(ok)
+         assert.matches("separator", err)
+      end
+      assert.equal("data\n", await(reader:readline()))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
    it("readline takes in a line's end that has arrived before raising an overrun",
       helper.async(function()
          local server, port, next_conn = capture_server()

@@ -180,18 +180,28 @@ static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
 ** sorted shortest first (reader_readuntil made it), at idx. [-0, +0, -]
 */
 static void set_seps (lua_State *L, Stream *s, int idx) {
-  unsigned i;
+  size_t i, n;
+  /* checked again: the operation's table is a plain Lua table that code
+     may have changed since reader_readuntil built it */
   if (lua_type(L, idx) == LUA_TSTRING) {
-    s->nseps = 1;
     s->seps[0] = lua_tolstring(L, idx, &s->seplens[0]);
+    if (s->seplens[0] == 0) luaL_error(L, "separator must be a non-empty string");
+    s->nseps = 1;
     return;
   }
-  s->nseps = (unsigned char)lua_rawlen(L, idx);
-  for (i = 0; i < s->nseps; i++) {
-    lua_rawgeti(L, idx, i + 1);
+  n = lua_type(L, idx) == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
+  if (n == 0 || n > STREAM_MAX_SEPS)
+    luaL_error(L, "bad separator list (1 to %d strings expected)", STREAM_MAX_SEPS);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+      luaL_error(L, "separator must be a non-empty string");
     s->seps[i] = lua_tolstring(L, -1, &s->seplens[i]);  /* the list keeps it */
     lua_pop(L, 1);
+    if (i > 0 && s->seplens[i] < s->seplens[i - 1])
+      luaL_error(L, "bad separator list (not sorted shortest first)");
   }
+  s->nseps = (unsigned char)n;
 }
 
 /*
