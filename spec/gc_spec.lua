@@ -87,6 +87,69 @@ describe("garbage collection", function()
       loop:close()
    end)
 
+   -- Growing the ready ring, or a future's callback list, allocates; a
+   -- finalizer run by that allocation may queue entries or add callbacks
+   -- too. Both used to lose entries (a task step lost is a task hung). Run
+   -- in a fresh lua5.4, where the collector's pace makes it happen.
+   local function run_fresh(code)
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write('local asyncio = require("asyncio")\n', code)
+      f:close()
+      local p = assert(io.popen("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
+         .. "LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;' "
+         .. "timeout 60 lua5.4 " .. path .. " 2>&1"))
+      local out = p:read("a")
+      p:close()
+      os.remove(path)
+      return out
+   end
+
+   it("loses no entry a finalizer queues while the ready ring grows", function()
+      assert.equal("7000\t7000\n", run_fresh([[
+local loop = asyncio.new_event_loop()
+local queued, ran = 0, 0
+local function cb() ran = ran + 1 end
+for _ = 1, 100 do loop:call_soon(cb) end -- the ring's head moves off 0
+loop:call_soon(loop.stop, loop)
+loop:run_forever()
+queued, ran = 0, 0
+local mt = { __gc = function() queued = queued + 1; loop:call_soon(cb) end }
+for _ = 1, 5000 do setmetatable({}, mt) end
+for _ = 1, 2000 do queued = queued + 1; loop:call_soon(cb) end
+collectgarbage()
+loop:call_soon(loop.stop, loop)
+loop:run_forever()
+print(queued, ran)
+]]))
+   end)
+
+   it("loses no callback a finalizer adds while a future's list grows", function()
+      local out = run_fresh([[
+local loop = asyncio.new_event_loop()
+local added, ran, reports = 0, 0, 0
+loop:set_exception_handler(function() reports = reports + 1 end)
+local function cb() ran = ran + 1 end
+local futs, cur = {}, nil
+local mt = { __gc = function() if cur then added = added + 1; cur:add_done_callback(cb) end end }
+for i = 1, 2000 do
+   cur = loop:create_future()
+   futs[i] = cur
+   for _ = 1, 6 do
+      added = added + 1
+      cur:add_done_callback(cb)
+      for _ = 1, 20 do setmetatable({}, mt) end
+   end
+end
+cur = nil
+for i = 1, #futs do futs[i]:set_result(i) end
+loop:call_soon(loop.stop, loop)
+loop:run_forever()
+print(added == ran, reports)
+]])
+      assert.equal("true\t0\n", out)
+   end)
+
    it("closes a loop that still has tasks, timers and readers", function()
       local loop = asyncio.new_event_loop()
       local r, w = core.pipe()

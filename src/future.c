@@ -210,32 +210,60 @@ int future_cancel (lua_State *L, Future *f, int idx, int msgidx) {
   return ok;
 }
 
+/*
+** Makes a list of callbacks with room for cap of them, holding the ncb
+** ones f has, as the new FUT_UV_CALLBACKS. Making the table may run the
+** collector, and a finalizer may add a callback to f or settle it: then
+** nothing is changed and 0 returned, for the caller to look again.
+*/
+static int new_callback_list (lua_State *L, Future *f, int idx, int cap) {
+  int i, n = f->ncallbacks;
+  lua_createtable(L, cap, 0);
+  if (f->ncallbacks != n || f->state != FUT_PENDING) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  /* nothing below allocates: the array part is sized */
+  lua_getiuservalue(L, idx, FUT_UV_CALLBACKS);
+  if (n == 1) lua_rawseti(L, -2, 1);
+  else {
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      lua_rawseti(L, -3, i);
+    }
+    lua_pop(L, 1);
+  }
+  lua_setiuservalue(L, idx, FUT_UV_CALLBACKS);
+  f->cbcap = cap;
+  return 1;
+}
+
 /* Adds the callback at cbidx, or schedules it if already done. [-0,+0,m] */
 void future_add_callback (lua_State *L, Future *f, int idx, int cbidx) {
   idx = lua_absindex(L, idx);
   cbidx = lua_absindex(L, cbidx);
-  if (f->state != FUT_PENDING) {
-    if (f->loop->closed) return;
-    lua_getiuservalue(L, idx, FUT_UV_LOOP);
-    loop_ready_push(L, f->loop, -1, cbidx, idx);
-    lua_pop(L, 1);
-    return;
-  }
-  if (f->ncallbacks == 0) {
-    lua_pushvalue(L, cbidx);
-    lua_setiuservalue(L, idx, FUT_UV_CALLBACKS);
-  } else if (f->ncallbacks == 1) {
-    lua_createtable(L, 4, 0);
+  for (;;) {
+    if (f->state != FUT_PENDING) {
+      if (f->loop->closed) return;
+      lua_getiuservalue(L, idx, FUT_UV_LOOP);
+      loop_ready_push(L, f->loop, -1, cbidx, idx);
+      lua_pop(L, 1);
+      return;
+    }
+    if (f->ncallbacks == 0) {  /* allocates nothing */
+      lua_pushvalue(L, cbidx);
+      lua_setiuservalue(L, idx, FUT_UV_CALLBACKS);
+      break;
+    }
+    if (f->ncallbacks == 1 || f->ncallbacks >= f->cbcap) {
+      if (!new_callback_list(L, f, idx, f->ncallbacks == 1 ? 4 : 2 * f->cbcap))
+        continue;
+    }
     lua_getiuservalue(L, idx, FUT_UV_CALLBACKS);
-    lua_rawseti(L, -2, 1);
     lua_pushvalue(L, cbidx);
-    lua_rawseti(L, -2, 2);
-    lua_setiuservalue(L, idx, FUT_UV_CALLBACKS);
-  } else {
-    lua_getiuservalue(L, idx, FUT_UV_CALLBACKS);
-    lua_pushvalue(L, cbidx);
-    lua_rawseti(L, -2, f->ncallbacks + 1);
+    lua_rawseti(L, -2, f->ncallbacks + 1);  /* within the sized part */
     lua_pop(L, 1);
+    break;
   }
   f->ncallbacks++;
 }

@@ -244,6 +244,7 @@ typedef struct Future {
   unsigned char retrieved; /* rw: the error was looked at */
   int nresults;            /* ro: 1 -> value, >1 -> table, in FUT_UV_RESULT */
   int ncallbacks;          /* rw: 1 -> the callback, >1 -> a list */
+  int cbcap;               /* rw: slots the list's array part was made with */
   Loop *loop;              /* ro: cache of FUT_UV_LOOP */
 } Future;
 

@@ -49,22 +49,32 @@ int loop_pushself (lua_State *L, Loop *loop, int objidx) {
 /* ---------- the ready queue ---------- */
 
 /*
-** Doubles the ring, copying the entries in order to a new table.
-** [-0, +0, m]; the ready table is at the top of the stack and is replaced.
+** Doubles the ring, copying the entries in order to a new table. Making
+** that table may run the collector, and a finalizer may queue entries and
+** so grow the ring itself: then this one gives up, and the caller looks
+** again. [-0, +0, m]
 */
 static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
-  lua_Integer cap = loop->cap, i, n = loop->tail - loop->head;
+  unsigned int ringgen = loop->ringgen;
+  lua_Integer cap = loop->cap, i, n;
   lua_createtable(L, (int)(4 * cap), 0);
+  if (loop->ringgen != ringgen) {  /* grown meanwhile */
+    lua_pop(L, 1);
+    return;
+  }
+  /* from here on nothing allocates (the new array part is sized), so no
+     finalizer can run */
+  n = loop->tail - loop->head;
+  lua_getiuservalue(L, loopidx, LOOP_UV_READY);
   for (i = 0; i < n; i++) {
     lua_Integer from = ((loop->head + i) % cap) * 2;
-    lua_rawgeti(L, -2, from + 1);
-    lua_rawseti(L, -2, 2 * i + 1);
-    lua_rawgeti(L, -2, from + 2);
-    lua_rawseti(L, -2, 2 * i + 2);
+    lua_rawgeti(L, -1, from + 1);
+    lua_rawseti(L, -3, 2 * i + 1);
+    lua_rawgeti(L, -1, from + 2);
+    lua_rawseti(L, -3, 2 * i + 2);
   }
-  lua_pushvalue(L, -1);
+  lua_pop(L, 1);
   lua_setiuservalue(L, loopidx, LOOP_UV_READY);
-  lua_replace(L, -2);
   loop->head = 0;
   loop->tail = n;
   loop->cap = 2 * cap;
@@ -76,11 +86,8 @@ static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
 ** loop_ready_push allocates nothing. [-0, +0, m]
 */
 void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx) {
-  if (loop->tail - loop->head < loop->cap) return;
   loopidx = lua_absindex(L, loopidx);
-  lua_getiuservalue(L, loopidx, LOOP_UV_READY);
-  ready_grow(L, loop, loopidx);
-  lua_pop(L, 1);
+  while (loop->tail - loop->head >= loop->cap) ready_grow(L, loop, loopidx);
 }
 
 /*
@@ -92,8 +99,8 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
   aidx = lua_absindex(L, aidx);
   if (bidx) bidx = lua_absindex(L, bidx);
   loopidx = lua_absindex(L, loopidx);
+  while (loop->tail - loop->head >= loop->cap) ready_grow(L, loop, loopidx);
   lua_getiuservalue(L, loopidx, LOOP_UV_READY);
-  if (loop->tail - loop->head == loop->cap) ready_grow(L, loop, loopidx);
   pos = (loop->tail % loop->cap) * 2;
   lua_pushvalue(L, aidx);
   lua_rawseti(L, -2, pos + 1);
