@@ -264,6 +264,31 @@ describe("task errors", function()
          assert.not_matches("traceback_probe", t:traceback())
       end))
 
+   it("fail, not run again, when their coroutine is closed or resumed from outside",
+      helper.async(function()
+         local runs, co = 0, nil
+         local body = async(function()
+            runs = runs + 1
+            co = coroutine.running()
+            await(asyncio.sleep(0.01))
+            return "done"
+         end)
+         local closed = asyncio.create_task(body())
+         await(asyncio.sleep(0))
+         assert.is_true(coroutine.close(co))
+         local ok, err = pcall(await, closed)
+         assert.is_false(ok)
+         assert.equal("the task's coroutine was resumed or closed outside the event loop", err)
+         assert.equal(1, runs)
+         local resumed = asyncio.create_task(body())
+         await(asyncio.sleep(0))
+         coroutine.resume(co) -- the body goes on here, outside its task
+         ok, err = pcall(await, resumed)
+         assert.is_false(ok)
+         assert.equal("the task's coroutine was resumed or closed outside the event loop", err)
+         assert.equal(2, runs)
+      end))
+
    it("pass string errors through unchanged", helper.async(function()
       local t = asyncio.create_task(function() error("plain", 0) end)
       local ok, err = pcall(await, t)

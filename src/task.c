@@ -234,7 +234,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   Task *outer = loop->current;
   lua_State *outer_L = loop->current_L;
   int outer_idx = loop->current_idx, outer_loopidx = loop->current_loopidx;
-  int nargs = 0, nres = 0, status;
+  int nargs = 0, nres = 0, status, fresh = 0;
   if (t->fut.state != FUT_PENDING) return;
   /* collected while pending, its coroutine closed (task_gc), and reached
      again by a finalizer that woke it: there is nothing left to run */
@@ -249,6 +249,17 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
     lua_pushnil(L);
     lua_setiuservalue(L, idx, TASK_UV_WAITER);
   } else if (t->wait != WAIT_READY) return;
+  if (t->started && lua_status(co) != LUA_YIELD) {
+    /* coroutine.resume or coroutine.close reached the task's coroutine
+       from outside the loop: where it was is lost, it fails (running the
+       body again would repeat what it did) */
+    t->wait = WAIT_NONE;
+    lua_settop(co, 0);
+    lua_pushliteral(co, "the task's coroutine was resumed or closed outside "
+                        "the event loop");
+    finish_broken(L, t, idx, co);
+    return;
+  }
   if (!t->started) {
     if (t->must_cancel) {  /* cancelled before it ran: the body never starts */
       t->must_cancel = 0;
@@ -276,6 +287,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
       return;
     }
     t->started = 1;
+    fresh = 1;
     nargs = 1;
   } else if (t->must_cancel && futidx
              && ((Future *)lua_touserdata(L, futidx))->state == FUT_CANCELLED) {
@@ -305,7 +317,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   loop->current_L = outer_L;
   loop->current_idx = outer_idx;
   loop->current_loopidx = outer_loopidx;
-  if (status != LUA_OK && status != LUA_YIELD && lua_status(co) == LUA_OK) {
+  if (fresh && status != LUA_OK && status != LUA_YIELD && lua_status(co) == LUA_OK) {
     /* lua_resume refused to start it (C stack overflow: eager starts
        nested too deep): it starts on the next iteration instead */
     release_coroutine(L, t, idx, 1);
