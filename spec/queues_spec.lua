@@ -616,3 +616,32 @@ describe("a queue and the loops", function()
       assert.is_nil(weak.op)
    end)
 end)
+
+describe("PriorityQueue and re-entrant comparisons", function()
+   -- heap operations compared, then moved items by stale positions: items
+   -- came out twice or were lost; Python's heapq raises RuntimeError
+   it("raises when an item's __lt changes the queue, and loses nothing", function()
+      local q = asyncio.PriorityQueue()
+      local mt, arm = {}, false
+      mt.__lt = function(a, b)
+         if arm then
+            arm = false
+            q:put_nowait(setmetatable({ v = 0 }, mt))
+         end
+         return a.v < b.v
+      end
+      for _, v in ipairs({ 1, 2, 3, 4, 5 }) do q:put_nowait(setmetatable({ v = v }, mt)) end
+      arm = true
+      assert.has_error(function() q:get_nowait() end, "PriorityQueue changed while its items were compared")
+      local got = {}
+      while not q:empty() do got[#got + 1] = q:get_nowait().v end
+      assert.same({ 0, 1, 2, 3, 4, 5 }, got) -- the nested put happened; nothing lost
+      q:put_nowait(setmetatable({ v = 1 }, mt))
+      arm = true
+      assert.has_error(function() q:put_nowait(setmetatable({ v = 2 }, mt)) end,
+         "PriorityQueue changed while its items were compared")
+      got = {}
+      while not q:empty() do got[#got + 1] = q:get_nowait().v end
+      assert.same({ 0, 1 }, got)
+   end)
+end)

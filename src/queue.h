@@ -42,6 +42,7 @@ typedef struct Queue {
   lua_Integer head;        /* rw: fifo: ring slot before the first item */
   lua_Integer cap;         /* rw: fifo: ring capacity */
   lua_Integer unfinished;  /* rw: items put and not yet task_done()'d */
+  lua_Integer changes;     /* rw: bumped by every change of the items */
   Waiters getters, putters, joiners;
   Loop *loop;              /* ro: cache of QUEUE_UV_LOOP, NULL if unbound */
 } Queue;

@@ -97,16 +97,27 @@ static int item_lt (lua_State *L, int tidx, int itemidx, lua_Integer j) {
 }
 
 /*
+** After the comparisons of a heap operation: an item's __lt may have used
+** the queue itself, and what was compared is no longer what is there.
+** Python's heapq raises then too. [-0, +0, v]
+*/
+static void check_unchanged (lua_State *L, Queue *q, lua_Integer changes) {
+  if (q->changes != changes)
+    luaL_error(L, "PriorityQueue changed while its items were compared");
+}
+
+/*
 ** heapq.heappush. Every comparison is made before anything moves, so an
 ** error raised by one (items that cannot be compared) leaves the heap as it
 ** was. [-0, +0, e]
 */
 static void heap_push (lua_State *L, Queue *q, int tidx, int itemidx) {
-  lua_Integer pos = q->n + 1, shifts = 0, cur;
+  lua_Integer pos = q->n + 1, shifts = 0, cur, changes = q->changes;
   while (pos > 1 && item_lt(L, tidx, itemidx, pos / 2)) {
     pos /= 2;
     shifts++;
   }
+  check_unchanged(L, q, changes);
   for (cur = q->n + 1; shifts > 0; shifts--, cur /= 2) {
     lua_rawgeti(L, tidx, cur / 2);
     lua_rawseti(L, tidx, cur);
@@ -125,6 +136,7 @@ static void heap_push (lua_State *L, Queue *q, int tidx, int itemidx) {
 static void heap_pop (lua_State *L, Queue *q, int tidx) {
   lua_Integer path[8 * sizeof(lua_Integer)];
   lua_Integer n = q->n - 1;  /* size once the last item is taken out */
+  lua_Integer changes = q->changes;
   int k = 0, m, i, lastidx;
   lua_rawgeti(L, tidx, 1);  /* the result */
   if (n == 0) {
@@ -142,6 +154,7 @@ static void heap_pop (lua_State *L, Queue *q, int tidx) {
     path[++k] = child;
   }
   for (m = k; m > 0 && item_lt(L, tidx, lastidx, path[m]); m--) {}
+  check_unchanged(L, q, changes);
   lua_pushnil(L);
   lua_rawseti(L, tidx, q->n);
   for (i = 0; i < m; i++) {
@@ -175,6 +188,7 @@ static void ring_grow (lua_State *L, Queue *q, int tidx) {
 ** and in the user value). [-0, +0, e]
 */
 void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
+  q->changes++;
   switch (q->kind) {
     case QUEUE_FIFO:
       if (q->n == q->cap) {
@@ -197,6 +211,7 @@ void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
 
 /* Takes out the next item (there is one) and pushes it. [-0, +1, e] */
 void store_pop (lua_State *L, Queue *q, int tidx) {
+  q->changes++;
   switch (q->kind) {
     case QUEUE_FIFO:
       lua_rawgeti(L, tidx, q->head + 1);
@@ -227,4 +242,5 @@ void store_clear (lua_State *L, Queue *q, int qidx) {
   lua_newtable(L);
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
   q->n = q->head = q->cap = 0;
+  q->changes++;
 }
