@@ -45,6 +45,16 @@ describe("the core, misused from Lua", function()
       end
    end)
 
+   it("refuses a pipe stream on a descriptor that is not open (libev aborts on it)", function()
+      local loop = asyncio.new_event_loop()
+      for _, fd in ipairs({ 99999, -1, 2 ^ 40 }) do
+         local ok, err = pcall(core.pipe_stream, loop, fd)
+         assert.is_false(ok)
+         assert.matches("not an open file descriptor", err)
+      end
+      loop:close()
+   end)
+
    it("refuses a second call of the setup functions the Lua layer made", function()
       assert.matches("set_coro_state was called already",
                      helper.error_of(core.set_coro_state, { metatables = { [{}] = true } }))

@@ -11,6 +11,7 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -308,17 +309,20 @@ static int core_kill (lua_State *L) {
 ** instead of killing us; a handler the application set is left alone.
 */
 static int core_pipe_stream (lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 2);
+  lua_Integer fd = luaL_checkinteger(L, 2);
   struct sigaction sa;
   Stream *s;
   loop_checkopen(L, 1);
+  /* libev aborts on a watcher whose descriptor is not open */
+  luaL_argcheck(L, fd >= 0 && fd <= INT_MAX && fcntl((int)fd, F_GETFD) != -1, 2,
+                "not an open file descriptor");
   if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
   }
   s = (Stream *)stream_new(L, 1, STREAM_PIPE);
-  stream_setfd(s, fd);
+  stream_setfd(s, (int)fd);
   return 1;
 }
 
