@@ -262,6 +262,12 @@ static void fill (Stream *s) {
     s->rlen += (size_t)n;
     if ((size_t)n == want && s->chunk < MAX_CHUNK) s->chunk *= 2;
   } else if (n == 0) {
+    if (s->werr && s->kind != STREAM_PIPE) {
+      /* the end after a failed write: the connection was lost to that
+         error, which Python's transport hands its reader too */
+      s->rerr = s->werr;
+      return;
+    }
     s->eof = 1;
     /* a pipe has nothing more to give: its descriptor goes back at once,
        as Python closes a pipe transport at EOF; the bytes read stay

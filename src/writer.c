@@ -261,6 +261,17 @@ static int writer_abort (lua_State *L) {
 
 static int writer_is_closing (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  /* Python's transport reads all the time, so it has seen a reset that
+     arrived, behind data or not; ours reads when asked: ask, a bounded
+     number of times (what it reads stays readable) */
+  if (s->fd >= 0 && s->kind != STREAM_PIPE && !s->closing && !s->rerr && !s->werr) {
+    size_t start = stream_buffered_in(s), had;
+    do {
+      had = stream_buffered_in(s);
+      stream_peek(s);
+    } while (stream_buffered_in(s) > had && s->fd >= 0
+             && stream_buffered_in(s) - start < ((size_t)1 << 20));
+  }
   /* a read or write error lost the connection: Python's transport closes */
   lua_pushboolean(L, s->fd < 0 || s->closing || s->rerr || s->werr);
   return 1;
