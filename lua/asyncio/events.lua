@@ -170,8 +170,20 @@ local function report(ctx)
 end
 M.report = report
 
+-- Python names the coroutine's function ("coroutine 'main' was never
+-- awaited"); a Lua function has no name, but where it was written says as
+-- much: "coroutine <function main.lua:12> was never awaited".
+local function coroutine_name(co)
+   local fn = core.coro_info(co)
+   local info = type(fn) == "function" and debug.getinfo(fn, "S")
+   if info and info.what == "Lua" then
+      return ("<function %s:%d>"):format(info.short_src, info.linedefined)
+   end
+   return tostring(co)
+end
+
 coroutines.set_never_awaited_reporter(function(co)
-   report({ message = "coroutine " .. tostring(co) .. " was never awaited", coroutine = co })
+   report({ message = "coroutine " .. coroutine_name(co) .. " was never awaited", coroutine = co })
 end)
 
 -- ---------- closing ----------
