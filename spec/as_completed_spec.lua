@@ -33,6 +33,33 @@ describe("as_completed", function()
       assert.is_nil(it())
    end))
 
+   -- q:get() returns one shared object; Python's two q.get() calls are two
+   -- coroutines. Deduplicated by identity, only one get ran.
+   it("runs a shared coroutine object as often as it is listed, as wait does", helper.async(function()
+      local q = asyncio.Queue()
+      q:put_nowait(1)
+      q:put_nowait(2)
+      local got = {}
+      for aw in asyncio.as_completed({ q:get(), q:get() }) do got[#got + 1] = await(aw) end
+      table.sort(got)
+      assert.same({ 1, 2 }, got)
+      local n = 0
+      for aw in asyncio.as_completed({ asyncio.sleep(0), asyncio.sleep(0), asyncio.sleep(0) }) do
+         await(aw)
+         n = n + 1
+      end
+      assert.equal(3, n)
+      q:put_nowait(3)
+      q:put_nowait(4)
+      local done = await(asyncio.wait({ q:get(), q:get() }))
+      assert.equal(2, helper.size(done))
+      assert.equal(0, q:qsize())
+      -- a task listed twice still counts once
+      local t = asyncio.create_task(asyncio.sleep(0))
+      done = await(asyncio.wait({ t, t }))
+      assert.equal(1, helper.size(done))
+   end))
+
    it("raises TimeoutError for what did not finish in time", helper.async(function()
       local loop = asyncio.get_running_loop()
       local a = asyncio.create_task(asyncio.sleep(0.01, "a"))

@@ -169,6 +169,13 @@ function M.register_reusable(mt)
    coro_mts[mt] = true
 end
 
+-- Whether aw is a shared coroutine object that stands for a new coroutine
+-- each time it appears (sleep(0), queue:get(), lock:acquire()...): where
+-- Python would have two coroutines, a list may hold it twice.
+function M.is_reusable(aw)
+   return aw == SLEEP0 or (type(aw) == "table" and coro_mts[getmetatable(aw)] == true)
+end
+
 -- asyncio.sleep(delay, ...) -> coroutine object resuming after delay
 -- seconds with ... as results; sleep(0) yields for one loop iteration.
 -- Written in C (src/task.c, sleep_new) as it is the hottest constructor.

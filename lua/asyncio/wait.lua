@@ -11,6 +11,7 @@ local taskset = require("asyncio.taskset")
 local pairs, type, getmetatable, pcall, error = pairs, type, getmetatable, pcall, error
 local async, await = coroutines.async, coroutines.await
 local typename = coroutines.typename
+local is_reusable = coroutines.is_reusable
 local argerror = awaitable.argerror
 
 local M = {
@@ -47,7 +48,9 @@ local function check_aws(aws, fname, level, allow_empty)
       for i = 1, #aws do
          local aw = aws[i]
          awaitable.check(aw, 1, fname, level + 1)
-         if not seen[aw] then
+         -- a repeat counts once, as in Python's set, unless it stands for
+         -- a new coroutine each time (q:get() twice is two gets)
+         if not seen[aw] or is_reusable(aw) then
             seen[aw] = true
             list[#list + 1] = aw
          end
