@@ -112,7 +112,9 @@ describe("the arena", function()
             _G.peak = bytes() -- the tasks are still referenced here
          end)
          local after = bytes()
-         print(_G.peak > before + (20 << 20), after < _G.peak // 2)
+         -- a few blocks that outlive the burst may pin a chunk or two (8
+         -- MiB each, asked for with 2 MiB more to align them); no more
+         print(_G.peak > before + (20 << 20), after - before <= 2 * (10 << 20))
       ]])
       assert.equal(0, status)
       assert.equal("true\ttrue\n", out)

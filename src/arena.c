@@ -68,6 +68,7 @@ typedef struct Chunk {
   size_t rawsize;
   char *base;                /* the first page, aligned */
   unsigned npages, nfree;    /* pages, and those with no block out */
+  Page *freepages;           /* those pages, for any class */
   Page pages[];              /* this metadata is a block of its own */
 } Chunk;
 
@@ -75,9 +76,11 @@ typedef struct Arena {
   lua_Alloc prev;            /* the state's allocator before the arena */
   void *prevud;
   Page *avail[ARENA_NCLASSES]; /* per size class: pages with room */
-  Page *freepages;           /* pages no block is out of, for any class */
-  size_t nfreepages;
-  Chunk *chunks;
+  size_t nfreepages;         /* pages no block is out of, in all chunks */
+  size_t nempty;             /* chunks none of whose pages has a block out */
+  Chunk *chunks;             /* oldest first: free pages are taken from the
+                                oldest chunk that has one, so blocks that
+                                outlive a burst do not pin its chunks */
   size_t nchunks;
   size_t nextchunk;          /* size of the next chunk to ask for */
   uintptr_t *keys;           /* open addressing: page number + 1 ... */
@@ -170,6 +173,29 @@ static void unlink_page (Page **list, Page *pg) {
   pg->next = pg->prev = NULL;
 }
 
+/* Appends c to the chunks, the youngest. */
+static void link_chunk_last (Arena *a, Chunk *c) {
+  Chunk *last = a->chunks;
+  c->next = NULL;
+  if (last == NULL) {
+    c->prev = NULL;
+    a->chunks = c;
+  } else {
+    while (last->next != NULL) last = last->next;
+    last->next = c;
+    c->prev = last;
+  }
+  a->nchunks++;
+}
+
+static void unlink_chunk (Arena *a, Chunk *c) {
+  if (c->prev != NULL) c->prev->next = c->next;
+  else a->chunks = c->next;
+  if (c->next != NULL) c->next->prev = c->prev;
+  c->next = c->prev = NULL;
+  a->nchunks--;
+}
+
 /*
 ** Asks the previous allocator for a chunk, aligned to a huge page when it
 ** is large enough to hold one (else to a page), so that no block of
@@ -194,23 +220,19 @@ static int arena_grow (Arena *a) {
   c->rawsize = rawsize;
   c->base = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
   c->npages = c->nfree = (unsigned)npages;
-  c->next = a->chunks;
-  if (a->chunks != NULL) a->chunks->prev = c;
-  a->chunks = c;
-  a->nchunks++;
+  link_chunk_last(a, c);
   if (!rebuild_pages(a, 0)) {  /* undo */
-    a->chunks = c->next;
-    if (a->chunks != NULL) a->chunks->prev = NULL;
-    a->nchunks--;
+    unlink_chunk(a, c);
     prev_free(a, raw, rawsize);
     prev_free(a, c, metasize);
     return 0;
   }
   for (i = npages; i-- > 0;) {
     c->pages[i].chunk = c;
-    link_page(&a->freepages, &c->pages[i]);
+    link_page(&c->freepages, &c->pages[i]);
   }
   a->nfreepages += npages;
+  a->nempty++;
 #ifdef MADV_HUGEPAGE
   if (size >= HUGE_PAGE)
     madvise(c->base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
@@ -225,35 +247,55 @@ static int arena_grow (Arena *a) {
 ** the chunk then stays, whole and usable.
 */
 static void release_chunk (Arena *a, Chunk *c) {
-  size_t i, metasize = sizeof(Chunk) + c->npages * sizeof(Page);
-  if (c->prev != NULL) c->prev->next = c->next;
-  else a->chunks = c->next;
-  if (c->next != NULL) c->next->prev = c->prev;
-  a->nchunks--;
-  if (!rebuild_pages(a, 0)) {  /* put it back */
-    c->prev = NULL;
-    c->next = a->chunks;
-    if (a->chunks != NULL) a->chunks->prev = c;
-    a->chunks = c;
+  size_t metasize = sizeof(Chunk) + c->npages * sizeof(Page);
+  Chunk *after = c->prev;  /* where it goes back if it must */
+  unlink_chunk(a, c);
+  if (!rebuild_pages(a, 0)) {  /* put it back where it was */
+    if (after == NULL) {
+      c->next = a->chunks;
+      if (a->chunks != NULL) a->chunks->prev = c;
+      a->chunks = c;
+    } else {
+      c->next = after->next;
+      c->prev = after;
+      if (after->next != NULL) after->next->prev = c;
+      after->next = c;
+    }
     a->nchunks++;
     return;
   }
-  for (i = 0; i < c->npages; i++) unlink_page(&a->freepages, &c->pages[i]);
   a->nfreepages -= c->npages;
+  a->nempty--;
   prev_free(a, c->raw, c->rawsize);
   prev_free(a, c, metasize);
 }
 
+/*
+** Gives back the empty chunks, youngest first, for which as many free
+** pages stay elsewhere: a chunk that was kept when it emptied (the rest had
+** too few) can go once other chunks have emptied too.
+*/
+static void release_spare_chunks (Arena *a) {
+  Chunk *c = a->chunks, *prev;
+  if (c == NULL) return;
+  while (c->next != NULL) c = c->next;
+  for (; c != NULL && a->nempty > 0; c = prev) {
+    prev = c->prev;
+    if (c->nfree == c->npages && a->nfreepages >= 2 * (size_t)c->npages)
+      release_chunk(a, c);
+  }
+}
+
 /* A free page made to serve class cls. [NULL if none can be had] */
 static Page *take_page (Arena *a, unsigned cls) {
-  Page *pg = a->freepages;
-  if (pg == NULL) {
-    if (!arena_grow(a)) return NULL;
-    pg = a->freepages;
-  }
-  unlink_page(&a->freepages, pg);
+  Chunk *c;
+  Page *pg;
+  if (a->nfreepages == 0 && !arena_grow(a)) return NULL;
+  for (c = a->chunks; c->freepages == NULL; c = c->next) {}  /* the oldest with one */
+  pg = c->freepages;
+  unlink_page(&c->freepages, pg);
   a->nfreepages--;
-  pg->chunk->nfree--;
+  if (c->nfree-- == c->npages) a->nempty--;
   pg->cls = cls;
   pg->bump = 0;
   pg->used = 0;
@@ -300,8 +342,7 @@ static void arena_release (Arena *a) {
   a->keys = NULL;
   a->vals = NULL;
   a->keycap = a->nkeys = a->nchunks = 0;
-  a->freepages = NULL;
-  a->nfreepages = 0;
+  a->nfreepages = a->nempty = 0;
   memset(a->avail, 0, sizeof a->avail);
   a->released = 1;
 }
@@ -326,10 +367,10 @@ static void arena_give (Arena *a, Page *pg, void *p) {
     unlink_page(&a->avail[pg->cls], pg);
     pg->listed = 0;
     pg->cls = 0;
-    link_page(&a->freepages, pg);
+    link_page(&c->freepages, pg);
     a->nfreepages++;
-    if (++c->nfree == c->npages && a->nfreepages >= 2 * (size_t)c->npages)
-      release_chunk(a, c);
+    if (++c->nfree == c->npages) a->nempty++;
+    if (a->nempty > 0) release_spare_chunks(a);
   }
   if (--a->live == 0 && a->closing) arena_release(a);
 }
@@ -424,8 +465,8 @@ int arena_stats (lua_State *L) {
   for (c = arena.chunks; c != NULL; c = c->next) {
     nchunks++;
     bytes += c->rawsize;
+    for (pg = c->freepages; pg != NULL; pg = pg->next) freepages++;
   }
-  for (pg = arena.freepages; pg != NULL; pg = pg->next) freepages++;
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, (lua_Integer)freepages);
   lua_setfield(L, -2, "free_pages");

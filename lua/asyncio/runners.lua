@@ -12,8 +12,20 @@ local M = {}
 local pack, unpack = table.pack, table.unpack
 
 -- Hooks run after the main task and the cancelled leftovers finished,
--- before the loop closes (the executor's shutdown adds one).
+-- before the loop closes (the executor's shutdown adds one). They run
+-- inside a task, so they may await.
 M.shutdown_hooks = {}
+
+-- What Python's runner runs as two tasks once the leftovers are cancelled:
+-- shutdown_asyncgens() (Lua has no async generators: nothing to do) and
+-- shutdown_default_executor(). Being tasks, they take the names Task-N and
+-- Task-N+1, so task names in a script that calls run twice match Python's.
+local shutdown_asyncgens = coroutines.async(function() end)
+local shutdown_default_executor = coroutines.async(function(loop)
+   for _, hook in ipairs(M.shutdown_hooks) do
+      hook(loop)
+   end
+end)
 
 -- A future done when every task of the list is done.
 local function all_done(loop, list)
@@ -203,9 +215,8 @@ function Runner:close()
    local loop = self._loop
    local ok, err = pcall(function()
       cancel_all_tasks(loop)
-      for _, hook in ipairs(M.shutdown_hooks) do
-         hook(loop)
-      end
+      loop:run_until_complete(shutdown_asyncgens())
+      loop:run_until_complete(shutdown_default_executor(loop))
    end)
    if self._set_event_loop then
       events.set_event_loop(nil)

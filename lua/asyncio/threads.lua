@@ -17,6 +17,7 @@ local Executor = core.ThreadPoolExecutor.__index
 local ConcurrentFuture = core.ConcurrentFuture
 local pack, unpack = table.pack, table.unpack
 local argerror = coroutines.argerror
+local await = coroutines.await
 
 local function loop_now()
    return core.get_running_loop() or events.get_event_loop()
@@ -112,11 +113,12 @@ function Loop:shutdown_default_executor()
    return executor_quiet(self, executor)
 end
 
--- Waits for the default executor's jobs with the (stopped) loop running.
+-- Waits for the default executor's jobs, in the runner's last task (the
+-- loop keeps running meanwhile, for jobs that need it).
 local function finish_default_executor(loop)
    local executor = loop:_lua().default_executor
    if executor ~= nil then
-      loop:run_until_complete(executor_quiet(loop, executor))
+      await(executor_quiet(loop, executor))
       executor:shutdown(true)
    end
 end
