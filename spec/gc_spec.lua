@@ -92,17 +92,7 @@ describe("garbage collection", function()
    -- too. Both used to lose entries (a task step lost is a task hung). Run
    -- in a fresh lua5.4, where the collector's pace makes it happen.
    local function run_fresh(code)
-      local path = os.tmpname()
-      local f = assert(io.open(path, "w"))
-      f:write('local asyncio = require("asyncio")\n', code)
-      f:close()
-      local p = assert(io.popen("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
-         .. "LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;' "
-         .. "timeout 60 lua5.4 " .. path .. " 2>&1"))
-      local out = p:read("a")
-      p:close()
-      os.remove(path)
-      return out
+      return (helper.run_fresh('local asyncio = require("asyncio")\n' .. code))
    end
 
    it("loses no entry a finalizer queues while the ready ring grows", function()

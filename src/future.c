@@ -132,23 +132,29 @@ void future_schedule_callbacks (lua_State *L, Future *f, int idx) {
 ** Finishes the pending future at idx with the n values from stack index
 ** first. [-0, +0, m]
 */
-void future_set_results (lua_State *L, Future *f, int idx, int first, int n) {
+int future_set_results (lua_State *L, Future *f, int idx, int first, int n) {
   idx = lua_absindex(L, idx);
-  f->state = FUT_FINISHED;
-  f->nresults = n;
-  if (n == 1) {
-    lua_pushvalue(L, first);
-    lua_setiuservalue(L, idx, FUT_UV_RESULT);
-  } else if (n > 1) {
+  first = lua_absindex(L, first);
+  if (n > 1) {
+    /* the table is made before the state changes: making it may run a
+       finalizer, which must not find a finished future without its
+       results (nor may we overwrite what it settled) */
     int i;
     lua_createtable(L, n, 0);
+    if (f->state != FUT_PENDING) {
+      lua_pop(L, 1);
+      return 0;
+    }
     for (i = 0; i < n; i++) {
       lua_pushvalue(L, first + i);
       lua_rawseti(L, -2, i + 1);
     }
-    lua_setiuservalue(L, idx, FUT_UV_RESULT);
-  }
+  } else if (n == 1) lua_pushvalue(L, first);
+  f->state = FUT_FINISHED;
+  f->nresults = n;
+  if (n > 0) lua_setiuservalue(L, idx, FUT_UV_RESULT);
   future_schedule_callbacks(L, f, idx);
+  return 1;
 }
 
 /* Finishes the pending future at idx with the error at erridx. [-0, +0, m] */
@@ -354,7 +360,8 @@ static int future_set_result (lua_State *L) {
   Future *f = future_check(L, 1);
   int had_callbacks = f->ncallbacks > 0;
   check_settable(L, f);
-  future_set_results(L, f, 1, 2, lua_gettop(L) - 1);
+  if (!future_set_results(L, f, 1, 2, lua_gettop(L) - 1))
+    check_settable(L, f);  /* a finalizer settled it meanwhile: raises */
   return check_scheduled(L, f, had_callbacks);
 }
 

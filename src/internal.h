@@ -253,7 +253,7 @@ Future *future_test (lua_State *L, Runtime *rt, int idx);
 void future_init (lua_State *L, Future *f, int type, int loopidx);
 int future_pushresults (lua_State *L, Future *f, int idx);
 void future_mark_retrieved (lua_State *L, Future *f, int idx);
-void future_set_results (lua_State *L, Future *f, int idx, int first, int n);
+int future_set_results (lua_State *L, Future *f, int idx, int first, int n);
 void future_set_error (lua_State *L, Future *f, int idx, int erridx);
 int future_cancel_self (lua_State *L, Future *f, int idx, int msgidx);
 int future_cancel (lua_State *L, Future *f, int idx, int msgidx);

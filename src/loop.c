@@ -183,12 +183,15 @@ typedef char task_and_handle_differ[sizeof(Task) != sizeof(Handle) ? 1 : -1];
 static void flush_reports (lua_State *L, Loop *loop, int loopidx) {
   lua_Integer i, n;
   if (loop->nreports == 0) return;
+  /* the new table first: making it may run a finalizer whose report goes
+     into the current one, which is then taken whole */
+  lua_newtable(L);
   loop->nreports = 0;
   lua_getiuservalue(L, loopidx, LOOP_UV_REPORTS);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, loopidx, LOOP_UV_REPORTS);
   n = (lua_Integer)lua_rawlen(L, -1);
   if (n == 0) { lua_pop(L, 1); return; }
-  lua_newtable(L);
-  lua_setiuservalue(L, loopidx, LOOP_UV_REPORTS);
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, -1, i);
     loop->delivering = 1;  /* deliver now, do not queue again; the loop

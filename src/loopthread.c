@@ -255,12 +255,16 @@ static int cfuture_tostring (lua_State *L) {
 */
 static int core_cfuture_watch (lua_State *L) {
   CFuture *cf = cfuture_check(L, 1);
-  Waiter *w = (Waiter *)calloc(1, sizeof(Waiter));
+  Waiter *w;
+  uint64_t inbox, target;
   future_check(L, 2);
-  if (w == NULL) return luaL_error(L, "not enough memory");
   lua_getiuservalue(L, 2, FUT_UV_LOOP);
-  w->inbox = inbox_of(L, -1);
-  w->target = inbox_pending(L, -1, 2);
+  inbox = inbox_of(L, -1);  /* these may raise: before the calloc */
+  target = inbox_pending(L, -1, 2);
+  w = (Waiter *)calloc(1, sizeof(Waiter));
+  if (w == NULL) return luaL_error(L, "not enough memory");
+  w->inbox = inbox;
+  w->target = target;
   pthread_mutex_lock(&thread_lock);
   if (cf->done) {
     notify_locked(cf, w);

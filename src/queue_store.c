@@ -167,17 +167,33 @@ static void heap_pop (lua_State *L, Queue *q, int tidx) {
 
 /* ---------- the ring of a FIFO queue (its capacity a power of 2) ---------- */
 
-/* Moves the items to a table twice as large, in order from key 1. */
-static void ring_grow (lua_State *L, Queue *q, int tidx) {
+/*
+** Moves the items to a table twice as large, in order from key 1, and
+** makes it the items table (at tidx and in the user value). Making the
+** table may run a finalizer that changes the queue (a put_nowait that
+** grows the ring itself): then nothing is done, tidx is refreshed, and 0
+** returned for the caller to look again. [-0, +0, m]
+*/
+static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
   lua_Integer cap = q->cap < RING_MIN ? RING_MIN : 2 * q->cap, i;
+  lua_Integer changes = q->changes;
   lua_createtable(L, (int)cap, 0);
-  for (i = 0; i < q->n; i++) {
+  if (q->changes != changes) {
+    lua_pop(L, 1);
+    lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+    lua_replace(L, tidx);
+    return 0;
+  }
+  for (i = 0; i < q->n; i++) {  /* allocates nothing: the table is sized */
     lua_rawgeti(L, tidx, ((q->head + i) & (q->cap - 1)) + 1);
     lua_rawseti(L, -2, i + 1);
   }
   lua_replace(L, tidx);
+  lua_pushvalue(L, tidx);
+  lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
   q->head = 0;
   q->cap = cap;
+  return 1;
 }
 
 /* ---------- the interface ---------- */
@@ -191,11 +207,7 @@ void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
   q->changes++;
   switch (q->kind) {
     case QUEUE_FIFO:
-      if (q->n == q->cap) {
-        ring_grow(L, q, tidx);
-        lua_pushvalue(L, tidx);
-        lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
-      }
+      while (q->n == q->cap) ring_grow(L, q, qidx, tidx);
       lua_pushvalue(L, itemidx);
       lua_rawseti(L, tidx, ((q->head + q->n) & (q->cap - 1)) + 1);
       q->n++;

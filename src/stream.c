@@ -75,6 +75,9 @@ void stream_update_anchor (lua_State *L, Stream *s, int sidx) {
 /* Starts a watcher of s (at sidx), anchoring s first. [-0, +0, m] */
 void stream_start_io (lua_State *L, Stream *s, ev_io *w, int sidx) {
   if (ev_is_active(w)) return;
+  /* checked by the callers, but a finalizer run since (by a conversion or
+     an allocation of theirs) may have closed the loop */
+  if (!stream_loop_open(s)) luaL_error(L, AIO_LOOP_CLOSED);
   if (!s->anchored) {
     sidx = lua_absindex(L, sidx);
     lua_getiuservalue(L, sidx, ST_UV_LOOP);
@@ -629,6 +632,12 @@ int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
   lua_pushvalue(L, nargs + 1);
   lua_rawseti(L, -2, n + 1);
   lua_pop(L, 1);
+  if (s->fd < 0) {
+    /* closed by a finalizer that the allocations above ran, after the
+       caller looked and before our future was in the list it woke: done
+       at once, so that k looks again */
+    future_set_results(L, (Future *)lua_touserdata(L, nargs + 1), nargs + 1, 0, 0);
+  }
   return stream_await_top(L, nargs, k);
 }
 

@@ -575,64 +575,103 @@ static int core_check_task (lua_State *L) {
 
 /* ---------- methods ---------- */
 
-/* task:cancel([msg]) -> bool */
-static int task_cancel (lua_State *L) {
-  Task *t = task_check(L, 1);
-  lua_settop(L, 2);
-  if (t->fut.state != FUT_PENDING) {
-    future_mark_retrieved(L, &t->fut, 1);  /* as Python's Task.cancel */
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  t->ncancels++;
-  if (t->must_cancel == CANCEL_FORCED) {
-    /* what it waited on is cancelled already (Python: its waiter future):
-       that CancelledError, first message included, is what it gets */
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  if (t->wait == WAIT_FUTURE) {
-    Future *w;
-    lua_getiuservalue(L, 1, TASK_UV_WAITER);
-    w = future_test(L, aio_rt(L), -1);
-    if (w != NULL && future_cancel(L, w, 3, 2)) {
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-    lua_pop(L, 1);
-  }
+/*
+** The end of a cancel() of the pending task at idx that did not cancel it
+** through what it awaits: marks it, with the message at msgidx, and wakes
+** it where it is parked or asleep. [-0, +0, e]
+*/
+static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
   t->must_cancel = 1;
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, 1, TASK_UV_CANCELMSG);
+  lua_pushvalue(L, msgidx);
+  lua_setiuservalue(L, idx, TASK_UV_CANCELMSG);
   if (t->wait == WAIT_PARKED && !t->fut.loop->closed) {
     /* as a waiter future cancelled: its wakeup raises, whatever uncancel()
        does meanwhile */
     ParkCancel unpark = t->unpark;
-    lua_getiuservalue(L, 1, TASK_UV_WAITER);  /* 3 */
+    int top = lua_gettop(L);
+    lua_getiuservalue(L, idx, TASK_UV_WAITER);
     t->wait = WAIT_READY;
     t->unpark = NULL;
     t->parked = PARK_CANCELLED;
     t->must_cancel = CANCEL_FORCED;
-    unpark(L, 3, 1, t->unpark_arg);
+    unpark(L, top + 1, idx, t->unpark_arg);
     lua_pushnil(L);
-    lua_setiuservalue(L, 1, TASK_UV_WAITER);
-    lua_getiuservalue(L, 1, FUT_UV_LOOP);
-    loop_ready_push(L, t->fut.loop, -1, 1, 0);
-    lua_settop(L, 2);
+    lua_setiuservalue(L, idx, TASK_UV_WAITER);
+    lua_getiuservalue(L, idx, FUT_UV_LOOP);
+    loop_ready_push(L, t->fut.loop, -1, idx, 0);
+    lua_settop(L, top);
   } else if (t->wait == WAIT_TIMER) {  /* sleeping: wake it now */
     Loop *loop = t->fut.loop;
-    lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    lua_getiuservalue(L, idx, FUT_UV_LOOP);
     if (!loop->closed) {
       /* Python's sleep(d) awaits a future, which this cancels for good */
       t->must_cancel = CANCEL_FORCED;
-      timer_remove(L, loop, 3, t->slot);
+      timer_remove(L, loop, lua_gettop(L), t->slot);
       t->slot = 0;
       t->wait = WAIT_READY;
-      loop_ready_push(L, loop, 3, 1, 0);
+      loop_ready_push(L, loop, -1, idx, 0);
     }
     lua_pop(L, 1);
   }
-  lua_pushboolean(L, 1);
+}
+
+/*
+** task:cancel([msg]) -> bool. A task awaiting a future cancels that future
+** instead, as Python's; a chain of tasks awaiting one another is walked in
+** a loop, not by recursion, so that cancelling the top of a chain of
+** thousands reaches its bottom (each step a C call, Lua would stop at 200).
+*/
+static int task_cancel (lua_State *L) {
+  int base, n = 0, ok = 0;
+  task_check(L, 1);
+  lua_settop(L, 2);
+  base = lua_gettop(L);  /* the chain goes above: base + 1 is this task */
+  lua_pushvalue(L, 1);
+  for (;;) {  /* down the chain: n + 1 tasks from base + 1 */
+    int idx = base + 1 + n;
+    Task *t = (Task *)lua_touserdata(L, idx);
+    if (t->fut.state != FUT_PENDING) {
+      future_mark_retrieved(L, &t->fut, idx);  /* as Python's Task.cancel */
+      ok = 0;
+      break;
+    }
+    t->ncancels++;
+    if (t->must_cancel == CANCEL_FORCED) {
+      /* what it waited on is cancelled already (Python: its waiter
+         future): that CancelledError, first message included, is what it
+         gets */
+      ok = 1;
+      break;
+    }
+    if (t->wait == WAIT_FUTURE) {
+      Future *w;
+      lua_getiuservalue(L, idx, TASK_UV_WAITER);
+      w = future_test(L, aio_rt(L), -1);
+      if (w != NULL && w->type == AIO_TTASK) {  /* one more link */
+        if (!lua_checkstack(L, 4)) luaL_error(L, "chain of tasks too long to cancel");
+        n++;
+        continue;
+      }
+      if (w != NULL && future_cancel(L, w, -1, 2)) {
+        lua_pop(L, 1);
+        ok = 1;
+        break;
+      }
+      lua_pop(L, 1);
+    }
+    mark_cancelled(L, t, idx, 2);
+    ok = 1;
+    break;
+  }
+  /* back up: a task whose awaited task was not cancelled is marked itself */
+  while (n-- > 0) {
+    int idx = base + 1 + n;
+    if (!ok) {
+      mark_cancelled(L, (Task *)lua_touserdata(L, idx), idx, 2);
+      ok = 1;
+    }
+  }
+  lua_pushboolean(L, ok);
   return 1;
 }
 

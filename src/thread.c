@@ -249,6 +249,16 @@ static int core_executor_new (lua_State *L) {
 ** fn(...) on a worker; its results or error settle future. Misuse raises
 ** as fname's argument fnarg (fn) and those after it.
 */
+/* No result will come for the pending future target of the loop at
+   loopidx: forget it. [-0, +0, -] */
+static void forget_pending (lua_State *L, int loopidx, uint64_t target) {
+  lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_getfield(L, -1, "thread_pending");
+  lua_pushnil(L);
+  lua_rawseti(L, -2, (lua_Integer)target);
+  lua_pop(L, 2);
+}
+
 static int core_executor_submit (lua_State *L) {
   Executor *ex = executor_check(L, 1);
   Future *f = future_check(L, 2);
@@ -256,25 +266,33 @@ static int core_executor_submit (lua_State *L) {
   int fnarg = (int)luaL_checkinteger(L, 4), bad;
   Job *job;
   CopyBuf b;
-  uint64_t target;
+  uint64_t target, inbox;
+  int top;
   if (ex->shutdown) {  /* Python's RuntimeError: no line of ours to name */
     lua_pushliteral(L, "cannot schedule new futures after shutdown");
     return lua_error(L);
   }
   if (lua_isnone(L, 5)) lua_pushnil(L);  /* "function expected, got nil" */
+  top = lua_gettop(L);
+  /* what may raise comes before what must be freed */
+  lua_getiuservalue(L, 2, FUT_UV_LOOP);  /* top + 1 */
+  if (f->loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  inbox = inbox_of(L, top + 1);
+  target = inbox_pending(L, top + 1, 2);
   copy_init(&b);
-  if (!copy_dump(L, &b, 5, lua_gettop(L) - 4, 1, aio_rt(L), &bad))
+  if (!copy_dump(L, &b, 5, top - 4, 1, aio_rt(L), &bad)) {
+    forget_pending(L, top + 1, target);
     copy_argerror(L, &b, fname, fnarg + bad, 2);
-  job = (Job *)calloc(1, sizeof(Job));
-  if (job == NULL) { copy_free(&b); return luaL_error(L, "not enough memory"); }
-  job->in = b;
-  lua_getiuservalue(L, 2, FUT_UV_LOOP);
-  if (f->loop->closed) {
-    copy_free(&job->in); free(job);
-    return luaL_error(L, AIO_LOOP_CLOSED);
   }
-  job->target = target = inbox_pending(L, -1, 2);
-  job->inbox = inbox_of(L, -1);
+  job = (Job *)calloc(1, sizeof(Job));
+  if (job == NULL) {
+    copy_free(&b);
+    forget_pending(L, top + 1, target);
+    return luaL_error(L, "not enough memory");
+  }
+  job->in = b;
+  job->target = target;
+  job->inbox = inbox;
   pthread_mutex_lock(&thread_lock);
   if (ex->tail != NULL) ex->tail->next = job; else ex->head = job;
   ex->tail = job;

@@ -120,19 +120,26 @@ uint64_t inbox_of (lua_State *L, int loopidx) {
   Inbox *in;
   if (loop->inbox != NULL) return loop->inbox->id;
   loopidx = lua_absindex(L, loopidx);
+  /* what allocates comes first: the collector may run, and a finalizer
+     attach an inbox itself or close the loop; look again after */
+  newweak(L, "v");
+  newweak(L, "k");
+  lua_newtable(L);
+  if (loop->inbox != NULL) {
+    lua_pop(L, 3);
+    return loop->inbox->id;
+  }
+  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
+  lua_insert(L, -4);                      /* lua, exports, ids, pending */
+  lua_setfield(L, -4, "thread_pending");
+  lua_setfield(L, -3, "thread_ids");
+  lua_setfield(L, -2, "thread_exports");
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
   if (lua_getfield(L, -1, "thread_dispatch") != LUA_TFUNCTION)
     luaL_error(L, "asyncio.threads is not loaded");
   lua_setfield(L, -3, "thread_dispatch");
-  lua_pop(L, 1);
-  newweak(L, "v");
-  lua_setfield(L, -2, "thread_exports");
-  newweak(L, "k");
-  lua_setfield(L, -2, "thread_ids");
-  lua_newtable(L);
-  lua_setfield(L, -2, "thread_pending");
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   in = (Inbox *)calloc(1, sizeof(Inbox));
   if (in == NULL) luaL_error(L, "not enough memory");
   in->loop = loop;

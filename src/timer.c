@@ -178,6 +178,8 @@ static int schedule (lua_State *L, Loop *loop, double when) {
   lua_settop(L, nargs + 3);
   lua_remove(L, 2);  /* loop, fn, args... */
   handle_new(L, loop, 1, 2, nargs, 1);
+  /* a finalizer run by that allocation may have closed the loop */
+  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
   h = (Handle *)lua_touserdata(L, -1);
   h->when = when;
   h->slot = timer_add(L, loop, 1, when, -1);

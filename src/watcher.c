@@ -173,7 +173,6 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
   int nargs = lua_gettop(L) - 3;
   lua_Integer key = watcher_key(kind, num);
   if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
-  remove_key(L, key);
   wt = (Watcher *)lua_newuserdatauv(L, sizeof(Watcher), WATCHER_NUV);
   memset(wt, 0, sizeof(*wt));
   wt->loop = loop;
@@ -184,6 +183,10 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
   lua_setiuservalue(L, -2, WATCHER_UV_LOOP);
   handle_new(L, loop, 1, 3, nargs < 0 ? 0 : nargs, 0);
   lua_setiuservalue(L, -2, WATCHER_UV_HANDLE);
+  /* after what allocates: a finalizer run by it may have closed the loop
+     or added a watcher under this key (taken out like the old one) */
+  while (remove_key(L, key)) {}
+  if (loop->closed || loop->ev == NULL) luaL_error(L, AIO_LOOP_CLOSED);
   if (kind == W_SIGNAL) {
     pthread_mutex_lock(&signal_lock);
     if (signal_owner[num] != NULL && signal_owner[num] != loop) {
