@@ -457,11 +457,13 @@ void copy_pushref (lua_State *L, int kind, uint64_t inbox, uint64_t obj) {
   ref[1] = obj;
   ref[2] = (uint64_t)kind;
   if (luaL_newmetatable(L, AIO_THREADREF)) {
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushcfunction(L, threadref_call_soon_threadsafe);
     lua_setfield(L, -2, "call_soon_threadsafe");
     lua_pushcfunction(L, threadref_run_coroutine_threadsafe);
     lua_setfield(L, -2, "run_coroutine_threadsafe");
+    lua_pushcfunction(L, threadref_stop);
+    lua_setfield(L, -2, "stop");
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ref_tostring);
     lua_setfield(L, -2, "__tostring");

@@ -85,6 +85,7 @@ void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
                        const char *fname, int fnarg, int level);
 int threadref_call_soon_threadsafe (lua_State *L);
 int threadref_run_coroutine_threadsafe (lua_State *L);
+int threadref_stop (lua_State *L);
 void ticket_release_locked (Ticket *t);
 int threadsafe_open (lua_State *L);
 

@@ -535,6 +535,21 @@ int threadref_call_soon_threadsafe (lua_State *L) {
 }
 
 /*
+** threadref:stop() -> whether the loop was still open: from any thread,
+** what Python writes loop.call_soon_threadsafe(loop.stop).
+*/
+int threadref_stop (lua_State *L) {
+  uint64_t *ref = (uint64_t *)luaL_checkudata(L, 1, AIO_THREADREF);
+  Message *m;
+  if (ref[2] != REF_LOOP)
+    return luaL_error(L, "bad self to 'stop' (a loop expected, got a future)");
+  m = msg_new(MSG_STOP);
+  if (m == NULL) return luaL_error(L, "not enough memory");
+  lua_pushboolean(L, inbox_post(ref[0], m));
+  return 1;
+}
+
+/*
 ** threadref:run_coroutine_threadsafe(fn, ...) -> concurrent future, from
 ** any thread: loads asyncio in this state if needed (concurrent futures
 ** raise its errors) and lets the core do it.
