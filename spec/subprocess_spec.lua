@@ -61,6 +61,18 @@ describe("subprocesses", function()
       assert.equal(0, await(p:wait()))
    end, 10))
 
+   -- the options were checked when called and read when awaited: a value
+   -- changed in between went through unchecked (cut at a zero byte)
+   it("use the options as they were when called", helper.async(function()
+      local opts = { cwd = "/", env = { V = "abc" }, stdout = PIPE }
+      local aw = asyncio.create_subprocess_exec("/bin/sh", { "-c", 'pwd; echo "V=$V"' }, opts)
+      opts.cwd = "/tmp\0/does-not-exist"
+      opts.env.V = "abc\0def"
+      opts.stdout = nil
+      local p = await(aw)
+      assert.equal("/\nV=abc\n", (await(p:communicate())))
+   end))
+
    it("answer a second communicate with empty output, as Python", helper.async(function()
       local p = exec("cat", nil, { stdin = PIPE, stdout = PIPE })
       assert.equal("once", (await(p:communicate("once"))))

@@ -74,6 +74,10 @@ static void update_anchor (lua_State *L, Endpoint *e, int eidx) {
 
 static void start_io (lua_State *L, Endpoint *e, ev_io *w, int eidx) {
   if (ev_is_active(w)) return;
+  /* the callers looked, but a finalizer run by an allocation of theirs
+     may have closed the loop or the endpoint since */
+  if (!loop_open_(e)) luaL_error(L, AIO_LOOP_CLOSED);
+  if (e->fd < 0) return;
   if (!e->anchored) {
     lua_getiuservalue(L, eidx, DG_UV_LOOP);
     socket_anchor(L, lua_gettop(L), e, eidx);
@@ -364,6 +368,7 @@ static int endpoint_send (lua_State *L) {
   lua_rawseti(L, -2, e->qtail++);
   lua_pop(L, 1);
   e->queued += len;
+  check_open(L, 1, "send");  /* closed by a finalizer run meanwhile? */
   start_io(L, e, &e->wio, 1);
   return 0;
 }
@@ -449,6 +454,10 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     future_init(L, f, AIO_TFUTURE, 2);
   }
   lua_replace(L, 2);                    /* 2: the future */
+  if (e->fd < 0) {  /* closed by a finalizer the allocation ran: as closed */
+    lua_pushnil(L);
+    return 1;
+  }
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 1, DG_UV_RWAIT);
   e->waiting = 1;

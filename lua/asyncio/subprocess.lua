@@ -94,9 +94,24 @@ local OPTIONS = {
    end,
 }
 
+-- A copy of a table's own entries (raw: what was checked is what is used).
+local function raw_copy(t)
+   local copy = {}
+   for k, v in next, t do
+      copy[k] = v
+   end
+   return copy
+end
+
+-- The checked options, copied: the process starts when the coroutine
+-- object is awaited, and the caller's table (its env too) may have changed
+-- by then, past the checks made here.
 local function check_opts(opts, argn, fname)
    awaitable.check_options(opts, OPTIONS, argn, fname, 3)
-   opts = opts or {}
+   opts = raw_copy(opts or {})
+   if type(opts.env) == "table" then
+      opts.env = raw_copy(opts.env)
+   end
    if opts.stdin == M.STDOUT or opts.stdout == M.STDOUT then
       argerror(argn, fname, "asyncio.STDOUT is only for stderr", 3)
    end
