@@ -265,12 +265,12 @@ static int writer_is_closing (lua_State *L) {
      arrived, behind data or not; ours reads when asked: ask, a bounded
      number of times (what it reads stays readable) */
   if (s->fd >= 0 && s->kind != STREAM_PIPE && !s->closing && !s->rerr && !s->werr) {
-    size_t start = stream_buffered_in(s), had;
-    do {
-      had = stream_buffered_in(s);
+    /* no further than Python's transport reads ahead: twice the limit */
+    size_t cap = 2 * s->limit > ((size_t)1 << 16) ? 2 * s->limit : ((size_t)1 << 16), had;
+    while ((had = stream_buffered_in(s)) < cap) {
       stream_peek(s);
-    } while (stream_buffered_in(s) > had && s->fd >= 0
-             && stream_buffered_in(s) - start < ((size_t)1 << 20));
+      if (stream_buffered_in(s) == had || s->fd < 0) break;
+    }
   }
   /* a read or write error lost the connection: Python's transport closes */
   lua_pushboolean(L, s->fd < 0 || s->closing || s->rerr || s->werr);
