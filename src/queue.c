@@ -366,6 +366,7 @@ static int queue_shutdown (lua_State *L) {
   lua_settop(L, 1);
   q->shutdown = 1;
   if (immediate) {
+    lua_newtable(L);  /* before the counts are read: see store_clear */
     q->unfinished = q->unfinished > q->n ? q->unfinished - q->n : 0;
     store_clear(L, q, 1);
     if (q->unfinished == 0) finished(L, q, 1);

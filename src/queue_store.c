@@ -249,9 +249,13 @@ void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
   else lua_rawgeti(L, tidx, i);
 }
 
-/* Drops every item of the queue whose userdata is at qidx. [-0, +0, m] */
+/*
+** Drops every item of the queue whose userdata is at qidx, the empty table
+** at the top of the stack taking their place. The caller makes that table
+** before it reads the queue: making it may run a finalizer that takes an
+** item. [-1, +0, -]
+*/
 void store_clear (lua_State *L, Queue *q, int qidx) {
-  lua_newtable(L);
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
   q->n = q->head = q->cap = 0;
   q->changes++;
