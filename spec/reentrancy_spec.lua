@@ -95,6 +95,24 @@ print(bad)
       assert.equal("0\n", out)
    end)
 
+   -- call_soon and create_task checked the loop, allocated, then queued on
+   -- it: work left on a closed loop, never run (Python raises)
+   it("may close the loop under call_soon or create_task, which then raise", function()
+      local out = run([[
+local l = asyncio.new_event_loop()
+arm(function() l:close() end)
+print(pcall(l.call_soon, l, print))
+disarm()
+print(l:_ready_count())
+local l2 = asyncio.new_event_loop()
+arm(function() l2:close() end)
+print(pcall(l2.create_task, l2, function() end))
+disarm()
+print(l2:_ready_count())
+]])
+      assert.equal("false\tEvent loop is closed\n0\nfalse\tEvent loop is closed\n0\n", out)
+   end)
+
    it("may report while reports are handed over, and is heard", function()
       local out = run([[
 local loop = asyncio.new_event_loop()

@@ -399,6 +399,8 @@ static int loop_call_soon (lua_State *L) {
   if (nargs < 0) nargs = 0;
   lua_settop(L, nargs + 2);
   handle_new(L, loop, 1, 2, nargs, 0);
+  /* a finalizer run by that allocation may have closed the loop */
+  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
   loop_ready_push(L, loop, 1, -1, 0);
   return 1;
 }

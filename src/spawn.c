@@ -59,6 +59,8 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx,
   int tidx;
   loopidx = lua_absindex(L, loopidx);
   t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);
+  /* a finalizer run by that allocation may have closed the loop */
+  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   tidx = lua_gettop(L);
   memset(t, 0, sizeof(*t));
   aio_setmetatable(L, AIO_TTASK);
