@@ -134,7 +134,7 @@ void future_schedule_callbacks (lua_State *L, Future *f, int idx) {
 */
 int future_set_results (lua_State *L, Future *f, int idx, int first, int n) {
   idx = lua_absindex(L, idx);
-  first = lua_absindex(L, first);
+  if (n > 0) first = lua_absindex(L, first);
   if (n > 1) {
     /* the table is made before the state changes: making it may run a
        finalizer, which must not find a finished future without its

@@ -221,11 +221,8 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   /* Python's transport would have read what is waiting, up to twice the
      limit, before readuntil judged the buffer: take it in too, or a line
      whose end has arrived would count as one past the limit */
-  while (found == NULL && stream_buffered_in(s) > 0
-         && stream_buffered_in(s) <= 2 * s->limit) {
-    size_t had = stream_buffered_in(s);
-    stream_peek(s);
-    if (stream_buffered_in(s) == had) break;
+  if (found == NULL && stream_buffered_in(s) > 0) {
+    stream_read_ahead(s, 2 * s->limit + 1);
     found = stream_find_sep(s, 0, &seplen);
   }
   avail = stream_buffered_in(s);

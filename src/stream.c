@@ -298,6 +298,18 @@ void stream_peek (Stream *s) {
 }
 
 /*
+** Peeks until nothing more has arrived or upto bytes are buffered: what
+** Python's transport would hold, reading ahead while nobody asks.
+*/
+void stream_read_ahead (Stream *s, size_t upto) {
+  size_t had;
+  while ((had = stream_buffered_in(s)) < upto) {
+    stream_peek(s);
+    if (stream_buffered_in(s) == had) break;
+  }
+}
+
+/*
 ** Before a socket's descriptor closes: takes in what the peer sent and
 ** nobody read yet, so it stays readable (as in Python, whose transports
 ** read all the time) and the kernel does not answer the close with a

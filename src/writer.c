@@ -264,14 +264,8 @@ static int writer_is_closing (lua_State *L) {
   /* Python's transport reads all the time, so it has seen a reset that
      arrived, behind data or not; ours reads when asked: ask, a bounded
      number of times (what it reads stays readable) */
-  if (s->fd >= 0 && s->kind != STREAM_PIPE && !s->closing && !s->rerr && !s->werr) {
-    /* no further than Python's transport reads ahead: twice the limit */
-    size_t cap = 2 * s->limit > ((size_t)1 << 16) ? 2 * s->limit : ((size_t)1 << 16), had;
-    while ((had = stream_buffered_in(s)) < cap) {
-      stream_peek(s);
-      if (stream_buffered_in(s) == had || s->fd < 0) break;
-    }
-  }
+  if (s->kind != STREAM_PIPE)  /* a pipe's writer has nothing to read */
+    stream_read_ahead(s, 2 * s->limit > 65536 ? 2 * s->limit : 65536);
   /* a read or write error lost the connection: Python's transport closes */
   lua_pushboolean(L, s->fd < 0 || s->closing || s->rerr || s->werr);
   return 1;
