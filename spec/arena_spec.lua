@@ -9,26 +9,11 @@ local asyncio = require("asyncio")
 local core = require("asyncio.core")
 local async, await = asyncio.async, asyncio.await
 
-local LUA = os.getenv("LUA") or "lua5.4"
-local PATHS = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'"
-   .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;'"
 -- The sanitizer build leaves the arena out: AddressSanitizer must see
 -- every block.
 local sanitized = (os.getenv("ASYNCIO_CPATH") or ""):find("asan") ~= nil
 
--- Runs a chunk of Lua in a fresh lua5.4 process on the regular build and
--- returns its stdout and exit status.
-local function run_lua(code, env)
-   local path = os.tmpname()
-   local f = assert(io.open(path, "w"))
-   f:write(code)
-   f:close()
-   local p = assert(io.popen(("%s %s timeout 30 %s %s 2>&1"):format(env or "", PATHS, LUA, path), "r"))
-   local out = p:read("a")
-   local _, _, status = p:close()
-   os.remove(path)
-   return out, status
-end
+local run_lua = helper.run_fresh
 
 -- A deterministic pseudo-random number in 1..n.
 local seed = 42

@@ -134,14 +134,15 @@ function M.size(set)
 end
 
 -- Runs a chunk of Lua in a fresh lua5.4 on the regular build, from the
--- repository root, and returns what it printed (stdout and stderr) and its
--- exit status: for what depends on a fresh collector, or may crash.
-function M.run_fresh(code)
+-- repository root, with env (shell assignments, optional) before it, and
+-- returns what it printed (stdout and stderr) and its exit status: for what
+-- depends on a fresh process (its collector, its signals), or may crash.
+function M.run_fresh(code, env)
    local path = os.tmpname()
    local f = assert(io.open(path, "w"))
    f:write(code)
    f:close()
-   local p = assert(io.popen("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
+   local p = assert(io.popen((env or "") .. " LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
       .. "LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;' "
       .. "timeout 60 " .. (os.getenv("LUA") or "lua5.4") .. " " .. path .. " 2>&1"))
    local out = p:read("a")

@@ -79,9 +79,6 @@ end)
 -- "interrupted!" (lua5.4's own error for it); a second one stops at once.
 -- Each case runs in its own lua5.4 process, which signals itself.
 describe("asyncio.run and Ctrl-C", function()
-   local LUA = os.getenv("LUA") or "lua5.4"
-   local PATHS = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'"
-      .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;'"
    local PRELUDE = [[
 local asyncio = require("asyncio")
 local async, await = asyncio.async, asyncio.await
@@ -90,15 +87,7 @@ local function ctrl_c() io.popen("kill -INT " .. require("asyncio.core").getpid(
 ]]
 
    local function run_lua(code)
-      local path = os.tmpname()
-      local f = assert(io.open(path, "w"))
-      f:write(PRELUDE, code)
-      f:close()
-      local p = assert(io.popen(("%s timeout 20 %s %s 2>&1"):format(PATHS, LUA, path), "r"))
-      local out = p:read("a")
-      local _, _, status = p:close()
-      os.remove(path)
-      return out, status
+      return helper.run_fresh(PRELUDE .. code)
    end
 
    it("cancels the main task at the first, then raises interrupted!", function()
