@@ -48,6 +48,14 @@ local function capture_server()
    return server, port, next_conn
 end
 
+-- A client connected to a capture_server: the server, the client's reader
+-- and writer, and the server's side of the connection {reader=, writer=}.
+local function connected()
+   local server, port, next_conn = capture_server()
+   local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+   return server, reader, writer, next_conn()
+end
+
 -- A 64 KiB block that says where it belongs: the receiver compares whole
 -- blocks, a checksum that also catches reordering.
 local BLOCK = 65536
@@ -194,9 +202,7 @@ describe("streams", function()
    end))
 
    it("a second reader waiting at the same time is an error", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected()
       local first = asyncio.create_task(reader:read(10))
       await(asyncio.sleep(0))
       local ok, err = pcall(await, reader:read(10))
@@ -274,9 +280,7 @@ describe("streams", function()
    end, 20))
 
    it("close while a read waits: the reader sees the end", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected()
       local pending = asyncio.create_task(reader:readline())
       local exact = asyncio.create_task(async(function()
          await(asyncio.sleep(0))
@@ -339,9 +343,7 @@ describe("streams", function()
    -- writelines pushed a batch of 64 strings on a stack guaranteed 20
    -- slots: fresh tasks have small stacks
    it("writelines sends many pieces from fresh tasks whole and in order", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, _, writer, conn = connected()
       local pieces, expected = {}, {}
       for i = 1, 200 do pieces[i] = ("%03d,"):format(i) end
       local tasks = {}
@@ -360,9 +362,7 @@ describe("streams", function()
    -- The separator list lives in the operation's plain Lua table: C read
    -- past its arrays when code changed it (ASan: index 8 out of bounds).
    it("readuntil checks its separators again when the operation runs", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected()
       conn.writer:write("data\n")
       local many = {}
       for i = 1, 200 do many[i] = "s" .. i end
@@ -402,9 +402,7 @@ describe("streams", function()
    -- writes all its input before it reads must not deadlock.
    it("write queues everything without suspending; drain is where a task waits",
       helper.async(function()
-         local server, port, next_conn = capture_server()
-         local _, writer = await(asyncio.open_connection("127.0.0.1", port))
-         local conn = next_conn()
+         local server, _, writer, conn = connected()
          local chunk = string.rep("z", 64 * 1024)
          local task = asyncio.current_task()
          local stepped = 0
@@ -434,9 +432,7 @@ describe("streams", function()
       end, 20))
 
    it("drain waits while the buffer is above the high-water mark", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, _, writer, conn = connected()
       local big = string.rep("q", 8 * 1024 * 1024)
       writer:write(big)
       assert.is_true(writer:get_write_buffer_size() > 64 * 1024)
@@ -461,9 +457,7 @@ describe("streams", function()
 
    it("a drain waiting when close() is called ends once the buffer is sent; one begun after raises",
       helper.async(function()
-      local server, port, next_conn = capture_server()
-      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, _, writer, conn = connected()
       local big = string.rep("c", 8 * 1024 * 1024)
       local loop = asyncio.get_running_loop()
       local queued = loop:create_future()
@@ -489,9 +483,7 @@ describe("streams", function()
 
    it("set_write_buffer_limits takes high as four times low when only low is given, as Python",
       helper.async(function()
-      local server, port, next_conn = capture_server()
-      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, _, writer, conn = connected()
       writer:set_write_buffer_limits(nil, 100)
       assert.same({ 100, 400 }, { writer:get_write_buffer_limits() })
       writer:set_write_buffer_limits()
@@ -522,9 +514,7 @@ describe("streams", function()
    end))
 
    it("close() flushes what is buffered", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local _, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, _, writer, conn = connected()
       local loop = asyncio.get_running_loop()
       local payload = string.rep("f", 4 * 1024 * 1024)
       local queued = loop:create_future()
@@ -544,9 +534,7 @@ describe("streams", function()
 
    it("read(n) gets all that came and at_eof() sees an end that came, as Python's always-reading transports",
       helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected()
       conn.writer:write("abc")
       assert.equal("ab", await(reader:read(2)))
       conn.writer:write("def") -- on loopback, in our socket once write returns
@@ -560,9 +548,7 @@ describe("streams", function()
    end))
 
    it("close() keeps unread bytes readable and ends the peer's stream without a reset", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected()
       -- on loopback the bytes are in our socket's queue once write returns,
       -- unread: closing used to drop them and answer the peer with a reset
       conn.writer:write("unread data")
@@ -576,9 +562,7 @@ describe("streams", function()
    end))
 
    it("a reply written just before close reaches a peer that sent more meanwhile", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected()
       writer:write("request\n")
       assert.equal("request\n", await(conn.reader:readline()))
       writer:write("more") -- unread by the server when it closes
@@ -593,9 +577,7 @@ describe("streams", function()
 
    it("is_closing() sees a reset that arrived behind data, as Python's reading transport does",
       helper.async(function()
-         local server, port, next_conn = capture_server()
-         local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-         local conn = next_conn()
+         local server, reader, writer, conn = connected()
          -- more than a close drains, less than the kernel takes at once
          conn.writer:write(string.rep("x", 3 << 19))
          assert.equal(0, conn.writer:get_write_buffer_size())
@@ -614,9 +596,7 @@ describe("streams", function()
       end))
 
    it("writing to a peer that reset raises ConnectionResetError or BrokenPipeError", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected()
       writer:write("unread")
       await(writer:drain())
       await(asyncio.sleep(0.01))
@@ -746,9 +726,7 @@ describe("streams", function()
 
    describe("cancellation", function()
       it("of a pending read keeps the stream usable and loses no data", helper.async(function()
-         local server, port, next_conn = capture_server()
-         local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-         local conn = next_conn()
+         local server, reader, writer, conn = connected()
          conn.writer:write("abc")
          await(asyncio.sleep(0.01))
          for _ = 1, 3 do
@@ -783,9 +761,7 @@ describe("streams", function()
 
       it("of a read whose bytes arrive before it resumes, with another reader next (regression)",
          helper.async(function()
-            local server, port, next_conn = capture_server()
-            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-            local conn = next_conn()
+            local server, reader, writer, conn = connected()
             for round = 1, 3 do
                local first = asyncio.create_task(reader:read(10))
                await(asyncio.sleep(0)) -- first waits
@@ -807,9 +783,7 @@ describe("streams", function()
 
       it("requested while the task runs stops its next read at once, leaving no waiter",
          helper.async(function()
-            local server, port, next_conn = capture_server()
-            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-            local conn = next_conn()
+            local server, reader, writer, conn = connected()
             local t = asyncio.create_task(async(function()
                asyncio.current_task():cancel("early")
                return await(reader:read(10))
@@ -826,9 +800,7 @@ describe("streams", function()
 
       it("of a waiting read is delivered even if uncancel() follows, as in Python",
          helper.async(function()
-            local server, port, next_conn = capture_server()
-            local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
-            local conn = next_conn()
+            local server, reader, writer, conn = connected()
             local t = asyncio.create_task(reader:read(10))
             await(asyncio.sleep(0)) -- t waits for bytes
             t:cancel()
