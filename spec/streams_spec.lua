@@ -48,11 +48,12 @@ local function capture_server()
    return server, port, next_conn
 end
 
--- A client connected to a capture_server: the server, the client's reader
+-- A client connected (with open_connection's opts) to a capture_server:
+-- the server, the client's reader
 -- and writer, and the server's side of the connection {reader=, writer=}.
-local function connected()
+local function connected(opts)
    local server, port, next_conn = capture_server()
-   local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+   local reader, writer = await(asyncio.open_connection("127.0.0.1", port, opts))
    return server, reader, writer, next_conn()
 end
 
@@ -152,9 +153,7 @@ describe("streams", function()
 
    it("readuntil takes a list of separators: up to the match that ends first (Python 3.13)",
       helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 64 }))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected({ limit = 64 })
       conn.writer:write("aaa;bbb\r\nabcdef")
       await(asyncio.sleep(0.01)) -- all of it here: the choice is by position, not arrival
       assert.equal("aaa;", await(reader:readuntil({ "\r\n", ";" })))
@@ -173,9 +172,7 @@ describe("streams", function()
    end))
 
    it("readline past the limit drops the line, raises, then goes on", helper.async(function()
-      local server, port, next_conn = capture_server()
-      local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 8 }))
-      local conn = next_conn()
+      local server, reader, writer, conn = connected({ limit = 8 })
       conn.writer:write("a very long line indeed\nshort\n")
       local ok, err = pcall(await, reader:readline())
       assert.is_false(ok)
@@ -381,9 +378,7 @@ describe("streams", function()
 
    it("readline takes in a line's end that has arrived before raising an overrun",
       helper.async(function()
-         local server, port, next_conn = capture_server()
-         local reader, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 16 }))
-         local conn = next_conn()
+         local server, reader, writer, conn = connected({ limit = 16 })
          conn.writer:write("ab" .. string.rep("c", 20))
          await(conn.writer:drain())
          assert.equal("ab", await(reader:readexactly(2)))
