@@ -124,9 +124,25 @@ describe("subprocesses", function()
       p = exec("sleep", { 10 })
       p:send_signal("INT")
       assert.equal(-2, await(p:wait()))
-      p:send_signal("SIGKILL") -- reaped already: nothing happens
-      p:kill()
       assert.equal(-2, p.returncode)
+   end))
+
+   it("raise ProcessLookupError for a signal to a child already reaped, as Python does", helper.async(function()
+      local p = exec("sleep", { 10 })
+      p:send_signal("INT")
+      assert.equal(-2, await(p:wait()))
+      -- its pid may be another process's by now: nothing may be sent
+      for _, send in ipairs({ function() p:kill() end, function() p:terminate() end,
+                              function() p:send_signal(0) end }) do
+         local ok, err = pcall(send)
+         assert.is_false(ok)
+         assert.is_true(asyncio.ProcessLookupError:is(err))
+         assert.is_true(asyncio.OSError:is(err))
+         assert.equal("ESRCH", err.code)
+         assert.equal("ProcessLookupError: No such process", tostring(err))
+      end
+      assert.equal(-2, p.returncode)
+      assert.is_true(asyncio.ProcessLookupError:is(asyncio.OSError.from_errno(3, "ESRCH", "x")))
    end))
 
    it("wake every task waiting, and keep a cancelled wait from the others", helper.async(function()

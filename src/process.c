@@ -336,5 +336,7 @@ int process_open (lua_State *L) {
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);
+  lua_pushinteger(L, ESRCH);  /* for ProcessLookupError's errno */
+  lua_setfield(L, -2, "ESRCH");
   return 0;
 }

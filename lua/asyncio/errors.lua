@@ -109,6 +109,7 @@ class("ConnectionResetError", ConnectionError)
 class("ConnectionAbortedError", ConnectionError)
 class("BrokenPipeError", ConnectionError)
 class("FileNotFoundError", OSError)
+class("ProcessLookupError", OSError)
 
 -- The subclass of OSError that Python raises for a given errno code.
 local by_code = {
@@ -119,6 +120,7 @@ local by_code = {
    ESHUTDOWN = M.BrokenPipeError,
    ETIMEDOUT = M.TimeoutError,
    ENOENT = M.FileNotFoundError,
+   ESRCH = M.ProcessLookupError,
 }
 
 -- Makes the OSError (or subclass) for an errno number, code and message.

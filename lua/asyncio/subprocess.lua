@@ -379,16 +379,19 @@ end
 
 -- process:send_signal(sig): sig is a number or a name ("SIGTERM", "TERM");
 -- 0 sends nothing but checks the process exists, as kill(pid, 0).
--- Nothing happens once the child has been reaped (returncode is set).
+-- Once the child has been reaped (returncode is set) its pid may be
+-- another process's: nothing is sent and ProcessLookupError is raised, as
+-- Python's transport raises it once its child has exited.
 function Process:send_signal(sig)
    check_self(self, "send_signal")
    local signum, why = core.signal_to_send(sig)
    if signum == nil then
       error(("bad argument #1 to 'send_signal' (%s)"):format(why), 2)
    end
-   if self.returncode == nil then
-      core.kill(self.pid, signum)
+   if self.returncode ~= nil then
+      error(errors.ProcessLookupError("No such process", { errno = core.ESRCH, code = "ESRCH" }), 2)
    end
+   core.kill(self.pid, signum)
 end
 
 function Process:terminate()
