@@ -34,7 +34,8 @@ typedef struct CFuture {
   int refs;             /* guarded */
   int done, status;     /* guarded: RES_* once done */
   CopyBuf result;       /* guarded: set once done */
-  Waiter *waiters;      /* guarded: loops awaiting it */
+  Waiter *waiters;      /* guarded: loops awaiting it, first come first */
+  Waiter **last;        /* guarded: where the next waiter goes */
   uint64_t inbox;       /* ro: the loop running its task */
 } CFuture;
 
@@ -48,6 +49,7 @@ static CFuture *cfuture_new (uint64_t inbox) {
   pthread_condattr_destroy(&attr);
   cf->refs = 1;
   cf->inbox = inbox;
+  cf->last = &cf->waiters;
   return cf;
 }
 
@@ -70,11 +72,12 @@ static int cfuture_finish_locked (CFuture *cf, int status, CopyBuf *buf) {
   cf->result = *buf;
   copy_init(buf);
   pthread_cond_broadcast(&cf->cv);
-  while ((w = cf->waiters) != NULL) {
+  while ((w = cf->waiters) != NULL) {  /* in the order they came */
     cf->waiters = w->next;
     notify_locked(cf, w);
     free(w);
   }
+  cf->last = &cf->waiters;
   return 1;
 }
 
@@ -269,9 +272,9 @@ static int core_cfuture_watch (lua_State *L) {
   if (cf->done) {
     notify_locked(cf, w);
     free(w);
-  } else {
-    w->next = cf->waiters;
-    cf->waiters = w;
+  } else {  /* woken in this order, as Python's done callbacks */
+    *cf->last = w;
+    cf->last = &w->next;
   }
   pthread_mutex_unlock(&thread_lock);
   return 0;

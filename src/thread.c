@@ -138,6 +138,7 @@ static int job_p (lua_State *L) {
     m->status = thread_dump_results(L, &m->buf, 4, lua_gettop(L) - 3);
   else {
     m->status = RES_ERROR;
+    aio_instantiate_class(L, -1);  /* error(Class): as Python's raise Class */
     thread_dump_error(L, &m->buf, -1);
   }
   return 0;

@@ -123,6 +123,7 @@ local function finish_default_executor(loop)
    end
 end
 runners.shutdown_hooks[#runners.shutdown_hooks + 1] = finish_default_executor
+local finish_in_task = coroutines.async(finish_default_executor)
 
 -- ---------- call_soon_threadsafe ----------
 
@@ -184,14 +185,21 @@ local function running_tasks(loop)
    return running
 end
 
+-- As Python's run_coroutine_threadsafe callback: a failure to make the
+-- task (a task factory that raises) settles cf with that error, then goes
+-- on to the exception handler.
 local function start_task(loop, cf, fn, ...)
    if cf:done() then -- cancelled before it could start
       return
    end
    local args = pack(...)
-   local task = loop:create_task(function()
+   local made, task = pcall(loop.create_task, loop, function()
       return fn(unpack(args, 1, args.n))
    end)
+   if not made then
+      core.cfuture_set(cf, "error", task)
+      error(task, 0)
+   end
    local key = core.cfuture_key(cf)
    local running = running_tasks(loop)
    running[key] = { task, cf }
@@ -238,7 +246,9 @@ end
 -- the messages were posted. A call, and the result of a job or of a task of
 -- another loop, run one iteration later, in that order: Python passes both
 -- through call_soon_threadsafe, so a callback a worker posted before it
--- returned runs before its future is done.
+-- returned runs before its future is done. A task is made at once, so its
+-- first step runs in that same later iteration, in order with the calls
+-- (API.md: submissions run in the order made).
 core.thread_setup(function(msg)
    local loop = core.get_running_loop()
    local kind = core.thread_kind(msg)
@@ -299,7 +309,8 @@ function M._loop_thread_main(lt)
    loop:call_soon(core.loop_thread_ready, lt, loop)
    loop:run_forever()
    cancel_leftovers(loop)
-   finish_default_executor(loop)
+   -- in a task, as asyncio.run does: waiting for the jobs awaits
+   pcall(loop.run_until_complete, loop, finish_in_task(loop))
    events.set_event_loop(nil)
    loop:close()
 end
