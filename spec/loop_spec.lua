@@ -131,6 +131,35 @@ describe("event loop", function()
       assert.equal("x", err)
    end)
 
+   it("run_until_complete does not report the task it made when the loop stopped first", function()
+      local function reports_of(wrap)
+         local reports = {}
+         local lp = asyncio.new_event_loop()
+         lp:set_exception_handler(function(_, context) reports[#reports + 1] = context.message end)
+         lp:stop()
+         local ok, err = pcall(lp.run_until_complete, lp, wrap(lp))
+         assert.is_false(ok)
+         assert.matches("Event loop stopped before Future completed.", err, 1, true)
+         lp:close() -- drops the task's first step, the last reference to it
+         helper.full_gc()
+         return reports
+      end
+      -- a task made for a coroutine object: Python sets _log_destroy_pending = False
+      assert.same({}, reports_of(function() return asyncio.sleep(1) end))
+      -- the caller's own task is reported
+      assert.same({ "Task was destroyed but it is pending!" },
+                  reports_of(function(lp) return lp:create_task(asyncio.sleep(1)) end))
+   end)
+
+   it("names both tasks, and no line of ours, when a task awaits another loop's future", function()
+      local other = asyncio.new_event_loop()
+      local foreign = other:create_future()
+      local ok, err = pcall(loop.run_until_complete, loop, async(function() return await(foreign) end)())
+      assert.is_false(ok)
+      assert.matches("^Task <Task pending name=Task%-%d+> got Future <Future pending> attached to a different loop$", err)
+      other:close()
+   end)
+
    it("reports its state and refuses to close while running", function()
       assert.is_false(loop:is_running())
       loop:run_until_complete(async(function()
@@ -190,6 +219,42 @@ describe("event loop", function()
       loop:run_forever()
       assert.same({ "ping" }, got)
       assert.is_false(loop:remove_reader(r))
+      core.fdclose(r)
+      core.fdclose(w)
+   end)
+
+   it("polls for I/O on the first iteration of every run, as a host pumping it needs", function()
+      local r, w = core.pipe()
+      core.fdwrite(w, "x")
+      local calls = {}
+      loop:add_reader(r, function() calls[#calls + 1] = true end)
+      for i = 1, 3 do
+         loop:stop() -- a run of one iteration
+         loop:run_forever()
+         assert.equal(i, #calls)
+      end
+      loop:remove_reader(r)
+      core.fdclose(r)
+      core.fdclose(w)
+   end)
+
+   it("polls a busy loop within an iteration or two when its callbacks are slow", function()
+      local r, w = core.pipe()
+      local steps, ready = 0, false
+      loop:add_reader(r, function() ready = true end)
+      core.fdwrite(w, "x")
+      loop:run_until_complete(async(function()
+         await(asyncio.sleep(0)) -- past the first iteration, which polls anyway
+         while not ready and steps < 100 do
+            local t = core.monotonic() + 0.005 -- a slow step: beyond a kernel tick
+            repeat until core.monotonic() >= t
+            steps = steps + 1
+            await(asyncio.sleep(0))
+         end
+      end)())
+      assert.is_true(ready)
+      assert.is_true(steps <= 3, "steps: " .. steps) -- it was 16 (Python: 2)
+      loop:remove_reader(r)
       core.fdclose(r)
       core.fdclose(w)
    end)

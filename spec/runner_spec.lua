@@ -141,6 +141,26 @@ print(pcall(asyncio.run, asyncio.sleep(5)))
       assert.equal("false\tinterrupted!\n", out)
    end)
 
+   it("stops a plain run_forever or run_until_complete, which raise interrupted!", function()
+      local out = run_lua([[
+local loop = asyncio.new_event_loop()
+local function ctrl_c_soon()
+   io.popen(("(sleep 0.1; kill -INT %d) &"):format(require("asyncio.core").getpid())):close()
+end
+ctrl_c_soon()
+loop:call_later(5, print, "not reached")
+print(pcall(loop.run_forever, loop))
+ctrl_c_soon()
+print(pcall(loop.run_until_complete, loop, asyncio.sleep(5)))
+print(loop:is_running(), loop:is_closed())
+loop:close()
+-- lua5.4's own handler is back
+print(pcall(function() ctrl_c() for _ = 1, 1e9 do end end))
+]])
+      -- it used to be reported inside a callback, lost, and the loop ran on
+      assert.matches("^false\tinterrupted!\nfalse\tinterrupted!\nfalse\tfalse\nfalse\t[^\n]*interrupted!\n$", out)
+   end)
+
    it("leaves SIGINT alone when main handles it itself", function()
       local out = run_lua([[
 print(asyncio.run(async(function()

@@ -136,6 +136,7 @@ typedef struct Loop {
   /* polling */
   double last_poll;        /* when libev last looked for I/O */
   int since_poll;          /* iterations run without polling */
+  long long coarse_seen;   /* the coarse clock when the clock was last read */
   double slow_callback;    /* debug: report callbacks slower than this */
   ev_timer wakeup;         /* bounds the poll wait by the next deadline */
   ev_async async;          /* keeps the loop blocking; threadsafe wakeups */
@@ -312,6 +313,8 @@ typedef struct Task {
   int unpark_arg;          /* rw: while WAIT_PARKED: unpark's argument */
   unsigned char parked;    /* rw: PARK_* how the last park ended */
   unsigned char reused;    /* ro: its coroutine object had run already */
+  unsigned char quiet;     /* rw: collected pending without a report, as
+                              Python's _log_destroy_pending = False */
 } Task;
 
 Task *task_check (lua_State *L, int idx);

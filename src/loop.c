@@ -14,12 +14,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
 /* Poll for I/O at least this often while callbacks keep the queue busy. */
 #define POLL_EVERY_ITERATIONS 64
 #define POLL_INTERVAL 0.0002
+
+/*
+** A clock that only moves once per kernel tick (a few milliseconds), for a
+** sixth of the monotonic clock's price: when it has moved, a busy loop
+** reads the real clock to see whether it is time to poll, so a loop whose
+** callbacks are slow still polls within an iteration or two.
+*/
+static long long coarse_clock (void) {
+#ifdef CLOCK_MONOTONIC_COARSE
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#else
+  return 0;  /* never moves: the clock is read every 16 iterations */
+#endif
+}
 
 Loop *loop_check (lua_State *L, int idx) {
   Loop *loop = (Loop *)aio_toobj(L, aio_rt(L), idx, AIO_TLOOP);
@@ -262,7 +279,11 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
     /* busy: poll every so many iterations, or when time has passed (the
        clock is read only now and then, it costs as much as a step) */
     int n = ++loop->since_poll;
-    if (loop->nheap > 0 || (n & 15) == 0) now = aio_now();
+    long long coarse = coarse_clock();
+    if (loop->nheap > 0 || (n & 15) == 0 || coarse != loop->coarse_seen) {
+      loop->coarse_seen = coarse;
+      now = aio_now();
+    }
     if (n >= POLL_EVERY_ITERATIONS
         || (now != 0 && now - loop->last_poll >= POLL_INTERVAL))
       poll_io(L, loop, loopidx, 0, now != 0 ? now : aio_now());
@@ -338,6 +359,10 @@ static int loop_run_forever (lua_State *L) {
   lua_settop(L, 1);
   loop->running = 1;
   loop->delivering = 0;
+  /* the first iteration of a run polls, busy or not: a host that runs the
+     loop one iteration at a time (stop(), then run_forever()) gets I/O
+     each time, as in Python */
+  loop->since_poll = POLL_EVERY_ITERATIONS;
   loop->L = L;
   rt->running = loop;
   lua_pushvalue(L, 1);

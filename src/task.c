@@ -383,8 +383,15 @@ static int core_await_future (lua_State *L) {
   if (f->state != FUT_PENDING) return future_pushresults(L, f, 1);
   t = check_running_task(L, rt);
   if (&t->fut == f) return luaL_error(L, "a task cannot await itself");
-  if (f->loop != t->fut.loop)
-    return luaL_error(L, "the awaited future is attached to a different loop");
+  if (f->loop != t->fut.loop) {  /* Python's message, no line of ours */
+    const char *task, *fut;
+    task_pushcurrent(L, rt->running);
+    task = luaL_tolstring(L, -1, NULL);
+    fut = luaL_tolstring(L, 1, NULL);
+    lua_pushfstring(L, "Task %s got Future %s attached to a different loop",
+                    task, fut);
+    return lua_error(L);
+  }
   task_pushcurrent(L, rt->running);  /* 2: the task */
   future_add_callback(L, f, 1, 2);
   lua_pushvalue(L, 1);
@@ -775,6 +782,14 @@ static int task_gc (lua_State *L) {
   }
   loop_free_task_slot(t->fut.loop, t->tslot);
   t->tslot = 0;
+  if (t->fut.state == FUT_PENDING && t->quiet) {
+    if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD) {
+      lua_State *co = t->co;  /* its to-be-closed variables still close */
+      t->co = NULL;
+      lua_resetthread(co);
+    }
+    return 0;
+  }
   if (t->fut.state == FUT_PENDING) {
     int closed = LUA_OK;
     if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD) {
@@ -804,6 +819,17 @@ static int task_gc (lua_State *L) {
   return future_gc(L);
 }
 
+/*
+** core.task_set_quiet(task): a task run_until_complete made for a
+** coroutine object is not reported if it is collected pending (the caller
+** was told by run_until_complete's error), as in Python.
+*/
+static int core_task_set_quiet (lua_State *L) {
+  Task *t = (Task *)aio_checkobj(L, 1, AIO_TTASK, "Task");
+  t->quiet = 1;
+  return 0;
+}
+
 int task_open (lua_State *L) {
   static const luaL_Reg methods[] = {
     {"cancel", task_cancel},
@@ -822,6 +848,7 @@ int task_open (lua_State *L) {
     {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {
+    {"task_set_quiet", core_task_set_quiet},
     {"await_future", core_await_future},
     {"sleep", core_sleep},
     {"make_sleep", core_make_sleep},

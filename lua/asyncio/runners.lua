@@ -175,6 +175,34 @@ local function release_sigint(loop, handler)
    end
 end
 
+-- Ctrl-C under a plain loop:run_forever() (so also run_until_complete),
+-- where Python's KeyboardInterrupt leaves the loop: the loop stops at the
+-- end of its iteration and run_forever raises "interrupted!". Without it
+-- lua5.4's own handler would raise that error inside whatever callback
+-- runs next, where it is reported and lost. asyncio.run's handler, set
+-- first, keeps this one out (it cancels the main task instead).
+local Loop = core.Loop
+local run_forever = Loop.run_forever
+
+function Loop:run_forever()
+   if self:is_running() or self:is_closed() or not core.sigint_catchable() then
+      return run_forever(self) -- raises, or SIGINT is someone else's
+   end
+   local interrupted = false
+   local function on_sigint()
+      interrupted = true
+      self:stop()
+   end
+   self:add_signal_handler("SIGINT", on_sigint)
+   local ok, err = pcall(run_forever, self)
+   release_sigint(self, on_sigint)
+   if interrupted then
+      error(INTERRUPTED, 0)
+   elseif not ok then
+      error(err, 0)
+   end
+end
+
 local function run_body(self, body)
    lazy_init(self)
    local loop = self._loop

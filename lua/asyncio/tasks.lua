@@ -112,6 +112,9 @@ function Loop:run_until_complete(aw)
    end
    local new_task = not M.isfuture(aw)
    local fut = M.ensure_future(aw, self)
+   if new_task and getmetatable(fut) == core.Task_mt then
+      core.task_set_quiet(fut) -- as Python's _log_destroy_pending = False
+   end
    local function stop_loop()
       self:stop()
    end
