@@ -450,6 +450,17 @@ describe("exception handler", function()
       assert.same({ true, false, "Cannot close a running event loop", false, "next" }, seen)
    end)
 
+   it("may be any callable, as Python's", function()
+      local loop = asyncio.new_event_loop()
+      local seen = {}
+      local handler = setmetatable({}, { __call = function(_, _, ctx) seen[#seen + 1] = ctx.message end })
+      loop:set_exception_handler(handler)
+      assert.equal(handler, loop:get_exception_handler())
+      loop:call_exception_handler({ message = "to a table" })
+      loop:close()
+      assert.same({ "to a table" }, seen)
+   end)
+
    it("hears of a failed callback before the next callback runs", function()
       local loop = asyncio.new_event_loop()
       local log = {}

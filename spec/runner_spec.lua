@@ -78,6 +78,40 @@ end)
 -- Python's Runner, the first one cancels the main task and run raises
 -- "interrupted!" (lua5.4's own error for it); a second one stops at once.
 -- Each case runs in its own lua5.4 process, which signals itself.
+describe("asyncio.run", function()
+   local debug_of = asyncio.async(function()
+      return asyncio.get_running_loop():get_debug()
+   end)
+
+   it("takes Python's keyword arguments as a table after a coroutine object", function()
+      assert.is_true(asyncio.run(debug_of(), { debug = true }))
+      assert.is_false(asyncio.run(debug_of(), { debug = false }))
+      local made
+      asyncio.run(debug_of(), { loop_factory = function()
+         made = asyncio.new_event_loop()
+         return made
+      end })
+      assert.is_true(made:is_closed())
+   end)
+
+   it("refuses what a coroutine object cannot take (it used to ignore it)", function()
+      local function failure(...)
+         local main = debug_of()
+         local ok, err = pcall(asyncio.run, main, ...)
+         asyncio.run(main) -- awaited: no report
+         assert.is_false(ok)
+         return err
+      end
+      assert.matches("bad argument #2 to 'run' %(options table expected, got string%)", failure("junk"))
+      assert.matches("bad argument #2 to 'run' %(unknown option 'bogus'%)", failure({ bogus = 1 }))
+      assert.matches("bad argument #3 to 'run' %(nothing expected after the options%)", failure({}, 42))
+   end)
+
+   it("still passes its arguments to a function", function()
+      assert.equal(3, asyncio.run(function(a, b) return a + b end, 1, 2))
+   end)
+end)
+
 describe("asyncio.run and Ctrl-C", function()
    local PRELUDE = [[
 local asyncio = require("asyncio")

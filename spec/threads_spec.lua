@@ -229,6 +229,23 @@ describe("loop:run_in_executor", function()
       executor:shutdown()
    end))
 
+   it("raises Event loop is closed on a closed loop, whether its executor was used or not", function()
+      for _, used in ipairs({ false, true }) do
+         local loop = asyncio.new_event_loop()
+         if used then
+            loop:run_until_complete(loop:run_in_executor(nil, function() return 1 end))
+         end
+         loop:close()
+         local ok, err = pcall(function()
+            local fut = loop:run_in_executor(nil, function() end)
+            return fut -- not a tail call: the error names this line
+         end)
+         assert.is_false(ok)
+         assert.equal("Event loop is closed", err:gsub("^[^:]*:%d+: ", ""))
+         assert.matches("^spec/threads_spec.lua:%d+: ", err) -- the caller's line
+      end
+   end)
+
    it("names its arguments in errors", helper.async(function()
       local loop = asyncio.get_running_loop()
       local ok, err = pcall(loop.run_in_executor, loop, nil, function() end, 1, print)

@@ -269,8 +269,18 @@ function M.run(main, ...)
    if core.get_running_loop() ~= nil then
       error("asyncio.run() cannot be called from a running event loop", 2)
    end
+   local opts
+   if coroutines.iscoroutine(main) and select("#", ...) > 0 then
+      -- nothing to pass a coroutine object: what follows is Python's
+      -- keyword arguments, asyncio.run(main(), {debug = true})
+      opts = ...
+      awaitable.check_options(opts, RUNNER_OPTIONS, 2, "run", 2)
+      if select("#", ...) > 1 then
+         awaitable.argerror(3, "run", "nothing expected after the options", 2)
+      end
+   end
    local body = body_of("run", main, ...)
-   local runner = M.Runner()
+   local runner = M.Runner(opts)
    local results = pack(pcall(run_body, runner, body))
    local ok, err = pcall(runner.close, runner)
    if not results[1] then

@@ -68,6 +68,9 @@ end
 
 -- loop:run_in_executor(executor_or_nil, fn, ...) -> Future
 function Loop:run_in_executor(executor, fn, ...)
+   if self:is_closed() then -- first, as Python's _check_closed
+      error("Event loop is closed", 2)
+   end
    if executor == nil then
       executor = default_executor(self)
    elseif getmetatable(executor) ~= core.ThreadPoolExecutor then
@@ -79,6 +82,9 @@ end
 -- asyncio.to_thread(fn, ...) -> awaitable for fn(...) run on a worker.
 function M.to_thread(fn, ...)
    local loop = loop_now()
+   if loop:is_closed() then
+      error("Event loop is closed", 2)
+   end
    return submit(default_executor(loop), loop, "to_thread", 1, fn, ...)
 end
 
