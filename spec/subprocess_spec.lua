@@ -177,14 +177,18 @@ describe("subprocesses", function()
       assert.equal(0, p.returncode)
    end))
 
-   it("raise BrokenPipeError from a write to a child that exited", helper.async(function()
+   it("raise BrokenPipeError from the drain after a write to a child that exited", helper.async(function()
       local p = sh("exit 0", { stdin = PIPE })
       assert.equal(0, await(p:wait()))
+      p.stdin:write(string.rep("x", 1 << 20)) -- as Python's: write itself does not raise
       local err = failure(function()
-         p.stdin:write(string.rep("x", 1 << 20))
          await(p.stdin:drain())
       end)
       assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
+      p = sh("exit 0", { stdin = PIPE })
+      assert.equal(0, await(p:wait()))
+      p.stdin:write("data for nobody\n") -- Python's write(); close() without drain
+      p.stdin:close()
    end))
 
    it("give a pipe's descriptor back at its end, keeping what was read", helper.async(function()

@@ -27,15 +27,18 @@
 /* Writer operations, kept in the Half while handed out. */
 enum { OP_DRAIN = 1, OP_CLOSED };
 
-/* Raises unless the writer at idx may still write. */
+/*
+** Raises unless the writer at idx may still write; returns NULL when the
+** connection was lost to a write error: as Python's transport, write then
+** drops the data without raising, and drain() raises that error.
+*/
 static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   Stream *s = stream_tohalf(L, idx, AIO_TWRITER)->s;
   if (s->fd < 0 || s->closing)
     luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
   if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
   if (s->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
-  if (s->werr) stream_raise_werr(L, s);
-  return s;
+  return s->werr ? NULL : s;
 }
 
 /* Whether errno after a send only means "not now". */
@@ -43,14 +46,17 @@ static int again (int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-/* Sends or queues bytes; raises on a write error. */
+/*
+** Sends or queues bytes. A write error is kept for drain() to raise, and
+** the bytes are dropped, as Python's transport does. [-0, +0, m]
+*/
 static void write_bytes (lua_State *L, Stream *s, const char *p, size_t len) {
   if (stream_buffered_out(s) == 0 && !s->connecting) {
     ssize_t n = stream_send(s, p, len);
     if (n < 0) {
       if (!again(errno)) {
         s->werr = errno;
-        stream_raise_werr(L, s);
+        return;
       }
       n = 0;
     }
@@ -78,7 +84,7 @@ static int writer_write (lua_State *L) {
   size_t len;
   Stream *s = check_writable(L, 1, "write");
   const char *p = luaL_checklstring(L, 2, &len);
-  if (len == 0) return 0;
+  if (len == 0 || s == NULL) return 0;
   write_bytes(L, s, p, len);
   queued(L, s);
   return 0;
@@ -100,6 +106,7 @@ static int writer_writelines (lua_State *L) {
                     "not a string)", i, luaL_typename(L, -1));
     lua_pop(L, 1);
   }
+  if (s == NULL) return 0;  /* lost to a write error: dropped */
   for (i = 1; i <= n; ) {
     int k = 0, j;
     ssize_t sent = 0;
@@ -118,8 +125,8 @@ static int writer_writelines (lua_State *L) {
       while (sent < 0 && errno == EINTR);
       if (sent < 0) {
         if (!again(errno)) {
-          s->werr = errno;
-          stream_raise_werr(L, s);
+          s->werr = errno;  /* for drain(); the rest is dropped */
+          return 0;
         }
         sent = 0;
       }
