@@ -313,7 +313,38 @@ describe("gather", function()
    end))
 
    describe("cancelled", function()
-      it("ends in the CancelledError of the child that finished last, as Python", helper.async(function()
+      it("ends in the CancelledError of the last child in argument order, as Python", helper.async(function()
+         -- Python's _done_callback raises fut._make_cancelled_error() with
+         -- fut left bound to the last child by its loop over the children
+         local a = asyncio.create_task(async(function()
+            if not pcall(await, asyncio.sleep(1)) then
+               await(asyncio.sleep(0.005)) -- finishes last, with its own error
+               error(asyncio.CancelledError("a-own"), 0)
+            end
+         end)())
+         local b = asyncio.create_task(asyncio.sleep(1))
+         local g = asyncio.gather(a, b, { return_exceptions = true })
+         await(asyncio.sleep(0))
+         g:cancel("gm")
+         local err = helper.error_of(await, g)
+         assert.equal("gm", err.message) -- b's, not a's "a-own"
+         -- the last child caught the cancellation and returned: a new, bare one
+         a = asyncio.create_task(async(function()
+            if not pcall(await, asyncio.sleep(1)) then
+               await(asyncio.sleep(0.005))
+               error(asyncio.CancelledError("a-own"), 0)
+            end
+         end)())
+         b = asyncio.create_task(async(function() pcall(await, asyncio.sleep(1)) return "b" end)())
+         g = asyncio.gather(a, b, { return_exceptions = true })
+         await(asyncio.sleep(0))
+         g:cancel("gm")
+         err = helper.error_of(await, g)
+         assert.is_true(asyncio.CancelledError:is(err))
+         assert.is_nil(err.message)
+      end))
+
+      it("ends in the CancelledError of the last child when all were cancelled", helper.async(function()
          local g = asyncio.gather(asyncio.sleep(1), asyncio.sleep(1), { return_exceptions = true })
          await(asyncio.sleep(0))
          assert.is_true(g:cancel("first"))
@@ -551,7 +582,7 @@ describe("gather", function()
       assert.is_false(ok)
       assert.equal("(error object is a nil value)", err)
       local r = await(asyncio.gather(async(function() error(nil) end)(), { return_exceptions = true }))
-      assert.same({ nil, n = 1 }, r)
+      assert.same({ "(error object is a nil value)", n = 1 }, r)
    end))
 
    it("gathers many children", helper.async(function()

@@ -30,7 +30,6 @@ describe("subprocesses", function()
    it("run a program and read its output with communicate", helper.async(function()
       local p = exec("echo", { "hello", 42 }, { stdout = PIPE })
       assert.is_number(p.pid)
-      assert.is_nil(p.returncode)
       assert.is_nil(p.stdin)
       assert.is_nil(p.stderr)
       assert.equal("<Process " .. p.pid .. ">", tostring(p))
@@ -116,6 +115,7 @@ describe("subprocesses", function()
    it("report exit codes and deaths by signal as Python does", helper.async(function()
       assert.equal(7, await(sh("exit 7"):wait()))
       local p = exec("sleep", { 10 })
+      assert.is_nil(p.returncode)
       p:kill()
       assert.equal(-9, await(p:wait()))
       p = exec("sleep", { 10 })
@@ -125,6 +125,34 @@ describe("subprocesses", function()
       p:send_signal("INT")
       assert.equal(-2, await(p:wait()))
       assert.equal(-2, p.returncode)
+   end))
+
+   it("come back after as many iterations as Python's pipes take, and die if cancelled then", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local function iterations_of(opts)
+         local n, counting = 0, true
+         local function tick()
+            n = n + 1
+            if counting then loop:call_soon(tick) end
+         end
+         loop:call_soon(tick)
+         local p = await(asyncio.create_subprocess_exec("true", {}, opts))
+         counting = false
+         await(p:communicate())
+         return n
+      end
+      -- Python 3.13: two iterations, and two more per pipe
+      assert.equal(2, iterations_of({}))
+      assert.equal(4, iterations_of({ stdout = PIPE }))
+      assert.equal(8, iterations_of({ stdin = PIPE, stdout = PIPE, stderr = PIPE }))
+      -- cancelled before it came back: the child is killed and reaped
+      local marker = os.tmpname()
+      os.remove(marker)
+      local t = asyncio.create_task(asyncio.create_subprocess_shell("sleep 0.05; touch " .. marker))
+      loop:call_soon(function() t:cancel() end)
+      assert.is_true(asyncio.CancelledError:is(helper.error_of(await, t)))
+      await(asyncio.sleep(0.15))
+      assert.is_nil(io.open(marker))
    end))
 
    it("raise ProcessLookupError for a signal to a child already reaped, as Python does", helper.async(function()

@@ -179,6 +179,28 @@ describe("tasks", function()
       assert.equal("from the future", err.message)
    end))
 
+   it("a task woken by a waiter that failed with a CancelledError keeps that error", helper.async(function()
+      local fut = asyncio.get_running_loop():create_future()
+      local t = asyncio.create_task(async(function() await(fut) end)())
+      await(asyncio.sleep(0))
+      local set = asyncio.CancelledError("set-exc")
+      fut:set_exception(set)
+      assert.is_true(t:cancel("from the task"))
+      local err = helper.error_of(await, t)
+      assert.equal(set, err) -- the very object, as Python's
+      assert.is_true(t:cancelled())
+   end))
+
+   it("fails with a stand-in string when its body raises nil, as lua.c reports it", helper.async(function()
+      local bad = asyncio.create_task(async(function() error(nil) end)())
+      local slow = asyncio.create_task(asyncio.sleep(1))
+      local done = await(asyncio.wait({ bad, slow }, { return_when = asyncio.FIRST_EXCEPTION }))
+      assert.is_true(done[bad]) -- a failure: wait does not wait for slow
+      assert.equal("(error object is a nil value)", bad:exception())
+      assert.equal("(error object is a nil value)", helper.error_of(await, bad))
+      slow:cancel()
+   end))
+
    it("cancel() on a failed task silences its never-retrieved report", function()
       local loop = asyncio.new_event_loop()
       local reports = helper.capture_reports(loop)

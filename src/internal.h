@@ -207,6 +207,10 @@ int loop_task_slot (lua_State *L, Loop *loop);
 void loop_free_task_slot (Loop *loop, int slot);
 int loop_open (lua_State *L);
 
+/* What a task that fails with a nil error holds instead, as lua.c reports
+   such an error: a failed future needs an error value. */
+#define AIO_NIL_ERROR "(error object is a nil value)"
+
 /* Markers put in the second slot of a ready entry. */
 extern char aio_mark_timer;  /* a sleeping task's deadline passed */
 extern char aio_mark_throw;  /* resume value: raise the next value */

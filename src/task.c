@@ -155,6 +155,10 @@ static void finish (lua_State *L, Task *t, int idx, lua_State *co, int nres) {
     } else future_set_results(L, &t->fut, idx, base + 2, nres - 1);
   } else {
     int erridx = base + 2;
+    if (lua_isnil(L, erridx)) {  /* error(nil) */
+      lua_pushliteral(L, AIO_NIL_ERROR);
+      lua_replace(L, erridx);
+    }
     keep_traceback(L, idx, co);
     if (aio_is_cancelled_error(L, erridx)) finish_cancelled(L, t, idx, erridx);
     else future_set_error(L, &t->fut, idx, erridx);
@@ -177,6 +181,22 @@ static void finish_broken (lua_State *L, Task *t, int idx, lua_State *co) {
 }
 
 /* ---------- stepping ---------- */
+
+/*
+** Whether awaiting the done future at futidx raises a CancelledError: it
+** was cancelled, or failed with one. Needs the Runtime as upvalue 1.
+** [-0, +0, -]
+*/
+static int waiter_raises_cancel (lua_State *L, int futidx) {
+  Future *w = (Future *)lua_touserdata(L, futidx);
+  int cancel;
+  if (w->state == FUT_CANCELLED) return 1;
+  if (w->state != FUT_FINISHED || !w->failed) return 0;
+  lua_getiuservalue(L, futidx, FUT_UV_RESULT);
+  cancel = aio_is_cancelled_error(L, -1);
+  lua_pop(L, 1);
+  return cancel;
+}
 
 static int new_thread (lua_State *L) {
   lua_newthread(L);
@@ -289,10 +309,10 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
     t->started = 1;
     fresh = 1;
     nargs = 1;
-  } else if (t->must_cancel && futidx
-             && ((Future *)lua_touserdata(L, futidx))->state == FUT_CANCELLED) {
-    /* woken by a cancelled waiter: as in Python, the CancelledError that
-       waiter raises is the one the task gets, its message included */
+  } else if (t->must_cancel && futidx && waiter_raises_cancel(L, futidx)) {
+    /* woken by a waiter that raises a CancelledError (it was cancelled,
+       or failed with one): as in Python, that error is the one the task
+       gets, its message included */
     t->must_cancel = 0;
   } else if (t->must_cancel) {
     /* the CancelledError to throw in is made under a protected call: on

@@ -21,7 +21,7 @@ local new_future, new_task, coro_info = core.new_future, core.new_task, core.cor
 -- outcome(fut) -> true, first result | false, error: pcall(result, fut)
 -- without a protected call
 local outcome = core.future_outcome
-local done = Future.done
+local done, cancelled = Future.done, Future.cancelled
 local result, set_result, set_exception = Future.result, Future.set_result, Future.set_exception
 local add_done_callback, get_loop = Future.add_done_callback, Future.get_loop
 local CancelledError = errors.CancelledError
@@ -119,9 +119,7 @@ function M.gather(...)
    local cursor, stored = 1, true
 
    -- All children are done: the list of results, or the CancelledError.
-   -- last_ok, last_value: the outcome of the child that finished last,
-   -- whose CancelledError (if it was cancelled) is Python's choice.
-   local function finish(last_ok, last_value)
+   local function finish()
       if return_exceptions then
          for i = cursor, n do
             local _, value = outcome(children[i])
@@ -133,8 +131,15 @@ function M.gather(...)
          end
       end
       if cancel_requested then
-         local cancelled = not last_ok and CancelledError:is(last_value)
-         set_exception(outer, cancelled and last_value or CancelledError())
+         -- Python's choice: its loop over the children leaves `fut` bound
+         -- to the last one in argument order, whose CancelledError (if it
+         -- was cancelled) it raises, else a new one
+         local last, err = children[n], nil
+         if cancelled(last) then
+            local _
+            _, err = outcome(last)
+         end
+         set_exception(outer, err or CancelledError())
       else
          results.n = n
          set_result(outer, results)
@@ -157,7 +162,7 @@ function M.gather(...)
             end
          end
          if nfinished == n and outer ~= nil and not done(outer) then
-            finish(ok, value)
+            finish()
          end
       elseif outer ~= nil and not done(outer) then
          -- a cancelled child's CancelledError too

@@ -193,6 +193,31 @@ end
 
 -- ---------- spawning ----------
 
+local sleep0 = coroutines.sleep(0)
+
+-- What Python's transport takes to connect its pipes after the spawn: the
+-- Process comes back two loop iterations later, and two more per pipe, so
+-- other tasks run meanwhile as they would in Python. A cancellation then
+-- kills the child and waits for it before it goes on, as Python's
+-- transp.close(); await transp._wait() does.
+local function connect_pipes(self, npipes)
+   local ok, err = pcall(function()
+      for _ = 1, 2 + 2 * npipes do
+         await(sleep0)
+      end
+   end)
+   if not ok then
+      if self.returncode == nil then
+         pcall(core.kill, self.pid, "SIGKILL")
+      end
+      for _, stream in pairs(self._pipes) do
+         stream:close()
+      end
+      pcall(await, self:wait())
+      error(err, 0)
+   end
+end
+
 local function spawn(file, argv, opts)
    local loop = events.get_running_loop()
    local env
@@ -228,6 +253,7 @@ local function spawn(file, argv, opts)
    pipe("stdout", outfd)
    pipe("stderr", errfd)
    watch_exit(self, loop, pidfd)
+   connect_pipes(self, (infd and 1 or 0) + (outfd and 1 or 0) + (errfd and 1 or 0))
    return self
 end
 

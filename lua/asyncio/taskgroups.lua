@@ -137,6 +137,9 @@ function TaskGroup:create_task(coro, opts)
       problem = "is shutting down"
    end
    if problem ~= nil then
+      if type(coro) == "userdata" then -- as Python's coro.close(): no "never awaited" report
+         pcall(core.coro_take, coro)
+      end
       error(("TaskGroup %s %s"):format(tostring(self), problem), 2)
    end
    local task = self._loop:create_task(coro, opts)
