@@ -156,7 +156,8 @@ describe("event loop", function()
       local foreign = other:create_future()
       local ok, err = pcall(loop.run_until_complete, loop, async(function() return await(foreign) end)())
       assert.is_false(ok)
-      assert.matches("^Task <Task pending name=Task%-%d+> got Future <Future pending> attached to a different loop$", err)
+      assert.matches("^Task <Task pending name=Task%-%d+> got Future <Future pending> "
+         .. "attached to a different loop$", err)
       other:close()
    end)
 
