@@ -597,6 +597,8 @@ describe("streams", function()
       await(asyncio.sleep(0.01))
       conn.writer:close() -- closing with unread data sends a reset
       await(asyncio.sleep(0.01))
+      local closed_waiter = asyncio.create_task(async(function() return await(writer:wait_closed()) end)())
+      await(asyncio.sleep(0))
       local ok, err
       for _ = 1, 100 do
          ok, err = pcall(function()
@@ -620,6 +622,10 @@ describe("streams", function()
       assert.is_false(dok)
       assert.equal(err.errno, derr.errno)
       assert.is_true(writer:is_closing())
+      -- a wait_closed already waiting was woken with the error, as Python's
+      await(asyncio.sleep(0))
+      assert.is_true(closed_waiter:done())
+      assert.equal(err.errno, closed_waiter:exception().errno)
       -- reading sees the end, or the error that lost the connection (as
       -- Python's reader gets the transport's)
       local rok, rerr = pcall(await, reader:read())

@@ -218,6 +218,13 @@ describe("subprocesses", function()
       assert.equal(0, await(p:wait()))
       p.stdin:write("data for nobody\n") -- Python's write(); close() without drain
       p.stdin:close()
+      -- communicate after a failed write still closes stdin, as Python's
+      p = sh("exit 0", { stdin = PIPE })
+      assert.equal(0, await(p:wait()))
+      assert.is_number(p.stdin:get_extra_info("pipe"))
+      p.stdin:write(string.rep("x", 1 << 20))
+      await(p:communicate())
+      assert.is_nil(p.stdin:get_extra_info("pipe")) -- its descriptor was kept
    end))
 
    it("give a pipe's descriptor back at its end, keeping what was read", helper.async(function()

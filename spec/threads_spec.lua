@@ -88,6 +88,12 @@ describe("to_thread", function()
       assert.is_true(job:cancelled())
    end))
 
+   it("fails with a stand-in string when the job raises nil, as a task does", helper.async(function()
+      local job = asyncio.to_thread(function() error(nil) end)
+      assert.equal("(error object is a nil value)", helper.error_of(await, job))
+      assert.equal("(error object is a nil value)", job:exception())
+   end))
+
    it("cancels a job that has not started with its future", helper.async(function()
       local executor = asyncio.ThreadPoolExecutor(1)
       local first = executor:submit(function()
@@ -716,6 +722,27 @@ describe("shutdown", function()
       ]])
       assert.equal("job ran\njoined\n", out)
       assert.equal(0, status)
+   end)
+
+   it("a stopping loop thread cancels what was submitted while it waited for its jobs", function()
+      local core = require("asyncio.core")
+      local lt = asyncio.start_loop_thread()
+      lt:run_coroutine_threadsafe(function()
+         require("asyncio").get_running_loop():run_in_executor(nil, function()
+            local c = require("asyncio.core")
+            local t = c.monotonic() + 0.2 -- keeps the stopping loop waiting
+            repeat until c.monotonic() > t
+         end)
+      end):result(5)
+      lt:stop()
+      local t0 = core.monotonic()
+      repeat until core.monotonic() > t0 + 0.05 -- the loop waits for the job now
+      local cf = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         aio.await(aio.sleep(5))
+      end)
+      lt:join()
+      assert.is_true(cf:cancelled()) -- it stayed pending forever
    end)
 
    it("asyncio.run shuts the default executor down", function()

@@ -190,6 +190,16 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
 }
 
 /*
+** A write failed (werr is set): what waits on the writer wakes, drain()
+** and wait_closed() then raising the error, as Python's transport tells
+** its waiters when a write loses the connection. [-0, +0, m]
+*/
+void stream_write_failed (lua_State *L, int sidx) {
+  wake_list(L, sidx, ST_UV_WWAIT);
+  wake_list(L, sidx, ST_UV_CLOSED);
+}
+
+/*
 ** Closes the stream at sidx at once, dropping what is not sent yet (a
 ** transport's abort(), for Server:abort_clients). [-0, +0, m]
 */
@@ -475,6 +485,7 @@ static int writer_woken (lua_State *L) {
     s->paused = 0;
     wake_list(L, 4, ST_UV_WWAIT);
   }
+  if (s->werr) wake_list(L, 4, ST_UV_CLOSED);
   stream_update_anchor(L, s, 4);
   return 0;
 }

@@ -138,6 +138,10 @@ static int job_p (lua_State *L) {
     m->status = thread_dump_results(L, &m->buf, 4, lua_gettop(L) - 3);
   else {
     m->status = RES_ERROR;
+    if (lua_isnil(L, -1)) {  /* error(nil): a failed future needs an error */
+      lua_pushliteral(L, AIO_NIL_ERROR);
+      lua_replace(L, -2);
+    }
     aio_instantiate_class(L, -1);  /* error(Class): as Python's raise Class */
     thread_dump_error(L, &m->buf, -1);
   }

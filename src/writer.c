@@ -47,15 +47,24 @@ static int again (int err) {
 }
 
 /*
-** Sends or queues bytes. A write error is kept for drain() to raise, and
-** the bytes are dropped, as Python's transport does. [-0, +0, m]
+** A send of the writer at 1 failed with err: kept for drain() and
+** wait_closed() to raise, and their waiters woken; what was being written
+** is dropped, as Python's transport does. [-0, +0, m]
 */
+static void write_failed (lua_State *L, Stream *s, int err) {
+  s->werr = err;
+  lua_getiuservalue(L, 1, HALF_UV_STREAM);
+  stream_write_failed(L, lua_gettop(L));
+  lua_pop(L, 1);
+}
+
+/* Sends or queues bytes of the writer at 1. [-0, +0, m] */
 static void write_bytes (lua_State *L, Stream *s, const char *p, size_t len) {
   if (stream_buffered_out(s) == 0 && !s->connecting) {
     ssize_t n = stream_send(s, p, len);
     if (n < 0) {
       if (!again(errno)) {
-        s->werr = errno;
+        write_failed(L, s, errno);
         return;
       }
       n = 0;
@@ -125,7 +134,7 @@ static int writer_writelines (lua_State *L) {
       while (sent < 0 && errno == EINTR);
       if (sent < 0) {
         if (!again(errno)) {
-          s->werr = errno;  /* for drain(); the rest is dropped */
+          write_failed(L, s, errno);  /* the rest is dropped */
           return 0;
         }
         sent = 0;

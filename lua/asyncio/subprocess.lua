@@ -343,7 +343,8 @@ end
 -- pipe breaks) is not an error, as in Python.
 local feed_stdin = async(function(self, input)
    local stdin = self.stdin
-   if stdin:is_closing() then -- a second communicate: Python's write ignores it
+   if stdin:is_closing() then -- closed by a first communicate, or lost to a write
+      stdin:close() -- error: Python's write ignores it, and close frees the pipe
       return
    end
    local ok, err = pcall(function()
