@@ -226,6 +226,9 @@ end
 -- runner:run(main, ...) -> main's results, main taken as by asyncio.run.
 function Runner:run(main, ...)
    check_runner(self, "run")
+   if coroutines.iscoroutine(main) and select("#", ...) > 0 then
+      awaitable.argerror(2, "run", "nothing expected after a coroutine object", 2)
+   end
    local body = body_of("run", main, ...)
    if core.get_running_loop() ~= nil then
       error("Runner.run() cannot be called from a running event loop", 2)
