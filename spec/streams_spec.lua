@@ -692,6 +692,42 @@ describe("streams", function()
       server4:close()
    end))
 
+   it("get_extra_info gives the peer first asked for after the connection was shut", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      writer:write_eof()
+      assert.is_nil(await(conn.reader:read()))
+      conn.writer:write_eof()
+      assert.is_nil(await(reader:read()))
+      await(asyncio.sleep(0.01)) -- both ends shut: getpeername fails now
+      assert.equal(port, select(2, writer:get_extra_info("peername")))
+      assert.equal("127.0.0.1", conn.writer:get_extra_info("peername"))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
+   it("a read after the end raises the error of a later failed write, as Python's", helper.async(function()
+      local server, port, next_conn = capture_server()
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      local conn = next_conn()
+      conn.writer:write("hello")
+      conn.writer:close()
+      await(asyncio.sleep(0.02))
+      assert.equal("hello", await(reader:read(100))) -- takes the end in too
+      for _ = 1, 50 do -- the first send may still pass, then the peer resets
+         writer:write("x")
+         await(asyncio.sleep(0.005))
+         if writer:is_closing() then break end
+      end
+      assert.is_true(writer:is_closing())
+      local err = helper.error_of(await, reader:read(100))
+      assert.is_true(asyncio.ConnectionError:is(err), tostring(err))
+      writer:close()
+      server:close()
+   end))
+
    it("get_extra_info gives both ends and the descriptor", helper.async(function()
       local server, port, next_conn = capture_server()
       local _, writer = await(asyncio.open_connection("127.0.0.1", port))
@@ -1016,6 +1052,20 @@ describe("streams", function()
          local ok, err = pcall(await, asyncio.open_unix_connection(path))
          assert.is_false(ok)
          assert.is_true(asyncio.OSError:is(err))
+      end))
+
+      it("remove on close only the socket file they bound, as Python 3.13", helper.async(function()
+         local path = os.tmpname()
+         os.remove(path)
+         local first = await(asyncio.start_unix_server(echo_handler, path))
+         local second = await(asyncio.start_unix_server(echo_handler, path)) -- takes the path over
+         first:close()
+         await(first:wait_closed())
+         local _, writer = await(asyncio.open_unix_connection(path)) -- the second still listens
+         writer:close()
+         second:close()
+         await(second:wait_closed())
+         assert.is_nil(io.open(path, "r"))
       end))
 
       it("work in the abstract namespace", helper.async(function()

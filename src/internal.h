@@ -400,6 +400,7 @@ enum { STREAM_TCP = 0, STREAM_UNIX, STREAM_PIPE };
 struct Stream;
 struct Stream *stream_new (lua_State *L, int loopidx, int kind);
 void stream_setfd (struct Stream *s, int fd);
+void stream_keep_names (struct Stream *s);
 int stream_open (lua_State *L);
 
 int datagram_open (lua_State *L);

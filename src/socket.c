@@ -264,6 +264,8 @@ typedef struct Listener {
   unsigned char paused;    /* rw: waiting for the retry timer */
   lua_Integer accepted;    /* rw: connections accepted so far */
   lua_Integer failures;    /* rw: accept calls that failed and paused */
+  dev_t dev;               /* ro: the Unix socket file bound, to unlink */
+  ino_t ino;               /* ro: only that one (0: none) */
 } Listener;
 
 static Listener *check_listener (lua_State *L, int idx) {
@@ -292,8 +294,13 @@ static void listener_closefd (lua_State *L, Listener *ls, int idx) {
   ls->fd = -1;
   if (L != NULL && lua_getiuservalue(L, idx, LIS_UV_PATH) == LUA_TSTRING) {
     size_t n;
+    struct stat st;
     const char *path = lua_tolstring(L, -1, &n);
-    if (n > 0 && path[0] != '\0') unlink(path);
+    /* as Python 3.13: only the file this server bound, not what another
+       server (or anyone) has put at the path since */
+    if (n > 0 && path[0] != '\0' && ls->ino != 0 && stat(path, &st) == 0
+        && st.st_ino == ls->ino && st.st_dev == ls->dev)
+      unlink(path);
   }
   if (L != NULL) lua_pop(L, 1);
 }
@@ -377,6 +384,7 @@ static int accept_some (lua_State *L) {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     stream_setfd(s, fd);
+    stream_keep_names(s);  /* from the start, as Python's transport */
     ls->accepted++;
     loop_ready_push(L, ls->loop, 2, lisidx + 1, -1);
     lua_pop(L, 1);
@@ -474,6 +482,14 @@ static int core_listen (lua_State *L) {
     lua_setiuservalue(L, 9, LIS_UV_PATH);  /* not ours to unlink */
     what = lua_pushfstring(L, "bind %s", socket_describe(L, &ss, len));
     return failure(L, err, what);
+  }
+  if (family == AF_UNIX) {
+    struct stat st;
+    const char *path = ((struct sockaddr_un *)&ss)->sun_path;
+    if (path[0] != '\0' && stat(path, &st) == 0) {
+      ls->dev = st.st_dev;
+      ls->ino = st.st_ino;
+    }
   }
   if (listen(fd, backlog > 0x7fff ? 0x7fff : (int)backlog) != 0) {
     int err = errno;

@@ -446,6 +446,16 @@ void stream_shut_write (lua_State *L, Stream *s, int sidx) {
   else shutdown(s->fd, SHUT_WR);
 }
 
+/*
+** A send failed with err. The connection is lost to it, as Python's
+** transport closes with it: a read reaching the end raises it, also when
+** the end had already been taken in (a pipe just ended). [-0, +0, -]
+*/
+void stream_set_werr (Stream *s, int err) {
+  s->werr = err;
+  if (s->eof && s->rerr == 0 && s->kind != STREAM_PIPE) s->rerr = err;
+}
+
 /* Sends what it can of the write buffer once. Sets werr. */
 static void flush (Stream *s) {
   ssize_t n;
@@ -455,7 +465,7 @@ static void flush (Stream *s) {
     s->wpos += (size_t)n;
     if (s->wpos == s->wlen) s->wpos = s->wlen = 0;
   } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-    s->werr = errno;
+    stream_set_werr(s, errno);
     s->wpos = s->wlen = 0;
   }
 }
@@ -502,7 +512,10 @@ static void wio_cb (struct ev_loop *ev, ev_io *w, int revents) {
     if (err == EINPROGRESS || err == EALREADY || err == EINTR) return;
     s->connecting = 0;
     s->cerr = err;
-    if (err == 0) flush(s);
+    if (err == 0) {
+      stream_keep_names(s);  /* from the start, as Python's transport */
+      flush(s);
+    }
     call_protected(s, writer_woken);
     return;
   }
@@ -605,7 +618,7 @@ static int core_connect (lua_State *L) {
       socket_pusherror(L, err, what);
       return 2;
     }
-  }
+  } else stream_keep_names(s);  /* connected at once (a Unix socket) */
   lua_settop(L, 6);
   return 1;
 }

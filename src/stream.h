@@ -129,6 +129,7 @@ int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
 void stream_list_resumed (lua_State *L, int status, int nargs, int uv);
 int stream_raise_werr (lua_State *L, Stream *s);
 void stream_write_failed (lua_State *L, int sidx);
+void stream_set_werr (Stream *s, int err);
 void stream_push_aw (lua_State *L, int awidx, int sidx, int first, int n);
 
 /*

@@ -52,7 +52,7 @@ static int again (int err) {
 ** is dropped, as Python's transport does. [-0, +0, m]
 */
 static void write_failed (lua_State *L, Stream *s, int err) {
-  s->werr = err;
+  stream_set_werr(s, err);
   lua_getiuservalue(L, 1, HALF_UV_STREAM);
   stream_write_failed(L, lua_gettop(L));
   lua_pop(L, 1);
