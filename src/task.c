@@ -806,7 +806,24 @@ static int task_gc (lua_State *L) {
     if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD) {
       lua_State *co = t->co;  /* its to-be-closed variables still close */
       t->co = NULL;
-      lua_resetthread(co);
+      if (lua_resetthread(co) != LUA_OK) {
+        /* what a __close raised is not lost: Python prints it as an
+           "Exception ignored" when it closes the coroutine */
+        lua_xmove(co, L, 1);
+        lua_createtable(L, 0, 5);
+        lua_insert(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "exception");
+        lua_setfield(L, -2, "error");
+        lua_pushliteral(L, "Exception ignored while closing a collected task");
+        lua_setfield(L, -2, "message");
+        lua_pushvalue(L, 1);
+        lua_setfield(L, -2, "task");
+        lua_getiuservalue(L, 1, FUT_UV_LOOP);
+        lua_setfield(L, -2, "loop");
+        aio_report(L, t->fut.loop, -1);
+        lua_pop(L, 1);
+      }
     }
     return 0;
   }
