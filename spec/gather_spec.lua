@@ -316,30 +316,22 @@ describe("gather", function()
       it("ends in the CancelledError of the last child in argument order, as Python", helper.async(function()
          -- Python's _done_callback raises fut._make_cancelled_error() with
          -- fut left bound to the last child by its loop over the children
-         local a = asyncio.create_task(async(function()
-            if not pcall(await, asyncio.sleep(1)) then
-               await(asyncio.sleep(0.005)) -- finishes last, with its own error
-               error(asyncio.CancelledError("a-own"), 0)
-            end
-         end)())
-         local b = asyncio.create_task(asyncio.sleep(1))
-         local g = asyncio.gather(a, b, { return_exceptions = true })
-         await(asyncio.sleep(0))
-         g:cancel("gm")
-         local err = helper.error_of(await, g)
-         assert.equal("gm", err.message) -- b's, not a's "a-own"
+         local function cancel_gather_of(last)
+            local first = asyncio.create_task(async(function()
+               if not pcall(await, asyncio.sleep(1)) then
+                  await(asyncio.sleep(0.005)) -- finishes last, with its own error
+                  error(asyncio.CancelledError("a-own"), 0)
+               end
+            end)())
+            local g = asyncio.gather(first, asyncio.create_task(last), { return_exceptions = true })
+            await(asyncio.sleep(0))
+            g:cancel("gm")
+            return helper.error_of(await, g)
+         end
+         local err = cancel_gather_of(asyncio.sleep(1))
+         assert.equal("gm", err.message) -- the last child's, not the first's "a-own"
          -- the last child caught the cancellation and returned: a new, bare one
-         a = asyncio.create_task(async(function()
-            if not pcall(await, asyncio.sleep(1)) then
-               await(asyncio.sleep(0.005))
-               error(asyncio.CancelledError("a-own"), 0)
-            end
-         end)())
-         b = asyncio.create_task(async(function() pcall(await, asyncio.sleep(1)) return "b" end)())
-         g = asyncio.gather(a, b, { return_exceptions = true })
-         await(asyncio.sleep(0))
-         g:cancel("gm")
-         err = helper.error_of(await, g)
+         err = cancel_gather_of(async(function() pcall(await, asyncio.sleep(1)) return "b" end)())
          assert.is_true(asyncio.CancelledError:is(err))
          assert.is_nil(err.message)
       end))

@@ -802,31 +802,6 @@ static int task_gc (lua_State *L) {
   }
   loop_free_task_slot(t->fut.loop, t->tslot);
   t->tslot = 0;
-  if (t->fut.state == FUT_PENDING && t->quiet) {
-    if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD) {
-      lua_State *co = t->co;  /* its to-be-closed variables still close */
-      t->co = NULL;
-      if (lua_resetthread(co) != LUA_OK) {
-        /* what a __close raised is not lost: Python prints it as an
-           "Exception ignored" when it closes the coroutine */
-        lua_xmove(co, L, 1);
-        lua_createtable(L, 0, 5);
-        lua_insert(L, -2);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, "exception");
-        lua_setfield(L, -2, "error");
-        lua_pushliteral(L, "Exception ignored while closing a collected task");
-        lua_setfield(L, -2, "message");
-        lua_pushvalue(L, 1);
-        lua_setfield(L, -2, "task");
-        lua_getiuservalue(L, 1, FUT_UV_LOOP);
-        lua_setfield(L, -2, "loop");
-        aio_report(L, t->fut.loop, -1);
-        lua_pop(L, 1);
-      }
-    }
-    return 0;
-  }
   if (t->fut.state == FUT_PENDING) {
     int closed = LUA_OK;
     if (t->co != NULL && t->started && lua_status(t->co) == LUA_YIELD) {
@@ -838,12 +813,19 @@ static int task_gc (lua_State *L) {
       closed = lua_resetthread(co);
       if (closed != LUA_OK) lua_xmove(co, L, 1);  /* what a __close raised */
     }
-    lua_createtable(L, 0, 4);
+    /* run_until_complete's own task is not reported (Python's
+       _log_destroy_pending = False), but what its __close raised is, as
+       Python prints an "Exception ignored" */
+    if (t->quiet && closed == LUA_OK) return 0;
+    lua_createtable(L, 0, 5);
     if (closed != LUA_OK) {
       lua_insert(L, -2);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, -3, "exception");  /* Python's key */
       lua_setfield(L, -2, "error");
     }
-    lua_pushliteral(L, "Task was destroyed but it is pending!");
+    lua_pushstring(L, t->quiet ? "Exception ignored while closing a collected task"
+                               : "Task was destroyed but it is pending!");
     lua_setfield(L, -2, "message");
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "task");
