@@ -301,6 +301,12 @@ static int core_monotonic (lua_State *L) {
   return 1;
 }
 
+/* core.is_callable(x) -> whether x is a function or has __call */
+static int core_is_callable (lua_State *L) {
+  lua_pushboolean(L, aio_iscallable(L, 1));
+  return 1;
+}
+
 /* Gives the Runtime at the top of the stack its weak traceback table. */
 void aio_settracebacktable (lua_State *L) {
   lua_newtable(L);
@@ -316,6 +322,7 @@ static const luaL_Reg core_funcs[] = {
   {"set_hooks", core_set_hooks},
   {"typeof", core_typeof},
   {"monotonic", core_monotonic},
+  {"is_callable", core_is_callable},
   {"arena_stats", arena_stats},
   {NULL, NULL}
 };
@@ -367,5 +374,7 @@ LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
   }
   lua_pushinteger(L, ev_version_major() * 100 + ev_version_minor());
   lua_setfield(L, modidx, "libev_version");
+  lua_pushliteral(L, AIO_NIL_ERROR);
+  lua_setfield(L, modidx, "NIL_ERROR");
   return 1;
 }

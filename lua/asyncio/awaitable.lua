@@ -19,7 +19,7 @@ local M = {}
 
 -- What a future fails with in place of a nil error (a Lua error may be
 -- nil, the error of a future may not), as lua.c reports it.
-M.NIL_ERROR = "(error object is a nil value)"
+M.NIL_ERROR = core.NIL_ERROR
 
 -- Raises "bad argument #argn to 'fname' (msg)" at the given level above
 -- the caller of argerror.

@@ -123,14 +123,8 @@ function Loop.default_exception_handler(_, ctx)
    io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
--- Any callable, as Python's: a function or a value whose metatable has __call.
-local function callable(x)
-   local mt = debug.getmetatable(x)
-   return type(x) == "function" or (mt ~= nil and mt.__call ~= nil)
-end
-
 function Loop:set_exception_handler(handler)
-   if handler ~= nil and not callable(handler) then
+   if handler ~= nil and not core.is_callable(handler) then -- any callable, as Python's
       coroutines.argerror(1, "set_exception_handler", "function or nil", handler)
    end
    self:_lua().exception_handler = handler

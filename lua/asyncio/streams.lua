@@ -366,7 +366,7 @@ local function start(self)
 end
 
 local function checkcb(fname, cb)
-   if type(cb) ~= "function" and not (getmetatable(cb) or {}).__call then
+   if not core.is_callable(cb) then
       badarg(1, fname, "function expected, got " .. coroutines.typename(cb))
    end
 end

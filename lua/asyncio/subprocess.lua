@@ -416,7 +416,7 @@ function Process:send_signal(sig)
       error(("bad argument #1 to 'send_signal' (%s)"):format(why), 2)
    end
    if self.returncode ~= nil then
-      error(errors.ProcessLookupError("No such process", { errno = core.ESRCH, code = "ESRCH" }), 2)
+      error(errors.OSError.from_errno(core.ESRCH, "ESRCH", "No such process"), 2)
    end
    core.kill(self.pid, signum)
 end

@@ -318,7 +318,6 @@ function M._loop_thread_main(lt)
    -- in a task, as asyncio.run does: waiting for the jobs awaits
    pcall(loop.run_until_complete, loop, finish_in_task(loop))
    cancel_leftovers(loop) -- tasks submitted meanwhile
-
    events.set_event_loop(nil)
    loop:close()
 end
