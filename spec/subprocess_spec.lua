@@ -206,25 +206,53 @@ describe("subprocesses", function()
       assert.equal(0, p.returncode)
    end))
 
-   it("raise BrokenPipeError from the drain after a write to a child that exited", helper.async(function()
-      local p = sh("exit 0", { stdin = PIPE })
+   it("close stdin once the child closed its end, dropping later writes, as Python", helper.async(function()
+      local p = sh("exec 0<&-; sleep 0.05", { stdin = PIPE })
+      await(p.stdin:wait_closed()) -- returns: the child closed it, with nothing queued
+      assert.is_true(p.stdin:is_closing())
+      assert.is_nil(p.stdin:get_extra_info("pipe")) -- the descriptor is given back
+      p.stdin:write("dropped") -- as Python's pipe transport: neither sent nor raised
+      p.stdin:writelines({ "dropped", "too" })
+      p.stdin:write_eof()
+      local err = failure(function()
+         await(p.stdin:drain())
+      end)
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      assert.equal("Connection lost", err.message)
+      p.stdin:close()
       assert.equal(0, await(p:wait()))
-      p.stdin:write(string.rep("x", 1 << 20)) -- as Python's: write itself does not raise
+      -- a child that exited: Python's loop has learnt it by then too
+      p = sh("exit 0", { stdin = PIPE })
+      assert.equal(0, await(p:wait()))
+      await(p.stdin:wait_closed())
+      p.stdin:write(string.rep("x", 1 << 20))
+      err = failure(function()
+         await(p.stdin:drain())
+      end)
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      await(p:communicate()) -- ignores it, as Python's
+   end))
+
+   it("fail a waiting drain with BrokenPipeError when the child stops reading", helper.async(function()
+      local p = sh("head -c 10 >/dev/null; sleep 0.05", { stdin = PIPE })
+      p.stdin:write(string.rep("x", 1 << 20)) -- more than the pipe takes
       local err = failure(function()
          await(p.stdin:drain())
       end)
       assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
-      p = sh("exit 0", { stdin = PIPE })
+      assert.is_true(p.stdin:is_closing())
+      p.stdin:write("more") -- dropped
+      -- Python's drain begun after the loss raises "Connection lost"; the
+      -- close waiter keeps the error
+      err = failure(function()
+         await(p.stdin:drain())
+      end)
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      err = failure(function()
+         await(p.stdin:wait_closed())
+      end)
+      assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
       assert.equal(0, await(p:wait()))
-      p.stdin:write("data for nobody\n") -- Python's write(); close() without drain
-      p.stdin:close()
-      -- communicate after a failed write still closes stdin, as Python's
-      p = sh("exit 0", { stdin = PIPE })
-      assert.equal(0, await(p:wait()))
-      assert.is_number(p.stdin:get_extra_info("pipe"))
-      p.stdin:write(string.rep("x", 1 << 20))
-      await(p:communicate())
-      assert.is_nil(p.stdin:get_extra_info("pipe")) -- its descriptor was kept
    end))
 
    it("give a pipe's descriptor back at its end, keeping what was read", helper.async(function()

@@ -303,13 +303,16 @@ static int core_kill (lua_State *L) {
 }
 
 /*
-** core.pipe_stream(loop, fd) -> Stream over a pipe end the loop now owns.
+** core.pipe_stream(loop, fd [, towrite]) -> Stream over a pipe end the
+** loop now owns; the write end of a child's stdin (towrite) is watched for
+** the child closing its end.
 ** The first one makes the process ignore SIGPIPE, as Python does at
 ** start-up, so that writing to a child that exited raises BrokenPipeError
 ** instead of killing us; a handler the application set is left alone.
 */
 static int core_pipe_stream (lua_State *L) {
   lua_Integer fd = luaL_checkinteger(L, 2);
+  int towrite = lua_toboolean(L, 3);
   struct sigaction sa;
   Stream *s;
   loop_checkopen(L, 1);
@@ -323,6 +326,7 @@ static int core_pipe_stream (lua_State *L) {
   }
   s = (Stream *)stream_new(L, 1, STREAM_PIPE);
   stream_setfd(s, (int)fd);
+  if (towrite) stream_watch_hangup(L, s, -1);
   return 1;
 }
 

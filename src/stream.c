@@ -18,6 +18,8 @@
 ** resumes, so a cancelled read never loses data. The watcher callbacks
 ** only read and test, in C; the loop's Readers (readers.c) wakes the
 ** satisfied readers, and stops the watchers nobody reads from any more.
+** On a child's stdin, which has no reader, the read watcher runs while
+** the pipe is open, to learn when the child closes its end.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -525,6 +527,48 @@ static void wio_cb (struct ev_loop *ev, ev_io *w, int revents) {
     call_protected(s, writer_woken);
 }
 
+/* ---------- a child's stdin losing its reader ---------- */
+
+/*
+** The protected Lua half of the hangup watcher: the child closed its end
+** of the pipe, or exited. As Python's pipe transport, the pipe closes;
+** bytes still queued make that a broken pipe, which waiting drain() and
+** wait_closed() raise; later writes are dropped.
+*/
+static int reader_gone (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
+  if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
+  if (stream_buffered_out(s) > 0) stream_set_werr(s, EPIPE);
+  s->lost = 1;
+  close_now(L, s, 4);
+  return 0;
+}
+
+static void hup_cb (struct ev_loop *ev, ev_io *w, int revents) {
+  Stream *s = (Stream *)w->data;
+  (void)revents;
+  if (s->fd < 0) {
+    ev_io_stop(ev, w);
+    return;
+  }
+  ioorder_event(s->loop);
+  call_protected(s, reader_gone);
+}
+
+/*
+** Watches the write end of a pipe (a child's stdin, at sidx) for its
+** reader going away, as Python's pipe transport does with a reader: epoll
+** then reports an error on it, which libev delivers as readiness to read.
+** The pipe has no reader half, so its read watcher is free for this; the
+** stream stays anchored while it watches. [-0, +0, m]
+*/
+void stream_watch_hangup (lua_State *L, Stream *s, int sidx) {
+  ev_io_init(&s->rio, hup_cb, s->fd, EV_READ);
+  s->rio.data = s;
+  stream_start_io(L, s, &s->rio, sidx);
+}
+
 /* ---------- making streams ---------- */
 
 static void stream_loopclose (IoHook *h) {
@@ -714,6 +758,11 @@ int stream_raise_werr (lua_State *L, Stream *s) {
     socket_pusherror(L, s->werr, "write");
     return lua_error(L);
   }
+  return stream_raise_lost(L);
+}
+
+/* Raises Python's ConnectionResetError("Connection lost"). */
+int stream_raise_lost (lua_State *L) {
   socket_pusherror(L, ECONNRESET, NULL);
   lua_pushliteral(L, "Connection lost");
   lua_setfield(L, -2, "message");

@@ -51,6 +51,8 @@ struct Stream {
   unsigned char rwait;     /* rw: RW_* of the waiting reader */
   unsigned char inready;   /* rw: in rs->ready: to wake */
   unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
+  unsigned char lost;      /* rw: a child's stdin whose reader went away:
+                              closed, and writes are dropped silently */
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
                               already searched for the separator */
@@ -128,8 +130,10 @@ int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
                       lua_KFunction k);
 void stream_list_resumed (lua_State *L, int status, int nargs, int uv);
 int stream_raise_werr (lua_State *L, Stream *s);
+int stream_raise_lost (lua_State *L);
 void stream_write_failed (lua_State *L, int sidx);
 void stream_set_werr (Stream *s, int err);
+void stream_watch_hangup (lua_State *L, Stream *s, int sidx);
 void stream_push_aw (lua_State *L, int awidx, int sidx, int first, int n);
 
 /*

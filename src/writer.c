@@ -34,6 +34,7 @@ enum { OP_DRAIN = 1, OP_CLOSED };
 */
 static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   Stream *s = stream_tohalf(L, idx, AIO_TWRITER)->s;
+  if (s->lost) return NULL;  /* closed by its reader, not by us */
   if (s->fd < 0 || s->closing)
     luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
   if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
@@ -160,6 +161,10 @@ static int drain_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   stream_list_resumed(L, status, (int)ctx, ST_UV_WWAIT);
   if (s->rerr && !s->werr) s->werr = s->rerr;  /* as Python: the reader's */
+  /* a child's stdin has no reader to hold the error, so Python's drain
+     begun after the loss raises "Connection lost"; one waiting gets it */
+  if (s->kind == STREAM_PIPE && status == LUA_OK && (s->werr || s->lost))
+    return stream_raise_lost(L);
   if (s->werr) return stream_raise_werr(L, s);
   /* as Python's: a drain that began before close() ends when the buffer
      is sent (or the socket closed); one that begins after, raises */
@@ -238,6 +243,7 @@ static int writer_wait_closed (lua_State *L) {
 /* writer:write_eof(): shuts the write side once the buffer is sent */
 static int writer_write_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
+  if (s->lost) return 0;  /* as Python's pipe transport, once closed */
   if (s->fd < 0 || s->closing)
     return luaL_error(L, "attempt to use a closed StreamWriter ('write_eof')");
   if (s->eof_asked) return 0;

@@ -243,7 +243,7 @@ local function spawn(file, argv, opts)
    local limit = opts.limit or stream_halves.DEFAULT_LIMIT
    local function pipe(name, fd)
       if fd ~= nil then
-         local stream = core.pipe_stream(loop, fd)
+         local stream = core.pipe_stream(loop, fd, name == "stdin")
          local reader, writer = stream_halves.halves(stream, limit)
          self._pipes[name] = stream
          self[name] = name == "stdin" and writer or reader
