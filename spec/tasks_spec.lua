@@ -346,6 +346,25 @@ describe("task errors", function()
       assert.equal("cb failed", reports[1].error)
       assert.matches("^Exception in callback", reports[1].message)
    end)
+
+   it("a failing done callback is reported with a Handle, as Python's", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      local fut = loop:create_future()
+      local function cb() error("done cb failed", 0) end
+      fut:add_done_callback(cb)
+      fut:set_result(1)
+      loop:run_until_complete(asyncio.sleep(0))
+      loop:close()
+      assert.equal(1, #reports)
+      assert.equal("done cb failed", reports[1].error)
+      local handle = reports[1].handle
+      assert.equal("handle", require("asyncio.core").typeof(handle)) -- was the bare function
+      assert.is_false(handle:cancelled())
+      assert.equal(loop, handle:get_loop())
+      assert.equal("Exception in callback " .. tostring(handle), reports[1].message)
+      assert.matches(tostring(cb), tostring(handle), 1, true)
+   end)
 end)
 
 describe("cancellation", function()

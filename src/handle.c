@@ -59,10 +59,13 @@ static int callback_msgh (lua_State *L) {
 /*
 ** Calls the function below the nargs values at the top of the stack,
 ** protected. An error is reported through the exception handler with the
-** object at cbidx (a handle or the callback) named in the message.
-** Returns whether the call succeeded. [-(nargs+1), +0, e]
+** handle at cbidx in the context, as Python's; a done callback has none,
+** so cbidx is then the callback, followed by its future, and the report
+** gets a handle made for it (the loop at loopidx). Returns whether the
+** call succeeded. [-(nargs+1), +0, e]
 */
-int aio_call_callback (lua_State *L, Loop *loop, int nargs, int cbidx) {
+int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
+                       int cbidx) {
   int base = lua_gettop(L) - nargs;  /* index of the function */
   int status;
   cbidx = lua_absindex(L, cbidx);
@@ -71,6 +74,10 @@ int aio_call_callback (lua_State *L, Loop *loop, int nargs, int cbidx) {
   status = lua_pcall(L, nargs, 0, base);
   if (status != LUA_OK) {
     int wrapped = lua_gettop(L);
+    if (lua_type(L, cbidx) != LUA_TUSERDATA) {
+      handle_new(L, loop, loopidx, cbidx, 1, 0);
+      cbidx = lua_gettop(L);
+    }
     lua_createtable(L, 0, 5);
     lua_pushfstring(L, "Exception in callback %s", luaL_tolstring(L, cbidx, NULL));
     lua_setfield(L, -3, "message");
@@ -89,7 +96,6 @@ int aio_call_callback (lua_State *L, Loop *loop, int nargs, int cbidx) {
     lua_pushvalue(L, cbidx);
     lua_setfield(L, -2, "handle");
     aio_report(L, loop, -1);
-    lua_pop(L, 2);
   }
   lua_settop(L, base - 1);
   return status == LUA_OK;
@@ -103,7 +109,7 @@ void handle_run (lua_State *L, Loop *loop, int idx) {
   luaL_checkstack(L, h->nargs + 1, "too many arguments");
   for (i = 0; i <= h->nargs; i++)
     lua_getiuservalue(L, idx, HANDLE_UV_FN + i);
-  aio_call_callback(L, loop, h->nargs, idx);
+  aio_call_callback(L, loop, 0, h->nargs, idx);
 }
 
 /* handle:cancel(): the callback will not run; drops its references. */

@@ -188,7 +188,7 @@ static void dispatch (lua_State *L, Loop *loop, int loopidx) {
   else {  /* a done callback: a(b) */
     lua_pushvalue(L, aidx);
     lua_pushvalue(L, bidx);
-    aio_call_callback(L, loop, 1, aidx);
+    aio_call_callback(L, loop, loopidx, 1, aidx);
   }
   lua_settop(L, aidx - 1);
 }
