@@ -1,7 +1,7 @@
 -- Futures (API.md §3).
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
-local await = asyncio.await
+local async, await = asyncio.async, asyncio.await
 
 describe("Future", function()
    local loop
@@ -144,6 +144,19 @@ describe("Future", function()
       fut:set_result()
       loop:run_until_complete(asyncio.sleep(0))
       assert.equal(10, called)
+   end)
+
+   it("keeps the wakeup of a task awaiting it out of remove_done_callback", function()
+      local fut = loop:create_future()
+      local t = asyncio.ensure_future(async(function() return await(fut) end)(), loop)
+      loop:run_until_complete(asyncio.sleep(0))
+      -- the task waits in fut's callback list, as itself: not a callback
+      assert.equal(0, fut:remove_done_callback(t))
+      fut:add_done_callback(function() end)
+      assert.equal(0, fut:remove_done_callback(t))
+      fut:set_result("v")
+      -- it used to time out: the task was taken out and never woke
+      assert.equal("v", loop:run_until_complete(asyncio.wait_for(t, 1)))
    end)
 
    it("is awaitable from a task", function()

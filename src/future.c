@@ -414,6 +414,12 @@ static int future_remove_done_callback (lua_State *L) {
   Future *f = future_check(L, 1);
   int removed = 0;
   lua_settop(L, 2);
+  /* a task awaiting f is in the list as itself, where Python has its
+     wakeup method: no callback a user can name */
+  if (lua_type(L, 2) == LUA_TUSERDATA && aio_typeof(L, aio_rt(L), 2) == AIO_TTASK) {
+    lua_pushinteger(L, 0);
+    return 1;
+  }
   lua_getiuservalue(L, 1, FUT_UV_CALLBACKS);
   if (f->ncallbacks == 1) {
     if (lua_rawequal(L, 2, 3)) {
