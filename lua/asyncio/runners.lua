@@ -152,6 +152,12 @@ end
 -- thread, and when no loop handles SIGINT already.
 local INTERRUPTED = "interrupted!"
 
+-- The SIGINT handler a run holds, by loop: what SIGINT goes back to when
+-- a handler the application added during the run is removed, as Python's
+-- remove_signal_handler gives SIGINT back to KeyboardInterrupt; lua5.4's
+-- own handler would raise inside a callback, where the error is lost.
+local run_sigint = setmetatable({}, { __mode = "k" })
+
 local function catch_sigint(self, loop, task)
    if not core.sigint_catchable() then
       return nil
@@ -166,13 +172,35 @@ local function catch_sigint(self, loop, task)
       end
    end
    loop:add_signal_handler("SIGINT", on_sigint)
+   run_sigint[loop] = on_sigint
    return on_sigint
 end
 
+local Loop = core.Loop
+local remove_signal_handler = Loop.remove_signal_handler
+
 local function release_sigint(loop, handler)
-   if handler and not loop:is_closed() and loop:_signal_callback("SIGINT") == handler then
-      loop:remove_signal_handler("SIGINT")
+   if handler and run_sigint[loop] == handler then
+      run_sigint[loop] = nil
    end
+   if handler and not loop:is_closed() and loop:_signal_callback("SIGINT") == handler then
+      remove_signal_handler(loop, "SIGINT")
+   end
+end
+
+-- loop:remove_signal_handler(sig) -> bool. A run's own SIGINT handler is
+-- not the application's to remove (false, as Python's, where the Runner's
+-- handler is no loop handler), and comes back when the application's
+-- SIGINT handler goes.
+function Loop:remove_signal_handler(sig)
+   local own = run_sigint[self]
+   local before = own and self:_signal_callback("SIGINT")
+   local removed = remove_signal_handler(self, sig)
+   if own and removed and self:_signal_callback("SIGINT") == nil then
+      self:add_signal_handler("SIGINT", own)
+      return before ~= own
+   end
+   return removed
 end
 
 -- Ctrl-C under a plain loop:run_forever() (so also run_until_complete),
@@ -181,7 +209,6 @@ end
 -- lua5.4's own handler would raise that error inside whatever callback
 -- runs next, where it is reported and lost. asyncio.run's handler, set
 -- first, keeps this one out (it cancels the main task instead).
-local Loop = core.Loop
 local run_forever = Loop.run_forever
 
 function Loop:run_forever()
@@ -194,6 +221,7 @@ function Loop:run_forever()
       self:stop()
    end
    self:add_signal_handler("SIGINT", on_sigint)
+   run_sigint[self] = on_sigint
    local ok, err = pcall(run_forever, self)
    release_sigint(self, on_sigint)
    if interrupted then
