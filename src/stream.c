@@ -871,6 +871,34 @@ static int stream_connected (lua_State *L) {
   return 1;
 }
 
+/*
+** stream:notify_closed(fut): the pending future fut joins the wait_closed
+** waiters, set when the stream closes or a write loses it; at once if it
+** has. A server counts its connections by it, as Python's counts
+** transports until their connection_lost.
+*/
+static int stream_notify_closed (lua_State *L) {
+  Stream *s = stream_check(L, 1);
+  if (future_test(L, aio_rt(L), 2) == NULL) return luaL_typeerror(L, 2, "Future");
+  lua_settop(L, 2);
+  if (s->fd < 0 || s->werr) {
+    stream_wake_future(L, 2);
+    return 0;
+  }
+  if (lua_getiuservalue(L, 1, ST_UV_CLOSED) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 1, 0);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, ST_UV_CLOSED);
+  }
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, 3, (lua_Integer)lua_rawlen(L, 3) + 1);
+  /* a finalizer the allocations ran may have closed it meanwhile, waking
+     the list before fut was in it (see stream_list_wait) */
+  if (s->fd < 0 || s->werr) stream_wake_future(L, 2);
+  return 0;
+}
+
 static int stream_gc (lua_State *L) {
   Stream *s = (Stream *)aio_checkobj(L, 1, AIO_TSTREAM, "Stream");
   readers_forget(s);
@@ -909,6 +937,7 @@ int stream_open (lua_State *L) {
     {"set_limit", stream_set_limit},
     {"close", stream_close_m},
     {"fileno", stream_fileno},
+    {"notify_closed", stream_notify_closed},
     {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {

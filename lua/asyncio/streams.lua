@@ -242,17 +242,12 @@ local function wake_all(list)
    end
 end
 
--- Whether a connection still keeps wait_closed waiting: its handler runs
--- and its writer is open. Python counts open transports, so a handler that
--- closed its own writer may then wait for the server (a "shutdown" command).
+-- A connection keeps wait_closed waiting while its handler runs and its
+-- writer is open (self._active counts them). Python counts open
+-- transports, so a handler that closed its own writer may then wait for
+-- the server (a "shutdown" command).
 local function serving(self)
-   for task in pairs(self._tasks) do
-      local writer = self._writers[task]
-      if writer == nil or not writer:is_closing() then
-         return true
-      end
-   end
-   return false
+   return self._active > 0
 end
 
 -- Wakes wait_closed once the server is closed and its connections done.
@@ -261,6 +256,16 @@ local function check_closed(self)
       local waiters = self._closed_waiters
       self._closed_waiters = {}
       wake_all(waiters)
+   end
+end
+
+-- The connection of writer is done: its handler finished or its writer
+-- closed, whichever came first.
+local function connection_done(self, writer)
+   if self._counted[writer] then
+      self._counted[writer] = nil
+      self._active = self._active - 1
+      check_closed(self)
    end
 end
 
@@ -295,7 +300,7 @@ local function connection_handler(self, cb, limit)
             writer:close()
          end
       end
-      check_closed(self)
+      connection_done(self, writer)
    end
    return function(stream)
       local reader, writer = halves(stream, limit)
@@ -307,7 +312,15 @@ local function connection_handler(self, cb, limit)
       end
       self._tasks[task] = true
       self._writers[task] = writer
+      self._clients[writer] = true
+      self._counted[writer] = true
+      self._active = self._active + 1
       task:add_done_callback(done)
+      -- wakes a waiting wait_closed when the writer closes, before the
+      -- handler ends (the stream sets it; a future holds no task number)
+      local closed = loop:create_future()
+      stream:notify_closed(closed)
+      closed:add_done_callback(function() connection_done(self, writer) end)
    end
 end
 
@@ -352,6 +365,11 @@ local function new_server(loop)
       _listeners = {},
       _tasks = {},
       _writers = {},
+      -- every connection accepted, for close_clients (weak: a writer
+      -- nobody holds is closed by the collector)
+      _clients = setmetatable({}, { __mode = "k" }),
+      _counted = {},
+      _active = 0,
       _closed = false,
       _closed_waiters = {},
       _forever = nil,
@@ -437,16 +455,17 @@ function Server:__close()
 end
 
 -- server:close_clients(), server:abort_clients() (Python 3.13): close every
--- connection the server accepted and still serves; abort drops what is
+-- connection the server accepted that is still open, its handler running
+-- or not (one may keep its writer, for a broadcast); abort drops what is
 -- not sent yet. Each handler then sees the end of its stream.
 function Server:close_clients()
-   for _, writer in pairs(self._writers) do
+   for writer in pairs(self._clients) do
       writer:close()
    end
 end
 
 function Server:abort_clients()
-   for _, writer in pairs(self._writers) do
+   for writer in pairs(self._clients) do
       writer:_abort()
    end
 end
