@@ -390,6 +390,43 @@ describe("arguments", function()
    end)
 end)
 
+describe("misuse errors", function()
+   -- each used to name a line of the library (or ensure_future)
+   local function where(f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      return (tostring(err):gsub("^spec/loop_spec%.lua:%d+: ", "HERE: "))
+   end
+
+   it("point at the caller's line and name the function called", function()
+      local loop, other = asyncio.new_event_loop(), asyncio.new_event_loop()
+      assert.equal("HERE: bad argument #1 to 'run_until_complete' (awaitable expected, got number)",
+         where(function() loop:run_until_complete(5) end))
+      assert.equal("HERE: bad argument #1 to 'run_until_complete' (the future is attached to a different loop)",
+         where(function() loop:run_until_complete(other:create_future()) end))
+      assert.equal("HERE: bad argument #1 to 'call_soon_threadsafe' (function expected, got number)",
+         where(function() loop:call_soon_threadsafe(42) end))
+      loop:run_until_complete(async(function()
+         assert.equal("HERE: This event loop is already running", where(function() loop:run_forever() end))
+         assert.equal("HERE: bad argument #1 to 'as_completed' (the future belongs to a different loop)",
+            where(function() asyncio.as_completed({ other:create_future() }) end))
+         assert.equal("HERE: bad argument #1 to 'wait' (the future belongs to a different loop)",
+            where(function() await(asyncio.wait({ other:create_future() })) end))
+         -- Python's words, with no line
+         assert.matches("^Task cannot await on itself: <Task pending", where(await, asyncio.current_task()))
+      end)())
+      loop:close()
+      other:close()
+      assert.equal("HERE: Event loop is closed", where(function() loop:run_forever() end))
+      assert.equal("HERE: Event loop is closed", where(function() loop:call_soon_threadsafe(print) end))
+      local runner <close> = asyncio.Runner()
+      runner:run(async(function()
+         assert.equal("HERE: Cannot close a running event loop", where(function() runner:close() end))
+         pcall(await, asyncio.sleep(0)) -- close cancelled every task, as Python's
+      end)())
+   end)
+end)
+
 describe("exception handler", function()
    it("that fails is reported with what it was told, both tracebacks included", function()
       local loop = asyncio.new_event_loop()

@@ -402,7 +402,10 @@ static int core_await_future (lua_State *L) {
   lua_settop(L, 1);
   if (f->state != FUT_PENDING) return future_pushresults(L, f, 1);
   t = check_running_task(L, rt);
-  if (&t->fut == f) return luaL_error(L, "a task cannot await itself");
+  if (&t->fut == f) {  /* Python's message, no line of ours */
+    lua_pushfstring(L, "Task cannot await on itself: %s", luaL_tolstring(L, 1, NULL));
+    return lua_error(L);
+  }
   if (f->loop != t->fut.loop) {  /* Python's message, no line of ours */
     const char *task, *fut;
     task_pushcurrent(L, rt->running);

@@ -125,7 +125,7 @@ function M.as_completed(aws, opts)
    end
 
    for i = 1, #list do
-      local f = awaitable.to_future(list[i], loop, 1, "as_completed", 1)
+      local f = awaitable.to_future(list[i], loop, 1, "as_completed", 2)
       list[i] = f
       unfinished[f] = true
       f:add_done_callback(on_completion)

@@ -212,8 +212,15 @@ end
 local run_forever = Loop.run_forever
 
 function Loop:run_forever()
-   if self:is_running() or self:is_closed() or not core.sigint_catchable() then
-      return run_forever(self) -- raises, or SIGINT is someone else's
+   -- checked here too, so that the errors point at the caller's line
+   if self:is_closed() then
+      error("Event loop is closed", 2)
+   elseif self:is_running() then
+      error("This event loop is already running", 2)
+   elseif core.get_running_loop() ~= nil then
+      error("Cannot run the event loop while another loop is running", 2)
+   elseif not core.sigint_catchable() then
+      return run_forever(self) -- SIGINT is someone else's
    end
    local interrupted = false
    local function on_sigint()
@@ -280,7 +287,10 @@ function Runner:close()
    if self._set_event_loop then
       events.set_event_loop(nil)
    end
-   loop:close()
+   local closed, cerr = pcall(loop.close, loop) -- a running loop refuses
+   if not closed then
+      error(cerr, 2)
+   end
    self._loop = nil
    self._state = "closed"
    if not ok then

@@ -47,6 +47,11 @@ function M.isfuture(x)
    return t == "future" or t == "task"
 end
 
+local function has_await(x)
+   local mt = getmetatable(x)
+   return type(mt) == "table" and mt.__await ~= nil
+end
+
 -- asyncio.ensure_future(aw [, loop]): futures and tasks as they are,
 -- coroutine objects and __await values wrapped in a task.
 function M.ensure_future(aw, loop)
@@ -61,8 +66,7 @@ function M.ensure_future(aw, loop)
    if iscoroutine(aw) then
       return spawn(loop, aw)
    end
-   local mt = getmetatable(aw)
-   if type(mt) == "table" and mt.__await ~= nil then
+   if has_await(aw) then
       return spawn(loop, function() return coroutines.await(aw) end)
    end
    if type(aw) == "function" then
@@ -111,6 +115,14 @@ function Loop:run_until_complete(aw)
       error("Cannot run the event loop while another loop is running", 2)
    end
    local new_task = not M.isfuture(aw)
+   if not new_task and aw:get_loop() ~= self then
+      error("bad argument #1 to 'run_until_complete' (the future is attached to a different loop)", 2)
+   elseif new_task and not iscoroutine(aw) and not has_await(aw) then
+      if type(aw) == "function" then
+         error("bad argument #1 to 'run_until_complete' (awaitable expected, got function; call it first)", 2)
+      end
+      argerror(1, "run_until_complete", "awaitable", aw)
+   end
    local fut = M.ensure_future(aw, self)
    if new_task and getmetatable(fut) == core.Task_mt then
       core.task_set_quiet(fut) -- as Python's _log_destroy_pending = False

@@ -138,6 +138,12 @@ local finish_in_task = coroutines.async(finish_default_executor)
 -- Other threads hold a copy of the loop (a ThreadRef), whose method of the
 -- same name copies fn and its arguments into the loop's inbox.
 function Loop:call_soon_threadsafe(fn, ...)
+   -- checked here, so that errors name this function and the caller's line
+   if self:is_closed() then
+      error("Event loop is closed", 2)
+   elseif not core.is_callable(fn) then
+      argerror(1, "call_soon_threadsafe", "function", fn)
+   end
    local handle = self:call_soon(fn, ...)
    core.loop_wakeup(self)
    return handle

@@ -72,12 +72,13 @@ end
 M.check_aws = check_aws
 
 -- The futures of a checked list, coroutine objects wrapped in tasks on the
--- running loop in list order.
+-- running loop in list order. Errors point at the line that awaits the
+-- coroutine object calling this (level 3: await tail-calls its body).
 local function to_futures(list, fname)
    local loop = events.get_running_loop()
    local fs = {}
    for i = 1, #list do
-      fs[i] = awaitable.to_future(list[i], loop, 1, fname, 1)
+      fs[i] = awaitable.to_future(list[i], loop, 1, fname, 3)
    end
    return fs, loop
 end
