@@ -233,6 +233,18 @@ describe("subprocesses", function()
       await(p:communicate()) -- ignores it, as Python's
    end))
 
+   it("close stdin at write_eof, queued bytes first, dropping later writes, as Python", helper.async(function()
+      local p = sh("sleep 0.02; wc -c", { stdin = PIPE, stdout = PIPE })
+      p.stdin:write(string.rep("x", 100000)) -- more than the pipe takes at once
+      p.stdin:write_eof()
+      assert.is_true(p.stdin:is_closing()) -- was false until the bytes were sent
+      p.stdin:write("more") -- dropped: it raised "'write' called after 'write_eof'"
+      await(p.stdin:drain())
+      await(p.stdin:wait_closed())
+      assert.equal("100000", (await(p.stdout:read()):gsub("%s", "")))
+      assert.equal(0, await(p:wait()))
+   end))
+
    it("fail a waiting drain with BrokenPipeError when the child stops reading", helper.async(function()
       local p = sh("head -c 10 >/dev/null; sleep 0.05", { stdin = PIPE })
       p.stdin:write(string.rep("x", 1 << 20)) -- more than the pipe takes

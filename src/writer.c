@@ -37,6 +37,9 @@ static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   if (s->lost) return NULL;  /* closed by its reader, not by us */
   if (s->fd < 0 || s->closing)
     luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
+  /* a pipe's write_eof closes it: as Python's pipe transport, later
+     writes are dropped (a socket's raise, as Python's) */
+  if (s->eof_asked && s->kind == STREAM_PIPE) return NULL;
   if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
   if (s->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   return s->werr ? NULL : s;
@@ -289,7 +292,8 @@ static int writer_is_closing (lua_State *L) {
   if (s->kind != STREAM_PIPE)  /* a pipe's writer has nothing to read */
     stream_read_ahead(s, 2 * s->limit > 65536 ? 2 * s->limit : 65536);
   /* a read or write error lost the connection: Python's transport closes */
-  lua_pushboolean(L, s->fd < 0 || s->closing || s->rerr || s->werr);
+  lua_pushboolean(L, s->fd < 0 || s->closing || s->rerr || s->werr
+                      || (s->eof_asked && s->kind == STREAM_PIPE));
   return 1;
 }
 
