@@ -233,6 +233,16 @@ describe("subprocesses", function()
       await(p:communicate()) -- ignores it, as Python's
    end))
 
+   it("communicate without pipes still lets the loop turn, as Python's three _noop tasks", helper.async(function()
+      local p = exec("true")
+      assert.equal(0, await(p:wait()))
+      local order = {}
+      asyncio.get_running_loop():call_soon(function() order[#order + 1] = "callback" end)
+      assert.same({ n = 2 }, table.pack(await(p:communicate())))
+      order[#order + 1] = "communicate returned" -- came first: it did not yield
+      assert.same({ "callback", "communicate returned" }, order)
+   end))
+
    it("close stdin at write_eof, queued bytes first, dropping later writes, as Python", helper.async(function()
       local p = sh("sleep 0.02; wc -c", { stdin = PIPE, stdout = PIPE })
       p.stdin:write(string.rep("x", 100000)) -- more than the pipe takes at once

@@ -366,26 +366,16 @@ local read_all = async(function(self, name)
    return data
 end)
 
+-- What communicate gathers for a stream that is not a pipe: as Python's
+-- _noop, a task all the same, so communicate takes as many iterations.
+local noop = async(function() end)
+
 local communicate_co = async(function(self, input)
-   local parts = {}
-   if self.stdin ~= nil then
-      parts[#parts + 1] = feed_stdin(self, input)
-   end
-   if self.stdout ~= nil then
-      parts[#parts + 1] = read_all(self, "stdout")
-   end
-   if self.stderr ~= nil then
-      parts[#parts + 1] = read_all(self, "stderr")
-   end
-   local results = await(gather(table.unpack(parts)))
-   local i = self.stdin ~= nil and 2 or 1
-   local out, err
-   if self.stdout ~= nil then
-      out, i = results[i], i + 1
-   end
-   if self.stderr ~= nil then
-      err = results[i]
-   end
+   local results = await(gather(
+      self.stdin ~= nil and feed_stdin(self, input) or noop(),
+      self.stdout ~= nil and read_all(self, "stdout") or noop(),
+      self.stderr ~= nil and read_all(self, "stderr") or noop()))
+   local out, err = results[2], results[3]
    await(wait_co(self))
    return out, err
 end)
