@@ -282,6 +282,17 @@ describe("gather", function()
       assert.equal(2, runs)
    end))
 
+   it("awaits a value with __await given twice once, as Python's arg_to_fut", helper.async(function()
+      local calls = 0
+      local A = setmetatable({}, { __await = function()
+         calls = calls + 1
+         return asyncio.sleep(0, calls)
+      end })
+      local c = async(function() return "c" end)()
+      assert.same({ 1, "c", 1, n = 3 }, await(asyncio.gather(A, c, A)))
+      assert.equal(1, calls) -- was 2, with { 1, "c", 2 }
+   end))
+
    it("counts a future given twice twice", helper.async(function()
       local loop = asyncio.get_running_loop()
       local f = loop:create_future()

@@ -47,34 +47,36 @@ local function fresh_coroutine(x, mt)
 end
 
 -- The future of the awaitable at args[i] when it is not a fresh coroutine
--- object. A one-shot coroutine object met again is the task made for it
--- the first time, as with Python's arg_to_fut.
+-- object. A one-shot coroutine object, or a value with __await, met again
+-- is the future made for it the first time, as with Python's arg_to_fut.
 local function child_future(args, i, loop, seen)
    local arg = args[i]
    local mt = getmetatable(arg)
-   if coro_mts[mt] then
-      if seen == nil then -- the first repeat: index what came before
-         seen = {}
-         for j = 1, i - 1 do
-            local t = args[j]
-            if getmetatable(t) == Task_mt then
-               seen[t:get_coro()] = t
-            end
-         end
-      end
-      local fut = seen[arg]
-      if fut == nil then -- awaited before: as in Python, its task fails at its start
-         fut = new_task(loop, arg)
-         seen[arg] = fut
-      end
-      return fut, seen
-   elseif mt == Task_mt or mt == Future_mt then
+   if mt == Task_mt or mt == Future_mt then
       if get_loop(arg) ~= loop then
          argerror(i, "gather", "the future belongs to a different loop", 3)
       end
       return arg, seen
    end
-   return to_future(arg, loop, i, "gather", 3), seen
+   if seen == nil then -- the first repeat: index what came before
+      seen = {}
+      for j = 1, i - 1 do
+         local t = args[j]
+         if getmetatable(t) == Task_mt then
+            seen[t:get_coro()] = t
+         end
+      end
+   end
+   local fut = seen[arg]
+   if fut == nil then
+      if coro_mts[mt] then -- awaited before: as in Python, its task fails at its start
+         fut = new_task(loop, arg)
+      else -- a value with __await: awaited once however often it comes
+         fut = to_future(arg, loop, i, "gather", 3)
+      end
+      seen[arg] = fut
+   end
+   return fut, seen
 end
 
 -- The loop of the gather: that of its first argument if it is a future,
