@@ -241,6 +241,27 @@ describe("event loop", function()
       core.fdclose(w)
    end)
 
+   it("calls the reader of a descriptor before its writer when both are ready, as Python", function()
+      for _, first in ipairs({ "reader", "writer" }) do
+         local e = loop:run_until_complete(asyncio.open_datagram({ local_host = "127.0.0.1" }))
+         local fd, order = e:fileno(), {}
+         e:send("readable", e:getsockname()) -- and a UDP socket is writable
+         loop:run_until_complete(asyncio.sleep(0.01))
+         local function reader() order[#order + 1] = "r"; loop:remove_reader(fd) end
+         local function writer() order[#order + 1] = "w"; loop:remove_writer(fd) end
+         if first == "reader" then
+            loop:add_reader(fd, reader)
+            loop:add_writer(fd, writer)
+         else
+            loop:add_writer(fd, writer)
+            loop:add_reader(fd, reader)
+         end
+         loop:run_until_complete(asyncio.sleep(0.01))
+         assert.same({ "r", "w" }, order, first .. " added first") -- was the one added last
+         e:close()
+      end
+   end)
+
    it("polls for I/O on the first iteration of every run, as a host pumping it needs", function()
       local r, w = core.pipe()
       core.fdwrite(w, "x")

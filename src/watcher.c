@@ -167,6 +167,24 @@ static int remove_key (lua_State *L, lua_Integer key) {
   return found;
 }
 
+/*
+** A reader and a writer of one descriptor ready in the same poll run reader
+** first, as Python's selector loop queues them. libev calls the watcher of
+** a descriptor started last first, so a new writer's reader starts again.
+** The loop userdata is at index 1. [-0, +0, -]
+*/
+static void reader_first (lua_State *L, Loop *loop, int fd) {
+  Watcher *r;
+  lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
+  lua_rawgeti(L, -1, watcher_key(W_READ, fd));
+  r = (Watcher *)lua_touserdata(L, -1);
+  if (r != NULL && r->started) {
+    ev_io_stop(loop->ev, &r->w.io);
+    ev_io_start(loop->ev, &r->w.io);
+  }
+  lua_pop(L, 2);
+}
+
 /* Creates and starts a watcher with a Handle for fn (at 3) and args. */
 static void add (lua_State *L, Loop *loop, int kind, int num) {
   Watcher *wt;
@@ -207,6 +225,7 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
     wt->next_fresh = loop->fresh;
     wt->fresh = 1;
     loop->fresh = wt;
+    if (kind == W_WRITE) reader_first(L, loop, num);
   }
   wt->started = 1;
   lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
