@@ -476,6 +476,22 @@ describe("streams", function()
       server:close()
    end, 10))
 
+   it("a drain begun after close() while the buffer is above the high-water mark waits for the flush, as Python",
+      helper.async(function()
+      local server, _, writer, conn = connected()
+      local big = string.rep("d", 8 * 1024 * 1024)
+      writer:write(big)
+      writer:close()
+      local drained = asyncio.create_task(writer:drain())
+      local got = 0
+      while got < #big do
+         got = got + #await(conn.reader:read(1 << 20))
+      end
+      assert.is_nil(await(drained)) -- raised "Connection lost" at once
+      conn.writer:close()
+      server:close()
+   end, 10))
+
    it("set_write_buffer_limits takes high as four times low when only low is given, as Python",
       helper.async(function()
       local server, _, writer, conn = connected()

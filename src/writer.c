@@ -170,8 +170,11 @@ static int drain_k (lua_State *L, int status, lua_KContext ctx) {
     return stream_raise_lost(L);
   if (s->werr) return stream_raise_werr(L, s);
   /* as Python's: a drain that began before close() ends when the buffer
-     is sent (or the socket closed); one that begins after, raises */
-  if (status == LUA_OK && (s->fd < 0 || s->closing)) return stream_raise_werr(L, s);
+     is sent (or the socket closed); one that begins after raises, unless
+     the buffer is still above the high-water mark: that one waits for the
+     flush too (Python's transport is closing, not yet lost) */
+  if (status == LUA_OK && (s->fd < 0 || (s->closing && !s->paused)))
+    return stream_raise_werr(L, s);
   if (s->fd < 0 || !s->paused) return 0;
   return stream_list_wait(L, s, 1, ST_UV_WWAIT, drain_k);
 }
