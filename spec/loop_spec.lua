@@ -449,6 +449,18 @@ describe("misuse errors", function()
 end)
 
 describe("exception handler", function()
+   it("that recurses into call_exception_handler ends with a line on stderr, not silence", function()
+      local out = helper.run_fresh([[
+local asyncio = require("asyncio")
+local loop = asyncio.new_event_loop()
+loop:set_exception_handler(function(l, ctx) l:call_exception_handler(ctx) end)
+loop:call_soon(function() error("x") end)
+loop:run_until_complete(asyncio.sleep(0))
+print("done")
+]])
+      assert.matches("^asyncio: the default exception handler failed: [^\n]*stack overflow[^\n]*\ndone\n$", out)
+   end)
+
    it("that fails is reported with what it was told, both tracebacks included", function()
       local loop = asyncio.new_event_loop()
       loop:set_exception_handler(function() error("broken handler") end)

@@ -150,11 +150,14 @@ function Loop:call_exception_handler(ctx)
    end
    local ok, err = xpcall(handler, debug.traceback, self, ctx)
    if not ok then
-      pcall(Loop.default_exception_handler, self, {
+      local dok, derr = pcall(Loop.default_exception_handler, self, {
          message = "Unhandled error in exception handler",
          error = err,
          context = ctx,
       })
+      if not dok then -- a handler recursing into itself ran out of stack, say
+         io.stderr:write("asyncio: the default exception handler failed: ", describe(derr), "\n")
+      end
    end
 end
 
