@@ -74,7 +74,8 @@ int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
   status = lua_pcall(L, nargs, 0, base);
   if (status != LUA_OK) {
     int wrapped = lua_gettop(L);
-    if (lua_type(L, cbidx) != LUA_TUSERDATA) {
+    if (luaL_testudata(L, cbidx, AIO_HANDLE) == NULL
+        && luaL_testudata(L, cbidx, AIO_TIMER) == NULL) {
       handle_new(L, loop, loopidx, cbidx, 1, 0);
       cbidx = lua_gettop(L);
     }
