@@ -217,6 +217,20 @@ end)))
       assert.equal("handled by main\n", out)
    end)
 
+   it("ends the process at a second Ctrl-C the loop has not seen, as lua5.4 (a task computing)", function()
+      local out, status = run_lua([[
+local pid = require("asyncio.core").getpid()
+io.popen(("(sleep 0.2; kill -INT %d; sleep 0.3; kill -INT %d) >/dev/null 2>&1 &"):format(pid, pid)):close()
+print(pcall(asyncio.run, async(function()
+   local t0 = os.clock()
+   while os.clock() - t0 < 5 do end -- never awaits: the loop never sees the first
+   print("busy loop ended") -- it used to run to here, Ctrl-C or not
+end)))
+]])
+      assert.equal("", out)
+      assert.not_equal(0, status)
+   end)
+
    it("takes SIGINT back when main removes its own handler (it used to hang)", function()
       local out = run_lua([[
 print(pcall(asyncio.run, async(function()

@@ -46,6 +46,45 @@ static Loop *signal_owner[NSIG];
 static struct sigaction sigint_before;
 static int sigint_saved;
 
+/*
+** Ctrl-C in a loop that does not get back to its poll (a task computing
+** without awaiting): libev's handler only notes the signal for the loop,
+** so no Ctrl-C would ever reach the program. As lua5.4 does, the first
+** SIGINT the loop has not handled yet puts back the default action, so
+** a second one ends the process (Python raises KeyboardInterrupt in the
+** busy code then); the loop arms ours again when it handles the first.
+** sigint_libev is libev's action, under signal_lock.
+*/
+static struct sigaction sigint_libev;
+static void (*volatile sigint_next) (int);
+
+static void sigint_first (int sig) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGINT, &dfl, NULL);
+  if (sigint_next != NULL) sigint_next(sig);
+}
+
+/* Installs sigint_first in front of libev's handler. Under signal_lock. */
+static void sigint_arm (void) {
+  struct sigaction sa = sigint_libev;
+  sa.sa_handler = sigint_first;
+  sigaction(SIGINT, &sa, NULL);
+}
+
+/* After libev took SIGINT: keeps its action and arms ours. Under signal_lock. */
+static void sigint_interpose (void) {
+  struct sigaction cur;
+  if (sigaction(SIGINT, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO)
+      || cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN
+      || cur.sa_handler == sigint_first)
+    return;
+  sigint_libev = cur;
+  sigint_next = cur.sa_handler;
+  sigint_arm();
+}
+
 static lua_Integer watcher_key (int kind, int num) {
   return kind == W_SIGNAL ? -(lua_Integer)num - 1 : 2 * (lua_Integer)num + kind;
 }
@@ -139,8 +178,14 @@ void watcher_before_poll (Loop *loop) {
 }
 
 static void signal_cb (struct ev_loop *ev, ev_signal *w, int revents) {
+  Watcher *wt = (Watcher *)w->data;
   (void)ev; (void)revents;
-  fire((Watcher *)w->data);
+  if (wt->num == SIGINT) {  /* handled: the next Ctrl-C is the first again */
+    pthread_mutex_lock(&signal_lock);
+    if (signal_owner[SIGINT] == wt->loop && sigint_next != NULL) sigint_arm();
+    pthread_mutex_unlock(&signal_lock);
+  }
+  fire(wt);
 }
 
 /*
@@ -218,6 +263,11 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
     ev_signal_init(&wt->w.sig, signal_cb, num);
     wt->w.sig.data = wt;
     ev_signal_start(loop->ev, &wt->w.sig);
+    if (num == SIGINT) {
+      pthread_mutex_lock(&signal_lock);
+      sigint_interpose();
+      pthread_mutex_unlock(&signal_lock);
+    }
   } else {
     ev_io_init(&wt->w.io, io_cb, num, kind == W_READ ? EV_READ : EV_WRITE);
     wt->w.io.data = wt;
