@@ -278,6 +278,8 @@ describe("servers", function()
       assert.is_true(asyncio.CancelledError:is(err))
       assert.is_false(server:is_serving())
       assert.is_false(pcall(await, asyncio.open_connection("127.0.0.1", port)))
+      -- Python's words (it said "server is closed")
+      assert.matches("server <Server closed> is closed$", helper.error_of(await, server:serve_forever()))
    end))
 
    it("are to-be-closed", helper.async(function()

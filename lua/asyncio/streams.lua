@@ -518,7 +518,7 @@ end
 -- and waiting for its connections to finish (Python 3.13's order).
 Server.serve_forever = async(function(self)
    if self._closed then
-      error("server is closed", 2)
+      error(("server %s is closed"):format(tostring(self)), 2) -- Python's words
    end
    if self._forever ~= nil then
       error("server is already being awaited on serve_forever()", 2)
