@@ -102,10 +102,19 @@ static int check_task_args (lua_State *L, int objidx, int optsidx, int *eager) {
     luaL_typeerror(L, objidx, "coroutine object or function");
   if (!lua_isnoneornil(L, optsidx)) {
     luaL_checktype(L, optsidx, LUA_TTABLE);
+    lua_pushnil(L);  /* as Python's keywords: no option it does not know */
+    while (lua_next(L, optsidx)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      if (k == NULL || (strcmp(k, "name") != 0 && strcmp(k, "eager_start") != 0))
+        luaL_argerror(L, optsidx, lua_pushfstring(L, "unknown option '%s'",
+                                                  k ? k : luaL_typename(L, -2)));
+      lua_pop(L, 1);
+    }
     if (lua_getfield(L, optsidx, "name") != LUA_TNIL) {
-      if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_argerror(L, optsidx, lua_pushfstring(L, "name must be a string, got %s",
-                                                  luaL_typename(L, -1)));
+      if (lua_type(L, -1) != LUA_TSTRING) {  /* as Python's str(name) */
+        luaL_tolstring(L, -1, NULL);
+        lua_remove(L, -2);
+      }
       nameidx = lua_gettop(L);
     } else lua_pop(L, 1);
     switch (lua_getfield(L, optsidx, "eager_start")) {

@@ -126,8 +126,11 @@ function TaskGroup:create_task(coro, opts)
    if opts ~= nil then
       if type(opts) ~= "table" or getmetatable(opts) ~= nil then
          awaitable.argerror(2, "create_task", "options table expected, got " .. typename(opts), 2)
-      elseif opts.name ~= nil and type(opts.name) ~= "string" then
-         awaitable.argerror(2, "create_task", "name must be a string, got " .. typename(opts.name), 2)
+      end
+      for k in pairs(opts) do -- as Python's keywords; name may be anything (str(name))
+         if k ~= "name" and k ~= "eager_start" then
+            awaitable.argerror(2, "create_task", ("unknown option '%s'"):format(tostring(k)), 2)
+         end
       end
    end
    local problem
