@@ -77,9 +77,9 @@ describe("tasks", function()
       await(u)
       assert.matches("^<Task finished name=Task%-%d+ result=nil>$", tostring(u))
       -- as Python's str(name) (it was refused); an option it does not know is refused
-      local n = asyncio.create_task(asyncio.sleep(0), { name = 3 })
-      assert.equal("3", n:get_name())
-      await(n)
+      local numbered = asyncio.create_task(asyncio.sleep(0), { name = 3 })
+      assert.equal("3", numbered:get_name())
+      await(numbered)
       assert.has_error(function() asyncio.create_task(asyncio.sleep(0), { eager = true }) end,
          "bad argument #2 to 'create_task' (unknown option 'eager')")
       -- a name is any string, zero bytes included
