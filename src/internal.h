@@ -328,6 +328,7 @@ struct Task *task_check_running (lua_State *L);
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx);
 void task_timer_fired (lua_State *L, Loop *loop, int idx);
 Task *task_push_running (lua_State *L);
+Task *task_push_current (lua_State *L, Loop *loop);
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,
                ParkCancel unpark, int arg, lua_KFunction k, lua_KContext ctx);
 int task_unpark (lua_State *L, int idx, int loopidx);

@@ -93,13 +93,15 @@ static int take (lua_State *L, Queue *q, int qidx) {
   return 1;
 }
 
-/* put_nowait of the item at itemidx. [-0, +0, e] */
+/*
+** put_nowait of the item at itemidx, the top of the stack; the items table
+** is left above it (the callers return at once). [-0, +1, e]
+*/
 static void add (lua_State *L, Queue *q, int qidx, int itemidx) {
   if (q->shutdown) raise_error(L, "QueueShutDown");
   if (isfull(q)) raise_error(L, "QueueFull");
   lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  store_push(L, q, qidx, lua_gettop(L), itemidx);
-  lua_pop(L, 1);
+  store_push(L, q, qidx, itemidx + 1, itemidx);
   q->unfinished++;
   wake_next(L, qidx, &q->getters, QUEUE_UV_GETTERS);
 }
@@ -110,11 +112,14 @@ static void finished (lua_State *L, Queue *q, int qidx) {
 }
 
 /*
-** What await checks first: that it runs in a task. The common case is
-** tested here without a call; task_check_running raises the right error.
+** What await checks first: that it runs in a task. The common case, a task
+** of the loop the queue is bound to, is tested here without a call: a loop
+** has a current task only while it runs (task_step), so that loop is the
+** running one. Anything else goes to task_check_running, which raises the
+** right error or finds the task.
 */
-static void check_task (lua_State *L) {
-  Loop *loop = aio_rt(L)->running;
+static void check_task (lua_State *L, Queue *q) {
+  Loop *loop = q->loop;
   if (loop == NULL || loop->current == NULL || loop->current->co != L)
     task_check_running(L);
 }
@@ -126,7 +131,10 @@ static void check_task (lua_State *L) {
 ** _LoopBoundMixin does; raises if it is bound to another. [-0, +0, v]
 */
 static void bind_loop (lua_State *L, Queue *q) {
-  Loop *running = aio_rt(L)->running;
+  Loop *running;
+  /* a loop stepping a task is the running one: a state runs one at a time */
+  if (q->loop != NULL && q->loop->current != NULL) return;
+  running = aio_rt(L)->running;
   if (q->loop == running) return;
   if (q->loop != NULL) {  /* as Lock's: no line of ours to name */
     lua_pushfstring(L, "<%s> is bound to a different event loop",
@@ -164,9 +172,9 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {
   Task *t;
-  bind_loop(L, q);
+  bind_loop(L, q);  /* from here on q->loop runs the task (check_task) */
   lua_settop(L, nkept);
-  t = task_push_running(L);  /* nkept + 1 */
+  t = task_push_current(L, q->loop);  /* nkept + 1 */
   lua_getiuservalue(L, OPQ, uv);
   waiters_push(L, waiters_of(q, uv), -1, nkept + 1);
   lua_pop(L, 1);
@@ -193,40 +201,40 @@ static void wait_ended (lua_State *L, int uv, int nkept, int pass) {
 /* ---------- the operations, run by await inside the task ---------- */
 
 /* get(): stack 1 = the coroutine object. */
-static int get_loop (lua_State *L);
+static int get_loop (lua_State *L, Queue *q);
 
 static int get_k (lua_State *L, int status, lua_KContext ctx) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   (void)status; (void)ctx;
   wait_ended(L, QUEUE_UV_GETTERS, 1, q->n > 0);
-  return get_loop(L);
+  return get_loop(L, q);
 }
 
-static int get_loop (lua_State *L) {
-  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+static int get_loop (lua_State *L, Queue *q) {
   if (q->n > 0) return take(L, q, OPQ);
   if (q->shutdown) return raise_error(L, "QueueShutDown");
   return wait_on(L, q, QUEUE_UV_GETTERS, 1, get_k);
 }
 
+/* The stack is cut to the object only if the task waits (wait_on): take
+   returns what it pushes. */
 static int get_op (lua_State *L) {
-  check_task(L);
-  lua_settop(L, 1);
-  return get_loop(L);
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  check_task(L, q);
+  return get_loop(L, q);
 }
 
 /* put(item): stack 1 = the coroutine object, 2 = the item. */
-static int put_loop (lua_State *L);
+static int put_loop (lua_State *L, Queue *q);
 
 static int put_k (lua_State *L, int status, lua_KContext ctx) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   (void)status; (void)ctx;
   wait_ended(L, QUEUE_UV_PUTTERS, 2, !isfull(q));
-  return put_loop(L);
+  return put_loop(L, q);
 }
 
-static int put_loop (lua_State *L) {
-  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+static int put_loop (lua_State *L, Queue *q) {
   if (isfull(q)) {
     if (q->shutdown) return raise_error(L, "QueueShutDown");
     return wait_on(L, q, QUEUE_UV_PUTTERS, 2, put_k);
@@ -240,7 +248,8 @@ static int put_loop (lua_State *L) {
 ** object can serve the next put() (queue_put).
 */
 static int put_op (lua_State *L) {
-  check_task(L);
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  check_task(L, q);
   lua_settop(L, 1);
   if (lua_rawgeti(L, 1, 2) == LUA_TNIL) {
     lua_pushliteral(L, AIO_REUSED_CORO);
@@ -248,7 +257,7 @@ static int put_op (lua_State *L) {
   }
   lua_pushnil(L);
   lua_rawseti(L, 1, 2);
-  return put_loop(L);
+  return put_loop(L, q);
 }
 
 /* join(): Python's _finished.wait(). */
@@ -260,7 +269,7 @@ static int join_k (lua_State *L, int status, lua_KContext ctx) {
 
 static int join_op (lua_State *L) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
-  check_task(L);
+  check_task(L, q);
   lua_settop(L, 0);
   if (q->unfinished == 0) return 0;
   return wait_on(L, q, QUEUE_UV_JOINERS, 0, join_k);
@@ -293,14 +302,14 @@ static int queue_put (lua_State *L) {
   if (!lua_rawequal(L, 1, lua_upvalueindex(1))) luaL_typeerror(L, 1, "Queue");
   if (lua_isnoneornil(L, 2))
     return luaL_argerror(L, 2, "nil is not a valid queue item");
-  lua_settop(L, 2);
-  lua_pushvalue(L, lua_upvalueindex(2));  /* 3 */
-  if (lua_rawgeti(L, 3, 2) == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, 3, 2);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  if (lua_rawgeti(L, -1, 2) == LUA_TNIL) {  /* the nil's slot takes the item */
+    lua_copy(L, 2, -1);
+    lua_rawseti(L, -2, 2);
     return 1;
   }
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(2));  /* 3 */
   lua_createtable(L, 2, 4);
   lua_getfield(L, 3, "fn");
   lua_setfield(L, -2, "fn");

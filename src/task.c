@@ -439,6 +439,17 @@ Task *task_push_running (lua_State *L) {
 }
 
 /*
+** Pushes the task being stepped on loop, which its caller knows to be the
+** running task of L (a queue bound to that loop checked it), raising as
+** await does if L cannot yield. [-0, +1, v]
+*/
+Task *task_push_current (lua_State *L, Loop *loop) {
+  if (!lua_isyieldable(L)) check_running_task(L, aio_rt(L));
+  task_pushcurrent(L, loop);
+  return loop->current;
+}
+
+/*
 ** Suspends the running task t, at tidx on the stack (task_push_running),
 ** which the object at owneridx has just taken in, until task_unpark; the
 ** stack is cut to the tidx - 1 values below the task, and the task then
@@ -490,7 +501,7 @@ int task_unpark (lua_State *L, int idx, int loopidx) {
     if (loopidx != 0) loop_ready_push(L, loop, loopidx, idx, 0);
     else {
       idx = lua_absindex(L, idx);
-      loop_pushself(L, loop, idx);
+      lua_getiuservalue(L, idx, FUT_UV_LOOP);
       loop_ready_push(L, loop, -1, idx, 0);
       lua_pop(L, 1);
     }
