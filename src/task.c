@@ -566,6 +566,22 @@ static int core_sleep (lua_State *L) {
 }
 
 /*
+** core.sleep0(obj): await on the shared sleep(0) object obj, its entry in
+** coroutines.reusable: core.sleep(0) without the argument to check.
+*/
+static int core_sleep0 (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Task *t = check_running_task(L, rt);
+  Loop *loop = rt->running;
+  lua_settop(L, 1);
+  push_task_and_loop(L, loop);  /* 2, 3 */
+  t->wait = WAIT_READY;
+  loop_ready_push(L, loop, 2, 3, 0);
+  lua_settop(L, 1);
+  return lua_yieldk(L, 0, 1, sleep_k);  /* no results */
+}
+
+/*
 ** asyncio.sleep(delay, ...) -> coroutine object, made in C because it is
 ** the hottest constructor: upvalues are the Runtime, the shared sleep(0)
 ** object, the coroutine state (unused here) and core.sleep.
@@ -884,6 +900,7 @@ int task_open (lua_State *L) {
     {"task_set_quiet", core_task_set_quiet},
     {"await_future", core_await_future},
     {"sleep", core_sleep},
+    {"sleep0", core_sleep0},
     {"make_sleep", core_make_sleep},
     {"current_task", core_current_task},
     {"check_task", core_check_task},

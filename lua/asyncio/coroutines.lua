@@ -132,14 +132,14 @@ local function call(fn, ...)
 end
 
 -- Reusable coroutine objects: {object = its fn}, see register_reusable.
+-- SLEEP0 is one too: core.sleep0(SLEEP0) is core.sleep(0), and the hottest
+-- awaits (sleep(0), queue and lock operations) pass a single test.
 local reusable = setmetatable({}, { __mode = "k" })
 M.reusable = reusable
+reusable[SLEEP0] = core.sleep0
 
 -- asyncio.await(aw) -> ...: all results of aw, or its error.
 local function await(aw)
-   if aw == SLEEP0 then -- one comparison, for the most frequent await
-      return core_sleep(0)
-   end
    local run = reusable[aw] -- a key lookup: the cheapest test Lua has
    if run then
       return run(aw)
