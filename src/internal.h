@@ -207,6 +207,11 @@ int loop_task_slot (lua_State *L, Loop *loop);
 void loop_free_task_slot (Loop *loop, int slot);
 int loop_open (lua_State *L);
 
+/* Stack index idx once one more value is pushed: relative indices move,
+   absolute and pseudo-indices do not (lua_absindex without a call). */
+#define AIO_BELOW_PUSH(idx) \
+  ((idx) < 0 && (idx) > LUA_REGISTRYINDEX ? (idx) - 1 : (idx))
+
 /* What a task that fails with a nil error holds instead, as lua.c reports
    such an error: a failed future needs an error value. */
 #define AIO_NIL_ERROR "(error object is a nil value)"

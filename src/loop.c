@@ -108,21 +108,24 @@ void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx) {
 }
 
 /*
-** Appends the entry (a, b) to the ready queue; b may be 0 for nil.
-** [-0, +0, m]
+** Appends the entry (a, b) to the ready queue; b may be 0 for nil. The
+** indices are made absolute only when the ring must grow: the hottest
+** path of the loop makes no call it can spare. [-0, +0, m]
 */
 void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx) {
   lua_Integer pos;
-  aidx = lua_absindex(L, aidx);
-  if (bidx) bidx = lua_absindex(L, bidx);
-  loopidx = lua_absindex(L, loopidx);
-  while (loop->tail - loop->head >= loop->cap) ready_grow(L, loop, loopidx);
+  if (loop->tail - loop->head >= loop->cap) {
+    aidx = lua_absindex(L, aidx);
+    if (bidx) bidx = lua_absindex(L, bidx);
+    loopidx = lua_absindex(L, loopidx);
+    while (loop->tail - loop->head >= loop->cap) ready_grow(L, loop, loopidx);
+  }
   lua_getiuservalue(L, loopidx, LOOP_UV_READY);
   pos = (loop->tail % loop->cap) * 2;
-  lua_pushvalue(L, aidx);
+  lua_pushvalue(L, AIO_BELOW_PUSH(aidx));
   lua_rawseti(L, -2, pos + 1);
   if (bidx) {
-    lua_pushvalue(L, bidx);
+    lua_pushvalue(L, AIO_BELOW_PUSH(bidx));
     lua_rawseti(L, -2, pos + 2);
   }
   loop->tail++;

@@ -175,9 +175,8 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
   bind_loop(L, q);  /* from here on q->loop runs the task (check_task) */
   lua_settop(L, nkept);
   t = task_push_current(L, q->loop);  /* nkept + 1 */
-  lua_getiuservalue(L, OPQ, uv);
+  lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
   waiters_push(L, waiters_of(q, uv), -1, nkept + 1);
-  lua_pop(L, 1);
   return task_park(L, OPQ, nkept + 1, t, queue_unpark, uv, k, 0);
 }
 

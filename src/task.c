@@ -500,9 +500,8 @@ int task_unpark (lua_State *L, int idx, int loopidx) {
   if (!loop->closed) {
     if (loopidx != 0) loop_ready_push(L, loop, loopidx, idx, 0);
     else {
-      idx = lua_absindex(L, idx);
       lua_getiuservalue(L, idx, FUT_UV_LOOP);
-      loop_ready_push(L, loop, -1, idx, 0);
+      loop_ready_push(L, loop, -1, AIO_BELOW_PUSH(idx), 0);
       lua_pop(L, 1);
     }
   }
@@ -517,8 +516,8 @@ int task_unpark (lua_State *L, int idx, int loopidx) {
 ** can pass the wakeup on. [-0, +(0|1), -]
 */
 int task_park_ended (lua_State *L, int nkept, int *woken) {
-  if (lua_gettop(L) >= nkept + 2
-      && lua_touserdata(L, nkept + 1) == &aio_mark_throw) {
+  int top = lua_gettop(L);
+  if (top >= nkept + 2 && lua_touserdata(L, nkept + 1) == &aio_mark_throw) {
     Loop *loop = aio_rt(L)->running;
     *woken = loop != NULL && loop->current != NULL
              && loop->current->parked == PARK_WOKEN;
@@ -527,7 +526,7 @@ int task_park_ended (lua_State *L, int nkept, int *woken) {
     return 1;
   }
   *woken = 1;
-  lua_settop(L, nkept);
+  if (top != nkept) lua_settop(L, nkept);  /* a plain wakeup brings nothing */
   return 0;
 }
 

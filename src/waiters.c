@@ -15,9 +15,8 @@
 
 /* Appends the task at tidx to the list kept in the table at listidx. */
 void waiters_push (lua_State *L, Waiters *w, int listidx, int tidx) {
-  listidx = lua_absindex(L, listidx);
   lua_pushvalue(L, tidx);
-  lua_rawseti(L, listidx, ++w->tail);
+  lua_rawseti(L, AIO_BELOW_PUSH(listidx), ++w->tail);
 }
 
 /*
