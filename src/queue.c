@@ -249,7 +249,7 @@ static int put_loop (lua_State *L, Queue *q) {
 static int put_op (lua_State *L) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   check_task(L, q);
-  lua_settop(L, 1);
+  if (lua_gettop(L) != 1) lua_settop(L, 1);  /* gettop costs less */
   if (lua_rawgeti(L, 1, 2) == LUA_TNIL) {
     lua_pushliteral(L, AIO_REUSED_CORO);
     return lua_error(L);
@@ -285,10 +285,16 @@ static int queue_join (lua_State *L) {
 /*
 ** q:get() and q:put(item) are closures of each queue, stored in its public
 ** table: the hottest calls skip the metatable and the checks of self();
-** upvalue 1 is the public table, 2 the coroutine object.
+** upvalue 1 is the public table, 2 the coroutine object, 4 the table's
+** address, which self is compared with: cheaper than lua_rawequal, and
+** as exact, the table (held by upvalue 1) being the only object at that
+** address (only C code could forge a light userdata equal to it).
 */
+#define ISSELF(L) \
+  (lua_topointer(L, 1) == lua_touserdata(L, lua_upvalueindex(4)))
+
 static int queue_get (lua_State *L) {
-  if (!lua_rawequal(L, 1, lua_upvalueindex(1))) luaL_typeerror(L, 1, "Queue");
+  if (!ISSELF(L)) luaL_typeerror(L, 1, "Queue");
   lua_pushvalue(L, lua_upvalueindex(2));
   return 1;
 }
@@ -298,7 +304,7 @@ static int queue_get (lua_State *L) {
 ** the shared one is loaded already (made and not awaited yet).
 */
 static int queue_put (lua_State *L) {
-  if (!lua_rawequal(L, 1, lua_upvalueindex(1))) luaL_typeerror(L, 1, "Queue");
+  if (!ISSELF(L)) luaL_typeerror(L, 1, "Queue");
   if (lua_isnoneornil(L, 2))
     return luaL_argerror(L, 2, "nil is not a valid queue item");
   lua_pushvalue(L, lua_upvalueindex(2));
@@ -332,15 +338,16 @@ static int queue_put (lua_State *L) {
 
 /*
 ** Sets field name of the public table at pidx to closure f, whose upvalues
-** are that table, user value uv of the queue at qidx, and the reusable
-** table at reusidx.
+** are that table, user value uv of the queue at qidx, the reusable table
+** at reusidx and the address of the public table.
 */
 static void set_method (lua_State *L, int pidx, int qidx, int reusidx,
                         int uv, lua_CFunction f, const char *name) {
   lua_pushvalue(L, pidx);
   lua_getiuservalue(L, qidx, uv);
   lua_pushvalue(L, reusidx);
-  lua_pushcclosure(L, f, 3);
+  lua_pushlightuserdata(L, (void *)lua_topointer(L, pidx));
+  lua_pushcclosure(L, f, 4);
   lua_setfield(L, pidx, name);
 }
 
