@@ -18,7 +18,10 @@
 ** field) holding the queue's userdata under a private key; the userdata
 ** holds its items, its three lists of parked tasks, the loop it is bound
 ** to and its coroutine objects in user values, so a task blocked in get()
-** is held by the getters list.
+** is held by the getters list. The get and put operations also hold the
+** items table as an upvalue, which reaches it without a push: whatever
+** replaces the table in the user value (the ring growing, shutdown) calls
+** sync_items, so that they never hold another.
 */
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +34,7 @@
 static char state_key;
 
 /* Upvalues of every function here. */
-enum { UV_RT = 1, UV_STATEMT, UV_QUEUE };
+enum { UV_RT = 1, UV_STATEMT, UV_QUEUE, UV_ITEMS };
 
 static const char *const kindnames[] = {"Queue", "LifoQueue", "PriorityQueue"};
 
@@ -64,6 +67,7 @@ static Queue *self (lua_State *L) {
 
 /* The queue's userdata in the operations, which run inside await. */
 #define OPQ lua_upvalueindex(UV_QUEUE)
+#define OPITEMS lua_upvalueindex(UV_ITEMS)  /* of get and put only */
 
 /* Wakes the first pending waiter of a list, if it has any. [-0, +0, m] */
 static void wake_next (lua_State *L, int qidx, Waiters *w, int uv) {
@@ -83,25 +87,36 @@ static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
 /* ---------- the steps shared by the operations and the methods ---------- */
 
 /*
-** get_nowait on a non-empty queue: pushes the items table and the next
-** item, returning 1 so that a C function can return the item. [-0, +2, e]
+** The items table of the queue at qidx was replaced: the get and put
+** operations' upvalue follows. [-0, +0, -]
 */
-static int take (lua_State *L, Queue *q, int qidx) {
-  lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  store_pop(L, q, lua_gettop(L));
+static void sync_items (lua_State *L, int qidx) {
+  int uv;
+  for (uv = QUEUE_UV_GETFN; uv <= QUEUE_UV_PUTFN; uv++) {
+    lua_getiuservalue(L, qidx, uv);
+    lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+    lua_setupvalue(L, -2, UV_ITEMS);
+    lua_pop(L, 1);
+  }
+}
+
+/*
+** get_nowait on a non-empty queue whose items table is at tidx: pushes the
+** next item, returning 1 so that a C function can return it. [-0, +1, e]
+*/
+static int take (lua_State *L, Queue *q, int qidx, int tidx) {
+  store_pop(L, q, tidx);
   wake_next(L, qidx, &q->putters, QUEUE_UV_PUTTERS);
   return 1;
 }
 
-/*
-** put_nowait of the item at itemidx, the top of the stack; the items table
-** is left above it (the callers return at once). [-0, +1, e]
-*/
-static void add (lua_State *L, Queue *q, int qidx, int itemidx) {
+/* put_nowait of the item at itemidx, the items table at tidx. [-0, +0, e] */
+static void add (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
+  unsigned tablegen = q->tablegen;
   if (q->shutdown) raise_error(L, "QueueShutDown");
   if (isfull(q)) raise_error(L, "QueueFull");
-  lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  store_push(L, q, qidx, itemidx + 1, itemidx);
+  store_push(L, q, qidx, tidx, itemidx);
+  if (q->tablegen != tablegen) sync_items(L, qidx);  /* the ring grew */
   q->unfinished++;
   wake_next(L, qidx, &q->getters, QUEUE_UV_GETTERS);
 }
@@ -210,7 +225,7 @@ static int get_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int get_loop (lua_State *L, Queue *q) {
-  if (q->n > 0) return take(L, q, OPQ);
+  if (q->n > 0) return take(L, q, OPQ, OPITEMS);
   if (q->shutdown) return raise_error(L, "QueueShutDown");
   return wait_on(L, q, QUEUE_UV_GETTERS, 1, get_k);
 }
@@ -238,7 +253,7 @@ static int put_loop (lua_State *L, Queue *q) {
     if (q->shutdown) return raise_error(L, "QueueShutDown");
     return wait_on(L, q, QUEUE_UV_PUTTERS, 2, put_k);
   }
-  add(L, q, OPQ, 2);
+  add(L, q, OPQ, OPITEMS, 2);
   return 0;
 }
 
@@ -356,7 +371,8 @@ static int queue_put_nowait (lua_State *L) {
   if (lua_isnoneornil(L, 2))
     return luaL_argerror(L, 2, "nil is not a valid queue item");
   lua_settop(L, 2);
-  add(L, q, 1, 2);
+  lua_getiuservalue(L, 1, QUEUE_UV_ITEMS);  /* 3 */
+  add(L, q, 1, 3, 2);
   return 0;
 }
 
@@ -364,7 +380,8 @@ static int queue_get_nowait (lua_State *L) {
   Queue *q = self(L);
   lua_settop(L, 1);
   if (q->n == 0) return raise_error(L, q->shutdown ? "QueueShutDown" : "QueueEmpty");
-  return take(L, q, 1);
+  lua_getiuservalue(L, 1, QUEUE_UV_ITEMS);  /* 2 */
+  return take(L, q, 1, 2);
 }
 
 static int queue_task_done (lua_State *L) {
@@ -384,6 +401,7 @@ static int queue_shutdown (lua_State *L) {
     lua_newtable(L);  /* before the counts are read: see store_clear */
     q->unfinished = q->unfinished > q->n ? q->unfinished - q->n : 0;
     store_clear(L, q, 1);
+    sync_items(L, 1);
     if (q->unfinished == 0) finished(L, q, 1);
   }
   wake_all(L, 1, &q->getters, QUEUE_UV_GETTERS);
@@ -459,15 +477,21 @@ static int queue_tostring (lua_State *L) {
 /*
 ** Sets user value uv of the queue at qidx to a reusable coroutine object
 ** named name whose await calls op, with the metatable at mtidx, entered in
-** the reusable table at reusidx.
+** the reusable table at reusidx. If fnuv is not 0, op also gets the items
+** table as an upvalue, and user value fnuv the closure (sync_items).
 */
 static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
-                    lua_CFunction op, const char *name) {
+                    int fnuv, lua_CFunction op, const char *name) {
   lua_createtable(L, 2, 4);
   lua_pushvalue(L, lua_upvalueindex(UV_RT));
   lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
   lua_pushvalue(L, qidx);
-  lua_pushcclosure(L, op, 3);
+  if (fnuv != 0) lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  lua_pushcclosure(L, op, fnuv != 0 ? 4 : 3);
+  if (fnuv != 0) {
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, qidx, fnuv);
+  }
   lua_setfield(L, -2, "fn");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "n");
@@ -516,11 +540,11 @@ static int core_queue_new (lua_State *L) {
   lua_newtable(L);
   lua_setiuservalue(L, 6, QUEUE_UV_JOINERS);
   snprintf(name, sizeof(name), "%s.get", kindnames[kind]);
-  set_op(L, 6, 4, 5, QUEUE_UV_GETOP, get_op, name);
+  set_op(L, 6, 4, 5, QUEUE_UV_GETOP, QUEUE_UV_GETFN, get_op, name);
   snprintf(name, sizeof(name), "%s.put", kindnames[kind]);
-  set_op(L, 6, 4, 5, QUEUE_UV_PUTOP, put_op, name);
+  set_op(L, 6, 4, 5, QUEUE_UV_PUTOP, QUEUE_UV_PUTFN, put_op, name);
   snprintf(name, sizeof(name), "%s.join", kindnames[kind]);
-  set_op(L, 6, 4, 5, QUEUE_UV_JOINOP, join_op, name);
+  set_op(L, 6, 4, 5, QUEUE_UV_JOINOP, 0, join_op, name);
   lua_createtable(L, 0, 4);  /* 7: the public object */
   lua_pushvalue(L, 3);
   lua_setfield(L, 7, "maxsize");

@@ -5,8 +5,9 @@
 ** equal come out in the same order as in Python).
 **
 ** Anchoring rule: the items sit in the queue's QUEUE_UV_ITEMS table; the
-** functions here take that table at a stack index and may replace it (the
-** ring grows by copying into a larger table).
+** functions here take that table at a stack index (or an upvalue's) and
+** may replace it (the ring grows by copying into a larger table), bumping
+** q->tablegen so that queue.c updates the upvalues that hold it.
 */
 #include "queue.h"
 
@@ -191,6 +192,7 @@ static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
   lua_replace(L, tidx);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  q->tablegen++;
   q->head = 0;
   q->cap = cap;
   return 1;
@@ -257,6 +259,7 @@ void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
 */
 void store_clear (lua_State *L, Queue *q, int qidx) {
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  q->tablegen++;
   q->n = q->head = q->cap = 0;
   q->changes++;
 }
