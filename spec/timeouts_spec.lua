@@ -286,6 +286,13 @@ describe("timeout", function()
          local cm <close> = asyncio.timeout(nil)
          assert.equal("<Timeout [active] when=nil>", tostring(cm))
       end
+      -- the deadline as Python's repr of round(when, 3) prints it
+      local cases = { { 1e15 + 0.5, "1000000000000000.5" }, { 5, "5" }, { 5.0, "5.0" },
+                      { 1.0005, "1.0" }, { 1234567.8915, "1234567.891" }, { -0.0004, "-0.0" } }
+      for _, case in ipairs(cases) do -- these were "1e+15", "5.0", "5.0", "1.001", "1234567.892", "0.0"
+         local cm <close> = asyncio.timeout_at(case[1])
+         assert.equal("<Timeout [active] when=" .. case[2] .. ">", tostring(cm))
+      end
       local expired
       error_of(function()
          local cm <close> = asyncio.timeout(0.01)

@@ -15,7 +15,6 @@ local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
 
 local setmetatable, getmetatable, type, error, tostring = setmetatable, getmetatable, type, error, tostring
-local floor = math.floor
 local typename = coroutines.typename
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 -- loop:time() is this clock
@@ -131,11 +130,19 @@ function Timeout:expired()
    return self._state == EXPIRING or self._state == EXPIRED
 end
 
+-- Python's round(when, 3) as repr prints it: the exact value rounded to
+-- three decimals, trailing zeros dropped down to one ("5.0", "-0.0").
+local function round3(when)
+   if math.type(when) == "integer" or when ~= when or when == math.huge or when == -math.huge then
+      return tostring(when)
+   end
+   return (("%.3f"):format(when):gsub("(%.%d-)0+$", "%1"):gsub("%.$", ".0"))
+end
+
 function Timeout:__tostring()
    if self._state == ACTIVE then
       local when = self._when
-      return ("<Timeout [active] when=%s>"):format(
-         when == nil and "nil" or tostring(floor(when * 1000 + 0.5) / 1000))
+      return ("<Timeout [active] when=%s>"):format(when == nil and "nil" or round3(when))
    end
    return ("<Timeout [%s]>"):format(self._state)
 end
