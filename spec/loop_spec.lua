@@ -362,6 +362,26 @@ describe("event loop", function()
       core.fdclose(w)
    end)
 
+   it("drops both directions of a descriptor closed before the loop polled, one registered already", function()
+      -- libev aborted: the new watcher had it add the closed descriptor back to epoll
+      for _, first in ipairs({ "writer", "reader" }) do
+         local r, w = core.pipe()
+         local calls = {}
+         local function writer() calls[#calls + 1] = "w" end
+         local function reader() calls[#calls + 1] = "r" end
+         if first == "writer" then loop:add_writer(w, writer) else loop:add_reader(w, reader) end
+         loop:run_until_complete(asyncio.sleep(0.01)) -- registered with epoll
+         calls = {}
+         if first == "writer" then loop:add_reader(w, reader) else loop:add_writer(w, writer) end
+         core.fdclose(w)
+         loop:run_until_complete(asyncio.sleep(0.01))
+         assert.same({ "r", "w" }, calls) -- each once, to find it closed
+         assert.is_true(loop:remove_reader(w))
+         assert.is_true(loop:remove_writer(w))
+         core.fdclose(r)
+      end
+   end)
+
    it("calls signal handlers", function()
       local got
       loop:add_signal_handler("SIGUSR1", function(v)

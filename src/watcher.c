@@ -155,6 +155,38 @@ static void io_cb (struct ev_loop *ev, ev_io *w, int revents) {
   fire((Watcher *)w->data);
 }
 
+/* Pushes the watcher of the other direction on wt's descriptor, as a
+   light userdata, or nil: protected, the loop at index 2. */
+static int find_sibling (lua_State *L) {
+  Watcher *wt = (Watcher *)lua_touserdata(L, 1);
+  lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
+  lua_rawgeti(L, -1, watcher_key(wt->kind == W_READ ? W_WRITE : W_READ, wt->num));
+  lua_pushlightuserdata(L, luaL_testudata(L, -1, AIO_WATCHER));
+  return 1;
+}
+
+/* The started watcher of the other direction on wt's descriptor, or NULL;
+   the loop is at index 1 of its state, as for fire. */
+static Watcher *started_sibling (Watcher *wt) {
+  lua_State *L = wt->loop->L;
+  Watcher *other = NULL;
+  if (L == NULL) return NULL;
+  lua_pushcfunction(L, find_sibling);
+  lua_pushlightuserdata(L, wt);
+  lua_pushvalue(L, 1);
+  if (lua_pcall(L, 2, 1, 0) == LUA_OK) other = (Watcher *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return other != NULL && other->started ? other : NULL;
+}
+
+/* Stops a watcher whose descriptor was closed; its callback runs once. */
+static void drop_closed (Loop *loop, Watcher *wt) {
+  wt->started = 0;
+  unfresh(wt);
+  ev_io_stop(loop->ev, &wt->w.io);
+  fire(wt);
+}
+
 /*
 ** libev registers a started watcher's descriptor with epoll only when it
 ** next polls, and the Debian build asserts (aborts) if that descriptor is
@@ -170,9 +202,16 @@ void watcher_before_poll (Loop *loop) {
     wt->next_fresh = NULL;
     wt->fresh = 0;
     if (wt->started && fcntl(wt->num, F_GETFD) == -1) {
-      wt->started = 0;
-      ev_io_stop(loop->ev, &wt->w.io);
-      fire(wt);
+      /* the other direction too: left running, it would have libev add the
+         closed descriptor back to epoll (the new watcher changed its
+         events), where libev asserts */
+      Watcher *other = started_sibling(wt);
+      if (other != NULL && other->kind == W_READ) {  /* readers first */
+        drop_closed(loop, other);
+        other = NULL;
+      }
+      drop_closed(loop, wt);
+      if (other != NULL) drop_closed(loop, other);
     }
   }
 }
