@@ -34,7 +34,7 @@ enum { OP_DRAIN = 1, OP_CLOSED };
 */
 static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   Stream *s = stream_tohalf(L, idx, AIO_TWRITER)->s;
-  if (s->lost) return NULL;  /* closed by its reader, not by us */
+  if (s->lost) return NULL;  /* closed by its reader or write_eof */
   if (s->fd < 0 || s->closing)
     luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
   /* a pipe's write_eof closes it: as Python's pipe transport, later
