@@ -19,9 +19,9 @@
 ** holds its items, its three lists of parked tasks, the loop it is bound
 ** to and its coroutine objects in user values, so a task blocked in get()
 ** is held by the getters list. The get and put operations also hold the
-** items table as an upvalue, which reaches it without a push: whatever
-** replaces the table in the user value (the ring growing, shutdown) calls
-** sync_items, so that they never hold another.
+** items table as an upvalue, which reaches it without a push: queue_store.c,
+** which alone replaces the table (the ring growing, shutdown), updates
+** that upvalue too (store_sync_ops), so that they never hold another.
 */
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +34,7 @@
 static char state_key;
 
 /* Upvalues of every function here. */
-enum { UV_RT = 1, UV_STATEMT, UV_QUEUE, UV_ITEMS };
+enum { UV_RT = 1, UV_STATEMT, UV_QUEUE, UV_ITEMS = QUEUE_OP_UV_ITEMS };
 
 static const char *const kindnames[] = {"Queue", "LifoQueue", "PriorityQueue"};
 
@@ -87,20 +87,6 @@ static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
 /* ---------- the steps shared by the operations and the methods ---------- */
 
 /*
-** The items table of the queue at qidx was replaced: the get and put
-** operations' upvalue follows. [-0, +0, -]
-*/
-static void sync_items (lua_State *L, int qidx) {
-  int uv;
-  for (uv = QUEUE_UV_GETFN; uv <= QUEUE_UV_PUTFN; uv++) {
-    lua_getiuservalue(L, qidx, uv);
-    lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
-    lua_setupvalue(L, -2, UV_ITEMS);
-    lua_pop(L, 1);
-  }
-}
-
-/*
 ** get_nowait on a non-empty queue whose items table is at tidx: pushes the
 ** next item, returning 1 so that a C function can return it. [-0, +1, e]
 */
@@ -112,11 +98,9 @@ static int take (lua_State *L, Queue *q, int qidx, int tidx) {
 
 /* put_nowait of the item at itemidx, the items table at tidx. [-0, +0, e] */
 static void add (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
-  unsigned tablegen = q->tablegen;
   if (q->shutdown) raise_error(L, "QueueShutDown");
   if (isfull(q)) raise_error(L, "QueueFull");
   store_push(L, q, qidx, tidx, itemidx);
-  if (q->tablegen != tablegen) sync_items(L, qidx);  /* the ring grew */
   q->unfinished++;
   wake_next(L, qidx, &q->getters, QUEUE_UV_GETTERS);
 }
@@ -401,7 +385,6 @@ static int queue_shutdown (lua_State *L) {
     lua_newtable(L);  /* before the counts are read: see store_clear */
     q->unfinished = q->unfinished > q->n ? q->unfinished - q->n : 0;
     store_clear(L, q, 1);
-    sync_items(L, 1);
     if (q->unfinished == 0) finished(L, q, 1);
   }
   wake_all(L, 1, &q->getters, QUEUE_UV_GETTERS);
@@ -478,7 +461,7 @@ static int queue_tostring (lua_State *L) {
 ** Sets user value uv of the queue at qidx to a reusable coroutine object
 ** named name whose await calls op, with the metatable at mtidx, entered in
 ** the reusable table at reusidx. If fnuv is not 0, op also gets the items
-** table as an upvalue, and user value fnuv the closure (sync_items).
+** table as an upvalue, and user value fnuv the closure (store_sync_ops).
 */
 static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
                     int fnuv, lua_CFunction op, const char *name) {

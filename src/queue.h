@@ -32,9 +32,12 @@ enum {
   QUEUE_UV_PUTOP,      /* the one put() returns when it is not in use */
   QUEUE_UV_JOINOP,     /* the one join() returns */
   QUEUE_UV_GETFN,      /* get()'s operation, items table as an upvalue */
-  QUEUE_UV_PUTFN,      /* put()'s, likewise (queue.c, sync_items) */
+  QUEUE_UV_PUTFN,      /* put()'s, likewise (queue_store.c, store_sync_ops) */
   QUEUE_NUV = QUEUE_UV_PUTFN
 };
+
+/* The upvalue of the get and put operations that holds the items table. */
+#define QUEUE_OP_UV_ITEMS 4
 
 typedef struct Queue {
   unsigned char kind;      /* ro: QUEUE_FIFO, QUEUE_LIFO or QUEUE_PRIORITY */
@@ -45,7 +48,6 @@ typedef struct Queue {
   lua_Integer cap;         /* rw: fifo: ring capacity */
   lua_Integer unfinished;  /* rw: items put and not yet task_done()'d */
   lua_Integer changes;     /* rw: bumped by every change of the items */
-  unsigned tablegen;       /* rw: bumped when QUEUE_UV_ITEMS is replaced */
   Waiters getters, putters, joiners;
   Loop *loop;              /* ro: cache of QUEUE_UV_LOOP, NULL if unbound */
 } Queue;

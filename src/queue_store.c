@@ -6,8 +6,8 @@
 **
 ** Anchoring rule: the items sit in the queue's QUEUE_UV_ITEMS table; the
 ** functions here take that table at a stack index (or an upvalue's) and
-** may replace it (the ring grows by copying into a larger table), bumping
-** q->tablegen so that queue.c updates the upvalues that hold it.
+** may replace it (the ring grows by copying into a larger table), then
+** also in the upvalue of the get and put operations that hold it.
 */
 #include "queue.h"
 
@@ -166,6 +166,21 @@ static void heap_pop (lua_State *L, Queue *q, int tidx) {
   q->n = n;
 }
 
+/*
+** The items table of the queue at qidx was replaced in its user value: the
+** get and put operations' upvalue follows. [-0, +0, -]
+*/
+static void store_sync_ops (lua_State *L, int qidx) {
+  int uv;
+  for (uv = QUEUE_UV_GETFN; uv <= QUEUE_UV_PUTFN; uv++) {
+    if (lua_getiuservalue(L, qidx, uv) == LUA_TFUNCTION) {
+      lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+      lua_setupvalue(L, -2, QUEUE_OP_UV_ITEMS);
+    }
+    lua_pop(L, 1);
+  }
+}
+
 /* ---------- the ring of a FIFO queue (its capacity a power of 2) ---------- */
 
 /*
@@ -192,7 +207,7 @@ static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
   lua_replace(L, tidx);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  q->tablegen++;
+  store_sync_ops(L, qidx);
   q->head = 0;
   q->cap = cap;
   return 1;
@@ -259,7 +274,7 @@ void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
 */
 void store_clear (lua_State *L, Queue *q, int qidx) {
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  q->tablegen++;
+  store_sync_ops(L, qidx);
   q->n = q->head = q->cap = 0;
   q->changes++;
 }
