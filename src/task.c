@@ -539,6 +539,17 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 /*
+** Queues the next step of t, the running task of loop, for the next
+** iteration; top is the stack's top, above which it pushes two values the
+** caller drops. [-0, +2, m]
+*/
+static void step_next_iteration (lua_State *L, Task *t, Loop *loop, int top) {
+  push_task_and_loop(L, loop);
+  t->wait = WAIT_READY;
+  loop_ready_push(L, loop, top + 1, top + 2, 0);
+}
+
+/*
 ** core.sleep(delay, ...) -> ...: suspends the running task for delay
 ** seconds (one iteration if delay <= 0) and returns the extra values.
 */
@@ -548,17 +559,15 @@ static int core_sleep (lua_State *L) {
   double delay = luaL_checknumber(L, 1);
   Task *t = check_running_task(L, rt);
   Loop *loop = rt->running;
-  int top = nargs;
-  push_task_and_loop(L, loop);
   if (delay > 0 && !t->must_cancel) {
-    t->slot = timer_add(L, loop, top + 1, aio_now() + delay, top + 2);
+    push_task_and_loop(L, loop);
+    t->slot = timer_add(L, loop, nargs + 1, aio_now() + delay, nargs + 2);
     t->wait = WAIT_TIMER;
   } else {
     /* cancelled while running: Python cancels the future sleep(d) yields
        at once, for good; sleep(0) yields no future */
     if (t->must_cancel && delay > 0) t->must_cancel = CANCEL_FORCED;
-    t->wait = WAIT_READY;
-    loop_ready_push(L, loop, top + 1, top + 2, 0);
+    step_next_iteration(L, t, loop, nargs);
   }
   lua_settop(L, nargs);
   return lua_yieldk(L, 0, nargs, sleep_k);
@@ -571,11 +580,8 @@ static int core_sleep (lua_State *L) {
 static int core_sleep0 (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Task *t = check_running_task(L, rt);
-  Loop *loop = rt->running;
   lua_settop(L, 1);
-  push_task_and_loop(L, loop);  /* 2, 3 */
-  t->wait = WAIT_READY;
-  loop_ready_push(L, loop, 2, 3, 0);
+  step_next_iteration(L, t, rt->running, 1);
   lua_settop(L, 1);
   return lua_yieldk(L, 0, 1, sleep_k);  /* no results */
 }
