@@ -444,10 +444,7 @@ ssize_t stream_send (Stream *s, const void *p, size_t n) {
 void stream_shut_write (lua_State *L, Stream *s, int sidx) {
   if (s->wshut || s->fd < 0) return;
   s->wshut = 1;
-  if (s->kind == STREAM_PIPE) {  /* later writes are dropped, as Python's */
-    s->lost = 1;
-    close_now(L, s, sidx);
-  }
+  if (s->kind == STREAM_PIPE) close_now(L, s, sidx);
   else shutdown(s->fd, SHUT_WR);
 }
 

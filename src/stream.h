@@ -51,9 +51,8 @@ struct Stream {
   unsigned char rwait;     /* rw: RW_* of the waiting reader */
   unsigned char inready;   /* rw: in rs->ready: to wake */
   unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
-  unsigned char lost;      /* rw: a child's stdin closed by its reader
-                              going away or by write_eof: later writes are
-                              dropped silently */
+  unsigned char lost;      /* rw: a child's stdin whose reader went away:
+                              closed, and writes are dropped silently */
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
                               already searched for the separator */

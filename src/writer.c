@@ -34,12 +34,12 @@ enum { OP_DRAIN = 1, OP_CLOSED };
 */
 static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   Stream *s = stream_tohalf(L, idx, AIO_TWRITER)->s;
-  if (s->lost) return NULL;  /* closed by its reader or write_eof */
+  /* closed by its reader, or by write_eof (at once if nothing was
+     queued): as Python's pipe transport, later writes are dropped (a
+     socket's raise after write_eof, as Python's) */
+  if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return NULL;
   if (s->fd < 0 || s->closing)
     luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
-  /* a pipe's write_eof closes it: as Python's pipe transport, later
-     writes are dropped (a socket's raise, as Python's) */
-  if (s->eof_asked && s->kind == STREAM_PIPE) return NULL;
   if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
   if (s->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   return s->werr ? NULL : s;
@@ -249,7 +249,8 @@ static int writer_wait_closed (lua_State *L) {
 /* writer:write_eof(): shuts the write side once the buffer is sent */
 static int writer_write_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
-  if (s->lost) return 0;  /* as Python's pipe transport, once closed */
+  /* as Python's pipe transport, once closed */
+  if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return 0;
   if (s->fd < 0 || s->closing)
     return luaL_error(L, "attempt to use a closed StreamWriter ('write_eof')");
   if (s->eof_asked) return 0;
