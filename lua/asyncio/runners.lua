@@ -212,14 +212,8 @@ end
 local run_forever = Loop.run_forever
 
 function Loop:run_forever()
-   -- checked here too, so that the errors point at the caller's line
-   if self:is_closed() then
-      error("Event loop is closed", 2)
-   elseif self:is_running() then
-      error("This event loop is already running", 2)
-   elseif core.get_running_loop() ~= nil then
-      error("Cannot run the event loop while another loop is running", 2)
-   elseif not core.sigint_catchable() then
+   tasks.check_runnable(self) -- here, so that errors point at the caller's line
+   if not core.sigint_catchable() then
       return run_forever(self) -- SIGINT is someone else's
    end
    local interrupted = false

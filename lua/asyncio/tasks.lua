@@ -103,17 +103,22 @@ function M.all_tasks(loop)
    return taskset.new(set)
 end
 
+-- Raises, at the line of the caller of the caller, what the core's
+-- run_forever would raise from a line of ours: loop is closed or cannot
+-- run now.
+function M.check_runnable(loop)
+   if loop:is_closed() then
+      error("Event loop is closed", 3)
+   elseif loop:is_running() then
+      error("This event loop is already running", 3)
+   elseif core.get_running_loop() ~= nil then
+      error("Cannot run the event loop while another loop is running", 3)
+   end
+end
+
 -- loop:run_until_complete(aw) -> ...: runs the loop until aw is done.
 function Loop:run_until_complete(aw)
-   if self:is_closed() then
-      error("Event loop is closed", 2)
-   end
-   if self:is_running() then
-      error("This event loop is already running", 2)
-   end
-   if core.get_running_loop() ~= nil then
-      error("Cannot run the event loop while another loop is running", 2)
-   end
+   M.check_runnable(self)
    local new_task = not M.isfuture(aw)
    if not new_task and aw:get_loop() ~= self then
       error("bad argument #1 to 'run_until_complete' (the future is attached to a different loop)", 2)
