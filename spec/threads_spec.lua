@@ -16,6 +16,40 @@ local function run_process(code)
 end
 
 describe("to_thread", function()
+   it("returns a coroutine object, as Python's async def: a task can run it", helper.async(function()
+      assert.is_true(asyncio.iscoroutinefunction(asyncio.to_thread))
+      local job = asyncio.to_thread(function(x) return x * 2 end, 21)
+      assert.is_true(asyncio.iscoroutine(job))
+      local t = asyncio.create_task(job)
+      assert.equal(42, await(t))
+      local a, b = table.unpack(await(asyncio.gather(asyncio.to_thread(function() return "a" end),
+                                                     asyncio.sleep(0, "b"))))
+      assert.equal("a", a)
+      assert.equal("b", b)
+   end))
+
+   it("does nothing until it runs, as Python's", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local fut = loop:create_future()
+      local job = asyncio.to_thread(function(l, f)
+         l:call_soon_threadsafe(function(ff) ff:set_result("ran") end, f)
+      end, loop, fut)
+      await(asyncio.sleep(0.05))
+      assert.is_false(fut:done())
+      assert.is_nil(loop:_lua().default_executor) -- not even made
+      await(job)
+      assert.equal("ran", await(fut))
+   end))
+
+   it("names the await's line in an argument error", helper.async(function()
+      local ok, err = pcall(function()
+         local x = await(asyncio.to_thread(nil))
+         return x
+      end)
+      assert.is_false(ok)
+      assert.matches("^[^:]*threads_spec.lua:%d+: bad argument #1 to 'to_thread' %(function expected, got nil%)$", err)
+   end))
+
    it("returns every result, nils and nested tables included", helper.async(function()
       local n, a, b, c, t = await(asyncio.to_thread(function(...)
          return select("#", ...), ...
@@ -89,7 +123,7 @@ describe("to_thread", function()
    end))
 
    it("fails with a stand-in string when the job raises nil, as a task does", helper.async(function()
-      local job = asyncio.to_thread(function() error(nil) end)
+      local job = asyncio.create_task(asyncio.to_thread(function() error(nil) end))
       assert.equal("(error object is a nil value)", helper.error_of(await, job))
       assert.equal("(error object is a nil value)", job:exception())
    end))
@@ -136,11 +170,11 @@ describe("to_thread", function()
       assert.matches("result #2 of the function: cannot copy a function value", err)
    end))
 
-   describe("refuses before the job starts", function()
+   describe("refuses, when awaited, before the job starts", function()
       local function refuses(pattern, ...)
          local args = table.pack(...)
          helper.run(function()
-            local ok, err = pcall(asyncio.to_thread, table.unpack(args, 1, args.n))
+            local ok, err = pcall(await, asyncio.to_thread(table.unpack(args, 1, args.n)))
             assert.is_false(ok)
             assert.matches(pattern, err)
          end)
@@ -196,7 +230,7 @@ describe("to_thread", function()
    it("runs many jobs concurrently on at most as many threads as cores", helper.async(function()
       local futs = {}
       for i = 1, 200 do
-         futs[i] = asyncio.to_thread(function(x) return x * x end, i)
+         futs[i] = asyncio.create_task(asyncio.to_thread(function(x) return x * x end, i))
       end
       for i = 1, 200 do
          assert.equal(i * i, await(futs[i]))
@@ -207,11 +241,11 @@ describe("to_thread", function()
 
    it("keeps the loop running while jobs run", helper.async(function()
       local ticks = 0
-      local fut = asyncio.to_thread(function(s)
+      local fut = asyncio.create_task(asyncio.to_thread(function(s)
          local t = os.clock() + s
          while os.clock() < t do end
          return "slow"
-      end, 0.2)
+      end, 0.2))
       while not fut:done() do
          await(asyncio.sleep(0.01))
          ticks = ticks + 1
@@ -398,7 +432,7 @@ describe("loop:call_soon_threadsafe", function()
       local t0 = loop:time()
       -- the job ends only after it resolved fut: the main task is blocked
       -- on fut alone, the loop waiting in epoll
-      asyncio.to_thread(function(l, f)
+      loop:run_in_executor(nil, function(l, f)
          local t = os.clock() + 0.05
          while os.clock() < t do end
          assert(tostring(l):match("ThreadRef loop"))
@@ -760,7 +794,7 @@ describe("shutdown", function()
       local t0 = os.time()
       local clock0 = require("asyncio.core").monotonic()
       asyncio.run(function()
-         asyncio.to_thread(function(l) -- not awaited: still running when main returns
+         asyncio.get_running_loop():run_in_executor(nil, function(l) -- not awaited: still running when main returns
             local t = os.clock() + 0.05
             while os.clock() < t do end
             return l:run_coroutine_threadsafe(function() return "from the loop" end):result(10)
@@ -771,7 +805,7 @@ describe("shutdown", function()
 
    it("loop:shutdown_default_executor() is done once the jobs are", helper.async(function()
       local loop = asyncio.get_running_loop()
-      local fut = asyncio.to_thread(function()
+      local fut = loop:run_in_executor(nil, function()
          local t = os.clock() + 0.05
          while os.clock() < t do end
          return "job"
@@ -779,7 +813,7 @@ describe("shutdown", function()
       await(loop:shutdown_default_executor())
       assert.is_true(fut:done())
       assert.equal("job", await(fut))
-      assert.has_error(function() asyncio.to_thread(print) end, "Executor shutdown has been called")
+      assert.has_error(function() await(asyncio.to_thread(print)) end, "Executor shutdown has been called")
    end))
 
    it("after shutdown_default_executor, even before any job, the default executor is refused", helper.async(function()

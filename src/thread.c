@@ -249,11 +249,6 @@ static int core_executor_new (lua_State *L) {
   return 1;
 }
 
-/*
-** core.executor_submit(executor, future, fname, fnarg, fn, ...): runs
-** fn(...) on a worker; its results or error settle future. Misuse raises
-** as fname's argument fnarg (fn) and those after it.
-*/
 /* No result will come for the pending future target of the loop at
    loopidx: forget it. [-0, +0, -] */
 static void forget_pending (lua_State *L, int loopidx, uint64_t target) {
@@ -264,11 +259,18 @@ static void forget_pending (lua_State *L, int loopidx, uint64_t target) {
   lua_pop(L, 2);
 }
 
+/*
+** core.executor_submit(executor, future, fname, fnarg, level, fn, ...):
+** runs fn(...) on a worker; its results or error settle future. Misuse
+** raises as fname's argument fnarg (fn) and those after it, at the
+** position of the function `level` levels above this one.
+*/
 static int core_executor_submit (lua_State *L) {
   Executor *ex = executor_check(L, 1);
   Future *f = future_check(L, 2);
   const char *fname = luaL_checkstring(L, 3);
   int fnarg = (int)luaL_checkinteger(L, 4), bad;
+  int level = (int)luaL_checkinteger(L, 5);
   Job *job;
   CopyBuf b;
   uint64_t target, inbox;
@@ -277,6 +279,7 @@ static int core_executor_submit (lua_State *L) {
     lua_pushliteral(L, "cannot schedule new futures after shutdown");
     return lua_error(L);
   }
+  lua_remove(L, 5);  /* fn, ... from 5 on */
   if (lua_isnone(L, 5)) lua_pushnil(L);  /* "function expected, got nil" */
   top = lua_gettop(L);
   /* what may raise comes before what must be freed */
@@ -287,7 +290,7 @@ static int core_executor_submit (lua_State *L) {
   copy_init(&b);
   if (!copy_dump(L, &b, 5, top - 4, 1, aio_rt(L), &bad)) {
     forget_pending(L, top + 1, target);
-    copy_argerror(L, &b, fname, fnarg + bad, 2);
+    copy_argerror(L, &b, fname, fnarg + bad, level);
   }
   job = (Job *)calloc(1, sizeof(Job));
   if (job == NULL) {

@@ -44,7 +44,7 @@ for _, name in ipairs({ "asyncio.compose", "asyncio.locks", "asyncio.queues", "a
 end
 
 -- The functions that return coroutine objects, as Python's `async def`
--- ones (to_thread returns a future, gather and shield are plain there too).
+-- ones (gather and shield are plain there too).
 for _, name in ipairs({ "sleep", "wait", "wait_for", "open_connection", "start_server",
                         "open_unix_connection", "start_unix_server", "create_subprocess_exec",
                         "create_subprocess_shell", "getaddrinfo", "open_datagram" }) do

@@ -37,19 +37,21 @@ function M.ThreadPoolExecutor(max_workers)
 end
 
 -- A future of loop for fn(...) run by executor. Cancelling it cancels the
--- job if it has not started yet.
-local function submit(executor, loop, fname, fnarg, fn, ...)
+-- job if it has not started yet. Errors about the arguments name fname's
+-- argument fnarg (fn) and those after it, at the line `level` levels above
+-- submit: 2 is the caller of a function whose last act is `return submit(...)`.
+local function submit(executor, loop, fname, fnarg, level, fn, ...)
    local target
    local fut = core.new_future(loop, function(f, msg)
       return core.executor_cancel(executor, f, target, msg)
    end)
-   target = core.executor_submit(executor, fut, fname, fnarg, fn, ...)
+   target = core.executor_submit(executor, fut, fname, fnarg, level, fn, ...)
    return fut
 end
 
 -- executor:submit(fn, ...) -> Future of the running (or current) loop.
 function Executor:submit(fn, ...)
-   return submit(self, loop_now(), "submit", 1, fn, ...)
+   return submit(self, loop_now(), "submit", 1, 2, fn, ...)
 end
 
 -- Each loop has its default executor, made on first use.
@@ -76,17 +78,20 @@ function Loop:run_in_executor(executor, fn, ...)
    elseif getmetatable(executor) ~= core.ThreadPoolExecutor then
       argerror(1, "run_in_executor", "ThreadPoolExecutor or nil", executor)
    end
-   return submit(executor, self, "run_in_executor", 2, fn, ...)
+   return submit(executor, self, "run_in_executor", 2, 2, fn, ...)
 end
 
--- asyncio.to_thread(fn, ...) -> awaitable for fn(...) run on a worker.
-function M.to_thread(fn, ...)
-   local loop = loop_now()
-   if loop:is_closed() then
-      error("Event loop is closed", 2)
-   end
-   return submit(default_executor(loop), loop, "to_thread", 1, fn, ...)
-end
+-- asyncio.to_thread(fn, ...) -> coroutine object, as Python's `async def
+-- to_thread`: nothing happens until it runs (awaited, or as the body of a
+-- task), when fn(...) goes to the running loop's default executor and the
+-- awaiting task waits for its results. So create_task(to_thread(f)) works
+-- as in Python, and the arguments are checked (and copied) then: their
+-- errors are raised by the await.
+M.to_thread = coroutines.async(function(fn, ...)
+   local loop = core.get_running_loop()
+   -- level 3: the line of the await (which tail-calls this body)
+   return await(submit(default_executor(loop), loop, "to_thread", 1, 3, fn, ...))
+end)
 
 -- Closing a loop lets its default executor go (the jobs still finish);
 -- asyncio.run waits for them before it closes the loop.
@@ -327,5 +332,8 @@ function M._loop_thread_main(lt)
    events.set_event_loop(nil)
    loop:close()
 end
+
+-- Python's shutdown_default_executor is `async def`, for iscoroutinefunction.
+coroutines.mark_async(Loop.shutdown_default_executor)
 
 return M
