@@ -26,6 +26,34 @@ describe("coroutine objects", function()
       assert.equal("slept", asyncio.run(asyncio.sleep, 0, "slept")) -- was the un-run coroutine
    end)
 
+   it("include the methods Python writes async def, and only those", helper.async(function()
+      local is = asyncio.iscoroutinefunction
+      local q, lock, event, cond = asyncio.Queue(), asyncio.Lock(), asyncio.Event(), asyncio.Condition()
+      local sem, barrier = asyncio.BoundedSemaphore(), asyncio.Barrier(1)
+      for what, method in pairs({ ["q.put"] = q.put, ["q.get"] = q.get, ["q.join"] = q.join,
+                                  ["lock.acquire"] = lock.acquire, ["event.wait"] = event.wait,
+                                  ["cond.acquire"] = cond.acquire, ["cond.wait"] = cond.wait,
+                                  ["cond.wait_for"] = cond.wait_for, ["sem.acquire"] = sem.acquire,
+                                  ["barrier.wait"] = barrier.wait, ["barrier.reset"] = barrier.reset,
+                                  ["barrier.abort"] = barrier.abort, to_thread = asyncio.to_thread }) do
+         assert.is_true(is(method), what)
+      end
+      for what, method in pairs({ ["q.put_nowait"] = q.put_nowait, ["q.task_done"] = q.task_done,
+                                  ["lock.release"] = lock.release, ["event.set"] = event.set,
+                                  ["cond.notify"] = cond.notify, ["sem.release"] = sem.release }) do
+         assert.is_false(is(method), what)
+      end
+      local server = await(asyncio.start_server(function() end, "127.0.0.1", 0))
+      local reader, writer = await(asyncio.open_connection(server:getsockname()))
+      assert.is_true(is(reader.readline) and is(writer.drain) and is(writer.wait_closed))
+      assert.is_false(is(reader.at_eof) or is(writer.write))
+      writer:close()
+      server:close()
+      local loop = asyncio.get_running_loop()
+      assert.is_true(is(loop.shutdown_default_executor))
+      assert.is_false(is(loop.run_in_executor)) -- returns a future, as Python's
+   end))
+
    it("are awaited inline, without a loop iteration", helper.async(function()
       local loop = asyncio.get_running_loop()
       local order = {}

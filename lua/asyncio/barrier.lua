@@ -127,4 +127,9 @@ function M.constructor(Condition, checkcount)
    end
 end
 
+-- The methods Python writes `async def`, for iscoroutinefunction.
+for _, method in ipairs({ Barrier.wait, Barrier.reset, Barrier.abort }) do
+   coroutines.mark_async(method)
+end
+
 return M

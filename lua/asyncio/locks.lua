@@ -455,4 +455,10 @@ BoundedSemaphore.__tostring = Semaphore.__tostring
 
 M.Barrier = require("asyncio.barrier").constructor(M.Condition, checkcount)
 
+-- The methods Python writes `async def`, for iscoroutinefunction.
+for _, method in ipairs({ Lock.acquire, Event.wait, Condition.acquire, Condition.wait,
+                          Condition.wait_for, Semaphore.acquire }) do
+   coroutines.mark_async(method)
+end
+
 return M

@@ -23,12 +23,18 @@ local function class(kind, name)
       elseif maxsize ~= maxsize then
          error(("bad argument #1 to '%s' (maxsize is NaN)"):format(name), 2)
       end
-      return core.queue_new(mt, kind, maxsize, ops.Op, coroutines.reusable)
+      local q = core.queue_new(mt, kind, maxsize, ops.Op, coroutines.reusable)
+      -- each queue has its own put and get (src/queue.c): Python's are
+      -- `async def`, so iscoroutinefunction says true of them
+      coroutines.mark_async(q.put)
+      coroutines.mark_async(q.get)
+      return q
    end
 end
 
 M.Queue = class(0, "Queue")
 M.LifoQueue = class(1, "LifoQueue")
 M.PriorityQueue = class(2, "PriorityQueue")
+coroutines.mark_async(core.queue_methods.join)
 
 return M

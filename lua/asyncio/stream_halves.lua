@@ -36,4 +36,12 @@ function M.halves(stream, limit)
    return reader, writer
 end
 
+-- The methods Python writes `async def`, for iscoroutinefunction.
+for _, name in ipairs({ "read", "readline", "readexactly", "readuntil" }) do
+   coroutines.mark_async(core.StreamReader[name])
+end
+for _, name in ipairs({ "drain", "wait_closed" }) do
+   coroutines.mark_async(core.StreamWriter[name])
+end
+
 return M

@@ -428,4 +428,8 @@ end
 -- asyncio.subprocess.PIPE and friends, as Python programs spell them.
 M.subprocess = { PIPE = M.PIPE, STDOUT = M.STDOUT, DEVNULL = M.DEVNULL, Process = Process }
 
+-- The methods Python writes `async def`, for iscoroutinefunction.
+coroutines.mark_async(Process.wait)
+coroutines.mark_async(Process.communicate)
+
 return M
