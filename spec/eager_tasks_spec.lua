@@ -20,6 +20,19 @@ describe("eager tasks", function()
       assert.is_true(t:done())
       assert.equal(10, t:result())
       assert.equal("q1", t:get_name())
+      assert.is_nil(t:get_coro()) -- as Python 3.13: it let its coroutine go
+      -- gather of a task like it, and of its coroutine object twice
+      local c = quick(2)
+      assert.same({ 10, 20, 20, n = 3 }, await(asyncio.gather(t, c, c)))
+   end))
+
+   it("keep their coroutine object while they are not done", helper.async(function()
+      asyncio.get_running_loop():set_task_factory(asyncio.eager_task_factory)
+      local c = async(function() await(asyncio.sleep(0)) end)()
+      local t = asyncio.create_task(c)
+      assert.equal(c, t:get_coro())
+      await(t)
+      assert.equal(c, t:get_coro())
    end))
 
    it("suspend like any task, and the creator goes on as the current task", helper.async(function()

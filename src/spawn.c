@@ -87,6 +87,11 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx,
     loop->eager_depth++;
     task_step(L, loop, loopidx, tidx, 0);
     loop->eager_depth--;
+    if (t->fut.state != FUT_PENDING) {  /* as Python 3.13: done at once,
+                                           get_coro() is nil from now on */
+      lua_pushnil(L);
+      lua_setiuservalue(L, tidx, TASK_UV_OBJ);
+    }
   } else loop_ready_push(L, loop, loopidx, tidx, 0);
   lua_settop(L, tidx);
 }

@@ -62,8 +62,9 @@ local function child_future(args, i, loop, seen)
       seen = {}
       for j = 1, i - 1 do
          local t = args[j]
-         if getmetatable(t) == Task_mt then
-            seen[t:get_coro()] = t
+         local coro = getmetatable(t) == Task_mt and t:get_coro()
+         if coro then -- nil for a task that finished in its eager start
+            seen[coro] = t
          end
       end
    end
@@ -198,6 +199,12 @@ function M.gather(...)
       local arg = children[i]
       if fresh_coroutine(arg, getmetatable(arg)) then -- the common case
          local task = new_task(loop, arg)
+         if factory ~= nil and seen == nil then
+            -- an eager task done at once lets its coroutine object go
+            -- (get_coro() is nil), so child_future could not find it:
+            -- index the coroutine objects as they come
+            seen = {}
+         end
          if seen ~= nil then
             seen[arg] = task
          end
