@@ -77,6 +77,29 @@ describe("error classes", function()
       assert.is_true(asyncio.OSError:is(asyncio.OSError.from_errno(1, "EPERM", "x")))
    end)
 
+   it("choose the OSError subclass Python chooses for the errno", function()
+      for code, name in pairs({ EPERM = "PermissionError", EACCES = "PermissionError",
+                                EEXIST = "FileExistsError", ENOTDIR = "NotADirectoryError",
+                                EISDIR = "IsADirectoryError", EAGAIN = "BlockingIOError",
+                                EINPROGRESS = "BlockingIOError", EALREADY = "BlockingIOError",
+                                EINTR = "InterruptedError", ECHILD = "ChildProcessError",
+                                ESRCH = "ProcessLookupError", ENOENT = "FileNotFoundError",
+                                ETIMEDOUT = "TimeoutError", ESHUTDOWN = "BrokenPipeError" }) do
+         local e = asyncio.OSError.from_errno(1, code, "x")
+         assert.is_true(asyncio[name]:is(e), code)
+         assert.is_true(asyncio.OSError:is(e), code)
+      end
+      assert.equal(asyncio.OSError, getmetatable(asyncio.OSError.from_errno(1, "EINVAL", "x")))
+   end)
+
+   it("give a failing OS call's error its subclass", helper.async(function()
+      local path = os.tmpname()
+      local err = helper.error_of(asyncio.await, asyncio.open_unix_connection(path .. "/sock"))
+      os.remove(path)
+      assert.is_true(asyncio.NotADirectoryError:is(err), tostring(err))
+      assert.equal("ENOTDIR", err.code)
+   end))
+
    it("pass through pcall as the same value", function()
       local e = asyncio.QueueEmpty("empty")
       local ok, err = pcall(error, e)

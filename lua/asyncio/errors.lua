@@ -109,6 +109,13 @@ class("ConnectionResetError", ConnectionError)
 class("ConnectionAbortedError", ConnectionError)
 class("BrokenPipeError", ConnectionError)
 class("FileNotFoundError", OSError)
+class("FileExistsError", OSError)
+class("NotADirectoryError", OSError)
+class("IsADirectoryError", OSError)
+class("PermissionError", OSError)
+class("BlockingIOError", OSError)
+class("InterruptedError", OSError)
+class("ChildProcessError", OSError)
 class("ProcessLookupError", OSError)
 
 -- The subclass of OSError that Python raises for a given errno code.
@@ -120,6 +127,16 @@ local by_code = {
    ESHUTDOWN = M.BrokenPipeError,
    ETIMEDOUT = M.TimeoutError,
    ENOENT = M.FileNotFoundError,
+   EEXIST = M.FileExistsError,
+   ENOTDIR = M.NotADirectoryError,
+   EISDIR = M.IsADirectoryError,
+   EACCES = M.PermissionError,
+   EPERM = M.PermissionError,
+   EAGAIN = M.BlockingIOError, -- EWOULDBLOCK too: the same number on Linux
+   EALREADY = M.BlockingIOError,
+   EINPROGRESS = M.BlockingIOError,
+   EINTR = M.InterruptedError,
+   ECHILD = M.ChildProcessError,
    ESRCH = M.ProcessLookupError,
 }
 
