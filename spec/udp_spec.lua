@@ -94,6 +94,25 @@ describe("datagram endpoints", function()
       server:close()
    end))
 
+   it("on :: take IPv4 datagrams too, as Python's (not IPv6-only)", helper.async(function()
+      local f = io.open("/proc/sys/net/ipv6/bindv6only")
+      local v6only = f and f:read("n")
+      if f then f:close() end
+      if v6only ~= 0 then return end -- the system is not dual-stack by default
+      local server = bound("::")
+      local _, port = server:getsockname()
+      local client = await(asyncio.open_datagram({ remote_host = "127.0.0.1", remote_port = port }))
+      client:send("four")
+      local data, host = await(asyncio.wait_for(server:recv(), 5))
+      assert.equal("four", data)
+      assert.equal("::ffff:127.0.0.1", host)
+      -- and the IPv4 port is taken, as Python's bind finds it
+      local err = helper.error_of(await, asyncio.open_datagram({ local_host = "0.0.0.0", local_port = port }))
+      assert.equal("EADDRINUSE", err.code)
+      client:close()
+      server:close()
+   end))
+
    it("raise ConnectionRefusedError after sending to a closed port", helper.async(function()
       local gone = bound()
       local _, port = gone:getsockname()

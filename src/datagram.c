@@ -273,8 +273,8 @@ static int core_datagram (lua_State *L) {
     socket_pusherror(L, errno, "setsockopt SO_REUSEPORT");
     return 2;
   }
-  if (family == AF_INET6)
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  /* no IPV6_V6ONLY, as Python's create_datagram_endpoint: an endpoint on
+     "::" takes IPv4 datagrams too where the system is dual-stack */
   if (!lua_isnil(L, 3) || !lua_isnil(L, 4)) {
     const char *what;
     lua_pushvalue(L, 3);
