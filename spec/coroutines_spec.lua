@@ -132,6 +132,13 @@ describe("coroutine objects", function()
       assert.equal(2, await(first))
       assert.equal("cannot reuse already awaited coroutine", helper.error_of(await, second))
       assert.equal(2, runs)
+      -- cancelled before it starts, it fails all the same: as in Python,
+      -- where the CancelledError thrown into the used coroutine meets it
+      local t = asyncio.create_task(used)
+      t:cancel()
+      assert.equal("cannot reuse already awaited coroutine", helper.error_of(await, t))
+      assert.equal("cannot reuse already awaited coroutine",
+                   helper.error_of(await, asyncio.wait_for(used, 0)))
    end))
 
    it("await __await values", helper.async(function()

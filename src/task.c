@@ -281,20 +281,22 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
     return;
   }
   if (!t->started) {
+    if (t->reused) {  /* as Python: a coroutine object runs once; a cancel
+                         thrown into it meets the same error there */
+      t->must_cancel = 0;
+      t->wait = WAIT_NONE;
+      forget_task(L, idx);
+      lua_pushliteral(L, AIO_REUSED_CORO);
+      future_set_error(L, &t->fut, idx, lua_gettop(L));
+      lua_pop(L, 1);
+      return;
+    }
     if (t->must_cancel) {  /* cancelled before it ran: the body never starts */
       t->must_cancel = 0;
       t->wait = WAIT_NONE;
       forget_task(L, idx);
       finish_cancelled(L, t, idx, 0);
       release_coroutine(L, t, idx, 0);
-      return;
-    }
-    if (t->reused) {  /* as Python: a coroutine object runs once */
-      t->wait = WAIT_NONE;
-      forget_task(L, idx);
-      lua_pushliteral(L, AIO_REUSED_CORO);
-      future_set_error(L, &t->fut, idx, lua_gettop(L));
-      lua_pop(L, 1);
       return;
     }
     co = acquire_coroutine(L, t, idx);
