@@ -57,6 +57,36 @@ describe("Future", function()
       assert.is_true(cancelled:cancelled())
    end)
 
+   it("show a result that leads back to them as ..., as Python's recursive_repr", function()
+      local fut = asyncio.Future(loop)
+      fut:set_result(fut)
+      assert.equal("<Future finished result=...>", tostring(fut))
+      local a, b = asyncio.Future(loop), asyncio.Future(loop)
+      a:set_result(b)
+      b:set_result(a)
+      assert.equal("<Future finished result=<Future finished result=...>>", tostring(a))
+      local t = helper.run(function()
+         local task = asyncio.create_task(asyncio.async(function() return asyncio.current_task() end)())
+         asyncio.await(task)
+         return task
+      end)
+      assert.matches("^<Task finished name=Task%-%d+ result=...>$", tostring(t))
+      -- a __tostring that fails leaves nothing behind
+      local bad = asyncio.Future(loop)
+      bad:set_result(setmetatable({}, { __tostring = function() error("no tostring") end }))
+      assert.has_error(function() return tostring(bad) end)
+      assert.equal("<Future finished result=...>", tostring(fut))
+      -- a long chain is cut, not a C stack overflow
+      local chain = asyncio.Future(loop)
+      chain:set_result(1)
+      for _ = 1, 100 do
+         local f = asyncio.Future(loop)
+         f:set_result(chain)
+         chain = f
+      end
+      assert.matches("result=...>+$", tostring(chain))
+   end)
+
    it("keeps every result value, nils included", function()
       local fut = asyncio.Future(loop)
       fut:set_result(nil, "b", nil)

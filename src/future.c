@@ -462,6 +462,40 @@ static int future_get_loop (lua_State *L) {
 ** Pushes the state part of tostring: "pending", "cancelled",
 ** "finished result=..." or "finished error=...". [-0, +1, e]
 */
+static int call_tolstring (lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/*
+** Whether f's tostring is running already, further out: a result that
+** leads back to its future (a task returning itself) then shows "...", as
+** Python's reprlib.recursive_repr does, and so do futures nested deeper
+** than AIO_REPR_DEPTH, instead of a C stack overflow.
+*/
+int future_in_tostring (lua_State *L, Future *f) {
+  Runtime *rt = aio_rt(L);
+  int i;
+  if (rt->repr_depth >= AIO_REPR_DEPTH) return 1;
+  for (i = 0; i < rt->repr_depth; i++)
+    if (rt->repr_active[i] == (const void *)f) return 1;
+  return 0;
+}
+
+/* Replaces the value on top by its tostring, made with f marked as being
+   shown (removed again if that raises). [-1, +1, e] */
+static const char *result_tostring (lua_State *L, Future *f) {
+  Runtime *rt = aio_rt(L);
+  int status;
+  rt->repr_active[rt->repr_depth++] = f;
+  lua_pushcfunction(L, call_tolstring);
+  lua_insert(L, -2);
+  status = lua_pcall(L, 1, 1, 0);
+  rt->repr_depth--;
+  if (status != LUA_OK) lua_error(L);
+  return lua_tostring(L, -1);
+}
+
 int future_tostring_state (lua_State *L, Future *f, int idx) {
   switch (f->state) {
     case FUT_PENDING: lua_pushliteral(L, "pending"); break;
@@ -476,15 +510,18 @@ int future_tostring_state (lua_State *L, Future *f, int idx) {
         lua_pushnil(L);
       }
       lua_pushfstring(L, "finished %s=%s", f->failed ? "error" : "result",
-                      luaL_tolstring(L, -1, NULL));
-      lua_replace(L, -3);
-      lua_pop(L, 1);
+                      result_tostring(L, f));
+      lua_replace(L, -2);
   }
   return 1;
 }
 
 static int future_tostring (lua_State *L) {
   Future *f = future_check(L, 1);
+  if (future_in_tostring(L, f)) {
+    lua_pushliteral(L, "...");
+    return 1;
+  }
   future_tostring_state(L, f, 1);
   lua_pushfstring(L, "<Future %s>", lua_tostring(L, -1));
   return 1;

@@ -59,6 +59,9 @@ enum {
   RT_NUV
 };
 
+/* How deeply tostring of a future shows the futures in its result. */
+#define AIO_REPR_DEPTH 32
+
 /* One per lua_State that loaded the core. */
 typedef struct Runtime {
   struct Loop *running;          /* rw: loop inside run_forever, or NULL */
@@ -68,6 +71,9 @@ typedef struct Runtime {
   const void *coro_mt[2];        /* ro: metatables of coroutine objects */
   const void *sleep0;            /* ro: the shared sleep(0) object */
   unsigned setup_done;           /* rw: AIO_SETUP_* calls already made */
+  int repr_depth;                /* rw: entries in repr_active */
+  const void *repr_active[AIO_REPR_DEPTH]; /* rw: futures whose tostring
+                                   is running, innermost last (future.c) */
 } Runtime;
 
 /* What running a coroutine object a second time raises, in Python's words. */
@@ -272,6 +278,7 @@ void future_add_callback (lua_State *L, Future *f, int idx, int cbidx);
 void future_schedule_callbacks (lua_State *L, Future *f, int idx);
 int future_gc (lua_State *L);
 int future_tostring_state (lua_State *L, Future *f, int idx);
+int future_in_tostring (lua_State *L, Future *f);
 int future_open (lua_State *L);
 
 /* ---------- tasks (task.c) ---------- */

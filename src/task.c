@@ -796,6 +796,10 @@ static int task_traceback (lua_State *L) {
 
 static int task_tostring (lua_State *L) {
   Task *t = task_check(L, 1);
+  if (future_in_tostring(L, &t->fut)) {
+    lua_pushliteral(L, "...");
+    return 1;
+  }
   /* Python 3.13 shows a pending task with cancel requests as cancelling */
   if (t->fut.state == FUT_PENDING && t->ncancels > 0) lua_pushliteral(L, "cancelling");
   else future_tostring_state(L, &t->fut, 1);
