@@ -52,4 +52,22 @@ print(arg[0] ~= nil, arg[1])
       assert.matches("hi", out)
       assert.matches("1\n2", out)
    end)
+
+   it("reports a value that cannot be shown at the prompt, and goes on", function()
+      local input = "setmetatable({}, {__tostring = function() error(\"unshowable\") end})\n"
+         .. "asyncio.current_task()\n\"alive\"\n"
+      local out, code = run("printf '" .. input .. "' | bin/lua-asyncio")
+      assert.equal(0, code)
+      assert.matches("unshowable", out)
+      assert.matches("<Task finished name=Task%-%d+ result=...>", out) -- a task showing itself
+      assert.matches("alive", out)
+   end)
+
+   it("keeps the interpreter and its options below arg[0], as lua5.4 does", function()
+      local path = script("print(arg[-1], arg[-2], arg[-3], #arg)\n")
+      local out, code = run("lua5.4 -W bin/lua-asyncio " .. path)
+      os.remove(path)
+      assert.equal(0, code)
+      assert.equal("bin/lua-asyncio\t-W\tlua5.4\t0\n", out)
+   end)
 end)
