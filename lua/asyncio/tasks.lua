@@ -52,9 +52,22 @@ local function has_await(x)
    return type(mt) == "table" and mt.__await ~= nil
 end
 
--- asyncio.ensure_future(aw [, loop]): futures and tasks as they are,
--- coroutine objects and __await values wrapped in a task.
+-- asyncio.ensure_future(aw [, loop | {loop = loop}]): futures and tasks as
+-- they are, coroutine objects and __await values wrapped in a task. The
+-- table form is Python's keyword, ensure_future(aw, loop=loop).
 function M.ensure_future(aw, loop)
+   if type(loop) == "table" and getmetatable(loop) == nil then
+      local opts = loop
+      loop = opts.loop
+      for k in pairs(opts) do
+         if k ~= "loop" then
+            error(("bad argument #2 to 'ensure_future' (unknown option '%s')"):format(tostring(k)), 2)
+         end
+      end
+   end
+   if loop ~= nil and typeof(loop) ~= "loop" then
+      argerror(2, "ensure_future", "event loop or nil", loop)
+   end
    local t = typeof(aw)
    if t == "future" or t == "task" then
       if loop ~= nil and aw:get_loop() ~= loop then
