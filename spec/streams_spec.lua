@@ -1091,6 +1091,19 @@ describe("streams", function()
          writer:close()
          server:close()
       end))
+
+      it("take abstract names that fill the whole address, zeros included", helper.async(function()
+         local name = "\0asyncio\0spec-" .. core.getpid() .. "-"
+         name = name .. ("z"):rep(core.unix_path_max + 1 - #name) -- 108 bytes on Linux
+         local server = await(asyncio.start_unix_server(echo_handler, name))
+         assert.equal(name, server:getsockname())
+         local reader, writer = await(asyncio.open_unix_connection(name))
+         writer:write("full")
+         assert.equal("full", await(reader:readexactly(4)))
+         writer:close()
+         server:close()
+         assert.has_error(function() asyncio.open_unix_connection(name .. "z") end)
+      end))
    end)
 
    it("rejects misuse with errors naming the function", helper.async(function()
@@ -1119,6 +1132,11 @@ describe("streams", function()
          where(function() asyncio.open_unix_connection("/tmp/" .. ("x"):rep(200)) end))
       assert.matches("^[^:]*streams_spec%.lua:%d+: bad argument #2 to 'start_unix_server' %(empty socket path%)",
          where(function() asyncio.start_unix_server(echo_handler, "") end))
+      -- a zero inside a path would cut it short (Python: embedded null character)
+      assert.matches("bad argument #2 to 'start_unix_server' %(embedded zero in the socket path%)",
+         where(function() asyncio.start_unix_server(echo_handler, "/tmp/a\0b") end))
+      assert.matches("bad argument #1 to 'open_unix_connection' %(embedded zero in the socket path%)",
+         where(function() asyncio.open_unix_connection("/tmp/a\0b") end))
       -- numbers with an integer value will do as ports and limits
       local r2, w2 = await(asyncio.open_connection("127.0.0.1", port + 0.0, { limit = 2 ^ 20 }))
       w2:write("float port\n")

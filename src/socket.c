@@ -143,7 +143,12 @@ static const char *toaddr (int family, const char *host, size_t hostlen,
   if (family == AF_UNIX) {
     struct sockaddr_un *un = (struct sockaddr_un *)ss;
     if (host == NULL || hostlen == 0) return "empty socket path";
-    if (hostlen >= sizeof(un->sun_path)) return "socket path too long";
+    /* a path needs its terminating zero; an abstract name (a zero first)
+       may fill sun_path, its length being given */
+    if (hostlen > sizeof(un->sun_path) - (host[0] != '\0'))
+      return "socket path too long";
+    if (host[0] != '\0' && memchr(host, '\0', hostlen) != NULL)
+      return "embedded zero in the socket path";
     un->sun_family = AF_UNIX;
     memcpy(un->sun_path, host, hostlen);
     *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + hostlen

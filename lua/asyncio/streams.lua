@@ -70,6 +70,13 @@ local function checkpath(fname, n, path)
       badarg(n, fname, "string expected, got " .. coroutines.typename(path))
    elseif path == "" then
       badarg(n, fname, "empty socket path")
+   elseif path:byte(1) == 0 then -- an abstract name: any bytes, sun_path filled at most
+      if #path > core.unix_path_max + 1 then
+         badarg(n, fname, ("abstract socket name too long (%d bytes, at most %d)"):format(#path,
+            core.unix_path_max + 1))
+      end
+   elseif path:find("\0", 1, true) then -- the system would cut it there
+      badarg(n, fname, "embedded zero in the socket path")
    elseif #path > core.unix_path_max then
       badarg(n, fname, ("socket path too long (%d bytes, at most %d)"):format(#path, core.unix_path_max))
    end
