@@ -92,6 +92,16 @@ local function checkcount(fname, argname, value, default, min)
    return value
 end
 
+-- Refuses arguments past the first nmax, as Python's constructors do (its
+-- tests check that an old `loop` argument is refused).
+local function check_no_more(fname, nmax, ...)
+   local n = select("#", ...)
+   if n > nmax then
+      error(("bad argument #%d to '%s' (no value expected, got %s)"):format(nmax + 1, fname,
+         typename((select(nmax + 1, ...)))), 3)
+   end
+end
+
 -- ---------- Lock ----------
 
 local Lock = class("Lock")
@@ -131,7 +141,8 @@ local function lock_acquire_op(op)
    return self
 end
 
-function M.Lock()
+function M.Lock(...)
+   check_no_more("Lock", 0, ...)
    local self = setmetatable({ _locked = false, _waiters = waitlist.new() }, Lock)
    self._acquire = ops.new(lock_acquire_op, "Lock.acquire", self)
    return self
@@ -146,17 +157,23 @@ function Lock:locked()
    return self._locked
 end
 
-function Lock:release()
-   if not self._locked then
-      error("Lock is not acquired.", 2) -- Python's words
+-- Releases lock; if it is not held, raises at the line `level` levels up.
+local function unlock(lock, level)
+   if not lock._locked then
+      error("Lock is not acquired.", level + 1) -- Python's words
    end
-   self._locked = false
-   wake_up_first(self)
+   lock._locked = false
+   wake_up_first(lock)
 end
 
--- local _ <close> = await(lock:acquire()): released on every exit path.
+function Lock:release()
+   unlock(self, 2)
+end
+
+-- local _ <close> = await(lock:acquire()): released on every exit path (an
+-- error names the line that closed the block).
 function Lock:__close()
-   self:release()
+   unlock(self, 2)
 end
 
 function Lock:__tostring()
@@ -180,7 +197,8 @@ local function event_wait_op(op)
    return true
 end
 
-function M.Event()
+function M.Event(...)
+   check_no_more("Event", 0, ...)
    local self = setmetatable({ _value = false, _waiters = waitlist.new() }, Event)
    self._wait = ops.new(event_wait_op, "Event.wait", self)
    return self
@@ -281,14 +299,15 @@ local function condition_acquire_op(op)
 end
 
 -- Condition([lock]): lock is a Lock, a new one by default.
-function M.Condition(lock)
+function M.Condition(lock, ...)
+   check_no_more("Condition", 1, lock, ...)
    if lock == nil then
       lock = M.Lock()
    elseif getmetatable(lock) ~= Lock then
       error(("bad argument #1 to 'Condition' (Lock expected, got %s)"):format(typename(lock)), 2)
    end
    local self = setmetatable({ _lock = lock, _waiters = waitlist.new() }, Condition)
-   self._acquire = ops.new(condition_acquire_op, "Condition.acquire", self)
+   self._acquire = ops.new(condition_acquire_op, "Lock.acquire", self) -- Python's is the lock's
    self._wait = ops.new(condition_wait_op, "Condition.wait", self)
    return self
 end
@@ -299,7 +318,7 @@ function Condition:acquire()
 end
 
 function Condition:release()
-   self._lock:release()
+   unlock(self._lock, 2)
 end
 
 function Condition:locked()
@@ -327,13 +346,13 @@ function Condition:wait_for(predicate)
 end
 
 function Condition:notify(n)
+   if not self._lock._locked then -- first, as Python's
+      error("cannot notify on un-acquired lock", 2)
+   end
    if n == nil then
       n = 1
    elseif type(n) ~= "number" then
       error(("bad argument #1 to 'notify' (number expected, got %s)"):format(typename(n)), 2)
-   end
-   if not self._lock._locked then
-      error("cannot notify on un-acquired lock", 2)
    end
    notify(self, n)
 end
@@ -346,7 +365,7 @@ function Condition:notify_all()
 end
 
 function Condition:__close()
-   self._lock:release()
+   unlock(self._lock, 2)
 end
 
 function Condition:__tostring()
@@ -406,18 +425,19 @@ end
 
 local function new_semaphore(cls, value, bound)
    local self = setmetatable({ _value = value, _bound = bound, _waiters = waitlist.new() }, cls)
-   self._acquire = ops.new(sem_acquire_op, cls == Semaphore and "Semaphore.acquire"
-      or "BoundedSemaphore.acquire", self)
+   self._acquire = ops.new(sem_acquire_op, "Semaphore.acquire", self) -- Python's name for both
    return self
 end
 
 -- Semaphore([value = 1]): value permits, an integer >= 0.
-function M.Semaphore(value)
+function M.Semaphore(value, ...)
+   check_no_more("Semaphore", 1, value, ...)
    return new_semaphore(Semaphore, checkcount("Semaphore", "value", value, 1, 0))
 end
 
 -- BoundedSemaphore([value = 1]): releasing above value raises.
-function M.BoundedSemaphore(value)
+function M.BoundedSemaphore(value, ...)
+   check_no_more("BoundedSemaphore", 1, value, ...)
    value = checkcount("BoundedSemaphore", "value", value, 1, 0)
    return new_semaphore(BoundedSemaphore, value, value)
 end
@@ -436,17 +456,26 @@ function Semaphore:release()
    wake_up_next(self)
 end
 
-function BoundedSemaphore:release()
+-- Releases a bounded semaphore; released too often, raises at the line
+-- `level` levels up.
+local function bounded_release(self, level)
    if self._value >= self._bound then
-      error("BoundedSemaphore released too many times", 2)
+      error("BoundedSemaphore released too many times", level + 1)
    end
    Semaphore.release(self)
+end
+
+function BoundedSemaphore:release()
+   bounded_release(self, 2)
 end
 
 function Semaphore:__close()
    self:release()
 end
-BoundedSemaphore.__close = Semaphore.__close
+
+function BoundedSemaphore:__close()
+   bounded_release(self, 2)
+end
 
 function Semaphore:__tostring()
    return describe(self, sem_locked(self) and "locked" or "unlocked, value:" .. self._value)
