@@ -354,6 +354,21 @@ describe("servers", function()
       server:close()
    end))
 
+   it("check the backlog option when called, naming the caller's line", function()
+      local function err_of(f)
+         local ok, err = pcall(f)
+         assert.is_false(ok)
+         return err
+      end
+      assert.matches("^[^:]*server_spec%.lua:%d+: bad argument #4 to 'start_server' "
+                     .. "%(backlog must be a non%-negative integer",
+         err_of(function() asyncio.start_server(echo_handler, "127.0.0.1", 0, { backlog = "x" }) end))
+      assert.matches("bad argument #3 to 'start_unix_server' %(backlog must be a non%-negative integer",
+         err_of(function() asyncio.start_unix_server(echo_handler, "/tmp/x.sock", { backlog = 0 / 0 }) end))
+      assert.matches("backlog must be",
+                     err_of(function() asyncio.start_server(echo_handler, nil, 0, { backlog = -1 }) end))
+   end)
+
    it("serve 1000 connections open at the same time", helper.async(function()
       local N = 1000
       local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0, { backlog = 1024 }))

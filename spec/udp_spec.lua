@@ -175,7 +175,9 @@ describe("datagram endpoints", function()
       assert.has_error(function() asyncio.open_datagram(42) end,
          "bad argument #1 to 'open_datagram' (table or nil expected, got number)")
       assert.has_error(function() asyncio.open_datagram({ bufsize = 0 }) end,
-         "bad argument #1 to 'open_datagram' (bufsize must be a positive integer)")
+         "bad argument #1 to 'open_datagram' (bufsize must be an integer from 1 to 16777216)")
+      assert.has_error(function() asyncio.open_datagram({ bufsize = 1 << 25 }) end,
+         "bad argument #1 to 'open_datagram' (bufsize must be an integer from 1 to 16777216)")
       local ep = bound()
       assert.has_error(function() ep:send({}) end)
       assert.has_error(function() ep:send("x", "not an address", 1) end)

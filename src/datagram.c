@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #define DEFAULT_BUFSIZE 65536
+#define MAX_BUFSIZE (1 << 24)  /* core.datagram_bufsize_max */
 #define MAX_QUEUED (1024 * 1024)  /* bytes of unsent datagrams, at most */
 
 enum {
@@ -242,7 +243,7 @@ static int core_datagram (lua_State *L) {
   unsigned int len;
   Endpoint *e;
   int fd, one = 1;
-  luaL_argcheck(L, bufsize > 0 && bufsize <= (1 << 24), 8, "out of range");
+  luaL_argcheck(L, bufsize > 0 && bufsize <= MAX_BUFSIZE, 8, "out of range");
   lua_settop(L, 8);
   e = (Endpoint *)lua_newuserdatauv(L, sizeof(Endpoint), DG_NUV);  /* 9 */
   memset(e, 0, sizeof(*e));
@@ -582,5 +583,7 @@ int datagram_open (lua_State *L) {
   lua_setfield(L, -2, "recv");
   lua_pop(L, 1);
   aio_setfuncs(L, funcs);
+  lua_pushinteger(L, MAX_BUFSIZE);
+  lua_setfield(L, 1, "datagram_bufsize_max");
   return 0;
 }

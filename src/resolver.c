@@ -393,7 +393,7 @@ static int core_getaddrinfo (lua_State *L) {
   if (lua_toboolean(L, 6)) hints.ai_flags |= AI_PASSIVE;
   host = lua_tostring(L, 2);
   port = lua_tostring(L, 3);
-  luaL_argcheck(L, host != NULL || port != NULL, 2, "host and port cannot both be nil");
+  /* host and port both nil: getaddrinfo's EAI_NONAME, as Python's gaierror */
   f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);  /* 7 */
   luaL_setmetatable(L, AIO_FUTURE);
   future_init(L, f, AIO_TFUTURE, 1);

@@ -36,6 +36,18 @@ local function checkopts(fname, n, opts)
    return opts
 end
 
+-- A server's backlog as an integer, checked before anything is bound.
+local function checkbacklog(fname, n, backlog)
+   if backlog == nil then
+      return 100
+   end
+   local b = math.tointeger(backlog)
+   if b == nil or b < 0 or b > 0x7fffffff then
+      badarg(n, fname, "backlog must be a non-negative integer, got " .. tostring(backlog))
+   end
+   return b
+end
+
 -- The limit as an integer (1048576.0 will do, as 2^20 is a float).
 local function checklimit(fname, n, limit)
    if limit == nil then
@@ -333,7 +345,7 @@ end
 
 -- Binds every address (port 0: the port the first one got, for all).
 local function listen_all(self, infos, opts, handler)
-   local backlog = opts.backlog or 100
+   local backlog = math.tointeger(opts.backlog) or 100 -- checked by the caller
    local seen, port0 = {}, nil
    local errs = {}
    for _, ai in ipairs(infos) do
@@ -416,6 +428,7 @@ function M.start_server(cb, host, port, opts)
    port = checkport("start_server", 3, port)
    opts = checkopts("start_server", 4, opts)
    local limit = checklimit("start_server", 4, opts.limit)
+   checkbacklog("start_server", 4, opts.backlog)
    return start_server_co(cb, host, port, opts, limit)
 end
 
@@ -431,6 +444,7 @@ function M.start_unix_server(cb, path, opts)
    checkcb("start_unix_server", cb)
    checkpath("start_unix_server", 2, path)
    opts = checkopts("start_unix_server", 3, opts)
+   checkbacklog("start_unix_server", 3, opts.backlog)
    return start_unix_server_co(cb, path, opts, checklimit("start_unix_server", 3, opts.limit))
 end
 
@@ -609,8 +623,10 @@ function M.open_datagram(opts)
    checkhost("open_datagram", 1, opts.remote_host)
    local local_port = checkport("open_datagram", 1, opts.local_port)
    local remote_port = checkport("open_datagram", 1, opts.remote_port)
-   if opts.bufsize ~= nil and (math.type(opts.bufsize) ~= "integer" or opts.bufsize <= 0) then
-      error("bad argument #1 to 'open_datagram' (bufsize must be a positive integer)", 2)
+   if opts.bufsize ~= nil and (math.type(opts.bufsize) ~= "integer" or opts.bufsize <= 0
+                               or opts.bufsize > core.datagram_bufsize_max) then
+      error(("bad argument #1 to 'open_datagram' (bufsize must be an integer from 1 to %d)")
+         :format(core.datagram_bufsize_max), 2)
    end
    local copy = {}
    for k, v in pairs(opts) do
