@@ -26,6 +26,17 @@ describe("getaddrinfo", function()
       assert.is_true(has(list, "inet", "0.0.0.0", 0))
    end))
 
+   it("keeps the scope of a link-local IPv6 address, so it can be used again", helper.async(function()
+      local list = await(asyncio.getaddrinfo("fe80::1%lo", 9, { type = "dgram" }))
+      assert.equal("fe80::1%lo", list[1].addr)
+      assert.equal("fe80::1%lo", await(asyncio.getaddrinfo("fe80::1%1", 9, { type = "dgram" }))[1].addr)
+      -- the scope reaches connect: the system answers for the address on
+      -- lo (none there), not EINVAL for a link-local address without scope
+      local err = helper.error_of(await, asyncio.open_datagram({ remote_host = "fe80::1%lo", remote_port = 9 }))
+      assert.is_true(asyncio.OSError:is(err))
+      assert.not_equal("EINVAL", err.code)
+   end))
+
    it("fails with EAI_NONAME for no host and no port, as Python's gaierror", helper.async(function()
       local err = helper.error_of(await, asyncio.getaddrinfo(nil, nil))
       assert.is_true(asyncio.OSError:is(err))

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -93,11 +94,12 @@ static int checkfamily (lua_State *L, int arg) {
 
 /*
 ** Pushes the host and port of an address (for a Unix socket: its path
-** and nil). [-0, +2, m]
+** and nil). An IPv6 address with a scope (link-local) keeps it as
+** "fe80::1%eth0", the form toaddr reads back. [-0, +2, m]
 */
 int socket_pushaddr (lua_State *L, const void *sa, unsigned int salen) {
   const struct sockaddr *a = (const struct sockaddr *)sa;
-  char host[INET6_ADDRSTRLEN + 1];
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 16];
   switch (a->sa_family) {
     case AF_INET: {
       const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
@@ -109,6 +111,13 @@ int socket_pushaddr (lua_State *L, const void *sa, unsigned int salen) {
     case AF_INET6: {
       const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
       inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+      if (in6->sin6_scope_id != 0) {
+        size_t n = strlen(host);
+        char name[IF_NAMESIZE];
+        if (if_indextoname(in6->sin6_scope_id, name) != NULL)
+          snprintf(host + n, sizeof(host) - n, "%%%s", name);
+        else snprintf(host + n, sizeof(host) - n, "%%%u", (unsigned)in6->sin6_scope_id);
+      }
       lua_pushstring(L, host);
       lua_pushinteger(L, ntohs(in6->sin6_port));
       return 2;
