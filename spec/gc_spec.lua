@@ -70,6 +70,31 @@ describe("garbage collection", function()
       loop:close()
    end)
 
+   it("pending tasks of a loop never closed are reported at exit, as Python's", function()
+      -- the seeds' fire-and-forget example: lua_close finalizes the tasks
+      -- without clearing the loop's weak table of them
+      local out, status = helper.run_fresh([[
+local asyncio = require("asyncio")
+local async, await = asyncio.async, asyncio.await
+local forgotten = async(function() await(asyncio.sleep(10)) end)
+local loop = asyncio.new_event_loop()
+loop:run_until_complete(async(function()
+   asyncio.ensure_future(forgotten())
+   await(asyncio.sleep(0.01))
+   print("main done")
+end)())
+]])
+      assert.equal(0, status)
+      assert.equal("main done\nTask was destroyed but it is pending!\ntask: <Task pending name=Task-2>\n", out)
+      -- a task finished, or a loop closed by asyncio.run, leaves nothing to say
+      out = helper.run_fresh([[
+local asyncio = require("asyncio")
+asyncio.run(function() asyncio.create_task(asyncio.sleep(10)) end)
+print("ran")
+]])
+      assert.equal("ran\n", out)
+   end)
+
    it("a collected pending task that a finalizer wakes again is left alone (no coroutine to resume)", function()
       local loop = asyncio.new_event_loop()
       local reports = helper.capture_reports(loop)
