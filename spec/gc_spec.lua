@@ -70,6 +70,23 @@ describe("garbage collection", function()
       loop:close()
    end)
 
+   it("reports a collected gather's awaiting task, not the children gather made", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      do
+         local fut = loop:create_future()
+         local inner = async(function() await(fut) end)
+         loop:create_task(async(function() await(asyncio.gather(inner(), inner())) end)(), { name = "outer" })
+         loop:run_until_complete(asyncio.sleep(0))
+         loop:run_until_complete(asyncio.sleep(0))
+      end
+      helper.full_gc()
+      assert.equal(1, #reports) -- as Python's gather: _log_destroy_pending = False
+      assert.equal("Task was destroyed but it is pending!", reports[1].message)
+      assert.equal("outer", reports[1].task:get_name())
+      loop:close()
+   end)
+
    it("pending tasks of a loop never closed are reported at exit, as Python's", function()
       -- the seeds' fire-and-forget example: lua_close finalizes the tasks
       -- without clearing the loop's weak table of them

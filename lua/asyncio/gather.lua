@@ -46,6 +46,16 @@ local function fresh_coroutine(x, mt)
    return not awaited
 end
 
+-- A task gather made itself is not reported if it is collected pending:
+-- Python's gather sets _log_destroy_pending = False on those (the gather,
+-- or what awaits it, is what gets reported).
+local function quiet(fut)
+   if getmetatable(fut) == Task_mt then
+      core.task_set_quiet(fut)
+   end
+   return fut
+end
+
 -- The future of the awaitable at args[i] when it is not a fresh coroutine
 -- object. A one-shot coroutine object, or a value with __await, met again
 -- is the future made for it the first time, as with Python's arg_to_fut.
@@ -71,9 +81,9 @@ local function child_future(args, i, loop, seen)
    local fut = seen[arg]
    if fut == nil then
       if coro_mts[mt] then -- awaited before: as in Python, its task fails at its start
-         fut = new_task(loop, arg)
+         fut = quiet(new_task(loop, arg))
       else -- a value with __await: awaited once however often it comes
-         fut = to_future(arg, loop, i, "gather", 3)
+         fut = quiet(to_future(arg, loop, i, "gather", 3))
       end
       seen[arg] = fut
    end
@@ -198,7 +208,7 @@ function M.gather(...)
    for i = 1, n do
       local arg = children[i]
       if fresh_coroutine(arg, getmetatable(arg)) then -- the common case
-         local task = new_task(loop, arg)
+         local task = quiet(new_task(loop, arg))
          if factory ~= nil and seen == nil then
             -- an eager task done at once lets its coroutine object go
             -- (get_coro() is nil), so child_future could not find it:
