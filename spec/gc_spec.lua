@@ -70,6 +70,20 @@ describe("garbage collection", function()
       loop:close()
    end)
 
+   it("reports the errors nobody retrieved at close in the order they failed", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      local keep = {}
+      for i = 1, 12 do
+         keep[i] = loop:create_future()
+         keep[i]:set_exception("e" .. i)
+      end
+      loop:close()
+      local seen = {}
+      for i, r in ipairs(reports) do seen[i] = r.error end
+      assert.same({ "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9", "e10", "e11", "e12" }, seen)
+   end)
+
    it("reports a collected gather's awaiting task, not the children gather made", function()
       local loop = asyncio.new_event_loop()
       local reports = helper.capture_reports(loop)

@@ -172,7 +172,7 @@ void future_set_error (lua_State *L, Future *f, int idx, int erridx) {
   lua_getiuservalue(L, idx, FUT_UV_LOOP);
   lua_getiuservalue(L, -1, LOOP_UV_UNRETRIEVED);
   lua_pushvalue(L, idx);
-  lua_pushboolean(L, 1);
+  lua_pushinteger(L, ++f->loop->nfailed);  /* reported in that order */
   lua_rawset(L, -3);
   lua_pop(L, 2);
 }

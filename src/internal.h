@@ -102,7 +102,8 @@ enum {
   LOOP_UV_WATCHERS,   /* {key = Watcher}: started fd and signal watchers */
   LOOP_UV_REPORTS,    /* list of contexts waiting for the exception handler */
   LOOP_UV_LUA,        /* table owned by the Lua layer (handler, executor...) */
-  LOOP_UV_UNRETRIEVED,/* weak-keyed {future = true}: failed, not retrieved */
+  LOOP_UV_UNRETRIEVED,/* weak-keyed {future = n}: failed (the nth failure
+                         of the loop), not retrieved */
   LOOP_UV_POOL,       /* list of finished coroutines kept for reuse */
   LOOP_NUV
 };
@@ -139,6 +140,7 @@ typedef struct Loop {
   int freeslot;            /* head of the free-slot list, 0 if none */
   int *slotnext;           /* owned: free-slot list links */
   unsigned long long seq;
+  lua_Integer nfailed;     /* rw: numbers failures in LOOP_UV_UNRETRIEVED */
   /* polling */
   double last_poll;        /* when libev last looked for I/O */
   int since_poll;          /* iterations run without polling */

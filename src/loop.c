@@ -447,7 +447,8 @@ static int loop_lua (lua_State *L) {
   return 1;
 }
 
-/* loop:_unretrieved() -> weak set of failed futures nobody looked at */
+/* loop:_unretrieved() -> weak {future = n}: the failed futures nobody
+   looked at, each with the number of its failure among the loop's */
 static int loop_unretrieved (lua_State *L) {
   loop_check(L, 1);
   lua_getiuservalue(L, 1, LOOP_UV_UNRETRIEVED);

@@ -191,12 +191,14 @@ end)
 
 -- ---------- closing ----------
 
--- Reports every failed future of the loop whose error nobody retrieved.
+-- Reports every failed future of the loop whose error nobody retrieved, in
+-- the order they failed (not the weak table's order, which varies).
 local function report_unretrieved(loop)
-   local failed = {}
-   for fut in pairs(loop:_unretrieved()) do
+   local failed, order = {}, loop:_unretrieved()
+   for fut in pairs(order) do
       failed[#failed + 1] = fut
    end
+   table.sort(failed, function(a, b) return order[a] < order[b] end)
    for _, fut in ipairs(failed) do
       if not fut:cancelled() then
          local istask = core.typeof(fut) == "task"
