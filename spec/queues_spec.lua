@@ -602,6 +602,27 @@ describe("a queue and the loops", function()
       assert.equal("<Queue> is bound to a different event loop", err) -- no line of ours
    end)
 
+   it("binds join apart from get and put, as Python's join waits on an Event of its own", function()
+      local q = asyncio.Queue()
+      helper.run(function()
+         q:put_nowait(1)
+         asyncio.create_task(function() q:get_nowait(); q:task_done() end)
+         await(q:join()) -- waits: join is bound to this loop, get and put are not
+      end)
+      assert.equal(2, helper.run(function()
+         local t = asyncio.create_task(q:get())
+         await(asyncio.sleep(0)) -- get waits on a second loop
+         q:put_nowait(2)
+         return await(t)
+      end))
+      local ok, err = pcall(helper.run, function()
+         q:put_nowait(3)
+         await(q:join())
+      end)
+      assert.is_false(ok)
+      assert.equal("<Queue> is bound to a different event loop", err)
+   end)
+
    it("is collected with its blocked tasks once unreachable", function()
       local weak = setmetatable({}, { __mode = "v" })
       helper.run(function()

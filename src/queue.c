@@ -126,23 +126,26 @@ static void check_task (lua_State *L, Queue *q) {
 /* ---------- waiting ---------- */
 
 /*
-** Binds the queue to the running loop on first use, as Python's
-** _LoopBoundMixin does; raises if it is bound to another. [-0, +0, v]
+** Binds the queue's get and put (or, join, its join) to the running loop
+** on first use, as Python's _LoopBoundMixin does, and returns it; raises if
+** it is bound to another. [-0, +0, v]
 */
-static void bind_loop (lua_State *L, Queue *q) {
+static Loop *bind_loop (lua_State *L, Queue *q, int join) {
+  Loop **bound = join ? &q->join_loop : &q->loop;
   Loop *running;
   /* a loop stepping a task is the running one: a state runs one at a time */
-  if (q->loop != NULL && q->loop->current != NULL) return;
+  if (*bound != NULL && (*bound)->current != NULL) return *bound;
   running = aio_rt(L)->running;
-  if (q->loop == running) return;
-  if (q->loop != NULL) {  /* as Lock's: no line of ours to name */
+  if (*bound == running) return running;
+  if (*bound != NULL) {  /* as Lock's: no line of ours to name */
     lua_pushfstring(L, "<%s> is bound to a different event loop",
                     kindnames[q->kind]);
     lua_error(L);
   }
   lua_getiuservalue(L, lua_upvalueindex(UV_RT), RT_UV_RUNNING);
-  lua_setiuservalue(L, OPQ, QUEUE_UV_LOOP);
-  q->loop = running;
+  lua_setiuservalue(L, OPQ, join ? QUEUE_UV_JOINLOOP : QUEUE_UV_LOOP);
+  *bound = running;
+  return running;
 }
 
 /* The list of waiters in user value uv of q. */
@@ -171,9 +174,10 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {
   Task *t;
-  bind_loop(L, q);  /* from here on q->loop runs the task (check_task) */
+  /* from here on that loop runs the task (check_task) */
+  Loop *loop = bind_loop(L, q, uv == QUEUE_UV_JOINERS);
   lua_settop(L, nkept);
-  t = task_push_current(L, q->loop);  /* nkept + 1 */
+  t = task_push_current(L, loop);  /* nkept + 1 */
   lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
   waiters_push(L, waiters_of(q, uv), -1, nkept + 1);
   return task_park(L, OPQ, nkept + 1, t, queue_unpark, uv, k, 0);

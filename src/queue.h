@@ -33,7 +33,8 @@ enum {
   QUEUE_UV_JOINOP,     /* the one join() returns */
   QUEUE_UV_GETFN,      /* get()'s operation, items table as an upvalue */
   QUEUE_UV_PUTFN,      /* put()'s, likewise (queue_store.c, store_sync_ops) */
-  QUEUE_NUV = QUEUE_UV_PUTFN
+  QUEUE_UV_JOINLOOP,   /* the loop join() is bound to, or nil */
+  QUEUE_NUV = QUEUE_UV_JOINLOOP
 };
 
 /* The upvalue of the get and put operations that holds the items table. */
@@ -50,6 +51,9 @@ typedef struct Queue {
   lua_Integer changes;     /* rw: bumped by every change of the items */
   Waiters getters, putters, joiners;
   Loop *loop;              /* ro: cache of QUEUE_UV_LOOP, NULL if unbound */
+  Loop *join_loop;         /* ro: cache of QUEUE_UV_JOINLOOP: join() binds
+                              a loop of its own, as Python's waits on an
+                              Event of the queue that binds itself */
 } Queue;
 
 void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx);
