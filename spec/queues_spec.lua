@@ -298,6 +298,20 @@ describe("PriorityQueue", function()
       assert.matches("nested more than", err)
       assert.equal(1, q:qsize())
    end)
+
+   it("passes a free slot on when a woken putter's item cannot be compared", helper.async(function()
+      local q = asyncio.PriorityQueue(2)
+      q:put_nowait(5)
+      q:put_nowait(6)
+      local bad = asyncio.create_task(q:put("x"))
+      local good = asyncio.create_task(q:put(3))
+      await(asyncio.sleep(0))
+      assert.equal(5, q:get_nowait()) -- wakes bad, which fails
+      for _ = 1, 3 do await(asyncio.sleep(0)) end
+      assert.matches("attempt to compare", tostring(bad:exception()))
+      assert.is_true(good:done()) -- not left parked beside a free slot
+      assert.same({ 3, 6 }, drain(q))
+   end))
 end)
 
 describe("Queue:join() and task_done()", function()

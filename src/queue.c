@@ -229,10 +229,33 @@ static int get_op (lua_State *L) {
 /* put(item): stack 1 = the coroutine object, 2 = the item. */
 static int put_loop (lua_State *L, Queue *q);
 
+/* store_push(queue, items, item), for a protected call. */
+static int push_p (lua_State *L) {
+  store_push(L, (Queue *)lua_touserdata(L, 1), 1, 2, 3);
+  return 0;
+}
+
 static int put_k (lua_State *L, int status, lua_KContext ctx) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   (void)status; (void)ctx;
   wait_ended(L, QUEUE_UV_PUTTERS, 2, !isfull(q));
+  if (q->kind == QUEUE_PRIORITY && !isfull(q) && !q->shutdown) {
+    /* a woken putter whose item cannot be compared leaves the queue as it
+       was: the free slot it was woken for goes on to the next putter
+       (Python's heappush appends before it compares, so its queue is full
+       then, and nobody is left waiting on a free slot) */
+    lua_pushcfunction(L, push_p);
+    lua_pushvalue(L, OPQ);
+    lua_pushvalue(L, OPITEMS);
+    lua_pushvalue(L, 2);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+      if (!isfull(q)) wake_next(L, OPQ, &q->putters, QUEUE_UV_PUTTERS);
+      return lua_error(L);
+    }
+    q->unfinished++;
+    wake_next(L, OPQ, &q->getters, QUEUE_UV_GETTERS);
+    return 0;
+  }
   return put_loop(L, q);
 }
 
