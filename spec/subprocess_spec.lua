@@ -206,6 +206,26 @@ describe("subprocesses", function()
       assert.equal(0, p.returncode)
    end))
 
+   it("warn from the sixth write dropped after the child went away, as Python's logger", function()
+      local out = helper.run_fresh([[
+local asyncio = require("asyncio")
+asyncio.run(function()
+   local p = asyncio.await(asyncio.create_subprocess_exec("true", {}, { stdin = asyncio.PIPE }))
+   asyncio.await(p:wait())
+   for i = 0, 7 do
+      p.stdin:write("x")
+      asyncio.await(asyncio.sleep(0.005))
+      io.stdout:write("wrote ", i, "\n")
+      io.stdout:flush()
+   end
+end)
+]])
+      local warning = "pipe closed by peer or os.write(pipe, data) raised exception.\n"
+      -- Python 3.13 prints the same
+      assert.equal("wrote 0\nwrote 1\nwrote 2\nwrote 3\nwrote 4\n" .. warning .. "wrote 5\n" .. warning
+                   .. "wrote 6\n" .. warning .. "wrote 7\n", out)
+   end)
+
    it("close stdin once the child closed its end, dropping later writes, as Python", helper.async(function()
       local p = sh("exec 0<&-; sleep 0.05", { stdin = PIPE })
       await(p.stdin:wait_closed()) -- returns: the child closed it, with nothing queued

@@ -54,6 +54,7 @@ struct Stream {
   unsigned char lost;      /* rw: a child's stdin whose reader went away:
                               closed, and writes are dropped silently */
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
+  int lostwrites;          /* rw: writes dropped since the loss (writer.c) */
   size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
                               already searched for the separator */
   char *rbuf;              /* owned: unread bytes are rbuf[rpos, rlen) */

@@ -16,6 +16,7 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -28,6 +29,24 @@
 enum { OP_DRAIN = 1, OP_CLOSED };
 
 /*
+** A write of s dropped because its connection is lost: as Python's
+** transport counts them (_conn_lost, from 1 after a failed send, from 0
+** after a pipe closed without error), the fifth and every later one warn
+** on stderr with Python's words (its logger's, LOG_THRESHOLD_FOR_CONNLOST_
+** WRITES): a program writing on and on to a dead peer is told. Returns
+** NULL, what check_writable returns for a dropped write.
+*/
+#define CONNLOST_WRITES_WARN 5
+static Stream *dropped (Stream *s) {
+  if (s->lostwrites + (s->werr != 0) >= CONNLOST_WRITES_WARN)
+    lua_writestringerror("%s\n", s->kind == STREAM_PIPE
+      ? "pipe closed by peer or os.write(pipe, data) raised exception."
+      : "socket.send() raised exception.");
+  if (s->lostwrites < INT_MAX) s->lostwrites++;
+  return NULL;
+}
+
+/*
 ** Raises unless the writer at idx may still write; returns NULL when the
 ** connection was lost to a write error: as Python's transport, write then
 ** drops the data without raising, and drain() raises that error.
@@ -37,12 +56,12 @@ static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   /* closed by its reader, or by write_eof (at once if nothing was
      queued): as Python's pipe transport, later writes are dropped (a
      socket's raise after write_eof, as Python's) */
-  if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return NULL;
+  if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return dropped(s);
   if (s->fd < 0 || s->closing)
     luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
   if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
   if (s->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
-  return s->werr ? NULL : s;
+  return s->werr ? dropped(s) : s;
 }
 
 /* Whether errno after a send only means "not now". */
