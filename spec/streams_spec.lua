@@ -66,6 +66,46 @@ local function block(i)
 end
 
 describe("streams", function()
+   it("wake a reader in the iteration after its data came, as Python's _read_ready", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local server, reader, writer, conn = connected()
+      local log = {}
+      -- the stream and a pipe become readable in one poll, the stream
+      -- first: the pipe's callback runs in that iteration, the reader one
+      -- iteration later (Python 3.13 prints the same order)
+      local function both_readable(on_pipe)
+         local pr, pw = core.pipe()
+         loop:add_reader(pr, function()
+            loop:remove_reader(pr)
+            on_pipe()
+         end)
+         conn.writer:write("x")
+         core.fdwrite(pw, "y")
+         return pr, pw
+      end
+      local rt = asyncio.create_task(async(function()
+         local data = await(reader:read(10))
+         log[#log + 1] = "read " .. data
+      end)())
+      await(asyncio.sleep(0.01)) -- rt waits in read
+      local pr, pw = both_readable(function() log[#log + 1] = "pipe callback" end)
+      await(rt)
+      assert.same({ "pipe callback", "read x" }, log)
+      core.fdclose(pr)
+      core.fdclose(pw)
+      -- cancelled by that callback, the reader leaves the data buffered
+      rt = asyncio.create_task(reader:read(10))
+      await(asyncio.sleep(0.01))
+      pr, pw = both_readable(function() rt:cancel() end)
+      helper.cancelled(rt)
+      assert.equal("x", await(reader:read(10)))
+      core.fdclose(pr)
+      core.fdclose(pw)
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
    it("echo lines, exact reads and separators", helper.async(function()
       local server, port = serve(echo_handler)
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port))

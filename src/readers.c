@@ -2,17 +2,20 @@
 ** readers.c: a loop's Readers, between the read watchers of its streams
 ** and the tasks reading them. The watcher callbacks (stream.c) read and
 ** test in C only and queue the readers they satisfied; after the poll, an
-** ev_check wakes them all in one protected call; before the next poll, an
-** ev_prepare stops the read watchers of the streams whose reader did not
-** wait again. So a task that reads in a loop keeps its watcher started
-** and its stream anchored, with no start, stop or table write per read.
+** ev_check queues a wake_reader for each (Python's _read_ready: it runs
+** in that iteration, and the reader's task in the next); before the next
+** poll, an ev_prepare stops the read watchers of the streams whose reader
+** did not wait again. So a task that reads in a loop keeps its watcher
+** started and its stream anchored, with no start, stop or table write per
+** read.
 **
 ** Anchoring rule: a loop's Readers is the value of &readers_key in its
 ** LOOP_UV_WATCHERS table from its first stream until the loop closes (its
 ** two watchers run exactly then), and every stream of the loop holds it
 ** in a user value; the streams in its lists are anchored themselves (a
 ** started read watcher), and are taken out of the lists before they can
-** be collected (closing, or settle_idle letting the loop forget them).
+** be collected (closing, or settle_idle letting the loop forget them); a
+** queued wake_reader entry anchors its stream in the ready queue.
 */
 #include <stdio.h>
 #include <string.h>
@@ -82,8 +85,31 @@ static int push_anchored (lua_State *L, Stream *s, int loopidx) {
 }
 
 /*
-** wake_ready(rs, loop): wakes the readers the last poll satisfied; their
-** read watchers keep running (see prepare). Runs protected.
+** wake_reader(stream): run from the ready queue in the iteration of the
+** poll that satisfied the stream's reader, wakes it, so that it resumes
+** in the next iteration: as Python's _read_ready, a callback of that
+** iteration, sets the waiter whose task then runs one iteration later. A
+** reader cancelled meanwhile (its data stays buffered, as in Python), or
+** replaced by one the bytes do not satisfy, is left alone.
+*/
+static int wake_reader (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  if (s == NULL || s->rwait == RW_NONE || !stream_reader_satisfied(s)) return 0;
+  s->rwait = RW_NONE;
+  readers_idle_link(s->rs, s);
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, ST_UV_RWAIT);  /* 2: the parked task */
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, ST_UV_RWAIT);
+  lua_getiuservalue(L, 1, ST_UV_LOOP);  /* 3 */
+  task_unpark(L, 2, 3);
+  return 0;
+}
+
+/*
+** wake_ready(rs, loop): queues a wake_reader for each reader the last poll
+** satisfied, where its read was among the poll's callbacks (ioorder.c);
+** their read watchers keep running (see prepare). Runs protected.
 */
 static int wake_ready (lua_State *L) {
   Readers *rs = (Readers *)lua_touserdata(L, 1);
@@ -96,13 +122,9 @@ static int wake_ready (lua_State *L) {
     s->inready = 0;
     s->rnext = NULL;
     if (lua_rawgetp(L, 3, s) == LUA_TUSERDATA && s->rwait != RW_NONE) {
-      s->rwait = RW_NONE;
-      readers_idle_link(rs, s);
-      lua_getiuservalue(L, 4, ST_UV_RWAIT);  /* 5: the parked task */
-      lua_pushnil(L);
-      lua_setiuservalue(L, 4, ST_UV_RWAIT);
+      lua_pushcfunction(L, wake_reader);  /* 5 */
       rs->loop->iogroup = s->iogroup;  /* queued as its read was (ioorder.c) */
-      task_unpark(L, 5, 2);
+      loop_ready_push(L, rs->loop, 2, 5, 4);
     }
     lua_settop(L, 3);
   }

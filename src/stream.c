@@ -366,6 +366,11 @@ const char *stream_find_sep (Stream *s, size_t off, size_t *len) {
 }
 
 /* Whether the bytes in, or the state of, s satisfy the waiting reader. */
+static int satisfied (Stream *s);
+int stream_reader_satisfied (Stream *s) {
+  return satisfied(s);
+}
+
 static int satisfied (Stream *s) {
   size_t avail = stream_buffered_in(s);
   if (s->eof || s->rerr || s->fd < 0) return 1;

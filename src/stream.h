@@ -122,6 +122,7 @@ void stream_shut_write (lua_State *L, Stream *s, int sidx);
 void stream_close (lua_State *L, Stream *s, int sidx);
 void stream_abort (lua_State *L, Stream *s, int sidx);
 void stream_peek (Stream *s);
+int stream_reader_satisfied (Stream *s);
 void stream_read_ahead (Stream *s, size_t upto);
 int stream_append (Stream *s, const char *p, size_t n);
 const char *stream_find_sep (Stream *s, size_t off, size_t *len);
