@@ -354,6 +354,49 @@ describe("servers", function()
       server:close()
    end))
 
+   it("take Python's iterations to connect, start the handler, and echo", function()
+      -- the loop is stepped one iteration at a time, each polling; the
+      -- numbers are those Python 3.13 prints for the same program
+      local loop = asyncio.new_event_loop()
+      local it, log = 0, {}
+      local function note(...) log[#log + 1] = it .. " " .. table.concat({ ... }, " ") end
+      local handler = async(function(r, w)
+         note("handler start")
+         while true do
+            local d = await(r:read(100))
+            note("server read", tostring(d))
+            if not d then break end
+            w:write(d:upper())
+            await(w:drain())
+         end
+         w:close()
+      end)
+      local client = async(function(port)
+         local r, w = await(asyncio.open_connection("127.0.0.1", port))
+         note("client connected")
+         for _, m in ipairs({ "a", "bb" }) do
+            w:write(m)
+            await(w:drain())
+            note("client got", await(r:read(100)))
+         end
+         w:write_eof()
+      end)
+      local srv = loop:run_until_complete(asyncio.start_server(handler, "127.0.0.1", 0))
+      local ct = loop:create_task(client(select(2, srv:getsockname())))
+      for _ = 1, 40 do
+         it = it + 1
+         os.execute("sleep 0.002") -- what the peer sent has arrived by the next poll
+         loop:call_soon(function() loop:stop() end)
+         loop:run_forever()
+         if ct:done() and #log >= 7 then break end
+      end
+      assert.same({ "5 handler start", "5 client connected", "7 server read a", "9 client got A",
+                    "11 server read bb", "13 client got BB", "15 server read nil" }, log)
+      srv:close()
+      loop:run_until_complete(srv:wait_closed())
+      loop:close()
+   end)
+
    it("check the backlog option when called, naming the caller's line", function()
       local function err_of(f)
          local ok, err = pcall(f)

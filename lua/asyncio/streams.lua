@@ -163,6 +163,7 @@ end
 -- ---------- connections ----------
 
 local halves = stream_halves.halves
+local sleep0 = coroutines.sleep(0)
 
 -- Connects a stream to one address: the stream, or nil and the error.
 -- Cancellation closes the socket and propagates.
@@ -172,12 +173,17 @@ local function connect_one(loop, family, addr, port, nodelay, what)
       return nil, err
    end
    local ok, e = pcall(await, stream:connected(what))
-   if ok and family ~= "unix" then
-      -- one iteration more, as in Python, whose transport hands a TCP
-      -- connection over only in the iterations after it is made: a server
-      -- of this process that accepted it in the same poll starts its
-      -- handler first, as there
-      ok, e = pcall(await, coroutines.sleep(0))
+   -- the iterations Python takes after that: a TCP connect seen done by a
+   -- poll resumes its task one iteration later (_sock_connect_cb sets a
+   -- future), then the transport's connection_made and waiter pass through
+   -- call_soon, two more; a Unix connect done at once takes those two. So
+   -- a server of this process that accepted the connection in the same
+   -- poll starts its handler in the same iteration, first, as there.
+   for _ = 1, family == "unix" and 2 or 3 do
+      if not ok then
+         break
+      end
+      ok, e = pcall(await, sleep0)
    end
    if ok then
       return stream
@@ -289,7 +295,10 @@ local function connection_done(self, writer)
 end
 
 -- The function the listeners queue with each new connection: runs the
--- client callback in a task of its own, as Python's StreamReaderProtocol.
+-- client callback in a task of its own, as Python's StreamReaderProtocol,
+-- two iterations later, as Python's: its accept starts a task
+-- (_accept_connection2), whose transport calls connection_made through
+-- call_soon, which makes the handler's task.
 local function connection_handler(self, cb, limit)
    local loop = self._loop
    local is_async = iscoroutinefunction(cb)
@@ -321,7 +330,7 @@ local function connection_handler(self, cb, limit)
       end
       connection_done(self, writer)
    end
-   return function(stream)
+   local function accepted(stream)
       local reader, writer = halves(stream, limit)
       local task
       if is_async then
@@ -340,6 +349,9 @@ local function connection_handler(self, cb, limit)
       local closed = loop:create_future()
       stream:notify_closed(closed)
       closed:add_done_callback(function() connection_done(self, writer) end)
+   end
+   return function(stream)
+      loop:call_soon(loop.call_soon, loop, accepted, stream)
    end
 end
 
