@@ -354,7 +354,7 @@ describe("servers", function()
       server:close()
    end))
 
-   it("take Python's iterations to connect, start the handler, and echo", function()
+   it("take Python's iterations to connect, start the handler, echo and close", function()
       -- the loop is stepped one iteration at a time, each polling; the
       -- numbers are those Python 3.13 prints for the same program
       local loop = asyncio.new_event_loop()
@@ -370,6 +370,8 @@ describe("servers", function()
             await(w:drain())
          end
          w:close()
+         await(w:wait_closed())
+         note("server closed")
       end)
       local client = async(function(port)
          local r, w = await(asyncio.open_connection("127.0.0.1", port))
@@ -380,6 +382,10 @@ describe("servers", function()
             note("client got", await(r:read(100)))
          end
          w:write_eof()
+         note("client read at end", tostring(await(r:read(100))))
+         w:close()
+         await(w:wait_closed())
+         note("client closed")
       end)
       local srv = loop:run_until_complete(asyncio.start_server(handler, "127.0.0.1", 0))
       local ct = loop:create_task(client(select(2, srv:getsockname())))
@@ -388,10 +394,11 @@ describe("servers", function()
          os.execute("sleep 0.002") -- what the peer sent has arrived by the next poll
          loop:call_soon(function() loop:stop() end)
          loop:run_forever()
-         if ct:done() and #log >= 7 then break end
+         if ct:done() and #log >= 10 then break end
       end
       assert.same({ "5 handler start", "5 client connected", "7 server read a", "9 client got A",
-                    "11 server read bb", "13 client got BB", "15 server read nil" }, log)
+                    "11 server read bb", "13 client got BB", "15 server read nil", "17 server closed",
+                    "18 client read at end nil", "20 client closed" }, log)
       srv:close()
       loop:run_until_complete(srv:wait_closed())
       loop:close()

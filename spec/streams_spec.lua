@@ -106,6 +106,33 @@ describe("streams", function()
       server:close()
    end))
 
+   it("close in the next iteration, as Python's transport: wait_closed and drain count it", helper.async(function()
+      local server, _, writer, conn = connected()
+      local tick = 0
+      local ticker = asyncio.create_task(async(function()
+         while true do
+            tick = tick + 1
+            await(asyncio.sleep(0))
+         end
+      end)())
+      await(asyncio.sleep(0))
+      writer:close()
+      assert.is_true(writer:is_closing())
+      local t0 = tick
+      local err = helper.error_of(await, writer:drain()) -- Python: after its sleep(0)
+      assert.equal("Connection lost", err.message)
+      assert.equal(1, tick - t0)
+      t0 = tick
+      await(writer:wait_closed()) -- closed already: at once
+      assert.equal(0, tick - t0)
+      conn.writer:close()
+      t0 = tick
+      await(conn.writer:wait_closed()) -- Python 3.13: 2 iterations
+      assert.equal(2, tick - t0)
+      ticker:cancel()
+      server:close()
+   end))
+
    it("echo lines, exact reads and separators", helper.async(function()
       local server, port = serve(echo_handler)
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
@@ -930,6 +957,7 @@ describe("streams", function()
          for _, w in ipairs(kept) do
             w:close()
          end
+         await(asyncio.sleep(0)) -- a closed writer's socket closes in the next iteration
          assert.equal(fds, core.open_fds())
          listener:close()
       end))

@@ -347,6 +347,9 @@ int task_park (lua_State *L, int owneridx, int tidx, Task *t,
                ParkCancel unpark, int arg, lua_KFunction k, lua_KContext ctx);
 int task_unpark (lua_State *L, int idx, int loopidx);
 int task_park_ended (lua_State *L, int nkept, int *woken);
+int task_yield_iteration (lua_State *L, int nkept, lua_KContext ctx,
+                          lua_KFunction k);
+void task_check_resumed (lua_State *L, int nkept);
 int task_open (lua_State *L);
 
 /* ---------- making tasks (spawn.c) ---------- */

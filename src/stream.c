@@ -110,18 +110,39 @@ void stream_wake_future (lua_State *L, int idx) {
 }
 
 /*
-** Wakes every future of the list in user value uv of the stream at sidx
-** and forgets the list. [-0, +0, m]
+** Calls the function on top (a server's notification that the stream
+** closed, see notify_closed) and pops it; what it raises goes to the
+** exception handler of the stream's loop. [-1, +0, m]
+*/
+static void call_notification (lua_State *L, Stream *s) {
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "Exception in a stream's close notification");
+    lua_setfield(L, -2, "message");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "error");
+    aio_report(L, s->loop, -1);
+    lua_pop(L, 1);
+  }
+}
+
+/*
+** Wakes every future of the list in user value uv of the stream at sidx,
+** calls its functions, and forgets the list. [-0, +0, m]
 */
 static void wake_list (lua_State *L, int sidx, int uv) {
+  sidx = lua_absindex(L, sidx);
   if (lua_getiuservalue(L, sidx, uv) == LUA_TTABLE) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
     lua_pushnil(L);
     lua_setiuservalue(L, sidx, uv);
     for (i = 1; i <= n; i++) {
-      lua_rawgeti(L, -1, i);
-      stream_wake_future(L, -1);
-      lua_pop(L, 1);
+      if (lua_rawgeti(L, -1, i) == LUA_TFUNCTION)
+        call_notification(L, (Stream *)lua_touserdata(L, sidx));
+      else {
+        stream_wake_future(L, -1);
+        lua_pop(L, 1);
+      }
     }
   }
   lua_pop(L, 1);
@@ -211,16 +232,37 @@ void stream_abort (lua_State *L, Stream *s, int sidx) {
 }
 
 /*
-** Closes the stream at sidx: at once if nothing is buffered (or it cannot
-** be sent), else once the buffer is flushed. Reading stops at once.
+** close_entry(stream): run from the ready queue one iteration after a
+** close() that had nothing to flush, as Python's transport calls
+** connection_lost (and closes its socket) through call_soon: what waits in
+** wait_closed() or read() wakes then, and resumes one iteration later.
+*/
+static int close_entry (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  if (s != NULL && s->fd >= 0 && s->closing && stream_buffered_out(s) == 0)
+    close_now(L, s, 1);
+  return 0;
+}
+
+/*
+** Closes the stream at sidx: with nothing buffered, in the next iteration
+** (close_entry), or at once if it cannot be sent or the loop is not there
+** to run that; else once the buffer is flushed. Reading stops at once.
 ** [-0, +0, m]
 */
 void stream_close (lua_State *L, Stream *s, int sidx) {
-  if (s->fd < 0) return;
-  if (stream_buffered_out(s) == 0 || s->werr || s->connecting
-      || !stream_loop_open(s))
+  if (s->fd < 0 || s->closing) return;
+  if (s->werr || s->connecting || !stream_loop_open(s))
     close_now(L, s, sidx);
-  else {
+  else if (stream_buffered_out(s) == 0) {
+    sidx = lua_absindex(L, sidx);
+    s->closing = 1;
+    stream_stop_io(s, &s->rio);
+    lua_pushcfunction(L, close_entry);
+    lua_getiuservalue(L, sidx, ST_UV_LOOP);
+    loop_ready_push(L, s->loop, -1, -2, sidx);
+    lua_pop(L, 2);
+  } else {
     s->closing = 1;
     wake_reader(L, s, sidx);
     stream_update_anchor(L, s, sidx);
@@ -877,17 +919,17 @@ static int stream_connected (lua_State *L) {
 }
 
 /*
-** stream:notify_closed(fut): the pending future fut joins the wait_closed
-** waiters, set when the stream closes or a write loses it; at once if it
-** has. A server counts its connections by it, as Python's counts
-** transports until their connection_lost.
+** stream:notify_closed(fn): fn() is called when the stream closes or a
+** write loses it, right then (at once if it has): a server counts its
+** connections by it, as Python's counts transports until their
+** connection_lost detaches them, in that call.
 */
 static int stream_notify_closed (lua_State *L) {
   Stream *s = stream_check(L, 1);
-  if (future_test(L, aio_rt(L), 2) == NULL) return luaL_typeerror(L, 2, "Future");
+  luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
   if (s->fd < 0 || s->werr) {
-    stream_wake_future(L, 2);
+    call_notification(L, s);
     return 0;
   }
   if (lua_getiuservalue(L, 1, ST_UV_CLOSED) != LUA_TTABLE) {
@@ -899,8 +941,11 @@ static int stream_notify_closed (lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawseti(L, 3, (lua_Integer)lua_rawlen(L, 3) + 1);
   /* a finalizer the allocations ran may have closed it meanwhile, waking
-     the list before fut was in it (see stream_list_wait) */
-  if (s->fd < 0 || s->werr) stream_wake_future(L, 2);
+     the list before fn was in it (see stream_list_wait) */
+  if (s->fd < 0 || s->werr) {
+    lua_settop(L, 2);
+    call_notification(L, s);
+  }
   return 0;
 }
 

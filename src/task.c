@@ -552,6 +552,29 @@ static void step_next_iteration (lua_State *L, Task *t, Loop *loop, int top) {
 }
 
 /*
+** For C operations that wait one iteration first, as Python's `await
+** sleep(0)` inside them: suspends the running task of L, keeping its
+** nkept values, for one iteration; k(ctx) continues, and must first call
+** task_check_resumed. [yields]
+*/
+int task_yield_iteration (lua_State *L, int nkept, lua_KContext ctx,
+                          lua_KFunction k) {
+  Runtime *rt = aio_rt(L);
+  Task *t = check_running_task(L, rt);
+  lua_settop(L, nkept);
+  step_next_iteration(L, t, rt->running, nkept);
+  lua_settop(L, nkept);
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+/* In such a continuation: raises what was thrown in (a cancellation), else
+   leaves the nkept values alone. [-?, +0, e] */
+void task_check_resumed (lua_State *L, int nkept) {
+  check_throw(L, nkept);
+  lua_settop(L, nkept);
+}
+
+/*
 ** core.sleep(delay, ...) -> ...: suspends the running task for delay
 ** seconds (one iteration if delay <= 0) and returns the extra values.
 */

@@ -179,7 +179,25 @@ static int writer_writelines (lua_State *L) {
 
 /* ---------- drain and wait_closed ---------- */
 
+static int drain_body (lua_State *L, int status, lua_KContext ctx);
+
+/* After the iteration a drain on a closing writer waits first. */
+static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  task_check_resumed(L, 1);
+  return drain_body(L, LUA_OK, ctx);  /* as the first call it was */
+}
+
 static int drain_k (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  /* as Python's drain: on a closing (or closed) writer, one iteration
+     first (its `await sleep(0)`), so that connection_lost has run */
+  if (status == LUA_OK && (s->closing || s->fd < 0))
+    return task_yield_iteration(L, 1, ctx, drain_yielded_k);
+  return drain_body(L, status, ctx);
+}
+
+static int drain_body (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   stream_list_resumed(L, status, (int)ctx, ST_UV_WWAIT);
   if (s->rerr && !s->werr) s->werr = s->rerr;  /* as Python: the reader's */

@@ -346,9 +346,7 @@ local function connection_handler(self, cb, limit)
       task:add_done_callback(done)
       -- wakes a waiting wait_closed when the writer closes, before the
       -- handler ends (the stream sets it; a future holds no task number)
-      local closed = loop:create_future()
-      stream:notify_closed(closed)
-      closed:add_done_callback(function() connection_done(self, writer) end)
+      stream:notify_closed(function() connection_done(self, writer) end)
    end
    return function(stream)
       loop:call_soon(loop.call_soon, loop, accepted, stream)
