@@ -679,4 +679,20 @@ describe("PriorityQueue and re-entrant comparisons", function()
       while not q:empty() do got[#got + 1] = q:get_nowait().v end
       assert.same({ 0, 1 }, got)
    end)
+
+   it("raises the same when an item's __lt empties slots it would compare next", function()
+      local q = asyncio.PriorityQueue()
+      local mt, armed = {}, false
+      mt.__lt = function(a, b)
+         if armed then
+            armed = false
+            for _ = 1, 3 do q:get_nowait() end
+         end
+         return a.v < b.v -- never called with a missing item
+      end
+      for v = 1, 10 do q:put_nowait(setmetatable({ v = v }, mt)) end
+      armed = true
+      assert.has_error(function() q:get_nowait() end, "PriorityQueue changed while its items were compared")
+      assert.equal(7, q:qsize())
+   end)
 end)

@@ -98,9 +98,9 @@ static int item_lt (lua_State *L, int tidx, int itemidx, lua_Integer j) {
 }
 
 /*
-** After the comparisons of a heap operation: an item's __lt may have used
-** the queue itself, and what was compared is no longer what is there.
-** Python's heapq raises then too. [-0, +0, v]
+** After each comparison of a heap operation: an item's __lt may have used
+** the queue itself, and what is compared next is no longer what is there
+** (maybe no item at all). Python's heapq raises then too. [-0, +0, v]
 */
 static void check_unchanged (lua_State *L, Queue *q, lua_Integer changes) {
   if (q->changes != changes)
@@ -114,11 +114,13 @@ static void check_unchanged (lua_State *L, Queue *q, lua_Integer changes) {
 */
 static void heap_push (lua_State *L, Queue *q, int tidx, int itemidx) {
   lua_Integer pos = q->n + 1, shifts = 0, cur, changes = q->changes;
-  while (pos > 1 && item_lt(L, tidx, itemidx, pos / 2)) {
+  while (pos > 1) {
+    int lt = item_lt(L, tidx, itemidx, pos / 2);
+    check_unchanged(L, q, changes);
+    if (!lt) break;
     pos /= 2;
     shifts++;
   }
-  check_unchanged(L, q, changes);
   for (cur = q->n + 1; shifts > 0; shifts--, cur /= 2) {
     lua_rawgeti(L, tidx, cur / 2);
     lua_rawseti(L, tidx, cur);
@@ -151,11 +153,18 @@ static void heap_pop (lua_State *L, Queue *q, int tidx) {
   path[0] = 1;
   while (2 * path[k] <= n) {
     lua_Integer child = 2 * path[k];
-    if (child + 1 <= n && !heap_lt(L, tidx, child, child + 1)) child++;
+    if (child + 1 <= n) {
+      int lt = heap_lt(L, tidx, child, child + 1);
+      check_unchanged(L, q, changes);
+      if (!lt) child++;
+    }
     path[++k] = child;
   }
-  for (m = k; m > 0 && item_lt(L, tidx, lastidx, path[m]); m--) {}
-  check_unchanged(L, q, changes);
+  for (m = k; m > 0; m--) {
+    int lt = item_lt(L, tidx, lastidx, path[m]);
+    check_unchanged(L, q, changes);
+    if (!lt) break;
+  }
   lua_pushnil(L);
   lua_rawseti(L, tidx, q->n);
   for (i = 0; i < m; i++) {
