@@ -4,7 +4,7 @@
 local asyncio = require("asyncio")
 local core = require("asyncio.core")
 local helper = require("spec.helper")
-local await = asyncio.await
+local async, await = asyncio.async, asyncio.await
 local PIPE, STDOUT, DEVNULL = asyncio.PIPE, asyncio.STDOUT, asyncio.DEVNULL
 
 local function sh(cmd, opts)
@@ -205,6 +205,33 @@ describe("subprocesses", function()
       assert.equal("", out)
       assert.equal(0, p.returncode)
    end))
+
+   it("take Python's iterations from the child's exit to wait() returning", function()
+      -- stepped one polling iteration at a time: as in Python 3.13, whose
+      -- watcher hands the exit over through call_soon_threadsafe (the
+      -- returncode appears an iteration after the poll that saw the exit),
+      -- and wakes wait() from connection_lost through call_soon, wait()
+      -- returns two iterations after the returncode appeared
+      local loop = asyncio.new_event_loop()
+      local it, waited, p = 0, nil, nil
+      local t = loop:create_task(async(function()
+         p = await(asyncio.create_subprocess_exec("sh", { "-c", "sleep 0.1" }))
+         assert.equal(0, await(p:wait()))
+         waited = it
+      end)())
+      local seen
+      for _ = 1, 200 do
+         it = it + 1
+         os.execute("sleep 0.01")
+         loop:call_soon(function() loop:stop() end)
+         loop:run_forever()
+         if p and p.returncode ~= nil and not seen then seen = it end
+         if t:done() then break end
+      end
+      t:result()
+      assert.equal(2, waited - seen)
+      loop:close()
+   end)
 
    it("warn from the sixth write dropped after the child went away, as Python's logger", function()
       local out = helper.run_fresh([[

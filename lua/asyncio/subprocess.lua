@@ -120,9 +120,8 @@ end
 
 -- ---------- exit ----------
 
--- The child was reaped: wake every wait().
-local function exited(self, returncode)
-   self.returncode = returncode
+-- Wakes every wait() with the child's returncode.
+local function wake_waiters(self, returncode)
    local waiters = self._waiters
    self._waiters = {}
    for i = 1, #waiters do
@@ -130,6 +129,27 @@ local function exited(self, returncode)
          waiters[i]:set_result(returncode)
       end
    end
+end
+
+-- The child was reaped: its pid may be another's from now on (_reaped).
+-- As in Python, the exit reaches the Process one iteration later (its
+-- child watcher calls the transport's _process_exited through
+-- call_soon_threadsafe): returncode is set then; and wait() wakes one
+-- more iteration later (from connection_lost, through call_soon).
+local function exited(self, returncode)
+   self._reaped = returncode
+   local loop = self._loop
+   if loop:is_closed() then -- nothing would run the hops
+      self.returncode = returncode
+      return wake_waiters(self, returncode)
+   end
+   loop:call_soon(function()
+      self.returncode = returncode
+      if loop:is_closed() then
+         return wake_waiters(self, returncode)
+      end
+      loop:call_soon(wake_waiters, self, returncode)
+   end)
 end
 
 -- Stops watching the pidfd and closes it, once.
@@ -180,7 +200,7 @@ end
 -- was closed): as Python's transport does when it is closed, a child still
 -- running is killed; then it is reaped, so nothing is left behind.
 function Process:__gc()
-   if self.returncode ~= nil then
+   if self._reaped ~= nil or self.returncode ~= nil then
       return
    end
    close_pidfd(self)
@@ -207,7 +227,7 @@ local function connect_pipes(self, npipes)
       end
    end)
    if not ok then
-      if self.returncode == nil then
+      if self._reaped == nil then
          pcall(core.kill, self.pid, "SIGKILL")
       end
       for _, stream in pairs(self._pipes) do
@@ -405,7 +425,7 @@ function Process:send_signal(sig)
    if signum == nil then
       error(("bad argument #1 to 'send_signal' (%s)"):format(why), 2)
    end
-   if self.returncode ~= nil then
+   if self._reaped ~= nil then
       error(errors.OSError.from_errno(core.ESRCH, "ESRCH", "No such process"), 2)
    end
    core.kill(self.pid, signum)
