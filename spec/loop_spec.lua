@@ -382,6 +382,21 @@ describe("event loop", function()
       end
    end)
 
+   it("calls a signal handler one iteration after the poll that saw the signal, as Python", function()
+      local log = {}
+      loop:run_until_complete(async(function()
+         loop:add_signal_handler("SIGUSR1", function() log[#log + 1] = "handler" end)
+         os.execute("kill -USR1 " .. core.getpid()) -- slow enough that the next iteration polls
+         for i = 1, 3 do
+            await(asyncio.sleep(0))
+            log[#log + 1] = "after sleep(0) #" .. i
+         end
+         loop:remove_signal_handler("SIGUSR1")
+      end)())
+      -- Python 3.13: its self-pipe's reader queues the handler with call_soon
+      assert.same({ "after sleep(0) #1", "after sleep(0) #2", "handler", "after sleep(0) #3" }, log)
+   end)
+
    it("calls signal handlers", function()
       local got
       loop:add_signal_handler("SIGUSR1", function(v)

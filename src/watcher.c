@@ -31,6 +31,7 @@ typedef struct Watcher {
   int started;         /* rw: the libev watcher is running */
   struct Watcher *next_fresh;  /* rw: link in loop->fresh while in it */
   int fresh;           /* rw: in loop->fresh */
+  int relay;           /* ro: a signal handler queued one iteration late */
 } Watcher;
 
 /* One loop per signal in the whole process: libev allows no more. */
@@ -125,13 +126,29 @@ static void watcher_stop (Watcher *wt) {
 ** userdata is at index 1 of loop->L; protected so no Lua error crosses
 ** ev_run.
 */
+/*
+** relay_signal(handle): queues a signal handler's Handle from the ready
+** queue, so that it runs one iteration after the poll that saw the signal,
+** as Python's: its self-pipe's reader (_read_from_self) runs in that
+** iteration and queues the handler with call_soon.
+*/
+static int relay_signal (lua_State *L) {
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, HANDLE_UV_LOOP);
+  loop_ready_push(L, (Loop *)lua_touserdata(L, 2), 2, 1, 0);
+  return 0;
+}
+
 static int queue_handle (lua_State *L) {
   Watcher *wt = (Watcher *)lua_touserdata(L, 1);
   lua_getiuservalue(L, 1 + 1, LOOP_UV_WATCHERS);  /* loop is arg 2 */
   lua_rawgeti(L, -1, watcher_key(wt->kind, wt->num));
   if (lua_touserdata(L, -1) == (void *)wt) {
     lua_getiuservalue(L, -1, WATCHER_UV_HANDLE);
-    loop_ready_push(L, wt->loop, 2, -1, 0);
+    if (wt->relay) {
+      lua_pushcfunction(L, relay_signal);
+      loop_ready_push(L, wt->loop, 2, -1, -2);
+    } else loop_ready_push(L, wt->loop, 2, -1, 0);
   }
   return 0;
 }
@@ -270,7 +287,7 @@ static void reader_first (lua_State *L, Loop *loop, int fd) {
 }
 
 /* Creates and starts a watcher with a Handle for fn (at 3) and args. */
-static void add (lua_State *L, Loop *loop, int kind, int num) {
+static Watcher *add (lua_State *L, Loop *loop, int kind, int num) {
   Watcher *wt;
   int nargs = lua_gettop(L) - 3;
   lua_Integer key = watcher_key(kind, num);
@@ -321,6 +338,7 @@ static void add (lua_State *L, Loop *loop, int kind, int num) {
   lua_pushvalue(L, -2);
   lua_rawseti(L, -2, key);
   lua_pop(L, 2);
+  return wt;  /* anchored by LOOP_UV_WATCHERS */
 }
 
 static int checkfd (lua_State *L, int arg) {
@@ -479,6 +497,17 @@ static int loop_add_signal_handler (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
   if (coro_is_async_function(L, 3))  /* its coroutine would never run */
     return luaL_argerror(L, 3, "coroutines cannot be used with add_signal_handler()");
+  add(L, loop, W_SIGNAL, aio_checksignal(L, 2, 1))->relay = 1;
+  return 0;
+}
+
+/*
+** loop:_add_signal_handler_now(sig, fn, ...): the same, the handler queued
+** in the iteration of the poll that saw the signal: asyncio.run's SIGINT,
+** which Python handles in a plain signal handler, at once.
+*/
+static int loop_add_signal_handler_now (lua_State *L) {
+  Loop *loop = loop_checkopen(L, 1);
   add(L, loop, W_SIGNAL, aio_checksignal(L, 2, 1));
   return 0;
 }
@@ -626,6 +655,7 @@ int watcher_open (lua_State *L) {
     {"remove_reader", loop_remove_reader},
     {"remove_writer", loop_remove_writer},
     {"add_signal_handler", loop_add_signal_handler},
+    {"_add_signal_handler_now", loop_add_signal_handler_now},
     {"remove_signal_handler", loop_remove_signal_handler},
     {"_signal_callback", loop_signal_callback},
     {NULL, NULL}

@@ -171,7 +171,7 @@ local function catch_sigint(self, loop, task)
          loop:stop()
       end
    end
-   loop:add_signal_handler("SIGINT", on_sigint)
+   loop:_add_signal_handler_now("SIGINT", on_sigint)
    run_sigint[loop] = on_sigint
    return on_sigint
 end
@@ -197,7 +197,7 @@ function Loop:remove_signal_handler(sig)
    local before = own and self:_signal_callback("SIGINT")
    local removed = remove_signal_handler(self, sig)
    if own and removed and self:_signal_callback("SIGINT") == nil then
-      self:add_signal_handler("SIGINT", own)
+      self:_add_signal_handler_now("SIGINT", own)
       return before ~= own
    end
    return removed
@@ -221,7 +221,7 @@ function Loop:run_forever()
       interrupted = true
       self:stop()
    end
-   self:add_signal_handler("SIGINT", on_sigint)
+   self:_add_signal_handler_now("SIGINT", on_sigint)
    run_sigint[self] = on_sigint
    local ok, err = pcall(run_forever, self)
    release_sigint(self, on_sigint)
