@@ -210,9 +210,13 @@ local function start_task(loop, cf, fn, ...)
       return
    end
    local args = pack(...)
+   -- started at once, in its turn among the messages: a call posted after
+   -- it runs after its first step (API.md: submissions run in the order
+   -- made), though calls run in the iteration they are taken in, as
+   -- Python's call_soon_threadsafe callbacks do
    local made, task = pcall(loop.create_task, loop, function()
       return fn(unpack(args, 1, args.n))
-   end)
+   end, { eager_start = true })
    if not made then
       core.cfuture_set(cf, "error", task)
       error(task, 0)
@@ -260,19 +264,19 @@ local function run_resolve(loop, msg)
 end
 
 -- Runs on the loop, from its ready queue, once per message, in the order
--- the messages were posted. A call, and the result of a job or of a task of
--- another loop, run one iteration later, in that order: Python passes both
--- through call_soon_threadsafe, so a callback a worker posted before it
--- returned runs before its future is done. A task is made at once, so its
--- first step runs in that same later iteration, in order with the calls
--- (API.md: submissions run in the order made).
+-- the messages were posted, in the iteration whose poll took them in, as
+-- Python runs what call_soon_threadsafe appended: a call runs then, and the
+-- result of a job or of a task of another loop settles its future then, so
+-- the task awaiting it resumes in the next iteration, and a callback a
+-- worker posted before it returned runs before its future is done. A task
+-- takes its first step then too (start_task), in its turn.
 core.thread_setup(function(msg)
    local loop = core.get_running_loop()
    local kind = core.thread_kind(msg)
    if kind == "call" then
-      loop:call_soon(run_call, loop, msg)
+      run_call(loop, msg)
    elseif kind == "resolve" then
-      loop:call_soon(run_resolve, loop, msg)
+      run_resolve(loop, msg)
    else
       handle(loop, core.thread_take(msg, loop))
    end
