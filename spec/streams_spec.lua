@@ -133,6 +133,21 @@ describe("streams", function()
       server:close()
    end))
 
+   it("close the socket of a writer closed just before its loop closed", function()
+      collectgarbage("stop") -- only the loop's close may close it
+      local fds = core.open_fds()
+      local loop = asyncio.new_event_loop()
+      local srv = loop:run_until_complete(asyncio.start_server(function(_, sw) sw:close() end, "127.0.0.1", 0))
+      local _, w = loop:run_until_complete(asyncio.open_connection(srv:getsockname()))
+      loop:run_until_complete(asyncio.sleep(0.05)) -- the server's side is closed
+      w:close() -- due in the next iteration, which never comes
+      srv:close()
+      loop:close()
+      local left = core.open_fds() - fds
+      collectgarbage("restart")
+      assert.equal(0, left)
+   end)
+
    it("echo lines, exact reads and separators", helper.async(function()
       local server, port = serve(echo_handler)
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port))

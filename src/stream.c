@@ -3,9 +3,10 @@
 ** buffers: connecting, the read and write watchers, closing, and the ways
 ** a task waits on it; its halves are in reader.c and writer.c.
 **
-** Anchoring rule: a Stream whose read or write watcher is started is the
-** value of its own address in its loop's LOOP_UV_WATCHERS table, and is
-** taken out of it when both stop; a task reading a stream is parked on it
+** Anchoring rule: a Stream whose read or write watcher is started, or
+** that is closing with its socket still open, is the value of its own
+** address in its loop's LOOP_UV_WATCHERS table (so closing the loop closes
+** its socket), and is taken out of it otherwise; a task reading a stream is parked on it
 ** (task_park) and one writing waits on a future, both held in the
 ** stream's user values, so such a task is reachable exactly while the
 ** stream is. An idle stream is collectable and its finalizer
@@ -64,7 +65,8 @@ Half *stream_tohalf (lua_State *L, int idx, int type) {
 
 /* Anchors s (at sidx) while a watcher runs, frees it when none does. */
 void stream_update_anchor (lua_State *L, Stream *s, int sidx) {
-  int active = ev_is_active(&s->rio) || ev_is_active(&s->wio);
+  int active = ev_is_active(&s->rio) || ev_is_active(&s->wio)
+               || (s->closing && s->fd >= 0);
   if (active == s->anchored) return;
   sidx = lua_absindex(L, sidx);
   lua_getiuservalue(L, sidx, ST_UV_LOOP);
@@ -255,13 +257,15 @@ void stream_close (lua_State *L, Stream *s, int sidx) {
   if (s->werr || s->connecting || !stream_loop_open(s))
     close_now(L, s, sidx);
   else if (stream_buffered_out(s) == 0) {
+    /* queued first: if that fails (memory), the stream is as it was */
     sidx = lua_absindex(L, sidx);
-    s->closing = 1;
-    stream_stop_io(s, &s->rio);
     lua_pushcfunction(L, close_entry);
     lua_getiuservalue(L, sidx, ST_UV_LOOP);
     loop_ready_push(L, s->loop, -1, -2, sidx);
     lua_pop(L, 2);
+    s->closing = 1;
+    stream_stop_io(s, &s->rio);
+    stream_update_anchor(L, s, sidx);  /* a loop closed first closes it */
   } else {
     s->closing = 1;
     wake_reader(L, s, sidx);
