@@ -105,6 +105,10 @@ function M.with_fds_exhausted(floor, spare, f)
    local core = require("asyncio.core")
    local soft = core.nofile()
    local fds = {}
+   -- descriptors of earlier specs' objects that only the collector closes
+   -- are closed now, not while f counts on the number of free ones
+   M.full_gc()
+   collectgarbage("stop")
    local results = table.pack(pcall(function()
       core.nofile(math.max(floor, core.open_fds() + spare))
       while true do
@@ -117,6 +121,7 @@ function M.with_fds_exhausted(floor, spare, f)
       end
       return f(fds)
    end))
+   collectgarbage("restart")
    for _, fd in ipairs(fds) do
       core.fdclose(fd)
    end
