@@ -133,6 +133,26 @@ describe("streams", function()
       server:close()
    end))
 
+   it("keep readable at close() what had come, and no byte that comes after", helper.async(function()
+      local server, reader, writer, conn = connected()
+      conn.writer:write("early")
+      await(asyncio.sleep(0.01)) -- in our socket, not read yet
+      writer:close()
+      assert.is_false(reader:at_eof())
+      assert.equal("early", await(reader:read(100)))
+      assert.is_nil(await(reader:read(100)))
+      conn.writer:close()
+      -- a reader waiting at close() gets the end, not what the peer sends later
+      local _, reader2, writer2, conn2 = connected()
+      local t = asyncio.create_task(reader2:read(100))
+      await(asyncio.sleep(0))
+      writer2:close()
+      conn2.writer:write("late")
+      assert.is_nil(await(t))
+      conn2.writer:close()
+      server:close()
+   end))
+
    it("close the socket of a writer closed just before its loop closed", function()
       collectgarbage("stop") -- only the loop's close may close it
       local fds = core.open_fds()

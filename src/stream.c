@@ -185,19 +185,22 @@ void stream_keep_names (Stream *s) {
   s->names = n;
 }
 
-static void drain_unread (Stream *s);
+static void drain_unread (Stream *s, int keep);
+static int satisfied (Stream *s);
 
 /*
 ** Closes the descriptor now: stops both watchers, drops unsent bytes and
 ** wakes everybody waiting (readers see the end of the stream). Keeps the
-** unread bytes readable. [-0, +0, m]
+** unread bytes readable, unless reading stopped at a close() before (which
+** took in what had come): what came since stays unread, as Python's
+** transport stopped reading then. [-0, +0, m]
 */
 static void close_now (lua_State *L, Stream *s, int sidx) {
   if (s->fd < 0) return;
   sidx = lua_absindex(L, sidx);
   stream_stop_io(s, &s->rio);
   stream_stop_io(s, &s->wio);
-  drain_unread(s);
+  drain_unread(s, !s->closing);
   stream_keep_names(s);
   close(s->fd);
   s->fd = -1;
@@ -263,10 +266,17 @@ void stream_close (lua_State *L, Stream *s, int sidx) {
     lua_getiuservalue(L, sidx, ST_UV_LOOP);
     loop_ready_push(L, s->loop, -1, -2, sidx);
     lua_pop(L, 2);
+    /* reading stops now: what came stays readable, later bytes are not */
+    drain_unread(s, 1);
     s->closing = 1;
     stream_stop_io(s, &s->rio);
+    /* a waiting reader those bytes satisfy gets them; else it sees the
+       end when the socket closes */
+    if (s->rwait != RW_NONE && stream_buffered_in(s) > 0 && satisfied(s))
+      wake_reader(L, s, sidx);
     stream_update_anchor(L, s, sidx);  /* a loop closed first closes it */
   } else {
+    drain_unread(s, 1);
     s->closing = 1;
     wake_reader(L, s, sidx);
     stream_update_anchor(L, s, sidx);
@@ -368,21 +378,26 @@ void stream_read_ahead (Stream *s, size_t upto) {
 }
 
 /*
-** Before a socket's descriptor closes: takes in what the peer sent and
-** nobody read yet, so it stays readable (as in Python, whose transports
-** read all the time) and the kernel does not answer the close with a
-** reset, which would make the peer lose what we wrote it last. Bounded, in
-** case the peer keeps sending; a failure here is nobody's business now.
+** When reading stops (close) and before a socket's descriptor closes:
+** takes in what the peer sent and nobody read yet, so it stays readable
+** (keep; as in Python, whose transports read all the time) and the kernel
+** does not answer the close with a reset, which would make the peer lose
+** what we wrote it last. What comes after reading stopped is read and
+** dropped (!keep): Python's transport reads nothing after close(). Bounded
+** in all (drained), in case the peer keeps sending; a failure here is
+** nobody's business now.
 */
 #define DRAIN_MAX ((size_t)1 << 20)
-static void drain_unread (Stream *s) {
+static void drain_unread (Stream *s, int keep) {
   size_t start = stream_buffered_in(s);
   int rerr = s->rerr;
   if (s->kind == STREAM_PIPE || s->connecting) return;
-  while (!s->eof && s->rerr == 0 && stream_buffered_in(s) - start < DRAIN_MAX) {
+  while (!s->eof && s->rerr == 0 && s->drained < DRAIN_MAX) {
     size_t had = stream_buffered_in(s);
     fill(s);
     if (stream_buffered_in(s) == had) break;  /* nothing more waiting */
+    s->drained += stream_buffered_in(s) - had;
+    if (!keep) s->rlen = s->rpos + start;  /* read, and dropped */
   }
   s->rerr = rerr;
 }
@@ -412,7 +427,6 @@ const char *stream_find_sep (Stream *s, size_t off, size_t *len) {
 }
 
 /* Whether the bytes in, or the state of, s satisfy the waiting reader. */
-static int satisfied (Stream *s);
 int stream_reader_satisfied (Stream *s) {
   return satisfied(s);
 }

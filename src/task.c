@@ -853,13 +853,14 @@ static int task_tostring (lua_State *L) {
 
 static int task_gc (lua_State *L) {
   Task *t = (Task *)aio_checkobj(L, 1, AIO_TTASK, "Task");
-  if (t->tslot > 0 && !t->fut.loop->closed && lua_gc(L, LUA_GCISRUNNING) > 0) {
+  lua_Debug caller;
+  if (t->tslot > 0 && !t->fut.loop->closed && lua_getstack(L, 1, &caller)) {
     /* the collector clears the weak entry before it finalizes the task: an
        entry still there means a call by hand on a live task. (lua_close
-       finalizes everything without clearing weak entries; the collector
-       is stopped then, as during any finalizer, and lua_gc answers -1:
-       the task is finalized for good, and reported as Python reports
-       pending tasks at exit.) */
+       finalizes everything without clearing weak entries, and calls the
+       finalizers with no frame below them, as loop_gc knows: there the
+       task is finalized for good, and reported as Python reports pending
+       tasks at exit.) */
     int alive;
     lua_getiuservalue(L, 1, FUT_UV_LOOP);
     lua_getiuservalue(L, -1, LOOP_UV_TASKS);
