@@ -404,6 +404,40 @@ describe("servers", function()
       loop:close()
    end)
 
+   it("count a connection from the iteration after its accept, as Python's transport attaches", function()
+      -- stepped: the accept is in step 2's poll; close_clients() in step 3
+      -- reaches the new connection, whose handler (step 5) finds its writer
+      -- closing (Python 3.13 prints the same); in step 2 it does not yet
+      local function run(close_at)
+         local loop = asyncio.new_event_loop()
+         local it, log = 0, {}
+         local srv = loop:run_until_complete(asyncio.start_server(function(_, w)
+            log[#log + 1] = it .. " handler, closing " .. tostring(w:is_closing())
+            w:close()
+         end, "127.0.0.1", 0))
+         loop:create_task(async(function()
+            local _, w = await(asyncio.open_connection(srv:getsockname()))
+            log[#log + 1] = it .. " connected"
+            w:close()
+         end)())
+         for i = 1, 8 do
+            it = i
+            os.execute("sleep 0.002")
+            if i == close_at then
+               loop:call_soon(function() srv:close_clients() end)
+            end
+            loop:call_soon(function() loop:stop() end)
+            loop:run_forever()
+         end
+         srv:close()
+         loop:run_until_complete(srv:wait_closed())
+         loop:close()
+         return log
+      end
+      assert.same({ "5 handler, closing true", "5 connected" }, run(3))
+      assert.same({ "5 handler, closing false", "5 connected" }, run(2))
+   end)
+
    it("check the backlog option when called, naming the caller's line", function()
       local function err_of(f)
          local ok, err = pcall(f)

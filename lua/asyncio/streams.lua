@@ -297,8 +297,10 @@ end
 -- The function the listeners queue with each new connection: runs the
 -- client callback in a task of its own, as Python's StreamReaderProtocol,
 -- two iterations later, as Python's: its accept starts a task
--- (_accept_connection2), whose transport calls connection_made through
--- call_soon, which makes the handler's task.
+-- (_accept_connection2), whose transport attaches itself to the server in
+-- the next iteration (counted from then on, close_clients() reaches it)
+-- and calls connection_made through call_soon, which makes the handler's
+-- task, in the iteration after.
 local function connection_handler(self, cb, limit)
    local loop = self._loop
    local is_async = iscoroutinefunction(cb)
@@ -330,8 +332,7 @@ local function connection_handler(self, cb, limit)
       end
       connection_done(self, writer)
    end
-   local function accepted(stream)
-      local reader, writer = halves(stream, limit)
+   local function start(reader, writer)
       local task
       if is_async then
          task = loop:create_task(cb(reader, writer))
@@ -340,16 +341,20 @@ local function connection_handler(self, cb, limit)
       end
       self._tasks[task] = true
       self._writers[task] = writer
+      task:add_done_callback(done)
+   end
+   local function attach(stream)
+      local reader, writer = halves(stream, limit)
       self._clients[writer] = true
       self._counted[writer] = true
       self._active = self._active + 1
-      task:add_done_callback(done)
-      -- wakes a waiting wait_closed when the writer closes, before the
-      -- handler ends (the stream sets it; a future holds no task number)
+      -- counted until the writer closes or the handler ends, whichever
+      -- comes first (the stream calls this when it closes)
       stream:notify_closed(function() connection_done(self, writer) end)
+      loop:call_soon(start, reader, writer)
    end
    return function(stream)
-      loop:call_soon(loop.call_soon, loop, accepted, stream)
+      loop:call_soon(attach, stream)
    end
 end
 
