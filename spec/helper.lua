@@ -129,6 +129,27 @@ function M.with_fds_exhausted(floor, spare, f)
    return table.unpack(results, 1, results.n)
 end
 
+-- Runs exactly one iteration of loop, which polls for I/O (the first
+-- iteration of a run_forever always does): for specs that count
+-- iterations as Python's do.
+function M.step(loop)
+   loop:call_soon(function() loop:stop() end)
+   loop:run_forever()
+end
+
+-- Starts a task of the running loop that counts loop iterations: returns a
+-- function giving the count so far, and the task (to cancel).
+function M.ticker()
+   local n = 0
+   local task = asyncio.create_task(asyncio.async(function()
+      while true do
+         n = n + 1
+         asyncio.await(asyncio.sleep(0))
+      end
+   end)())
+   return function() return n end, task
+end
+
 -- The number of keys of a set, such as those wait and all_tasks return.
 function M.size(set)
    local n = 0

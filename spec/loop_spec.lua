@@ -392,8 +392,7 @@ describe("event loop", function()
       loop:call_soon(function() os.execute("kill -USR1 " .. core.getpid()) end)
       for i = 1, 4 do
          it = i
-         loop:call_soon(function() loop:stop() end)
-         loop:run_forever()
+         helper.step(loop)
       end
       loop:remove_signal_handler("SIGUSR1")
       assert.same({ "handler at 3" }, log)

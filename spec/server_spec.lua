@@ -392,8 +392,7 @@ describe("servers", function()
       for _ = 1, 40 do
          it = it + 1
          os.execute("sleep 0.002") -- what the peer sent has arrived by the next poll
-         loop:call_soon(function() loop:stop() end)
-         loop:run_forever()
+         helper.step(loop)
          if ct:done() and #log >= 10 then break end
       end
       assert.same({ "5 handler start", "5 client connected", "7 server read a", "9 client got A",
@@ -426,8 +425,7 @@ describe("servers", function()
             if i == close_at then
                loop:call_soon(function() srv:close_clients() end)
             end
-            loop:call_soon(function() loop:stop() end)
-            loop:run_forever()
+            helper.step(loop)
          end
          srv:close()
          loop:run_until_complete(srv:wait_closed())

@@ -108,27 +108,21 @@ describe("streams", function()
 
    it("close in the next iteration, as Python's transport: wait_closed and drain count it", helper.async(function()
       local server, _, writer, conn = connected()
-      local tick = 0
-      local ticker = asyncio.create_task(async(function()
-         while true do
-            tick = tick + 1
-            await(asyncio.sleep(0))
-         end
-      end)())
+      local tick, ticker = helper.ticker()
       await(asyncio.sleep(0))
       writer:close()
       assert.is_true(writer:is_closing())
-      local t0 = tick
+      local t0 = tick()
       local err = helper.error_of(await, writer:drain()) -- Python: after its sleep(0)
       assert.equal("Connection lost", err.message)
-      assert.equal(1, tick - t0)
-      t0 = tick
+      assert.equal(1, tick() - t0)
+      t0 = tick()
       await(writer:wait_closed()) -- closed already: at once
-      assert.equal(0, tick - t0)
+      assert.equal(0, tick() - t0)
       conn.writer:close()
-      t0 = tick
+      t0 = tick()
       await(conn.writer:wait_closed()) -- Python 3.13: 2 iterations
-      assert.equal(2, tick - t0)
+      assert.equal(2, tick() - t0)
       ticker:cancel()
       server:close()
    end))
@@ -502,19 +496,13 @@ describe("streams", function()
          local server, _, writer, conn = connected()
          local chunk = string.rep("z", 64 * 1024)
          local task = asyncio.current_task()
-         local stepped = 0
-         local ticker = asyncio.create_task(async(function()
-            while true do
-               stepped = stepped + 1
-               await(asyncio.sleep(0))
-            end
-         end)())
+         local stepped, ticker = helper.ticker()
          for _ = 1, 256 do -- 16 MiB, more than the kernel's buffers take
             writer:write(chunk)
          end
          writer:writelines({ chunk, chunk })
          assert.equal(task, asyncio.current_task())
-         assert.equal(0, stepped) -- no write let another task run
+         assert.equal(0, stepped()) -- no write let another task run
          assert.is_true(writer:get_write_buffer_size() > 64 * 1024)
          local got = 0
          while got < 258 * #chunk do

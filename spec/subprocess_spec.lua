@@ -223,8 +223,7 @@ describe("subprocesses", function()
       for _ = 1, 200 do
          it = it + 1
          os.execute("sleep 0.01")
-         loop:call_soon(function() loop:stop() end)
-         loop:run_forever()
+         helper.step(loop)
          if p and p.returncode ~= nil and not seen then seen = it end
          if t:done() then break end
       end

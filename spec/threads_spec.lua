@@ -404,24 +404,18 @@ end)
 describe("results from workers", function()
    it("resume the awaiting task in Python's iteration", helper.async(function()
       local loop = asyncio.get_running_loop()
-      local tick = 0
-      local ticker = asyncio.create_task(async(function()
-         while true do
-            tick = tick + 1
-            await(asyncio.sleep(0))
-         end
-      end)())
+      local tick, ticker = helper.ticker()
       await(asyncio.sleep(0))
       for _, start in ipairs({ function() return asyncio.to_thread(function(x) return x * 2 end, 21) end,
                                function() return loop:run_in_executor(nil, function(x) return x * 2 end, 21) end }) do
          local t0
          local waiter = asyncio.create_task(async(function()
             local v = await(start())
-            return v, tick - t0
+            return v, tick() - t0
          end)())
          await(asyncio.sleep(0))
          os.execute("sleep 0.05") -- the job is done, its result in the inbox
-         t0 = tick
+         t0 = tick()
          local v, ticks = await(waiter)
          assert.equal(42, v)
          -- Python 3.13: call_soon_threadsafe(set_result) runs in the
