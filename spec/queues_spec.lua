@@ -207,6 +207,16 @@ describe("Queue", function()
       assert.is_true(asyncio.QueueShutDown:is(failure(w)))
    end))
 
+   it("quotes string items as Python's repr does", function()
+      local q = asyncio.Queue()
+      q:put_nowait("it's")
+      q:put_nowait('say "hi"')
+      q:put_nowait("a\\b\n\0\127'\"")
+      -- Python: <Queue maxsize=0 _queue=["it's", 'say "hi"', 'a\\b\n\x00\x7f\'"'] tasks=3>
+      assert.equal([[<Queue maxsize=0 _queue=["it's", 'say "hi"', 'a\\b\n\x00\x7f\'"'] tasks=3>]],
+                   tostring(q))
+   end)
+
    it("can be used with the _nowait forms outside a task, but not awaited", function()
       local q = asyncio.Queue()
       q:put_nowait(1)

@@ -434,6 +434,38 @@ static int queue_full (lua_State *L) {
   return 1;
 }
 
+/*
+** Replaces the string on top by its quoted form, as Python's repr quotes
+** it: in single quotes unless it holds one and no double quote, with
+** backslashes, the quote and control bytes escaped. Other bytes are kept
+** (UTF-8 text). [-1, +1, m]
+*/
+static void quote_string (lua_State *L) {
+  size_t len, i;
+  const char *s = lua_tolstring(L, -1, &len);
+  char quote = (memchr(s, '\'', len) && !memchr(s, '"', len)) ? '"' : '\'';
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, quote);
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[8];
+    if (c == '\\' || c == (unsigned char)quote) {
+      luaL_addchar(&b, '\\');
+      luaL_addchar(&b, (char)c);
+    } else if (c == '\n') luaL_addstring(&b, "\\n");
+    else if (c == '\r') luaL_addstring(&b, "\\r");
+    else if (c == '\t') luaL_addstring(&b, "\\t");
+    else if (c < 0x20 || c == 0x7f) {
+      snprintf(esc, sizeof esc, "\\x%02x", c);
+      luaL_addstring(&b, esc);
+    } else luaL_addchar(&b, (char)c);
+  }
+  luaL_addchar(&b, quote);
+  luaL_pushresult(&b);
+  lua_remove(L, -2);
+}
+
 /* Appends the items, in storage order, to b, as Python's repr lists them. */
 static void add_items (lua_State *L, Queue *q, luaL_Buffer *b) {
   lua_Integer i;
@@ -443,9 +475,11 @@ static void add_items (lua_State *L, Queue *q, luaL_Buffer *b) {
     lua_getiuservalue(L, 1, QUEUE_UV_ITEMS);
     store_at(L, q, lua_gettop(L), i);
     lua_remove(L, -2);
-    if (lua_type(L, -1) == LUA_TSTRING) lua_pushfstring(L, "'%s'", lua_tostring(L, -1));
-    else luaL_tolstring(L, -1, NULL);
-    lua_remove(L, -2);
+    if (lua_type(L, -1) == LUA_TSTRING) quote_string(L);
+    else {
+      luaL_tolstring(L, -1, NULL);
+      lua_remove(L, -2);
+    }
     luaL_addvalue(b);
   }
   luaL_addchar(b, ']');
