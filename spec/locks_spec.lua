@@ -365,6 +365,28 @@ describe("Condition", function()
       assert.is_false(ok)
       assert.matches("cannot notify on un%-acquired lock", err)
    end))
+
+   it("a task collected in wait() takes the free lock back before its <close> releases it, as Python does", function()
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      local released
+      do
+         local cond = asyncio.Condition()
+         loop:create_task(function()
+            local _ <close> = await(cond:acquire())
+            local _ <close> = setmetatable({}, { __close = function() released = not cond:locked() end })
+            await(cond:wait())
+         end)
+         loop:run_until_complete(asyncio.sleep(0))
+      end
+      helper.full_gc()
+      -- Python reports the task alone; the release found the lock held
+      assert.equal(1, #reports)
+      assert.equal("Task was destroyed but it is pending!", reports[1].message)
+      assert.is_nil(reports[1].error)
+      assert.is_false(released)
+      loop:close()
+   end)
 end)
 
 describe("Semaphore", function()

@@ -251,6 +251,23 @@ local function notify(self, n)
    end
 end
 
+-- Python's wait takes the lock back in a `finally`, which runs also when
+-- the coroutine is closed (a task collected while it waits): a free lock
+-- is taken there without suspending, so the caller's own release (its
+-- `async with`, a <close> here) finds it held instead of failing. A guard
+-- to be closed does that when the task's coroutine is closed in the wait.
+local TakeBackOnClose = {
+   __close = function(guard)
+      local lock = guard.lock
+      if guard.waiting and not lock._locked then
+         local waiters = lock._waiters
+         if waiters.head > waiters.tail or all_cancelled(waiters) then
+            lock._locked = true
+         end
+      end
+   end,
+}
+
 -- Python 3.13's Condition.wait: releases the lock, waits to be notified,
 -- then takes the lock again even if cancelled meanwhile (the cancellation
 -- is raised once the lock is held). If it fails after it may have been
@@ -267,6 +284,7 @@ local function condition_wait_op(op)
    lock:release()
    local waiters = self._waiters
    waiters:append(fut)
+   local guard <close> = setmetatable({ lock = lock, waiting = true }, TakeBackOnClose)
    local ok, err = pcall(await_future, fut)
    waiters:remove(fut)
    local cancelled
@@ -281,6 +299,7 @@ local function condition_wait_op(op)
          break
       end
    end
+   guard.waiting = false
    if cancelled ~= nil then
       ok, err = false, cancelled
    end
