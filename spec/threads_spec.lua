@@ -269,6 +269,21 @@ describe("loop:run_in_executor", function()
       executor:shutdown()
    end))
 
+   it("uses the executor set by set_default_executor for nil, as to_thread does", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local executor = asyncio.ThreadPoolExecutor(1)
+      loop:set_default_executor(executor)
+      assert.equal("one", await(loop:run_in_executor(nil, function() return "one" end)))
+      assert.equal("two", await(asyncio.to_thread(function() return "two" end)))
+      assert.equal(1, executor:_workers())
+      executor:shutdown()
+      local err = helper.error_of(loop.run_in_executor, loop, nil, function() end)
+      assert.matches("cannot schedule new futures after shutdown", err)
+      loop:set_default_executor(asyncio.ThreadPoolExecutor(1)) -- asyncio.run's end shuts it down
+      err = helper.error_of(loop.set_default_executor, loop, "pool")
+      assert.matches("bad argument #1 to 'set_default_executor' %(ThreadPoolExecutor expected, got string%)", err)
+   end))
+
    it("raises Event loop is closed on a closed loop, whether its executor was used or not", function()
       for _, used in ipairs({ false, true }) do
          local loop = asyncio.new_event_loop()

@@ -81,6 +81,16 @@ function Loop:run_in_executor(executor, fn, ...)
    return submit(executor, self, "run_in_executor", 2, 2, fn, ...)
 end
 
+-- loop:set_default_executor(executor): the executor run_in_executor(nil)
+-- and to_thread use from now on, as Python's. The one it replaces is left
+-- as it is (Python does not shut it down either).
+function Loop:set_default_executor(executor)
+   if getmetatable(executor) ~= core.ThreadPoolExecutor then
+      argerror(1, "set_default_executor", "ThreadPoolExecutor", executor)
+   end
+   self:_lua().default_executor = executor
+end
+
 -- asyncio.to_thread(fn, ...) -> coroutine object, as Python's `async def
 -- to_thread`: nothing happens until it runs (awaited, or as the body of a
 -- task), when fn(...) goes to the running loop's default executor and the
