@@ -106,6 +106,53 @@ describe("streams", function()
       server:close()
    end))
 
+   it("end a drain, or a close's wait, in the iteration after the poll that sent the rest, as Python's _write_ready",
+      function()
+         -- the peer's side is read by hand, from outside the loop, between
+         -- single iterations; Python 3.13 ends both waits one iteration
+         -- after the one whose write emptied the buffer
+         for _, closing in ipairs({ false, true }) do
+            local loop = asyncio.new_event_loop()
+            local conn
+            local server = loop:run_until_complete(asyncio.start_server(function(_, w) conn = w end, "127.0.0.1", 0))
+            local _, port = server:getsockname()
+            local _, writer = loop:run_until_complete(asyncio.open_connection("127.0.0.1", port))
+            while conn == nil do
+               helper.step(loop)
+            end
+            local fd = conn:get_extra_info("socket")
+            writer:write(string.rep("z", 4 << 20)) -- more than the kernel takes at once
+            local waiting = loop:create_task(async(function()
+               if closing then
+                  writer:close()
+                  await(writer:wait_closed())
+               else
+                  await(writer:drain())
+               end
+            end)())
+            local emptied, ended
+            for i = 1, 100000 do
+               helper.step(loop)
+               if emptied == nil and writer:get_write_buffer_size() <= 16384 then
+                  emptied = i
+               end
+               if waiting:done() then
+                  ended = i
+                  break
+               end
+               repeat
+                  local data = core.fdread(fd, 4096)
+               until data == nil or data == ""
+            end
+            assert.is_not_nil(emptied)
+            assert.equal(emptied + 1, ended)
+            conn:close()
+            server:close()
+            loop:run_until_complete(server:wait_closed())
+            loop:close()
+         end
+      end)
+
    it("close in the next iteration, as Python's transport: wait_closed and drain count it", helper.async(function()
       local server, _, writer, conn = connected()
       local tick, ticker = helper.ticker()

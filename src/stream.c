@@ -543,27 +543,59 @@ static int write_done (Stream *s) {
 }
 
 /*
-** The protected Lua half of the write watcher: after a connect finished,
-** the buffer emptied or fell below the low-water mark, or an error.
+** What the write watcher saw, for the stream at sidx: a connect finished,
+** the buffer emptied or fell below the low-water mark, or an error. Wakes
+** what waits on the writer; closes or shuts the stream if that was asked.
+** [-0, +0, m]
 */
-static int writer_woken (lua_State *L) {
-  Stream *s = (Stream *)lua_touserdata(L, 1);
-  lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
-  if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
+static void writer_settle (lua_State *L, Stream *s, int sidx) {
   if (write_done(s) || s->werr) {
     stream_stop_io(s, &s->wio);
     if (s->closing) {
-      close_now(L, s, 4);
-      return 0;
+      close_now(L, s, sidx);
+      return;
     }
-    if (s->eof_asked && !s->werr) stream_shut_write(L, s, 4);
+    if (s->eof_asked && !s->werr) stream_shut_write(L, s, sidx);
   }
   if (!s->paused || stream_buffered_out(s) <= s->low || s->werr) {
     s->paused = 0;
-    wake_list(L, 4, ST_UV_WWAIT);
+    wake_list(L, sidx, ST_UV_WWAIT);
   }
-  if (s->werr) wake_list(L, 4, ST_UV_CLOSED);
-  stream_update_anchor(L, s, 4);
+  if (s->werr) wake_list(L, sidx, ST_UV_CLOSED);
+  stream_update_anchor(L, s, sidx);
+}
+
+/* The protected half of the write watcher when a connect finished. */
+static int connect_finished (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
+  if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
+  writer_settle(L, s, 4);
+  return 0;
+}
+
+/*
+** write_ready_entry(stream): run from the ready queue in the iteration of
+** the poll whose write emptied the buffer (or brought it below the
+** low-water mark, or failed), as Python's _write_ready runs there: the
+** drain() or wait_closed() it ends resumes in the next iteration.
+*/
+static int write_ready_entry (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  if (s == NULL) return 0;
+  s->wqueued = 0;
+  if (s->fd >= 0 && !s->connecting) writer_settle(L, s, 1);
+  return 0;
+}
+
+/* The protected half of the write watcher otherwise: queues the entry. */
+static int queue_write_ready (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
+  if (s->wqueued || lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
+  lua_pushcfunction(L, write_ready_entry);  /* 5 */
+  loop_ready_push(L, s->loop, 2, 5, 4);
+  s->wqueued = 1;
   return 0;
 }
 
@@ -583,13 +615,13 @@ static void wio_cb (struct ev_loop *ev, ev_io *w, int revents) {
       stream_keep_names(s);  /* from the start, as Python's transport */
       flush(s);
     }
-    call_protected(s, writer_woken);
+    call_protected(s, connect_finished);
     return;
   }
   flush(s);
   if (write_done(s) || s->werr
       || (s->paused && stream_buffered_out(s) <= s->low))
-    call_protected(s, writer_woken);
+    call_protected(s, queue_write_ready);
 }
 
 /* ---------- a child's stdin losing its reader ---------- */

@@ -51,6 +51,7 @@ struct Stream {
   unsigned char rwait;     /* rw: RW_* of the waiting reader */
   unsigned char inready;   /* rw: in rs->ready: to wake */
   unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
+  unsigned char wqueued;   /* rw: a write_ready_entry is in the ready queue */
   unsigned char lost;      /* rw: a child's stdin whose reader went away:
                               closed, and writes are dropped silently */
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
