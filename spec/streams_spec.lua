@@ -153,6 +153,66 @@ describe("streams", function()
          end
       end)
 
+   it("return bytes that arrived before the read without suspending, as Python's always-reading transport",
+      helper.async(function()
+         local server, reader, writer, conn = connected()
+         for _, op in ipairs({ "read", "readline", "readexactly", "readuntil" }) do
+            conn.writer:write("line\n")
+            await(asyncio.sleep(0.01)) -- it has arrived, and the loop polled since
+            local t = asyncio.create_task(async(function()
+               if op == "read" then
+                  return await(reader:read(100))
+               elseif op == "readexactly" then
+                  return await(reader:readexactly(5))
+               end
+               return await(reader[op](reader))
+            end)())
+            await(asyncio.sleep(0)) -- the task's first step
+            assert.is_true(t:done(), op)
+            assert.is_false(t:cancel())
+            assert.equal("line\n", t:result())
+         end
+         -- an end that has arrived too
+         conn.writer:close()
+         await(asyncio.sleep(0.01))
+         local t = asyncio.create_task(reader:read(100))
+         await(asyncio.sleep(0))
+         assert.is_true(t:done())
+         assert.is_nil(t:result())
+         writer:close()
+         server:close()
+      end))
+
+   it("take in arrived bytes once per poll: a task reading a fast peer lets the others run", helper.async(function()
+      local server, reader, writer, conn = connected()
+      local block = string.rep("b", 1 << 20)
+      local ran = 0
+      local other = asyncio.create_task(async(function()
+         while true do
+            ran = ran + 1
+            await(asyncio.sleep(0))
+         end
+      end)())
+      local sender = asyncio.create_task(async(function()
+         for _ = 1, 16 do
+            conn.writer:write(block)
+            await(conn.writer:drain())
+         end
+      end)())
+      local got, reads = 0, 0
+      while got < 16 * #block do
+         got = got + #await(reader:read(1 << 16))
+         reads = reads + 1
+      end
+      await(sender)
+      other:cancel()
+      -- the other task ran while reads kept finding bytes in the kernel
+      assert.is_true(ran * 4 >= reads, ("%d steps for %d reads"):format(ran, reads))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
+
    it("close in the next iteration, as Python's transport: wait_closed and drain count it", helper.async(function()
       local server, _, writer, conn = connected()
       local tick, ticker = helper.ticker()
@@ -616,7 +676,9 @@ describe("streams", function()
    it("a drain begun after close() while the buffer is above the high-water mark waits for the flush, as Python",
       helper.async(function()
       local server, _, writer, conn = connected()
-      local big = string.rep("d", 8 * 1024 * 1024)
+      -- far more than the kernel's buffers take, and the peer reads in
+      -- two iterations: the queue is still above the mark for the drain
+      local big = string.rep("d", 32 * 1024 * 1024)
       writer:write(big)
       writer:close()
       local drained = asyncio.create_task(writer:drain())

@@ -144,6 +144,7 @@ typedef struct Loop {
   /* polling */
   double last_poll;        /* when libev last looked for I/O */
   int since_poll;          /* iterations run without polling */
+  unsigned npolls;         /* rw: polls begun, wrapping (stream.h took_in) */
   long long coarse_seen;   /* the coarse clock when the clock was last read */
   double slow_callback;    /* debug: report callbacks slower than this */
   ev_timer wakeup;         /* bounds the poll wait by the next deadline */

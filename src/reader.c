@@ -79,6 +79,31 @@ static void read_resumed (lua_State *L, int status, int nargs) {
   else if (task_park_ended(L, nargs, &woken)) lua_error(L);
 }
 
+/*
+** Before a read that is not satisfied waits: takes in what has arrived
+** meanwhile, up to want bytes, as Python's transport, which reads all the
+** time, would hold it already (its read returns then without suspending).
+** Python's takes in once per poll, so does this: a stream read in since
+** the last poll (here, or by its watcher) waits for the next, and a task
+** reading a fast peer still lets the others run. Returns whether that
+** changed anything (bytes, the end or an error), so that the operation
+** looks again, once, instead of waiting.
+*/
+static int take_in_arrived (Stream *s, size_t want) {
+  size_t had = stream_buffered_in(s);
+  unsigned char eof = s->eof;
+  int rerr = s->rerr;
+  if (!stream_loop_open(s) || (s->took_in != 0 && s->took_in == s->loop->npolls))
+    return 0;
+  s->took_in = s->loop->npolls;
+  stream_read_ahead(s, want);
+  return stream_buffered_in(s) != had || s->eof != eof || s->rerr != rerr;
+}
+
+/* A continuation called again after take_in_arrived: as a resumption,
+   which does not look for arrived bytes again. */
+#define LOOK_AGAIN LUA_YIELD
+
 /* Pushes n bytes from the read buffer and consumes them. [-0, +1, m] */
 static void take (lua_State *L, Stream *s, size_t n) {
   lua_pushlstring(L, s->rbuf + s->rpos, n);
@@ -133,6 +158,8 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
       else take(L, s, stream_buffered_in(s));
       return 1;
     }
+    if (status == LUA_OK && take_in_arrived(s, (size_t)-1))
+      return read_k(L, LOOK_AGAIN, ctx);
     return read_wait(L, s, 2, RW_EOF, "read", read_k);
   }
   if (n == 0) {
@@ -153,6 +180,8 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pushnil(L);
     return 1;
   }
+  if (status == LUA_OK && take_in_arrived(s, (size_t)n))
+    return read_k(L, LOOK_AGAIN, ctx);
   return read_wait(L, s, 2, RW_ANY, "read", read_k);
 }
 
@@ -171,6 +200,8 @@ static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
   }
   if (s->rerr) return raise_rerr(L, s);
   if (stream_ended(s)) return raise_incomplete(L, s, 2);
+  if (status == LUA_OK && take_in_arrived(s, (size_t)n))
+    return readexactly_k(L, LOOK_AGAIN, ctx);
   s->scan = (size_t)n;
   return read_wait(L, s, 2, RW_EXACT, "readexactly", readexactly_k);
 }
@@ -253,6 +284,8 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pushnil(L);
     return raise_incomplete(L, s, lua_gettop(L));
   }
+  if (status == LUA_OK && avail == 0 && take_in_arrived(s, 2 * s->limit + 1))
+    return readuntil_k(L, LOOK_AGAIN, ctx);
   s->scan = avail + 1 > longest ? avail + 1 - longest : 0;
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 1, ST_UV_SEP);

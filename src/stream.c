@@ -482,6 +482,7 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   }
   ioorder_event(s->loop);
   fill(s);
+  s->took_in = s->loop->npolls;
   if (satisfied(s)) {
     s->iogroup = s->loop->iogroup;  /* its wakeup, later, goes here */
     readers_ready_link(s->rs, s);

@@ -66,6 +66,8 @@ struct Stream {
   struct Readers *rs;      /* ro: cache of ST_UV_READERS */
   struct Stream *rnext;    /* rw: link in rs->ready */
   size_t chunk;            /* rw: bytes asked of the next read() */
+  unsigned took_in;        /* rw: loop->npolls when bytes were last read in
+                              (by the watcher, or before a read waits) */
   unsigned iogroup;        /* rw: in rs->ready: the read's ioorder group */
   ev_io rio;               /* read readiness: started while a reader waits */
   ev_io wio;               /* write readiness: while connecting or flushing */
