@@ -362,6 +362,27 @@ describe("event loop", function()
       core.fdclose(w)
    end)
 
+   it("never calls a reader for another file given its descriptor's number before the loop polled, as Python", function()
+      local r, w = core.pipe()
+      local calls = 0
+      loop:add_reader(r, function() calls = calls + 1 end)
+      core.fdclose(r)
+      core.fdclose(w)
+      local r2, w2 = core.pipe() -- the lowest free numbers: r's again
+      assert.equal(r, r2)
+      core.fdwrite(w2, "z")
+      loop:call_later(0.02, function() loop:stop() end)
+      loop:run_forever()
+      assert.equal(0, calls) -- was called for the new pipe at every poll
+      assert.is_true(loop:remove_reader(r)) -- still registered, as in Python's selector
+      -- a reader added for the new file works
+      loop:add_reader(r2, function() calls = calls + 1 loop:remove_reader(r2) end)
+      loop:run_until_complete(asyncio.sleep(0.01))
+      assert.equal(1, calls)
+      core.fdclose(r2)
+      core.fdclose(w2)
+   end)
+
    it("drops both directions of a descriptor closed before the loop polled, one registered already", function()
       -- libev aborted: the new watcher had it add the closed descriptor back to epoll
       for _, first in ipairs({ "writer", "reader" }) do

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #ifdef __linux__
 #include <sys/epoll.h>
 #endif
@@ -32,6 +33,8 @@ typedef struct Watcher {
   struct Watcher *next_fresh;  /* rw: link in loop->fresh while in it */
   int fresh;           /* rw: in loop->fresh */
   int relay;           /* ro: a signal handler queued one iteration late */
+  dev_t dev;           /* ro: the file the descriptor was when added, */
+  ino_t ino;           /*     told by fstat (0, 0: not known) */
 } Watcher;
 
 /* One loop per signal in the whole process: libev allows no more. */
@@ -204,6 +207,19 @@ static void drop_closed (Loop *loop, Watcher *wt) {
   fire(wt);
 }
 
+/* Whether wt's descriptor is now another file than the one it watched. */
+static int replaced (Watcher *wt) {
+  struct stat st;
+  if (wt->dev == 0 && wt->ino == 0) return 0;
+  return fstat(wt->num, &st) == 0 && (st.st_dev != wt->dev || st.st_ino != wt->ino);
+}
+
+static void stop_quietly (Loop *loop, Watcher *wt) {
+  wt->started = 0;
+  unfresh(wt);
+  ev_io_stop(loop->ev, &wt->w.io);
+}
+
 /*
 ** libev registers a started watcher's descriptor with epoll only when it
 ** next polls, and the Debian build asserts (aborts) if that descriptor is
@@ -229,6 +245,15 @@ void watcher_before_poll (Loop *loop) {
       }
       drop_closed(loop, wt);
       if (other != NULL) drop_closed(loop, other);
+    } else if (wt->started && replaced(wt)) {
+      /* closed, and the number given to another file since: Python's
+         selector registered the first file at once, so the new one gets
+         no callback. Both directions stop (one left running would have
+         libev register the new file); they stay registered, as there, so
+         remove_reader finds them and add_reader replaces them. */
+      Watcher *other = started_sibling(wt);
+      stop_quietly(loop, wt);
+      if (other != NULL) stop_quietly(loop, other);
     }
   }
 }
@@ -325,6 +350,11 @@ static Watcher *add (lua_State *L, Loop *loop, int kind, int num) {
       pthread_mutex_unlock(&signal_lock);
     }
   } else {
+    struct stat st;
+    if (fstat(num, &st) == 0) {
+      wt->dev = st.st_dev;
+      wt->ino = st.st_ino;
+    }
     ev_io_init(&wt->w.io, io_cb, num, kind == W_READ ? EV_READ : EV_WRITE);
     wt->w.io.data = wt;
     ev_io_start(loop->ev, &wt->w.io);
