@@ -362,7 +362,7 @@ describe("event loop", function()
       core.fdclose(w)
    end)
 
-   it("never calls a reader for another file given its descriptor's number before the loop polled, as Python", function()
+   it("never calls a reader for another file given its number before the loop polled, as Python", function()
       local r, w = core.pipe()
       local calls = 0
       loop:add_reader(r, function() calls = calls + 1 end)

@@ -185,7 +185,7 @@ describe("streams", function()
 
    it("take in arrived bytes once per poll: a task reading a fast peer lets the others run", helper.async(function()
       local server, reader, writer, conn = connected()
-      local block = string.rep("b", 1 << 20)
+      local mib = string.rep("b", 1 << 20)
       local ran = 0
       local other = asyncio.create_task(async(function()
          while true do
@@ -195,12 +195,12 @@ describe("streams", function()
       end)())
       local sender = asyncio.create_task(async(function()
          for _ = 1, 16 do
-            conn.writer:write(block)
+            conn.writer:write(mib)
             await(conn.writer:drain())
          end
       end)())
       local got, reads = 0, 0
-      while got < 16 * #block do
+      while got < 16 * #mib do
          got = got + #await(reader:read(1 << 16))
          reads = reads + 1
       end
