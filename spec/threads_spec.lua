@@ -458,6 +458,26 @@ describe("loop:call_soon_threadsafe", function()
       _G.posted_ran = nil
    end))
 
+   it("posted before a call_soon of the loop's thread runs first, as Python's (CPython's test_call_soon_threadsafe)",
+      function()
+         local loop = asyncio.new_event_loop()
+         local executor = asyncio.ThreadPoolExecutor(1)
+         executor:submit(function(ref)
+            for i = 0, 2 do
+               ref:call_soon_threadsafe(function(name) _G.order[#_G.order + 1] = name end, "t" .. i)
+            end
+         end, loop)
+         executor:shutdown(true) -- the three calls are posted
+         _G.order = {}
+         loop:call_soon(function() _G.order[#_G.order + 1] = "main" end)
+         loop:call_later(0, function() _G.order[#_G.order + 1] = "timer" end)
+         loop:call_soon(function() loop:stop() end)
+         loop:run_forever()
+         assert.same({ "t0", "t1", "t2", "main", "timer" }, _G.order)
+         _G.order = nil
+         loop:close()
+      end)
+
    it("schedules a callback from the loop's own thread", helper.async(function()
       local loop = asyncio.get_running_loop()
       local fut = loop:create_future()

@@ -377,6 +377,8 @@ int watcher_open (lua_State *L);
 int aio_checksignal (lua_State *L, int arg, int tocatch);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
 void watcher_before_poll (Loop *loop);
+void threadsafe_take_posted (lua_State *L, Loop *loop, int loopidx);
+void threadsafe_take_due (lua_State *L, Loop *loop, int loopidx);
 
 /* ---------- threads (copy.c, threadsafe.c, thread.c; see thread.h) ---------- */
 void threadsafe_drain (Loop *loop);

@@ -36,6 +36,8 @@ typedef struct Inbox {
   uint64_t id;             /* ro */
   Loop *loop;              /* ro: the owner, attached while listed */
   Message *head, *tail;    /* guarded: messages not yet drained */
+  int posted;              /* written guarded, read by the owner unlocked
+                              (atomically): head is not NULL */
   uint64_t nextobj;        /* owner thread only: ids of exported objects */
 } Inbox;
 
@@ -81,6 +83,7 @@ int inbox_post_locked (uint64_t id, Message *m) {
   m->next = NULL;
   if (in->tail != NULL) in->tail->next = m; else in->head = m;
   in->tail = m;
+  __atomic_store_n(&in->posted, 1, __ATOMIC_RELAXED);
   ev_async_send(in->loop->ev, &in->loop->async);
   return 1;
 }
@@ -255,31 +258,34 @@ static int drain_p (lua_State *L) {
 }
 
 /*
-** The loop's async watcher fired (inside poll_io: the loop is at index 1
-** of loop->L). No Lua error may cross ev_run, so the work is protected.
+** Moves the inbox's messages into the ready queue, in order: those due
+** (all of them if all), the loop at loopidx of L. No Lua error may cross
+** ev_run, so the work is protected.
 */
-void threadsafe_drain (Loop *loop) {
+static void take_in (Loop *loop, lua_State *L, int loopidx, int all) {
   Inbox *in = loop->inbox;
-  lua_State *L = loop->L;
   Message *list, **due, *later;
   double now = aio_now();
-  if (in == NULL || L == NULL) return;
   pthread_mutex_lock(&thread_lock);
   list = in->head;
-  for (due = &list; *due != NULL && (*due)->due <= now; due = &(*due)->next) ;
+  for (due = &list; *due != NULL && (all || (*due)->due <= now); due = &(*due)->next) ;
   later = *due;  /* these stay, in order, until the first one is due */
   *due = NULL;
   in->head = later;
-  if (later == NULL) in->tail = NULL;
+  if (later == NULL) {
+    in->tail = NULL;
+    __atomic_store_n(&in->posted, 0, __ATOMIC_RELAXED);
+  }
   pthread_mutex_unlock(&thread_lock);
   if (later != NULL && !ev_is_active(&in->grace)) {
     ev_timer_set(&in->grace, later->due - now, 0.);
     ev_timer_start(loop->ev, &in->grace);
   }
   if (list == NULL) return;
+  loopidx = lua_absindex(L, loopidx);
   lua_pushcfunction(L, drain_p);
   lua_pushlightuserdata(L, &list);
-  lua_pushvalue(L, 1);
+  lua_pushvalue(L, loopidx);
   if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
   if (list != NULL) {
     /* no memory to queue them now: they go back first in line, in order,
@@ -290,9 +296,44 @@ void threadsafe_drain (Loop *loop) {
     last->next = in->head;
     in->head = list;
     if (in->tail == NULL) in->tail = last;
+    __atomic_store_n(&in->posted, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&thread_lock);
     ev_async_send(loop->ev, &loop->async);
   }
+}
+
+/* The loop's async watcher fired (inside poll_io: the loop is at index 1
+   of loop->L): the messages due go to the ready queue. */
+void threadsafe_drain (Loop *loop) {
+  if (loop->inbox == NULL || loop->L == NULL) return;
+  take_in(loop, loop->L, 1, 0);
+}
+
+/*
+** Before the loop's own thread queues a call: what other threads posted
+** already goes first, as Python's call_soon_threadsafe appends to the
+** ready queue at once (a call posted, then a call_soon made, run in that
+** order). The grace of those messages is cut short; a handle's cancel()
+** still counts until the call runs.
+*/
+void threadsafe_take_posted (lua_State *L, Loop *loop, int loopidx) {
+  if (loop->inbox == NULL
+      || !__atomic_load_n(&loop->inbox->posted, __ATOMIC_RELAXED))
+    return;
+  take_in(loop, L, loopidx, 1);
+}
+
+/*
+** An iteration that does not poll (the ready queue is busy) still takes
+** in the messages due, as Python's ready queue has them at once: a result
+** or a cancellation from another thread is not left for the next poll,
+** up to 64 iterations away.
+*/
+void threadsafe_take_due (lua_State *L, Loop *loop, int loopidx) {
+  if (loop->inbox == NULL
+      || !__atomic_load_n(&loop->inbox->posted, __ATOMIC_RELAXED))
+    return;
+  take_in(loop, L, loopidx, 0);
 }
 
 /*
