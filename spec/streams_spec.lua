@@ -723,6 +723,39 @@ describe("streams", function()
       server:close()
    end))
 
+   it("drops writes after close() with nothing queued, as Python: from the fifth on, with its warning",
+      function()
+         local out = helper.run_fresh([[
+            local asyncio = require("asyncio")
+            local async, await = asyncio.async, asyncio.await
+            asyncio.run(async(function()
+               local got = asyncio.Event()
+               local server = await(asyncio.start_server(async(function(r)
+                  print("server got " .. await(r:read()))
+                  got:set()
+               end), "127.0.0.1", 0))
+               local _, writer = await(asyncio.open_connection(server:getsockname()))
+               writer:write("a")
+               writer:close()
+               for i = 1, 6 do
+                  io.stdout:write("write ", i, "\n")
+                  io.stdout:flush()
+                  writer:write("x")
+               end
+               writer:writelines({ "y", "z" })
+               writer:write_eof()
+               await(writer:wait_closed())
+               await(got:wait())
+               server:close()
+            end)())
+         ]])
+         -- Python 3.13 prints the same for the writes (its writelines
+         -- after close() fails inside the transport, a bug of its own;
+         -- here it is dropped as a write is)
+         assert.equal("write 1\nwrite 2\nwrite 3\nwrite 4\nwrite 5\nsocket.send() raised exception.\n"
+            .. "write 6\nsocket.send() raised exception.\nsocket.send() raised exception.\nserver got a\n", out)
+      end)
+
    it("close() flushes what is buffered", helper.async(function()
       local server, _, writer, conn = connected()
       local loop = asyncio.get_running_loop()
@@ -735,8 +768,11 @@ describe("streams", function()
       end)
       await(queued)
       assert.is_true(writer:is_closing())
-      assert.has_error(function() writer:write("x") end, "attempt to use a closed StreamWriter ('write')")
-      assert.equal(payload, await(conn.reader:read()))
+      -- as Python's transport: a write while the queue is still being
+      -- sent joins it; write_eof is ignored once closing
+      writer:write("x")
+      writer:write_eof()
+      assert.equal(payload .. "x", await(conn.reader:read()))
       await(writer:wait_closed())
       conn.writer:close()
       server:close()
@@ -1343,7 +1379,6 @@ describe("streams", function()
       assert.equal("float port\n", await(r2:readline()))
       w2:close()
       writer:close()
-      assert.has_error(function() writer:write("x") end, "attempt to use a closed StreamWriter ('write')")
       server:close()
    end))
 end)

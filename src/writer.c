@@ -38,7 +38,10 @@ enum { OP_DRAIN = 1, OP_CLOSED };
 */
 #define CONNLOST_WRITES_WARN 5
 static Stream *dropped (Stream *s) {
-  if (s->lostwrites + (s->werr != 0) >= CONNLOST_WRITES_WARN)
+  /* a socket's count starts at 1 after a failed send or a close() */
+  int base = s->werr != 0
+             || (s->kind != STREAM_PIPE && (s->closing || s->fd < 0));
+  if (s->lostwrites + base >= CONNLOST_WRITES_WARN)
     lua_writestringerror("%s\n", s->kind == STREAM_PIPE
       ? "pipe closed by peer or os.write(pipe, data) raised exception."
       : "socket.send() raised exception.");
@@ -48,8 +51,9 @@ static Stream *dropped (Stream *s) {
 
 /*
 ** Raises unless the writer at idx may still write; returns NULL when the
-** connection was lost to a write error: as Python's transport, write then
-** drops the data without raising, and drain() raises that error.
+** data is to be dropped without raising, as Python's transport drops it:
+** the connection was lost to a write error (drain() raises that error),
+** or close() was called.
 */
 static Stream *check_writable (lua_State *L, int idx, const char *fname) {
   Stream *s = stream_tohalf(L, idx, AIO_TWRITER)->s;
@@ -57,10 +61,18 @@ static Stream *check_writable (lua_State *L, int idx, const char *fname) {
      queued): as Python's pipe transport, later writes are dropped (a
      socket's raise after write_eof, as Python's) */
   if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return dropped(s);
-  if (s->fd < 0 || s->closing)
-    luaL_error(L, "attempt to use a closed StreamWriter ('%s')", fname);
-  if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
   if (s->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
+  if (s->fd < 0 || s->closing) {
+    /* as Python's socket transport: while close() waits for the queue to
+       be sent, writes join it; with nothing queued, once closed, and on
+       a pipe, they are dropped (a broadcast to a client that just left
+       must not fail) */
+    if (s->fd >= 0 && s->kind != STREAM_PIPE && !s->werr
+        && stream_buffered_out(s) > 0)
+      return s;
+    return dropped(s);
+  }
   return s->werr ? dropped(s) : s;
 }
 
@@ -288,8 +300,7 @@ static int writer_write_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   /* as Python's pipe transport, once closed */
   if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return 0;
-  if (s->fd < 0 || s->closing)
-    return luaL_error(L, "attempt to use a closed StreamWriter ('write_eof')");
+  if (s->fd < 0 || s->closing) return 0;  /* as Python's, once closed */
   if (s->eof_asked) return 0;
   s->eof_asked = 1;
   if (stream_buffered_out(s) == 0 && !s->connecting && !s->werr) {
