@@ -145,6 +145,7 @@ typedef struct Loop {
   double last_poll;        /* when libev last looked for I/O */
   int since_poll;          /* iterations run without polling */
   unsigned npolls;         /* rw: polls begun, wrapping (stream.h took_in) */
+  unsigned iterations;     /* rw: iterations begun, wrapping (stream.h) */
   long long coarse_seen;   /* the coarse clock when the clock was last read */
   double slow_callback;    /* debug: report callbacks slower than this */
   ev_timer wakeup;         /* bounds the poll wait by the next deadline */

@@ -279,6 +279,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
   double now = 0;
   int readyidx;
   loop->eager_depth = 0;  /* none runs here, even if an error cut one short */
+  loop->iterations++;
   if (loop->tail > loop->head || loop->stopping) {
     /* busy: poll every so many iterations, or when time has passed (the
        clock is read only now and then, it costs as much as a step) */

@@ -520,6 +520,7 @@ void stream_shut_write (lua_State *L, Stream *s, int sidx) {
 ** the end had already been taken in (a pipe just ended). [-0, +0, -]
 */
 void stream_set_werr (Stream *s, int err) {
+  if (s->werr == 0) s->werr_iteration = s->loop->iterations;
   s->werr = err;
   if (s->eof && s->rerr == 0 && s->kind != STREAM_PIPE) s->rerr = err;
 }

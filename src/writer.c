@@ -193,17 +193,35 @@ static int writer_writelines (lua_State *L) {
 
 static int drain_body (lua_State *L, int status, lua_KContext ctx);
 
+/* The context of a drain's continuation is its number of arguments (1),
+   or this: it raises "Connection lost" (see failed_just_now). */
+#define DRAIN_LOST 2
+
 /* After the iteration a drain on a closing writer waits first. */
 static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   task_check_resumed(L, 1);
+  if (ctx == DRAIN_LOST) return stream_raise_lost(L);  /* failed_just_now */
   return drain_body(L, LUA_OK, ctx);  /* as the first call it was */
+}
+
+/*
+** Whether a send of s failed in this very iteration: Python's transport
+** hands the error to connection_lost through call_soon, so its reader has
+** no error yet, and a drain begun now raises "Connection lost" once that
+** has run.
+*/
+static int failed_just_now (Stream *s) {
+  return s->werr && s->kind != STREAM_PIPE
+         && s->werr_iteration == s->loop->iterations;
 }
 
 static int drain_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   /* as Python's drain: on a closing (or closed) writer, one iteration
      first (its `await sleep(0)`), so that connection_lost has run */
+  if (status == LUA_OK && failed_just_now(s))
+    return task_yield_iteration(L, 1, DRAIN_LOST, drain_yielded_k);
   if (status == LUA_OK && (s->closing || s->fd < 0))
     return task_yield_iteration(L, 1, ctx, drain_yielded_k);
   return drain_body(L, status, ctx);
