@@ -107,6 +107,11 @@ describe("event loop", function()
          "bad argument #1 to 'call_soon' (function expected, got number)")
       assert.has_error(function() loop:call_later("x", print) end,
          "bad argument #1 to 'call_later' (number expected, got string)")
+      -- not even a numeric string, as sleep (Python: TypeError)
+      assert.has_error(function() loop:call_later("0.01", print) end,
+         "bad argument #1 to 'call_later' (number expected, got string)")
+      assert.has_error(function() loop:call_at("1", print) end,
+         "bad argument #1 to 'call_at' (number expected, got string)")
       assert.has_error(function() loop:call_at(0 / 0, print) end,
          "bad argument #1 to 'call_at' (number is NaN)")
       assert.has_error(function() loop:add_reader(-1, print) end,
@@ -434,6 +439,12 @@ describe("event loop", function()
       assert.is_false(loop:remove_signal_handler("SIGKILL"))
       assert.has_error(function() loop:add_signal_handler("SIGUSR1", asyncio.async(function() end)) end,
          "bad argument #2 to 'add_signal_handler' (coroutines cannot be used with add_signal_handler())")
+      -- a bad signal is argument #1, raised at the caller's line, as for add
+      for _, bad in ipairs({ 0, "BOGUS", {} }) do
+         local ok, err = pcall(function() loop:remove_signal_handler(bad) end)
+         assert.is_false(ok)
+         assert.matches("^spec/loop_spec.lua:%d+: bad argument #1 to 'remove_signal_handler' %(", err)
+      end
    end)
 end)
 

@@ -165,7 +165,10 @@ void timer_free (Loop *loop) {
 
 /* Checks a delay or deadline argument: a number, not NaN. */
 static double checktime (lua_State *L, int arg) {
-  double d = luaL_checknumber(L, arg);
+  double d;
+  /* not a numeric string: as sleep's and wait_for's, and Python's */
+  if (lua_type(L, arg) != LUA_TNUMBER) luaL_typeerror(L, arg, "number");
+  d = lua_tonumber(L, arg);
   luaL_argcheck(L, !isnan(d), arg, "number is NaN");
   return d;
 }

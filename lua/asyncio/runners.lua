@@ -193,6 +193,15 @@ end
 -- handler is no loop handler), and comes back when the application's
 -- SIGINT handler goes.
 function Loop:remove_signal_handler(sig)
+   -- checked here, so that the error names the caller's line and counts
+   -- sig as argument #1, as add_signal_handler's
+   local num, why = core.signal_to_send(sig)
+   if num == 0 then
+      num, why = nil, "invalid signal number"
+   end
+   if num == nil then
+      error(("bad argument #1 to 'remove_signal_handler' (%s)"):format(why), 2)
+   end
    local own = run_sigint[self]
    local before = own and self:_signal_callback("SIGINT")
    local removed = remove_signal_handler(self, sig)
