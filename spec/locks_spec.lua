@@ -183,6 +183,10 @@ describe("Lock", function()
       assert.has_error(function() asyncio.Condition(nil, loop) end)
       assert.has_error(function() asyncio.Semaphore(1, loop) end)
       assert.has_error(function() asyncio.BoundedSemaphore(1, loop) end)
+      assert.has_error(function() asyncio.Barrier(2, loop) end,
+                       "bad argument #2 to 'Barrier' (no value expected, got asyncio.Loop)")
+      assert.has_error(function() asyncio.Condition():wait_for(5) end,
+                       "bad argument #1 to 'wait_for' (function expected, got number)")
       loop:close()
    end)
 

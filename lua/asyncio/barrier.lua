@@ -116,9 +116,10 @@ function Barrier:abort()
 end
 
 -- The constructor Barrier(parties), parties an integer >= 1, given
--- asyncio.locks' Condition and its argument check.
-function M.constructor(Condition, checkcount)
-   return function(parties)
+-- asyncio.locks' Condition and its argument checks.
+function M.constructor(Condition, checkcount, check_no_more)
+   return function(parties, ...)
+      check_no_more("Barrier", 1, parties, ...)
       if parties == nil then
          error("bad argument #1 to 'Barrier' (integer expected, got no value)", 2)
       end

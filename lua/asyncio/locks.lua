@@ -361,6 +361,9 @@ local wait_for = async(function(self, predicate)
 end)
 
 function Condition:wait_for(predicate)
+   if not core.is_callable(predicate) then -- Python fails at its first call
+      error(("bad argument #1 to 'wait_for' (function expected, got %s)"):format(typename(predicate)), 2)
+   end
    return wait_for(self, predicate)
 end
 
@@ -501,7 +504,7 @@ function Semaphore:__tostring()
 end
 BoundedSemaphore.__tostring = Semaphore.__tostring
 
-M.Barrier = require("asyncio.barrier").constructor(M.Condition, checkcount)
+M.Barrier = require("asyncio.barrier").constructor(M.Condition, checkcount, check_no_more)
 
 -- The methods Python writes `async def`, for iscoroutinefunction.
 for _, method in ipairs({ Lock.acquire, Event.wait, Condition.acquire, Condition.wait,

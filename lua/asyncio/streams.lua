@@ -548,6 +548,7 @@ end
 function Server.start_serving(_)
    return async(function() end)()
 end
+coroutines.mark_async(Server.start_serving) -- Python's is async def
 
 -- server:serve_forever() -> awaitable: raises CancelledError once the
 -- server is closed or the awaiting task cancelled, after closing the server
