@@ -105,6 +105,14 @@ describe("tasks", function()
          "bad argument #1 to 'create_task' (coroutine object or function expected, got number)")
    end))
 
+   it("refuse set_result and set_exception with Python's words", helper.async(function()
+      local task = asyncio.create_task(asyncio.sleep(0))
+      assert.matches("Task does not support set_result operation", helper.error_of(task.set_result, task, 1))
+      assert.matches("Task does not support set_exception operation",
+                     helper.error_of(task.set_exception, task, "e"))
+      await(task)
+   end))
+
    it("know the current task and all tasks", helper.async(function()
       local me = asyncio.current_task()
       assert.equal("test", me:get_name())

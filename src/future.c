@@ -337,9 +337,9 @@ static int future_exception (lua_State *L) {
   return 1;
 }
 
-static void check_settable (lua_State *L, Future *f) {
-  if (f->type == AIO_TTASK)
-    luaL_error(L, "a Task's result is set by its function, not by set_result or set_exception");
+static void check_settable (lua_State *L, Future *f, const char *op) {
+  if (f->type == AIO_TTASK)  /* its function sets it; Python's words */
+    luaL_error(L, "Task does not support %s operation", op);
   if (f->state != FUT_PENDING) {
     aio_pusherror(L, "InvalidStateError", "invalid state");
     lua_error(L);
@@ -359,9 +359,9 @@ static int check_scheduled (lua_State *L, Future *f, int had_callbacks) {
 static int future_set_result (lua_State *L) {
   Future *f = future_check(L, 1);
   int had_callbacks = f->ncallbacks > 0;
-  check_settable(L, f);
+  check_settable(L, f, "set_result");
   if (!future_set_results(L, f, 1, 2, lua_gettop(L) - 1))
-    check_settable(L, f);  /* a finalizer settled it meanwhile: raises */
+    check_settable(L, f, "set_result");  /* a finalizer settled it meanwhile: raises */
   return check_scheduled(L, f, had_callbacks);
 }
 
@@ -370,7 +370,7 @@ static int future_set_exception (lua_State *L) {
   Future *f = future_check(L, 1);
   int had_callbacks = f->ncallbacks > 0;
   luaL_argexpected(L, !lua_isnoneornil(L, 2), 2, "error value");
-  check_settable(L, f);
+  check_settable(L, f, "set_exception");
   lua_settop(L, 2);
   aio_instantiate_class(L, 2);  /* as Python's set_exception(Class) */
   future_set_error(L, f, 1, 2);
