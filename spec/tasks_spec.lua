@@ -105,6 +105,16 @@ describe("tasks", function()
          "bad argument #1 to 'create_task' (coroutine object or function expected, got number)")
    end))
 
+   it("refuse an async function not called, as Python refuses a coroutine function", helper.async(function()
+      local work = async(function() return 1 end)
+      local err = helper.error_of(function() asyncio.create_task(work) end)
+      assert.matches("^spec/tasks_spec.lua:%d+: bad argument #1 to '[%w.]*create_task' %(coroutine object expected, "
+                     .. "got async function; call it first%)", err)
+      local loop = asyncio.get_running_loop()
+      assert.matches("bad argument #1 to 'create_task'", helper.error_of(function() loop:create_task(work) end))
+      assert.equal(1, await(asyncio.create_task(work())))
+   end))
+
    it("refuse set_result and set_exception with Python's words", helper.async(function()
       local task = asyncio.create_task(asyncio.sleep(0))
       assert.matches("Task does not support set_result operation", helper.error_of(task.set_result, task, 1))

@@ -105,6 +105,9 @@ static int check_task_args (lua_State *L, int objidx, int optsidx, int *eager) {
   int nameidx = 0;
   if (lua_type(L, objidx) != LUA_TFUNCTION && !coro_is(L, objidx))
     luaL_typeerror(L, objidx, "coroutine object or function");
+  if (coro_is_async_function(L, objidx))  /* its result would be a coroutine
+                                             object nobody awaits */
+    luaL_argerror(L, objidx, "coroutine object expected, got async function; call it first");
   if (!lua_isnoneornil(L, optsidx)) {
     luaL_checktype(L, optsidx, LUA_TTABLE);
     lua_pushnil(L);  /* as Python's keywords: no option it does not know */
