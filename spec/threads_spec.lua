@@ -106,6 +106,15 @@ describe("to_thread", function()
       assert.equal(3, err.code)
    end))
 
+   it("hands an asyncio error object to a fresh worker with its class", helper.async(function()
+      local executor = asyncio.ThreadPoolExecutor(1) -- a new state, asyncio not loaded yet
+      local function check(e)
+         return require("asyncio").TimeoutError:is(e), e.message
+      end
+      assert.same({ true, "x" }, { await(executor:submit(check, asyncio.TimeoutError("x"))) })
+      executor:shutdown()
+   end))
+
    it("raises an error class raised as it is as an instance, as Python's raise Class", helper.async(function()
       local ok, err = pcall(await, asyncio.to_thread(function()
          error(require("asyncio").TimeoutError)

@@ -383,12 +383,24 @@ static int loadvalue (Loader *ld) {
       lua_pop(L, 1);
       break;
     }
-    case T_ERROR: {  /* the class of that name, if asyncio is loaded here */
+    case T_ERROR: {  /* the class of that name, asyncio's errors loaded
+                        here if they are not yet (a fresh worker's first
+                        job gets its classes too); else a plain table */
       size_t len;
       get(ld, &len, sizeof(len));
       if ((size_t)(ld->end - ld->p) < len) luaL_error(L, "corrupt copied value");
       lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-      lua_getfield(L, -1, "asyncio.errors");
+      if (lua_getfield(L, -1, "asyncio.errors") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        if (lua_getglobal(L, "require") != LUA_TFUNCTION) lua_pushnil(L);
+        else {
+          lua_pushliteral(L, "asyncio.errors");
+          if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+          }
+        }
+      }
       if (lua_istable(L, -1)) {
         lua_pushlstring(L, ld->p, len);
         lua_rawget(L, -2);
