@@ -507,7 +507,7 @@ describe("Barrier", function()
       assert.matches("bad argument #1 to 'Barrier'", err)
       ok, err = pcall(asyncio.Barrier, 2.5)
       assert.is_false(ok)
-      assert.matches("integer expected", err)
+      assert.matches("number has no integer representation", err)
    end)
 
    it("raises BrokenBarrierError in later waits once aborted, until reset", helper.async(function()

@@ -419,7 +419,8 @@ describe("Semaphore", function()
    end))
 
    it("checks its argument", function()
-      for _, bad in ipairs({ { -1, "value must be >= 0" }, { 1.5, "integer expected, got number" },
+      for _, bad in ipairs({ { -1, "value must be >= 0" }, { 1.5, "number has no integer representation" },
+         { 2 ^ 63, "number has no integer representation" }, { 0 / 0, "number has no integer representation" },
          { "3", "integer expected, got string" } }) do
          local ok, err = pcall(asyncio.Semaphore, bad[1])
          assert.is_false(ok)

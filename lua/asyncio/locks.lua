@@ -80,8 +80,13 @@ local function checkcount(fname, argname, value, default, min)
    if value == nil then
       return default
    end
-   if math.type(value) == "float" and value % 1 == 0 then
-      value = math.tointeger(value)
+   if math.type(value) == "float" then
+      -- 2.0 will do; 1.5, nan, inf and 2^63 say why they will not
+      local int = math.tointeger(value)
+      if int == nil then
+         error(("bad argument #1 to '%s' (number has no integer representation)"):format(fname), 3)
+      end
+      value = int
    end
    if math.type(value) ~= "integer" then
       error(("bad argument #1 to '%s' (integer expected, got %s)"):format(fname, typename(value)), 3)
