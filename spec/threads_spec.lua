@@ -407,6 +407,11 @@ describe("ThreadPoolExecutor", function()
       assert.has_error(function() asyncio.ThreadPoolExecutor(0) end,
          "bad argument #1 to 'ThreadPoolExecutor' (max_workers must be between 1 and 1024)")
       assert.has_error(function() asyncio.ThreadPoolExecutor("2") end)
+      assert.has_error(function() asyncio.ThreadPoolExecutor(1e12) end,
+         "bad argument #1 to 'ThreadPoolExecutor' (max_workers must be between 1 and 1024)")
+      local two = asyncio.ThreadPoolExecutor(2.0) -- an integral float will do, as for Semaphore
+      assert.equal("<ThreadPoolExecutor max_workers=2>", tostring(two))
+      two:shutdown()
    end)
 end)
 

@@ -28,6 +28,12 @@ end
 -- asyncio.ThreadPoolExecutor([max_workers]): workers start as jobs need
 -- them, up to max_workers (default: the number of cores, at least 2).
 function M.ThreadPoolExecutor(max_workers)
+   if math.type(max_workers) == "float" and max_workers % 1 == 0 then
+      max_workers = math.tointeger(max_workers) or max_workers -- 2.0, as Semaphore(2.0)
+      if math.type(max_workers) == "float" then -- too big for an integer
+         error("bad argument #1 to 'ThreadPoolExecutor' (max_workers must be between 1 and 1024)", 2)
+      end
+   end
    if max_workers ~= nil and math.type(max_workers) ~= "integer" then
       argerror(1, "ThreadPoolExecutor", "integer or nil", max_workers)
    elseif max_workers ~= nil and (max_workers < 1 or max_workers > 1024) then
