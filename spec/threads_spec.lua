@@ -65,6 +65,20 @@ describe("to_thread", function()
       assert.equal(2, r.n)
    end))
 
+   it("runs in a state collected in generational mode, as lua5.4's own", helper.async(function()
+      -- incremental, the garbage of tasks with big results piled up there
+      local function mode()
+         local previous = collectgarbage("incremental")
+         collectgarbage(previous)
+         return previous
+      end
+      assert.equal("generational", await(asyncio.to_thread(mode)))
+      local thread = asyncio.start_loop_thread()
+      assert.equal("generational", await(thread:run_coroutine_threadsafe(mode)))
+      thread:stop()
+      thread:join()
+   end))
+
    it("runs in another Lua state where require works", helper.async(function()
       _G.spec_threads_marker = true
       local seen, upper = await(asyncio.to_thread(function(s)
