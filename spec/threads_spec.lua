@@ -232,6 +232,10 @@ describe("to_thread", function()
          refuses("bad argument #1 to 'to_thread' %(cannot copy a C function to another thread unless",
             coroutine.wrap(function() end))
       end)
+      it("an async function, named as such", function()
+         refuses("bad argument #1 to 'to_thread' %(an async function cannot be copied to another thread",
+            asyncio.async(function() end))
+      end)
       it("no function", function()
          refuses("bad argument #1 to 'to_thread' %(function expected, got nil%)")
       end)

@@ -119,6 +119,12 @@ int copy_checkfn (lua_State *L, int idx) {
     return 0;
   }
   if (lua_iscfunction(L, idx)) {
+    if (coro_is_async_function(L, idx)) {  /* a C closure, named for what it is */
+      lua_pushliteral(L, "an async function cannot be copied to another "
+                         "thread: pass a plain function (one given to "
+                         "run_coroutine_threadsafe may await)");
+      return 0;
+    }
     if (findcfunction(L, idx)) {
       lua_pop(L, 2);
       return 1;
