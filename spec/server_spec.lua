@@ -449,6 +449,10 @@ describe("servers", function()
          err_of(function() asyncio.start_unix_server(echo_handler, "/tmp/x.sock", { backlog = 0 / 0 }) end))
       assert.matches("backlog must be",
                      err_of(function() asyncio.start_server(echo_handler, nil, 0, { backlog = -1 }) end))
+      assert.matches("backlog out of range %(at most 2147483647%)",
+         err_of(function() asyncio.start_server(echo_handler, nil, 0, { backlog = math.maxinteger }) end))
+      assert.matches("port must be an integer, got nan",
+         err_of(function() asyncio.start_server(echo_handler, nil, 0 / 0) end))
    end)
 
    it("serve 1000 connections open at the same time", helper.async(function()

@@ -42,8 +42,10 @@ local function checkbacklog(fname, n, backlog)
       return 100
    end
    local b = math.tointeger(backlog)
-   if b == nil or b < 0 or b > 0x7fffffff then
+   if b == nil or b < 0 then
       badarg(n, fname, "backlog must be a non-negative integer, got " .. tostring(backlog))
+   elseif b > 0x7fffffff then
+      badarg(n, fname, "backlog out of range (at most 2147483647)")
    end
    return b
 end
@@ -66,7 +68,7 @@ local function checkport(fname, n, port)
    if type(port) == "number" then
       local p = math.tointeger(port)
       if p == nil then
-         badarg(n, fname, "port must be an integer, got " .. tostring(port))
+         badarg(n, fname, "port must be an integer, got " .. (port ~= port and "nan" or tostring(port)))
       elseif p < 0 or p > 65535 then
          badarg(n, fname, "port out of range")
       end
