@@ -183,6 +183,28 @@ describe("streams", function()
          server:close()
       end))
 
+   it("leave bytes a stream of the loop just sent for the poll, as Python's transport has them only then",
+      helper.async(function()
+         local server, reader, writer, conn = connected()
+         -- Python 3.13: False, the task's step comes before the poll's read
+         writer:write("a")
+         local t = asyncio.create_task(conn.reader:read(100))
+         await(asyncio.sleep(0))
+         assert.is_false(t:done())
+         assert.equal("a", await(t))
+         -- a stream's own sends do not hold back what its peer sent before
+         conn.writer:write("ack\n")
+         await(asyncio.sleep(0.01))
+         writer:write("b\n")
+         t = asyncio.create_task(reader:readline())
+         await(asyncio.sleep(0))
+         assert.is_true(t:done())
+         assert.equal("ack\n", t:result())
+         writer:close()
+         conn.writer:close()
+         server:close()
+      end))
+
    it("take in arrived bytes once per poll, as Python's transport reads once per poll", function()
       local loop = asyncio.new_event_loop()
       local conn

@@ -146,6 +146,11 @@ typedef struct Loop {
   int since_poll;          /* iterations run without polling */
   unsigned npolls;         /* rw: polls begun, wrapping (stream.h took_in) */
   unsigned iterations;     /* rw: iterations begun, wrapping (stream.h) */
+  unsigned sent_iteration; /* rw: iterations + 1 when a stream of this loop
+                              last sent (or shut, or closed), 0: never */
+  unsigned sent_by;        /* rw: the id of the one stream that sent since
+                              the iteration before that, 0: several */
+  unsigned nstreams;       /* rw: ids given to its streams (wrapping) */
   long long coarse_seen;   /* the coarse clock when the clock was last read */
   double slow_callback;    /* debug: report callbacks slower than this */
   ev_timer wakeup;         /* bounds the poll wait by the next deadline */

@@ -434,6 +434,7 @@ static int loop_call_soon (lua_State *L) {
   /* a finalizer run by that allocation may have closed the loop */
   if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
   threadsafe_take_posted(L, loop, 1);
+  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);  /* by a finalizer */
   loop_ready_push(L, loop, 1, -1, 0);
   return 1;
 }

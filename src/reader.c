@@ -85,15 +85,21 @@ static void read_resumed (lua_State *L, int status, int nargs) {
 ** time, would hold it already (its read returns then without suspending).
 ** Python's takes in once per poll, so does this: a stream read in since
 ** the last poll (here, or by its watcher) waits for the next, and a task
-** reading a fast peer still lets the others run. Returns whether that
-** changed anything (bytes, the end or an error), so that the operation
-** looks again, once, instead of waiting.
+** reading a fast peer still lets the others run. Python's polls in every
+** iteration, and what a poll brings is taken in after the callbacks queued
+** before it: bytes sent by a stream of this loop in this iteration or the
+** one before may be from the peer, and Python's would not have them yet;
+** those are left for the poll. Returns whether that changed anything
+** (bytes, the end or an error), so that the operation looks again, once,
+** instead of waiting.
 */
 static int take_in_arrived (Stream *s, size_t want) {
   size_t had = stream_buffered_in(s);
   unsigned char eof = s->eof;
   int rerr = s->rerr;
-  if (!stream_loop_open(s) || (s->took_in != 0 && s->took_in == s->loop->npolls))
+  Loop *loop = s->loop;
+  if (!stream_loop_open(s) || (s->took_in != 0 && s->took_in == loop->npolls)
+      || stream_peer_sent_lately(s))
     return 0;
   s->took_in = s->loop->npolls;
   stream_read_ahead(s, want);

@@ -202,6 +202,7 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
   stream_stop_io(s, &s->wio);
   drain_unread(s, !s->closing);
   stream_keep_names(s);
+  stream_note_sent(s);  /* the peer sees the end */
   close(s->fd);
   s->fd = -1;
   s->closing = 0;
@@ -496,6 +497,7 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
 */
 ssize_t stream_send (Stream *s, const void *p, size_t n) {
   ssize_t r;
+  stream_note_sent(s);
   do r = s->kind == STREAM_PIPE ? write(s->fd, p, n)
                                 : send(s->fd, p, n, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
@@ -510,6 +512,7 @@ ssize_t stream_send (Stream *s, const void *p, size_t n) {
 void stream_shut_write (lua_State *L, Stream *s, int sidx) {
   if (s->wshut || s->fd < 0) return;
   s->wshut = 1;
+  stream_note_sent(s);
   if (s->kind == STREAM_PIPE) close_now(L, s, sidx);
   else shutdown(s->fd, SHUT_WR);
 }
@@ -698,6 +701,8 @@ struct Stream *stream_new (lua_State *L, int loopidx, int kind) {
   s->fd = -1;
   s->kind = (unsigned char)kind;
   s->loop = (Loop *)lua_touserdata(L, loopidx);
+  if (++s->loop->nstreams == 0) s->loop->nstreams = 1;  /* 0: several */
+  s->id = s->loop->nstreams;
   s->limit = DEFAULT_LIMIT;
   s->high = DEFAULT_HIGH;
   s->low = DEFAULT_LOW;

@@ -67,6 +67,7 @@ struct Stream {
   struct Readers *rs;      /* ro: cache of ST_UV_READERS */
   struct Stream *rnext;    /* rw: link in rs->ready */
   size_t chunk;            /* rw: bytes asked of the next read() */
+  unsigned id;             /* ro: numbered in its loop (stream_note_sent) */
   unsigned took_in;        /* rw: loop->npolls when bytes were last read in
                               (by the watcher, or before a read waits) */
   unsigned iogroup;        /* rw: in rs->ready: the read's ioorder group */
@@ -166,5 +167,30 @@ void readers_forget (Stream *s);
 void reader_open (lua_State *L, int awaitidx);
 void reader_bind_op (lua_State *L, int opidx, int readeridx);
 void writer_open (lua_State *L, int awaitidx);
+
+/*
+** s sent bytes (or an end), which a peer in this loop could read: Python's
+** transport of that peer has them only from the second iteration on
+** (reader.c: take_in_arrived). Which stream sent is kept while it is the
+** only one, as its own bytes never reach its own reader.
+*/
+static inline void stream_note_sent (Stream *s) {
+  Loop *loop = s->loop;
+  unsigned now = loop->iterations + 1;
+  if (loop->sent_iteration == 0 || now - loop->sent_iteration > 1)
+    loop->sent_by = s->id;  /* a new window */
+  else if (loop->sent_by != s->id)
+    loop->sent_by = 0;  /* several streams sent */
+  loop->sent_iteration = now;
+}
+
+/* Whether a stream of this loop other than s sent in this iteration or the
+   one before. */
+static inline int stream_peer_sent_lately (Stream *s) {
+  Loop *loop = s->loop;
+  return loop->sent_iteration != 0
+         && loop->iterations + 1 - loop->sent_iteration <= 1
+         && loop->sent_by != s->id;
+}
 
 #endif

@@ -40,7 +40,7 @@ enum { OP_DRAIN = 1, OP_CLOSED };
 static Stream *dropped (Stream *s) {
   /* a socket's count starts at 1 after a failed send or a close() */
   int base = s->werr != 0
-             || (s->kind != STREAM_PIPE && (s->closing || s->fd < 0));
+             || (s->kind != STREAM_PIPE && (s->closing || s->fd < 0 || s->rerr));
   if (s->lostwrites + base >= CONNLOST_WRITES_WARN)
     lua_writestringerror("%s\n", s->kind == STREAM_PIPE
       ? "pipe closed by peer or os.write(pipe, data) raised exception."
@@ -68,12 +68,15 @@ static Stream *check_writable (lua_State *L, int idx, const char *fname) {
        be sent, writes join it; with nothing queued, once closed, and on
        a pipe, they are dropped (a broadcast to a client that just left
        must not fail) */
-    if (s->fd >= 0 && s->kind != STREAM_PIPE && !s->werr
-        && stream_buffered_out(s) > 0)
-      return s;
+    if (s->fd >= 0 && s->kind != STREAM_PIPE && !s->werr && !s->rerr
+        && (stream_buffered_out(s) > 0 || s->wqueued))
+      return s;  /* wqueued: the poll sent the rest; the close is due in
+                    write_ready_entry, where Python's transport has not
+                    seen its buffer empty yet */
     return dropped(s);
   }
-  return s->werr ? dropped(s) : s;
+  /* a read error lost the connection too (Python's _force_close) */
+  return s->werr || (s->rerr && s->kind != STREAM_PIPE) ? dropped(s) : s;
 }
 
 /* Whether errno after a send only means "not now". */
@@ -164,6 +167,7 @@ static int writer_writelines (lua_State *L) {
       memset(&msg, 0, sizeof(msg));
       msg.msg_iov = iov;
       msg.msg_iovlen = (size_t)k;
+      stream_note_sent(s);
       do sent = s->kind == STREAM_PIPE ? writev(s->fd, iov, k)
                                        : sendmsg(s->fd, &msg, MSG_NOSIGNAL);
       while (sent < 0 && errno == EINTR);
@@ -212,7 +216,7 @@ static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
 ** has run.
 */
 static int failed_just_now (Stream *s) {
-  return s->werr && s->kind != STREAM_PIPE
+  return s->werr && !s->rerr && s->kind != STREAM_PIPE
          && s->werr_iteration == s->loop->iterations;
 }
 
