@@ -237,6 +237,58 @@ describe("streams", function()
       loop:close()
    end)
 
+   it("send a write made after close() while the socket is still open, as Python's transport", function()
+      -- the peer is read by hand between single iterations; the last write
+      -- comes in the iteration whose poll sent the rest of the queue
+      local loop = asyncio.new_event_loop()
+      local conn
+      local server = loop:run_until_complete(asyncio.start_server(function(_, w) conn = w end, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local _, writer = loop:run_until_complete(asyncio.open_connection("127.0.0.1", port))
+      while conn == nil do
+         helper.step(loop)
+      end
+      local fd = conn:get_extra_info("socket")
+      local big = 4 << 20
+      writer:write(string.rep("z", big))
+      writer:close()
+      local written = 0
+      local task = loop:create_task(async(function()
+         while true do
+            await(asyncio.sleep(0))
+            if writer:get_extra_info("socket") == nil then
+               break
+            end
+            writer:write("x")
+            written = written + 1
+         end
+      end)())
+      local got = 0
+      local function read_all()
+         repeat
+            local data = core.fdread(fd, 4096)
+            got = got + (data and #data or 0)
+         until data == nil or data == ""
+      end
+      for _ = 1, 100000 do
+         helper.step(loop)
+         read_all()
+         if task:done() then
+            break
+         end
+      end
+      for _ = 1, 3 do
+         helper.step(loop)
+         read_all()
+      end
+      assert.is_true(written > 0)
+      assert.equal(big + written, got) -- none lost
+      conn:close()
+      server:close()
+      loop:run_until_complete(server:wait_closed())
+      loop:close()
+   end)
+
    it("close in the next iteration, as Python's transport: wait_closed and drain count it", helper.async(function()
       local server, _, writer, conn = connected()
       local tick, ticker = helper.ticker()
@@ -934,6 +986,34 @@ describe("streams", function()
          writer:close()
          server:close()
       end))
+
+   it("after a read error, drop writes and raise that error from drain, as Python's _force_close", helper.async(function()
+      -- a peer that resets the connection (SO_LINGER 0), in Python
+      local peer = await(asyncio.create_subprocess_exec("python3", { "-c", [[
+import socket, struct, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+time.sleep(0.05)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+time.sleep(0.3)
+]] }, { stdout = asyncio.PIPE }))
+      local port = tonumber(await(peer.stdout:readline()))
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      await(asyncio.sleep(0.15))
+      local err = helper.error_of(await, reader:read(10))
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      assert.is_true(writer:is_closing())
+      writer:write("x") -- dropped: no send, so no broken pipe
+      for _ = 1, 2 do -- Python 3.13: ConnectionResetError [Errno 104], twice
+         local derr = helper.error_of(await, writer:drain())
+         assert.is_true(asyncio.ConnectionResetError:is(derr), tostring(derr))
+         assert.equal(err.errno, derr.errno)
+      end
+      writer:close()
+      await(peer:wait())
+   end))
 
    it("reading from a peer that reset raises ConnectionResetError", helper.async(function()
       -- the peer is a process that connects and never reads (bash's
