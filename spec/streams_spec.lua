@@ -987,7 +987,7 @@ describe("streams", function()
          server:close()
       end))
 
-   it("after a read error, drop writes and raise that error from drain, as Python's _force_close", helper.async(function()
+   it("after a read error, drop writes and raise that error from drain, as Python does", helper.async(function()
       -- a peer that resets the connection (SO_LINGER 0), in Python
       local peer = await(asyncio.create_subprocess_exec("python3", { "-c", [[
 import socket, struct, time
