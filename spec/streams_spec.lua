@@ -987,7 +987,10 @@ describe("streams", function()
          server:close()
       end))
 
-   it("after a read error, drop writes and raise that error from drain, as Python does", helper.async(function()
+   -- the peer is a Python script (CI installs python3; elsewhere without
+   -- one, this spec is left out)
+   local python = os.execute("command -v python3 >/dev/null 2>&1") and it or pending
+   python("after a read error, drop writes and raise that error from drain, as Python does", helper.async(function()
       -- a peer that resets the connection (SO_LINGER 0), in Python
       local peer = await(asyncio.create_subprocess_exec("python3", { "-c", [[
 import socket, struct, time
