@@ -989,10 +989,20 @@ describe("streams", function()
 
    -- the peer is a Python script (CI installs python3; elsewhere without
    -- one, this spec is left out)
-   local python = os.execute("command -v python3 >/dev/null 2>&1") and it or pending
+   local function find_python()
+      for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+         local f = io.open(dir .. "/python3")
+         if f then
+            f:close()
+            return dir .. "/python3"
+         end
+      end
+   end
+   local python3 = find_python()
+   local python = python3 and it or pending
    python("after a read error, drop writes and raise that error from drain, as Python does", helper.async(function()
       -- a peer that resets the connection (SO_LINGER 0), in Python
-      local peer = await(asyncio.create_subprocess_exec("python3", { "-c", [[
+      local peer = await(asyncio.create_subprocess_exec(python3, { "-c", [[
 import socket, struct, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
 print(s.getsockname()[1], flush=True)
@@ -1001,7 +1011,7 @@ time.sleep(0.05)
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 time.sleep(0.3)
-]] }, { stdout = asyncio.PIPE }))
+]] }, { stdout = asyncio.PIPE, env = { PATH = os.getenv("PATH") } })) -- no sanitizer preloaded
       local port = tonumber(await(peer.stdout:readline()))
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
       await(asyncio.sleep(0.15))
