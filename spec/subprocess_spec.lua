@@ -27,6 +27,24 @@ end
 local failure = helper.failure
 
 describe("subprocesses", function()
+   it("hand a child's output on one iteration after a socket, so its last line comes with its returncode",
+      helper.async(function()
+         local p = await(asyncio.create_subprocess_exec("sh", { "-c", "read x; echo hi; exit 3" },
+                                                        { stdin = asyncio.PIPE, stdout = asyncio.PIPE }))
+         local seen = {}
+         local reading = asyncio.create_task(async(function()
+            local line = await(p.stdout:readline())
+            seen[#seen + 1] = { line, p.returncode }
+            seen[#seen + 1] = { await(p.stdout:read()), p.returncode }
+         end)())
+         await(asyncio.sleep(0.02))
+         p.stdin:write("go\n")
+         os.execute("sleep 0.05") -- the line, the end and the exit come in one poll
+         await(reading)
+         -- Python 3.13: hi 3, then b'' 3
+         assert.same({ { "hi\n", 3 }, { nil, 3 } }, seen)
+      end))
+
    it("run a program and read its output with communicate", helper.async(function()
       local p = exec("echo", { "hello", 42 }, { stdout = PIPE })
       assert.is_number(p.pid)

@@ -144,7 +144,6 @@ typedef struct Loop {
   /* polling */
   double last_poll;        /* when libev last looked for I/O */
   int since_poll;          /* iterations run without polling */
-  unsigned npolls;         /* rw: polls begun, wrapping (stream.h took_in) */
   unsigned iterations;     /* rw: iterations begun, wrapping (stream.h) */
   unsigned sent_iteration; /* rw: iterations + 1 when a stream of this loop
                               last sent (or shut, or closed), 0: never */

@@ -248,7 +248,6 @@ static void poll_io (lua_State *L, Loop *loop, int loopidx, double timeout,
                      double now) {
   if (loop->fresh != NULL) watcher_before_poll(loop);
   ioorder_begin(loop);
-  loop->npolls++;
   if (timeout == 0) ev_run(loop->ev, EVRUN_NOWAIT);
   else {
     if (timeout > 0) {

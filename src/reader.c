@@ -83,9 +83,10 @@ static void read_resumed (lua_State *L, int status, int nargs) {
 ** Before a read that is not satisfied waits: takes in what has arrived
 ** meanwhile, up to want bytes, as Python's transport, which reads all the
 ** time, would hold it already (its read returns then without suspending).
-** Python's takes in once per poll, so does this: a stream read in since
-** the last poll (here, or by its watcher) waits for the next, and a task
-** reading a fast peer still lets the others run. Python's polls in every
+** Python's takes in once per poll, and polls in every iteration; so this
+** takes in once per iteration: a stream read in already in this one (here,
+** or by its watcher) waits, and a task reading a fast peer still lets the
+** others run. Python's polls in every
 ** iteration, and what a poll brings is taken in after the callbacks queued
 ** before it: bytes sent by a stream of this loop in this iteration or the
 ** one before may be from the peer, and Python's would not have them yet;
@@ -93,16 +94,35 @@ static void read_resumed (lua_State *L, int status, int nargs) {
 ** (bytes, the end or an error), so that the operation looks again, once,
 ** instead of waiting.
 */
+static int may_take_in (Stream *s) {
+  Loop *loop = s->loop;
+  /* a child's pipe: Python's hands what it reads to the reader through
+     call_soon hops (see readers.c), so nothing is there at once */
+  if (s->kind == STREAM_PIPE) return 0;
+  if (!stream_loop_open(s) || s->took_in == loop->iterations + 1
+      || stream_peer_sent_lately(s))
+    return 0;
+  s->took_in = loop->iterations + 1;
+  return 1;
+}
+
+/* Python's transport reads at most this much in one go (max_size). */
+#define TAKE_IN_MAX ((size_t)256 * 1024)
+
+/* stream_read_ahead up to upto bytes, reading no more than Python's
+   transport would in one go (more only if upto asks for it). */
+static void take_in (Stream *s, size_t upto) {
+  s->readcap = TAKE_IN_MAX;
+  stream_read_ahead(s, upto);
+  s->readcap = 0;
+}
+
 static int take_in_arrived (Stream *s, size_t want) {
   size_t had = stream_buffered_in(s);
   unsigned char eof = s->eof;
   int rerr = s->rerr;
-  Loop *loop = s->loop;
-  if (!stream_loop_open(s) || (s->took_in != 0 && s->took_in == loop->npolls)
-      || stream_peer_sent_lately(s))
-    return 0;
-  s->took_in = s->loop->npolls;
-  stream_read_ahead(s, want);
+  if (!may_take_in(s)) return 0;
+  take_in(s, want == (size_t)-1 ? want : (want < TAKE_IN_MAX ? want : TAKE_IN_MAX));
   return stream_buffered_in(s) != had || s->eof != eof || s->rerr != rerr;
 }
 
@@ -174,8 +194,9 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
   }
   if (stream_buffered_in(s) > 0) {
     size_t avail = stream_buffered_in(s);
-    if (avail < (size_t)n) {  /* what else came, as Python's buffer has it */
-      stream_peek(s);
+    if (avail < (size_t)n && may_take_in(s)) {  /* what else came, as
+                                                   Python's buffer has it */
+      take_in(s, avail + 1);
       avail = stream_buffered_in(s);
     }
     take(L, s, (size_t)n < avail ? (size_t)n : avail);
@@ -256,9 +277,11 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   longest = s->seplens[s->nseps - 1];
   found = stream_find_sep(s, 0, &seplen);
   /* Python's transport would have read what is waiting, up to twice the
-     limit, before readuntil judged the buffer: take it in too, or a line
-     whose end has arrived would count as one past the limit */
-  if (found == NULL && stream_buffered_in(s) > 0) {
+     limit, before readuntil judged the buffer: take it in too (once per
+     poll, see take_in_arrived), and always before judging a line too
+     long, or one whose end has arrived would count as past the limit */
+  if (found == NULL && stream_buffered_in(s) > 0
+      && (stream_buffered_in(s) > s->limit || may_take_in(s))) {
     stream_read_ahead(s, 2 * s->limit + 1);
     found = stream_find_sep(s, 0, &seplen);
   }
@@ -457,7 +480,8 @@ static int reader_readline (lua_State *L) {
 /* reader:at_eof() -> whether the stream ended and the buffer is empty */
 static int reader_at_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
-  if (stream_buffered_in(s) == 0) stream_peek(s);  /* an end that came */
+  if (stream_buffered_in(s) == 0 && may_take_in(s))
+    stream_peek(s);  /* an end that came, once per poll as a read */
   lua_pushboolean(L, stream_ended(s) && stream_buffered_in(s) == 0);
   return 1;
 }

@@ -107,6 +107,29 @@ static int wake_reader (lua_State *L) {
 }
 
 /*
+** A child's pipe hands its bytes to the reader one iteration later than a
+** socket, and its end two: Python's subprocess transport passes them on
+** through call_soon (_pipe_data_received; _call_connection_lost, then
+** _pipe_connection_lost), so a task reading a child's last line finds its
+** returncode set, as there. Each hop queues the next step. [-0, +0, m]
+*/
+static int pipe_hop (lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushcfunction(L, wake_reader);  /* 2 */
+  lua_getiuservalue(L, 1, ST_UV_LOOP);  /* 3 */
+  loop_ready_push(L, (Loop *)lua_touserdata(L, 3), 3, 2, 1);
+  return 0;
+}
+
+static int pipe_hop2 (lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushcfunction(L, pipe_hop);  /* 2 */
+  lua_getiuservalue(L, 1, ST_UV_LOOP);  /* 3 */
+  loop_ready_push(L, (Loop *)lua_touserdata(L, 3), 3, 2, 1);
+  return 0;
+}
+
+/*
 ** wake_ready(rs, loop): queues a wake_reader for each reader the last poll
 ** satisfied, where its read was among the poll's callbacks (ioorder.c);
 ** their read watchers keep running (see prepare). Runs protected.
@@ -122,7 +145,8 @@ static int wake_ready (lua_State *L) {
     s->inready = 0;
     s->rnext = NULL;
     if (lua_rawgetp(L, 3, s) == LUA_TUSERDATA && s->rwait != RW_NONE) {
-      lua_pushcfunction(L, wake_reader);  /* 5 */
+      lua_pushcfunction(L, s->kind != STREAM_PIPE ? wake_reader
+                           : s->eof ? pipe_hop2 : pipe_hop);  /* 5 */
       rs->loop->iogroup = s->iogroup;  /* queued as its read was (ioorder.c) */
       loop_ready_push(L, rs->loop, 2, 5, 4);
     }

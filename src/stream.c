@@ -202,7 +202,6 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
   stream_stop_io(s, &s->wio);
   drain_unread(s, !s->closing);
   stream_keep_names(s);
-  stream_note_sent(s);  /* the peer sees the end */
   close(s->fd);
   s->fd = -1;
   s->closing = 0;
@@ -328,6 +327,7 @@ static void fill (Stream *s) {
     return;
   }
   want = s->rcap - s->rlen;
+  if (s->readcap != 0 && want > s->readcap) want = s->readcap;
   do n = read(s->fd, s->rbuf + s->rlen, want);
   while (n < 0 && errno == EINTR);
   if (n > 0) {
@@ -483,7 +483,7 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   }
   ioorder_event(s->loop);
   fill(s);
-  s->took_in = s->loop->npolls;
+  s->took_in = s->loop->iterations + 1;
   if (satisfied(s)) {
     s->iogroup = s->loop->iogroup;  /* its wakeup, later, goes here */
     readers_ready_link(s->rs, s);
@@ -512,7 +512,6 @@ ssize_t stream_send (Stream *s, const void *p, size_t n) {
 void stream_shut_write (lua_State *L, Stream *s, int sidx) {
   if (s->wshut || s->fd < 0) return;
   s->wshut = 1;
-  stream_note_sent(s);
   if (s->kind == STREAM_PIPE) close_now(L, s, sidx);
   else shutdown(s->fd, SHUT_WR);
 }

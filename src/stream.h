@@ -67,8 +67,10 @@ struct Stream {
   struct Readers *rs;      /* ro: cache of ST_UV_READERS */
   struct Stream *rnext;    /* rw: link in rs->ready */
   size_t chunk;            /* rw: bytes asked of the next read() */
+  size_t readcap;          /* rw: if not 0, at most this much per read()
+                              (reader.c, taking in as Python's transport) */
   unsigned id;             /* ro: numbered in its loop (stream_note_sent) */
-  unsigned took_in;        /* rw: loop->npolls when bytes were last read in
+  unsigned took_in;        /* rw: loop->iterations + 1 when bytes were last read in
                               (by the watcher, or before a read waits) */
   unsigned iogroup;        /* rw: in rs->ready: the read's ioorder group */
   ev_io rio;               /* read readiness: started while a reader waits */
@@ -169,10 +171,13 @@ void reader_bind_op (lua_State *L, int opidx, int readeridx);
 void writer_open (lua_State *L, int awaitidx);
 
 /*
-** s sent bytes (or an end), which a peer in this loop could read: Python's
+** s sent bytes, which a peer in this loop could read: Python's
 ** transport of that peer has them only from the second iteration on
 ** (reader.c: take_in_arrived). Which stream sent is kept while it is the
-** only one, as its own bytes never reach its own reader.
+** only one, as its own bytes never reach its own reader. An end sent
+** (close, write_eof) does not count: taken in with the bytes before it, it
+** shows a little early (at_eof), where holding the bytes back would cut a
+** read short.
 */
 static inline void stream_note_sent (Stream *s) {
   Loop *loop = s->loop;
