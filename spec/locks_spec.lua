@@ -175,6 +175,22 @@ describe("Lock", function()
       assert.has_error(function() cond:notify("2") end, "cannot notify on un-acquired lock")
    end))
 
+   it("methods called with a dot instead of a colon name the mistake at the caller's line", function()
+      local lock, event, cond, sem = asyncio.Lock(), asyncio.Event(), asyncio.Condition(), asyncio.BoundedSemaphore()
+      for what, call in pairs({
+         ["lock.release"] = function() lock.release() end,
+         ["lock.locked"] = function() local held = lock.locked({}) return held end,
+         ["event.set"] = function() event.set() end,
+         ["cond.notify"] = function() cond.notify() end,
+         ["sem.release"] = function() sem.release() end,
+      }) do
+         local ok, err = pcall(call)
+         assert.is_false(ok, what)
+         assert.matches("^spec/locks_spec.lua:%d+: calling '%w+' on bad self %(asyncio%.%w+ expected, got %w+%)", err)
+      end
+      assert.is_false(lock:locked()) -- the colon still works
+   end)
+
    it("constructors refuse extra arguments, as Python's (an old loop argument)", function()
       local loop = asyncio.new_event_loop()
       assert.has_error(function() asyncio.Lock(loop) end,
