@@ -57,6 +57,40 @@ local function connected(opts)
    return server, reader, writer, next_conn()
 end
 
+-- For specs that count iterations: a loop run one iteration at a time
+-- (helper.step), a client connected to a server of its own, and the
+-- server's writer (conn), whose socket (peer) the spec reads or writes by
+-- hand between steps. close() takes it all down.
+local function stepped_connection()
+   local loop = asyncio.new_event_loop()
+   local conn
+   local server = loop:run_until_complete(asyncio.start_server(function(_, w) conn = w end, "127.0.0.1", 0))
+   local _, port = server:getsockname()
+   local reader, writer = loop:run_until_complete(asyncio.open_connection("127.0.0.1", port))
+   while conn == nil do
+      helper.step(loop)
+   end
+   local c = { loop = loop, reader = reader, writer = writer, conn = conn, peer = conn:get_extra_info("socket") }
+   function c.close()
+      writer:close()
+      conn:close()
+      server:close()
+      loop:run_until_complete(server:wait_closed())
+      loop:close()
+   end
+   return c
+end
+
+-- Reads what waits on the descriptor fd, by hand; returns how many bytes.
+local function read_by_hand(fd)
+   local got = 0
+   repeat
+      local data = core.fdread(fd, 4096)
+      got = got + (data and #data or 0)
+   until data == nil or data == ""
+   return got
+end
+
 -- A 64 KiB block that says where it belongs: the receiver compares whole
 -- blocks, a checksum that also catches reordering.
 local BLOCK = 65536
@@ -112,15 +146,8 @@ describe("streams", function()
          -- single iterations; Python 3.13 ends both waits one iteration
          -- after the one whose write emptied the buffer
          for _, closing in ipairs({ false, true }) do
-            local loop = asyncio.new_event_loop()
-            local conn
-            local server = loop:run_until_complete(asyncio.start_server(function(_, w) conn = w end, "127.0.0.1", 0))
-            local _, port = server:getsockname()
-            local _, writer = loop:run_until_complete(asyncio.open_connection("127.0.0.1", port))
-            while conn == nil do
-               helper.step(loop)
-            end
-            local fd = conn:get_extra_info("socket")
+            local c = stepped_connection()
+            local loop, writer = c.loop, c.writer
             writer:write(string.rep("z", 4 << 20)) -- more than the kernel takes at once
             local waiting = loop:create_task(async(function()
                if closing then
@@ -140,16 +167,11 @@ describe("streams", function()
                   ended = i
                   break
                end
-               repeat
-                  local data = core.fdread(fd, 4096)
-               until data == nil or data == ""
+               read_by_hand(c.peer)
             end
             assert.is_not_nil(emptied)
             assert.equal(emptied + 1, ended)
-            conn:close()
-            server:close()
-            loop:run_until_complete(server:wait_closed())
-            loop:close()
+            c.close()
          end
       end)
 
@@ -233,15 +255,8 @@ describe("streams", function()
       end))
 
    it("take in arrived bytes once per iteration, as Python's transport reads once per poll", function()
-      local loop = asyncio.new_event_loop()
-      local conn
-      local server = loop:run_until_complete(asyncio.start_server(function(_, w) conn = w end, "127.0.0.1", 0))
-      local _, port = server:getsockname()
-      local reader, writer = loop:run_until_complete(asyncio.open_connection("127.0.0.1", port))
-      while conn == nil do
-         helper.step(loop)
-      end
-      local peer = conn:get_extra_info("socket") -- written to by hand
+      local c = stepped_connection()
+      local loop, reader, peer = c.loop, c.reader, c.peer -- written to by hand
       core.fdwrite(peer, "a")
       helper.step(loop) -- it arrives, and the loop polls
       local log = {}
@@ -257,25 +272,14 @@ describe("streams", function()
          helper.step(loop)
       end
       assert.same({ "a", "b" }, log)
-      writer:close()
-      conn:close()
-      server:close()
-      loop:run_until_complete(server:wait_closed())
-      loop:close()
+      c.close()
    end)
 
    it("send a write made after close() while the socket is still open, as Python's transport", function()
       -- the peer is read by hand between single iterations; the last write
       -- comes in the iteration whose poll sent the rest of the queue
-      local loop = asyncio.new_event_loop()
-      local conn
-      local server = loop:run_until_complete(asyncio.start_server(function(_, w) conn = w end, "127.0.0.1", 0))
-      local _, port = server:getsockname()
-      local _, writer = loop:run_until_complete(asyncio.open_connection("127.0.0.1", port))
-      while conn == nil do
-         helper.step(loop)
-      end
-      local fd = conn:get_extra_info("socket")
+      local c = stepped_connection()
+      local loop, writer = c.loop, c.writer
       local big = 4 << 20
       writer:write(string.rep("z", big))
       writer:close()
@@ -291,29 +295,20 @@ describe("streams", function()
          end
       end)())
       local got = 0
-      local function read_all()
-         repeat
-            local data = core.fdread(fd, 4096)
-            got = got + (data and #data or 0)
-         until data == nil or data == ""
-      end
       for _ = 1, 100000 do
          helper.step(loop)
-         read_all()
+         got = got + read_by_hand(c.peer)
          if task:done() then
             break
          end
       end
       for _ = 1, 3 do
          helper.step(loop)
-         read_all()
+         got = got + read_by_hand(c.peer)
       end
       assert.is_true(written > 0)
       assert.equal(big + written, got) -- none lost
-      conn:close()
-      server:close()
-      loop:run_until_complete(server:wait_closed())
-      loop:close()
+      c.close()
    end)
 
    it("close in the next iteration, as Python's transport: wait_closed and drain count it", helper.async(function()

@@ -146,7 +146,7 @@ typedef struct Loop {
   int since_poll;          /* iterations run without polling */
   unsigned iterations;     /* rw: iterations begun, wrapping (stream.h) */
   unsigned sent_iteration; /* rw: iterations + 1 when a stream of this loop
-                              last sent (or shut, or closed), 0: never */
+                              last sent bytes, 0: never (stream.h) */
   unsigned sent_by;        /* rw: the id of the one stream that sent since
                               the iteration before that, 0: several */
   unsigned nstreams;       /* rw: ids given to its streams (wrapping) */
@@ -382,8 +382,7 @@ int watcher_open (lua_State *L);
 int aio_checksignal (lua_State *L, int arg, int tocatch);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
 void watcher_before_poll (Loop *loop);
-void threadsafe_take_posted (lua_State *L, Loop *loop, int loopidx);
-void threadsafe_take_due (lua_State *L, Loop *loop, int loopidx);
+void threadsafe_take (lua_State *L, Loop *loop, int loopidx, int all);
 
 /* ---------- threads (copy.c, threadsafe.c, thread.c; see thread.h) ---------- */
 void threadsafe_drain (Loop *loop);

@@ -292,7 +292,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
         || (now != 0 && now - loop->last_poll >= POLL_INTERVAL))
       poll_io(L, loop, loopidx, 0, now != 0 ? now : aio_now());
     else
-      threadsafe_take_due(L, loop, loopidx);
+      threadsafe_take(L, loop, loopidx, 0);
   } else {
     double timeout = -1;
     now = aio_now();
@@ -432,7 +432,7 @@ static int loop_call_soon (lua_State *L) {
   handle_new(L, loop, 1, 2, nargs, 0);
   /* a finalizer run by that allocation may have closed the loop */
   if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-  threadsafe_take_posted(L, loop, 1);
+  threadsafe_take(L, loop, 1, 1);
   if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);  /* by a finalizer */
   loop_ready_push(L, loop, 1, -1, 0);
   return 1;

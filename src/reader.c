@@ -80,19 +80,16 @@ static void read_resumed (lua_State *L, int status, int nargs) {
 }
 
 /*
-** Before a read that is not satisfied waits: takes in what has arrived
-** meanwhile, up to want bytes, as Python's transport, which reads all the
-** time, would hold it already (its read returns then without suspending).
-** Python's takes in once per poll, and polls in every iteration; so this
+** Whether a read may take in what has arrived in the kernel now, as
+** Python's transport, which reads all the time, would hold it already
+** (its read returns then without suspending); if so, counts it as done.
+** Python's reads once per poll and polls in every iteration, so this
 ** takes in once per iteration: a stream read in already in this one (here,
 ** or by its watcher) waits, and a task reading a fast peer still lets the
-** others run. Python's polls in every
-** iteration, and what a poll brings is taken in after the callbacks queued
-** before it: bytes sent by a stream of this loop in this iteration or the
-** one before may be from the peer, and Python's would not have them yet;
-** those are left for the poll. Returns whether that changed anything
-** (bytes, the end or an error), so that the operation looks again, once,
-** instead of waiting.
+** others run. What a poll brings is taken in after the callbacks queued
+** before it: bytes sent by another stream of this loop in this iteration
+** or the one before may be from the peer, and Python's would not have them
+** yet; those are left for the poll.
 */
 static int may_take_in (Stream *s) {
   Loop *loop = s->loop;
@@ -117,6 +114,12 @@ static void take_in (Stream *s, size_t upto) {
   s->readcap = 0;
 }
 
+/*
+** Before a read that is not satisfied waits: takes in what has arrived,
+** up to want bytes, if it may. Returns whether that changed anything
+** (bytes, the end or an error), so that the operation looks again, once,
+** instead of waiting.
+*/
 static int take_in_arrived (Stream *s, size_t want) {
   size_t had = stream_buffered_in(s);
   unsigned char eof = s->eof;
@@ -278,7 +281,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   found = stream_find_sep(s, 0, &seplen);
   /* Python's transport would have read what is waiting, up to twice the
      limit, before readuntil judged the buffer: take it in too (once per
-     poll, see take_in_arrived), and always before judging a line too
+     iteration, see may_take_in), and always before judging a line too
      long, or one whose end has arrived would count as past the limit */
   if (found == NULL && stream_buffered_in(s) > 0
       && (stream_buffered_in(s) > s->limit || may_take_in(s))) {
@@ -481,7 +484,7 @@ static int reader_readline (lua_State *L) {
 static int reader_at_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
   if (stream_buffered_in(s) == 0 && may_take_in(s))
-    stream_peek(s);  /* an end that came, once per poll as a read */
+    stream_peek(s);  /* an end that came, when a read would see it */
   lua_pushboolean(L, stream_ended(s) && stream_buffered_in(s) == 0);
   return 1;
 }

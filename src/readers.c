@@ -113,19 +113,20 @@ static int wake_reader (lua_State *L) {
 ** _pipe_connection_lost), so a task reading a child's last line finds its
 ** returncode set, as there. Each hop queues the next step. [-0, +0, m]
 */
-static int pipe_hop (lua_State *L) {
-  lua_settop(L, 1);
-  lua_pushcfunction(L, wake_reader);  /* 2 */
+static void queue_next (lua_State *L, lua_CFunction next) {
+  lua_settop(L, 1);  /* the stream */
+  lua_pushcfunction(L, next);  /* 2 */
   lua_getiuservalue(L, 1, ST_UV_LOOP);  /* 3 */
   loop_ready_push(L, (Loop *)lua_touserdata(L, 3), 3, 2, 1);
+}
+
+static int pipe_hop (lua_State *L) {
+  queue_next(L, wake_reader);
   return 0;
 }
 
 static int pipe_hop2 (lua_State *L) {
-  lua_settop(L, 1);
-  lua_pushcfunction(L, pipe_hop);  /* 2 */
-  lua_getiuservalue(L, 1, ST_UV_LOOP);  /* 3 */
-  loop_ready_push(L, (Loop *)lua_touserdata(L, 3), 3, 2, 1);
+  queue_next(L, pipe_hop);
   return 0;
 }
 

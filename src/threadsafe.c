@@ -310,30 +310,21 @@ void threadsafe_drain (Loop *loop) {
 }
 
 /*
-** Before the loop's own thread queues a call: what other threads posted
-** already goes first, as Python's call_soon_threadsafe appends to the
-** ready queue at once (a call posted, then a call_soon made, run in that
-** order). The grace of those messages is cut short; a handle's cancel()
-** still counts until the call runs.
+** Takes in what other threads posted outside the poll, if anything, as
+** Python's ready queue has it at once (the loop at loopidx of L):
+** - all of it (all) before the loop's own thread queues a call_soon, so
+**   that a call posted, then a call_soon made, run in that order; their
+**   grace is cut short, a handle's cancel() still counts until it runs;
+** - what is due in an iteration that does not poll (the ready queue is
+**   busy), so that a result or a cancellation from another thread is not
+**   left for the next poll, up to 64 iterations away.
+** Nothing posted costs one atomic load.
 */
-void threadsafe_take_posted (lua_State *L, Loop *loop, int loopidx) {
+void threadsafe_take (lua_State *L, Loop *loop, int loopidx, int all) {
   if (loop->inbox == NULL
       || !__atomic_load_n(&loop->inbox->posted, __ATOMIC_RELAXED))
     return;
-  take_in(loop, L, loopidx, 1);
-}
-
-/*
-** An iteration that does not poll (the ready queue is busy) still takes
-** in the messages due, as Python's ready queue has them at once: a result
-** or a cancellation from another thread is not left for the next poll,
-** up to 64 iterations away.
-*/
-void threadsafe_take_due (lua_State *L, Loop *loop, int loopidx) {
-  if (loop->inbox == NULL
-      || !__atomic_load_n(&loop->inbox->posted, __ATOMIC_RELAXED))
-    return;
-  take_in(loop, L, loopidx, 0);
+  take_in(loop, L, loopidx, all);
 }
 
 /*

@@ -322,8 +322,7 @@ static int writer_write_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   /* as Python's pipe transport, once closed */
   if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return 0;
-  if (s->fd < 0 || s->closing) return 0;  /* as Python's, once closed */
-  if (s->eof_asked) return 0;
+  if (s->fd < 0 || s->closing || s->eof_asked) return 0;  /* as Python's */
   s->eof_asked = 1;
   if (stream_buffered_out(s) == 0 && !s->connecting && !s->werr) {
     lua_settop(L, 1);

@@ -119,15 +119,24 @@ local function wake_up_first(self)
    end
 end
 
--- Python's Lock.acquire: takes the lock at once if it is free and nobody
--- waits (fairness), else waits its turn.
-local function lock_acquire(self)
+-- Takes the lock if it is free and nobody waits (fairness); returns
+-- whether it did.
+local function try_lock(self)
    if not self._locked then
       local waiters = self._waiters
       if waiters.head > waiters.tail or all_cancelled(waiters) then
          self._locked = true
-         return
+         return true
       end
+   end
+   return false
+end
+
+-- Python's Lock.acquire: takes the lock at once if it may, else waits its
+-- turn.
+local function lock_acquire(self)
+   if try_lock(self) then
+      return
    end
    local _, ok, err = wait_in_line(self)
    if not ok then
@@ -263,12 +272,8 @@ end
 -- to be closed does that when the task's coroutine is closed in the wait.
 local TakeBackOnClose = {
    __close = function(guard)
-      local lock = guard.lock
-      if guard.waiting and not lock._locked then
-         local waiters = lock._waiters
-         if waiters.head > waiters.tail or all_cancelled(waiters) then
-            lock._locked = true
-         end
+      if guard.waiting then
+         try_lock(guard.lock)
       end
    end,
 }
