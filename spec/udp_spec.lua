@@ -146,6 +146,42 @@ describe("datagram endpoints", function()
       other:close()
    end))
 
+   it("send what is queued before closing, as Python's transport flushes its buffer", helper.async(function()
+      -- A UDP socket on loopback never fills up: a Unix datagram socket
+      -- put under the endpoint does once its peer holds a few datagrams
+      -- unread, so sends really queue and wait for the write watcher.
+      local ep = bound()
+      local mine, peer = core.socketpair("dgram")
+      assert(core.fddup2(mine, ep:fileno()))
+      core.fdclose(mine)
+      local n = 2000
+      for i = 1, n do ep:send("d" .. i) end
+      ep:close()
+      assert.is_true(ep:is_closing())
+      assert.is_nil(await(ep:recv()))
+      assert.has_error(function() ep:send("late") end,
+         "attempt to use a closed DatagramEndpoint ('send')")
+      local got = {}
+      local function read_all()
+         local d = core.fdread(peer)
+         while d and d ~= "" do -- "": the endpoint's end closed
+            got[#got + 1] = d
+            d = core.fdread(peer)
+         end
+      end
+      for _ = 1, 1000 do
+         read_all()
+         if ep:fileno() < 0 then break end
+         await(asyncio.sleep(0))
+      end
+      read_all()
+      assert.equal(-1, ep:fileno()) -- closed once the queue was out
+      core.fdclose(peer)
+      assert.equal(n, #got)
+      assert.equal("d1", got[1])
+      assert.equal("d" .. n, got[n])
+   end))
+
    it("close every descriptor", helper.async(function()
       helper.full_gc()
       local before = core.open_fds()

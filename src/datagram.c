@@ -40,6 +40,7 @@ typedef struct Endpoint {
   int family;              /* ro */
   unsigned char anchored;  /* rw: in LOOP_UV_WATCHERS */
   unsigned char waiting;   /* rw: a task waits in recv */
+  unsigned char closing;   /* rw: closed by close(), still sending the queue */
   int err;                 /* rw: errno of a failed queued send */
   size_t bufsize;          /* ro: the largest datagram recv accepts */
   size_t queued;           /* rw: bytes in DG_UV_QUEUE */
@@ -56,7 +57,7 @@ static Endpoint *check_endpoint (lua_State *L, int idx) {
 
 static Endpoint *check_open (lua_State *L, int idx, const char *fname) {
   Endpoint *e = check_endpoint(L, idx);
-  if (e->fd < 0)
+  if (e->fd < 0 || e->closing)
     luaL_error(L, "attempt to use a closed DatagramEndpoint ('%s')", fname);
   if (e->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   return e;
@@ -145,6 +146,10 @@ static void send_queued (lua_State *L, Endpoint *e, int eidx) {
       e->qhead = e->qtail = 0;
       e->queued = 0;
       stop_io(e, &e->wio);
+      if (e->closing) {  /* close() waited for the queue: done now */
+        close(e->fd);
+        e->fd = -1;
+      }
       break;
     }
     lua_rawgeti(L, -1, 1);
@@ -407,7 +412,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     return lua_error(L);
   }
   lua_settop(L, 1);
-  if (e->fd < 0) {
+  if (e->fd < 0 || e->closing) {
     lua_pushnil(L);
     return 1;
   }
@@ -455,7 +460,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     future_init(L, f, AIO_TFUTURE, 2);
   }
   lua_replace(L, 2);                    /* 2: the future */
-  if (e->fd < 0) {  /* closed by a finalizer the allocation ran: as closed */
+  if (e->fd < 0 || e->closing) {  /* closed by a finalizer the allocation ran: as closed */
     lua_pushnil(L);
     return 1;
   }
@@ -479,26 +484,36 @@ static int endpoint_recv (lua_State *L) {
   return 1;
 }
 
-/* endpoint:close(): a waiting recv returns nil */
+/*
+** endpoint:close(): a waiting recv returns nil. Datagrams still queued are
+** sent first, as Python's transport flushes its buffer: the socket closes
+** once the last one is out (or the loop closes).
+*/
 static int endpoint_close (lua_State *L) {
   Endpoint *e = check_endpoint(L, 1);
   lua_settop(L, 1);
-  if (e->fd < 0) return 0;
+  if (e->fd < 0 || e->closing) return 0;
   stop_io(e, &e->rio);
+  wake_receiver(L, e, 1);
+  if (e->queued > 0 && ev_is_active(&e->wio)) {
+    e->closing = 1;
+    update_anchor(L, e, 1);
+    return 0;
+  }
   stop_io(e, &e->wio);
   close(e->fd);
   e->fd = -1;
   lua_pushnil(L);
   lua_setiuservalue(L, 1, DG_UV_QUEUE);
   e->queued = 0;
-  wake_receiver(L, e, 1);
   update_anchor(L, e, 1);
   e->anchored = 0;
   return 0;
 }
 
 static int endpoint_is_closing (lua_State *L) {
-  lua_pushboolean(L, check_endpoint(L, 1)->fd < 0);
+  Endpoint *e = check_endpoint(L, 1);
+  lua_pushboolean(L, e->fd < 0 || e->closing);
   return 1;
 }
 

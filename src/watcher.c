@@ -6,6 +6,7 @@
 ** LOOP_UV_WATCHERS table and holds its Handle in a user value; removing it
 ** stops the libev watcher before the table lets go of it.
 */
+#define _GNU_SOURCE  /* dup3 */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #ifdef __linux__
 #include <sys/epoll.h>
@@ -606,7 +608,10 @@ static int core_signal_number (lua_State *L) {
 ** Small fd utilities for tests and examples of add_reader/add_writer:
 ** core.pipe() -> rfd, wfd (non-blocking, close-on-exec), core.fdwrite(fd, s)
 ** -> bytes written or nil, message; core.fdread(fd, n) -> string (""
-** at EOF) or nil, message; core.fdclose(fd); core.getpid().
+** at EOF) or nil, message; core.fdclose(fd); core.getpid();
+** core.socketpair("stream"|"dgram") -> fd1, fd2 (Unix domain, non-blocking,
+** close-on-exec); core.fddup2(fd, onto), to put a socket whose queue fills
+** up deterministically under a UDP endpoint.
 */
 static int core_pipe (lua_State *L) {
   int fds[2], i;
@@ -618,6 +623,22 @@ static int core_pipe (lua_State *L) {
   lua_pushinteger(L, fds[0]);
   lua_pushinteger(L, fds[1]);
   return 2;
+}
+
+static int core_socketpair (lua_State *L) {
+  static const char *const kinds[] = {"stream", "dgram", NULL};
+  int type = luaL_checkoption(L, 1, NULL, kinds) == 0 ? SOCK_STREAM : SOCK_DGRAM;
+  int fds[2];
+  if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+    return luaL_fileresult(L, 0, "socketpair");
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+}
+
+static int core_fddup2 (lua_State *L) {
+  int fd = checkfd(L, 1), onto = checkfd(L, 2);
+  return luaL_fileresult(L, dup3(fd, onto, O_CLOEXEC) >= 0, NULL);
 }
 
 static int core_fdwrite (lua_State *L) {
@@ -700,6 +721,8 @@ int watcher_open (lua_State *L) {
     {"fdwrite", core_fdwrite},
     {"fdread", core_fdread},
     {"fdclose", core_fdclose},
+    {"socketpair", core_socketpair},
+    {"fddup2", core_fddup2},
     {"getpid", core_getpid},
     {NULL, NULL}
   };
