@@ -191,6 +191,34 @@ describe("Lock", function()
       assert.is_false(lock:locked()) -- the colon still works
    end)
 
+   it("so do the methods of Barrier, Server, Timeout and ThreadPoolExecutor", helper.async(function()
+      local barrier, executor = asyncio.Barrier(2), asyncio.ThreadPoolExecutor(1)
+      local server = await(asyncio.start_server(function() end, "127.0.0.1", 0))
+      local guard <close> = asyncio.timeout(5)
+      for what, call in pairs({
+         ["barrier.wait"] = function() local aw = barrier.wait() return aw end,
+         ["barrier.abort"] = function() local aw = barrier.abort({}) return aw end,
+         ["server.close"] = function() server.close() end,
+         ["server.wait_closed"] = function() local aw = server.wait_closed() return aw end,
+         ["server.getsockname"] = function() local port = server.getsockname() return port end,
+         ["guard.expired"] = function() local e = guard.expired() return e end,
+         ["executor.submit"] = function() local f = executor.submit(print) return f end,
+         ["executor.shutdown"] = function() executor.shutdown() end,
+      }) do
+         local ok, err = pcall(call)
+         assert.is_false(ok, what)
+         assert.matches("^spec/locks_spec.lua:%d+: calling '[%w_]+' on bad self %([%w.]+ expected, got %w+%)", err)
+      end
+      -- the colon still works, and async methods stay async
+      assert.is_true(asyncio.iscoroutinefunction(barrier.wait))
+      assert.is_true(asyncio.iscoroutinefunction(server.serve_forever))
+      assert.is_false(guard:expired())
+      assert.is_true(server:is_serving())
+      server:close()
+      await(server:wait_closed())
+      executor:shutdown()
+   end))
+
    it("constructors refuse extra arguments, as Python's (an old loop argument)", function()
       local loop = asyncio.new_event_loop()
       assert.has_error(function() asyncio.Lock(loop) end,

@@ -412,6 +412,6 @@ describe("timeout", function()
       assert.has_error(function() cm:reschedule("x") end,
          "bad argument #1 to 'reschedule' (number or nil expected, got string)")
       assert.has_error(function() cm.reschedule(3, 1) end,
-         "bad argument #1 to 'reschedule' (Timeout expected, got number)")
+         "calling 'reschedule' on bad self (Timeout expected, got number)")
    end))
 end)

@@ -132,5 +132,6 @@ end
 for _, method in ipairs({ Barrier.wait, Barrier.reset, Barrier.abort }) do
    coroutines.mark_async(method)
 end
+coroutines.check_self(Barrier, { [Barrier] = true })
 
 return M

@@ -88,6 +88,34 @@ function M.iscoroutinefunction(x)
    return async_functions[x] == true
 end
 
+-- Makes every method of the class cls check its self first: `lock.release()`
+-- (a dot for a colon) names the mistake at the caller's line, as the C
+-- classes do, instead of failing inside the library or answering nil.
+-- kinds = {[metatable] = true, ...} are the metatables self may have;
+-- classname defaults to cls.__name. The
+-- check tail-calls the method, so the levels of its own errors stay the
+-- caller's; an async method stays one for iscoroutinefunction.
+function M.check_self(cls, kinds, classname)
+   classname = classname or cls.__name
+   local names = {}
+   for name, fn in pairs(cls) do
+      if type(fn) == "function" and name:sub(1, 2) ~= "__" then
+         names[#names + 1] = name
+      end
+   end
+   for _, name in ipairs(names) do
+      local method = cls[name]
+      local function checked(self, ...)
+         if not kinds[getmetatable(self)] then
+            error(("calling '%s' on bad self (%s expected, got %s)"):format(name, classname, typename(self)), 2)
+         end
+         return method(self, ...)
+      end
+      async_functions[checked] = async_functions[method]
+      cls[name] = checked
+   end
+end
+
 -- Counts fn, a function of the library that returns a coroutine object
 -- (sleep, wait_for, open_connection...), as an async function: Python's
 -- are `async def`, so iscoroutinefunction says true of them, and run(fn,

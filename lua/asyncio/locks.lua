@@ -516,27 +516,8 @@ BoundedSemaphore.__tostring = Semaphore.__tostring
 
 M.Barrier = require("asyncio.barrier").constructor(M.Condition, checkcount, check_no_more)
 
--- Each method checks its self first: `lock.release()` (a dot for a colon)
--- names the mistake at the caller's line, as the C classes do, instead of
--- failing inside this file or answering nil. The check tail-calls the
--- method, so the levels of its own errors stay the caller's.
-local function guard_methods(cls, kinds)
-   local names = {}
-   for name, fn in pairs(cls) do
-      if type(fn) == "function" and name:sub(1, 2) ~= "__" then
-         names[#names + 1] = name
-      end
-   end
-   for _, name in ipairs(names) do
-      local method = cls[name]
-      cls[name] = function(self, ...)
-         if not kinds[getmetatable(self)] then
-            error(("calling '%s' on bad self (%s expected, got %s)"):format(name, cls.__name, typename(self)), 2)
-         end
-         return method(self, ...)
-      end
-   end
-end
+-- Each method checks its self first (coroutines.check_self).
+local guard_methods = coroutines.check_self
 guard_methods(Lock, { [Lock] = true })
 guard_methods(Event, { [Event] = true })
 guard_methods(Condition, { [Condition] = true })

@@ -595,6 +595,7 @@ function Server:__tostring()
    return ("<Server %s%s>"):format(self._closed and "closed" or "serving",
       #addrs > 0 and (" " .. table.concat(addrs, " ")) or "")
 end
+coroutines.check_self(Server, { [Server] = true })
 
 -- ---------- UDP ----------
 

@@ -356,4 +356,6 @@ end
 -- Python's shutdown_default_executor is `async def`, for iscoroutinefunction.
 coroutines.mark_async(Loop.shutdown_default_executor)
 
+coroutines.check_self(Executor, { [core.ThreadPoolExecutor] = true }, "asyncio.ThreadPoolExecutor")
+
 return M

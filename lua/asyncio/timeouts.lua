@@ -14,7 +14,7 @@ local core = require("asyncio.core")
 local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
 
-local setmetatable, getmetatable, type, error, tostring = setmetatable, getmetatable, type, error, tostring
+local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 local typename = coroutines.typename
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 -- loop:time() is this clock
@@ -111,9 +111,6 @@ end
 
 -- guard:reschedule(when): a new deadline (nil: none) while the scope runs.
 function Timeout:reschedule(when)
-   if getmetatable(self) ~= Timeout then
-      error("bad argument #1 to 'reschedule' (Timeout expected, got " .. typename(self) .. ")", 2)
-   end
    check_when(when, 1, "reschedule")
    if self._state ~= ACTIVE then
       error(("Cannot change state of %s Timeout"):format(STATE_NAME[self._state]), 2)
@@ -165,6 +162,7 @@ function Timeout:__close(err)
    end
 end
 
+coroutines.check_self(Timeout, { [Timeout] = true })
 M.Timeout = Timeout
 
 return M
