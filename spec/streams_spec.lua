@@ -175,6 +175,33 @@ describe("streams", function()
          end
       end)
 
+   it("see an end that arrived with the last bytes once they are read, as Python's at_eof", helper.async(function()
+      -- The usual `while not reader.at_eof()` loop: Python's transport had
+      -- read the bytes and the end long before; one more read would get nil.
+      for _, op in ipairs({ "read", "readline" }) do
+         local server, reader, writer, conn = connected()
+         conn.writer:write("a\nb\n")
+         conn.writer:close()
+         await(conn.writer:wait_closed()) -- the end is in the client's kernel now
+         for _ = 1, 3 do -- and was sent iterations ago (see the spec below)
+            await(asyncio.sleep(0))
+         end
+         local got = {}
+         while not reader:at_eof() do
+            local data
+            if op == "read" then
+               data = await(reader:read(100))
+            else
+               data = await(reader:readline())
+            end
+            got[#got + 1] = tostring(data)
+         end
+         assert.same(op == "read" and { "a\nb\n" } or { "a\n", "b\n" }, got, op)
+         writer:close()
+         server:close()
+      end
+   end))
+
    it("return bytes that arrived before the read without suspending, as Python's always-reading transport",
       helper.async(function()
          local server, reader, writer, conn = connected()

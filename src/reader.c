@@ -112,6 +112,7 @@ static void take_in (Stream *s, size_t upto) {
   s->readcap = TAKE_IN_MAX;
   stream_read_ahead(s, upto);
   s->readcap = 0;
+  s->emptied = s->short_read ? s->loop->iterations + 1 : 0;
 }
 
 /*
@@ -483,8 +484,17 @@ static int reader_readline (lua_State *L) {
 /* reader:at_eof() -> whether the stream ended and the buffer is empty */
 static int reader_at_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
-  if (stream_buffered_in(s) == 0 && may_take_in(s))
-    stream_peek(s);  /* an end that came, when a read would see it */
+  if (stream_buffered_in(s) == 0) {
+    if (may_take_in(s))
+      take_in(s, 1);  /* an end that came, when a read would see it */
+    else if (s->emptied == s->loop->iterations + 1) {
+      /* This iteration's take-in left the kernel empty and reads used up
+         what it brought: an end behind those bytes came with them, and
+         Python's transport, reading all along, would have seen it. */
+      s->emptied = 0;
+      stream_peek(s);
+    }
+  }
   lua_pushboolean(L, stream_ended(s) && stream_buffered_in(s) == 0);
   return 1;
 }

@@ -330,6 +330,7 @@ static void fill (Stream *s) {
   if (s->readcap != 0 && want > s->readcap) want = s->readcap;
   do n = read(s->fd, s->rbuf + s->rlen, want);
   while (n < 0 && errno == EINTR);
+  s->short_read = !(n > 0 && (size_t)n == want);
   if (n > 0) {
     s->rlen += (size_t)n;
     if ((size_t)n == want && s->chunk < MAX_CHUNK) s->chunk *= 2;

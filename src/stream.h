@@ -72,6 +72,9 @@ struct Stream {
   unsigned id;             /* ro: numbered in its loop (stream_note_sent) */
   unsigned took_in;        /* rw: loop->iterations + 1 when bytes were last read in
                               (by the watcher, or before a read waits) */
+  unsigned emptied;        /* rw: loop->iterations + 1 when a take-in before
+                              a read left the kernel empty (reader.c) */
+  unsigned char short_read;  /* rw: the last read() got less than it asked */
   unsigned iogroup;        /* rw: in rs->ready: the read's ioorder group */
   ev_io rio;               /* read readiness: started while a reader waits */
   ev_io wio;               /* write readiness: while connecting or flushing */
