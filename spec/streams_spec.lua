@@ -347,6 +347,9 @@ describe("streams", function()
       local t0 = tick()
       local err = helper.error_of(await, writer:drain()) -- Python: after its sleep(0)
       assert.equal("Connection lost", err.message)
+      assert.is_true(asyncio.ConnectionResetError:is(err))
+      assert.is_nil(err.errno) -- no system call failed: None in Python
+      assert.equal("ConnectionResetError: Connection lost", tostring(err))
       assert.equal(1, tick() - t0)
       t0 = tick()
       await(writer:wait_closed()) -- closed already: at once

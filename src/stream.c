@@ -865,11 +865,14 @@ int stream_raise_werr (lua_State *L, Stream *s) {
   return stream_raise_lost(L);
 }
 
-/* Raises Python's ConnectionResetError("Connection lost"). */
+/* Raises Python's ConnectionResetError("Connection lost"), whose errno is
+   None: no system call failed (code still says which class it is). */
 int stream_raise_lost (lua_State *L) {
   socket_pusherror(L, ECONNRESET, NULL);
   lua_pushliteral(L, "Connection lost");
   lua_setfield(L, -2, "message");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "errno");
   return lua_error(L);
 }
 
