@@ -993,7 +993,9 @@ describe("streams", function()
       assert.is_false(ok)
       assert.is_true(asyncio.ConnectionResetError:is(err) or asyncio.BrokenPipeError:is(err), tostring(err))
       assert.is_true(asyncio.OSError:is(err))
-      assert.is_number(err.errno)
+      if err.message ~= "Connection lost" then -- Python's has no errno
+         assert.is_number(err.errno)
+      end
       -- and it stays broken: as Python's transport, write drops the data
       -- without raising, and drain raises the error that lost it
       writer:write("again")

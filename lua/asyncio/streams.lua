@@ -412,9 +412,17 @@ local function new_server(loop)
    }, Server)
 end
 
+-- Starts accepting and returns the server one iteration later, as
+-- Python's create_server skips one after _start_serving; a task cancelled
+-- there closes it (nobody would get the server to close).
 local function start(self)
    for _, l in ipairs(self._listeners) do
       l:start()
+   end
+   local ok, err = pcall(await, sleep0)
+   if not ok then
+      self:close()
+      error(err, 0)
    end
    return self
 end
@@ -432,6 +440,11 @@ local start_server_co = async(function(cb, host, port, opts, limit)
    end
    local infos = getaddrinfo(host, port, { family = checkfamily("start_server", 4, opts.family),
       type = "stream", passive = true })
+   -- Python resolves each host in a task of a gather: the task starts,
+   -- the gather's callback runs, and create_server wakes, an iteration each
+   for _ = 1, 3 do
+      await(sleep0)
+   end
    local self = new_server(loop)
    listen_all(self, infos, opts, connection_handler(self, cb, limit))
    return start(self)
