@@ -187,6 +187,30 @@ describe("servers", function()
       w3:close()
    end))
 
+   it("close_clients and abort_clients close the sockets in the next iteration, as Python's transports", helper.async(function()
+      for _, how in ipairs({ "close_clients", "abort_clients" }) do
+         local accepted = asyncio.get_running_loop():create_future()
+         local server = await(asyncio.start_server(function(reader, writer)
+            accepted:set_result(writer)
+            await(reader:read())
+         end, "127.0.0.1", 0))
+         local _, w = await(asyncio.open_connection(server:getsockname()))
+         local conn = await(accepted)
+         local closed = asyncio.create_task(server:wait_closed())
+         await(asyncio.sleep(0))
+         server:close()
+         server[how](server)
+         assert.is_true(conn:is_closing())
+         local n = 0
+         while not closed:done() do
+            await(asyncio.sleep(0))
+            n = n + 1
+         end
+         assert.equal(2, n, how) -- Python: connection_lost through call_soon, then the waiter
+         w:close()
+      end
+   end))
+
    it("close_clients and abort_clients also end connections whose handler returned", helper.async(function()
       local kept = {}
       local server = await(asyncio.start_server(function(_, writer)

@@ -227,13 +227,22 @@ void stream_write_failed (lua_State *L, int sidx) {
   wake_list(L, sidx, ST_UV_CLOSED);
 }
 
+static void queue_close (lua_State *L, Stream *s, int sidx);
+
 /*
-** Closes the stream at sidx at once, dropping what is not sent yet (a
-** transport's abort(), for Server:abort_clients). [-0, +0, m]
+** Closes the stream at sidx dropping what is not sent yet (a transport's
+** abort(), for Server:abort_clients): the socket closes in the next
+** iteration, as Python's _force_close calls connection_lost through
+** call_soon. [-0, +0, m]
 */
 void stream_abort (lua_State *L, Stream *s, int sidx) {
+  if (s->fd < 0) return;
   s->wpos = s->wlen = 0;
-  close_now(L, s, sidx);
+  if (!s->closing) stream_close(L, s, sidx);
+  else {  /* a close() waiting for the flush: now there is none */
+    stream_stop_io(s, &s->wio);
+    queue_close(L, s, sidx);
+  }
 }
 
 /*
@@ -249,6 +258,15 @@ static int close_entry (lua_State *L) {
   return 0;
 }
 
+/* Queues close_entry for the stream at sidx. [-0, +0, m] */
+static void queue_close (lua_State *L, Stream *s, int sidx) {
+  sidx = lua_absindex(L, sidx);
+  lua_pushcfunction(L, close_entry);
+  lua_getiuservalue(L, sidx, ST_UV_LOOP);
+  loop_ready_push(L, s->loop, -1, -2, sidx);
+  lua_pop(L, 2);
+}
+
 /*
 ** Closes the stream at sidx: with nothing buffered, in the next iteration
 ** (close_entry), or at once if it cannot be sent or the loop is not there
@@ -261,11 +279,7 @@ void stream_close (lua_State *L, Stream *s, int sidx) {
     close_now(L, s, sidx);
   else if (stream_buffered_out(s) == 0) {
     /* queued first: if that fails (memory), the stream is as it was */
-    sidx = lua_absindex(L, sidx);
-    lua_pushcfunction(L, close_entry);
-    lua_getiuservalue(L, sidx, ST_UV_LOOP);
-    loop_ready_push(L, s->loop, -1, -2, sidx);
-    lua_pop(L, 2);
+    queue_close(L, s, sidx);
     /* reading stops now: what came stays readable, later bytes are not */
     drain_unread(s, 1);
     s->closing = 1;
