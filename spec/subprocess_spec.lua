@@ -45,6 +45,56 @@ describe("subprocesses", function()
          assert.same({ { "hi\n", 3 }, { nil, 3 } }, seen)
       end))
 
+   it("read a child's output all the time, as Python's pipe transport, up to twice the limit", helper.async(function()
+      -- after wait(), everything the child wrote is there: a read gets it
+      -- all at once, without suspending, and the end follows
+      local p = exec("head", { "-c", "65536", "/dev/zero" }, { stdout = PIPE })
+      await(p:wait())
+      await(asyncio.sleep(0.01))
+      local order = {}
+      asyncio.get_running_loop():call_soon(function() order[#order + 1] = "callback" end)
+      assert.equal(65536, #await(p.stdout:read(65536)))
+      order[#order + 1] = "read"
+      assert.is_true(p.stdout:at_eof())
+      assert.is_nil(await(p.stdout:read(65536)))
+      assert.same({ "read" }, order) -- Python's buffer had it: no suspension
+      -- a child writing more than a pipe holds is not stopped while
+      -- nobody reads: its wait() returns (it deadlocked past 64 KiB)
+      p = exec("head", { "-c", "100000", "/dev/zero" }, { stdout = PIPE })
+      assert.equal(0, await(asyncio.wait_for(p:wait(), 5)))
+      assert.equal(100000, #await(p.stdout:read()))
+      -- past twice the limit, reading waits for reads to take it down,
+      -- and nothing is lost
+      p = exec("head", { "-c", "1000000", "/dev/zero" }, { stdout = PIPE, limit = 1000 })
+      await(asyncio.sleep(0.05))
+      assert.is_nil(p.returncode) -- held: the child waits on its full pipe
+      local total = 0
+      for chunk in function() return await(p.stdout:read(4096)) end do
+         total = total + #chunk
+      end
+      assert.equal(1000000, total)
+      assert.equal(0, await(p:wait()))
+   end))
+
+   it("return from wait() once the output's end came too, as Python's (its wait waits for the pipes)",
+      helper.async(function()
+      for _ = 1, 5 do
+         local p = exec("printf", { "a\\nb\\n" }, { stdout = PIPE })
+         assert.equal(0, await(p:wait()))
+         local lines = {}
+         while not p.stdout:at_eof() do -- the usual Python loop: no extra nil
+            lines[#lines + 1] = tostring(await(p.stdout:readline()))
+         end
+         assert.same({ "a\n", "b\n" }, lines)
+      end
+      -- a pipe a grandchild keeps open is not waited for
+      local p = sh("sleep 0.5 & exit 4", { stdout = PIPE })
+      local t0 = asyncio.get_running_loop():time()
+      assert.equal(4, await(p:wait()))
+      assert.is_true(asyncio.get_running_loop():time() - t0 < 0.4)
+      assert.is_false(p.stdout:at_eof())
+   end))
+
    it("run a program and read its output with communicate", helper.async(function()
       local p = exec("echo", { "hello", 42 }, { stdout = PIPE })
       assert.is_number(p.pid)

@@ -39,7 +39,7 @@ static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
   lua_setiuservalue(L, sidx, ST_UV_RWAIT);
   s->rwait = RW_NONE;
   readers_idle_unlink(s);
-  stream_stop_io(s, &s->rio);
+  if (!stream_reads_ahead(s)) stream_stop_io(s, &s->rio);
   stream_update_anchor(L, s, sidx);
 }
 
@@ -103,8 +103,6 @@ static int may_take_in (Stream *s) {
   return 1;
 }
 
-/* Python's transport reads at most this much in one go (max_size). */
-#define TAKE_IN_MAX ((size_t)256 * 1024)
 
 /* stream_read_ahead up to upto bytes, reading no more than Python's
    transport would in one go (more only if upto asks for it). */
@@ -134,11 +132,25 @@ static int take_in_arrived (Stream *s, size_t want) {
    which does not look for arrived bytes again. */
 #define LOOK_AGAIN LUA_YIELD
 
+/*
+** After bytes were consumed from the stream at index 1: a child's pipe
+** held by its full buffer reads again once it holds no more than the
+** limit, as Python's reader resumes its transport. [-0, +0, m]
+*/
+static void consumed (lua_State *L, Stream *s) {
+  if (s->held && stream_buffered_in(s) <= s->limit) {
+    s->held = 0;
+    if (stream_reads_ahead(s) && stream_loop_open(s))
+      stream_start_io(L, s, &s->rio, 1);
+  }
+}
+
 /* Pushes n bytes from the read buffer and consumes them. [-0, +1, m] */
 static void take (lua_State *L, Stream *s, size_t n) {
   lua_pushlstring(L, s->rbuf + s->rpos, n);
   s->rpos += n;
   if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
+  consumed(L, s);
 }
 
 /* Raises the OSError of a failed read. */
@@ -296,6 +308,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
       if (isline) {  /* drop the line and its separator */
         s->rpos += at + seplen;
         if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
+        consumed(L, s);
       }
       return raise_overrun(L, "Separator is found, but chunk is longer than limit", at);
     }
@@ -303,7 +316,10 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
     return 1;
   }
   if (avail + 1 > longest && avail + 1 - longest > s->limit) {
-    if (isline) s->rpos = s->rlen = 0;
+    if (isline) {
+      s->rpos = s->rlen = 0;
+      consumed(L, s);
+    }
     return raise_overrun(L, "Separator is not found, and chunk exceed the limit",
                          avail + 1 - longest);
   }

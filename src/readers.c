@@ -15,10 +15,13 @@
 ** in a user value; the streams in its lists are anchored themselves (a
 ** started read watcher), and are taken out of the lists before they can
 ** be collected (closing, or settle_idle letting the loop forget them); a
-** queued wake_reader entry anchors its stream in the ready queue.
+** queued wake_reader or ahead_entry anchors its stream in the ready queue.
+** A child's pipe read ahead keeps its watcher started, and so its anchor,
+** until it ends or holds its full buffer.
 */
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "stream.h"
 
@@ -131,6 +134,47 @@ static int pipe_hop2 (lua_State *L) {
 }
 
 /*
+** A child's pipe read ahead (stream_reads_ahead) that the poll found
+** readable, with no reader waiting: Python's transport reads it in this
+** iteration and hands the bytes to the reader in the next, through
+** call_soon, and the end in the one after (as pipe_hop, pipe_hop2). So
+** ahead_entry, run in the poll's iteration, queues the read for the next
+** one, or, when only the end is left (nothing to read, FIONREAD says),
+** for the one after. The watcher keeps running meanwhile, its callback
+** doing nothing while aheadq is set; once the stream is held by its full
+** buffer or ended, it stops (settle_idle frees the stream).
+*/
+static int ahead_read (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  if (s == NULL) return 0;
+  s->aheadq = 0;
+  if (s->rwait != RW_NONE || !stream_reads_ahead(s)) return 0;
+  stream_take_ahead(s);
+  if (!stream_reads_ahead(s)) {
+    stream_stop_io(s, &s->rio);
+    readers_idle_link(s->rs, s);
+  }
+  return 0;
+}
+
+static int ahead_hop (lua_State *L) {
+  queue_next(L, ahead_read);
+  return 0;
+}
+
+static int ahead_entry (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  int n = 1;
+  if (s == NULL || s->rwait != RW_NONE || !stream_reads_ahead(s)) {
+    if (s != NULL) s->aheadq = 0;
+    return 0;
+  }
+  if (ioctl(s->fd, FIONREAD, &n) != 0) n = 1;
+  queue_next(L, n > 0 ? ahead_read : ahead_hop);
+  return 0;
+}
+
+/*
 ** wake_ready(rs, loop): queues a wake_reader for each reader the last poll
 ** satisfied, where its read was among the poll's callbacks (ioorder.c);
 ** their read watchers keep running (see prepare). Runs protected.
@@ -150,6 +194,12 @@ static int wake_ready (lua_State *L) {
                            : s->eof ? pipe_hop2 : pipe_hop);  /* 5 */
       rs->loop->iogroup = s->iogroup;  /* queued as its read was (ioorder.c) */
       loop_ready_push(L, rs->loop, 2, 5, 4);
+    } else if (lua_touserdata(L, 4) == (void *)s && stream_reads_ahead(s)
+               && !s->aheadq) {
+      lua_pushcfunction(L, ahead_entry);  /* 5 */
+      rs->loop->iogroup = s->iogroup;
+      loop_ready_push(L, rs->loop, 2, 5, 4);
+      s->aheadq = 1;
     }
     lua_settop(L, 3);
   }
@@ -167,7 +217,7 @@ static int settle_idle (lua_State *L) {
   lua_settop(L, 2);
   while ((s = rs->idle) != NULL) {
     readers_idle_unlink(s);
-    if (s->rwait != RW_NONE) continue;
+    if (s->rwait != RW_NONE || stream_reads_ahead(s)) continue;
     stream_stop_io(s, &s->rio);
     if (s->anchored && !ev_is_active(&s->wio)) {
       if (push_anchored(L, s, 2)) stream_update_anchor(L, s, 3);

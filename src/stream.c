@@ -382,6 +382,18 @@ void stream_peek (Stream *s) {
 }
 
 /*
+** One read of a child's pipe read ahead (stream_reads_ahead), as much as
+** Python's transport reads in one go; more than twice the limit held
+** stops reading until reads take it down (reader.c: consumed).
+*/
+void stream_take_ahead (Stream *s) {
+  s->readcap = TAKE_IN_MAX;
+  fill(s);
+  s->readcap = 0;
+  if (stream_buffered_in(s) > 2 * s->limit) s->held = 1;
+}
+
+/*
 ** Peeks until nothing more has arrived or upto bytes are buffered: what
 ** Python's transport would hold, reading ahead while nobody asks.
 */
@@ -491,6 +503,16 @@ static void call_protected (Stream *s, lua_CFunction fn) {
 static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   Stream *s = (Stream *)w->data;
   (void)revents;
+  if (s->rwait == RW_NONE && stream_reads_ahead(s)) {
+    /* a child's pipe nobody reads now: the Readers queue its read
+       (readers.c: ahead_entry) */
+    if (!s->aheadq && !s->inready) {
+      ioorder_event(s->loop);
+      s->iogroup = s->loop->iogroup;
+      readers_ready_link(s->rs, s);
+    }
+    return;
+  }
   if (s->rwait == RW_NONE || s->fd < 0) {
     ev_io_stop(ev, w);
     readers_idle_link(s->rs, s);
@@ -993,6 +1015,37 @@ static int stream_connected (lua_State *L) {
 }
 
 /*
+** stream:read_ahead(): reads the stream (a child's stdout or stderr) all
+** the time from now on, into its buffer, as Python's pipe transport reads
+** until its reader holds more than twice the limit: what the child wrote
+** is there for a read, at_eof() sees its end, and a child writing more
+** than a pipe holds is not stopped while nobody reads.
+*/
+static int stream_read_ahead_m (lua_State *L) {
+  Stream *s = stream_check(L, 1);
+  s->ahead = 1;
+  if (stream_reads_ahead(s) && stream_loop_open(s) && s->rwait == RW_NONE)
+    stream_start_io(L, s, &s->rio, 1);
+  return 0;
+}
+
+/*
+** stream:take_ahead(): a pipe read ahead takes in now what has arrived,
+** its end included, up to its full buffer: for a wait() that returns once
+** the child exited, as Python's returns once the pipes closed too.
+*/
+static int stream_take_ahead_m (lua_State *L) {
+  Stream *s = stream_check(L, 1);
+  while (stream_reads_ahead(s) && s->rwait == RW_NONE) {
+    size_t had = stream_buffered_in(s);
+    stream_take_ahead(s);
+    if (stream_buffered_in(s) == had) break;  /* nothing more, or the end */
+  }
+  stream_update_anchor(L, s, 1);  /* the end stopped its watcher */
+  return 0;
+}
+
+/*
 ** stream:notify_closed(fn): fn() is called when the stream closes or a
 ** write loses it, right then (at once if it has): a server counts its
 ** connections by it, as Python's counts transports until their
@@ -1062,6 +1115,8 @@ int stream_open (lua_State *L) {
     {"close", stream_close_m},
     {"fileno", stream_fileno},
     {"notify_closed", stream_notify_closed},
+    {"read_ahead", stream_read_ahead_m},
+    {"take_ahead", stream_take_ahead_m},
     {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {

@@ -54,6 +54,12 @@ struct Stream {
   unsigned char wqueued;   /* rw: a write_ready_entry is in the ready queue */
   unsigned char lost;      /* rw: a child's stdin whose reader went away:
                               closed, and writes are dropped silently */
+  unsigned char ahead;     /* rw: a child's stdout or stderr, read all the
+                              time as Python's pipe transport reads it */
+  unsigned char aheadq;    /* rw: ahead, and a read of it is queued */
+  unsigned char held;      /* rw: ahead, but holding more than twice the
+                              limit: reading waits until reads take it
+                              down to the limit (Python's pause_reading) */
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   int lostwrites;          /* rw: writes dropped since the loss (writer.c) */
   unsigned werr_iteration; /* rw: loop->iterations when werr was set */
@@ -133,6 +139,7 @@ void stream_shut_write (lua_State *L, Stream *s, int sidx);
 void stream_close (lua_State *L, Stream *s, int sidx);
 void stream_abort (lua_State *L, Stream *s, int sidx);
 void stream_peek (Stream *s);
+void stream_take_ahead (Stream *s);
 int stream_reader_satisfied (Stream *s);
 void stream_read_ahead (Stream *s, size_t upto);
 int stream_append (Stream *s, const char *p, size_t n);
@@ -182,6 +189,15 @@ void writer_open (lua_State *L, int awaitidx);
 ** shows a little early (at_eof), where holding the bytes back would cut a
 ** read short.
 */
+/* Python's transport reads at most this much in one go (max_size). */
+#define TAKE_IN_MAX ((size_t)256 * 1024)
+
+/* Whether s reads in the background now, with no reader waiting: a
+   child's pipe, open, not held by its full buffer. */
+static inline int stream_reads_ahead (Stream *s) {
+  return s->ahead && !s->held && s->fd >= 0 && !s->eof && !s->rerr;
+}
+
 static inline void stream_note_sent (Stream *s) {
   Loop *loop = s->loop;
   unsigned now = loop->iterations + 1;

@@ -131,6 +131,23 @@ local function wake_waiters(self, returncode)
    end
 end
 
+-- Python 3.13 wakes a waiting wait() only once the child's pipes closed
+-- too (_try_finish), so their output and its end are in the readers by
+-- then. Here the output pipes, read all the time, take in what the child
+-- left in them before wait() wakes: a pipe that another process (a
+-- grandchild) keeps open is not waited for, nor one held by its full
+-- buffer (Python's would wait for them).
+local function wake_when_drained(self, returncode)
+   if not self._loop:is_closed() then
+      for name, stream in pairs(self._pipes) do
+         if name ~= "stdin" then
+            stream:take_ahead()
+         end
+      end
+   end
+   return wake_waiters(self, returncode)
+end
+
 -- The child was reaped: its pid may be another's from now on (_reaped).
 -- As in Python, the exit reaches the Process one iteration later (its
 -- child watcher calls the transport's _process_exited through
@@ -148,7 +165,7 @@ local function exited(self, returncode)
       if loop:is_closed() then
          return wake_waiters(self, returncode)
       end
-      loop:call_soon(wake_waiters, self, returncode)
+      loop:call_soon(wake_when_drained, self, returncode)
    end)
 end
 
@@ -265,6 +282,9 @@ local function spawn(file, argv, opts)
       if fd ~= nil then
          local stream = core.pipe_stream(loop, fd, name == "stdin")
          local reader, writer = stream_halves.halves(stream, limit)
+         if name ~= "stdin" then
+            stream:read_ahead() -- as Python's pipe transport reads
+         end
          self._pipes[name] = stream
          self[name] = name == "stdin" and writer or reader
       end
