@@ -42,7 +42,8 @@ describe("servers", function()
       assert.is_nil(server:getsockname())
    end))
 
-   it("come back as many iterations after the call as Python's: 4 for a numeric host, 1 for Unix", helper.async(function()
+   it("come back as many iterations after the call as Python's: 4 for a numeric host, 1 for Unix",
+      helper.async(function()
       local tick, ticker = helper.ticker()
       await(asyncio.sleep(0))
       local log = {}
@@ -187,7 +188,8 @@ describe("servers", function()
       w3:close()
    end))
 
-   it("close_clients and abort_clients close the sockets in the next iteration, as Python's transports", helper.async(function()
+   it("close_clients and abort_clients close the sockets in the next iteration, as Python's transports",
+      helper.async(function()
       for _, how in ipairs({ "close_clients", "abort_clients" }) do
          local accepted = asyncio.get_running_loop():create_future()
          local server = await(asyncio.start_server(function(reader, writer)
