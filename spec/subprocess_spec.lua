@@ -95,6 +95,16 @@ describe("subprocesses", function()
       assert.is_false(p.stdout:at_eof())
    end))
 
+   it("connect their pipes in a task of their own, which takes a Task-N name as Python's", helper.async(function()
+      local nop = async(function() end)
+      local function next_number()
+         return tonumber(asyncio.create_task(nop()):get_name():match("^Task%-(%d+)$"))
+      end
+      local before = next_number()
+      exec("true", {})
+      assert.equal(before + 2, next_number()) -- Python's _connect_pipes task in between
+   end))
+
    it("run a program and read its output with communicate", helper.async(function()
       local p = exec("echo", { "hello", 42 }, { stdout = PIPE })
       assert.is_number(p.pid)

@@ -232,17 +232,23 @@ end
 
 local sleep0 = coroutines.sleep(0)
 
+-- Python's transport connects its pipes in a task of its own
+-- (_connect_pipes, which takes a Task-N name as any task does), two
+-- iterations per pipe; this one takes as many.
+local connecting = coroutines.async(function(npipes)
+   for _ = 1, 2 * npipes do
+      await(sleep0)
+   end
+end)
+
 -- What Python's transport takes to connect its pipes after the spawn: the
 -- Process comes back two loop iterations later, and two more per pipe, so
 -- other tasks run meanwhile as they would in Python. A cancellation then
 -- kills the child and waits for it before it goes on, as Python's
 -- transp.close(); await transp._wait() does.
 local function connect_pipes(self, npipes)
-   local ok, err = pcall(function()
-      for _ = 1, 2 + 2 * npipes do
-         await(sleep0)
-      end
-   end)
+   local task = self._loop:create_task(connecting(npipes))
+   local ok, err = pcall(await, task)
    if not ok then
       if self._reaped == nil then
          pcall(core.kill, self.pid, "SIGKILL")
