@@ -69,6 +69,22 @@ describe("servers", function()
       await(server:wait_closed())
    end))
 
+   it("listen on a list of hosts, as Python's sequence", helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, { "127.0.0.1", "::1" }, 0))
+      local families = {}
+      for _, s in ipairs(server:sockets()) do
+         families[#families + 1] = s.family .. " " .. s.host
+         local r, w = await(asyncio.open_connection(s.host, s.port))
+         w:write("ping")
+         assert.equal("ping", await(r:readexactly(4)))
+         w:close()
+      end
+      assert.same({ "inet 127.0.0.1", "inet6 ::1" }, families)
+      server:close()
+      assert.has_error(function() asyncio.start_server(echo_handler, { "127.0.0.1", 5 }, 0) end,
+         "bad argument #2 to 'start_server' (list of host strings expected, got number at index 2)")
+   end))
+
    it("run each connection in its own task, concurrently", helper.async(function()
       local loop = asyncio.get_running_loop()
       local release = loop:create_future()

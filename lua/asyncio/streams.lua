@@ -438,8 +438,18 @@ local start_server_co = async(function(cb, host, port, opts, limit)
    if host == "" then -- as Python: every address
       host = nil
    end
-   local infos = getaddrinfo(host, port, { family = checkfamily("start_server", 4, opts.family),
-      type = "stream", passive = true })
+   local hints = { family = checkfamily("start_server", 4, opts.family), type = "stream", passive = true }
+   local infos
+   if type(host) == "table" then -- every address of every host, in order
+      infos = {}
+      for _, h in ipairs(host) do
+         for _, info in ipairs(getaddrinfo(h, port, hints)) do
+            infos[#infos + 1] = info
+         end
+      end
+   else
+      infos = getaddrinfo(host, port, hints)
+   end
    -- Python resolves each host in a task of a gather: the task starts,
    -- the gather's callback runs, and create_server wakes, an iteration each
    for _ = 1, 3 do
@@ -454,7 +464,19 @@ end)
 -- nodelay=, family=}]) -> awaitable Server, accepting at once
 function M.start_server(cb, host, port, opts)
    checkcb("start_server", cb)
-   checkhost("start_server", 2, host)
+   if type(host) == "table" then -- Python's sequence of hosts
+      local list = {}
+      for i = 1, #host do
+         if type(host[i]) ~= "string" then
+            badarg(2, "start_server", "list of host strings expected, got "
+               .. coroutines.typename(host[i]) .. " at index " .. i)
+         end
+         list[i] = host[i]
+      end
+      host = list
+   else
+      checkhost("start_server", 2, host)
+   end
    port = checkport("start_server", 3, port)
    opts = checkopts("start_server", 4, opts)
    local limit = checklimit("start_server", 4, opts.limit)
