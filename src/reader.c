@@ -193,8 +193,8 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
   read_resumed(L, status, (int)ctx);
+  if (s->rerr) return raise_rerr(L, s);
   if (n < 0) {
-    if (s->rerr) return raise_rerr(L, s);
     if (stream_ended(s)) {
       if (stream_buffered_in(s) == 0) lua_pushnil(L);
       else take(L, s, stream_buffered_in(s));
@@ -213,12 +213,12 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
     if (avail < (size_t)n && may_take_in(s)) {  /* what else came, as
                                                    Python's buffer has it */
       take_in(s, avail + 1);
+      if (s->rerr) return raise_rerr(L, s);  /* Python's had it too */
       avail = stream_buffered_in(s);
     }
     take(L, s, (size_t)n < avail ? (size_t)n : avail);
     return 1;
   }
-  if (s->rerr) return raise_rerr(L, s);
   if (stream_ended(s)) {
     lua_pushnil(L);
     return 1;
@@ -233,6 +233,7 @@ static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
   read_resumed(L, status, (int)ctx);
+  if (s->rerr) return raise_rerr(L, s);
   if (n <= 0) {
     lua_pushliteral(L, "");
     return 1;
@@ -241,7 +242,6 @@ static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
     take(L, s, (size_t)n);
     return 1;
   }
-  if (s->rerr) return raise_rerr(L, s);
   if (stream_ended(s)) return raise_incomplete(L, s, 2);
   if (status == LUA_OK && take_in_arrived(s, (size_t)n))
     return readexactly_k(L, LOOK_AGAIN, ctx);
@@ -289,6 +289,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   int isline = lua_toboolean(L, 3);
   const char *found;
   read_resumed(L, status, (int)ctx);
+  if (s->rerr) return raise_rerr(L, s);
   set_seps(L, s, 2);
   longest = s->seplens[s->nseps - 1];
   found = stream_find_sep(s, 0, &seplen);
@@ -299,6 +300,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   if (found == NULL && stream_buffered_in(s) > 0
       && (stream_buffered_in(s) > s->limit || may_take_in(s))) {
     stream_read_ahead(s, 2 * s->limit + 1);
+    if (s->rerr) return raise_rerr(L, s);
     found = stream_find_sep(s, 0, &seplen);
   }
   avail = stream_buffered_in(s);
