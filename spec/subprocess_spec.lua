@@ -412,6 +412,21 @@ end)
       assert.equal(0, await(p:wait()))
    end))
 
+   it("let a drain begun as a write to a gone child fails return, as Python's (the loss comes two hops later)",
+      helper.async(function()
+      local p = sh("exec 0<&-; sleep 0.1", { stdin = PIPE })
+      os.execute("sleep 0.05") -- the child closes its end, and no poll sees it
+      p.stdin:write("lost") -- the pipe's reader is gone: fails at once
+      assert.is_true(p.stdin:is_closing())
+      await(p.stdin:drain()) -- Python's finds its protocol still connected
+      local err = failure(function()
+         await(p.stdin:drain())
+      end)
+      assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      assert.equal("Connection lost", err.message)
+      assert.equal(0, await(p:wait()))
+   end))
+
    it("give a pipe's descriptor back at its end, keeping what was read", helper.async(function()
       helper.full_gc()
       local fds = core.open_fds()

@@ -200,12 +200,15 @@ static int drain_body (lua_State *L, int status, lua_KContext ctx);
 /* The context of a drain's continuation is its number of arguments (1),
    or this: it raises "Connection lost" (see failed_just_now). */
 #define DRAIN_LOST 2
+/* or this: it returns (see pipe_failed_just_now) */
+#define DRAIN_DONE 3
 
 /* After the iteration a drain on a closing writer waits first. */
 static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   task_check_resumed(L, 1);
   if (ctx == DRAIN_LOST) return stream_raise_lost(L);  /* failed_just_now */
+  if (ctx == DRAIN_DONE) return 0;  /* pipe_failed_just_now */
   return drain_body(L, LUA_OK, ctx);  /* as the first call it was */
 }
 
@@ -220,12 +223,25 @@ static int failed_just_now (Stream *s) {
          && s->werr_iteration == s->loop->iterations;
 }
 
+/*
+** Whether a write to a child's stdin failed in this very iteration:
+** Python's pipe transport hands the loss to the subprocess protocol two
+** call_soon hops later, so a drain begun now, after its one iteration,
+** still finds the protocol connected and returns.
+*/
+static int pipe_failed_just_now (Stream *s) {
+  return s->werr && s->kind == STREAM_PIPE
+         && s->werr_iteration == s->loop->iterations;
+}
+
 static int drain_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   /* as Python's drain: on a closing (or closed) writer, one iteration
      first (its `await sleep(0)`), so that connection_lost has run */
   if (status == LUA_OK && failed_just_now(s))
     return task_yield_iteration(L, 1, DRAIN_LOST, drain_yielded_k);
+  if (status == LUA_OK && pipe_failed_just_now(s))
+    return task_yield_iteration(L, 1, DRAIN_DONE, drain_yielded_k);
   if (status == LUA_OK && (s->closing || s->fd < 0))
     return task_yield_iteration(L, 1, ctx, drain_yielded_k);
   return drain_body(L, status, ctx);
