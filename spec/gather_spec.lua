@@ -554,6 +554,23 @@ describe("gather", function()
       assert.same({}, reports)
    end))
 
+   it("counts its error retrieved when the awaiting task is cancelled as it fails, as Python's wakeup",
+      helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local reports = helper.capture_reports(loop)
+      local kid = async(function() error("boom", 0) end)
+      local t = asyncio.create_task(async(function()
+         await(asyncio.gather(kid()))
+      end)())
+      await(asyncio.sleep(0))
+      await(asyncio.sleep(0)) -- the child failed; the gather's wakeup is queued
+      assert.is_true(t:cancel())
+      helper.cancelled(t)
+      helper.full_gc()
+      await(asyncio.sleep(0))
+      assert.same({}, reports) -- Python's __wakeup took the result first
+   end))
+
    it("leaves no callback error when an argument is bad (CPython test_issue46672)", helper.async(function()
       local loop = asyncio.get_running_loop()
       local reports = helper.capture_reports(loop)

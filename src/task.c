@@ -317,6 +317,9 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
        gets, its message included */
     t->must_cancel = 0;
   } else if (t->must_cancel) {
+    /* Python's __wakeup takes the waiter's result before the cancellation
+       replaces it: a failure there counts as retrieved, not reported */
+    if (futidx) future_mark_retrieved(L, (Future *)lua_touserdata(L, futidx), futidx);
     /* the CancelledError to throw in is made under a protected call: on
        a memory error the task gets that error instead, and is not lost */
     lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
