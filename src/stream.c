@@ -223,6 +223,10 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
 ** its waiters when a write loses the connection. [-0, +0, m]
 */
 void stream_write_failed (lua_State *L, int sidx) {
+  Stream *s = (Stream *)lua_touserdata(L, sidx);
+  int waiting = lua_getiuservalue(L, sidx, ST_UV_WWAIT) == LUA_TTABLE;
+  lua_pop(L, 1);
+  if (waiting) s->werr_told = 1;  /* a drain already raised the loss */
   wake_list(L, sidx, ST_UV_WWAIT);
   wake_list(L, sidx, ST_UV_CLOSED);
 }
@@ -598,11 +602,13 @@ static void writer_settle (lua_State *L, Stream *s, int sidx) {
     }
     if (s->eof_asked && !s->werr) stream_shut_write(L, s, sidx);
   }
-  if (!s->paused || stream_buffered_out(s) <= s->low || s->werr) {
+  if (s->werr) {
+    s->paused = 0;
+    stream_write_failed(L, sidx);
+  } else if (!s->paused || stream_buffered_out(s) <= s->low) {
     s->paused = 0;
     wake_list(L, sidx, ST_UV_WWAIT);
   }
-  if (s->werr) wake_list(L, sidx, ST_UV_CLOSED);
   stream_update_anchor(L, s, sidx);
 }
 
@@ -678,6 +684,9 @@ static int reader_gone (lua_State *L) {
   lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
   if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
   if (stream_buffered_out(s) > 0) stream_set_werr(s, EPIPE);
+  if (lua_getiuservalue(L, 4, ST_UV_WWAIT) == LUA_TTABLE)
+    s->werr_told = 1;  /* a drain waiting raises the loss (writer.c) */
+  lua_pop(L, 1);
   s->lost = 1;
   close_now(L, s, 4);
   return 0;

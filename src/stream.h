@@ -63,6 +63,7 @@ struct Stream {
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   int lostwrites;          /* rw: writes dropped since the loss (writer.c) */
   unsigned werr_iteration; /* rw: loop->iterations when werr was set */
+  unsigned char werr_told; /* rw: werr woke drains waiting (writer.c) */
   size_t drained;          /* rw: bytes taken in as reading stopped (close) */
   size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
                               already searched for the separator */

@@ -224,13 +224,15 @@ static int failed_just_now (Stream *s) {
 }
 
 /*
-** Whether a write to a child's stdin failed in this very iteration:
-** Python's pipe transport hands the loss to the subprocess protocol two
-** call_soon hops later, so a drain begun now, after its one iteration,
-** still finds the protocol connected and returns.
+** Whether a write to a child's stdin failed in this very iteration, with
+** no drain waiting: Python's pipe transport hands the loss to the
+** subprocess protocol two call_soon hops later, so a drain begun now,
+** after its one iteration, still finds the protocol connected and
+** returns. (Drains that were waiting learn of it there, and one begun
+** after theirs raises.)
 */
 static int pipe_failed_just_now (Stream *s) {
-  return s->werr && s->kind == STREAM_PIPE
+  return s->werr && s->kind == STREAM_PIPE && !s->werr_told
          && s->werr_iteration == s->loop->iterations;
 }
 
