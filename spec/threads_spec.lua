@@ -814,6 +814,33 @@ describe("start_loop_thread", function()
    end)
 end)
 
+describe("wrap_future", function()
+   it("makes a future of the loop from a concurrent one, and hands a Future back as it is", helper.async(function()
+      local lt <close> = asyncio.start_loop_thread()
+      local cf = lt:run_coroutine_threadsafe(function(x)
+         local a = require("asyncio")
+         a.await(a.sleep(0.01))
+         return x * 2, nil, "y"
+      end, 21)
+      local f = asyncio.wrap_future(cf)
+      assert.is_true(asyncio.isfuture(f))
+      assert.is_false(f:done())
+      assert.same({ 42, nil, "y", n = 3 }, table.pack(await(f)))
+      local fut = asyncio.get_running_loop():create_future()
+      assert.equal(fut, asyncio.wrap_future(fut))
+      -- cancelling the wrapper cancels the concurrent future and its task
+      local long = lt:run_coroutine_threadsafe(function()
+         local a = require("asyncio")
+         a.await(a.sleep(10))
+      end)
+      asyncio.wrap_future(long):cancel()
+      await(asyncio.sleep(0))
+      assert.is_true(long:cancelled())
+      assert.has_error(function() asyncio.wrap_future(5) end,
+         "bad argument #1 to 'wrap_future' (Future or ConcurrentFuture expected, got number)")
+   end))
+end)
+
 describe("shutdown", function()
    it("a to-be-closed loop thread is stopped and joined", function()
       local cf

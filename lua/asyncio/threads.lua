@@ -184,11 +184,35 @@ local function cancel_source(cf)
    end
 end
 
-function ConcurrentFuture.__await(cf)
-   local fut = events.get_running_loop():create_future()
+-- A future of loop settled as cf is, whose cancellation cancels cf.
+local function chained(cf, loop)
+   local fut = loop:create_future()
    core.cfuture_watch(cf, fut)
    fut:add_done_callback(cancel_source(cf))
    return fut
+end
+
+function ConcurrentFuture.__await(cf)
+   return chained(cf, events.get_running_loop())
+end
+
+-- asyncio.wrap_future(f [, {loop=}]) -> Future: f itself when it is a
+-- Future or Task; a concurrent future becomes a future of loop (the
+-- running or current one) that is settled when it is done, and whose
+-- cancellation cancels it, as Python's wrap_future.
+function M.wrap_future(f, opts)
+   if tasks.isfuture(f) then
+      return f
+   elseif getmetatable(f) ~= ConcurrentFuture then
+      argerror(1, "wrap_future", "Future or ConcurrentFuture", f)
+   elseif opts ~= nil and type(opts) ~= "table" then
+      argerror(2, "wrap_future", "table or nil", opts)
+   end
+   local loop = opts and opts.loop
+   if loop ~= nil and coroutines.typename(loop) ~= "asyncio.Loop" then
+      argerror(2, "wrap_future", "loop option an event loop", loop)
+   end
+   return chained(f, loop or events.get_event_loop())
 end
 ConcurrentFuture.__index.await = coroutines.await
 
