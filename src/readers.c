@@ -157,8 +157,17 @@ static int ahead_read (lua_State *L) {
   return 0;
 }
 
+/* Queues the next step of a read ahead: aheadq stays set only once it is
+   queued, so that a failure to queue (memory) lets the next poll retry. */
+static void queue_ahead (lua_State *L, lua_CFunction next) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  s->aheadq = 0;
+  queue_next(L, next);
+  s->aheadq = 1;
+}
+
 static int ahead_hop (lua_State *L) {
-  queue_next(L, ahead_read);
+  if (lua_touserdata(L, 1) != NULL) queue_ahead(L, ahead_read);
   return 0;
 }
 
@@ -170,7 +179,7 @@ static int ahead_entry (lua_State *L) {
     return 0;
   }
   if (ioctl(s->fd, FIONREAD, &n) != 0) n = 1;
-  queue_next(L, n > 0 ? ahead_read : ahead_hop);
+  queue_ahead(L, n > 0 ? ahead_read : ahead_hop);
   return 0;
 }
 

@@ -37,6 +37,12 @@ local function scenario()
    ep:close()
    local p = await(asyncio.create_subprocess_exec("cat", {}, { stdin = asyncio.PIPE, stdout = asyncio.PIPE }))
    await(p:communicate("hello"))
+   -- output read ahead while nobody reads, taken in by wait()
+   p = await(asyncio.create_subprocess_exec("printf", { "a\\nb\\n" }, { stdout = asyncio.PIPE }))
+   await(p:wait())
+   while not p.stdout:at_eof() do
+      await(p.stdout:readline())
+   end
    await(asyncio.to_thread(function(x) return x * 2 end, 21))
 end
 dofile("tools/oom_run.lua")(scenario)
