@@ -56,6 +56,18 @@ print(arg[0] ~= nil, arg[1])
       out = run("bin/lua-asyncio " .. path)
       os.remove(path)
       assert.matches("^lua%-asyncio: custom\n", out)
+      -- as luaL_callmeta: the raw metatable, a string result only, and
+      -- the error of a failing __tostring
+      for source, shown in pairs({
+         ["error(setmetatable({}, { __tostring = function() return 42 end }))"] = "%(error object is a table value%)",
+         ["error(setmetatable({}, { __metatable = false, __tostring = function() return 'raw' end }))"] = "raw",
+         ["error(setmetatable({}, { __tostring = function() error('inner', 0) end }))"] = "inner",
+      }) do
+         path = script(source .. "\n")
+         out = run("bin/lua-asyncio " .. path)
+         os.remove(path)
+         assert.matches("^lua%-asyncio: " .. shown .. "\n", out)
+      end
    end)
 
    it("reads the script '-' from standard input, as lua5.4 does", function()
