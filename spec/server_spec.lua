@@ -81,6 +81,10 @@ describe("servers", function()
       end
       assert.same({ "inet 127.0.0.1", "inet6 ::1" }, families)
       server:close()
+      -- an address named twice is listened on once, as Python's set
+      server = await(asyncio.start_server(echo_handler, { "127.0.0.1", "127.0.0.1" }, 0))
+      assert.equal(1, #server:sockets())
+      server:close()
       assert.has_error(function() asyncio.start_server(echo_handler, { "127.0.0.1", 5 }, 0) end,
          "bad argument #2 to 'start_server' (list of host strings expected, got number at index 2)")
    end))

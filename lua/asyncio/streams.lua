@@ -440,11 +440,16 @@ local start_server_co = async(function(cb, host, port, opts, limit)
    end
    local hints = { family = checkfamily("start_server", 4, opts.family), type = "stream", passive = true }
    local infos
-   if type(host) == "table" then -- every address of every host, in order
+   if type(host) == "table" then -- every address of every host, once, in order
       infos = {}
+      local seen = {}
       for _, h in ipairs(host) do
          for _, info in ipairs(getaddrinfo(h, port, hints)) do
-            infos[#infos + 1] = info
+            local key = info.family .. " " .. info.addr
+            if not seen[key] then -- as Python's set of the addresses
+               seen[key] = true
+               infos[#infos + 1] = info
+            end
          end
       end
    else
