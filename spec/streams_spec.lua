@@ -202,6 +202,27 @@ describe("streams", function()
       end
    end))
 
+   it("see an end that came with the bytes a poll brought only at the next poll, as Python's", helper.async(function()
+      -- the handler answers and closes at once: Python's transport reads
+      -- the bytes at one poll and the end at the next, after the reading
+      -- task's wakeup, so the usual at_eof() loop makes one read more
+      local server = await(asyncio.start_server(function(r, w)
+         await(r:readline())
+         w:write(string.rep("x", 250))
+         w:close()
+      end, "127.0.0.1", 0))
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", select(2, server:getsockname())))
+      writer:write("go\n")
+      local sizes = {}
+      while not reader:at_eof() do
+         local data = await(reader:read(100))
+         sizes[#sizes + 1] = data and #data or 0
+      end
+      assert.same({ 100, 100, 50, 0 }, sizes)
+      writer:close()
+      server:close()
+   end))
+
    it("return bytes that arrived before the read without suspending, as Python's always-reading transport",
       helper.async(function()
          local server, reader, writer, conn = connected()

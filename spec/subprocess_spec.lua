@@ -414,8 +414,13 @@ end)
 
    it("let a drain begun as a write to a gone child fails return, as Python's (the loss comes two hops later)",
       helper.async(function()
-      local p = sh("exec 0<&-; sleep 0.1", { stdin = PIPE })
-      os.execute("sleep 0.05") -- the child closes its end, and no poll sees it
+      local p = sh("sleep 0.05; exec 0<&-; sleep 0.1", { stdin = PIPE })
+      for _ = 1, 500 do -- the loop blocked until the child closed its end: no poll sees it
+         local fd0 = io.open("/proc/" .. p.pid .. "/fdinfo/0") -- not the pipe itself
+         if fd0 == nil then break end
+         fd0:close()
+         os.execute("sleep 0.01")
+      end
       p.stdin:write("lost") -- the pipe's reader is gone: fails at once
       assert.is_true(p.stdin:is_closing())
       await(p.stdin:drain()) -- Python's finds its protocol still connected
@@ -425,6 +430,27 @@ end)
       assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
       assert.equal("Connection lost", err.message)
       assert.equal(0, await(p:wait()))
+      -- the iteration the child closes its end: as Python's, a drain then
+      -- returns if nothing was queued, and waits for the loss (the
+      -- write's BrokenPipeError) if the writer was paused; a drain
+      -- cancelled before does not change that
+      for _, case in ipairs({ { 10, false }, { 10, true }, { 200000, false }, { 200000, true } }) do
+         p = sh("sleep 0.05; exec 0<&-; sleep 0.1", { stdin = PIPE })
+         p.stdin:write(string.rep("x", case[1]))
+         if case[2] then
+            pcall(await, asyncio.wait_for(p.stdin:drain(), 0.01))
+         end
+         while not p.stdin:is_closing() do
+            await(asyncio.sleep(0))
+         end
+         err = helper.error_of(await, p.stdin:drain())
+         if case[1] == 10 then
+            assert.is_nil(err, tostring(err))
+         else
+            assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
+         end
+         assert.equal(0, await(p:wait()))
+      end
    end))
 
    it("give a pipe's descriptor back at its end, keeping what was read", helper.async(function()

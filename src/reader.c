@@ -104,27 +104,39 @@ static int may_take_in (Stream *s) {
 }
 
 
-/* stream_read_ahead up to upto bytes, reading no more than Python's
-   transport would in one go (more only if upto asks for it). */
-static void take_in (Stream *s, size_t upto) {
-  s->readcap = TAKE_IN_MAX;
-  stream_read_ahead(s, upto);
-  s->readcap = 0;
+/*
+** An end a take-in just found, right after the read watcher brought bytes
+** (in this iteration or the one before): Python's transport reads it at
+** the next poll, after the callbacks already queued (the wakeup of the
+** task those bytes were for), so it is not there yet. Left in the kernel
+** (a read finds it again), as if that read had not come.
+*/
+static void fresh_end (Stream *s, unsigned char had_eof) {
+  if (!had_eof && s->eof && s->polled != 0
+      && s->loop->iterations + 1 - s->polled <= 1)
+    s->eof = 0;
+}
+
+/* Takes in what has arrived, as one read of Python's transport does. */
+static void take_in (Stream *s) {
+  unsigned char had_eof = s->eof;
+  stream_take_in(s);
+  fresh_end(s, had_eof);
   s->emptied = s->short_read ? s->loop->iterations + 1 : 0;
 }
 
 /*
 ** Before a read that is not satisfied waits: takes in what has arrived,
-** up to want bytes, if it may. Returns whether that changed anything
-** (bytes, the end or an error), so that the operation looks again, once,
-** instead of waiting.
+** as one read of Python's transport, if it may. Returns whether that
+** changed anything (bytes, the end or an error), so that the operation
+** looks again, once, instead of waiting.
 */
-static int take_in_arrived (Stream *s, size_t want) {
+static int take_in_arrived (Stream *s) {
   size_t had = stream_buffered_in(s);
   unsigned char eof = s->eof;
   int rerr = s->rerr;
   if (!may_take_in(s)) return 0;
-  take_in(s, want == (size_t)-1 ? want : (want < TAKE_IN_MAX ? want : TAKE_IN_MAX));
+  take_in(s);
   return stream_buffered_in(s) != had || s->eof != eof || s->rerr != rerr;
 }
 
@@ -133,24 +145,26 @@ static int take_in_arrived (Stream *s, size_t want) {
 #define LOOK_AGAIN LUA_YIELD
 
 /*
-** After bytes were consumed from the stream at index 1: a child's pipe
+** Before n bytes are consumed from the stream at index 1: a child's pipe
 ** held by its full buffer reads again once it holds no more than the
-** limit, as Python's reader resumes its transport. [-0, +0, m]
+** limit, as Python's reader resumes its transport. Done first, so that a
+** memory error anchoring it leaves the bytes in the buffer (and the
+** stream held, to try again). [-0, +0, m]
 */
-static void consumed (lua_State *L, Stream *s) {
-  if (s->held && stream_buffered_in(s) <= s->limit) {
-    s->held = 0;
-    if (stream_reads_ahead(s) && stream_loop_open(s))
+static void consume (lua_State *L, Stream *s, size_t n) {
+  if (s->held && stream_buffered_in(s) - n <= s->limit) {
+    if (s->ahead && s->fd >= 0 && !s->eof && !s->rerr && stream_loop_open(s))
       stream_start_io(L, s, &s->rio, 1);
+    s->held = 0;
   }
+  s->rpos += n;
+  if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
 }
 
 /* Pushes n bytes from the read buffer and consumes them. [-0, +1, m] */
 static void take (lua_State *L, Stream *s, size_t n) {
   lua_pushlstring(L, s->rbuf + s->rpos, n);
-  s->rpos += n;
-  if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
-  consumed(L, s);
+  consume(L, s, n);
 }
 
 /* Raises the OSError of a failed read. */
@@ -200,7 +214,7 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
       else take(L, s, stream_buffered_in(s));
       return 1;
     }
-    if (status == LUA_OK && take_in_arrived(s, (size_t)-1))
+    if (status == LUA_OK && take_in_arrived(s))
       return read_k(L, LOOK_AGAIN, ctx);
     return read_wait(L, s, 2, RW_EOF, "read", read_k);
   }
@@ -212,7 +226,7 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
     size_t avail = stream_buffered_in(s);
     if (avail < (size_t)n && may_take_in(s)) {  /* what else came, as
                                                    Python's buffer has it */
-      take_in(s, avail + 1);
+      take_in(s);
       if (s->rerr) return raise_rerr(L, s);  /* Python's had it too */
       avail = stream_buffered_in(s);
     }
@@ -223,7 +237,7 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pushnil(L);
     return 1;
   }
-  if (status == LUA_OK && take_in_arrived(s, (size_t)n))
+  if (status == LUA_OK && take_in_arrived(s))
     return read_k(L, LOOK_AGAIN, ctx);
   return read_wait(L, s, 2, RW_ANY, "read", read_k);
 }
@@ -243,7 +257,7 @@ static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
     return 1;
   }
   if (stream_ended(s)) return raise_incomplete(L, s, 2);
-  if (status == LUA_OK && take_in_arrived(s, (size_t)n))
+  if (status == LUA_OK && take_in_arrived(s))
     return readexactly_k(L, LOOK_AGAIN, ctx);
   s->scan = (size_t)n;
   return read_wait(L, s, 2, RW_EXACT, "readexactly", readexactly_k);
@@ -307,21 +321,14 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   if (found != NULL) {
     size_t at = (size_t)(found - (s->rbuf + s->rpos));
     if (at > s->limit) {
-      if (isline) {  /* drop the line and its separator */
-        s->rpos += at + seplen;
-        if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
-        consumed(L, s);
-      }
+      if (isline) consume(L, s, at + seplen);  /* drop the line and its separator */
       return raise_overrun(L, "Separator is found, but chunk is longer than limit", at);
     }
     take(L, s, at + seplen);
     return 1;
   }
   if (avail + 1 > longest && avail + 1 - longest > s->limit) {
-    if (isline) {
-      s->rpos = s->rlen = 0;
-      consumed(L, s);
-    }
+    if (isline) consume(L, s, avail);
     return raise_overrun(L, "Separator is not found, and chunk exceed the limit",
                          avail + 1 - longest);
   }
@@ -335,7 +342,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pushnil(L);
     return raise_incomplete(L, s, lua_gettop(L));
   }
-  if (status == LUA_OK && avail == 0 && take_in_arrived(s, 2 * s->limit + 1))
+  if (status == LUA_OK && avail == 0 && take_in_arrived(s))
     return readuntil_k(L, LOOK_AGAIN, ctx);
   s->scan = avail + 1 > longest ? avail + 1 - longest : 0;
   lua_pushvalue(L, 2);
@@ -504,13 +511,17 @@ static int reader_at_eof (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
   if (stream_buffered_in(s) == 0) {
     if (may_take_in(s))
-      take_in(s, 1);  /* an end that came, when a read would see it */
-    else if (s->emptied == s->loop->iterations + 1) {
+      take_in(s);  /* an end that came, when a read would see it */
+    else if (s->emptied == s->loop->iterations + 1 && !stream_peer_sent_lately(s)) {
       /* This iteration's take-in left the kernel empty and reads used up
          what it brought: an end behind those bytes came with them, and
-         Python's transport, reading all along, would have seen it. */
+         Python's transport, reading all along, would have seen it. (Not
+         when a stream of this loop sent since: those bytes would come
+         too, which Python's has only after a poll.) */
+      unsigned char had_eof = s->eof;
       s->emptied = 0;
       stream_peek(s);
+      fresh_end(s, had_eof);
     }
   }
   lua_pushboolean(L, stream_ended(s) && stream_buffered_in(s) == 0);

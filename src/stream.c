@@ -29,6 +29,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -217,6 +218,24 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
   wake_list(L, sidx, ST_UV_CLOSED);
 }
 
+/* Whether futures wait in the list of user value uv of the stream at sidx
+   (drains, or wait_closed; not only cancelled ones). */
+int stream_waiting (lua_State *L, int sidx, int uv) {
+  int waiting = 0;
+  if (lua_getiuservalue(L, sidx, uv) == LUA_TTABLE) {
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+    for (i = 1; i <= n && !waiting; i++) {
+      Future *f;
+      lua_rawgeti(L, -1, i);
+      f = (Future *)lua_touserdata(L, -1);
+      waiting = f != NULL && f->state == FUT_PENDING;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return waiting;
+}
+
 /*
 ** A write failed (werr is set): what waits on the writer wakes, drain()
 ** and wait_closed() then raising the error, as Python's transport tells
@@ -224,9 +243,8 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
 */
 void stream_write_failed (lua_State *L, int sidx) {
   Stream *s = (Stream *)lua_touserdata(L, sidx);
-  int waiting = lua_getiuservalue(L, sidx, ST_UV_WWAIT) == LUA_TTABLE;
-  lua_pop(L, 1);
-  if (waiting) s->werr_told = 1;  /* a drain already raised the loss */
+  if (stream_waiting(L, sidx, ST_UV_WWAIT) || stream_waiting(L, sidx, ST_UV_CLOSED))
+    s->werr_told = 1;  /* they learn of the loss now (writer.c) */
   wake_list(L, sidx, ST_UV_WWAIT);
   wake_list(L, sidx, ST_UV_CLOSED);
 }
@@ -386,14 +404,47 @@ void stream_peek (Stream *s) {
 }
 
 /*
+** Reads as Python's transport does in one recv(max_size): until a read
+** comes back short (the kernel had no more) or TAKE_IN_MAX bytes came,
+** whatever the size of the buffer (a first read() asks for 16 KiB).
+** capped: no read asks for more than what is left of TAKE_IN_MAX.
+*/
+static void fill_as_recv (Stream *s, int capped) {
+  size_t got = 0, target = TAKE_IN_MAX;
+  int avail = 0, all = 0;
+  /* what is there now, and no more: a writer refilling a pipe between
+     two reads does not make them one */
+  if (ioctl(s->fd, FIONREAD, &avail) == 0 && avail > 0 && (size_t)avail < target) {
+    target = (size_t)avail;
+    all = 1;
+  }
+  for (;;) {
+    size_t had = stream_buffered_in(s);
+    if (capped) s->readcap = target - got;
+    fill(s);
+    got += stream_buffered_in(s) - had;
+    if (s->short_read || got >= target || s->eof || s->rerr || s->fd < 0)
+      break;
+  }
+  if (capped) s->readcap = 0;
+  if (all && got >= target) s->short_read = 1;  /* the kernel had no more */
+}
+
+/* stream_peek as one recv(max_size) of Python's transport. */
+void stream_take_in (Stream *s) {
+  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
+      || s->rwait != RW_NONE)
+    return;
+  fill_as_recv(s, 1);
+}
+
+/*
 ** One read of a child's pipe read ahead (stream_reads_ahead), as much as
 ** Python's transport reads in one go; more than twice the limit held
 ** stops reading until reads take it down (reader.c: consumed).
 */
 void stream_take_ahead (Stream *s) {
-  s->readcap = TAKE_IN_MAX;
-  fill(s);
-  s->readcap = 0;
+  fill_as_recv(s, 1);
   if (stream_buffered_in(s) > 2 * s->limit) s->held = 1;
 }
 
@@ -523,7 +574,11 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
     return;
   }
   ioorder_event(s->loop);
-  fill(s);
+  {
+    size_t had = stream_buffered_in(s);
+    fill_as_recv(s, 0);
+    if (stream_buffered_in(s) != had) s->polled = s->loop->iterations + 1;
+  }
   s->took_in = s->loop->iterations + 1;
   if (satisfied(s)) {
     s->iogroup = s->loop->iogroup;  /* its wakeup, later, goes here */
@@ -563,7 +618,10 @@ void stream_shut_write (lua_State *L, Stream *s, int sidx) {
 ** the end had already been taken in (a pipe just ended). [-0, +0, -]
 */
 void stream_set_werr (Stream *s, int err) {
-  if (s->werr == 0) s->werr_iteration = s->loop->iterations;
+  if (s->werr == 0) {
+    s->werr_iteration = s->loop->iterations;
+    s->werr_paused = s->paused;
+  }
   s->werr = err;
   if (s->eof && s->rerr == 0 && s->kind != STREAM_PIPE) s->rerr = err;
 }
@@ -684,9 +742,12 @@ static int reader_gone (lua_State *L) {
   lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
   if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
   if (stream_buffered_out(s) > 0) stream_set_werr(s, EPIPE);
-  if (lua_getiuservalue(L, 4, ST_UV_WWAIT) == LUA_TTABLE)
-    s->werr_told = 1;  /* a drain waiting raises the loss (writer.c) */
-  lua_pop(L, 1);
+  else if (!s->werr) {  /* lost with nothing queued: when (writer.c) */
+    s->werr_iteration = s->loop->iterations;
+    s->werr_paused = 0;
+  }
+  if (stream_waiting(L, 4, ST_UV_WWAIT) || stream_waiting(L, 4, ST_UV_CLOSED))
+    s->werr_told = 1;  /* they learn of the loss now (writer.c) */
   s->lost = 1;
   close_now(L, s, 4);
   return 0;

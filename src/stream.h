@@ -63,7 +63,8 @@ struct Stream {
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   int lostwrites;          /* rw: writes dropped since the loss (writer.c) */
   unsigned werr_iteration; /* rw: loop->iterations when werr was set */
-  unsigned char werr_told; /* rw: werr woke drains waiting (writer.c) */
+  unsigned char werr_told; /* rw: the loss woke drains or wait_closed (writer.c) */
+  unsigned char werr_paused; /* rw: the writer was paused when werr came */
   size_t drained;          /* rw: bytes taken in as reading stopped (close) */
   size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
                               already searched for the separator */
@@ -79,6 +80,8 @@ struct Stream {
   unsigned id;             /* ro: numbered in its loop (stream_note_sent) */
   unsigned took_in;        /* rw: loop->iterations + 1 when bytes were last read in
                               (by the watcher, or before a read waits) */
+  unsigned polled;         /* rw: loop->iterations + 1 when the read watcher
+                              last brought bytes (reader.c: fresh_end) */
   unsigned emptied;        /* rw: loop->iterations + 1 when a take-in before
                               a read left the kernel empty (reader.c) */
   unsigned char short_read;  /* rw: the last read() got less than it asked */
@@ -141,6 +144,8 @@ void stream_close (lua_State *L, Stream *s, int sidx);
 void stream_abort (lua_State *L, Stream *s, int sidx);
 void stream_peek (Stream *s);
 void stream_take_ahead (Stream *s);
+void stream_take_in (Stream *s);
+int stream_waiting (lua_State *L, int sidx, int uv);
 int stream_reader_satisfied (Stream *s);
 void stream_read_ahead (Stream *s, size_t upto);
 int stream_append (Stream *s, const char *p, size_t n);

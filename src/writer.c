@@ -200,15 +200,17 @@ static int drain_body (lua_State *L, int status, lua_KContext ctx);
 /* The context of a drain's continuation is its number of arguments (1),
    or this: it raises "Connection lost" (see failed_just_now). */
 #define DRAIN_LOST 2
-/* or this: it returns (see pipe_failed_just_now) */
+/* or these: it returns, or raises the write's error (pipe_lost_just_now) */
 #define DRAIN_DONE 3
+#define DRAIN_WERR 4
 
 /* After the iteration a drain on a closing writer waits first. */
 static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   task_check_resumed(L, 1);
   if (ctx == DRAIN_LOST) return stream_raise_lost(L);  /* failed_just_now */
-  if (ctx == DRAIN_DONE) return 0;  /* pipe_failed_just_now */
+  if (ctx == DRAIN_DONE) return 0;  /* pipe_lost_just_now */
+  if (ctx == DRAIN_WERR) return stream_raise_werr(L, (Stream *)lua_touserdata(L, 1));
   return drain_body(L, LUA_OK, ctx);  /* as the first call it was */
 }
 
@@ -224,15 +226,18 @@ static int failed_just_now (Stream *s) {
 }
 
 /*
-** Whether a write to a child's stdin failed in this very iteration, with
-** no drain waiting: Python's pipe transport hands the loss to the
-** subprocess protocol two call_soon hops later, so a drain begun now,
-** after its one iteration, still finds the protocol connected and
-** returns. (Drains that were waiting learn of it there, and one begun
-** after theirs raises.)
+** Whether a child's stdin was lost in this very iteration (a write failed,
+** or the child closed its end) with no drain waiting then: Python's pipe
+** transport tells the subprocess protocol two call_soon hops later, so a
+** drain begun now, after its one iteration, finds the protocol still
+** connected: it returns, or, if the writer was paused, waits and gets the
+** write's error (BrokenPipeError) from connection_lost. Drains and
+** wait_closed() that were waiting learn of it at once here (in Python,
+** from connection_lost), so a drain begun after them raises "Connection
+** lost".
 */
-static int pipe_failed_just_now (Stream *s) {
-  return s->werr && s->kind == STREAM_PIPE && !s->werr_told
+static int pipe_lost_just_now (Stream *s) {
+  return s->kind == STREAM_PIPE && (s->werr || s->lost) && !s->werr_told
          && s->werr_iteration == s->loop->iterations;
 }
 
@@ -242,8 +247,9 @@ static int drain_k (lua_State *L, int status, lua_KContext ctx) {
      first (its `await sleep(0)`), so that connection_lost has run */
   if (status == LUA_OK && failed_just_now(s))
     return task_yield_iteration(L, 1, DRAIN_LOST, drain_yielded_k);
-  if (status == LUA_OK && pipe_failed_just_now(s))
-    return task_yield_iteration(L, 1, DRAIN_DONE, drain_yielded_k);
+  if (status == LUA_OK && pipe_lost_just_now(s))
+    return task_yield_iteration(L, 1, s->werr && s->werr_paused ? DRAIN_WERR : DRAIN_DONE,
+                                drain_yielded_k);
   if (status == LUA_OK && (s->closing || s->fd < 0))
     return task_yield_iteration(L, 1, ctx, drain_yielded_k);
   return drain_body(L, status, ctx);
