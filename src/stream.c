@@ -404,30 +404,33 @@ void stream_peek (Stream *s) {
 }
 
 /*
-** Reads as Python's transport does in one recv(max_size): until a read
-** comes back short (the kernel had no more) or TAKE_IN_MAX bytes came,
-** whatever the size of the buffer (a first read() asks for 16 KiB).
-** capped: no read asks for more than what is left of TAKE_IN_MAX.
+** Reads as Python's transport does in one recv(max_size): what the kernel
+** holds, up to TAKE_IN_MAX, whatever the size of the buffer (a first
+** read() asks for 16 KiB). Only when a read fills the buffer does it ask
+** how much more is there (FIONREAD), and reads that and no more: a writer
+** refilling a pipe between two reads does not make them one. capped: no
+** read asks for more than what is left of TAKE_IN_MAX.
 */
 static void fill_as_recv (Stream *s, int capped) {
-  size_t got = 0, target = TAKE_IN_MAX;
-  int avail = 0, all = 0;
-  /* what is there now, and no more: a writer refilling a pipe between
-     two reads does not make them one */
-  if (ioctl(s->fd, FIONREAD, &avail) == 0 && avail > 0 && (size_t)avail < target) {
-    target = (size_t)avail;
-    all = 1;
-  }
-  for (;;) {
-    size_t had = stream_buffered_in(s);
-    if (capped) s->readcap = target - got;
-    fill(s);
-    got += stream_buffered_in(s) - had;
-    if (s->short_read || got >= target || s->eof || s->rerr || s->fd < 0)
-      break;
+  size_t had = stream_buffered_in(s), got, target;
+  int avail = 0;
+  if (capped) s->readcap = TAKE_IN_MAX;
+  fill(s);
+  got = stream_buffered_in(s) - had;
+  if (!s->short_read && !s->eof && !s->rerr && s->fd >= 0 && got < TAKE_IN_MAX
+      && ioctl(s->fd, FIONREAD, &avail) == 0 && avail >= 0) {
+    target = got + (size_t)avail < TAKE_IN_MAX ? got + (size_t)avail : TAKE_IN_MAX;
+    while (got < target) {
+      had = stream_buffered_in(s);
+      if (capped) s->readcap = target - got;
+      fill(s);
+      got += stream_buffered_in(s) - had;
+      if (stream_buffered_in(s) == had || s->eof || s->rerr || s->fd < 0) break;
+    }
+    if (got >= target && target < TAKE_IN_MAX)
+      s->short_read = 1;  /* the kernel had no more */
   }
   if (capped) s->readcap = 0;
-  if (all && got >= target) s->short_read = 1;  /* the kernel had no more */
 }
 
 /* stream_peek as one recv(max_size) of Python's transport. */
