@@ -62,6 +62,8 @@ print(arg[0] ~= nil, arg[1])
          ["error(setmetatable({}, { __tostring = function() return 42 end }))"] = "%(error object is a table value%)",
          ["error(setmetatable({}, { __metatable = false, __tostring = function() return 'raw' end }))"] = "raw",
          ["error(setmetatable({}, { __tostring = function() error('inner', 0) end }))"] = "inner",
+         -- a __tostring raising its own object again ends, as it does there
+         ["error(setmetatable({}, { __tostring = function(e) error(e) end }))"] = "%(error object is a table value%)",
       }) do
          path = script(source .. "\n")
          out = run("bin/lua-asyncio " .. path)

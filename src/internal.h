@@ -214,6 +214,7 @@ Loop *loop_checkopen (lua_State *L, int idx);
 int loop_pushself (lua_State *L, Loop *loop, int objidx);
 void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx);
 void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx);
+void loop_poll_next (Loop *loop);
 void loop_ready_pushmark (lua_State *L, Loop *loop, int loopidx, int aidx,
                           void *mark);
 void loop_close (lua_State *L, Loop *loop, int loopidx);

@@ -266,6 +266,12 @@ static void poll_io (lua_State *L, Loop *loop, int loopidx, double timeout,
   loop->since_poll = 0;
 }
 
+/* Makes the next iteration poll, busy or not: something waits for I/O
+   that Python's loop would see at its next poll (reader.c: fresh_end). */
+void loop_poll_next (Loop *loop) {
+  loop->since_poll = POLL_EVERY_ITERATIONS;
+}
+
 /*
 ** One iteration, as Python's _run_once: poll (without waiting if anything
 ** is ready), move due timers to the queue, then run exactly the entries

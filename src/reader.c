@@ -113,8 +113,10 @@ static int may_take_in (Stream *s) {
 */
 static void fresh_end (Stream *s, unsigned char had_eof) {
   if (!had_eof && s->eof && s->polled != 0
-      && s->loop->iterations + 1 - s->polled <= 1)
+      && s->loop->iterations + 1 - s->polled <= 1) {
     s->eof = 0;
+    loop_poll_next(s->loop);  /* that poll is the next one, busy or not */
+  }
 }
 
 /* Takes in what has arrived, as one read of Python's transport does. */
@@ -512,15 +514,14 @@ static int reader_at_eof (lua_State *L) {
   if (stream_buffered_in(s) == 0) {
     if (may_take_in(s))
       take_in(s);  /* an end that came, when a read would see it */
-    else if (s->emptied == s->loop->iterations + 1 && !stream_peer_sent_lately(s)) {
+    else if (s->emptied == s->loop->iterations + 1) {
       /* This iteration's take-in left the kernel empty and reads used up
          what it brought: an end behind those bytes came with them, and
-         Python's transport, reading all along, would have seen it. (Not
-         when a stream of this loop sent since: those bytes would come
-         too, which Python's has only after a poll.) */
+         Python's transport, reading all along, would have seen it. Only
+         an end: bytes that came since are left for a poll. */
       unsigned char had_eof = s->eof;
       s->emptied = 0;
-      stream_peek(s);
+      stream_end_arrived(s);
       fresh_end(s, had_eof);
     }
   }

@@ -433,6 +433,22 @@ static void fill_as_recv (Stream *s, int capped) {
   if (capped) s->readcap = 0;
 }
 
+/*
+** Whether the end of a socket's stream has arrived, with no bytes before
+** it: looks without taking anything in (MSG_PEEK), and notes the end.
+*/
+int stream_end_arrived (Stream *s) {
+  char c;
+  ssize_t n;
+  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
+      || s->kind == STREAM_PIPE)
+    return s->eof;
+  do n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n == 0) s->eof = 1;
+  return s->eof;
+}
+
 /* stream_peek as one recv(max_size) of Python's transport. */
 void stream_take_in (Stream *s) {
   if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing

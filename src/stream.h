@@ -145,6 +145,7 @@ void stream_abort (lua_State *L, Stream *s, int sidx);
 void stream_peek (Stream *s);
 void stream_take_ahead (Stream *s);
 void stream_take_in (Stream *s);
+int stream_end_arrived (Stream *s);
 int stream_waiting (lua_State *L, int sidx, int uv);
 int stream_reader_satisfied (Stream *s);
 void stream_read_ahead (Stream *s, size_t upto);
