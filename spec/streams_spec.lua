@@ -202,6 +202,47 @@ describe("streams", function()
       end
    end))
 
+   it("see an end that came with the bytes also when another stream just sent, and late ends promptly",
+      helper.async(function()
+      local server = await(asyncio.start_server(function(_, w) w:write("hello") w:close() end, "127.0.0.1", 0))
+      local reader, writer = await(asyncio.open_connection("127.0.0.1", select(2, server:getsockname())))
+      local other, other_port, next_conn = capture_server()
+      local _, w2 = await(asyncio.open_connection("127.0.0.1", other_port))
+      next_conn()
+      await(asyncio.sleep(0.05)) -- "hello" and the end are long there
+      assert.equal("hello", await(reader:read(100)))
+      w2:write("z") -- an unrelated stream sends: nothing to do with this end
+      assert.is_true(reader:at_eof())
+      writer:close()
+      w2:close()
+      other:close()
+      -- an end left for the next poll comes at the next iteration, also
+      -- while a busy loop polls only now and then
+      local conn = asyncio.get_running_loop():create_future()
+      server:close()
+      server = await(asyncio.start_server(function(r, w) conn:set_result({ r, w }) end, "127.0.0.1", 0))
+      reader, writer = await(asyncio.open_connection("127.0.0.1", select(2, server:getsockname())))
+      local peer = await(conn)[2]
+      local tick, ticker = helper.ticker()
+      local lines = asyncio.create_task(async(function()
+         local got = {}
+         for _ = 1, 3 do got[#got + 1] = { await(reader:readline()), tick() } end
+         return got
+      end)())
+      await(asyncio.sleep(0))
+      peer:write("a\nb\n")
+      peer:close()
+      os.execute("sleep 0.05") -- the bytes and the end are both in the kernel
+      local got = await(lines)
+      assert.equal("a\n", got[1][1])
+      assert.is_nil(got[3][1])
+      local late = got[3][2] - got[1][2]
+      assert.is_true(late <= 4, ("the end came %d iterations after the bytes"):format(late))
+      ticker:cancel()
+      writer:close()
+      server:close()
+   end))
+
    it("see an end that came with the bytes a poll brought only at the next poll, as Python's", helper.async(function()
       -- the handler answers and closes at once: Python's transport reads
       -- the bytes at one poll and the end at the next, after the reading
