@@ -451,6 +451,30 @@ end)
          end
          assert.equal(0, await(p:wait()))
       end
+      -- the same while another task waits in wait_closed() or a drain:
+      -- Python's wakes it two hops after the loss, so the new drain
+      -- still finds the protocol connected
+      for _, case in ipairs({ { 10, "wait_closed" }, { 200000, "drain" }, { 200000, "wait_closed" } }) do
+         p = sh("sleep 0.05; exec 0<&-; sleep 0.1", { stdin = PIPE })
+         p.stdin:write(string.rep("x", case[1]))
+         local waiter = asyncio.ensure_future(async(function()
+            return helper.error_of(await, p.stdin[case[2]](p.stdin))
+         end)())
+         await(asyncio.sleep(0))
+         while not p.stdin:is_closing() do
+            await(asyncio.sleep(0))
+         end
+         err = helper.error_of(await, p.stdin:drain())
+         local waited = await(waiter)
+         if case[1] == 10 then
+            assert.is_nil(err, tostring(err))
+            assert.is_nil(waited, tostring(waited))
+         else
+            assert.is_true(asyncio.BrokenPipeError:is(err), case[2] .. ": " .. tostring(err))
+            assert.is_true(asyncio.BrokenPipeError:is(waited), case[2] .. ": " .. tostring(waited))
+         end
+         assert.equal(0, await(p:wait()))
+      end
    end))
 
    it("give a pipe's descriptor back at its end, keeping what was read", helper.async(function()

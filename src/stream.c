@@ -196,9 +196,19 @@ static int satisfied (Stream *s);
 ** took in what had come): what came since stays unread, as Python's
 ** transport stopped reading then. [-0, +0, m]
 */
+static void close_fd (lua_State *L, Stream *s, int sidx);
+
 static void close_now (lua_State *L, Stream *s, int sidx) {
   if (s->fd < 0) return;
   sidx = lua_absindex(L, sidx);
+  close_fd(L, s, sidx);
+  wake_reader(L, s, sidx);
+  wake_list(L, sidx, ST_UV_WWAIT);
+  wake_list(L, sidx, ST_UV_CLOSED);
+}
+
+/* close_now without the wakeups. [-0, +0, m] */
+static void close_fd (lua_State *L, Stream *s, int sidx) {
   stream_stop_io(s, &s->rio);
   stream_stop_io(s, &s->wio);
   drain_unread(s, !s->closing);
@@ -213,27 +223,6 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
   s->wbuf = NULL;
   s->wcap = 0;
   stream_update_anchor(L, s, sidx);
-  wake_reader(L, s, sidx);
-  wake_list(L, sidx, ST_UV_WWAIT);
-  wake_list(L, sidx, ST_UV_CLOSED);
-}
-
-/* Whether futures wait in the list of user value uv of the stream at sidx
-   (drains, or wait_closed; not only cancelled ones). */
-int stream_waiting (lua_State *L, int sidx, int uv) {
-  int waiting = 0;
-  if (lua_getiuservalue(L, sidx, uv) == LUA_TTABLE) {
-    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
-    for (i = 1; i <= n && !waiting; i++) {
-      Future *f;
-      lua_rawgeti(L, -1, i);
-      f = (Future *)lua_touserdata(L, -1);
-      waiting = f != NULL && f->state == FUT_PENDING;
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
-  return waiting;
 }
 
 /*
@@ -241,12 +230,63 @@ int stream_waiting (lua_State *L, int sidx, int uv) {
 ** and wait_closed() then raising the error, as Python's transport tells
 ** its waiters when a write loses the connection. [-0, +0, m]
 */
+static void tell_loss (lua_State *L, Stream *s, int sidx);
+
 void stream_write_failed (lua_State *L, int sidx) {
   Stream *s = (Stream *)lua_touserdata(L, sidx);
-  if (stream_waiting(L, sidx, ST_UV_WWAIT) || stream_waiting(L, sidx, ST_UV_CLOSED))
-    s->werr_told = 1;  /* they learn of the loss now (writer.c) */
+  if (s->kind == STREAM_PIPE) {
+    tell_loss(L, s, sidx);
+    return;
+  }
   wake_list(L, sidx, ST_UV_WWAIT);
   wake_list(L, sidx, ST_UV_CLOSED);
+}
+
+/*
+** A child's stdin lost (a write failed, or the child closed its end):
+** Python's pipe transport tells the subprocess protocol through two
+** call_soon hops (_call_connection_lost, then _pipe_connection_lost), and
+** only then do its waiting drain() and wait_closed() wake. So do these:
+** loss_hop, then loss_told, which wakes them. Until then a drain begun
+** finds the protocol still connected (writer.c: pipe_lost_just_now).
+*/
+static int loss_told (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  if (s == NULL || s->loss_told) return 0;
+  s->loss_told = 1;
+  wake_list(L, 1, ST_UV_WWAIT);
+  wake_list(L, 1, ST_UV_CLOSED);
+  return 0;
+}
+
+static void queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn) {
+  sidx = lua_absindex(L, sidx);
+  lua_pushcfunction(L, fn);
+  lua_getiuservalue(L, sidx, ST_UV_LOOP);
+  loop_ready_push(L, s->loop, -1, -2, sidx);
+  lua_pop(L, 2);
+}
+
+static int loss_hop (lua_State *L) {
+  Stream *s = (Stream *)lua_touserdata(L, 1);
+  if (s != NULL && !s->loss_told) {
+    if (stream_loop_open(s)) queue_entry(L, s, 1, loss_told);
+    else loss_told(L);
+  }
+  return 0;
+}
+
+static void tell_loss (lua_State *L, Stream *s, int sidx) {
+  if (s->loss_told || s->loss_queued) return;
+  sidx = lua_absindex(L, sidx);
+  if (!stream_loop_open(s)) {  /* nothing would run the hops */
+    lua_pushcfunction(L, loss_told);
+    lua_pushvalue(L, sidx);
+    lua_call(L, 1, 0);
+    return;
+  }
+  queue_entry(L, s, sidx, loss_hop);
+  s->loss_queued = 1;
 }
 
 static void queue_close (lua_State *L, Stream *s, int sidx);
@@ -765,10 +805,9 @@ static int reader_gone (lua_State *L) {
     s->werr_iteration = s->loop->iterations;
     s->werr_paused = 0;
   }
-  if (stream_waiting(L, 4, ST_UV_WWAIT) || stream_waiting(L, 4, ST_UV_CLOSED))
-    s->werr_told = 1;  /* they learn of the loss now (writer.c) */
   s->lost = 1;
-  close_now(L, s, 4);
+  close_fd(L, s, 4);
+  tell_loss(L, s, 4);
   return 0;
 }
 

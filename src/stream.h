@@ -63,7 +63,9 @@ struct Stream {
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   int lostwrites;          /* rw: writes dropped since the loss (writer.c) */
   unsigned werr_iteration; /* rw: loop->iterations when werr was set */
-  unsigned char werr_told; /* rw: the loss woke drains or wait_closed (writer.c) */
+  unsigned char loss_queued; /* rw: a child's stdin lost: its waiters are
+                                to be told, two iterations on (stream.c) */
+  unsigned char loss_told; /* rw: they were (writer.c) */
   unsigned char werr_paused; /* rw: the writer was paused when werr came */
   size_t drained;          /* rw: bytes taken in as reading stopped (close) */
   size_t scan;             /* rw: RW_EXACT: bytes needed; RW_UNTIL: bytes
@@ -146,7 +148,6 @@ void stream_peek (Stream *s);
 void stream_take_ahead (Stream *s);
 void stream_take_in (Stream *s);
 int stream_end_arrived (Stream *s);
-int stream_waiting (lua_State *L, int sidx, int uv);
 int stream_reader_satisfied (Stream *s);
 void stream_read_ahead (Stream *s, size_t upto);
 int stream_append (Stream *s, const char *p, size_t n);

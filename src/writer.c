@@ -200,17 +200,20 @@ static int drain_body (lua_State *L, int status, lua_KContext ctx);
 /* The context of a drain's continuation is its number of arguments (1),
    or this: it raises "Connection lost" (see failed_just_now). */
 #define DRAIN_LOST 2
-/* or these: it returns, or raises the write's error (pipe_lost_just_now) */
-#define DRAIN_DONE 3
-#define DRAIN_WERR 4
+/* or this: a child's stdin lost, its waiters not told yet (pipe_lost) */
+#define DRAIN_PIPE 3
 
 /* After the iteration a drain on a closing writer waits first. */
 static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   task_check_resumed(L, 1);
   if (ctx == DRAIN_LOST) return stream_raise_lost(L);  /* failed_just_now */
-  if (ctx == DRAIN_DONE) return 0;  /* pipe_lost_just_now */
-  if (ctx == DRAIN_WERR) return stream_raise_werr(L, (Stream *)lua_touserdata(L, 1));
+  if (ctx == DRAIN_PIPE) {  /* see pipe_lost */
+    Stream *s = (Stream *)lua_touserdata(L, 1);
+    if (s->loss_told) return stream_raise_lost(L);
+    if (s->werr && s->werr_paused) return stream_raise_werr(L, s);
+    return 0;
+  }
   return drain_body(L, LUA_OK, ctx);  /* as the first call it was */
 }
 
@@ -226,19 +229,17 @@ static int failed_just_now (Stream *s) {
 }
 
 /*
-** Whether a child's stdin was lost in this very iteration (a write failed,
-** or the child closed its end) with no drain waiting then: Python's pipe
-** transport tells the subprocess protocol two call_soon hops later, so a
-** drain begun now, after its one iteration, finds the protocol still
-** connected: it returns, or, if the writer was paused, waits and gets the
-** write's error (BrokenPipeError) from connection_lost. Drains and
-** wait_closed() that were waiting learn of it at once here (in Python,
-** from connection_lost), so a drain begun after them raises "Connection
-** lost".
+** Whether a child's stdin was lost (a write failed, or the child closed
+** its end) and its waiters are not told yet: Python's pipe transport
+** tells the subprocess protocol two call_soon hops later (stream.c:
+** tell_loss), so a drain begun now, after its one iteration, finds the
+** protocol still connected: it returns, or, if the writer was paused,
+** gets the write's error (BrokenPipeError) as connection_lost hands it to
+** the drains waiting. Once they are told (also while that drain waited
+** its iteration), a drain raises "Connection lost".
 */
-static int pipe_lost_just_now (Stream *s) {
-  return s->kind == STREAM_PIPE && (s->werr || s->lost) && !s->werr_told
-         && s->werr_iteration == s->loop->iterations;
+static int pipe_lost (Stream *s) {
+  return s->kind == STREAM_PIPE && (s->werr || s->lost) && !s->loss_told;
 }
 
 static int drain_k (lua_State *L, int status, lua_KContext ctx) {
@@ -247,9 +248,8 @@ static int drain_k (lua_State *L, int status, lua_KContext ctx) {
      first (its `await sleep(0)`), so that connection_lost has run */
   if (status == LUA_OK && failed_just_now(s))
     return task_yield_iteration(L, 1, DRAIN_LOST, drain_yielded_k);
-  if (status == LUA_OK && pipe_lost_just_now(s))
-    return task_yield_iteration(L, 1, s->werr && s->werr_paused ? DRAIN_WERR : DRAIN_DONE,
-                                drain_yielded_k);
+  if (status == LUA_OK && pipe_lost(s))
+    return task_yield_iteration(L, 1, DRAIN_PIPE, drain_yielded_k);
   if (status == LUA_OK && (s->closing || s->fd < 0))
     return task_yield_iteration(L, 1, ctx, drain_yielded_k);
   return drain_body(L, status, ctx);
