@@ -267,26 +267,42 @@ static void queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn) {
   lua_pop(L, 2);
 }
 
+/* (stream, fn): queue_entry under a protected call. */
+static int queue_entry_p (lua_State *L) {
+  queue_entry(L, (Stream *)lua_touserdata(L, 1), 1, lua_tocfunction(L, 2));
+  return 0;
+}
+
+/*
+** Queues the step fn of telling the loss of the stream at sidx; when that
+** cannot be queued (memory), or the loop is not there to run it, tells
+** it now: its waiters wake early rather than never. [-0, +0, m]
+*/
+static void queue_loss_step (lua_State *L, Stream *s, int sidx,
+                             lua_CFunction fn) {
+  sidx = lua_absindex(L, sidx);
+  if (stream_loop_open(s)) {
+    lua_pushcfunction(L, queue_entry_p);
+    lua_pushvalue(L, sidx);
+    lua_pushcfunction(L, fn);
+    if (lua_pcall(L, 2, 0, 0) == LUA_OK) return;
+    lua_pop(L, 1);
+  }
+  lua_pushcfunction(L, loss_told);
+  lua_pushvalue(L, sidx);
+  lua_call(L, 1, 0);
+}
+
 static int loss_hop (lua_State *L) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
-  if (s != NULL && !s->loss_told) {
-    if (stream_loop_open(s)) queue_entry(L, s, 1, loss_told);
-    else loss_told(L);
-  }
+  if (s != NULL && !s->loss_told) queue_loss_step(L, s, 1, loss_told);
   return 0;
 }
 
 static void tell_loss (lua_State *L, Stream *s, int sidx) {
   if (s->loss_told || s->loss_queued) return;
-  sidx = lua_absindex(L, sidx);
-  if (!stream_loop_open(s)) {  /* nothing would run the hops */
-    lua_pushcfunction(L, loss_told);
-    lua_pushvalue(L, sidx);
-    lua_call(L, 1, 0);
-    return;
-  }
-  queue_entry(L, s, sidx, loss_hop);
   s->loss_queued = 1;
+  queue_loss_step(L, s, sidx, loss_hop);
 }
 
 static void queue_close (lua_State *L, Stream *s, int sidx);
