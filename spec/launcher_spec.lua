@@ -15,46 +15,44 @@ local function script(text)
    return path
 end
 
+-- Runs the script text with the launcher (args after it): output, status.
+local function launch(text, args)
+   local path = script(text)
+   local out, code = run("bin/lua-asyncio " .. path .. (args and " " .. args or ""))
+   os.remove(path)
+   return out, code
+end
+
 describe("lua-asyncio", function()
    it("runs a script as a task: await works at the top level", function()
-      local path = script([[
+      local out, code = launch([[
 local asyncio = require("asyncio")
 local v = asyncio.await(asyncio.sleep(0.01, "slept"))
 print(v, asyncio.current_task() ~= nil, ...)
 print(arg[0] ~= nil, arg[1])
-]])
-      local out, code = run("bin/lua-asyncio " .. path .. " one two")
-      os.remove(path)
+]], "one two")
       assert.equal(0, code)
       assert.equal("slept\ttrue\tone\ttwo\ntrue\tone\n", out)
    end)
 
    it("reports a failing script with where it failed, and exits 1", function()
-      local path = script("local function deep() error('broken') end\ndeep()\n")
-      local out, code = run("bin/lua-asyncio " .. path)
-      os.remove(path)
+      local out, code = launch("local function deep() error('broken') end\ndeep()\n")
       assert.equal(1, code)
       assert.matches("broken", out)
       assert.matches("in %a* ?%a* ?'?deep'?", out)
    end)
 
    it("closes the state at the end as lua5.4 does: finalizers run", function()
-      local path = script('setmetatable({}, { __gc = function() io.stdout:write("finalized\\n") end })\n')
-      local out, code = run("bin/lua-asyncio " .. path)
-      os.remove(path)
+      local out, code = launch('setmetatable({}, { __gc = function() io.stdout:write("finalized\\n") end })\n')
       assert.equal(0, code)
       assert.equal("finalized\n", out)
    end)
 
    it("shows an error object as lua5.4 does: by __tostring, else by its type", function()
-      local path = script("error({ code = 1 })\n")
-      local out, code = run("bin/lua-asyncio " .. path)
-      os.remove(path)
+      local out, code = launch("error({ code = 1 })\n")
       assert.equal(1, code)
       assert.matches("^lua%-asyncio: %(error object is a table value%)\n", out)
-      path = script("error(setmetatable({}, { __tostring = function() return 'custom' end }))\n")
-      out = run("bin/lua-asyncio " .. path)
-      os.remove(path)
+      out = launch("error(setmetatable({}, { __tostring = function() return 'custom' end }))\n")
       assert.matches("^lua%-asyncio: custom\n", out)
       -- as luaL_callmeta: the raw metatable, a string result only, and
       -- the error of a failing __tostring
@@ -65,9 +63,7 @@ print(arg[0] ~= nil, arg[1])
          -- a __tostring raising its own object again ends, as it does there
          ["error(setmetatable({}, { __tostring = function(e) error(e) end }))"] = "%(error object is a table value%)",
       }) do
-         path = script(source .. "\n")
-         out = run("bin/lua-asyncio " .. path)
-         os.remove(path)
+         out = launch(source .. "\n")
          assert.matches("^lua%-asyncio: " .. shown .. "\n", out)
       end
    end)

@@ -11,6 +11,16 @@ end
 
 local cancelled = helper.cancelled
 
+-- Each call (a method called with a dot) fails with an error matching
+-- pattern, which names the method and the class it wants.
+local function each_names_bad_self(calls, pattern)
+   for what, call in pairs(calls) do
+      local ok, err = pcall(call)
+      assert.is_false(ok, what)
+      assert.matches(pattern, err)
+   end
+end
+
 -- The primitives that `<close>` releases, each with a way to tell whether
 -- it is held.
 local lockables = {
@@ -177,17 +187,13 @@ describe("Lock", function()
 
    it("methods called with a dot instead of a colon name the mistake at the caller's line", function()
       local lock, event, cond, sem = asyncio.Lock(), asyncio.Event(), asyncio.Condition(), asyncio.BoundedSemaphore()
-      for what, call in pairs({
+      each_names_bad_self({
          ["lock.release"] = function() lock.release() end,
          ["lock.locked"] = function() local held = lock.locked({}) return held end,
          ["event.set"] = function() event.set() end,
          ["cond.notify"] = function() cond.notify() end,
          ["sem.release"] = function() sem.release() end,
-      }) do
-         local ok, err = pcall(call)
-         assert.is_false(ok, what)
-         assert.matches("^spec/locks_spec.lua:%d+: calling '%w+' on bad self %(asyncio%.%w+ expected, got %w+%)", err)
-      end
+      }, "^spec/locks_spec.lua:%d+: calling '%w+' on bad self %(asyncio%.%w+ expected, got %w+%)")
       assert.is_false(lock:locked()) -- the colon still works
    end)
 
@@ -195,7 +201,7 @@ describe("Lock", function()
       local barrier, executor = asyncio.Barrier(2), asyncio.ThreadPoolExecutor(1)
       local server = await(asyncio.start_server(function() end, "127.0.0.1", 0))
       local guard <close> = asyncio.timeout(5)
-      for what, call in pairs({
+      each_names_bad_self({
          ["barrier.wait"] = function() local aw = barrier.wait() return aw end,
          ["barrier.abort"] = function() local aw = barrier.abort({}) return aw end,
          ["server.close"] = function() server.close() end,
@@ -204,11 +210,7 @@ describe("Lock", function()
          ["guard.expired"] = function() local e = guard.expired() return e end,
          ["executor.submit"] = function() local f = executor.submit(print) return f end,
          ["executor.shutdown"] = function() executor.shutdown() end,
-      }) do
-         local ok, err = pcall(call)
-         assert.is_false(ok, what)
-         assert.matches("^spec/locks_spec.lua:%d+: calling '[%w_]+' on bad self %([%w.]+ expected, got %w+%)", err)
-      end
+      }, "^spec/locks_spec.lua:%d+: calling '[%w_]+' on bad self %([%w.]+ expected, got %w+%)")
       -- the colon still works, and async methods stay async
       assert.is_true(asyncio.iscoroutinefunction(barrier.wait))
       assert.is_true(asyncio.iscoroutinefunction(server.serve_forever))

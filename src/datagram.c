@@ -50,6 +50,8 @@ typedef struct Endpoint {
 } Endpoint;
 
 #define loop_open_(e) (!(e)->loop->closed && (e)->loop->ev != NULL)
+/* closed by close() (maybe still sending its queue), or for good */
+#define closed_(e) ((e)->fd < 0 || (e)->closing)
 
 static Endpoint *check_endpoint (lua_State *L, int idx) {
   return (Endpoint *)luaL_checkudata(L, idx, AIO_DATAGRAM);
@@ -57,7 +59,7 @@ static Endpoint *check_endpoint (lua_State *L, int idx) {
 
 static Endpoint *check_open (lua_State *L, int idx, const char *fname) {
   Endpoint *e = check_endpoint(L, idx);
-  if (e->fd < 0 || e->closing)
+  if (closed_(e))
     luaL_error(L, "attempt to use a closed DatagramEndpoint ('%s')", fname);
   if (e->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   return e;
@@ -412,7 +414,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     return lua_error(L);
   }
   lua_settop(L, 1);
-  if (e->fd < 0 || e->closing) {
+  if (closed_(e)) {
     lua_pushnil(L);
     return 1;
   }
@@ -460,7 +462,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     future_init(L, f, AIO_TFUTURE, 2);
   }
   lua_replace(L, 2);                    /* 2: the future */
-  if (e->fd < 0 || e->closing) {  /* closed by a finalizer the allocation ran: as closed */
+  if (closed_(e)) {  /* closed by a finalizer the allocation ran: as closed */
     lua_pushnil(L);
     return 1;
   }
@@ -492,7 +494,7 @@ static int endpoint_recv (lua_State *L) {
 static int endpoint_close (lua_State *L) {
   Endpoint *e = check_endpoint(L, 1);
   lua_settop(L, 1);
-  if (e->fd < 0 || e->closing) return 0;
+  if (closed_(e)) return 0;
   stop_io(e, &e->rio);
   wake_receiver(L, e, 1);
   if (e->queued > 0 && ev_is_active(&e->wio)) {
@@ -513,7 +515,7 @@ static int endpoint_close (lua_State *L) {
 
 static int endpoint_is_closing (lua_State *L) {
   Endpoint *e = check_endpoint(L, 1);
-  lua_pushboolean(L, e->fd < 0 || e->closing);
+  lua_pushboolean(L, closed_(e));
   return 1;
 }
 

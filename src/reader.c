@@ -103,7 +103,6 @@ static int may_take_in (Stream *s) {
   return 1;
 }
 
-
 /*
 ** An end a take-in just found, right after the read watcher brought bytes
 ** (in this iteration or the one before): Python's transport reads it at
@@ -155,7 +154,7 @@ static int take_in_arrived (Stream *s) {
 */
 static void consume (lua_State *L, Stream *s, size_t n) {
   if (s->held && stream_buffered_in(s) - n <= s->limit) {
-    if (s->ahead && s->fd >= 0 && !s->eof && !s->rerr && stream_loop_open(s))
+    if (stream_ahead_open(s) && stream_loop_open(s))
       stream_start_io(L, s, &s->rio, 1);
     s->held = 0;
   }

@@ -118,9 +118,7 @@ static int wake_reader (lua_State *L) {
 */
 static void queue_next (lua_State *L, lua_CFunction next) {
   lua_settop(L, 1);  /* the stream */
-  lua_pushcfunction(L, next);  /* 2 */
-  lua_getiuservalue(L, 1, ST_UV_LOOP);  /* 3 */
-  loop_ready_push(L, (Loop *)lua_touserdata(L, 3), 3, 2, 1);
+  stream_queue_entry(L, (Stream *)lua_touserdata(L, 1), 1, next);
 }
 
 static int pipe_hop (lua_State *L) {

@@ -248,7 +248,7 @@ void stream_write_failed (lua_State *L, int sidx) {
 ** call_soon hops (_call_connection_lost, then _pipe_connection_lost), and
 ** only then do its waiting drain() and wait_closed() wake. So do these:
 ** loss_hop, then loss_told, which wakes them. Until then a drain begun
-** finds the protocol still connected (writer.c: pipe_lost_just_now).
+** finds the protocol still connected (writer.c: pipe_lost).
 */
 static int loss_told (lua_State *L) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
@@ -259,7 +259,9 @@ static int loss_told (lua_State *L) {
   return 0;
 }
 
-static void queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn) {
+/* Queues fn(stream) for the stream at sidx in its loop's ready queue.
+   [-0, +0, m] */
+void stream_queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn) {
   sidx = lua_absindex(L, sidx);
   lua_pushcfunction(L, fn);
   lua_getiuservalue(L, sidx, ST_UV_LOOP);
@@ -267,9 +269,9 @@ static void queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn) {
   lua_pop(L, 2);
 }
 
-/* (stream, fn): queue_entry under a protected call. */
+/* (stream, fn): stream_queue_entry under a protected call. */
 static int queue_entry_p (lua_State *L) {
-  queue_entry(L, (Stream *)lua_touserdata(L, 1), 1, lua_tocfunction(L, 2));
+  stream_queue_entry(L, (Stream *)lua_touserdata(L, 1), 1, lua_tocfunction(L, 2));
   return 0;
 }
 
@@ -338,11 +340,7 @@ static int close_entry (lua_State *L) {
 
 /* Queues close_entry for the stream at sidx. [-0, +0, m] */
 static void queue_close (lua_State *L, Stream *s, int sidx) {
-  sidx = lua_absindex(L, sidx);
-  lua_pushcfunction(L, close_entry);
-  lua_getiuservalue(L, sidx, ST_UV_LOOP);
-  loop_ready_push(L, s->loop, -1, -2, sidx);
-  lua_pop(L, 2);
+  stream_queue_entry(L, s, sidx, close_entry);
 }
 
 /*
@@ -516,7 +514,7 @@ void stream_take_in (Stream *s) {
 /*
 ** One read of a child's pipe read ahead (stream_reads_ahead), as much as
 ** Python's transport reads in one go; more than twice the limit held
-** stops reading until reads take it down (reader.c: consumed).
+** stops reading until reads take it down (reader.c: consume).
 */
 void stream_take_ahead (Stream *s) {
   fill_as_recv(s, 1);
@@ -817,10 +815,6 @@ static int reader_gone (lua_State *L) {
   lua_getiuservalue(L, 2, LOOP_UV_WATCHERS);
   if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
   if (stream_buffered_out(s) > 0) stream_set_werr(s, EPIPE);
-  else if (!s->werr) {  /* lost with nothing queued: when (writer.c) */
-    s->werr_iteration = s->loop->iterations;
-    s->werr_paused = 0;
-  }
   s->lost = 1;
   close_fd(L, s, 4);
   tell_loss(L, s, 4);

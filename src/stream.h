@@ -146,6 +146,7 @@ void stream_close (lua_State *L, Stream *s, int sidx);
 void stream_abort (lua_State *L, Stream *s, int sidx);
 void stream_peek (Stream *s);
 void stream_take_ahead (Stream *s);
+void stream_queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn);
 void stream_take_in (Stream *s);
 int stream_end_arrived (Stream *s);
 int stream_reader_satisfied (Stream *s);
@@ -188,6 +189,21 @@ void reader_open (lua_State *L, int awaitidx);
 void reader_bind_op (lua_State *L, int opidx, int readeridx);
 void writer_open (lua_State *L, int awaitidx);
 
+/* Python's transport reads at most this much in one go (max_size). */
+#define TAKE_IN_MAX ((size_t)256 * 1024)
+
+/* Whether s is a child's pipe read ahead that has more to read (held by
+   its full buffer or not). */
+static inline int stream_ahead_open (Stream *s) {
+  return s->ahead && s->fd >= 0 && !s->eof && !s->rerr;
+}
+
+/* Whether s reads in the background now, with no reader waiting: a
+   child's pipe, open, not held by its full buffer. */
+static inline int stream_reads_ahead (Stream *s) {
+  return stream_ahead_open(s) && !s->held;
+}
+
 /*
 ** s sent bytes, which a peer in this loop could read: Python's
 ** transport of that peer has them only from the second iteration on
@@ -197,15 +213,6 @@ void writer_open (lua_State *L, int awaitidx);
 ** shows a little early (at_eof), where holding the bytes back would cut a
 ** read short.
 */
-/* Python's transport reads at most this much in one go (max_size). */
-#define TAKE_IN_MAX ((size_t)256 * 1024)
-
-/* Whether s reads in the background now, with no reader waiting: a
-   child's pipe, open, not held by its full buffer. */
-static inline int stream_reads_ahead (Stream *s) {
-  return s->ahead && !s->held && s->fd >= 0 && !s->eof && !s->rerr;
-}
-
 static inline void stream_note_sent (Stream *s) {
   Loop *loop = s->loop;
   unsigned now = loop->iterations + 1;

@@ -92,9 +92,9 @@ end
 -- (a dot for a colon) names the mistake at the caller's line, as the C
 -- classes do, instead of failing inside the library or answering nil.
 -- kinds = {[metatable] = true, ...} are the metatables self may have;
--- classname defaults to cls.__name. The
--- check tail-calls the method, so the levels of its own errors stay the
--- caller's; an async method stays one for iscoroutinefunction.
+-- classname defaults to cls.__name. The check tail-calls the method, so
+-- the levels of its own errors stay the caller's; an async method stays
+-- one for iscoroutinefunction.
 function M.check_self(cls, kinds, classname)
    classname = classname or cls.__name
    local names = {}

@@ -516,13 +516,13 @@ BoundedSemaphore.__tostring = Semaphore.__tostring
 
 M.Barrier = require("asyncio.barrier").constructor(M.Condition, checkcount, check_no_more)
 
--- Each method checks its self first (coroutines.check_self).
-local guard_methods = coroutines.check_self
-guard_methods(Lock, { [Lock] = true })
-guard_methods(Event, { [Event] = true })
-guard_methods(Condition, { [Condition] = true })
-guard_methods(Semaphore, { [Semaphore] = true, [BoundedSemaphore] = true })
-guard_methods(BoundedSemaphore, { [BoundedSemaphore] = true })
+-- Each method checks its self first.
+local check_self = coroutines.check_self
+check_self(Lock, { [Lock] = true })
+check_self(Event, { [Event] = true })
+check_self(Condition, { [Condition] = true })
+check_self(Semaphore, { [Semaphore] = true, [BoundedSemaphore] = true })
+check_self(BoundedSemaphore, { [BoundedSemaphore] = true })
 
 -- The methods Python writes `async def`, for iscoroutinefunction.
 for _, method in ipairs({ Lock.acquire, Event.wait, Condition.acquire, Condition.wait,
