@@ -514,6 +514,29 @@ describe("misuse errors", function()
          pcall(await, asyncio.sleep(0)) -- close cancelled every task, as Python's
       end)())
    end)
+
+   it("name the method when a loop method written in Lua gets no loop", function()
+      -- called with '.' they failed inside the library (events.lua, tasks.lua...)
+      local loop = asyncio.new_event_loop()
+      for _, name in ipairs({ "close", "run_forever", "create_future", "shutdown_default_executor",
+                              "get_exception_handler", "set_debug" }) do
+         assert.equal(("HERE: bad argument #1 to '%s' (event loop expected, got no value)"):format(name),
+            where(function() loop[name]() end))
+      end
+      assert.equal("HERE: bad argument #1 to 'set_exception_handler' (event loop expected, got function)",
+         where(function() loop.set_exception_handler(print) end))
+      assert.equal("HERE: bad argument #1 to 'run_in_executor' (event loop expected, got nil)",
+         where(function() loop.run_in_executor(nil, print) end))
+      assert.equal("HERE: bad argument #1 to 'run_until_complete' (event loop expected, got asyncio.Future)",
+         where(function() loop.run_until_complete(loop:create_future()) end))
+      assert.equal("HERE: bad argument #1 to 'default_exception_handler' (table expected, got nil)",
+         where(function() loop:default_exception_handler() end))
+      -- still async functions, as Python's `async def`
+      assert.is_true(asyncio.iscoroutinefunction(loop.shutdown_default_executor))
+      assert.equal("bad result from 'loop_factory' (event loop expected, got number)",
+         where(function() asyncio.Runner({ loop_factory = function() return 5 end }):run(asyncio.sleep(0)) end))
+      loop:close()
+   end)
 end)
 
 describe("exception handler", function()

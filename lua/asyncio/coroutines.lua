@@ -111,9 +111,14 @@ function M.check_self(cls, kinds, classname)
          end
          return method(self, ...)
       end
-      async_functions[checked] = async_functions[method]
+      M.copy_async(method, checked)
       cls[name] = checked
    end
+end
+
+-- Makes wrapper, a function calling fn, count as async if fn does.
+function M.copy_async(fn, wrapper)
+   async_functions[wrapper] = async_functions[fn]
 end
 
 -- Counts fn, a function of the library that returns a coroutine object

@@ -89,7 +89,7 @@ end
 
 -- Writes the context to stderr: message, then every other field, then the
 -- traceback.
-function Loop.default_exception_handler(_, ctx)
+local function default_exception_handler(_, ctx)
    local lines = { tostring(ctx.message or "Unhandled exception in event loop") }
    local keys = {}
    -- the library's own contexts carry their error under both keys, Python's
@@ -142,7 +142,7 @@ function Loop:call_exception_handler(ctx)
    end
    local handler = self:_lua().exception_handler
    if handler == nil then
-      local ok, err = pcall(Loop.default_exception_handler, self, ctx)
+      local ok, err = pcall(default_exception_handler, self, ctx)
       if not ok then
          io.stderr:write("asyncio: the default exception handler failed: ", describe(err), "\n")
       end
@@ -150,7 +150,7 @@ function Loop:call_exception_handler(ctx)
    end
    local ok, err = xpcall(handler, debug.traceback, self, ctx)
    if not ok then
-      local dok, derr = pcall(Loop.default_exception_handler, self, {
+      local dok, derr = pcall(default_exception_handler, self, {
          message = "Unhandled error in exception handler",
          error = err,
          context = ctx,
@@ -168,7 +168,7 @@ local function report(ctx)
    if loop ~= nil then
       loop:call_exception_handler(ctx)
    else
-      Loop.default_exception_handler(nil, ctx)
+      default_exception_handler(nil, ctx)
    end
 end
 M.report = report
@@ -230,6 +230,37 @@ function Loop:close()
    end
    report_unretrieved(self)
    self:_close() -- a closed current loop stays current, as in Python
+end
+
+Loop.default_exception_handler = function(self, ctx)
+   if type(ctx) ~= "table" then
+      coroutines.argerror(1, "default_exception_handler", "table", ctx)
+   end
+   return default_exception_handler(self, ctx)
+end
+
+-- The loop methods written in Lua (here, in tasks, runners and threads)
+-- check their self as the C ones do, so that loop.close() names the method
+-- instead of failing inside it. Called once every module has added its
+-- methods; the check is a tail call away, so errors raised at level 2
+-- inside a method still blame its caller.
+function M.check_loop_methods()
+   local wrapped = {}
+   for name, method in pairs(Loop) do
+      if type(method) == "function" and debug.getinfo(method, "S").what == "Lua" then
+         wrapped[name] = function(...)
+            if core.typeof((...)) ~= "loop" then
+               local got = select("#", ...) == 0 and "no value" or coroutines.typename((...))
+               error(("bad argument #1 to '%s' (event loop expected, got %s)"):format(name, got), 2)
+            end
+            return method(...)
+         end
+      end
+   end
+   for name, checked in pairs(wrapped) do
+      coroutines.copy_async(Loop[name], checked)
+      Loop[name] = checked
+   end
 end
 
 return M

@@ -43,6 +43,8 @@ for _, name in ipairs({ "asyncio.compose", "asyncio.locks", "asyncio.queues", "a
    end
 end
 
+events.check_loop_methods()
+
 -- The functions that return coroutine objects, as Python's `async def`
 -- ones (gather and shield are plain there too).
 for _, name in ipairs({ "sleep", "wait", "wait_for", "open_connection", "start_server",

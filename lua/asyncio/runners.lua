@@ -119,7 +119,11 @@ local function lazy_init(self)
       events.set_event_loop(self._loop)
       self._set_event_loop = true
    else
-      self._loop = self._loop_factory()
+      local loop = self._loop_factory()
+      if core.typeof(loop) ~= "loop" then
+         error(("bad result from 'loop_factory' (event loop expected, got %s)"):format(coroutines.typename(loop)), 0)
+      end
+      self._loop = loop
    end
    if self._debug ~= nil then
       self._loop:set_debug(self._debug)
