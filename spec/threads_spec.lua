@@ -474,6 +474,37 @@ describe("results from workers", function()
 end)
 
 describe("loop:call_soon_threadsafe", function()
+   -- Each submission has a 2 ms head start, so its poster can cancel it;
+   -- it ends when the poster blocks (Python's thread releases its lock
+   -- there). 20 round trips waiting out the head start take 40 ms or more.
+   local ROUND_TRIPS, HEAD_START = 20, 0.002
+
+   it("from a job that ends runs without waiting out the head start", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local t0 = loop:time()
+      for i = 1, ROUND_TRIPS do
+         local fut = loop:create_future()
+         loop:run_in_executor(nil, function(ref, f, v)
+            ref:call_soon_threadsafe(function(f2, v2) f2:set_result(v2) end, f, v)
+         end, loop, fut, i)
+         assert.equal(i, await(fut))
+      end
+      assert.is_true(loop:time() - t0 < ROUND_TRIPS * HEAD_START)
+   end))
+
+   it("to a loop thread runs at once when the poster's loop waits", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local lt = asyncio.start_loop_thread()
+      await(lt:run_coroutine_threadsafe(function() end)) -- started
+      local t0 = loop:time()
+      for i = 1, ROUND_TRIPS do
+         assert.equal(i, await(lt:run_coroutine_threadsafe(function(x) return x end, i)))
+      end
+      assert.is_true(loop:time() - t0 < ROUND_TRIPS * HEAD_START)
+      lt:stop()
+      lt:join()
+   end))
+
    it("from a job runs before the job's future is done, as in Python", helper.async(function()
       local loop = asyncio.get_running_loop()
       _G.posted_ran = false

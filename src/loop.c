@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "thread.h"
 
 /* Poll for I/O at least this often while callbacks keep the queue busy. */
 #define POLL_EVERY_ITERATIONS 64
@@ -250,6 +251,7 @@ static void poll_io (lua_State *L, Loop *loop, int loopidx, double timeout,
   ioorder_begin(loop);
   if (timeout == 0) ev_run(loop->ev, EVRUN_NOWAIT);
   else {
+    inbox_let_go();  /* this thread may block: what it posted may run */
     if (timeout > 0) {
       /* libev measures from its cached time: refresh it, or a timer armed
          late in a long iteration would fire early */

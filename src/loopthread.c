@@ -145,6 +145,7 @@ static int wait_outcome (lua_State *L, CFuture *cf, int *status) {
       if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
     }
   }
+  inbox_let_go();  /* blocking here: what this thread posted may run */
   pthread_mutex_lock(&thread_lock);
   while (!cf->done) {
     if (forever) pthread_cond_wait(&cf->cv, &thread_lock);
@@ -497,6 +498,7 @@ static int loopthread_stop (lua_State *L) {
 static int loopthread_join (lua_State *L) {
   LoopThread *lt = loopthread_check(L);
   if (!lt->joined) {
+    inbox_let_go();  /* its stop() may run at once */
     pthread_join(lt->thread, NULL);
     lt->joined = 1;
   }

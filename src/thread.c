@@ -214,6 +214,7 @@ static void *worker_main (void *arg) {
     run_job(L, job);
     copy_free(&job->in);
     free(job);
+    inbox_let_go();  /* what the job posted may run: the worker is done */
     pthread_mutex_lock(&thread_lock);
     ex->busy--;
     check_quiet_locked(ex);

@@ -68,6 +68,7 @@ typedef struct Message {
   int status;           /* RESOLVE: RES_* */
   uint64_t target;      /* RESOLVE: id of the pending future */
   double due;           /* not to run before this time (aio_now) */
+  const void *poster;   /* the posting thread (inbox_let_go), by address */
   CopyBuf buf;          /* owned */
   Ticket *ticket;       /* CALL: a reference, or NULL */
   struct CFuture *cf;   /* TASK, CANCEL: a reference */
@@ -77,6 +78,7 @@ Message *msg_new (int kind);
 void msg_free_locked (Message *m);
 int inbox_post_locked (uint64_t inbox, Message *m);
 int inbox_post (uint64_t inbox, Message *m);
+void inbox_let_go (void);
 uint64_t inbox_of (lua_State *L, int loopidx);
 uint64_t inbox_pending (lua_State *L, int loopidx, int futidx);
 int inbox_export (lua_State *L, int objidx, uint64_t *inbox, uint64_t *obj);

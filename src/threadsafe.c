@@ -26,9 +26,21 @@ pthread_mutex_t thread_lock = PTHREAD_MUTEX_INITIALIZER;
 ** A call, task or stop posted from another thread runs no sooner than this
 ** many seconds after it was posted, so the thread that posted it can still
 ** cancel it (as Python's lock on the interpreter makes likely). Messages
-** run in the order posted, so later ones wait as well.
+** run in the order posted, so later ones wait as well. The grace ends
+** early when the posting thread lets go, as a Python thread releases the
+** interpreter's lock when it blocks: inbox_let_go.
 */
 #define GRACE 0.002
+
+/*
+** The inboxes this thread posted to in grace since it last let go; one
+** posting to more than MAX_HELD loops at once leaves the rest to their
+** grace. The address of `poster` tells this thread's messages apart.
+*/
+#define MAX_HELD 8
+static __thread char poster;
+static __thread uint64_t held[MAX_HELD];
+static __thread int nheld;
 
 typedef struct Inbox {
   ev_timer grace;          /* owner thread only: messages not due yet */
@@ -49,6 +61,7 @@ Message *msg_new (int kind) {
   if (m == NULL) return NULL;
   m->kind = kind;
   if (kind != MSG_RESOLVE) m->due = aio_now() + GRACE;
+  m->poster = &poster;
   return m;
 }
 
@@ -85,7 +98,35 @@ int inbox_post_locked (uint64_t id, Message *m) {
   in->tail = m;
   __atomic_store_n(&in->posted, 1, __ATOMIC_RELAXED);
   ev_async_send(in->loop->ev, &in->loop->async);
+  if (m->due > 0 && m->poster == &poster) {
+    int i;
+    for (i = 0; i < nheld && held[i] != id; i++) ;
+    if (i == nheld && nheld < MAX_HELD) held[nheld++] = id;
+  }
   return 1;
+}
+
+/*
+** This thread is about to block (a loop's poll that may wait, a worker's
+** job done, a wait for a concurrent future): what it posted in grace is
+** due now, and the loops it went to are woken to take it in, as Python's
+** loop thread gets the interpreter's lock when the poster blocks.
+*/
+void inbox_let_go (void) {
+  int i;
+  if (nheld == 0) return;
+  pthread_mutex_lock(&thread_lock);
+  for (i = 0; i < nheld; i++) {
+    Inbox *in = find_locked(held[i]);
+    Message *m;
+    int any = 0;
+    if (in == NULL) continue;  /* closed since */
+    for (m = in->head; m != NULL; m = m->next)
+      if (m->poster == &poster && m->due > 0) { m->due = 0; any = 1; }
+    if (any) ev_async_send(in->loop->ev, &in->loop->async);
+  }
+  nheld = 0;
+  pthread_mutex_unlock(&thread_lock);
 }
 
 /* Same, taking thread_lock; frees m if the loop is closed. */
