@@ -587,6 +587,11 @@ describe("streams", function()
          got[#got + 1] = line
       end
       assert.same({ "one", "two\r", "", "last" }, got)
+      -- called with '.', it failed at the first step, inside the library
+      local ok, err = pcall(function() local _ = reader.lines() end)
+      assert.is_false(ok)
+      assert.matches("^spec/streams_spec%.lua:%d+: bad argument #1 to 'lines' %(asyncio%.StreamReader expected, got no value%)$",
+         err)
       writer:close()
       server:close()
    end))

@@ -593,4 +593,21 @@ describe("TaskGroup", function()
       assert.has_error(function() g.create_task(nil, asyncio.sleep(0)) end,
          "bad argument #1 to 'create_task' (TaskGroup expected, got nil)")
    end))
+
+   it("blames the caller's line for an async function not called, and refuses a second close",
+      helper.async(function()
+         local g <close> = asyncio.TaskGroup()
+         local ok, err = pcall(function() g:create_task(asyncio.async(function() end)) end)
+         assert.is_false(ok) -- it named a line of taskgroups.lua
+         assert.matches("^spec/taskgroup_spec%.lua:%d+: bad argument #1 to 'create_task' %(coroutine object "
+            .. "expected, got async function; call it first%)$", err)
+         local h = asyncio.TaskGroup()
+         local close = getmetatable(h).__close
+         close(h)
+         ok, err = pcall(close, h) -- it failed inside, on errors it had let go
+         assert.is_false(ok)
+         assert.matches("TaskGroup <TaskGroup entered> has already been closed$", err)
+         ok, err = pcall(close, nil)
+         assert.matches("bad argument #1 to '__close' %(TaskGroup expected, got nil%)$", err)
+      end))
 end)

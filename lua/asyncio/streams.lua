@@ -246,7 +246,12 @@ function M.open_unix_connection(path, opts)
 end
 
 -- reader:lines() -> iterator over the lines, without their "\n"
-function StreamReader.lines(reader)
+function StreamReader.lines(...)
+   local reader = ...
+   if coroutines.typename(reader) ~= "asyncio.StreamReader" then -- as the C methods say it
+      local got = select("#", ...) == 0 and "no value" or coroutines.typename(reader)
+      error(("bad argument #1 to 'lines' (asyncio.StreamReader expected, got %s)"):format(got), 2)
+   end
    return function()
       local line = await(reader:readline())
       if line ~= nil and line:byte(-1) == 10 then

@@ -122,6 +122,8 @@ function TaskGroup:create_task(coro, opts)
    if not iscoroutine(coro) and type(coro) ~= "function" then
       awaitable.argerror(1, "create_task", "coroutine object or function expected, got "
          .. typename(coro), 2)
+   elseif coroutines.iscoroutinefunction(coro) then -- checked here to name the caller's line
+      awaitable.argerror(1, "create_task", "coroutine object expected, got async function; call it first", 2)
    end
    if opts ~= nil then
       if type(opts) ~= "table" or getmetatable(opts) ~= nil then
@@ -199,6 +201,11 @@ end
 
 -- Leaving the scope with err (nil if the body ended normally).
 function TaskGroup:__close(err)
+   if getmetatable(self) ~= TaskGroup then
+      error("bad argument #1 to '__close' (TaskGroup expected, got " .. typename(self) .. ")", 2)
+   elseif self._errors == nil then -- a second close, called by hand
+      error(("TaskGroup %s has already been closed"):format(tostring(self)), 2)
+   end
    self._exiting = true
    local cancelled = CancelledError:is(err)
    local propagate = cancelled and err or nil
