@@ -590,8 +590,8 @@ describe("streams", function()
       -- called with '.', it failed at the first step, inside the library
       local ok, err = pcall(function() local _ = reader.lines() end)
       assert.is_false(ok)
-      assert.matches("^spec/streams_spec%.lua:%d+: bad argument #1 to 'lines' %(asyncio%.StreamReader expected, got no value%)$",
-         err)
+      assert.matches("^spec/streams_spec%.lua:%d+: bad argument #1 to 'lines' "
+         .. "%(asyncio%.StreamReader expected, got no value%)$", err)
       writer:close()
       server:close()
    end))
