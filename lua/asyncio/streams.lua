@@ -26,15 +26,32 @@ local function badarg(n, fname, msg)
    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 4)
 end
 
-local function checkopts(fname, n, opts)
+-- The options table of fname, argument n: {} for nil; a name it does not
+-- know is refused, as Python refuses an unknown keyword (a silently
+-- ignored ssl=true would talk in the clear).
+local function checkopts(fname, n, opts, known)
    if opts == nil then
       return {}
    end
    if type(opts) ~= "table" then
       badarg(n, fname, "table or nil expected, got " .. coroutines.typename(opts))
    end
+   for k in pairs(opts) do
+      if not known[k] then
+         badarg(n, fname, ("unknown option '%s'%s"):format(tostring(k),
+            k == "ssl" and " (TLS is not supported)" or ""))
+      end
+   end
    return opts
 end
+
+local GETADDRINFO_OPTS = { family = true, type = true, passive = true }
+local CONNECTION_OPTS = { limit = true, nodelay = true, family = true }
+local UNIX_CONNECTION_OPTS = { limit = true }
+local SERVER_OPTS = { limit = true, backlog = true, reuse_port = true, nodelay = true, family = true }
+local UNIX_SERVER_OPTS = { limit = true, backlog = true }
+local DATAGRAM_OPTS = { local_host = true, local_port = true, remote_host = true, remote_port = true,
+                        family = true, reuse_port = true, bufsize = true }
 
 -- A server's backlog as an integer, checked before anything is bound.
 local function checkbacklog(fname, n, backlog)
@@ -130,7 +147,7 @@ local getaddrinfo_co = async(getaddrinfo)
 function M.getaddrinfo(host, port, opts)
    checkhost("getaddrinfo", 1, host)
    port = checkport("getaddrinfo", 2, port)
-   opts = checkopts("getaddrinfo", 3, opts)
+   opts = checkopts("getaddrinfo", 3, opts, GETADDRINFO_OPTS)
    opts = {
       family = checkfamily("getaddrinfo", 3, opts.family),
       type = opts.type,
@@ -223,7 +240,7 @@ local open_connection_co = async(open_connection)
 function M.open_connection(host, port, opts)
    checkhost("open_connection", 1, host)
    port = checkport("open_connection", 2, port)
-   opts = checkopts("open_connection", 3, opts)
+   opts = checkopts("open_connection", 3, opts, CONNECTION_OPTS)
    local limit = checklimit("open_connection", 3, opts.limit)
    local family = checkfamily("open_connection", 3, opts.family)
    return open_connection_co(host, port, family, limit, opts.nodelay ~= false)
@@ -241,7 +258,7 @@ end)
 -- asyncio.open_unix_connection(path [, {limit=}]) -> awaitable reader, writer
 function M.open_unix_connection(path, opts)
    checkpath("open_unix_connection", 1, path)
-   opts = checkopts("open_unix_connection", 2, opts)
+   opts = checkopts("open_unix_connection", 2, opts, UNIX_CONNECTION_OPTS)
    return open_unix_connection_co(path, checklimit("open_unix_connection", 2, opts.limit))
 end
 
@@ -488,7 +505,7 @@ function M.start_server(cb, host, port, opts)
       checkhost("start_server", 2, host)
    end
    port = checkport("start_server", 3, port)
-   opts = checkopts("start_server", 4, opts)
+   opts = checkopts("start_server", 4, opts, SERVER_OPTS)
    local limit = checklimit("start_server", 4, opts.limit)
    checkbacklog("start_server", 4, opts.backlog)
    return start_server_co(cb, host, port, opts, limit)
@@ -505,7 +522,7 @@ end)
 function M.start_unix_server(cb, path, opts)
    checkcb("start_unix_server", cb)
    checkpath("start_unix_server", 2, path)
-   opts = checkopts("start_unix_server", 3, opts)
+   opts = checkopts("start_unix_server", 3, opts, UNIX_SERVER_OPTS)
    checkbacklog("start_unix_server", 3, opts.backlog)
    return start_unix_server_co(cb, path, opts, checklimit("start_unix_server", 3, opts.limit))
 end
@@ -682,7 +699,7 @@ end)
 -- asyncio.open_datagram({local_host=, local_port=, remote_host=,
 -- remote_port=, family=, reuse_port=, bufsize=}) -> awaitable endpoint
 function M.open_datagram(opts)
-   opts = checkopts("open_datagram", 1, opts)
+   opts = checkopts("open_datagram", 1, opts, DATAGRAM_OPTS)
    checkhost("open_datagram", 1, opts.local_host)
    checkhost("open_datagram", 1, opts.remote_host)
    local local_port = checkport("open_datagram", 1, opts.local_port)
