@@ -99,6 +99,17 @@ print(arg[0] ~= nil, arg[1])
       assert.matches("alive", out)
    end)
 
+   it("reports an error whose __tostring fails at the prompt, and goes on", function()
+      -- the REPL died of it, and with it every task made at the prompt
+      local input = "error(setmetatable({}, {__tostring = function() error(\"unshowable\") end}))\n"
+         .. "error(setmetatable({}, {__tostring = function() return {} end}))\n\"alive\"\n"
+      local out, code = run("printf '" .. input .. "' | bin/lua-asyncio")
+      assert.equal(0, code)
+      assert.matches("unshowable", out)
+      assert.matches("error object is a table value", out)
+      assert.matches("alive", out)
+   end)
+
    it("keeps the interpreter and its options below arg[0], as lua5.4 does", function()
       local path = script("print(arg[-1], arg[-2], arg[-3], #arg)\n")
       local out, code = run("lua5.4 -W bin/lua-asyncio " .. path)
