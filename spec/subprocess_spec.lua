@@ -252,6 +252,22 @@ describe("subprocesses", function()
       assert.is_true(asyncio.ProcessLookupError:is(asyncio.OSError.from_errno(3, "ESRCH", "x")))
    end))
 
+   it("signal their own child whatever a script writes in pid, and keep returncode read-only",
+      helper.async(function()
+         local victim, p = exec("sleep", { 10 }), exec("sleep", { 10 })
+         local own = p.pid
+         p.pid = victim.pid -- a plain field, as Python's: kill() went to the victim
+         local ok, err = pcall(function() p.returncode = 0 end) -- wait() returned it
+         assert.is_false(ok)
+         assert.matches("attempt to set the read%-only field 'returncode' of a Process$", err)
+         p:kill()
+         assert.equal(-9, await(p:wait()))
+         assert.is_nil(victim.returncode)
+         assert.equal(own, tostring(p):match("%d+") + 0)
+         victim:kill()
+         assert.equal(-9, await(victim:wait()))
+      end))
+
    it("wake every task waiting, and keep a cancelled wait from the others", helper.async(function()
       local p = exec("sleep", { 10 })
       local w1 = asyncio.create_task(p:wait())

@@ -39,8 +39,22 @@ local POLL_INTERVAL = 0.02
 -- kernel without pidfd_open (for the specs; not exported by asyncio).
 M._poll_exit = false
 
+-- A Process keeps what it acts on in fields of its own: pid is a plain
+-- field as in Python, which a script may change, but signals and reaping
+-- go to _pid; returncode is read-only, as Python's property.
 local Process = { __name = "Process" }
-Process.__index = Process
+function Process.__index(self, key)
+   if key == "returncode" then
+      return rawget(self, "_returncode")
+   end
+   return Process[key]
+end
+function Process.__newindex(self, key, value)
+   if key == "returncode" then
+      error("attempt to set the read-only field 'returncode' of a Process", 2)
+   end
+   rawset(self, key, value)
+end
 
 -- ---------- options ----------
 
@@ -157,11 +171,11 @@ local function exited(self, returncode)
    self._reaped = returncode
    local loop = self._loop
    if loop:is_closed() then -- nothing would run the hops
-      self.returncode = returncode
+      self._returncode = returncode
       return wake_waiters(self, returncode)
    end
    loop:call_soon(function()
-      self.returncode = returncode
+      self._returncode = returncode
       if loop:is_closed() then
          return wake_waiters(self, returncode)
       end
@@ -194,7 +208,7 @@ local function watch_exit(self, loop, pidfd)
          if self._pidfd ~= pidfd then
             return
          end
-         local returncode = core.reap(self.pid)
+         local returncode = core.reap(self._pid)
          if returncode ~= nil then
             close_pidfd(self)
             exited(self, returncode)
@@ -202,7 +216,7 @@ local function watch_exit(self, loop, pidfd)
       end)
    else
       local function poll()
-         local returncode = core.reap(self.pid)
+         local returncode = core.reap(self._pid)
          if returncode == nil then
             loop:call_later(POLL_INTERVAL, poll)
          else
@@ -221,10 +235,10 @@ function Process:__gc()
       return
    end
    close_pidfd(self)
-   local ok, returncode = pcall(core.reap, self.pid)
+   local ok, returncode = pcall(core.reap, self._pid)
    if ok and returncode == nil then
-      pcall(core.kill, self.pid, "SIGKILL")
-      pcall(core.reap, self.pid, true)
+      pcall(core.kill, self._pid, "SIGKILL")
+      pcall(core.reap, self._pid, true)
    end
 end
 
@@ -251,7 +265,7 @@ local function connect_pipes(self, npipes)
    local ok, err = pcall(await, task)
    if not ok then
       if self._reaped == nil then
-         pcall(core.kill, self.pid, "SIGKILL")
+         pcall(core.kill, self._pid, "SIGKILL")
       end
       for _, stream in pairs(self._pipes) do
          stream:close()
@@ -282,7 +296,7 @@ local function spawn(file, argv, opts)
    end
    local pid, pidfd, infd, outfd, errfd = core.spawn(file, argv, env, opts.cwd,
       modes[1], modes[2], modes[3], fds[1], fds[2], fds[3])
-   local self = setmetatable({ pid = pid, _loop = loop, _waiters = {}, _pipes = {} }, Process)
+   local self = setmetatable({ pid = pid, _pid = pid, _loop = loop, _waiters = {}, _pipes = {} }, Process)
    local limit = opts.limit or stream_halves.DEFAULT_LIMIT
    local function pipe(name, fd)
       if fd ~= nil then
@@ -454,7 +468,7 @@ function Process:send_signal(sig)
    if self._reaped ~= nil then
       error(errors.OSError.from_errno(core.ESRCH, "ESRCH", "No such process"), 2)
    end
-   core.kill(self.pid, signum)
+   core.kill(self._pid, signum)
 end
 
 function Process:terminate()
@@ -468,7 +482,7 @@ function Process:kill()
 end
 
 function Process:__tostring()
-   return ("<Process %d>"):format(self.pid)
+   return ("<Process %d>"):format(self._pid)
 end
 
 -- asyncio.subprocess.PIPE and friends, as Python programs spell them.
