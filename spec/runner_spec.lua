@@ -176,6 +176,29 @@ end)))
       assert.equal("ignored the first\nfalse\tinterrupted!\n", out)
    end)
 
+   it("raises the CancelledError of a main task cancelled just before (CPython test_interrupt_cancelled_task)",
+      function()
+         -- the run's handler is Python's plain signal handler: it runs before
+         -- main wakes from the first cancel, and cancels it a second time
+         local out = run_lua([[
+local subtask = async(function(task)
+   await(asyncio.sleep(0))
+   task:cancel()
+   ctrl_c()
+end)
+local runner <close> = asyncio.Runner()
+local ok, err = pcall(runner.run, runner, async(function()
+   asyncio.create_task(subtask(asyncio.current_task()))
+   local _, e = pcall(await, asyncio.sleep(10))
+   print("cancelling", asyncio.current_task():cancelling())
+   error(e, 0)
+end)())
+print(ok, asyncio.CancelledError:is(err))
+print(runner:run(asyncio.sleep(0, "runs on"))) -- a stop() once left queued cut it short
+]])
+         assert.equal("cancelling\t2\nfalse\ttrue\nruns on\n", out)
+      end)
+
    it("ends a run whose main only sleeps (it used to hang)", function()
       local out = run_lua([[
 io.popen(("(sleep 0.1; kill -INT %d) &"):format(require("asyncio.core").getpid())):close()

@@ -35,6 +35,7 @@ typedef struct Watcher {
   struct Watcher *next_fresh;  /* rw: link in loop->fresh while in it */
   int fresh;           /* rw: in loop->fresh */
   int relay;           /* ro: a signal handler queued one iteration late */
+  int immediate;       /* ro: a signal handler run inside the poll */
   dev_t dev;           /* ro: the file the descriptor was when added, */
   ino_t ino;           /*     told by fstat (0, 0: not known) */
 } Watcher;
@@ -150,7 +151,8 @@ static int queue_handle (lua_State *L) {
   lua_rawgeti(L, -1, watcher_key(wt->kind, wt->num));
   if (lua_touserdata(L, -1) == (void *)wt) {
     lua_getiuservalue(L, -1, WATCHER_UV_HANDLE);
-    if (wt->relay) {
+    if (wt->immediate) handle_run(L, wt->loop, lua_gettop(L));
+    else if (wt->relay) {
       lua_pushcfunction(L, relay_signal);
       loop_ready_push(L, wt->loop, 2, -1, -2);
     } else loop_ready_push(L, wt->loop, 2, -1, 0);
@@ -534,13 +536,15 @@ static int loop_add_signal_handler (lua_State *L) {
 }
 
 /*
-** loop:_add_signal_handler_now(sig, fn, ...): the same, the handler queued
-** in the iteration of the poll that saw the signal: asyncio.run's SIGINT,
-** which Python handles in a plain signal handler, at once.
+** loop:_add_signal_handler_now(sig, fn, ...): the same, the handler run
+** inside the poll that saw the signal, before what that poll and the
+** iteration before queued: asyncio.run's SIGINT, which Python handles in
+** a plain signal handler, at once (so a main task cancelled just before
+** the Ctrl-C is cancelled again before it wakes, as in Python).
 */
 static int loop_add_signal_handler_now (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
-  add(L, loop, W_SIGNAL, aio_checksignal(L, 2, 1));
+  add(L, loop, W_SIGNAL, aio_checksignal(L, 2, 1))->immediate = 1;
   return 0;
 }
 
