@@ -141,6 +141,28 @@ describe("Lock", function()
       assert.same({ 1, 2, 3, 4, 5, 6 }, order)
    end))
 
+   it("keeps the order of the others when waiters are cancelled at either end or between",
+      helper.async(function()
+         local lock = asyncio.Lock()
+         await(lock:acquire())
+         local order, tasks = {}, {}
+         for i = 1, 9 do
+            tasks[i] = spawn(function()
+               local _ <close> = await(lock:acquire())
+               order[#order + 1] = i
+            end)
+         end
+         await(asyncio.sleep(0))
+         for _, i in ipairs({ 1, 9, 2, 5, 8, 3 }) do
+            tasks[i]:cancel()
+         end
+         await(asyncio.sleep(0))
+         lock:release()
+         tasks[10] = { return_exceptions = true }
+         await(asyncio.gather(table.unpack(tasks, 1, 10)))
+         assert.same({ 4, 6, 7 }, order)
+      end))
+
    it("a waiter cancelled after it was woken does not keep the lock", helper.async(function()
       local lock = asyncio.Lock()
       await(lock:acquire())

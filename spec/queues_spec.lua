@@ -127,6 +127,29 @@ describe("Queue", function()
       assert.same({ "1:a", "2:b", "3:c", "4:d", "5:e" }, got)
    end))
 
+   it("keeps the order of the others when getters are cancelled at either end or between", helper.async(function()
+      -- a cancelled waiter leaves the list from whichever side is nearer
+      local q = asyncio.Queue()
+      local got, tasks = {}, {}
+      for i = 1, 9 do
+         tasks[i] = spawn(function()
+            local v = await(q:get())
+            got[#got + 1] = i .. ":" .. v
+         end)
+      end
+      await(asyncio.sleep(0))
+      for _, i in ipairs({ 1, 9, 2, 5, 8, 3 }) do
+         tasks[i]:cancel()
+      end
+      await(asyncio.sleep(0))
+      for _, v in ipairs({ "a", "b", "c" }) do
+         q:put_nowait(v)
+      end
+      await(asyncio.sleep(0))
+      assert.same({ "4:a", "6:b", "7:c" }, got)
+      assert.equal(0, q:qsize())
+   end))
+
    it("queues a woken getter's step where Python queues its waiter's callback", helper.async(function()
       -- Python 3.13 prints ['cs1', 'a 1', 'cs2', 'b 2', 'main']
       local loop = asyncio.get_running_loop()

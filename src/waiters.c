@@ -56,28 +56,47 @@ void waiters_wake_all (lua_State *L, Waiters *w, int listidx) {
   }
 }
 
+/* Whether slot i of the list at listidx holds the value at tidx. */
+static int holds (lua_State *L, int listidx, lua_Integer i, int tidx) {
+  int same;
+  lua_rawgeti(L, listidx, i);
+  same = lua_rawequal(L, -1, tidx);
+  lua_pop(L, 1);
+  return same;
+}
+
 /*
 ** Removes the task at tidx from the list if it is there, keeping the
-** others in order. [-0, +0, -]
+** others in order. It is looked for from both ends at once, and the
+** shorter side moves into the gap: tasks cancelled in the order they
+** came, or in the reverse order, cost one step each, not the length of
+** the list. [-0, +0, -]
 */
 void waiters_remove (lua_State *L, Waiters *w, int listidx, int tidx) {
-  lua_Integer i;
+  lua_Integer front = w->head + 1, back = w->tail, i;
   listidx = lua_absindex(L, listidx);
   tidx = lua_absindex(L, tidx);
-  for (i = w->head + 1; i <= w->tail; i++) {
-    int found;
-    lua_rawgeti(L, listidx, i);
-    found = lua_rawequal(L, -1, tidx);
-    lua_pop(L, 1);
-    if (found) {
-      for (; i < w->tail; i++) {
-        lua_rawgeti(L, listidx, i + 1);
-        lua_rawseti(L, listidx, i);
-      }
-      lua_pushnil(L);
-      lua_rawseti(L, listidx, w->tail--);
-      if (w->head == w->tail) w->head = w->tail = 0;
-      return;
-    }
+  for (;;) {
+    if (front > back) return;  /* not there */
+    if (holds(L, listidx, front, tidx)) { i = front; break; }
+    if (holds(L, listidx, back, tidx)) { i = back; break; }
+    front++;
+    back--;
   }
+  if (i - w->head <= w->tail - i) {  /* nearer the head: shift those up */
+    for (; i > w->head + 1; i--) {
+      lua_rawgeti(L, listidx, i - 1);
+      lua_rawseti(L, listidx, i);
+    }
+    lua_pushnil(L);
+    lua_rawseti(L, listidx, ++w->head);
+  } else {
+    for (; i < w->tail; i++) {
+      lua_rawgeti(L, listidx, i + 1);
+      lua_rawseti(L, listidx, i);
+    }
+    lua_pushnil(L);
+    lua_rawseti(L, listidx, w->tail--);
+  }
+  if (w->head == w->tail) w->head = w->tail = 0;
 }

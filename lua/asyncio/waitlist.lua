@@ -25,23 +25,43 @@ function M:count()
 end
 
 -- Removes fut if it is still there (in Python, removing a missing waiter
--- is an error that the primitives never make).
+-- is an error that the primitives never make). It is looked for from both
+-- ends at once and the shorter side moves into the gap, so waiters
+-- cancelled in the order they came, or in the reverse order, cost a step
+-- each, not the length of the list.
 function M:remove(fut)
    local head, tail = self.head, self.tail
-   for i = head, tail do
-      if self[i] == fut then
-         for j = i, head + 1, -1 do
-            self[j] = self[j - 1]
-         end
-         self[head] = nil
-         if head == tail then
-            self.head, self.tail = 1, 0
-         else
-            self.head = head + 1
-         end
-         return
+   local front, back, at = head, tail, nil
+   while front <= back do
+      if self[front] == fut then
+         at = front
+         break
+      elseif self[back] == fut then
+         at = back
+         break
       end
+      front, back = front + 1, back - 1
    end
+   if at == nil then
+      return
+   end
+   if at - head <= tail - at then
+      for j = at, head + 1, -1 do
+         self[j] = self[j - 1]
+      end
+      self[head] = nil
+      head = head + 1
+   else
+      for j = at, tail - 1 do
+         self[j] = self[j + 1]
+      end
+      self[tail] = nil
+      tail = tail - 1
+   end
+   if head > tail then
+      head, tail = 1, 0
+   end
+   self.head, self.tail = head, tail
 end
 
 -- Iterates over the waiters in order: for i, fut in list:each() do.
