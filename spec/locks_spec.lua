@@ -258,6 +258,32 @@ describe("Lock", function()
       loop:close()
    end)
 
+   it("methods refuse arguments past their own, as Python's (threading-style timeouts waited forever)",
+      function()
+         local lock, ev, cond = asyncio.Lock(), asyncio.Event(), asyncio.Condition()
+         local sem, barrier = asyncio.Semaphore(1), asyncio.Barrier(2)
+         local function err_of(f)
+            local ok, err = pcall(f)
+            assert.is_false(ok)
+            return (err:gsub("^spec/locks_spec%.lua:%d+: ", "HERE: "))
+         end
+         assert.equal("HERE: bad argument #1 to 'wait' (no value expected, got number)",
+            err_of(function() local _ = ev:wait(0.1) end))
+         assert.equal("HERE: bad argument #1 to 'acquire' (no value expected, got boolean)",
+            err_of(function() local _ = lock:acquire(false) end))
+         assert.equal("HERE: bad argument #1 to 'release' (no value expected, got number)",
+            err_of(function() sem:release(2) end)) -- it released one
+         assert.equal("HERE: bad argument #2 to 'wait_for' (no value expected, got number)",
+            err_of(function() local _ = cond:wait_for(print, 1) end))
+         assert.equal("HERE: bad argument #1 to 'wait' (no value expected, got number)",
+            err_of(function() local _ = barrier:wait(1) end))
+         assert.equal("HERE: bad argument #1 to 'set' (no value expected, got number)",
+            err_of(function() ev:set(1) end))
+         assert.is_false(ev:is_set())
+         assert.equal(1, sem._value)
+         cond:notify(1) -- what they take still passes
+      end)
+
    it("raises when acquired outside a task", function()
       local lock = asyncio.Lock()
       local ok, err = pcall(await, lock:acquire())

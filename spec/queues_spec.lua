@@ -200,6 +200,32 @@ describe("Queue", function()
       assert.matches("Queue expected, got table", err)
    end)
 
+   it("refuses arguments past a method's own, as Python's (q:get(false) waited forever)", function()
+      local ok, err = pcall(asyncio.Queue, 1, asyncio.get_event_loop())
+      assert.is_false(ok)
+      assert.matches("bad argument #2 to 'Queue' %(no value expected, got asyncio.Loop%)", err)
+      local q = asyncio.Queue()
+      for name, call in pairs({
+         get = function() local _ = q:get(false) end,
+         get_nowait = function() q:get_nowait(1) end,
+         join = function() local _ = q:join(1) end,
+         task_done = function() q:task_done(1) end,
+         qsize = function() q:qsize(1) end,
+      }) do
+         ok, err = pcall(call)
+         assert.is_false(ok)
+         assert.matches("^spec/queues_spec%.lua:%d+: bad argument #1 to '" .. name .. "' %(no value expected", err)
+      end
+      ok, err = pcall(function() local _ = q:put(1, false) end)
+      assert.is_false(ok)
+      assert.matches("^spec/queues_spec%.lua:%d+: bad argument #2 to 'put' %(no value expected, got boolean%)$", err)
+      ok, err = pcall(function() q:put_nowait(1, 2) end)
+      assert.is_false(ok)
+      assert.matches("bad argument #2 to 'put_nowait' %(no value expected, got number%)$", err)
+      assert.equal(0, q:qsize())
+      q:shutdown(true) -- what they take still passes
+   end)
+
    it("raises from task_done() called more times than items were put", function()
       local q = asyncio.Queue()
       local ok, err = pcall(q.task_done, q)

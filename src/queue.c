@@ -302,8 +302,20 @@ static int join_op (lua_State *L) {
 
 /* ---------- methods ---------- */
 
+/*
+** Refuses arguments past the method's n (self excluded), as Python's
+** TypeError: a threading-style q:get(false) or q:put(item, 1) would wait
+** forever. [-0, +0, v]
+*/
+static void no_more (lua_State *L, int n) {
+  if (lua_gettop(L) > n + 1)
+    luaL_argerror(L, n + 2, lua_pushfstring(L, "no value expected, got %s",
+                                            luaL_typename(L, n + 2)));
+}
+
 static int queue_join (lua_State *L) {
   self(L);
+  no_more(L, 0);
   lua_getiuservalue(L, 1, QUEUE_UV_JOINOP);
   return 1;
 }
@@ -321,6 +333,7 @@ static int queue_join (lua_State *L) {
 
 static int queue_get (lua_State *L) {
   if (!ISSELF(L)) luaL_typeerror(L, 1, "Queue");
+  no_more(L, 0);
   lua_pushvalue(L, lua_upvalueindex(2));
   return 1;
 }
@@ -331,6 +344,7 @@ static int queue_get (lua_State *L) {
 */
 static int queue_put (lua_State *L) {
   if (!ISSELF(L)) luaL_typeerror(L, 1, "Queue");
+  no_more(L, 1);
   if (lua_isnoneornil(L, 2))
     return luaL_argerror(L, 2, "nil is not a valid queue item");
   lua_pushvalue(L, lua_upvalueindex(2));
@@ -379,6 +393,7 @@ static void set_method (lua_State *L, int pidx, int qidx, int reusidx,
 
 static int queue_put_nowait (lua_State *L) {
   Queue *q = self(L);
+  no_more(L, 1);
   if (lua_isnoneornil(L, 2))
     return luaL_argerror(L, 2, "nil is not a valid queue item");
   lua_settop(L, 2);
@@ -389,6 +404,7 @@ static int queue_put_nowait (lua_State *L) {
 
 static int queue_get_nowait (lua_State *L) {
   Queue *q = self(L);
+  no_more(L, 0);
   lua_settop(L, 1);
   if (q->n == 0) return raise_error(L, q->shutdown ? "QueueShutDown" : "QueueEmpty");
   lua_getiuservalue(L, 1, QUEUE_UV_ITEMS);  /* 2 */
@@ -397,6 +413,7 @@ static int queue_get_nowait (lua_State *L) {
 
 static int queue_task_done (lua_State *L) {
   Queue *q = self(L);
+  no_more(L, 0);
   if (q->unfinished <= 0) return luaL_error(L, "task_done() called too many times");
   if (--q->unfinished == 0) finished(L, q, 1);
   return 0;
@@ -405,6 +422,7 @@ static int queue_task_done (lua_State *L) {
 /* q:shutdown([immediate]) */
 static int queue_shutdown (lua_State *L) {
   Queue *q = self(L);
+  no_more(L, 1);
   int immediate = lua_toboolean(L, 2);
   lua_settop(L, 1);
   q->shutdown = 1;
@@ -420,17 +438,23 @@ static int queue_shutdown (lua_State *L) {
 }
 
 static int queue_qsize (lua_State *L) {
-  lua_pushinteger(L, self(L)->n);
+  Queue *q = self(L);
+  no_more(L, 0);
+  lua_pushinteger(L, q->n);
   return 1;
 }
 
 static int queue_empty (lua_State *L) {
-  lua_pushboolean(L, self(L)->n == 0);
+  Queue *q = self(L);
+  no_more(L, 0);
+  lua_pushboolean(L, q->n == 0);
   return 1;
 }
 
 static int queue_full (lua_State *L) {
-  lua_pushboolean(L, isfull(self(L)));
+  Queue *q = self(L);
+  no_more(L, 0);
+  lua_pushboolean(L, isfull(q));
   return 1;
 }
 

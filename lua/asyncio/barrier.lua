@@ -132,6 +132,6 @@ end
 for _, method in ipairs({ Barrier.wait, Barrier.reset, Barrier.abort }) do
    coroutines.mark_async(method)
 end
-coroutines.check_self(Barrier, { [Barrier] = true })
+coroutines.check_self(Barrier, { [Barrier] = true }, nil, { wait = 0, reset = 0, abort = 0 })
 
 return M

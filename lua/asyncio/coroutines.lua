@@ -94,8 +94,10 @@ end
 -- kinds = {[metatable] = true, ...} are the metatables self may have;
 -- classname defaults to cls.__name. The check tail-calls the method, so
 -- the levels of its own errors stay the caller's; an async method stays
--- one for iscoroutinefunction.
-function M.check_self(cls, kinds, classname)
+-- one for iscoroutinefunction. arity = {[name] = n}, if given, refuses more
+-- than n arguments after self to the methods it names, as Python's
+-- TypeError does.
+function M.check_self(cls, kinds, classname, arity)
    classname = classname or cls.__name
    local names = {}
    for name, fn in pairs(cls) do
@@ -105,9 +107,13 @@ function M.check_self(cls, kinds, classname)
    end
    for _, name in ipairs(names) do
       local method = cls[name]
+      local nmax = arity and arity[name] or math.huge
       local function checked(self, ...)
          if not kinds[getmetatable(self)] then
             error(("calling '%s' on bad self (%s expected, got %s)"):format(name, classname, typename(self)), 2)
+         elseif select("#", ...) > nmax then -- as Python's TypeError: ev:wait(0.1) would wait forever
+            error(("bad argument #%d to '%s' (no value expected, got %s)"):format(nmax + 1, name,
+               typename((select(nmax + 1, ...)))), 2)
          end
          return method(self, ...)
       end

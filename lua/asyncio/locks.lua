@@ -516,13 +516,17 @@ BoundedSemaphore.__tostring = Semaphore.__tostring
 
 M.Barrier = require("asyncio.barrier").constructor(M.Condition, checkcount, check_no_more)
 
--- Each method checks its self first.
+-- Each method checks its self first, and refuses arguments past its own,
+-- as Python's: a threading-style timeout, ev:wait(0.1) or
+-- lock:acquire(false), would wait forever, and sem:release(2) release one.
 local check_self = coroutines.check_self
-check_self(Lock, { [Lock] = true })
-check_self(Event, { [Event] = true })
-check_self(Condition, { [Condition] = true })
-check_self(Semaphore, { [Semaphore] = true, [BoundedSemaphore] = true })
-check_self(BoundedSemaphore, { [BoundedSemaphore] = true })
+local ARITY = { acquire = 0, release = 0, locked = 0, is_set = 0, set = 0, clear = 0, wait = 0,
+                wait_for = 1, notify = 1, notify_all = 0 }
+check_self(Lock, { [Lock] = true }, nil, ARITY)
+check_self(Event, { [Event] = true }, nil, ARITY)
+check_self(Condition, { [Condition] = true }, nil, ARITY)
+check_self(Semaphore, { [Semaphore] = true, [BoundedSemaphore] = true }, nil, ARITY)
+check_self(BoundedSemaphore, { [BoundedSemaphore] = true }, nil, ARITY)
 
 -- The methods Python writes `async def`, for iscoroutinefunction.
 for _, method in ipairs({ Lock.acquire, Event.wait, Condition.acquire, Condition.wait,
