@@ -276,6 +276,30 @@ describe("Queue", function()
    end)
 end)
 
+describe("the storage of a queue", function()
+   it("is given back when a large backlog drains, for each kind of queue", function()
+      -- it kept the table of its largest backlog (16 MB for a million items)
+      for make, first in pairs({ [asyncio.Queue] = 7, [asyncio.LifoQueue] = 3, [asyncio.PriorityQueue] = 3 }) do
+         local q = make()
+         helper.full_gc()
+         local before = collectgarbage("count")
+         for i = 1, 100000 do
+            q:put_nowait(i)
+         end
+         assert.is_true(collectgarbage("count") - before > 1000) -- KiB: the backlog's table
+         for _ = 1, 100000 do
+            q:get_nowait()
+         end
+         helper.full_gc()
+         assert.is_true(collectgarbage("count") - before < 64)
+         q:put_nowait(7) -- and it works on, from a small table
+         q:put_nowait(3)
+         assert.equal(2, q:qsize())
+         assert.equal(first, q:get_nowait())
+      end
+   end)
+end)
+
 describe("LifoQueue", function()
    it("hands out the last item first", helper.async(function()
       local q = asyncio.LifoQueue()

@@ -92,6 +92,7 @@ static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
 */
 static int take (lua_State *L, Queue *q, int qidx, int tidx) {
   store_pop(L, q, tidx);
+  store_shrink(L, q, qidx);
   wake_next(L, qidx, &q->putters, QUEUE_UV_PUTTERS);
   return 1;
 }

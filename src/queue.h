@@ -46,7 +46,7 @@ typedef struct Queue {
   lua_Number maxsize;      /* ro: <= 0 means unbounded */
   lua_Integer n;           /* rw: items stored (queue_store.c) */
   lua_Integer head;        /* rw: fifo: ring slot before the first item */
-  lua_Integer cap;         /* rw: fifo: ring capacity */
+  lua_Integer cap;         /* rw: fifo: ring capacity; else peak count */
   lua_Integer unfinished;  /* rw: items put and not yet task_done()'d */
   lua_Integer changes;     /* rw: bumped by every change of the items */
   Waiters getters, putters, joiners;
@@ -58,6 +58,7 @@ typedef struct Queue {
 
 void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx);
 void store_pop (lua_State *L, Queue *q, int tidx);
+void store_shrink (lua_State *L, Queue *q, int qidx);
 void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i);
 void store_clear (lua_State *L, Queue *q, int qidx);
 

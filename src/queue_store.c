@@ -13,6 +13,13 @@
 
 #define RING_MIN 8
 
+/*
+** A queue that drains with room for this many items or more gives its
+** table back and starts small again, as Python's deque frees its blocks:
+** a burst does not keep its memory for the queue's life.
+*/
+#define SHRINK_FROM 1024
+
 /* How deep items nested as tuples may be compared (cycles end here). */
 #define MAX_DEPTH 100
 
@@ -245,6 +252,7 @@ void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
     default:
       heap_push(L, q, tidx, itemidx);
   }
+  if (q->kind != QUEUE_FIFO && q->n > q->cap) q->cap = q->n;  /* peak */
 }
 
 /* Takes out the next item (there is one) and pushes it. [-0, +1, e] */
@@ -266,6 +274,26 @@ void store_pop (lua_State *L, Queue *q, int tidx) {
     default:
       heap_pop(L, q, tidx);
   }
+}
+
+/*
+** After a pop (the item on top, kept): if that emptied a queue whose table
+** grew large (cap: the ring's capacity, or the peak count of a stack or
+** heap), a new empty table replaces it. Making it may run a finalizer that
+** puts an item: then the old table stays. [-0, +0, m]
+*/
+void store_shrink (lua_State *L, Queue *q, int qidx) {
+  lua_Integer changes = q->changes;
+  if (q->n > 0 || q->cap < SHRINK_FROM) return;
+  qidx = lua_absindex(L, qidx);
+  lua_newtable(L);
+  if (q->changes != changes || q->n > 0) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  store_sync_ops(L, qidx);
+  q->head = q->cap = 0;
 }
 
 /* Pushes the i-th stored item (1-based, in storage order). [-0, +1, -] */
