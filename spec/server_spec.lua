@@ -643,4 +643,35 @@ describe("servers", function()
          writer:close()
          server:close()
       end))
+
+   it("refuse a zero byte in a host, service or signal name (the system cut the name there)",
+      helper.async(function()
+         -- "127.0.0.1\0.example.org" connected to 127.0.0.1: not the host a program checked
+         assert.has_error(function() asyncio.open_connection("127.0.0.1\0.example.org", 1) end,
+            "bad argument #1 to 'open_connection' (embedded zero in the host name)")
+         assert.has_error(function() asyncio.getaddrinfo("localhost", "80\0junk") end,
+            "bad argument #2 to 'getaddrinfo' (embedded zero in the service name)")
+         assert.has_error(function() asyncio.start_server(echo_handler, "127.0.0.1\0x", 0) end,
+            "bad argument #2 to 'start_server' (embedded zero in the host name)")
+         assert.has_error(function() asyncio.start_server(echo_handler, { "127.0.0.1", "::1\0x" }, 0) end,
+            "bad argument #2 to 'start_server' (embedded zero in the host name at index 2)")
+         assert.has_error(function() asyncio.open_datagram({ local_host = "127.0.0.1\0x" }) end,
+            "bad argument #1 to 'open_datagram' (embedded zero in the host name)")
+         local loop = asyncio.get_running_loop()
+         assert.has_error(function() loop:add_signal_handler("SIGUSR1\0x", print) end,
+            "bad argument #1 to 'add_signal_handler' (embedded zero in the signal name)")
+         local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+         local _, port = server:getsockname()
+         local _, writer = await(asyncio.open_connection("127.0.0.1", port))
+         assert.is_nil(writer:get_extra_info("peername\0x")) -- it answered the peername
+         assert.equal("127.0.0.1", (writer:get_extra_info("peername")))
+         local ep = await(asyncio.open_datagram({ local_host = "127.0.0.1", local_port = 0 }))
+         assert.has_error(function() ep:send("x", "127.0.0.1\0x", port) end,
+            "bad argument #2 to 'send' (embedded zero in the host)")
+         assert.has_error(function() ep:send("x", "127.0.0.1") end, -- it raised EINVAL from the system
+            "bad argument #3 to 'send' (port expected after a host)")
+         ep:close()
+         writer:close()
+         server:close()
+      end))
 end)

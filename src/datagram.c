@@ -231,7 +231,11 @@ static void checkaddr (lua_State *L, Endpoint *e, int a,
   lua_Integer port;
   if (lua_isnil(L, a)) luaL_argerror(L, a, "host expected");
   host = luaL_checklstring(L, a, &hostlen);
-  port = luaL_optinteger(L, a + 1, 0);
+  if (strlen(host) != hostlen)  /* the address would be cut there */
+    luaL_argerror(L, a, "embedded zero in the host");
+  if (lua_isnoneornil(L, a + 1))  /* a datagram to port 0 is EINVAL */
+    luaL_argerror(L, a + 1, "port expected after a host");
+  port = luaL_checkinteger(L, a + 1);
   msg = socket_toaddr(e->family, host, hostlen, port, ss, len);
   if (msg != NULL) luaL_argerror(L, msg[0] == 'p' ? a + 1 : a, msg);
 }

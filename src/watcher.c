@@ -471,8 +471,13 @@ static const struct { const char *name; int num; } signal_names[] = {
 */
 static int signal_lookup (lua_State *L, int arg, int tocatch, const char **why) {
   if (lua_type(L, arg) == LUA_TSTRING) {
-    const char *s = lua_tostring(L, arg);
+    size_t len;
+    const char *s = lua_tolstring(L, arg, &len);
     int i;
+    if (strlen(s) != len) {  /* "SIGUSR1\0x" is no signal's name */
+      *why = "embedded zero in the signal name";
+      return -1;
+    }
     for (i = 0; signal_names[i].name != NULL; i++)
       if (strcmp(s, signal_names[i].name) == 0
           || strcmp(s, signal_names[i].name + 3) == 0)

@@ -401,8 +401,11 @@ static int writer_is_closing (lua_State *L) {
 */
 static int writer_get_extra_info (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
-  const char *name = luaL_checkstring(L, 2);
-  int peer = strcmp(name, "peername") == 0;
+  size_t namelen;
+  const char *name = luaL_checklstring(L, 2, &namelen);
+  int peer;
+  if (strlen(name) != namelen) name = "";  /* "peername\0x" names nothing */
+  peer = strcmp(name, "peername") == 0;
   lua_settop(L, 3);
   if (peer || strcmp(name, "sockname") == 0) {
     stream_keep_names(s);

@@ -92,6 +92,8 @@ local function checkport(fname, n, port)
       return p
    elseif port ~= nil and type(port) ~= "string" then
       badarg(n, fname, "port number or service name expected, got " .. coroutines.typename(port))
+   elseif port ~= nil and port:find("\0", 1, true) then -- the resolver would cut it there
+      badarg(n, fname, "embedded zero in the service name")
    end
    return port
 end
@@ -116,6 +118,10 @@ end
 local function checkhost(fname, n, host)
    if host ~= nil and type(host) ~= "string" then
       badarg(n, fname, "string or nil expected, got " .. coroutines.typename(host))
+   elseif host ~= nil and host:find("\0", 1, true) then
+      -- the resolver would cut it there: "127.0.0.1\0.example.org" is
+      -- not the host a program checked (Python: ValueError)
+      badarg(n, fname, "embedded zero in the host name")
    end
 end
 
@@ -497,6 +503,8 @@ function M.start_server(cb, host, port, opts)
          if type(host[i]) ~= "string" then
             badarg(2, "start_server", "list of host strings expected, got "
                .. coroutines.typename(host[i]) .. " at index " .. i)
+         elseif host[i]:find("\0", 1, true) then
+            badarg(2, "start_server", "embedded zero in the host name at index " .. i)
          end
          list[i] = host[i]
       end
