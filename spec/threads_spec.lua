@@ -446,6 +446,26 @@ describe("a loop's reference in another thread", function()
       lt:join()
       loop:close()
    end)
+
+   it("refuses call_soon_threadsafe() without a function at the call, as a loop thread's handle does", function()
+      -- it was posted, and failed in the loop's thread on a line of the library
+      local loop = asyncio.new_event_loop()
+      local lt = asyncio.start_loop_thread()
+      local ok, err = pcall(function() local h = lt:call_soon_threadsafe() return h end)
+      assert.is_false(ok)
+      assert.matches("^spec/threads_spec%.lua:%d+: bad argument #1 to 'call_soon_threadsafe' "
+         .. "%(function expected, got no value%)$", err)
+      local cf = lt:run_coroutine_threadsafe(function(ref)
+         local ok2, err2 = pcall(function() local h = ref:call_soon_threadsafe(nil, 1) return h end)
+         return ok2, err2
+      end, loop)
+      local ok2, err2 = cf:result(5)
+      assert.is_false(ok2)
+      assert.matches("bad argument #1 to 'call_soon_threadsafe' %(function expected, got nil%)$", err2)
+      lt:stop()
+      lt:join()
+      loop:close()
+   end)
 end)
 
 describe("results from workers", function()

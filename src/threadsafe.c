@@ -568,6 +568,10 @@ void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
   Ticket *t, **box;
   CopyBuf b;
   copy_init(&b);
+  if (n <= 0 || lua_isnil(L, fnidx)) {  /* it failed in the other thread */
+    lua_pushstring(L, n <= 0 ? "function expected, got no value" : "function expected, got nil");
+    copy_argerror(L, &b, fname, fnarg, level);
+  }
   if (!copy_dump(L, &b, fnidx, n, 1, NULL, &bad))
     copy_argerror(L, &b, fname, fnarg + bad, level);
   box = (Ticket **)lua_newuserdatauv(L, sizeof(Ticket *), 0);
