@@ -790,6 +790,28 @@ describe("start_loop_thread", function()
       assert.is_nil(lt:run_coroutine_threadsafe(function() return _G.ran end):result(5))
    end)
 
+   it("refuses a coroutine object it cannot copy by what it is, and leaves it unawaited", helper.async(function()
+      -- it blamed the library's upvalues ('core', 'await') or a C function
+      local function refusal(aw)
+         local ok, err = pcall(function() local cf = lt:run_coroutine_threadsafe(aw) return cf end)
+         assert.is_false(ok)
+         return (err:gsub("^spec/threads_spec%.lua:%d+: ", "HERE: "))
+      end
+      local sleeping = asyncio.sleep(0.001, "still mine")
+      assert.equal("HERE: bad argument #1 to 'run_coroutine_threadsafe' (a coroutine object of asyncio's own "
+         .. "functions (sleep, wait_for, to_thread...) cannot be copied; pass a function that awaits it)",
+         refusal(sleeping))
+      assert.equal("still mine", await(sleeping)) -- it counted as awaited
+      assert.matches("%(a shared coroutine object, such as sleep%(0%) or q:get%(%), cannot be copied;",
+         refusal(asyncio.sleep(0)))
+      local up = 1
+      local with_upvalue = asyncio.async(function() return up end)()
+      assert.matches("%(cannot copy the coroutine object's function: the function has an upvalue 'up'",
+         refusal(with_upvalue))
+      await(with_upvalue)
+      assert.matches("%(the coroutine object was awaited already;", refusal(with_upvalue))
+   end))
+
    it("is awaitable from a task without blocking the loop", helper.async(function()
       local cf = lt:run_coroutine_threadsafe(function()
          local aio = require("asyncio")

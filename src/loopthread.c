@@ -439,6 +439,42 @@ static int loopthread_call_soon_threadsafe (lua_State *L) {
 ** the inbox and pushes its concurrent future; misuse is reported `level`
 ** levels up. [-0, +1, e]
 */
+/*
+** A coroutine object that cannot go to another thread is refused here, by
+** what it is, before coro_unwrap_body counts it as awaited: one of the
+** library's own (sleep, wait_for...: their functions are internal), one
+** shared (sleep(0), q:get()), or one awaited already. [-0, +0, v]
+*/
+static void check_coroutine_object (lua_State *L, int fnidx, int level) {
+  Coro *c = coro_test(L, fnidx);
+  const char *why;
+  if (c == NULL && !(lua_type(L, fnidx) == LUA_TTABLE && coro_is(L, fnidx))) return;
+  if (c == NULL || lua_topointer(L, fnidx) == aio_rt(L)->sleep0)
+    why = "a shared coroutine object, such as sleep(0) or q:get(), cannot "
+          "be copied";
+  else if (c->awaited) why = "the coroutine object was awaited already";
+  else {
+    lua_Debug ar;
+    lua_getiuservalue(L, fnidx, 1);
+    if (copy_checkfn(L, -1)) {
+      lua_pop(L, 1);
+      return;
+    }
+    lua_pushvalue(L, -2);
+    lua_getinfo(L, ">S", &ar);
+    if (ar.what[0] == 'C' || strstr(ar.source, "asyncio/") != NULL)
+      why = "a coroutine object of asyncio's own functions (sleep, wait_for, "
+            "to_thread...) cannot be copied";
+    else why = lua_pushfstring(L, "cannot copy the coroutine object's "
+                                  "function: %s", lua_tostring(L, -1));
+  }
+  luaL_where(L, level);
+  lua_pushfstring(L, "bad argument #1 to 'run_coroutine_threadsafe' (%s; "
+                     "pass a function that awaits it)", why);
+  lua_concat(L, 2);
+  lua_error(L);
+}
+
 static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   CFuture *cf;
   Message *m;
@@ -446,6 +482,7 @@ static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   int bad, ok;
   copy_init(&b);
   if (lua_isnone(L, fnidx)) lua_pushnil(L);  /* "function expected, got nil" */
+  check_coroutine_object(L, fnidx, level);
   coro_unwrap_body(L, fnidx);
   if (!copy_dump(L, &b, fnidx, lua_gettop(L) - fnidx + 1, 1, aio_rt(L), &bad))
     copy_argerror(L, &b, "run_coroutine_threadsafe", 1 + bad, level);
