@@ -135,6 +135,17 @@ describe("tasks", function()
       assert.equal(other:get_coro(), other:get_coro())
    end))
 
+   it("count all_tasks() and wait's sets with #, as Python's len() (it said 0)", helper.async(function()
+      local a, b = asyncio.create_task(asyncio.sleep(0)), asyncio.create_task(asyncio.sleep(1))
+      assert.equal(3, #asyncio.all_tasks())
+      local done, pending = await(asyncio.wait({ a, b }, { return_when = asyncio.FIRST_COMPLETED }))
+      assert.equal(1, #done)
+      assert.equal(1, #pending)
+      b:cancel()
+      pcall(await, b)
+      assert.equal(1, #asyncio.all_tasks())
+   end))
+
    it("all_tasks iterates with pairs in the order the tasks were made", helper.async(function()
       local made = { asyncio.current_task() }
       for i = 1, 40 do

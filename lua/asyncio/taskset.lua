@@ -5,7 +5,7 @@
 -- were made, and programs print or cancel in that order. A TaskSet's
 -- pairs() therefore yields its tasks in creation order, then any other
 -- futures: deterministic, and Python's order where Python's is stable.
--- Plain next() and set[task] lookups work as on any table.
+-- Plain next() and set[task] lookups work as on any table; # counts.
 
 local core = require("asyncio.core")
 
@@ -41,6 +41,17 @@ function TaskSet.__pairs(set)
          return x, set[x]
       end
    end, set, nil
+end
+
+-- #set counts its members, as Python's len(): a port of
+-- len(asyncio.all_tasks()) or len(pending) got 0 from a table with no
+-- array part.
+function TaskSet.__len(set)
+   local n = 0
+   for _ in next, set do
+      n = n + 1
+   end
+   return n
 end
 
 -- TaskSet.new([t]) -> t (or a new table) as a TaskSet
