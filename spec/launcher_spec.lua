@@ -99,6 +99,24 @@ print(arg[0] ~= nil, arg[1])
       assert.matches("alive", out)
    end)
 
+   it("cancels an input that Ctrl-C interrupts, as Python's REPL (it ran on during the next ones)", function()
+      local input = table.concat({
+         "io.popen((\"(sleep 0.2; kill -INT %d) &\"):format(require(\"asyncio.core\").getpid())):close()",
+         "for i = 1, 20 do await(asyncio.sleep(0.05)) print(\"tick\", i) end",
+         "await(asyncio.sleep(1.2)) print(\"next\")", "" }, "\n")
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write(input)
+      f:close()
+      local out, code = run("bin/lua-asyncio < " .. path)
+      os.remove(path)
+      assert.equal(0, code)
+      assert.matches("tick\t1\n", out)
+      assert.matches("interrupted!", out)
+      assert.matches("next", out)
+      assert.is_nil(out:find("tick\t20", 1, true))
+   end)
+
    it("reports an error whose __tostring fails at the prompt, and goes on", function()
       -- the REPL died of it, and with it every task made at the prompt
       local input = "error(setmetatable({}, {__tostring = function() error(\"unshowable\") end}))\n"
