@@ -151,6 +151,20 @@ describe("coroutine objects", function()
 end)
 
 describe("await errors", function()
+   it("name a bad __await, not the value it returned", helper.async(function()
+      local function err_of(x)
+         local ok, err = pcall(function() return await(x) end)
+         assert.is_false(ok)
+         return (err:gsub("^spec/coroutines_spec%.lua:%d+: ", "HERE: "))
+      end
+      -- it blamed argument #1 with the type of what __await returned
+      assert.equal("HERE: bad argument #1 to 'await' (the __await of table returned number, not an awaitable)",
+         err_of(setmetatable({}, { __await = function() return 5 end })))
+      -- it failed on a line of the library, calling a number
+      assert.equal("HERE: bad argument #1 to 'await' (the __await of table is not callable)",
+         err_of(setmetatable({}, { __await = 5 })))
+   end))
+
    it("outside a task", function()
       local ok, err = pcall(await, asyncio.sleep(0))
       assert.is_false(ok)

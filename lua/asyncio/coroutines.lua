@@ -136,21 +136,27 @@ function M.mark_async(fn)
    return fn
 end
 
--- Awaits what await() does not know natively: values with __await.
-local function await_other(aw, mt, depth)
+-- Awaits what await() does not know natively: values with __await. outer
+-- is the value whose __await returned aw, for the messages.
+local function await_other(aw, mt, depth, outer)
    local hook = type(mt) == "table" and mt.__await
    if hook then
       if depth > 100 then
          error("__await returned awaitables more than 100 levels deep", 3)
+      elseif not core.is_callable(hook) then
+         error(("bad argument #1 to 'await' (the __await of %s is not callable)"):format(typename(aw)), 3)
       end
       local inner = hook(aw)
       local imt = getmetatable(inner)
       if imt == Coro or imt == CoroDebug or imt == Future_mt or imt == Task_mt then
          return M.await(inner)
       end
-      return await_other(inner, imt, depth + 1)
+      return await_other(inner, imt, depth + 1, aw)
    end
-   if type(aw) == "function" then
+   if outer ~= nil then -- what the user passed is fine; its __await is not
+      error(("bad argument #1 to 'await' (the __await of %s returned %s, not an awaitable)")
+         :format(typename(outer), typename(aw)), 3)
+   elseif type(aw) == "function" then
       error("attempt to await a function; call it to get an awaitable: await(f(...))", 3)
    end
    error(("bad argument #1 to 'await' (awaitable expected, got %s)"):format(typename(aw)), 3)
