@@ -469,10 +469,13 @@ describe("arguments", function()
       local args = {}
       for i = 1, 65001 do args[i] = i end
       local loop = asyncio.new_event_loop()
+      -- they named neither the function nor the argument
       assert.has_error(function() loop:call_soon(print, table.unpack(args)) end,
-         "too many arguments (at most 65000)")
+         "bad argument #65002 to 'call_soon' (too many arguments, at most 65000)")
+      assert.has_error(function() asyncio.sleep(0, table.unpack(args, 2)) end,
+         "bad argument #65001 to 'sleep' (too many arguments, at most 65000)")
       assert.has_error(function() async(print)(table.unpack(args)) end,
-         "too many arguments (at most 65000)")
+         "bad argument #65001 to '?' (too many arguments, at most 65000)")
       loop:close()
       local f = async(function(...) return select("#", ...), (select(65000, ...)) end)
       assert.same({ 65000, 65000 }, { asyncio.run(f(table.unpack(args, 1, 65000))) })

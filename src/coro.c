@@ -24,7 +24,9 @@ void coro_push (lua_State *L, int fnidx, int first, int n) {
   Coro *c;
   int i;
   fnidx = lua_absindex(L, fnidx);
-  if (n > AIO_MAX_ARGS) luaL_error(L, "too many arguments (at most %d)", AIO_MAX_ARGS);
+  if (n > AIO_MAX_ARGS)  /* the first one too many, named with its function */
+    luaL_argerror(L, first + AIO_MAX_ARGS,
+                  lua_pushfstring(L, "too many arguments, at most %d", AIO_MAX_ARGS));
   c = (Coro *)lua_newuserdatauv(L, sizeof(Coro), n + 1);
   c->awaited = 0;
   c->n = n;

@@ -25,7 +25,9 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   int i;
   loopidx = lua_absindex(L, loopidx);
   fnidx = lua_absindex(L, fnidx);
-  if (nargs > AIO_MAX_ARGS) luaL_error(L, "too many arguments (at most %d)", AIO_MAX_ARGS);
+  if (nargs > AIO_MAX_ARGS)  /* the first one too many, named with its function */
+    luaL_argerror(L, fnidx + 1 + AIO_MAX_ARGS,
+                  lua_pushfstring(L, "too many arguments, at most %d", AIO_MAX_ARGS));
   h = (Handle *)lua_newuserdatauv(L, sizeof(Handle), HANDLE_UV_ARGS - 1 + nargs);
   h->cancelled = 0;
   h->istimer = (unsigned char)istimer;
