@@ -98,6 +98,24 @@ describe("CPython test_locks: BarrierTests", function()
       assert.equal(N, asyncio.Barrier(N).parties)
    end)
 
+   it("keeps parties, n_waiting and broken read-only, as Python's properties", helper.async(function()
+      -- assigned, they changed how many tasks pass: a 2-party barrier let one through
+      local barrier = asyncio.Barrier(2)
+      for _, field in ipairs({ "parties", "n_waiting", "broken" }) do
+         local ok, err = pcall(function() barrier[field] = 1 end)
+         assert.is_false(ok)
+         assert.matches("^spec/barrier_spec%.lua:%d+: attempt to set the read%-only field '" .. field
+            .. "' of a Barrier$", err)
+      end
+      assert.equal(2, barrier.parties)
+      local first = asyncio.create_task(barrier:wait())
+      await(asyncio.sleep(0))
+      assert.is_false(first:done())
+      assert.equal(1, barrier.n_waiting)
+      await(barrier:wait())
+      await(first)
+   end))
+
    it("test_context_manager", helper.async(function()
       local barrier = asyncio.Barrier(3)
       local results = {}

@@ -15,14 +15,26 @@ local FILLING, DRAINING, RESETTING, BROKEN = "filling", "draining", "resetting",
 
 local Barrier = { __name = "asyncio.Barrier" }
 
--- b.parties is a plain field; b.n_waiting and b.broken are computed.
+-- b.parties, b.n_waiting and b.broken are read-only, as Python's
+-- properties: an assignment would have changed how many tasks pass.
+local READ_ONLY = { parties = true, n_waiting = true, broken = true }
+
 function Barrier.__index(self, key)
    if key == "n_waiting" then
       return self._state == FILLING and self._count or 0
    elseif key == "broken" then
       return self._state == BROKEN
+   elseif key == "parties" then
+      return self._parties
    end
    return Barrier[key]
+end
+
+function Barrier.__newindex(self, key, value)
+   if READ_ONLY[key] then
+      error(("attempt to set the read-only field '%s' of a Barrier"):format(key), 2)
+   end
+   rawset(self, key, value)
 end
 
 function Barrier:__tostring()
@@ -124,7 +136,7 @@ function M.constructor(Condition, checkcount, check_no_more)
          error("bad argument #1 to 'Barrier' (integer expected, got no value)", 2)
       end
       parties = checkcount("Barrier", "parties", parties, nil, 1)
-      return setmetatable({ parties = parties, _cond = Condition(), _state = FILLING, _count = 0 }, Barrier)
+      return setmetatable({ _parties = parties, _cond = Condition(), _state = FILLING, _count = 0 }, Barrier)
    end
 end
 
