@@ -534,6 +534,13 @@ describe("misuse errors", function()
          where(function() loop.run_until_complete(loop:create_future()) end))
       assert.equal("HERE: bad argument #1 to 'default_exception_handler' (table expected, got nil)",
          where(function() loop:default_exception_handler() end))
+      -- and no more arguments than their own, as Python's
+      assert.equal("HERE: bad argument #1 to 'create_future' (no value expected, got number)",
+         where(function() loop:create_future(1) end))
+      assert.equal("HERE: bad argument #1 to 'new_event_loop' (no value expected, got number)",
+         where(function() asyncio.new_event_loop(5) end))
+      assert.equal("HERE: bad argument #2 to 'Runner' (no value expected, got number)",
+         where(function() asyncio.Runner({}, 1) end))
       -- still async functions, as Python's `async def`
       assert.is_true(asyncio.iscoroutinefunction(loop.shutdown_default_executor))
       assert.equal("bad result from 'loop_factory' (event loop expected, got number)",

@@ -141,5 +141,7 @@ describe("shield", function()
          "bad argument #1 to 'shield' (awaitable expected, got number)")
       assert.has_error(function() asyncio.shield(print) end,
          "bad argument #1 to 'shield' (awaitable expected, got function; call it to get one)")
+      assert.has_error(function() asyncio.shield(asyncio.Future(), 5) end, -- it was ignored
+         "bad argument #2 to 'shield' (no value expected, got number)")
    end)
 end)

@@ -592,6 +592,8 @@ describe("TaskGroup", function()
       assert.equal("3", g:create_task(asyncio.sleep(0), { name = 3 }):get_name()) -- Python's str(name)
       assert.has_error(function() g.create_task(nil, asyncio.sleep(0)) end,
          "bad argument #1 to 'create_task' (TaskGroup expected, got nil)")
+      assert.has_error(function() asyncio.TaskGroup(1) end, -- it was ignored
+         "bad argument #1 to 'TaskGroup' (no value expected, got number)")
    end))
 
    it("blames the caller's line for an async function not called, and refuses a second close",

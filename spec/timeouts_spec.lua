@@ -408,6 +408,10 @@ describe("timeout", function()
          "bad argument #1 to 'timeout' (number or nil expected, got nan)")
       assert.has_error(function() asyncio.timeout_at({}) end,
          "bad argument #1 to 'timeout_at' (number or nil expected, got table)")
+      assert.has_error(function() asyncio.timeout(1, 2) end, -- it was ignored
+         "bad argument #2 to 'timeout' (no value expected, got number)")
+      assert.has_error(function() asyncio.timeout_at(1, 2) end,
+         "bad argument #2 to 'timeout_at' (no value expected, got number)")
       local cm <close> = asyncio.timeout(1)
       assert.has_error(function() cm:reschedule("x") end,
          "bad argument #1 to 'reschedule' (number or nil expected, got string)")

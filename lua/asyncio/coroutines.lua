@@ -63,6 +63,15 @@ local function typename(v)
 end
 M.typename = typename
 
+-- Refuses arguments past the first nmax of fname (the ... of its caller),
+-- as Python's TypeError: an old `loop` argument, a threading-style timeout.
+function M.check_no_more(fname, nmax, ...)
+   if select("#", ...) > nmax then
+      error(("bad argument #%d to '%s' (no value expected, got %s)"):format(nmax + 1, fname,
+         typename((select(nmax + 1, ...)))), 3)
+   end
+end
+
 function M.argerror(n, fname, expected, got)
    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, fname, expected, typename(got)), 3)
 end

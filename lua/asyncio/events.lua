@@ -26,7 +26,8 @@ function M.get_running_loop()
    return loop
 end
 
-function M.new_event_loop()
+function M.new_event_loop(...)
+   coroutines.check_no_more("new_event_loop", 0, ...)
    local loop = core.new_loop()
    if debug_from_env then
       loop:set_debug(true)

@@ -99,13 +99,7 @@ end
 
 -- Refuses arguments past the first nmax, as Python's constructors do (its
 -- tests check that an old `loop` argument is refused).
-local function check_no_more(fname, nmax, ...)
-   local n = select("#", ...)
-   if n > nmax then
-      error(("bad argument #%d to '%s' (no value expected, got %s)"):format(nmax + 1, fname,
-         typename((select(nmax + 1, ...)))), 3)
-   end
-end
+local check_no_more = coroutines.check_no_more
 
 -- ---------- Lock ----------
 

@@ -100,7 +100,8 @@ local RUNNER_OPTIONS = {
    loop_factory = awaitable.function_or_nil,
 }
 
-function M.Runner(opts)
+function M.Runner(opts, ...)
+   coroutines.check_no_more("Runner", 1, opts, ...)
    awaitable.check_options(opts, RUNNER_OPTIONS, 1, "Runner", 2)
    return setmetatable({
       _state = "created",

@@ -3,13 +3,15 @@
 -- inner one running.
 
 local awaitable = require("asyncio.awaitable")
+local coroutines = require("asyncio.coroutines")
 
 local pack, unpack, pcall = table.pack, table.unpack, pcall
 
 local M = {}
 
 -- asyncio.shield(aw) -> Future, or aw itself if it is already done.
-function M.shield(aw)
+function M.shield(aw, ...)
+   coroutines.check_no_more("shield", 1, aw, ...)
    local inner = awaitable.to_future(aw, nil, 1, "shield", 2)
    if inner:done() then
       return inner

@@ -91,7 +91,8 @@ local function on_task_done(self, task)
 end
 
 -- asyncio.TaskGroup() -> group, entered: it belongs to the running task.
-function M.TaskGroup()
+function M.TaskGroup(...)
+   coroutines.check_no_more("TaskGroup", 0, ...)
    local parent = core.current_task()
    if parent == nil then
       error("'TaskGroup' must be called inside a task (it cannot determine the parent task)", 2)

@@ -30,7 +30,8 @@ M.create_task = core.create_task
 -- loop:set_task_factory, tasks that start at once (Python 3.12).
 M.eager_task_factory = core.eager_task_factory
 
-function Loop:create_future()
+function Loop:create_future(...)
+   coroutines.check_no_more("create_future", 0, ...)
    return core.new_future(self)
 end
 

@@ -208,6 +208,11 @@ function M.wrap_future(f, opts)
    elseif opts ~= nil and type(opts) ~= "table" then
       argerror(2, "wrap_future", "table or nil", opts)
    end
+   for k in pairs(opts or {}) do
+      if k ~= "loop" then
+         error(("bad argument #2 to 'wrap_future' (unknown option '%s')"):format(tostring(k)), 2)
+      end
+   end
    local loop = opts and opts.loop
    if loop ~= nil and coroutines.typename(loop) ~= "asyncio.Loop" then
       argerror(2, "wrap_future", "loop option an event loop", loop)

@@ -91,14 +91,16 @@ local function enter(task, when, fname)
 end
 
 -- asyncio.timeout(delay) -> guard; delay nil means no deadline.
-function M.timeout(delay)
+function M.timeout(delay, ...)
+   coroutines.check_no_more("timeout", 1, delay, ...)
    check_when(delay, 1, "timeout")
    local guard = enter(current_task(), delay and monotonic() + delay, "timeout")
    return guard
 end
 
 -- asyncio.timeout_at(when) -> guard; when is on the loop's clock.
-function M.timeout_at(when)
+function M.timeout_at(when, ...)
+   coroutines.check_no_more("timeout_at", 1, when, ...)
    check_when(when, 1, "timeout_at")
    local guard = enter(current_task(), when, "timeout_at")
    return guard
