@@ -57,6 +57,20 @@ describe("Future", function()
       assert.is_true(cancelled:cancelled())
    end)
 
+   it("raise Event loop is closed when a task waiting in a closed loop is cancelled, as a future does", function()
+      local closing = asyncio.new_event_loop()
+      local fut = closing:create_future()
+      local waiting = closing:create_task(asyncio.async(function() await(fut) end)())
+      local unstarted = closing:create_task(asyncio.sleep(0))
+      closing:run_until_complete(asyncio.sleep(0))
+      closing:close()
+      -- it returned true, its waiter's callback silently dropped
+      assert.has_error(function() waiting:cancel("x") end, "Event loop is closed")
+      assert.is_true(fut:cancelled()) -- cancelled all the same, as in Python
+      assert.equal(1, waiting:cancelling())
+      assert.is_true(unstarted:done() or unstarted:cancel()) -- nothing to wake: fine
+   end)
+
    it("show a result that leads back to them as ..., as Python's recursive_repr", function()
       local fut = asyncio.Future(loop)
       fut:set_result(fut)

@@ -761,6 +761,11 @@ static int task_cancel (lua_State *L) {
       ok = 1;
     }
   }
+  {  /* a task waiting in a closed loop: Python's call_soon of its wakeup
+        raises (the cancel is made all the same), as fut:cancel() does */
+    Task *t = (Task *)lua_touserdata(L, 1);
+    if (ok && t->started && t->fut.loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  }
   lua_pushboolean(L, ok);
   return 1;
 }
