@@ -51,7 +51,10 @@ static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
 static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
                       const char *fname, lua_KFunction k) {
   Task *t;
-  if (!stream_loop_open(s)) return luaL_error(L, AIO_LOOP_CLOSED);
+  if (!stream_loop_open(s)) {
+    lua_pushliteral(L, AIO_LOOP_CLOSED);  /* no line: the await's is the library's */
+    return lua_error(L);
+  }
   if (s->rwait != RW_NONE)
     return aio_errorf(L, "'%s' called while another task is already "
                          "waiting for incoming data", fname);
@@ -353,13 +356,26 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 /*
+** A stream its loop's close() closed has no end to show: what it held, and
+** what its peer (a child still writing, say) sends, are out of reach, and
+** a read raises as one that would wait does, where it returned nil and the
+** output was lost without a word. [-0, +0, v]
+*/
+static void check_not_cut_off (lua_State *L, Stream *s) {
+  if (s->cut_off && stream_buffered_in(s) == 0) {
+    lua_pushliteral(L, AIO_LOOP_CLOSED);  /* no line: the await's is the library's */
+    lua_error(L);
+  }
+}
+
+/*
 ** The function of a one-shot coroutine object: (stream, kind, arg,
 ** isline), for when the reusable one is taken. A closure over the
 ** Runtime and await_future, like reader_op.
 */
 static int reader_aw (lua_State *L) {
   int kind = (int)lua_tointeger(L, 2);
-  stream_check(L, 1);
+  check_not_cut_off(L, stream_check(L, 1));
   lua_settop(L, 4);
   lua_remove(L, 2);  /* (stream, arg, isline) */
   switch (kind) {
@@ -394,6 +410,7 @@ static int reader_op (lua_State *L) {
   h->opbusy = 0;
   lua_getiuservalue(L, 2, HALF_UV_STREAM);
   lua_replace(L, 2);                        /* (op, stream) */
+  check_not_cut_off(L, (Stream *)lua_touserdata(L, 2));
   switch (kind) {
     case OP_READ: case OP_EXACT:
       lua_pushinteger(L, h->oparg);
@@ -524,7 +541,9 @@ static int reader_at_eof (lua_State *L) {
       fresh_end(s, had_eof);
     }
   }
-  lua_pushboolean(L, stream_ended(s) && stream_buffered_in(s) == 0);
+  /* cut off by its loop's close(), it saw no end */
+  lua_pushboolean(L, (s->eof || (stream_ended(s) && !s->cut_off))
+                     && stream_buffered_in(s) == 0);
   return 1;
 }
 

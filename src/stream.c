@@ -859,6 +859,7 @@ static void stream_loopclose (IoHook *h) {
   if (s->fd >= 0) {
     close(s->fd);
     s->fd = -1;
+    s->cut_off = 1;
   }
 }
 
