@@ -117,6 +117,29 @@ print(arg[0] ~= nil, arg[1])
       assert.is_nil(out:find("tick\t20", 1, true))
    end)
 
+   it("gives a new prompt after a Ctrl-C at the prompt, as Python's REPL", function()
+      -- it died with a traceback into the launcher (lua5.4 raises interrupted!
+      -- as the read returns)
+      local fifo = os.tmpname()
+      os.remove(fifo)
+      local out, code = run(table.concat({
+         "mkfifo " .. fifo,
+         "bin/lua-asyncio < " .. fifo .. " 2>&1 & pid=$!",
+         "exec 3>" .. fifo,
+         "printf 'x = 1\\n' >&3",
+         "sleep 0.5", -- waiting at the prompt
+         "kill -INT $pid",
+         "sleep 0.2",
+         "printf 'print(\"alive\", x)\\n' >&3",
+         "exec 3>&-",
+         "wait $pid; code=$?",
+         "rm -f " .. fifo,
+         "exit $code" }, "\n"))
+      assert.equal(0, code)
+      assert.matches("lua%-asyncio: interrupted!\n", out)
+      assert.matches("alive\t1\n", out)
+   end)
+
    it("reports an error whose __tostring fails at the prompt, and goes on", function()
       -- the REPL died of it, and with it every task made at the prompt
       local input = "error(setmetatable({}, {__tostring = function() error(\"unshowable\") end}))\n"
