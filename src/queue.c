@@ -92,7 +92,7 @@ static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
 */
 static int take (lua_State *L, Queue *q, int qidx, int tidx) {
   store_pop(L, q, tidx);
-  store_shrink(L, q, qidx);
+  if (q->n == 0 && q->cap >= STORE_SHRINK_FROM) store_shrink(L, q, qidx);
   wake_next(L, qidx, &q->putters, QUEUE_UV_PUTTERS);
   return 1;
 }
@@ -308,11 +308,11 @@ static int join_op (lua_State *L) {
 ** TypeError: a threading-style q:get(false) or q:put(item, 1) would wait
 ** forever. [-0, +0, v]
 */
-static void no_more (lua_State *L, int n) {
-  if (lua_gettop(L) > n + 1)
-    luaL_argerror(L, n + 2, lua_pushfstring(L, "no value expected, got %s",
-                                            luaL_typename(L, n + 2)));
+static int too_many (lua_State *L, int n) {
+  return luaL_argerror(L, n + 2, lua_pushfstring(L, "no value expected, got %s",
+                                                 luaL_typename(L, n + 2)));
 }
+#define no_more(L, n) ((void)(lua_gettop(L) > (n) + 1 && too_many(L, n)))
 
 static int queue_join (lua_State *L) {
   self(L);

@@ -13,12 +13,6 @@
 
 #define RING_MIN 8
 
-/*
-** A queue that drains with room for this many items or more gives its
-** table back and starts small again, as Python's deque frees its blocks:
-** a burst does not keep its memory for the queue's life.
-*/
-#define SHRINK_FROM 1024
 
 /* How deep items nested as tuples may be compared (cycles end here). */
 #define MAX_DEPTH 100
@@ -284,7 +278,7 @@ void store_pop (lua_State *L, Queue *q, int tidx) {
 */
 void store_shrink (lua_State *L, Queue *q, int qidx) {
   lua_Integer changes = q->changes;
-  if (q->n > 0 || q->cap < SHRINK_FROM) return;
+  if (q->n > 0 || q->cap < STORE_SHRINK_FROM) return;
   qidx = lua_absindex(L, qidx);
   lua_newtable(L);
   if (q->changes != changes || q->n > 0) {
