@@ -218,6 +218,16 @@ describe("to_thread", function()
          refuses("bad argument #2 to 'to_thread' %(cannot copy a thread value",
             function() end, coroutine.create(print))
       end)
+      it("an object of the library, by its name", function()
+         -- a Lock was 'a table with a cycle', a Queue 'a function value'
+         local lock = asyncio.Lock()
+         refuses("bad argument #2 to 'to_thread' %(cannot copy an asyncio%.Lock to another thread: of the "
+            .. "library's objects, only loops and futures cross %(as references%)%)$", function() end, lock)
+         refuses("bad argument #2 to 'to_thread' %(cannot copy an asyncio%.Queue to", function() end,
+            { asyncio.Queue() })
+         refuses("bad argument #3 to 'to_thread' %(cannot copy an asyncio%.Event to", function() end, 1,
+            asyncio.Event())
+      end)
       it("a table with a cycle", function()
          local t = { 1 }
          t.self = { t }

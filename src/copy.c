@@ -168,6 +168,30 @@ static int dumpref (Dumper *d, int kind, uint64_t inbox, uint64_t obj) {
 
 static int dumpvalue (Dumper *d, int idx);
 
+/*
+** An object of the library (its metatable's __name starts "asyncio.",
+** errors excepted): refused by name, as it belongs to its loop's thread.
+** Its own fields would have been the message ("a table with a cycle", "a
+** function value"). Returns 1 with the message pushed if it is one.
+** [-0, +(0|1), m]
+*/
+static int library_object (lua_State *L, int idx) {
+  const char *name;
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TNIL) return 0;
+  name = lua_tostring(L, -1);
+  if (name == NULL || strncmp(name, "asyncio.", 8) != 0
+      || luaL_getmetafield(L, idx, "__aio_error") != LUA_TNIL) {
+    if (name != NULL && strncmp(name, "asyncio.", 8) == 0) lua_pop(L, 1);
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushfstring(L, "cannot copy an %s to another thread: of the "
+                     "library's objects, only loops and futures cross (as "
+                     "references)", name);
+  lua_remove(L, -2);
+  return 1;
+}
+
 static int dumptable (Dumper *d, int idx) {
   lua_State *L = d->L;
   const void *p = lua_topointer(L, idx);
@@ -176,6 +200,7 @@ static int dumptable (Dumper *d, int idx) {
     if (d->path[i] == p) return cannot(L, "a table with a cycle");
   if (d->depth == MAXDEPTH) return cannot(L, "tables nested this deep");
   if (!lua_checkstack(L, 4)) return cannot(L, "tables nested this deep");
+  if (library_object(L, idx)) return 0;
   if (lua_getmetatable(L, idx)) {  /* only the class of error objects is kept */
     int top = lua_gettop(L) - 1;
     if (lua_getfield(L, -1, "__aio_error") != LUA_TNIL
@@ -237,6 +262,7 @@ static int dumpvalue (Dumper *d, int idx) {
       if (ref != NULL) return dumpref(d, (int)ref[2], ref[0], ref[1]);
       if (d->rt != NULL && (kind = inbox_export(L, idx, &inbox, &obj)) != 0)
         return dumpref(d, kind, inbox, obj);
+      if (library_object(L, idx)) return 0;
       return cannot(L, "a userdata value");
     }
     default:
