@@ -491,6 +491,29 @@ describe("gather", function()
          assert.is_true(asyncio.CancelledError:is(r[2]))
       end))
 
+      it("cancels the whole of a chain of 300 tasks each awaiting a gather of the next", helper.async(function()
+         -- each level's cancel was a C call inside the last: at about 195
+         -- 'C stack overflow' came out of cancel() and the chain ran on
+         local N, reached = 300, 0
+         local level
+         level = async(function(d)
+            reached = reached + 1
+            if d == 0 then
+               await(asyncio.sleep(10))
+               return "leaf"
+            end
+            return await(asyncio.gather(level(d - 1)))[1]
+         end)
+         local top = asyncio.create_task(level(N))
+         while reached <= N do
+            await(asyncio.sleep(0))
+         end
+         assert.is_true(top:cancel("deep"))
+         local err = helper.error_of(await, top)
+         assert.is_true(asyncio.CancelledError:is(err))
+         assert.equal(0, #asyncio.all_tasks() - 1) -- every level ended
+      end))
+
       it("cancels every group of a gather of groups", helper.async(function()
          local loop = asyncio.get_running_loop()
          local never = loop:create_future()

@@ -710,8 +710,9 @@ static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
 ** instead, as Python's; a chain of tasks awaiting one another is walked in
 ** a loop, not by recursion, so that cancelling the top of a chain of
 ** thousands reaches its bottom (each step a C call, Lua would stop at 200).
+** (task, msg) at 1 and 2.
 */
-static int task_cancel (lua_State *L) {
+static int cancel_now (lua_State *L) {
   int base, n = 0, ok = 0;
   task_check(L, 1);
   lua_settop(L, 2);
@@ -767,6 +768,90 @@ static int task_cancel (lua_State *L) {
     if (ok && t->started && t->fut.loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
   }
   lua_pushboolean(L, ok);
+  return 1;
+}
+
+/*
+** Cancels reached through futures with cancel hooks (a task awaiting a
+** gather cancels its children from Lua, each child's cancel a C call
+** nested in the last) go that deep at most; deeper ones wait in
+** pending_cancels for the outermost cancel() to make them, in the order
+** they came, before it returns. A pending task's cancel() is true, as in
+** Python, so the deferred ones answer that at once.
+*/
+#define CANCEL_DEPTH_MAX 50
+static const char pending_cancels = 0;  /* registry key: {task, msg, ...} */
+static const char cancel_outermost_key = 0;  /* registry key: its closure */
+
+/*
+** The outermost cancel(): (task, msg), then the deferred ones. Like the
+** method, it has the Runtime as upvalue 1.
+*/
+static int cancel_outermost (lua_State *L) {
+  lua_Integer i;
+  cancel_now(L);
+  lua_replace(L, 1);  /* the answer, kept below */
+  lua_settop(L, 1);
+  if (!aio_rt(L)->cancels_deferred) return 1;  /* the usual case */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_cancels);  /* 2 */
+  for (i = 1; lua_rawgeti(L, 2, i) != LUA_TNIL; i += 2) {  /* 3: task */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, cancel_now, 1);
+    lua_insert(L, 3);
+    lua_rawgeti(L, 2, i + 1);
+    lua_call(L, 2, 0);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int task_cancel (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Task *t = task_check(L, 1);
+  int status;
+  lua_settop(L, 2);
+  if (rt->cancel_depth >= CANCEL_DEPTH_MAX && t->fut.state == FUT_PENDING) {
+    lua_Integer n;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_cancels) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &pending_cancels);
+    }
+    rt->cancels_deferred = 1;
+    n = (lua_Integer)lua_rawlen(L, -1);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, n + 1);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, n + 2);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (rt->cancel_depth > 0) {  /* nested: an error unwinds to the outermost */
+    rt->cancel_depth++;
+    cancel_now(L);
+    rt->cancel_depth--;
+    return 1;
+  }
+  /* the outermost: protected, so that the depth and the deferred cancels
+     are reset whatever happens */
+  rt->cancel_depth = 1;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &cancel_outermost_key) != LUA_TFUNCTION) {
+    lua_pop(L, 1);  /* made once: the closure of every outermost cancel() */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, cancel_outermost, 1);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &cancel_outermost_key);
+  }
+  lua_insert(L, 1);
+  status = lua_pcall(L, 2, 1, 0);
+  rt->cancel_depth = 0;
+  if (rt->cancels_deferred) {
+    rt->cancels_deferred = 0;
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pending_cancels);
+  }
+  if (status != LUA_OK) return lua_error(L);
   return 1;
 }
 
