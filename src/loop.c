@@ -696,7 +696,10 @@ static int loop_newindex (lua_State *L) {
       || strcmp(lua_tostring(L, 2), "slow_callback_duration") != 0)
     return luaL_error(L, "cannot set field '%s' of an event loop",
                       luaL_tolstring(L, 2, NULL));
-  d = luaL_checknumber(L, 3);
+  if (lua_type(L, 3) != LUA_TNUMBER)  /* luaL_checknumber would name 'newindex' */
+    return luaL_error(L, "slow_callback_duration must be a number, got %s",
+                      luaL_typename(L, 3));
+  d = lua_tonumber(L, 3);
   if (!(d >= 0)) return luaL_error(L, "slow_callback_duration must be a non-negative number");
   loop->slow_callback = d;
   return 0;
