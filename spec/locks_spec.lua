@@ -430,6 +430,10 @@ describe("Condition", function()
       assert.equal("cannot wait on un-acquired lock", helper.error_of(await, cond:wait()))
       assert.equal("cannot wait on un-acquired lock",
          helper.error_of(await, cond:wait_for(function() return false end)))
+      -- awaited by the user's code, it names that line (it named none)
+      local ok, err = pcall(function() local _ = await(cond:wait()) end)
+      assert.is_false(ok)
+      assert.matches("^spec/locks_spec%.lua:%d+: cannot wait on un%-acquired lock$", err)
    end))
 
    it("wait_for() resolves to the predicate's value", helper.async(function()

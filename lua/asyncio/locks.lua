@@ -281,8 +281,11 @@ local function condition_wait_op(op)
    local self = op[2]
    local lock = self._lock
    if not lock._locked then
-      -- raised inside an await (perhaps wait_for's): no caller's line to name
-      error("cannot wait on un-acquired lock", 0)
+      -- raised inside the await: the line of the code that awaited, if
+      -- that is the user's (not wait_for's, inside the library)
+      local caller = debug.getinfo(2, "S")
+      local users = caller ~= nil and caller.what == "Lua" and not caller.source:find("asyncio/", 1, true)
+      error("cannot wait on un-acquired lock", users and 2 or 0)
    end
    local fut = new_waiter(self)
    lock:release()
