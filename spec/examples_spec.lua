@@ -226,6 +226,9 @@ local cases = {
    {name = "await_order2", needs = {"loop:create_task"},
     lines = {numbers("^()[%d.]+() %- ")}, relative = true},
    {name = "long_operation", needs = {"ensure_future"}},
+   {name = "doit", needs = {"gather", "ensure_future", "loop:create_task"}},
+   {name = "doit", args = "ensure_future", needs = {"gather", "ensure_future"}},
+   {name = "fire_and_forget_thread", needs = {"loop:run_in_executor"}},
    -- composition
    {name = "gather_exceptions", needs = {"gather"}, lines = {TIME}},
    {name = "chain_steps", needs = {"gather"}, lines = {TIME}},

@@ -22,6 +22,8 @@ run cancel_pending
 run await_order1
 run await_order2
 run long_operation
+run doit
+run fire_and_forget_thread
 run gather_exceptions
 run chain_steps
 run chained 9 6 3
