@@ -213,6 +213,8 @@ local cases = {
              numbers("executed in ()[%d.]+() seconds")}},
    {name = "dosomething", needs = {"wait", "loop:run_until_complete"}, lines = {TIME}},
    {name = "hello_world", needs = {"run", "loop:run_until_complete"}},
+   {name = "simplest", needs = {"loop:run_until_complete"}},
+   {name = "task_status", needs = {"loop:create_task"}, lines = {task_repr}},
    {name = "create_task", needs = {"create_task", "run"}, lines = {numbers("^()[%d.]+()$")}},
    {name = "mark_done", needs = {"loop:create_future", "loop:call_soon"}},
    {name = "task_result", needs = {"InvalidStateError", "loop:create_task"},

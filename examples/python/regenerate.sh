@@ -12,6 +12,8 @@ run() {
 run countasync
 run dosomething
 run hello_world
+run simplest
+run task_status
 run create_task
 run mark_done
 run task_result
