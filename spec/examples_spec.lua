@@ -252,6 +252,7 @@ local cases = {
    {name = "event", needs = {"Event", "wait", "loop:call_later"}},
    {name = "semaphore", needs = {"Semaphore", "wait"}},
    {name = "prioqueue", needs = {"PriorityQueue", "Semaphore", "ensure_future"}},
+   {name = "task_by_hand", needs = {"wait", "ensure_future", "loop:create_future"}},
    -- a loop in another thread
    -- handle:cancel() races with the loop thread, which may run the call first
    -- (about one run in a hundred here; Python's GIL makes it rarer): the

@@ -43,6 +43,7 @@ run condition
 run event
 run semaphore
 run prioqueue
+run task_by_hand
 run threadsafe_call
 run threadsafe_coroutine
 run child_processes
