@@ -424,6 +424,19 @@ describe("event loop", function()
       assert.same({ "handler at 3" }, log)
    end)
 
+   it("reports the error of a handler run inside the poll (asyncio.run's SIGINT kind), and goes on", function()
+      -- it crashed: the report needed the Runtime, which the handler did not have
+      local reports = helper.capture_reports(loop)
+      loop:_add_signal_handler_now("SIGUSR1", function() error("boom") end)
+      loop:call_soon(function() os.execute("kill -USR1 " .. core.getpid()) end)
+      loop:call_later(0.05, function() loop:stop() end)
+      loop:run_forever()
+      assert.is_true(loop:remove_signal_handler("SIGUSR1"))
+      assert.equal(1, #reports)
+      assert.matches("^Exception in callback <Handle", reports[1].message)
+      assert.matches("boom$", tostring(reports[1].error))
+   end)
+
    it("calls signal handlers", function()
       local got
       loop:add_signal_handler("SIGUSR1", function(v)

@@ -164,7 +164,13 @@ static void fire (Watcher *wt) {
   lua_State *L = wt->loop->L;
   if (L == NULL) return;
   ioorder_event(wt->loop);
-  lua_pushcfunction(L, queue_handle);
+  if (wt->immediate) {
+    /* its handler runs here and may report an error, which needs the
+       Runtime: upvalue 1 of the C function running the loop (run_loop's
+       caller), where fire is called from */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, queue_handle, 1);
+  } else lua_pushcfunction(L, queue_handle);
   lua_pushlightuserdata(L, wt);
   lua_pushvalue(L, 1);
   if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
