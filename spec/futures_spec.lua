@@ -68,7 +68,23 @@ describe("Future", function()
       assert.has_error(function() waiting:cancel("x") end, "Event loop is closed")
       assert.is_true(fut:cancelled()) -- cancelled all the same, as in Python
       assert.equal(1, waiting:cancelling())
-      assert.is_true(unstarted:done() or unstarted:cancel()) -- nothing to wake: fine
+      -- nothing left to wake (its waiter cancelled already): true, as Python's
+      assert.is_true(waiting:cancel())
+      assert.equal(2, waiting:cancelling())
+      assert.is_true(unstarted:done() or unstarted:cancel())
+   end)
+
+   it("answer true when a task of a closed loop that waits on nothing is cancelled, as Python", function()
+      local closing = asyncio.new_event_loop()
+      local ready = closing:create_task(asyncio.async(function()
+         while true do
+            await(asyncio.sleep(0))
+         end
+      end)())
+      closing:run_until_complete(asyncio.sleep(0)) -- ready left in a sleep(0)
+      closing:close()
+      assert.is_true(ready:cancel()) -- it raised Event loop is closed
+      assert.equal(1, ready:cancelling())
    end)
 
    it("show a result that leads back to them as ..., as Python's recursive_repr", function()

@@ -73,7 +73,7 @@ typedef struct Runtime {
   unsigned setup_done;           /* rw: AIO_SETUP_* calls already made */
   int repr_depth;                /* rw: entries in repr_active */
   int cancel_depth;              /* rw: task:cancel() calls nested (task.c) */
-  int cancels_deferred;          /* rw: some wait in the registry (task.c) */
+  int cancels_deferred;          /* rw: how many wait in the registry (task.c) */
   const void *repr_active[AIO_REPR_DEPTH]; /* rw: futures whose tostring
                                    is running, innermost last (future.c) */
 } Runtime;

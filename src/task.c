@@ -713,7 +713,7 @@ static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
 ** (task, msg) at 1 and 2.
 */
 static int cancel_now (lua_State *L) {
-  int base, n = 0, ok = 0;
+  int base, n = 0, ok = 0, woke = 0;
   task_check(L, 1);
   lua_settop(L, 2);
   base = lua_gettop(L);  /* the chain goes above: base + 1 is this task */
@@ -745,11 +745,13 @@ static int cancel_now (lua_State *L) {
       }
       if (w != NULL && future_cancel(L, w, -1, 2)) {
         lua_pop(L, 1);
-        ok = 1;
+        ok = woke = 1;  /* its done callbacks, the task's wakeup among them */
         break;
       }
       lua_pop(L, 1);
     }
+    /* parked or asleep, it is woken (Python: its waiter future cancelled) */
+    woke = t->wait == WAIT_PARKED || t->wait == WAIT_TIMER;
     mark_cancelled(L, t, idx, 2);
     ok = 1;
     break;
@@ -762,11 +764,12 @@ static int cancel_now (lua_State *L) {
       ok = 1;
     }
   }
-  {  /* a task waiting in a closed loop: Python's call_soon of its wakeup
-        raises (the cancel is made all the same), as fut:cancel() does */
-    Task *t = (Task *)lua_touserdata(L, 1);
-    if (ok && t->started && t->fut.loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-  }
+  /* the wakeup of a task waiting in a closed loop: Python's call_soon of
+     it raises (the cancel is made all the same), as fut:cancel() does; a
+     task with nothing to wake (ready to run, or its waiter cancelled
+     already) answers true, as there */
+  if (woke && ((Task *)lua_touserdata(L, 1))->fut.loop->closed)
+    return luaL_error(L, AIO_LOOP_CLOSED);
   lua_pushboolean(L, ok);
   return 1;
 }
@@ -788,17 +791,19 @@ static const char cancel_outermost_key = 0;  /* registry key: its closure */
 ** method, it has the Runtime as upvalue 1.
 */
 static int cancel_outermost (lua_State *L) {
-  lua_Integer i;
+  Runtime *rt = aio_rt(L);
+  int i;
   cancel_now(L);
   lua_replace(L, 1);  /* the answer, kept below */
   lua_settop(L, 1);
-  if (!aio_rt(L)->cancels_deferred) return 1;  /* the usual case */
+  if (rt->cancels_deferred == 0) return 1;  /* the usual case */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_cancels);  /* 2 */
-  for (i = 1; lua_rawgeti(L, 2, i) != LUA_TNIL; i += 2) {  /* 3: task */
+  /* the count is read again each time: these cancels may defer more */
+  for (i = 1; i <= rt->cancels_deferred; i++) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushcclosure(L, cancel_now, 1);
-    lua_insert(L, 3);
-    lua_rawgeti(L, 2, i + 1);
+    lua_rawgeti(L, 2, 2 * i - 1);  /* the task */
+    lua_rawgeti(L, 2, 2 * i);      /* its message, maybe nil */
     lua_call(L, 2, 0);
   }
   lua_settop(L, 1);
@@ -818,12 +823,12 @@ static int task_cancel (lua_State *L) {
       lua_pushvalue(L, -1);
       lua_rawsetp(L, LUA_REGISTRYINDEX, &pending_cancels);
     }
-    rt->cancels_deferred = 1;
-    n = (lua_Integer)lua_rawlen(L, -1);
+    n = 2 * (lua_Integer)rt->cancels_deferred;  /* pairs: a nil message is a hole */
     lua_pushvalue(L, 1);
     lua_rawseti(L, -2, n + 1);
     lua_pushvalue(L, 2);
     lua_rawseti(L, -2, n + 2);
+    rt->cancels_deferred++;
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -834,8 +839,8 @@ static int task_cancel (lua_State *L) {
     return 1;
   }
   /* the outermost: protected, so that the depth and the deferred cancels
-     are reset whatever happens */
-  rt->cancel_depth = 1;
+     are reset whatever happens (the depth is set once nothing but the
+     protected call can raise) */
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &cancel_outermost_key) != LUA_TFUNCTION) {
     lua_pop(L, 1);  /* made once: the closure of every outermost cancel() */
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -844,6 +849,7 @@ static int task_cancel (lua_State *L) {
     lua_rawsetp(L, LUA_REGISTRYINDEX, &cancel_outermost_key);
   }
   lua_insert(L, 1);
+  rt->cancel_depth = 1;
   status = lua_pcall(L, 2, 1, 0);
   rt->cancel_depth = 0;
   if (rt->cancels_deferred) {
