@@ -117,27 +117,42 @@ print(arg[0] ~= nil, arg[1])
       assert.is_nil(out:find("tick\t20", 1, true))
    end)
 
-   it("gives a new prompt after a Ctrl-C at the prompt, as Python's REPL", function()
-      -- it died with a traceback into the launcher (lua5.4 raises interrupted!
-      -- as the read returns)
+   -- Types `before` at the REPL, sends it a Ctrl-C while it waits for more,
+   -- then types `after`; returns what it printed and its status.
+   local function ctrl_c_at_prompt(before, after)
       local fifo = os.tmpname()
       os.remove(fifo)
-      local out, code = run(table.concat({
+      return run(table.concat({
          "mkfifo " .. fifo,
          "bin/lua-asyncio < " .. fifo .. " 2>&1 & pid=$!",
          "exec 3>" .. fifo,
-         "printf 'x = 1\\n' >&3",
+         "printf '" .. before .. "' >&3",
          "sleep 0.5", -- waiting at the prompt
          "kill -INT $pid",
          "sleep 0.2",
-         "printf 'print(\"alive\", x)\\n' >&3",
+         "printf '" .. after .. "' >&3",
          "exec 3>&-",
          "wait $pid; code=$?",
          "rm -f " .. fifo,
          "exit $code" }, "\n"))
+   end
+
+   it("gives a new prompt after a Ctrl-C at the prompt, as Python's REPL", function()
+      -- it died with a traceback into the launcher (lua5.4 raises interrupted!
+      -- as the read returns)
+      local out, code = ctrl_c_at_prompt("x = 1\\n", "print(\"alive\", x)\\n")
       assert.equal(0, code)
       assert.matches("lua%-asyncio: interrupted!\n", out)
       assert.matches("alive\t1\n", out)
+   end)
+
+   it("drops an incomplete input at a Ctrl-C, as Python's REPL", function()
+      -- the next line completed it: x was 3
+      local out, code = ctrl_c_at_prompt("x = (1 +\\n", "2)\\nprint(\"x is\", x)\\n")
+      assert.equal(0, code)
+      assert.matches(">> lua%-asyncio: interrupted!\n", out)
+      assert.matches("unexpected symbol near '2'", out)
+      assert.matches("x is\tnil\n", out)
    end)
 
    it("reports an error whose __tostring fails at the prompt, and goes on", function()

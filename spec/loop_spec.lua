@@ -487,6 +487,9 @@ describe("arguments", function()
          "bad argument #65002 to 'call_soon' (too many arguments, at most 65000)")
       assert.has_error(function() asyncio.sleep(0, table.unpack(args, 2)) end,
          "bad argument #65001 to 'sleep' (too many arguments, at most 65000)")
+      -- after the delay: the first too many is #65003 (it said #65002)
+      assert.has_error(function() loop:call_later(1, print, table.unpack(args)) end,
+         "bad argument #65003 to 'call_later' (too many arguments, at most 65000)")
       assert.has_error(function() async(print)(table.unpack(args)) end,
          "bad argument #65001 to '?' (too many arguments, at most 65000)")
       loop:close()

@@ -627,16 +627,23 @@ describe("servers", function()
          assert.has_error(function() asyncio.start_unix_server(echo_handler, "/tmp/x", { reuse_port = true }) end,
             "bad argument #3 to 'start_unix_server' (unknown option 'reuse_port')")
          assert.has_error(function() asyncio.open_connection("127.0.0.1", 1, { ssl = true }) end,
-            "bad argument #3 to 'open_connection' (unknown option 'ssl' (TLS is not supported))")
+            "bad argument #3 to 'open_connection' (option 'ssl': TLS is not supported)")
          assert.has_error(function() asyncio.open_unix_connection("/tmp/x", { nodelay = true }) end,
             "bad argument #2 to 'open_unix_connection' (unknown option 'nodelay')")
          assert.has_error(function() asyncio.getaddrinfo("localhost", 80, { flags = 1 }) end,
             "bad argument #3 to 'getaddrinfo' (unknown option 'flags')")
          assert.has_error(function() asyncio.open_datagram({ reuse_address = true }) end,
-            "bad argument #1 to 'open_datagram' (unknown option 'reuse_address')")
-         -- the options they know still pass
+            "bad argument #1 to 'open_datagram' (option 'reuse_address': not supported: SO_REUSEADDR is unsafe "
+            .. "for UDP)")
+         assert.has_error(function() asyncio.open_datagram({ tls = false }) end,
+            "bad argument #1 to 'open_datagram' (unknown option 'tls')")
+         -- the options they know still pass, and Python's defaults: ssl=false (None)
+         -- and reuse_address (SO_REUSEADDR is always set on a listening socket)
          local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0,
-            { limit = 10, backlog = 5, reuse_port = true, nodelay = false, family = "inet" }))
+            { limit = 10, backlog = 5, reuse_port = true, nodelay = false, family = "inet", ssl = false,
+              reuse_address = true }))
+         local ep = await(asyncio.open_datagram({ local_host = "127.0.0.1", local_port = 0, reuse_address = false }))
+         ep:close()
          local _, port = server:getsockname()
          local _, writer = await(asyncio.open_connection("127.0.0.1", port, { limit = 10, nodelay = true,
             family = "inet" }))

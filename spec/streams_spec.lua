@@ -1463,6 +1463,29 @@ time.sleep(0.3)
          assert.equal(before, core.open_fds())
       end))
 
+      it("read as ended after the loop closed when the end had come before", function()
+         -- the cut-off stream raised Event loop is closed though at_eof() said true
+         local loop = asyncio.new_event_loop()
+         local reader, writer
+         loop:run_until_complete(async(function()
+            local _, port = serve(function(_, w) -- ends its side, reads nothing
+               w:write("bye")
+               w:write_eof()
+               await(asyncio.sleep(10))
+            end)
+            reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+            assert.equal("bye", await(reader:read()))
+            -- more than the kernel takes: the stream is still sending (held
+            -- by its loop) when the loop closes, and is closed by it
+            writer:write(string.rep("x", 1 << 24))
+            await(asyncio.sleep(0))
+         end)())
+         loop:close()
+         assert.is_true(reader:at_eof())
+         assert.is_nil(helper.run(function() return await(reader:read()) end))
+         writer:close()
+      end)
+
       it("stay closed when the loop closes with streams still open", function()
          helper.full_gc()
          local before = core.open_fds()

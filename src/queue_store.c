@@ -270,6 +270,12 @@ void store_pop (lua_State *L, Queue *q, int tidx) {
   }
 }
 
+/* A new table, for a protected call. */
+static int new_table (lua_State *L) {
+  lua_newtable(L);
+  return 1;
+}
+
 /*
 ** After a pop (the item on top, kept): if that emptied a queue whose table
 ** grew large (cap: the ring's capacity, or the peak count of a stack or
@@ -280,8 +286,10 @@ void store_shrink (lua_State *L, Queue *q, int qidx) {
   lua_Integer changes = q->changes;
   if (q->n > 0 || q->cap < STORE_SHRINK_FROM) return;
   qidx = lua_absindex(L, qidx);
-  lua_newtable(L);
-  if (q->changes != changes || q->n > 0) {
+  /* protected: the item just taken is on the stack, and a memory error
+     here would lose it; without the table the old one stays */
+  lua_pushcfunction(L, new_table);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK || q->changes != changes || q->n > 0) {
     lua_pop(L, 1);
     return;
   }

@@ -362,7 +362,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
 ** output was lost without a word. [-0, +0, v]
 */
 static void check_not_cut_off (lua_State *L, Stream *s) {
-  if (s->cut_off && stream_buffered_in(s) == 0) {
+  if (s->cut_off && !s->eof && stream_buffered_in(s) == 0) {
     lua_pushliteral(L, AIO_LOOP_CLOSED);  /* no line: the await's is the library's */
     lua_error(L);
   }

@@ -178,6 +178,9 @@ static int schedule (lua_State *L, Loop *loop, double when) {
   Handle *h;
   aio_check_callback(L, loop, 3, "call_at");  /* Python's call_later too */
   if (nargs < 0) nargs = 0;
+  if (nargs > AIO_MAX_ARGS)  /* named here, before the delay leaves the stack */
+    luaL_argerror(L, 3 + 1 + AIO_MAX_ARGS,
+                  lua_pushfstring(L, "too many arguments, at most %d", AIO_MAX_ARGS));
   lua_settop(L, nargs + 3);
   lua_remove(L, 2);  /* loop, fn, args... */
   handle_new(L, loop, 1, 2, nargs, 1);

@@ -26,9 +26,10 @@ local function badarg(n, fname, msg)
    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 4)
 end
 
--- The options table of fname, argument n: {} for nil; a name it does not
--- know is refused, as Python refuses an unknown keyword (a silently
--- ignored ssl=true would talk in the clear).
+-- The options table of fname, argument n: {} for nil. known[name] is true
+-- for an option taken, or a function that says what is wrong with its
+-- value; a name it does not know is refused, as Python refuses an unknown
+-- keyword (a silently ignored ssl=true would talk in the clear).
 local function checkopts(fname, n, opts, known)
    if opts == nil then
       return {}
@@ -36,22 +37,42 @@ local function checkopts(fname, n, opts, known)
    if type(opts) ~= "table" then
       badarg(n, fname, "table or nil expected, got " .. coroutines.typename(opts))
    end
-   for k in pairs(opts) do
-      if not known[k] then
-         badarg(n, fname, ("unknown option '%s'%s"):format(tostring(k),
-            k == "ssl" and " (TLS is not supported)" or ""))
+   for k, v in pairs(opts) do
+      local rule = known[k]
+      if rule == nil then
+         badarg(n, fname, ("unknown option '%s'"):format(tostring(k)))
+      elseif rule ~= true then
+         local why = rule(v)
+         if why ~= nil then
+            badarg(n, fname, ("option '%s': %s"):format(k, why))
+         end
       end
    end
    return opts
 end
 
+-- An option taken only as Python's false or None (its default).
+local function only_false(why)
+   return function(v)
+      if v then
+         return why
+      end
+   end
+end
+
+local NO_TLS = only_false("TLS is not supported")
 local GETADDRINFO_OPTS = { family = true, type = true, passive = true }
-local CONNECTION_OPTS = { limit = true, nodelay = true, family = true }
-local UNIX_CONNECTION_OPTS = { limit = true }
-local SERVER_OPTS = { limit = true, backlog = true, reuse_port = true, nodelay = true, family = true }
-local UNIX_SERVER_OPTS = { limit = true, backlog = true }
+local CONNECTION_OPTS = { limit = true, nodelay = true, family = true, ssl = NO_TLS }
+local UNIX_CONNECTION_OPTS = { limit = true, ssl = NO_TLS }
+-- reuse_address: listening sockets always have SO_REUSEADDR, Python's
+-- default on Unix
+local SERVER_OPTS = { limit = true, backlog = true, reuse_port = true, nodelay = true, family = true,
+                      reuse_address = true, ssl = NO_TLS }
+local UNIX_SERVER_OPTS = { limit = true, backlog = true, ssl = NO_TLS }
 local DATAGRAM_OPTS = { local_host = true, local_port = true, remote_host = true, remote_port = true,
-                        family = true, reuse_port = true, bufsize = true }
+                        family = true, reuse_port = true, bufsize = true,
+                        -- refused when true, as by Python 3.13
+                        reuse_address = only_false("not supported: SO_REUSEADDR is unsafe for UDP") }
 
 -- A server's backlog as an integer, checked before anything is bound.
 local function checkbacklog(fname, n, backlog)
