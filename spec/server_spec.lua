@@ -620,6 +620,28 @@ describe("servers", function()
          "bad argument #3 to 'start_server' (port out of range)")
    end))
 
+   it("resume a handler's writer:wait_closed() before server:wait_closed(), as Python", helper.async(function()
+      -- Python's transport tells its protocol, then detaches from its server
+      local order = {}
+      local server = await(asyncio.start_server(async(function(reader, writer)
+         await(reader:readline())
+         writer:close()
+         await(writer:wait_closed())
+         order[#order + 1] = "handler"
+      end), "127.0.0.1", 0))
+      local reader, writer = await(asyncio.open_connection(server:getsockname()))
+      server:close()
+      local waiting = asyncio.create_task(async(function()
+         await(server:wait_closed())
+         order[#order + 1] = "server"
+      end)())
+      writer:write("bye\n")
+      assert.is_nil(await(reader:read()))
+      await(waiting)
+      writer:close()
+      assert.same({ "handler", "server" }, order)
+   end))
+
    it("refuse options they do not know, as Python refuses a keyword (ssl was ignored: plain text)",
       helper.async(function()
          assert.has_error(function() asyncio.start_server(echo_handler, "127.0.0.1", 0, { bogus = 1 }) end,

@@ -131,22 +131,28 @@ static void call_notification (lua_State *L, Stream *s) {
 
 /*
 ** Wakes every future of the list in user value uv of the stream at sidx,
-** calls its functions, and forgets the list. [-0, +0, m]
+** then calls its functions (the server's count of its connections), and
+** forgets the list: Python's transport tells its protocol (whose closed
+** future wait_closed() awaits) before it detaches from its server, so a
+** handler's wait_closed() resumes before the server's. [-0, +0, m]
 */
 static void wake_list (lua_State *L, int sidx, int uv) {
   sidx = lua_absindex(L, sidx);
   if (lua_getiuservalue(L, sidx, uv) == LUA_TTABLE) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+    int pass;
     lua_pushnil(L);
     lua_setiuservalue(L, sidx, uv);
-    for (i = 1; i <= n; i++) {
-      if (lua_rawgeti(L, -1, i) == LUA_TFUNCTION)
-        call_notification(L, (Stream *)lua_touserdata(L, sidx));
-      else {
-        stream_wake_future(L, -1);
-        lua_pop(L, 1);
+    for (pass = 0; pass < 2; pass++)
+      for (i = 1; i <= n; i++) {
+        int isfn = lua_rawgeti(L, -1, i) == LUA_TFUNCTION;
+        if (isfn != pass) lua_pop(L, 1);
+        else if (isfn) call_notification(L, (Stream *)lua_touserdata(L, sidx));
+        else {
+          stream_wake_future(L, -1);
+          lua_pop(L, 1);
+        }
       }
-    }
   }
   lua_pop(L, 1);
 }
