@@ -454,11 +454,28 @@ function Process:communicate(input)
    return communicate_co(self, input)
 end
 
+-- Whether Python's transport would be finished: the child reaped, and
+-- every pipe closed (the output read to its end, stdin closed or lost).
+local function transport_finished(self)
+   if self._reaped == nil then
+      return false
+   end
+   for _, name in ipairs({ "stdout", "stderr" }) do
+      local reader = self._pipes[name] and self[name]
+      if reader and not reader:at_eof() then
+         return false
+      end
+   end
+   return self._pipes.stdin == nil or self.stdin:is_closing()
+end
+
 -- process:send_signal(sig): sig is a number or a name ("SIGTERM", "TERM");
 -- 0 sends nothing but checks the process exists, as kill(pid, 0).
 -- Once the child has been reaped (returncode is set) its pid may be
--- another process's: nothing is sent and ProcessLookupError is raised, as
--- Python's transport raises it once its child has exited.
+-- another process's: nothing is sent. Python's transport raises
+-- ProcessLookupError only once it is finished (its pipes closed too), and
+-- ignores the call before: so does this, so that a finally: p:kill()
+-- after a child that exited on its own does not fail.
 function Process:send_signal(sig)
    check_self(self, "send_signal")
    local signum, why = core.signal_to_send(sig)
@@ -466,7 +483,10 @@ function Process:send_signal(sig)
       error(("bad argument #1 to 'send_signal' (%s)"):format(why), 2)
    end
    if self._reaped ~= nil then
-      error(errors.OSError.from_errno(core.ESRCH, "ESRCH", "No such process"), 2)
+      if transport_finished(self) then
+         error(errors.OSError.from_errno(core.ESRCH, "ESRCH", "No such process"), 2)
+      end
+      return
    end
    core.kill(self._pid, signum)
 end
