@@ -254,17 +254,17 @@ describe("subprocesses", function()
 
    it("ignore a signal to a child reaped while its output is still unread, as Python's transport",
       helper.async(function()
-      -- it raised ProcessLookupError: a finally p:kill() after a child that
-      -- exited on its own failed (a wait_for(communicate) timing out, say)
-      local p = exec("sh", { "-c", "echo bye" }, { stdout = asyncio.PIPE })
-      assert.equal(0, await(p:wait()))
-      p:kill() -- nothing sent: the pid may be another's
-      assert.equal("bye\n", await(p.stdout:read()))
-      -- the output read to its end, the transport is finished: now it raises
-      local ok, err = pcall(p.kill, p)
-      assert.is_false(ok)
-      assert.is_true(asyncio.ProcessLookupError:is(err))
-   end))
+         -- it raised ProcessLookupError: a finally p:kill() after a child that
+         -- exited on its own failed (a wait_for(communicate) timing out, say)
+         local p = exec("sh", { "-c", "echo bye" }, { stdout = asyncio.PIPE })
+         assert.equal(0, await(p:wait()))
+         p:kill() -- nothing sent: the pid may be another's
+         assert.equal("bye\n", await(p.stdout:read()))
+         -- the output read to its end, the transport is finished: now it raises
+         local ok, err = pcall(p.kill, p)
+         assert.is_false(ok)
+         assert.is_true(asyncio.ProcessLookupError:is(err))
+      end))
 
    it("signal their own child whatever a script writes in pid, and keep returncode read-only",
       helper.async(function()
