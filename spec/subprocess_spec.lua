@@ -420,6 +420,20 @@ end)
       assert.equal(0, await(p:wait()))
    end))
 
+   it("let a drain begun right after the parent closes stdin return, as Python's (no socket rule)",
+      helper.async(function()
+         -- it raised ConnectionResetError("Connection lost"): Python's pipe
+         -- transport tells its protocol two hops after the pipe closes
+         for _, how in ipairs({ "close", "write_eof" }) do
+            local p = sh("cat > /dev/null", { stdin = PIPE })
+            p.stdin:write("hello")
+            p.stdin[how](p.stdin)
+            await(p.stdin:drain())
+            await(p.stdin:wait_closed())
+            assert.equal(0, await(p:wait()))
+         end
+      end))
+
    it("fail a waiting drain with BrokenPipeError when the child stops reading", helper.async(function()
       local p = sh("head -c 10 >/dev/null; sleep 0.05", { stdin = PIPE })
       p.stdin:write(string.rep("x", 1 << 20)) -- more than the pipe takes

@@ -357,6 +357,7 @@ static void queue_close (lua_State *L, Stream *s, int sidx) {
 */
 void stream_close (lua_State *L, Stream *s, int sidx) {
   if (s->fd < 0 || s->closing) return;
+  if (s->kind == STREAM_PIPE && s->closed_at == 0) s->closed_at = s->loop->iterations + 1;
   if (s->werr || s->connecting || !stream_loop_open(s))
     close_now(L, s, sidx);
   else if (stream_buffered_out(s) == 0) {

@@ -87,6 +87,8 @@ struct Stream {
   unsigned emptied;        /* rw: loop->iterations + 1 when a take-in before
                               a read left the kernel empty (reader.c) */
   unsigned char short_read;  /* rw: the last read() got less than it asked */
+  unsigned closed_at;      /* rw: a child's stdin: loop->iterations + 1 when
+                              close() or write_eof() was asked (writer.c) */
   unsigned char cut_off;   /* rw: closed by its loop's close(): reads raise,
                               they do not see an end (reader.c) */
   unsigned iogroup;        /* rw: in rs->ready: the read's ioorder group */

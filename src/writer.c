@@ -202,6 +202,8 @@ static int drain_body (lua_State *L, int status, lua_KContext ctx);
 #define DRAIN_LOST 2
 /* or this: a child's stdin lost, its waiters not told yet (pipe_lost) */
 #define DRAIN_PIPE 3
+/* or this: a child's stdin the parent closed (pipe_closed_lately) */
+#define DRAIN_PIPE_CLOSED 4
 
 /* After the iteration a drain on a closing writer waits first. */
 static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
@@ -212,6 +214,14 @@ static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
     Stream *s = (Stream *)lua_touserdata(L, 1);
     if (s->loss_told) return stream_raise_lost(L);
     if (s->werr && s->werr_paused) return stream_raise_werr(L, s);
+    return 0;
+  }
+  if (ctx == DRAIN_PIPE_CLOSED) {  /* see pipe_closed_lately */
+    Stream *s = (Stream *)lua_touserdata(L, 1);
+    if (s->loop->iterations + 1 - s->closed_at >= 2 && s->fd < 0)
+      return stream_raise_lost(L);  /* its connection_lost has run */
+    if (s->paused && s->fd >= 0)  /* above the high-water mark: the flush */
+      return drain_body(L, LUA_OK, 1);
     return 0;
   }
   return drain_body(L, LUA_OK, ctx);  /* as the first call it was */
@@ -242,6 +252,17 @@ static int pipe_lost (Stream *s) {
   return s->kind == STREAM_PIPE && (s->werr || s->lost) && !s->loss_told;
 }
 
+/*
+** Whether the parent closed a child's stdin (close() or write_eof(), for a
+** pipe the same), and no error came: Python's pipe transport tells the
+** subprocess protocol two call_soon hops after the pipe closes, so a drain
+** begun now finds it connected after its one iteration: it returns (or
+** waits for the flush above the high-water mark), where a socket's raises.
+*/
+static int pipe_closed_lately (Stream *s) {
+  return s->kind == STREAM_PIPE && s->closed_at != 0 && !s->werr && !s->lost;
+}
+
 static int drain_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   /* as Python's drain: on a closing (or closed) writer, one iteration
@@ -250,6 +271,8 @@ static int drain_k (lua_State *L, int status, lua_KContext ctx) {
     return task_yield_iteration(L, 1, DRAIN_LOST, drain_yielded_k);
   if (status == LUA_OK && pipe_lost(s))
     return task_yield_iteration(L, 1, DRAIN_PIPE, drain_yielded_k);
+  if (status == LUA_OK && pipe_closed_lately(s))
+    return task_yield_iteration(L, 1, DRAIN_PIPE_CLOSED, drain_yielded_k);
   if (status == LUA_OK && (s->closing || s->fd < 0))
     return task_yield_iteration(L, 1, ctx, drain_yielded_k);
   return drain_body(L, status, ctx);
@@ -348,6 +371,7 @@ static int writer_write_eof (lua_State *L) {
   if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return 0;
   if (s->fd < 0 || s->closing || s->eof_asked) return 0;  /* as Python's */
   s->eof_asked = 1;
+  if (s->kind == STREAM_PIPE && s->closed_at == 0) s->closed_at = s->loop->iterations + 1;
   if (stream_buffered_out(s) == 0 && !s->connecting && !s->werr) {
     lua_settop(L, 1);
     lua_getiuservalue(L, 1, HALF_UV_STREAM);
