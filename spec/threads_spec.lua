@@ -800,6 +800,16 @@ describe("start_loop_thread", function()
       assert.is_nil(lt:run_coroutine_threadsafe(function() return _G.ran end):result(5))
    end)
 
+   it("takes a loop and a future in call_soon_threadsafe as references, as run_coroutine_threadsafe does",
+      helper.async(function()
+         -- it refused them: "cannot copy an asyncio.Loop to another thread"
+         local fut = asyncio.get_running_loop():create_future()
+         lt:call_soon_threadsafe(function(loop, f)
+            loop:call_soon_threadsafe(function(f2) f2:set_result("back") end, f)
+         end, asyncio.get_running_loop(), fut)
+         assert.equal("back", await(fut))
+      end))
+
    it("refuses a coroutine object it cannot copy by what it is, and leaves it unawaited", helper.async(function()
       -- it blamed the library's upvalues ('core', 'await') or a C function
       local function refusal(aw)

@@ -572,7 +572,9 @@ void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
     lua_pushstring(L, n <= 0 ? "function expected, got no value" : "function expected, got nil");
     copy_argerror(L, &b, fname, fnarg, level);
   }
-  if (!copy_dump(L, &b, fnidx, n, 1, NULL, &bad))
+  /* loops and futures of this state go as references, as for
+     run_coroutine_threadsafe */
+  if (!copy_dump(L, &b, fnidx, n, 1, aio_rt(L), &bad))
     copy_argerror(L, &b, fname, fnarg + bad, level);
   box = (Ticket **)lua_newuserdatauv(L, sizeof(Ticket *), 0);
   *box = NULL;
