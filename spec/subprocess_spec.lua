@@ -434,6 +434,26 @@ end)
          end
       end))
 
+   it("communicate with a child gone, its stdin closing, in Python's iterations", function()
+      -- Python's _feed_stdin drains all the same (a sleep(0) on a closing
+      -- pipe): 4 iterations, where it took 3
+      local n = 0
+      asyncio.run(async(function()
+         local loop = asyncio.get_running_loop()
+         local function tick()
+            n = n + 1
+            loop:call_soon(tick)
+         end
+         local p = exec("true", {}, { stdin = PIPE })
+         await(asyncio.sleep(0.1))
+         loop:call_soon(tick)
+         await(asyncio.sleep(0))
+         local before = n
+         await(p:communicate("data"))
+         assert.equal(4, n - before)
+      end))
+   end)
+
    it("fail a waiting drain with BrokenPipeError when the child stops reading", helper.async(function()
       local p = sh("head -c 10 >/dev/null; sleep 0.05", { stdin = PIPE })
       p.stdin:write(string.rep("x", 1 << 20)) -- more than the pipe takes

@@ -404,6 +404,9 @@ end
 local feed_stdin = async(function(self, input)
    local stdin = self.stdin
    if stdin:is_closing() then -- closed by a first communicate, or lost to a write
+      -- Python's _feed_stdin drains all the same: an iteration on a closing
+      -- pipe (its sleep(0)), and an error there is ignored
+      pcall(await, stdin:drain())
       stdin:close() -- error: Python's write ignores it, and close frees the pipe
       return
    end
