@@ -798,6 +798,12 @@ describe("start_loop_thread", function()
       assert.is_true(handle:cancel())
       assert.is_true(handle:cancelled())
       assert.is_nil(lt:run_coroutine_threadsafe(function() return _G.ran end):result(5))
+      -- one cancelled after it ran says cancelled() all the same, as Python's
+      -- Handle (it said false): cancel() answers that it was too late
+      handle = lt:call_soon_threadsafe(function() _G.ran2 = true end)
+      assert.is_true(lt:run_coroutine_threadsafe(function() return _G.ran2 end):result(5))
+      assert.is_false(handle:cancel())
+      assert.is_true(handle:cancelled())
    end)
 
    it("takes a loop and a future in call_soon_threadsafe as references, as run_coroutine_threadsafe does",

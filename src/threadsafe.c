@@ -518,7 +518,7 @@ static int ticket_cancel (lua_State *L) {
   int ok;
   pthread_mutex_lock(&thread_lock);
   ok = !t->ran && !t->cancelled;
-  if (ok) t->cancelled = 1;
+  t->cancelled = 1;  /* as Python's Handle: cancelled() says so, ran or not */
   pthread_mutex_unlock(&thread_lock);
   lua_pushboolean(L, ok);
   return 1;
