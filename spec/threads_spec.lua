@@ -793,6 +793,27 @@ describe("start_loop_thread", function()
       assert.same({ 1, 2, 3, 4, 5 }, order)
    end))
 
+   it("runs the first step of a task whose future was cancelled before it started, as Python", function()
+      -- it never started the body: Python's cancel reaches the task through
+      -- call_soon_threadsafe, after the task's first step
+      local cf = lt:run_coroutine_threadsafe(function()
+         _G.first_step = true
+         local aio = require("asyncio")
+         aio.await(aio.sleep(10))
+         _G.not_reached = true
+      end)
+      assert.is_true(cf:cancel())
+      assert.is_true(cf:cancelled())
+      local seen = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         aio.await(aio.sleep(0)) -- the cancel's iteration
+         return _G.first_step, _G.not_reached
+      end)
+      local first, later = seen:result(5)
+      assert.is_true(first)
+      assert.is_nil(later)
+   end)
+
    it("does not run a call cancelled before it ran", function()
       local handle = lt:call_soon_threadsafe(function() _G.ran = true end)
       assert.is_true(handle:cancel())

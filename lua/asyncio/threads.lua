@@ -251,7 +251,11 @@ end
 -- task (a task factory that raises) settles cf with that error, then goes
 -- on to the exception handler.
 local function start_task(loop, cf, fn, ...)
-   if cf:done() then -- cancelled before it could start
+   -- cancelled before it could start: as in Python, the task is made and
+   -- takes its first step all the same, its cancel coming after (Python's
+   -- reaches it through call_soon_threadsafe)
+   local cancelled = cf:cancelled()
+   if cf:done() and not cancelled then
       return
    end
    local args = pack(...)
@@ -263,8 +267,15 @@ local function start_task(loop, cf, fn, ...)
       return fn(unpack(args, 1, args.n))
    end, { eager_start = true })
    if not made then
-      core.cfuture_set(cf, "error", task)
+      if not cancelled then
+         core.cfuture_set(cf, "error", task)
+      end
       error(task, 0)
+   elseif cancelled then
+      if not task:done() then
+         loop:call_soon(task.cancel, task)
+      end
+      return
    end
    local key = core.cfuture_key(cf)
    local running = running_tasks(loop)
