@@ -457,6 +457,28 @@ describe("a loop's reference in another thread", function()
       loop:close()
    end)
 
+   it("stops the loop in the iteration that takes the stop in, as Python's", function()
+      -- a call_soon made by a call posted just before ran first: the stop
+      -- was itself a call_soon, one iteration later
+      local loop = asyncio.new_event_loop()
+      local order = {}
+      _G.record = function(what) order[#order + 1] = what end
+      local done = loop:run_in_executor(nil, function(ref)
+         ref:call_soon_threadsafe(function()
+            _G.record("posted")
+            require("asyncio").get_running_loop():call_soon(_G.record, "its call_soon")
+         end)
+         ref:stop()
+      end, loop)
+      os.execute("sleep 0.05") -- both are posted before the loop runs
+      loop:run_forever()
+      assert.same({ "posted" }, order)
+      loop:run_until_complete(done)
+      assert.same({ "posted", "its call_soon" }, order)
+      loop:close()
+      _G.record = nil
+   end)
+
    it("refuses call_soon_threadsafe() without a function at the call, as a loop thread's handle does", function()
       -- it was posted, and failed in the loop's thread on a line of the library
       local loop = asyncio.new_event_loop()

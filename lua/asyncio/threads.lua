@@ -301,7 +301,7 @@ local function handle(loop, kind, ...)
          entry[1]:cancel()
       end
    elseif kind == "stop" then
-      loop:call_soon(loop.stop, loop)
+      loop:stop() -- as Python's call_soon_threadsafe(loop.stop) runs it, in its turn
    end
 end
 
