@@ -1139,9 +1139,14 @@ time.sleep(0.3)
 ]] }, { stdout = asyncio.PIPE, env = { PATH = os.getenv("PATH") } })) -- no sanitizer preloaded
       local port = tonumber(await(peer.stdout:readline()))
       local reader, writer = await(asyncio.open_connection("127.0.0.1", port))
+      -- a wait_closed() waiting when the read meets the reset wakes with it
+      -- (it waited for good, as the reset closed nothing)
+      local closed = asyncio.create_task(writer:wait_closed())
       await(asyncio.sleep(0.15))
       local err = helper.error_of(await, reader:read(10))
       assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+      local cerr = helper.error_of(await, asyncio.wait_for(closed, 1))
+      assert.is_true(asyncio.ConnectionResetError:is(cerr), tostring(cerr))
       assert.is_true(writer:is_closing())
       writer:write("x") -- dropped: no send, so no broken pipe
       for _ = 1, 2 do -- Python 3.13: ConnectionResetError [Errno 104], twice

@@ -171,8 +171,10 @@ static void take (lua_State *L, Stream *s, size_t n) {
   consume(L, s, n);
 }
 
-/* Raises the OSError of a failed read. */
+/* Raises the OSError of a failed read (the stream at index 1), after
+   waking the drain() and wait_closed() waiting with it. */
 static int raise_rerr (lua_State *L, Stream *s) {
+  stream_read_failed(L, 1);
   socket_pusherror(L, s->rerr, "read");
   return lua_error(L);
 }

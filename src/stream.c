@@ -238,6 +238,19 @@ static void close_fd (lua_State *L, Stream *s, int sidx) {
 */
 static void tell_loss (lua_State *L, Stream *s, int sidx);
 
+/*
+** A read raised the stream's read error (a reset): the waiting drain()
+** and wait_closed() wake with it, once, as Python's _force_close hands it
+** to connection_lost. They waited for good. [-0, +0, m]
+*/
+void stream_read_failed (lua_State *L, int sidx) {
+  Stream *s = (Stream *)lua_touserdata(L, sidx);
+  if (s->rerr_told) return;
+  s->rerr_told = 1;
+  wake_list(L, sidx, ST_UV_WWAIT);
+  wake_list(L, sidx, ST_UV_CLOSED);
+}
+
 void stream_write_failed (lua_State *L, int sidx) {
   Stream *s = (Stream *)lua_touserdata(L, sidx);
   if (s->kind == STREAM_PIPE) {

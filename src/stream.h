@@ -87,6 +87,7 @@ struct Stream {
   unsigned emptied;        /* rw: loop->iterations + 1 when a take-in before
                               a read left the kernel empty (reader.c) */
   unsigned char short_read;  /* rw: the last read() got less than it asked */
+  unsigned char rerr_told; /* rw: the waiters were told of rerr (stream.c) */
   unsigned closed_at;      /* rw: a child's stdin: loop->iterations + 1 when
                               close() or write_eof() was asked (writer.c) */
   unsigned char cut_off;   /* rw: closed by its loop's close(): reads raise,
@@ -165,6 +166,7 @@ void stream_list_resumed (lua_State *L, int status, int nargs, int uv);
 int stream_raise_werr (lua_State *L, Stream *s);
 int stream_raise_lost (lua_State *L);
 void stream_write_failed (lua_State *L, int sidx);
+void stream_read_failed (lua_State *L, int sidx);
 void stream_set_werr (Stream *s, int err);
 void stream_watch_hangup (lua_State *L, Stream *s, int sidx);
 void stream_push_aw (lua_State *L, int awidx, int sidx, int first, int n);
