@@ -1158,6 +1158,31 @@ time.sleep(0.3)
       await(peer:wait())
    end))
 
+   it("read a big transfer in chunks of one recv, as Python's transport paused above twice the limit",
+      helper.async(function()
+         -- a waiting read took all the kernel held (up to 1.7 MB at once)
+         local server, port, next_conn = capture_server()
+         local peer = await(asyncio.create_subprocess_exec("bash", { "-c",
+            ("exec 3<>/dev/tcp/127.0.0.1/%d; head -c 4000000 /dev/zero >&3"):format(port) },
+            { env = { PATH = os.getenv("PATH") } })) -- no sanitizer preloaded
+         local conn = next_conn()
+         os.execute("sleep 0.2") -- the kernel fills up meanwhile
+         local total, reads, biggest = 0, 0, 0
+         while true do
+            local data = await(conn.reader:read(10000000))
+            if data == nil then
+               break
+            end
+            total, reads = total + #data, reads + 1
+            biggest = math.max(biggest, #data)
+         end
+         assert.equal(4000000, total)
+         assert.is_true(biggest <= 2 * 262144, biggest) -- Python's: 262144
+         assert.is_true(reads >= 8, reads) -- Python's: 16
+         await(peer:wait())
+         server:close()
+      end))
+
    it("reading from a peer that reset raises ConnectionResetError", helper.async(function()
       -- the peer is a process that connects and never reads (bash's
       -- /dev/tcp); killed with our bytes unread, its kernel resets the

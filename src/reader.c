@@ -102,6 +102,9 @@ static int may_take_in (Stream *s) {
   if (!stream_loop_open(s) || s->took_in == loop->iterations + 1
       || stream_peer_sent_lately(s))
     return 0;
+  /* the watcher's read of the iteration before paused Python's transport
+     (stream.c, rio_cb): the read that takes that down finds nothing new */
+  if (s->paused_at != 0 && loop->iterations + 1 - s->paused_at <= 1) return 0;
   s->took_in = loop->iterations + 1;
   return 1;
 }

@@ -88,6 +88,8 @@ struct Stream {
                               a read left the kernel empty (reader.c) */
   unsigned char short_read;  /* rw: the last read() got less than it asked */
   unsigned char rerr_told; /* rw: the waiters were told of rerr (stream.c) */
+  unsigned paused_at;      /* rw: loop->iterations + 1 when the read watcher
+                              left more than twice the limit buffered */
   unsigned closed_at;      /* rw: a child's stdin: loop->iterations + 1 when
                               close() or write_eof() was asked (writer.c) */
   unsigned char cut_off;   /* rw: closed by its loop's close(): reads raise,
