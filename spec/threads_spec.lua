@@ -1019,6 +1019,29 @@ describe("shutdown", function()
       assert.equal(0, status)
    end)
 
+   it("a stopping loop thread cancels, each in its turn, tasks submitted while others clean up", function()
+      -- one submitted during the first clean-up had its future cancelled
+      -- while it ran; one submitted during the second was never cancelled
+      local lt = asyncio.start_loop_thread()
+      local function body(name)
+         local a = require("asyncio")
+         local ok = pcall(a.await, a.sleep(10))
+         a.await(a.sleep(0.2)) -- cleaning up
+         return name .. (ok and " slept" or " cleaned up")
+      end
+      local cf1 = lt:run_coroutine_threadsafe(body, "T1")
+      os.execute("sleep 0.05")
+      lt:stop() -- T1 cleans up from about 0.05 to 0.25 s
+      os.execute("sleep 0.07")
+      local cf2 = lt:run_coroutine_threadsafe(body, "T2") -- then, from 0.25 to 0.45
+      os.execute("sleep 0.2")
+      local cf3 = lt:run_coroutine_threadsafe(body, "T3") -- then, from 0.45 to 0.65
+      lt:join()
+      assert.equal("T1 cleaned up", cf1:result(0))
+      assert.equal("T2 cleaned up", cf2:result(0))
+      assert.equal("T3 cleaned up", cf3:result(0))
+   end)
+
    it("a stopping loop thread cancels what was submitted while it waited for its jobs", function()
       local core = require("asyncio.core")
       local lt = asyncio.start_loop_thread()

@@ -344,14 +344,23 @@ end)
 M.start_loop_thread = core.start_loop_thread
 
 -- Cancels the tasks left when a loop thread stops and gives them a second
--- to finish cancelling.
+-- to finish cancelling. Tasks that start meanwhile (submitted while others
+-- clean up) are cancelled in their turn, each once, until none is left or
+-- the second is over.
 local function cancel_leftovers(loop)
-   local pending = {}
-   for task in pairs(tasks.all_tasks(loop)) do
-      task:cancel()
-      pending[#pending + 1] = task
-   end
-   if #pending > 0 then
+   local cancelled, deadline = {}, loop:time() + 1
+   while loop:time() < deadline do
+      local pending = {}
+      for task in pairs(tasks.all_tasks(loop)) do
+         if not cancelled[task] then
+            cancelled[task] = true
+            task:cancel()
+         end
+         pending[#pending + 1] = task
+      end
+      if #pending == 0 then
+         break
+      end
       local left = #pending
       local all = loop:create_future()
       for _, task in ipairs(pending) do
@@ -362,7 +371,7 @@ local function cancel_leftovers(loop)
             end
          end)
       end
-      local guard = loop:call_later(1, function() loop:stop() end)
+      local guard = loop:call_later(deadline - loop:time(), function() loop:stop() end)
       pcall(loop.run_until_complete, loop, all)
       guard:cancel()
    end
