@@ -81,6 +81,10 @@ typedef struct Runtime {
 /* What running a coroutine object a second time raises, in Python's words. */
 #define AIO_REUSED_CORO "cannot reuse already awaited coroutine"
 
+/* A SIGINT came since the last poll (watcher.c). */
+#include <signal.h>
+extern volatile sig_atomic_t aio_sigint_arrived;
+
 /* What every use of a closed loop raises, in Python's words. */
 #define AIO_LOOP_CLOSED "Event loop is closed"
 

@@ -248,6 +248,7 @@ static void report_slow (lua_State *L, Loop *loop, double dt, int objidx) {
 static void poll_io (lua_State *L, Loop *loop, int loopidx, double timeout,
                      double now) {
   if (loop->fresh != NULL) watcher_before_poll(loop);
+  aio_sigint_arrived = 0;  /* what came before is seen by this poll */
   ioorder_begin(loop);
   if (timeout == 0) ev_run(loop->ev, EVRUN_NOWAIT);
   else {
@@ -296,7 +297,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
       loop->coarse_seen = coarse;
       now = aio_now();
     }
-    if (n >= POLL_EVERY_ITERATIONS
+    if (n >= POLL_EVERY_ITERATIONS || aio_sigint_arrived
         || (now != 0 && now - loop->last_poll >= POLL_INTERVAL))
       poll_io(L, loop, loopidx, 0, now != 0 ? now : aio_now());
     else

@@ -65,8 +65,14 @@ static int sigint_saved;
 static struct sigaction sigint_libev;
 static void (*volatile sigint_next) (int);
 
+/* A SIGINT came since the last poll: a busy loop polls at its next
+   iteration (loop.c), so that asyncio.run's handler, which Python runs at
+   once, is not 64 iterations late. */
+volatile sig_atomic_t aio_sigint_arrived;
+
 static void sigint_first (int sig) {
   struct sigaction dfl;
+  aio_sigint_arrived = 1;
   memset(&dfl, 0, sizeof(dfl));
   dfl.sa_handler = SIG_DFL;
   sigaction(SIGINT, &dfl, NULL);
