@@ -1021,22 +1021,50 @@ describe("shutdown", function()
 
    it("a stopping loop thread cancels, each in its turn, tasks submitted while others clean up", function()
       -- one submitted during the first clean-up had its future cancelled
-      -- while it ran; one submitted during the second was never cancelled
+      -- while it ran; one submitted during the second was never cancelled.
+      -- The threads keep step through files: a task's clean-up waits until
+      -- the next task is submitted.
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir " .. dir))
+      local function wait_for_file(name)
+         for _ = 1, 1000 do
+            local f = io.open(dir .. "/" .. name)
+            if f then
+               f:close()
+               return
+            end
+            os.execute("sleep 0.005")
+         end
+         error("no " .. name)
+      end
       local lt = asyncio.start_loop_thread()
-      local function body(name)
+      -- a task notes that it started, and, cancelled, cleans up until the
+      -- next one has started
+      local function body(name, where, next_started)
          local a = require("asyncio")
+         assert(io.open(where .. "/" .. name .. ".started", "w")):close()
          local ok = pcall(a.await, a.sleep(10))
-         a.await(a.sleep(0.2)) -- cleaning up
+         assert(io.open(where .. "/" .. name .. ".cleaning", "w")):close()
+         for _ = 1, next_started and 300 or 0 do
+            local f = io.open(where .. "/" .. next_started)
+            if f then
+               f:close()
+               break
+            end
+            a.await(a.sleep(0.002))
+         end
          return name .. (ok and " slept" or " cleaned up")
       end
-      local cf1 = lt:run_coroutine_threadsafe(body, "T1")
-      os.execute("sleep 0.05")
-      lt:stop() -- T1 cleans up from about 0.05 to 0.25 s
-      os.execute("sleep 0.07")
-      local cf2 = lt:run_coroutine_threadsafe(body, "T2") -- then, from 0.25 to 0.45
-      os.execute("sleep 0.2")
-      local cf3 = lt:run_coroutine_threadsafe(body, "T3") -- then, from 0.45 to 0.65
+      local cf1 = lt:run_coroutine_threadsafe(body, "T1", dir, "T2.started")
+      wait_for_file("T1.started")
+      lt:stop()
+      wait_for_file("T1.cleaning")
+      local cf2 = lt:run_coroutine_threadsafe(body, "T2", dir, "T3.started")
+      wait_for_file("T2.cleaning")
+      local cf3 = lt:run_coroutine_threadsafe(body, "T3", dir)
       lt:join()
+      os.execute("rm -r " .. dir)
       assert.equal("T1 cleaned up", cf1:result(0))
       assert.equal("T2 cleaned up", cf2:result(0))
       assert.equal("T3 cleaned up", cf3:result(0))
