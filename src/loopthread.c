@@ -435,11 +435,6 @@ static int loopthread_call_soon_threadsafe (lua_State *L) {
 }
 
 /*
-** Posts a MSG_TASK of the function at fnidx with the values after it to
-** the inbox and pushes its concurrent future; misuse is reported `level`
-** levels up. [-0, +1, e]
-*/
-/*
 ** A coroutine object that cannot go to another thread is refused here, by
 ** what it is, before coro_unwrap_body counts it as awaited: one of the
 ** library's own (sleep, wait_for...: their functions are internal), one
@@ -475,6 +470,11 @@ static void check_coroutine_object (lua_State *L, int fnidx, int level) {
   lua_error(L);
 }
 
+/*
+** Posts a MSG_TASK of the function at fnidx with the values after it to
+** the inbox and pushes its concurrent future; misuse is reported `level`
+** levels up. [-0, +1, e]
+*/
 static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   CFuture *cf;
   Message *m;

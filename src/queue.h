@@ -57,15 +57,15 @@ typedef struct Queue {
 } Queue;
 
 void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx);
-void store_pop (lua_State *L, Queue *q, int tidx);
-void store_shrink (lua_State *L, Queue *q, int qidx);
-
 /*
 ** A queue that drains with room for this many items or more gives its
 ** table back and starts small again (store_shrink), as Python's deque
 ** frees its blocks: a burst does not keep its memory for the queue's life.
 */
 #define STORE_SHRINK_FROM 1024
+
+void store_pop (lua_State *L, Queue *q, int tidx);
+void store_shrink (lua_State *L, Queue *q, int qidx);
 void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i);
 void store_clear (lua_State *L, Queue *q, int qidx);
 

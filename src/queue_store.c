@@ -13,7 +13,6 @@
 
 #define RING_MIN 8
 
-
 /* How deep items nested as tuples may be compared (cycles end here). */
 #define MAX_DEPTH 100
 
@@ -277,14 +276,14 @@ static int new_table (lua_State *L) {
 }
 
 /*
-** After a pop (the item on top, kept): if that emptied a queue whose table
-** grew large (cap: the ring's capacity, or the peak count of a stack or
-** heap), a new empty table replaces it. Making it may run a finalizer that
-** puts an item: then the old table stays. [-0, +0, m]
+** After a pop (the item on top, kept) that emptied a queue whose table grew
+** large (cap, the ring's capacity or the peak count of a stack or heap, at
+** least STORE_SHRINK_FROM: the caller tests it, on the hot path), a new
+** empty table replaces it. Making it may run a finalizer that puts an
+** item: then the old table stays. [-0, +0, m]
 */
 void store_shrink (lua_State *L, Queue *q, int qidx) {
   lua_Integer changes = q->changes;
-  if (q->n > 0 || q->cap < STORE_SHRINK_FROM) return;
   qidx = lua_absindex(L, qidx);
   /* protected: the item just taken is on the stack, and a memory error
      here would lose it; without the table the old one stays */

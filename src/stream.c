@@ -157,6 +157,13 @@ static void wake_list (lua_State *L, int sidx, int uv) {
   lua_pop(L, 1);
 }
 
+/* Wakes the drain() and wait_closed() waiting on the stream at sidx, which
+   then raise its error, if any. [-0, +0, m] */
+static void wake_writer_waiters (lua_State *L, int sidx) {
+  wake_list(L, sidx, ST_UV_WWAIT);
+  wake_list(L, sidx, ST_UV_CLOSED);
+}
+
 /* Wakes the waiting reader, if any, and stops reading. [-0, +0, m] */
 static void wake_reader (lua_State *L, Stream *s, int sidx) {
   s->rwait = RW_NONE;
@@ -209,8 +216,7 @@ static void close_now (lua_State *L, Stream *s, int sidx) {
   sidx = lua_absindex(L, sidx);
   close_fd(L, s, sidx);
   wake_reader(L, s, sidx);
-  wake_list(L, sidx, ST_UV_WWAIT);
-  wake_list(L, sidx, ST_UV_CLOSED);
+  wake_writer_waiters(L, sidx);
 }
 
 /* close_now without the wakeups. [-0, +0, m] */
@@ -238,6 +244,15 @@ static void close_fd (lua_State *L, Stream *s, int sidx) {
 */
 static void tell_loss (lua_State *L, Stream *s, int sidx);
 
+void stream_write_failed (lua_State *L, int sidx) {
+  Stream *s = (Stream *)lua_touserdata(L, sidx);
+  if (s->kind == STREAM_PIPE) {
+    tell_loss(L, s, sidx);
+    return;
+  }
+  wake_writer_waiters(L, sidx);
+}
+
 /*
 ** A read raised the stream's read error (a reset): the waiting drain()
 ** and wait_closed() wake with it, once, as Python's _force_close hands it
@@ -247,18 +262,7 @@ void stream_read_failed (lua_State *L, int sidx) {
   Stream *s = (Stream *)lua_touserdata(L, sidx);
   if (s->rerr_told) return;
   s->rerr_told = 1;
-  wake_list(L, sidx, ST_UV_WWAIT);
-  wake_list(L, sidx, ST_UV_CLOSED);
-}
-
-void stream_write_failed (lua_State *L, int sidx) {
-  Stream *s = (Stream *)lua_touserdata(L, sidx);
-  if (s->kind == STREAM_PIPE) {
-    tell_loss(L, s, sidx);
-    return;
-  }
-  wake_list(L, sidx, ST_UV_WWAIT);
-  wake_list(L, sidx, ST_UV_CLOSED);
+  wake_writer_waiters(L, sidx);
 }
 
 /*
@@ -273,8 +277,7 @@ static int loss_told (lua_State *L) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   if (s == NULL || s->loss_told) return 0;
   s->loss_told = 1;
-  wake_list(L, 1, ST_UV_WWAIT);
-  wake_list(L, 1, ST_UV_CLOSED);
+  wake_writer_waiters(L, 1);
   return 0;
 }
 

@@ -798,10 +798,11 @@ static int cancel_outermost (lua_State *L) {
   lua_settop(L, 1);
   if (rt->cancels_deferred == 0) return 1;  /* the usual case */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_cancels);  /* 2 */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, cancel_now, 1);  /* 3 */
   /* the count is read again each time: these cancels may defer more */
   for (i = 1; i <= rt->cancels_deferred; i++) {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushcclosure(L, cancel_now, 1);
+    lua_pushvalue(L, 3);
     lua_rawgeti(L, 2, 2 * i - 1);  /* the task */
     lua_rawgeti(L, 2, 2 * i);      /* its message, maybe nil */
     lua_call(L, 2, 0);
