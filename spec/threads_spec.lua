@@ -980,6 +980,10 @@ describe("wrap_future", function()
       assert.is_true(long:cancelled())
       assert.has_error(function() asyncio.wrap_future(5) end,
          "bad argument #1 to 'wrap_future' (Future or ConcurrentFuture expected, got number)")
+      -- an option it does not know was ignored
+      local ok, err = pcall(function() local w = asyncio.wrap_future(long, { bogus = 1 }) return w end)
+      assert.is_false(ok)
+      assert.matches("^spec/threads_spec%.lua:%d+: bad argument #2 to 'wrap_future' %(unknown option 'bogus'%)$", err)
    end))
 end)
 

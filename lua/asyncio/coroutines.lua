@@ -121,8 +121,7 @@ function M.check_self(cls, kinds, classname, arity)
          if not kinds[getmetatable(self)] then
             error(("calling '%s' on bad self (%s expected, got %s)"):format(name, classname, typename(self)), 2)
          elseif select("#", ...) > nmax then -- as Python's TypeError: ev:wait(0.1) would wait forever
-            error(("bad argument #%d to '%s' (no value expected, got %s)"):format(nmax + 1, name,
-               typename((select(nmax + 1, ...)))), 2)
+            M.check_no_more(name, nmax, ...) -- raises at our caller's line, as error(_, 2)
          end
          return method(self, ...)
       end

@@ -16,10 +16,8 @@ local function class(kind, name)
       __tostring = core.queue_tostring,
    }
    return function(maxsize, ...)
-      if select("#", ...) > 0 then -- as Python's: Queue(1, loop) is a TypeError
-         error(("bad argument #2 to '%s' (no value expected, got %s)"):format(name,
-            coroutines.typename((...))), 2)
-      elseif maxsize == nil then
+      coroutines.check_no_more(name, 1, maxsize, ...) -- as Python's: Queue(1, loop) is a TypeError
+      if maxsize == nil then
          maxsize = 0
       elseif type(maxsize) ~= "number" then
          error(("bad argument #1 to '%s' (number expected, got %s)"):format(name, coroutines.typename(maxsize)), 2)

@@ -6,6 +6,7 @@
 -- reach a loop, and runs the loop of a loop thread.
 
 local core = require("asyncio.core")
+local awaitable = require("asyncio.awaitable")
 local coroutines = require("asyncio.coroutines")
 local events = require("asyncio.events")
 local runners = require("asyncio.runners") -- loads tasks.lua, which sets the core's hooks
@@ -196,6 +197,9 @@ function ConcurrentFuture.__await(cf)
    return chained(cf, events.get_running_loop())
 end
 
+-- its one option, checked below for its own message
+local WRAP_OPTIONS = { loop = function() end }
+
 -- asyncio.wrap_future(f [, {loop=}]) -> Future: f itself when it is a
 -- Future or Task; a concurrent future becomes a future of loop (the
 -- running or current one) that is settled when it is done, and whose
@@ -208,11 +212,7 @@ function M.wrap_future(f, opts)
    elseif opts ~= nil and type(opts) ~= "table" then
       argerror(2, "wrap_future", "table or nil", opts)
    end
-   for k in pairs(opts or {}) do
-      if k ~= "loop" then
-         error(("bad argument #2 to 'wrap_future' (unknown option '%s')"):format(tostring(k)), 2)
-      end
-   end
+   awaitable.check_options(opts, WRAP_OPTIONS, 2, "wrap_future", 2) -- no other option
    local loop = opts and opts.loop
    if loop ~= nil and coroutines.typename(loop) ~= "asyncio.Loop" then
       argerror(2, "wrap_future", "loop option an event loop", loop)
