@@ -134,11 +134,6 @@ static void watcher_stop (Watcher *wt) {
 }
 
 /*
-** Queues the watcher's Handle. Runs inside poll_io, where the loop
-** userdata is at index 1 of loop->L; protected so no Lua error crosses
-** ev_run.
-*/
-/*
 ** relay_signal(handle): queues a signal handler's Handle from the ready
 ** queue, so that it runs one iteration after the poll that saw the signal,
 ** as Python's: its self-pipe's reader (_read_from_self) runs in that
@@ -151,6 +146,11 @@ static int relay_signal (lua_State *L) {
   return 0;
 }
 
+/*
+** queue_handle(watcher, loop): queues the watcher's Handle, or runs it at
+** once for an immediate watcher. Runs inside poll_io, called by fire under
+** a protected call so that no Lua error crosses ev_run.
+*/
 static int queue_handle (lua_State *L) {
   Watcher *wt = (Watcher *)lua_touserdata(L, 1);
   lua_getiuservalue(L, 1 + 1, LOOP_UV_WATCHERS);  /* loop is arg 2 */
@@ -166,20 +166,34 @@ static int queue_handle (lua_State *L) {
   return 0;
 }
 
+/*
+** queue_handle_with(watcher, loop, runtime): queue_handle with the Runtime
+** as its upvalue, which an immediate watcher's handler needs to report an
+** error. The closure is made here, under fire's protected call, as making
+** it allocates and a memory error must not cross ev_run either.
+*/
+static int queue_handle_with (lua_State *L) {
+  lua_pushcclosure(L, queue_handle, 1);
+  lua_insert(L, 1);
+  lua_call(L, 2, 0);
+  return 0;
+}
+
 static void fire (Watcher *wt) {
   lua_State *L = wt->loop->L;
+  int nargs = 2;
   if (L == NULL) return;
   ioorder_event(wt->loop);
-  if (wt->immediate) {
-    /* its handler runs here and may report an error, which needs the
-       Runtime: upvalue 1 of the C function running the loop (run_loop's
-       caller), where fire is called from */
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushcclosure(L, queue_handle, 1);
-  } else lua_pushcfunction(L, queue_handle);
+  lua_pushcfunction(L, wt->immediate ? queue_handle_with : queue_handle);
   lua_pushlightuserdata(L, wt);
   lua_pushvalue(L, 1);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+  if (wt->immediate) {
+    /* the Runtime: upvalue 1 of the C function running the loop
+       (run_loop's caller), where fire is called from */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    nargs = 3;
+  }
+  if (lua_pcall(L, nargs, 0, 0) != LUA_OK) {
     fprintf(stderr, "asyncio: cannot queue a watcher callback: %s\n",
             lua_tostring(L, -1));
     lua_pop(L, 1);

@@ -4,6 +4,7 @@
 -- error ends the run with TimeoutError instead of a wait that never ends:
 -- what still hangs is a task the runtime itself lost.
 local asyncio = require("asyncio")
+local core = require("asyncio.core")
 local async, await = asyncio.async, asyncio.await
 
 local function scenario()
@@ -65,6 +66,12 @@ local function scenario()
    end
    await(asyncio.shield(work(3)))
    pcall(await, asyncio.create_task(async(function() error("x") end)()))
+   -- a handler run inside the poll that sees its signal, as asyncio.run's
+   -- SIGINT handler: what fire() allocates must not escape ev_run
+   loop:_add_signal_handler_now("SIGINT", function() end)
+   core.kill(core.getpid(), "SIGINT")
+   await(asyncio.sleep(0.01))
+   loop:remove_signal_handler("SIGINT")
 end
 
 dofile("tools/oom_run.lua")(scenario)
