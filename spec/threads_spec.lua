@@ -859,6 +859,22 @@ describe("start_loop_thread", function()
          assert.equal("back", await(fut))
       end))
 
+   it("takes a loop and a future in a loop reference's call_soon_threadsafe as references too",
+      helper.async(function()
+         -- the reference's method had no Runtime: it refused them, with the
+         -- message that says they cross as references
+         local got = await(lt:run_coroutine_threadsafe(function(mainref)
+            local aio = require("asyncio")
+            local here = aio.get_running_loop()
+            local fut = here:create_future()
+            mainref:call_soon_threadsafe(function(loop, f)
+               loop:call_soon_threadsafe(function(f2) f2:set_result("back") end, f)
+            end, here, fut)
+            return aio.await(aio.wait_for(fut, 5))
+         end, asyncio.get_running_loop()))
+         assert.equal("back", got)
+      end))
+
    it("refuses a coroutine object it cannot copy by what it is, and leaves it unawaited", helper.async(function()
       -- it blamed the library's upvalues ('core', 'await') or a C function
       local function refusal(aw)

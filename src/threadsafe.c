@@ -605,11 +605,44 @@ void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
 }
 
 /* threadref:call_soon_threadsafe(fn, ...) -> handle, from any thread */
+static int core_thread_post_call (lua_State *L);
+
+/*
+** Pushes the core's thread_post_call if this state loaded the core, and
+** returns whether it did: a reference's methods are plain C functions
+** (states that never load the core have them too), and only the core's
+** closures know its Runtime, which passes this state's loops and futures
+** as references. [-0, +(0|1), m]
+*/
+static int push_core_post_call (lua_State *L) {
+  int top = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "asyncio.core") == LUA_TTABLE
+      && lua_getfield(L, -1, "thread_post_call") == LUA_TFUNCTION
+      && lua_tocfunction(L, -1) == core_thread_post_call) {
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 1;
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
 int threadref_call_soon_threadsafe (lua_State *L) {
   uint64_t *ref = (uint64_t *)luaL_checkudata(L, 1, AIO_THREADREF);
+  int n = lua_gettop(L);
   if (ref[2] != REF_LOOP)
     return luaL_error(L, "bad self to 'call_soon_threadsafe' (a loop expected, got a future)");
-  thread_post_call(L, ref[0], 2, "call_soon_threadsafe", 1, 1);
+  if (!push_core_post_call(L)) {
+    thread_post_call(L, ref[0], 2, "call_soon_threadsafe", 1, 1);
+    return 1;
+  }
+  /* core.thread_post_call(inbox, fname, fnarg, fn, ...) */
+  lua_pushinteger(L, (lua_Integer)ref[0]);
+  lua_pushliteral(L, "call_soon_threadsafe");
+  lua_pushinteger(L, 1);
+  lua_rotate(L, 2, 4);  /* below fn, ... */
+  lua_call(L, n + 2, 1);
   return 1;
 }
 
