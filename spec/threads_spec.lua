@@ -875,6 +875,23 @@ describe("start_loop_thread", function()
          assert.equal("back", got)
       end))
 
+   it("leaves a coroutine object unawaited when its arguments cannot be copied or the loop is closed", function()
+      -- it was counted as awaited before the copy and the post
+      local up = 1
+      local body = asyncio.async(function(f) return f() end)
+      local co = body(function() return up end)
+      assert.is_false(pcall(lt.run_coroutine_threadsafe, lt, co))
+      assert.equal(1, asyncio.run(co))
+      local stopped = asyncio.start_loop_thread()
+      stopped:stop()
+      stopped:join()
+      local co2 = asyncio.async(function() return 2 end)()
+      local ok, err = pcall(stopped.run_coroutine_threadsafe, stopped, co2)
+      assert.is_false(ok)
+      assert.matches("Event loop is closed", tostring(err))
+      assert.equal(2, asyncio.run(co2))
+   end)
+
    it("refuses a coroutine object it cannot copy by what it is, and leaves it unawaited", helper.async(function()
       -- it blamed the library's upvalues ('core', 'await') or a C function
       local function refusal(aw)

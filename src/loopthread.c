@@ -479,17 +479,28 @@ static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   CFuture *cf;
   Message *m;
   CopyBuf b;
+  Coro *c;
   int bad, ok;
   copy_init(&b);
   if (lua_isnone(L, fnidx)) lua_pushnil(L);  /* "function expected, got nil" */
   check_coroutine_object(L, fnidx, level);
+  /* a coroutine object counts as awaited once it is posted, not before:
+     one refused below stays the caller's to await (kept on the stack
+     meanwhile, so that it cannot be collected under c) */
+  if (lua_gettop(L) == fnidx && (c = coro_test(L, fnidx)) != NULL && !c->awaited) {
+    lua_pushvalue(L, fnidx);
+    lua_insert(L, fnidx++);
+  } else c = NULL;
   coro_unwrap_body(L, fnidx);
-  if (!copy_dump(L, &b, fnidx, lua_gettop(L) - fnidx + 1, 1, aio_rt(L), &bad))
+  if (!copy_dump(L, &b, fnidx, lua_gettop(L) - fnidx + 1, 1, aio_rt(L), &bad)) {
+    if (c != NULL) c->awaited = 0;
     copy_argerror(L, &b, "run_coroutine_threadsafe", 1 + bad, level);
+  }
   cf = cfuture_new(inbox);
   m = msg_new(MSG_TASK);
   if (cf == NULL || m == NULL) {
     free(cf); free(m); copy_free(&b);
+    if (c != NULL) c->awaited = 0;
     return luaL_error(L, "not enough memory");
   }
   cfuture_push(L, cf);  /* the caller's reference */
@@ -500,7 +511,10 @@ static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   ok = inbox_post_locked(inbox, m);
   if (!ok) msg_free_locked(m);
   pthread_mutex_unlock(&thread_lock);
-  if (!ok) return luaL_error(L, AIO_LOOP_CLOSED);
+  if (!ok) {
+    if (c != NULL) c->awaited = 0;
+    return luaL_error(L, AIO_LOOP_CLOSED);
+  }
   return 1;
 }
 
