@@ -15,10 +15,6 @@
 char aio_mark_timer;
 char aio_mark_throw;
 
-Runtime *aio_rt (lua_State *L) {
-  return (Runtime *)lua_touserdata(L, lua_upvalueindex(1));
-}
-
 /* Whether the value at idx can be called: a function, or a value whose
    metatable has __call. [-0, +0, -] */
 int aio_iscallable (lua_State *L, int idx) {
@@ -132,10 +128,8 @@ void aio_newclass (lua_State *L, int type, const char *name,
   Runtime *rt = aio_rt(L);
   luaL_newmetatable(L, name);
   rt->mt[type] = lua_topointer(L, -1);
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_METATABLES);
-  lua_pushvalue(L, -2);
-  lua_rawseti(L, -2, type);
-  lua_pop(L, 1);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_MT - 1 + type);
   aio_setfuncs(L, meta);
   lua_newtable(L);
   aio_setfuncs(L, methods);
@@ -149,12 +143,11 @@ void aio_newclass (lua_State *L, int type, const char *name,
 
 /*
 ** Sets the metatable of our type on the value at the top of the stack,
-** without the registry's string lookup of luaL_setmetatable. [-0, +0, -]
+** without the registry's string lookup of luaL_setmetatable: one user
+** value of the Runtime per type. [-0, +0, -]
 */
 void aio_setmetatable (lua_State *L, int type) {
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_METATABLES);
-  lua_rawgeti(L, -1, type);
-  lua_remove(L, -2);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_MT - 1 + type);
   lua_setmetatable(L, -2);
 }
 
@@ -335,8 +328,6 @@ static int runtime_open (lua_State *L) {
   lua_setiuservalue(L, -2, RT_UV_ERRORS);
   lua_newtable(L);
   lua_setiuservalue(L, -2, RT_UV_HOOKS);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, RT_UV_METATABLES);
   lua_newtable(L);
   lua_setiuservalue(L, -2, RT_UV_COROSTATE);
   return 1;

@@ -108,17 +108,17 @@ int coro_pushcall (lua_State *L, Coro *c, int idx) {
 ** fails at its start, as Python's. [-0, +0, m]
 */
 int coro_own (lua_State *L, int idx) {
-  Coro *c;
+  Coro *c = (Coro *)lua_touserdata(L, idx);
   int was;
-  idx = lua_absindex(L, idx);
-  if (lua_topointer(L, idx) == aio_rt(L)->sleep0) {
+  if ((const void *)c == aio_rt(L)->sleep0) {
+    idx = lua_absindex(L, idx);
     lua_getiuservalue(L, idx, 1);
     lua_pushinteger(L, 0);
     coro_push(L, -2, lua_gettop(L), 1);
     lua_replace(L, idx);
     lua_pop(L, 2);  /* the function and 0 */
+    c = (Coro *)lua_touserdata(L, idx);
   }
-  c = (Coro *)lua_touserdata(L, idx);
   was = c->awaited;
   c->awaited = 1;
   return was;

@@ -54,9 +54,10 @@ enum {
   RT_UV_TRACEBACKS,   /* weak-keyed {thread = traceback} of failing tasks */
   RT_UV_COROSTATE,    /* {metatables = set, mt = current, sleep0 = obj} */
   RT_UV_BODY,         /* the main function of task coroutines */
-  RT_UV_METATABLES,   /* {[type tag] = metatable} of our userdata */
   RT_UV_HOOKS,        /* table of Lua functions the core calls (reporting) */
-  RT_NUV
+  RT_UV_MT,           /* RT_UV_MT - 1 + type tag: the metatable of each of
+                         our userdata types (aio_setmetatable) */
+  RT_NUV = RT_UV_MT - 1 + AIO_NTYPES
 };
 
 /* How deeply tostring of a future shows the futures in its result. */
@@ -195,7 +196,11 @@ void aio_traceback (lua_State *L, lua_State *L1, const char *msg, int level);
 void arena_install (lua_State *L);
 int arena_stats (lua_State *L);
 
-Runtime *aio_rt (lua_State *L);
+/* The Runtime: upvalue 1 of every core function. */
+static inline Runtime *aio_rt (lua_State *L) {
+  return (Runtime *)lua_touserdata(L, lua_upvalueindex(1));
+}
+
 int aio_iscallable (lua_State *L, int idx);
 int aio_errorf (lua_State *L, const char *fmt, ...);
 void aio_check_callback (lua_State *L, struct Loop *loop, int idx, const char *fname);

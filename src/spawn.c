@@ -51,10 +51,9 @@ static int task_body (lua_State *L) {
 ** this state, at once: its first step runs inside this call, up to its
 ** first suspension or its end (Python's eager start). [-0, +1, e]
 */
-static void task_new (lua_State *L, int loopidx, int objidx, int nameidx,
-                      int eager) {
-  Runtime *rt = aio_rt(L);
-  Loop *loop = (Loop *)lua_touserdata(L, loopidx);
+static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
+                      int nameidx, int eager) {
+  Runtime *rt = loop->rt;
   Task *t;
   int tidx;
   loopidx = lua_absindex(L, loopidx);
@@ -103,11 +102,12 @@ static void task_new (lua_State *L, int loopidx, int objidx, int nameidx,
 */
 static int check_task_args (lua_State *L, int objidx, int optsidx, int *eager) {
   int nameidx = 0;
-  if (lua_type(L, objidx) != LUA_TFUNCTION && !coro_is(L, objidx))
+  if (lua_type(L, objidx) == LUA_TFUNCTION) {
+    if (coro_is_async_function(L, objidx))  /* its result would be a coroutine
+                                               object nobody awaits */
+      luaL_argerror(L, objidx, "coroutine object expected, got async function; call it first");
+  } else if (!coro_is(L, objidx))
     luaL_typeerror(L, objidx, "coroutine object or function");
-  if (coro_is_async_function(L, objidx))  /* its result would be a coroutine
-                                             object nobody awaits */
-    luaL_argerror(L, objidx, "coroutine object expected, got async function; call it first");
   if (!lua_isnoneornil(L, optsidx)) {
     luaL_checktype(L, optsidx, LUA_TTABLE);
     lua_pushnil(L);  /* as Python's keywords: no option it does not know */
@@ -146,15 +146,15 @@ static int core_eager_task_factory (lua_State *L);
 ** nameidx and eager are what check_task_args found (eager < 0: no
 ** eager_start option). [-0, +1, e]
 */
-static void task_from_factory (lua_State *L, int loopidx, int objidx,
-                               int optsidx, int nameidx, int eager) {
+static void task_from_factory (lua_State *L, Loop *loop, int loopidx,
+                               int objidx, int optsidx, int nameidx, int eager) {
   loopidx = lua_absindex(L, loopidx);
   lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
   lua_getfield(L, -1, "task_factory");
   lua_remove(L, -2);
   if (lua_tocfunction(L, -1) == core_eager_task_factory) {
     lua_pop(L, 1);  /* the eager factory, without a call */
-    task_new(L, loopidx, objidx, nameidx, eager != 0);
+    task_new(L, loop, loopidx, objidx, nameidx, eager != 0);
     return;
   }
   lua_pushvalue(L, loopidx);
@@ -172,21 +172,20 @@ static void task_from_factory (lua_State *L, int loopidx, int objidx,
 ** what check_task_args found): the loop's task factory makes it if one is
 ** set, else task_new. [-0, +1, e]
 */
-static void task_create (lua_State *L, int loopidx, int objidx, int optsidx,
-                         int nameidx, int eager) {
-  Loop *loop = (Loop *)lua_touserdata(L, loopidx);
+static void task_create (lua_State *L, Loop *loop, int loopidx, int objidx,
+                         int optsidx, int nameidx, int eager) {
   if (loop->has_task_factory)
-    task_from_factory(L, loopidx, objidx, optsidx, nameidx, eager);
-  else task_new(L, loopidx, objidx, nameidx, eager > 0);
+    task_from_factory(L, loop, loopidx, objidx, optsidx, nameidx, eager);
+  else task_new(L, loop, loopidx, objidx, nameidx, eager > 0);
 }
 
 /* loop:create_task(coro [, opts]) -> Task */
 static int loop_create_task (lua_State *L) {
   int eager = -1, nameidx;
-  loop_checkopen(L, 1);
+  Loop *loop = loop_checkopen(L, 1);
   lua_settop(L, 3);
   nameidx = check_task_args(L, 2, 3, &eager);
-  task_create(L, 1, 2, 3, nameidx, eager);
+  task_create(L, loop, 1, 2, 3, nameidx, eager);
   return 1;
 }
 
@@ -196,18 +195,22 @@ static int loop_create_task (lua_State *L) {
 */
 static int core_create_task (lua_State *L) {
   Runtime *rt = aio_rt(L);
+  Loop *loop;
   int eager = -1, nameidx;
   lua_settop(L, 2);
   nameidx = check_task_args(L, 1, 2, &eager);  /* before the loop is looked for */
-  if (rt->running != NULL) lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
-  else {
+  if (rt->running != NULL) {  /* RT_UV_RUNNING holds it: no type test */
+    loop = rt->running;
+    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+    if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  } else {
     lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
     lua_getfield(L, -1, "get_event_loop");
     lua_remove(L, -2);
     lua_call(L, 0, 1);
+    loop = loop_checkopen(L, -1);
   }
-  loop_checkopen(L, -1);
-  task_create(L, lua_gettop(L), 1, 2, nameidx, eager);
+  task_create(L, loop, lua_gettop(L), 1, 2, nameidx, eager);
   return 1;
 }
 
@@ -221,14 +224,14 @@ static int core_new_task (lua_State *L) {
   if (lua_type(L, 2) != LUA_TFUNCTION && !coro_is(L, 2))
     luaL_typeerror(L, 2, "coroutine object or function");
   if (loop->has_task_factory) {
-    if (lua_isnil(L, 3)) task_from_factory(L, 1, 2, 0, 0, -1);
+    if (lua_isnil(L, 3)) task_from_factory(L, loop, 1, 2, 0, 0, -1);
     else {
       lua_createtable(L, 0, 1);
       lua_pushvalue(L, 3);
       lua_setfield(L, -2, "name");
-      task_from_factory(L, 1, 2, 4, 3, -1);
+      task_from_factory(L, loop, 1, 2, 4, 3, -1);
     }
-  } else task_new(L, 1, 2, lua_isnil(L, 3) ? 0 : 3, 0);
+  } else task_new(L, loop, 1, 2, lua_isnil(L, 3) ? 0 : 3, 0);
   return 1;
 }
 
@@ -239,10 +242,10 @@ static int core_new_task (lua_State *L) {
 */
 static int core_eager_task_factory (lua_State *L) {
   int eager = 1, nameidx;
-  loop_checkopen(L, 1);
+  Loop *loop = loop_checkopen(L, 1);
   lua_settop(L, 3);
   nameidx = check_task_args(L, 2, 3, &eager);
-  task_new(L, 1, 2, nameidx, eager);
+  task_new(L, loop, 1, 2, nameidx, eager);
   return 1;
 }
 
