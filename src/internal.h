@@ -111,7 +111,8 @@ enum {
   LOOP_UV_LUA,        /* table owned by the Lua layer (handler, executor...) */
   LOOP_UV_UNRETRIEVED,/* weak-keyed {future = n}: failed (the nth failure
                          of the loop), not retrieved */
-  LOOP_UV_POOL,       /* list of finished coroutines kept for reuse */
+  LOOP_UV_POOL,       /* list of finished coroutines kept for reuse, its
+                         array part made with room for LOOP_POOL_MAX */
   LOOP_NUV
 };
 
@@ -164,6 +165,7 @@ typedef struct Loop {
   struct Watcher *fresh;   /* add_reader/add_writer watchers libev has not
                               registered yet (watcher_before_poll) */
   unsigned long long ntasks_created;
+  int npool;               /* rw: coroutines in LOOP_UV_POOL */
   unsigned int ringgen;    /* rw: bumped when the ready ring is replaced */
   int *taskfree;           /* owned: free slots of LOOP_UV_TASKS */
   int ntaskfree, taskfreecap;
@@ -180,6 +182,9 @@ typedef struct Loop {
 } Loop;
 
 #define LOOP_INIT_CAP 256
+
+/* Finished coroutines kept per loop for the next tasks (task.c). */
+#define LOOP_POOL_MAX 64
 
 /* ---------- the order of a poll's events (ioorder.c) ---------- */
 /* An I/O callback begins: what it queues forms one group. */
@@ -345,7 +350,8 @@ typedef struct Task {
   int tslot;               /* rw: index in LOOP_UV_TASKS, 0 when finished */
   lua_Integer id;          /* ro: creation order, among the runtime's tasks */
   lua_Integer namenum;     /* ro: N of the default name Task-N, 0 if named */
-  lua_State *co;           /* ro: cache of TASK_UV_CORO, NULL when done */
+  lua_State *co;           /* ro: cache of TASK_UV_CORO (made with the
+                              task), NULL when done */
   ParkCancel unpark;       /* rw: while WAIT_PARKED: takes the task out */
   int unpark_arg;          /* rw: while WAIT_PARKED: unpark's argument */
   unsigned char parked;    /* rw: PARK_* how the last park ended */
@@ -357,6 +363,8 @@ typedef struct Task {
 Task *task_check (lua_State *L, int idx);
 void task_pushcurrent (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
+lua_State *task_new_coroutine (lua_State *L, Loop *loop, int loopidx);
+void task_load_body (lua_State *L, lua_State *co, int idx);
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx);
 void task_timer_fired (lua_State *L, Loop *loop, int idx);
 Task *task_push_running (lua_State *L);

@@ -502,8 +502,9 @@ void loop_close (lua_State *L, Loop *loop, int loopidx) {
   lua_setiuservalue(L, loopidx, LOOP_UV_READY);
   lua_newtable(L);
   lua_setiuservalue(L, loopidx, LOOP_UV_TIMERS);
-  lua_newtable(L);
+  lua_newtable(L);  /* nothing is pooled once closed */
   lua_setiuservalue(L, loopidx, LOOP_UV_POOL);
+  loop->npool = 0;
 }
 
 /* loop:_close(): the C half of close (the Lua layer reports first). */
@@ -623,7 +624,7 @@ static int core_new_loop (lua_State *L) {
   lua_setiuservalue(L, -2, LOOP_UV_LUA);
   newweak(L, "k");
   lua_setiuservalue(L, -2, LOOP_UV_UNRETRIEVED);
-  lua_newtable(L);
+  lua_createtable(L, LOOP_POOL_MAX, 0);
   lua_setiuservalue(L, -2, LOOP_UV_POOL);
   loop->cap = LOOP_INIT_CAP;
   loop->slow_callback = 0.1;

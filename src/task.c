@@ -21,9 +21,6 @@
 #define closethread(co, from) lua_resetthread(co)
 #endif
 
-/* Finished coroutines kept per loop for the next tasks. */
-#define POOL_MAX 64
-
 Task *task_check (lua_State *L, int idx) {
   return (Task *)luaL_checkudata(L, idx, AIO_TASK);
 }
@@ -78,22 +75,24 @@ Task *task_check_running (lua_State *L) {
 
 /* ---------- finishing ---------- */
 
-/* Forgets the task's coroutine, keeping it for reuse if it is clean. */
-static void release_coroutine (lua_State *L, Task *t, int idx, int reusable) {
+/*
+** Forgets the coroutine of the task at idx, keeping it for reuse if it is
+** clean; loop (at loopidx) is the task's. The pool's array part has room
+** for all it keeps: storing allocates nothing, so no finalizer can change
+** the pool meanwhile. [-0, +0, -]
+*/
+static void release_coroutine (lua_State *L, Loop *loop, int loopidx, Task *t,
+                               int idx, int reusable) {
   lua_State *co = t->co;
   t->co = NULL;
-  if (co == NULL) return;  /* it never started */
-  if (reusable && lua_status(co) == LUA_OK) {
-    lua_Integer n;
-    lua_getiuservalue(L, idx, FUT_UV_LOOP);
-    lua_getiuservalue(L, -1, LOOP_UV_POOL);
-    n = (lua_Integer)lua_rawlen(L, -1);
-    if (n < POOL_MAX) {
-      lua_settop(co, 0);
-      lua_getiuservalue(L, idx, TASK_UV_CORO);
-      lua_rawseti(L, -2, n + 1);
-    }
-    lua_pop(L, 2);
+  if (co == NULL) return;  /* released already */
+  if (reusable && loop->npool < LOOP_POOL_MAX && !loop->closed
+      && lua_status(co) == LUA_OK) {
+    lua_settop(co, 0);
+    lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
+    lua_getiuservalue(L, idx, TASK_UV_CORO);
+    lua_rawseti(L, -2, ++loop->npool);
+    lua_pop(L, 1);
   }
   lua_pushnil(L);
   lua_setiuservalue(L, idx, TASK_UV_CORO);
@@ -101,16 +100,14 @@ static void release_coroutine (lua_State *L, Task *t, int idx, int reusable) {
   lua_setiuservalue(L, idx, TASK_UV_WAITER);
 }
 
-/* The task at idx finished: it leaves the loop's unfinished set. */
-static void forget_task (lua_State *L, int idx) {
-  Task *t = (Task *)lua_touserdata(L, idx);
+/* The task finished: it leaves the unfinished set of its loop, at loopidx. */
+static void forget_task (lua_State *L, Loop *loop, int loopidx, Task *t) {
   if (t->tslot == 0) return;
-  lua_getiuservalue(L, idx, FUT_UV_LOOP);
-  lua_getiuservalue(L, -1, LOOP_UV_TASKS);
+  lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
   lua_pushnil(L);
   lua_rawseti(L, -2, t->tslot);
-  lua_pop(L, 2);
-  loop_free_task_slot(t->fut.loop, t->tslot);
+  lua_pop(L, 1);
+  loop_free_task_slot(loop, t->tslot);
   t->tslot = 0;
 }
 
@@ -142,12 +139,13 @@ static void finish_cancelled (lua_State *L, Task *t, int idx, int erridx) {
 ** The body returned: co holds (ok, results...) or (false, error).
 ** [-0, +0, e]
 */
-static void finish (lua_State *L, Task *t, int idx, lua_State *co, int nres) {
+static void finish (lua_State *L, Loop *loop, int loopidx, Task *t, int idx,
+                    lua_State *co, int nres) {
   int base = lua_gettop(L);
   int ok = lua_toboolean(co, -nres);
   if (!lua_checkstack(L, nres + 4)) luaL_error(L, "too many results");
   lua_xmove(co, L, nres);
-  forget_task(L, idx);
+  forget_task(L, loop, loopidx, t);
   if (ok) {
     if (t->must_cancel) {  /* cancelled right before it returned */
       t->must_cancel = 0;
@@ -163,20 +161,21 @@ static void finish (lua_State *L, Task *t, int idx, lua_State *co, int nres) {
     if (aio_is_cancelled_error(L, erridx)) finish_cancelled(L, t, idx, erridx);
     else future_set_error(L, &t->fut, idx, erridx);
   }
-  release_coroutine(L, t, idx, 1);
+  release_coroutine(L, loop, loopidx, t, idx, 1);
   lua_settop(L, base);
 }
 
 /* An error escaped the protected body (it failed while failing). */
-static void finish_broken (lua_State *L, Task *t, int idx, lua_State *co) {
+static void finish_broken (lua_State *L, Loop *loop, int loopidx, Task *t,
+                           int idx, lua_State *co) {
   int base = lua_gettop(L);
   lua_xmove(co, L, 1);
   aio_traceback(L, co, NULL, 0);
   lua_setiuservalue(L, idx, TASK_UV_TRACEBACK);
   closethread(co, L);
-  forget_task(L, idx);
+  forget_task(L, loop, loopidx, t);
   future_set_error(L, &t->fut, idx, base + 1);
-  release_coroutine(L, t, idx, 0);
+  release_coroutine(L, loop, loopidx, t, idx, 0);
   lua_settop(L, base);
 }
 
@@ -198,47 +197,31 @@ static int waiter_raises_cancel (lua_State *L, int futidx) {
   return cancel;
 }
 
-static int new_thread (lua_State *L) {
-  lua_newthread(L);
-  return 1;
+/*
+** Pushes a coroutine for a new task of the loop at loopidx: a pooled one
+** (a task that finished without suspending hands its coroutine straight
+** to the next), or a new one. create_task makes it, so that a memory
+** error is raised there, before anything is queued. [-0, +1, m]
+*/
+lua_State *task_new_coroutine (lua_State *L, Loop *loop, int loopidx) {
+  if (loop->npool == 0) return lua_newthread(L);
+  lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
+  lua_rawgeti(L, -1, loop->npool);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, loop->npool--);
+  lua_remove(L, -2);
+  return lua_tothread(L, -1);
 }
 
 /*
-** Gives the task at idx its coroutine when it first runs: a pooled one (a
-** task that finished without suspending hands its coroutine straight to the
-** next), or a new one, with the body and the coroutine object on it. A new
-** one is made under a protected call: a memory error there would leave the
-** task neither queued nor running, so it returns NULL with the error pushed
-** instead. [-0, +(0|1), m]
+** Puts the body and the coroutine object (or function) of the task at idx
+** on its coroutine co, which has an empty stack, for its first resume.
+** [-0, +0, m]
 */
-static lua_State *acquire_coroutine (lua_State *L, Task *t, int idx) {
-  lua_State *co;
-  lua_Integer n;
-  lua_getiuservalue(L, idx, FUT_UV_LOOP);
-  lua_getiuservalue(L, -1, LOOP_UV_POOL);
-  n = (lua_Integer)lua_rawlen(L, -1);
-  if (n > 0) {
-    lua_rawgeti(L, -1, n);
-    lua_pushnil(L);
-    lua_rawseti(L, -3, n);
-    co = lua_tothread(L, -1);
-  } else {
-    lua_pushcfunction(L, new_thread);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-      lua_replace(L, -3);
-      lua_pop(L, 1);
-      return NULL;
-    }
-    co = lua_tothread(L, -1);
-  }
-  lua_setiuservalue(L, idx, TASK_UV_CORO);
-  lua_pop(L, 2);
-  t->co = co;
+void task_load_body (lua_State *L, lua_State *co, int idx) {
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_BODY);
-  lua_getiuservalue(L, idx, TASK_UV_OBJ);
-  if (lua_type(L, -1) == LUA_TTABLE) coro_wrap_reusable(L, -1);
+  if (lua_getiuservalue(L, idx, TASK_UV_OBJ) == LUA_TTABLE) coro_wrap_reusable(L, -1);
   lua_xmove(L, co, 2);
-  return co;
 }
 
 /*
@@ -256,6 +239,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   int outer_idx = loop->current_idx, outer_loopidx = loop->current_loopidx;
   int nargs = 0, nres = 0, status, fresh = 0;
   if (t->fut.state != FUT_PENDING) return;
+  loopidx = lua_absindex(L, loopidx);
   /* collected while pending, its coroutine closed (task_gc), and reached
      again by a finalizer that woke it: there is nothing left to run */
   if (t->started && co == NULL) return;
@@ -277,7 +261,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
     lua_settop(co, 0);
     lua_pushliteral(co, "the task's coroutine was resumed or closed outside "
                         "the event loop");
-    finish_broken(L, t, idx, co);
+    finish_broken(L, loop, loopidx, t, idx, co);
     return;
   }
   if (!t->started) {
@@ -285,27 +269,19 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
                          thrown into it meets the same error there */
       t->must_cancel = 0;
       t->wait = WAIT_NONE;
-      forget_task(L, idx);
+      forget_task(L, loop, loopidx, t);
       lua_pushliteral(L, AIO_REUSED_CORO);
       future_set_error(L, &t->fut, idx, lua_gettop(L));
       lua_pop(L, 1);
+      release_coroutine(L, loop, loopidx, t, idx, 1);
       return;
     }
     if (t->must_cancel) {  /* cancelled before it ran: the body never starts */
       t->must_cancel = 0;
       t->wait = WAIT_NONE;
-      forget_task(L, idx);
+      forget_task(L, loop, loopidx, t);
       finish_cancelled(L, t, idx, 0);
-      release_coroutine(L, t, idx, 0);
-      return;
-    }
-    co = acquire_coroutine(L, t, idx);
-    if (co == NULL) {  /* no memory for it: it fails with that error, as
-                          a Python task with MemoryError */
-      t->wait = WAIT_NONE;
-      forget_task(L, idx);
-      future_set_error(L, &t->fut, idx, lua_gettop(L));
-      lua_pop(L, 1);
+      release_coroutine(L, loop, loopidx, t, idx, 1);
       return;
     }
     t->started = 1;
@@ -336,7 +312,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   loop->current = t;
   loop->current_L = L;
   loop->current_idx = lua_absindex(L, idx);
-  loop->current_loopidx = lua_absindex(L, loopidx);
+  loop->current_loopidx = loopidx;
   status = lua_resume(co, L, nargs, &nres);
   loop->current = outer;
   loop->current_L = outer_L;
@@ -345,7 +321,8 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   if (fresh && status != LUA_OK && status != LUA_YIELD && lua_status(co) == LUA_OK) {
     /* lua_resume refused to start it (C stack overflow: eager starts
        nested too deep): it starts on the next iteration instead */
-    release_coroutine(L, t, idx, 1);
+    lua_settop(co, 0);
+    task_load_body(L, co, idx);
     t->started = 0;
     t->wait = WAIT_READY;
     loop_ready_push(L, loop, loopidx, idx, 0);
@@ -358,12 +335,12 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
       t->wait = WAIT_NONE;
       lua_pushliteral(co, "task got bad yield: use asyncio.await, not "
                           "coroutine.yield, to suspend a task");
-      finish_broken(L, t, idx, co);
+      finish_broken(L, loop, loopidx, t, idx, co);
     }
   } else {
     t->wait = WAIT_NONE;
-    if (status == LUA_OK) finish(L, t, idx, co, nres);
-    else finish_broken(L, t, idx, co);
+    if (status == LUA_OK) finish(L, loop, loopidx, t, idx, co, nres);
+    else finish_broken(L, loop, loopidx, t, idx, co);
   }
 }
 
