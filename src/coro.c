@@ -36,8 +36,10 @@ void coro_push (lua_State *L, int fnidx, int first, int n) {
     lua_pushvalue(L, first + i);
     lua_setiuservalue(L, -2, i + 2);
   }
-  push_state_field(L, "mt");
-  lua_setmetatable(L, -2);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
+  lua_getfield(L, -1, "mt");
+  lua_setmetatable(L, -3);
+  lua_pop(L, 1);
 }
 
 /* The coroutine object at idx, or NULL. [-0, +0, -] */

@@ -58,21 +58,26 @@ static int callback_msgh (lua_State *L) {
   return 1;
 }
 
+/* Pushes the message handler aio_call_callback expects. [-0, +1, -] */
+void aio_push_callback_msgh (lua_State *L) {
+  lua_pushcfunction(L, callback_msgh);
+}
+
 /*
 ** Calls the function below the nargs values at the top of the stack,
-** protected. An error is reported through the exception handler with the
-** handle at cbidx in the context, as Python's; a done callback has none,
-** so cbidx is then the callback, followed by its future, and the report
-** gets a handle made for it (the loop at loopidx). Returns whether the
-** call succeeded. [-(nargs+1), +0, e]
+** protected, with the message handler the caller pushed below it
+** (aio_push_callback_msgh: pushed first, no value is moved). An error is
+** reported through the exception handler with the handle at cbidx in the
+** context, as Python's; a done callback has none, so cbidx is then the
+** callback, followed by its future, and the report gets a handle made for
+** it (the loop at loopidx). Returns whether the call succeeded.
+** [-(nargs+2), +0, e]
 */
 int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
                        int cbidx) {
-  int base = lua_gettop(L) - nargs;  /* index of the function */
+  int base = lua_gettop(L) - nargs - 1;  /* index of the message handler */
   int status;
   cbidx = lua_absindex(L, cbidx);
-  lua_pushcfunction(L, callback_msgh);
-  lua_insert(L, base);
   status = lua_pcall(L, nargs, 0, base);
   if (status != LUA_OK) {
     int wrapped = lua_gettop(L);
@@ -109,7 +114,8 @@ void handle_run (lua_State *L, Loop *loop, int idx) {
   Handle *h = (Handle *)lua_touserdata(L, idx);
   int i;
   if (h->cancelled) return;
-  luaL_checkstack(L, h->nargs + 1, "too many arguments");
+  luaL_checkstack(L, h->nargs + 2, "too many arguments");
+  aio_push_callback_msgh(L);
   for (i = 0; i <= h->nargs; i++)
     lua_getiuservalue(L, idx, HANDLE_UV_FN + i);
   aio_call_callback(L, loop, 0, h->nargs, idx);

@@ -271,6 +271,7 @@ enum { HANDLE_UV_LOOP = 1, HANDLE_UV_FN = 2, HANDLE_UV_ARGS = 3 };
 int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
                 int istimer);
 void handle_run (lua_State *L, Loop *loop, int idx);
+void aio_push_callback_msgh (lua_State *L);
 int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
                        int cbidx);
 int handle_open (lua_State *L);

@@ -88,8 +88,9 @@ static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
     lua_Integer from = ((loop->head + i) % cap) * 2;
     lua_rawgeti(L, -1, from + 1);
     lua_rawseti(L, -3, 2 * i + 1);
-    lua_rawgeti(L, -1, from + 2);
-    lua_rawseti(L, -3, 2 * i + 2);
+    if (lua_rawgeti(L, -1, from + 2) != LUA_TNIL)  /* often empty */
+      lua_rawseti(L, -3, 2 * i + 2);
+    else lua_pop(L, 1);
   }
   lua_pop(L, 1);
   lua_setiuservalue(L, loopidx, LOOP_UV_READY);
@@ -190,6 +191,7 @@ static void dispatch (lua_State *L, Loop *loop, int loopidx) {
            && aio_typeof(L, loop->rt, aidx) == AIO_TTASK)
     task_step(L, loop, loopidx, aidx, bidx);
   else {  /* a done callback: a(b) */
+    aio_push_callback_msgh(L);
     lua_pushvalue(L, aidx);
     lua_pushvalue(L, bidx);
     aio_call_callback(L, loop, loopidx, 1, aidx);

@@ -16,15 +16,13 @@
 */
 #define EAGER_DEPTH_MAX 24
 
+/* After the protected call: (obj, msgh, true, results...) or (obj, msgh,
+   true, error). */
 static int body_k (lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
-  if (status == LUA_OK || status == LUA_YIELD) {
-    lua_pushboolean(L, 1);
-    lua_insert(L, 3);
-    return lua_gettop(L) - 2;
-  }
+  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(L) - 2;
   lua_pushboolean(L, 0);
-  lua_insert(L, -2);
+  lua_replace(L, 3);
   return 2;
 }
 
@@ -33,11 +31,13 @@ static int body_k (lua_State *L, int status, lua_KContext ctx) {
 ** | false, error. obj is a coroutine object (its function is called with its
 ** arguments) or a function. The call is protected inside the coroutine, so
 ** to-be-closed variables are closed there, where they may still await;
-** the message handler (upvalue 2) records where an error was raised.
+** the message handler (upvalue 2) records where an error was raised. The
+** true is pushed below the call, where its results will be.
 */
 static int task_body (lua_State *L) {
   int n = 0;
   lua_pushvalue(L, lua_upvalueindex(2));  /* 2: msgh */
+  lua_pushboolean(L, 1);                  /* 3 */
   if (lua_type(L, 1) == LUA_TUSERDATA)
     n = coro_pushcall(L, (Coro *)lua_touserdata(L, 1), 1);
   else lua_pushvalue(L, 1);
