@@ -528,10 +528,11 @@ static int future_tostring (lua_State *L) {
 }
 
 /*
-** Reports an error nobody retrieved; also the shared tail of Task's __gc.
+** The finalizer's work on the future f at index 1, which its caller
+** checked: reports an error nobody retrieved. Also the tail of Task's
+** __gc. [-0, +0, e]
 */
-int future_gc (lua_State *L) {
-  Future *f = (Future *)aio_checkobj(L, 1, AIO_TFUTURE, "Future");
+void future_finalize (lua_State *L, Future *f) {
   if (f->state == FUT_FINISHED && f->failed && !f->retrieved) {
     f->retrieved = 1;
     /* a weak key outlives its finalizer by one cycle: forget it now so the
@@ -565,6 +566,10 @@ int future_gc (lua_State *L) {
     aio_report(L, f->loop, -1);
     lua_pop(L, 1);
   }
+}
+
+static int future_gc (lua_State *L) {
+  future_finalize(L, (Future *)aio_checkobj(L, 1, AIO_TFUTURE, "Future"));
   return 0;
 }
 

@@ -302,7 +302,7 @@ int future_cancel_self (lua_State *L, Future *f, int idx, int msgidx);
 int future_cancel (lua_State *L, Future *f, int idx, int msgidx);
 void future_add_callback (lua_State *L, Future *f, int idx, int cbidx);
 void future_schedule_callbacks (lua_State *L, Future *f, int idx);
-int future_gc (lua_State *L);
+void future_finalize (lua_State *L, Future *f);
 int future_tostring_state (lua_State *L, Future *f, int idx);
 int future_in_tostring (lua_State *L, Future *f);
 int future_open (lua_State *L);

@@ -981,7 +981,8 @@ static int task_gc (lua_State *L) {
     lua_pop(L, 1);
     return 0;
   }
-  return future_gc(L);
+  future_finalize(L, &t->fut);
+  return 0;
 }
 
 /*
