@@ -71,21 +71,6 @@ int aio_typeof (lua_State *L, Runtime *rt, int idx) {
 }
 
 /*
-** The object at idx if it has the given type (a Task is a Future), else
-** NULL: one metatable comparison, not aio_typeof's search. [-0, +0, -]
-*/
-void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type) {
-  const void *mt;
-  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
-    return NULL;
-  mt = lua_topointer(L, -1);
-  lua_pop(L, 1);
-  if (mt == rt->mt[type] || (type == AIO_TFUTURE && mt == rt->mt[AIO_TTASK]))
-    return lua_touserdata(L, idx);
-  return NULL;
-}
-
-/*
 ** The object of the given type at idx, else a type error naming tname:
 ** metamethods such as __gc are reachable from Lua (getmetatable), so they
 ** check their argument like any method. [-0, +0, v]

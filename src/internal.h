@@ -210,7 +210,23 @@ int aio_iscallable (lua_State *L, int idx);
 int aio_errorf (lua_State *L, const char *fmt, ...);
 void aio_check_callback (lua_State *L, struct Loop *loop, int idx, const char *fname);
 int aio_typeof (lua_State *L, Runtime *rt, int idx);
-void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type);
+
+/*
+** The object at idx if it has the given type (a Task is a Future), else
+** NULL: one metatable comparison, not aio_typeof's search; inline, as every
+** method checks its object with it. [-0, +0, -]
+*/
+static inline void *aio_toobj (lua_State *L, Runtime *rt, int idx, int type) {
+  const void *mt;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+    return NULL;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  if (mt == rt->mt[type] || (type == AIO_TFUTURE && mt == rt->mt[AIO_TTASK]))
+    return lua_touserdata(L, idx);
+  return NULL;
+}
+
 void *aio_checkobj (lua_State *L, int idx, int type, const char *tname);
 void aio_setup_once (lua_State *L, unsigned which, const char *name);
 int aio_pusherror (lua_State *L, const char *cls, const char *msg);

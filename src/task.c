@@ -522,13 +522,22 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
 
 /*
 ** Queues the next step of t, the running task of loop, for the next
-** iteration; top is the stack's top, above which it pushes two values the
-** caller drops. [-0, +2, m]
+** iteration; top is the stack's top, above which it may push two values
+** the caller drops. While the ring has room, the entry is written from the
+** state that resumed the task, which holds the task and the loop (see
+** push_task_and_loop): nothing is allocated, so nothing can be raised
+** there. A ring that must grow grows from L, where a memory error may be
+** raised. [-0, +(0|2), m]
 */
 static void step_next_iteration (lua_State *L, Task *t, Loop *loop, int top) {
-  push_task_and_loop(L, loop);
   t->wait = WAIT_READY;
-  loop_ready_push(L, loop, top + 1, top + 2, 0);
+  if (loop->tail - loop->head < loop->cap && !loop->closed)
+    loop_ready_push(loop->current_L, loop, loop->current_loopidx,
+                    loop->current_idx, 0);
+  else {
+    push_task_and_loop(L, loop);
+    loop_ready_push(L, loop, top + 1, top + 2, 0);
+  }
 }
 
 /*
