@@ -312,6 +312,11 @@ static int future_result (lua_State *L) {
 static int core_future_outcome (lua_State *L) {
   Future *f = future_check(L, 1);
   int n;
+  if (f->state == FUT_FINISHED && !f->failed && f->nresults == 1) {
+    lua_pushboolean(L, 1);  /* the usual case, without moving values */
+    lua_getiuservalue(L, 1, FUT_UV_RESULT);
+    return 2;
+  }
   lua_settop(L, 1);
   n = push_outcome(L, f, 1);
   lua_pushboolean(L, n >= 0);
