@@ -247,8 +247,6 @@ int loop_pushself (lua_State *L, Loop *loop, int objidx);
 void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx);
 void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx);
 void loop_poll_next (Loop *loop);
-void loop_ready_pushmark (lua_State *L, Loop *loop, int loopidx, int aidx,
-                          void *mark);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
 int loop_task_slot (lua_State *L, Loop *loop);
 void loop_free_task_slot (Loop *loop, int slot);
@@ -383,7 +381,7 @@ struct Task *task_check_running (lua_State *L);
 lua_State *task_new_coroutine (lua_State *L, Loop *loop, int loopidx);
 void task_load_body (lua_State *L, lua_State *co, int idx);
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx);
-void task_timer_fired (lua_State *L, Loop *loop, int idx);
+void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int idx);
 Task *task_push_running (lua_State *L);
 Task *task_push_current (lua_State *L, Loop *loop);
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,

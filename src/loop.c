@@ -135,16 +135,6 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
   lua_pop(L, 1);
 }
 
-/* Same with a light userdata marker as b. [-0, +0, m] */
-void loop_ready_pushmark (lua_State *L, Loop *loop, int loopidx, int aidx,
-                          void *mark) {
-  aidx = lua_absindex(L, aidx);
-  loopidx = lua_absindex(L, loopidx);
-  lua_pushlightuserdata(L, mark);
-  loop_ready_push(L, loop, loopidx, aidx, -1);
-  lua_pop(L, 1);
-}
-
 /* ---------- the unfinished tasks ---------- */
 
 /*
@@ -186,7 +176,7 @@ static void dispatch (lua_State *L, Loop *loop, int loopidx) {
     if (lua_rawlen(L, aidx) == sizeof(Task)) task_step(L, loop, loopidx, aidx, 0);
     else handle_run(L, loop, aidx);
   } else if (lua_touserdata(L, bidx) == &aio_mark_timer)
-    task_timer_fired(L, loop, aidx);
+    task_timer_fired(L, loop, loopidx, aidx);
   else if (lua_type(L, aidx) == LUA_TUSERDATA
            && aio_typeof(L, loop->rt, aidx) == AIO_TTASK)
     task_step(L, loop, loopidx, aidx, bidx);

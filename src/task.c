@@ -344,14 +344,13 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   }
 }
 
-/* The deadline of a sleeping task passed: step it next iteration. */
-void task_timer_fired (lua_State *L, Loop *loop, int idx) {
+/* The deadline of a sleeping task passed: step it next iteration (loop,
+   at loopidx, is the task's). */
+void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int idx) {
   Task *t = (Task *)lua_touserdata(L, idx);
   if (t->fut.state != FUT_PENDING || t->wait != WAIT_TIMER) return;
   t->wait = WAIT_READY;
-  loop_pushself(L, loop, idx);
-  loop_ready_push(L, loop, -1, idx, 0);
-  lua_pop(L, 1);
+  loop_ready_push(L, loop, loopidx, idx, 0);
 }
 
 /* ---------- awaiting ---------- */

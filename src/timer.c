@@ -96,14 +96,19 @@ int timer_add (lua_State *L, Loop *loop, int loopidx, double when, int objidx) {
   return e.slot;
 }
 
+/* Frees slot, whose LOOP_UV_TIMERS entry is nil (or soon will be). */
+static void free_slot (Loop *loop, int slot) {
+  loop->slotpos[slot] = -1;
+  loop->slotnext[slot] = loop->freeslot;
+  loop->freeslot = slot;
+}
+
 static void release_slot (lua_State *L, Loop *loop, int loopidx, int slot) {
   lua_getiuservalue(L, loopidx, LOOP_UV_TIMERS);
   lua_pushnil(L);
   lua_rawseti(L, -2, slot);
   lua_pop(L, 1);
-  loop->slotpos[slot] = -1;
-  loop->slotnext[slot] = loop->freeslot;
-  loop->freeslot = slot;
+  free_slot(loop, slot);
 }
 
 /* Takes entry i out of the heap. */
@@ -132,18 +137,27 @@ void timer_remove (lua_State *L, Loop *loop, int loopidx, int slot) {
 ** (deadline, order of scheduling) order. [-0, +0, m]
 */
 void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now) {
+  int timersidx, markidx;
+  loopidx = lua_absindex(L, loopidx);
+  /* the table stays the loop's while there are entries: only loop_close,
+     which empties the heap, replaces it */
   lua_getiuservalue(L, loopidx, LOOP_UV_TIMERS);
+  timersidx = lua_gettop(L);
+  lua_pushlightuserdata(L, &aio_mark_timer);
+  markidx = timersidx + 1;
   while (loop->nheap > 0 && loop->heap[0].when <= now) {
     int slot = loop->heap[0].slot;
     heap_delete(loop, 0);
-    lua_rawgeti(L, -1, slot);
-    release_slot(L, loop, loopidx, slot);
+    lua_rawgeti(L, timersidx, slot);
+    lua_pushnil(L);
+    lua_rawseti(L, timersidx, slot);
+    free_slot(loop, slot);
     /* only sleeping tasks and TimerHandles are in the heap: told apart by
        size, as dispatch does, without a metatable lookup */
     if (lua_rawlen(L, -1) == sizeof(Task)) {
       Task *t = (Task *)lua_touserdata(L, -1);
       t->slot = 0;
-      loop_ready_pushmark(L, loop, loopidx, -1, &aio_mark_timer);
+      loop_ready_push(L, loop, loopidx, -1, markidx);
     } else {
       Handle *h = (Handle *)lua_touserdata(L, -1);
       h->slot = 0;
@@ -151,7 +165,7 @@ void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now) {
     }
     lua_pop(L, 1);
   }
-  lua_pop(L, 1);
+  lua_pop(L, 2);
 }
 
 void timer_free (Loop *loop) {
