@@ -16,28 +16,25 @@
 */
 #define EAGER_DEPTH_MAX 24
 
-/* After the protected call: (obj, msgh, true, results...) or (obj, msgh,
-   true, error). */
+/* After the protected call: (obj, msgh, results...) or (obj, msgh, error);
+   the flag goes last, so that nothing is moved. */
 static int body_k (lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
-  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(L) - 2;
-  lua_pushboolean(L, 0);
-  lua_replace(L, 3);
-  return 2;
+  lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
+  return lua_gettop(L) - 2;
 }
 
 /*
-** The main function of every task coroutine: body(obj) -> true, results...
-** | false, error. obj is a coroutine object (its function is called with its
-** arguments) or a function. The call is protected inside the coroutine, so
-** to-be-closed variables are closed there, where they may still await;
-** the message handler (upvalue 2) records where an error was raised. The
-** true is pushed below the call, where its results will be.
+** The main function of every task coroutine: body(obj) -> results..., true
+** | error, false. obj is a coroutine object (its function is called with
+** its arguments) or a function. The call is protected inside the
+** coroutine, so to-be-closed variables are closed there, where they may
+** still await; the message handler (upvalue 2) records where an error was
+** raised.
 */
 static int task_body (lua_State *L) {
   int n = 0;
   lua_pushvalue(L, lua_upvalueindex(2));  /* 2: msgh */
-  lua_pushboolean(L, 1);                  /* 3 */
   if (lua_type(L, 1) == LUA_TUSERDATA)
     n = coro_pushcall(L, (Coro *)lua_touserdata(L, 1), 1);
   else lua_pushvalue(L, 1);

@@ -136,13 +136,13 @@ static void finish_cancelled (lua_State *L, Task *t, int idx, int erridx) {
 }
 
 /*
-** The body returned: co holds (ok, results...) or (false, error).
+** The body returned: co holds (results..., true) or (error, false).
 ** [-0, +0, e]
 */
 static void finish (lua_State *L, Loop *loop, int loopidx, Task *t, int idx,
                     lua_State *co, int nres) {
   int base = lua_gettop(L);
-  int ok = lua_toboolean(co, -nres);
+  int ok = lua_toboolean(co, -1);
   if (!lua_checkstack(L, nres + 4)) luaL_error(L, "too many results");
   lua_xmove(co, L, nres);
   forget_task(L, loop, loopidx, t);
@@ -150,9 +150,9 @@ static void finish (lua_State *L, Loop *loop, int loopidx, Task *t, int idx,
     if (t->must_cancel) {  /* cancelled right before it returned */
       t->must_cancel = 0;
       finish_cancelled(L, t, idx, 0);
-    } else future_set_results(L, &t->fut, idx, base + 2, nres - 1);
+    } else future_set_results(L, &t->fut, idx, base + 1, nres - 1);
   } else {
-    int erridx = base + 2;
+    int erridx = base + 1;
     if (lua_isnil(L, erridx)) {  /* error(nil) */
       lua_pushliteral(L, AIO_NIL_ERROR);
       lua_replace(L, erridx);
