@@ -74,6 +74,26 @@ describe("Future", function()
       assert.is_true(unstarted:done() or unstarted:cancel())
    end)
 
+   it("raise Event loop is closed once for a task asleep, parked or awaiting a task or gather in a closed loop", function()
+      -- a second cancel() raised again (and a gather's answered for nothing
+      -- it woke): Python's finds the waiter future cancelled and answers true
+      local function case(body)
+         local closing = asyncio.new_event_loop()
+         local other = closing:create_task(asyncio.async(function() await(asyncio.sleep(100)) end)())
+         local task = closing:create_task(asyncio.async(body)(other))
+         closing:run_until_complete(asyncio.sleep(0.001))
+         closing:close()
+         assert.has_error(function() task:cancel() end)
+         assert.is_true(task:cancel())
+         assert.equal(2, task:cancelling())
+      end
+      local q = asyncio.Queue()
+      case(function() await(asyncio.sleep(100)) end)
+      case(function() await(q:get()) end)
+      case(function(other) await(other) end)
+      case(function(other) await(asyncio.gather(other)) end)
+   end)
+
    it("answer true when a task of a closed loop that waits on nothing is cancelled, as Python", function()
       local closing = asyncio.new_event_loop()
       local ready = closing:create_task(asyncio.async(function()

@@ -688,6 +688,11 @@ static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
     }
     lua_pop(L, 1);
   }
+  if (t->fut.loop->closed && (t->wait == WAIT_PARKED || t->wait == WAIT_TIMER))
+    /* in a closed loop, what it waits on is cancelled all the same (its
+       wakeup is what raises, in cancel_now): a later cancel() finds it so
+       and answers true, as Python's finds its waiter future cancelled */
+    t->must_cancel = CANCEL_FORCED;
 }
 
 /*
@@ -729,8 +734,11 @@ static int cancel_now (lua_State *L) {
         continue;
       }
       if (w != NULL && future_cancel(L, w, -1, 2)) {
+        /* its done callbacks, the task's wakeup among them, unless a
+           cancel hook (gather's) answered for it and left it pending */
+        woke = w->state != FUT_PENDING;
         lua_pop(L, 1);
-        ok = woke = 1;  /* its done callbacks, the task's wakeup among them */
+        ok = 1;
         break;
       }
       lua_pop(L, 1);
