@@ -203,6 +203,33 @@ print(runner:run(asyncio.sleep(0, "runs on"))) -- a stop() once left queued cut 
          assert.equal("cancelling\t2\nfalse\ttrue\nruns on\n", out)
       end)
 
+   it("runs the SIGINT handler at the next iteration though another thread's loop polled since", function()
+      -- every loop's poll cleared the flag that makes the run's busy loop
+      -- poll for the signal: main woke from the first cancel before it
+      local out = run_lua([[
+local core = require("asyncio.core")
+local lt = asyncio.start_loop_thread()
+local subtask = async(function(task)
+   await(asyncio.sleep(0))
+   task:cancel()
+   core.kill(core.getpid(), "SIGINT")
+   -- the loop thread polls (and runs this) before our loop's next iteration
+   lt:run_coroutine_threadsafe(function() return 1 end):result(5)
+end)
+local runner = asyncio.Runner()
+local ok, err = pcall(runner.run, runner, async(function()
+   asyncio.create_task(subtask(asyncio.current_task()))
+   local _, e = pcall(await, asyncio.sleep(10))
+   print("cancelling", asyncio.current_task():cancelling())
+   error(e, 0)
+end)())
+print(ok, asyncio.CancelledError:is(err), pcall(runner.close, runner))
+lt:stop()
+lt:join()
+]])
+      assert.equal("cancelling\t2\nfalse\ttrue\ttrue\n", out)
+   end)
+
    it("ends a run whose main only sleeps (it used to hang)", function()
       local out = run_lua([[
 io.popen(("(sleep 0.1; kill -INT %d) &"):format(require("asyncio.core").getpid())):close()

@@ -417,6 +417,7 @@ int watcher_open (lua_State *L);
 int aio_checksignal (lua_State *L, int arg, int tocatch);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
 void watcher_before_poll (Loop *loop);
+void watcher_sigint_polled (Loop *loop);
 void threadsafe_take (lua_State *L, Loop *loop, int loopidx, int all);
 
 /* ---------- threads (copy.c, threadsafe.c, thread.c; see thread.h) ---------- */

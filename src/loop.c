@@ -240,7 +240,7 @@ static void report_slow (lua_State *L, Loop *loop, double dt, int objidx) {
 static void poll_io (lua_State *L, Loop *loop, int loopidx, double timeout,
                      double now) {
   if (loop->fresh != NULL) watcher_before_poll(loop);
-  aio_sigint_arrived = 0;  /* what came before is seen by this poll */
+  watcher_sigint_polled(loop);
   ioorder_begin(loop);
   if (timeout == 0) ev_run(loop->ev, EVRUN_NOWAIT);
   else {

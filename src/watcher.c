@@ -70,6 +70,19 @@ static void (*volatile sigint_next) (int);
    once, is not 64 iterations late. */
 volatile sig_atomic_t aio_sigint_arrived;
 
+/*
+** What a poll that starts calls: a SIGINT that came before it is seen by
+** that poll, if this loop is the one that handles SIGINT (or none does).
+** Another thread's loop leaves the flag for the one it is meant for.
+*/
+void watcher_sigint_polled (Loop *loop) {
+  if (!aio_sigint_arrived) return;
+  pthread_mutex_lock(&signal_lock);
+  if (signal_owner[SIGINT] == loop || signal_owner[SIGINT] == NULL)
+    aio_sigint_arrived = 0;
+  pthread_mutex_unlock(&signal_lock);
+}
+
 static void sigint_first (int sig) {
   struct sigaction dfl;
   aio_sigint_arrived = 1;
