@@ -669,6 +669,18 @@ describe("queue operations as coroutine objects", function()
       assert.equal("cannot reuse already awaited coroutine", err)
    end))
 
+   it("refuse to run a copy's function on something else (it read slot 2 of a number)", helper.async(function()
+      local q = asyncio.Queue()
+      local _, copy = q:put(1), q:put(2)
+      for _, bad in ipairs({ 5, "x", false }) do
+         local ok, err = pcall(copy.fn, bad)
+         assert.is_false(ok)
+         assert.equal("cannot reuse already awaited coroutine", err)
+      end
+      await(copy)
+      assert.equal(2, q:get_nowait())
+   end))
+
    it("allocate nothing when they need not wait", helper.async(function()
       local q = asyncio.Queue()
       await(q:put(0))

@@ -18,10 +18,12 @@
 ** field) holding the queue's userdata under a private key; the userdata
 ** holds its items, its three lists of parked tasks, the loop it is bound
 ** to and its coroutine objects in user values, so a task blocked in get()
-** is held by the getters list. The get and put operations also hold the
-** items table as an upvalue, which reaches it without a push: queue_store.c,
-** which alone replaces the table (the ring growing, shutdown), updates
-** that upvalue too (store_sync_ops), so that they never hold another.
+** is held by the getters list. The item of a put() not awaited yet is in
+** a user value too (or in its own object, when it had to have a copy).
+** The get and put operations also hold the items table as an upvalue,
+** which reaches it without a push: queue_store.c, which alone replaces the
+** table (the ring growing, shutdown), updates that upvalue too
+** (store_sync_ops), so that they never hold another.
 */
 #include <stdio.h>
 #include <string.h>
@@ -97,11 +99,14 @@ static int take (lua_State *L, Queue *q, int qidx, int tidx) {
   return 1;
 }
 
-/* put_nowait of the item at itemidx, the items table at tidx. [-0, +0, e] */
-static void add (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
+/*
+** put_nowait of the item on top of the stack, which it pops; the items
+** table is at tidx (not relative to the top). [-1, +0, e]
+*/
+static void add (lua_State *L, Queue *q, int qidx, int tidx) {
   if (q->shutdown) raise_error(L, "QueueShutDown");
   if (isfull(q)) raise_error(L, "QueueFull");
-  store_push(L, q, qidx, tidx, itemidx);
+  store_push(L, q, qidx, tidx);
   q->unfinished++;
   wake_next(L, qidx, &q->getters, QUEUE_UV_GETTERS);
 }
@@ -232,7 +237,7 @@ static int put_loop (lua_State *L, Queue *q);
 
 /* store_push(queue, items, item), for a protected call. */
 static int push_p (lua_State *L) {
-  store_push(L, (Queue *)lua_touserdata(L, 1), 1, 2, 3);
+  store_push(L, (Queue *)lua_touserdata(L, 1), 1, 2);
   return 0;
 }
 
@@ -265,22 +270,38 @@ static int put_loop (lua_State *L, Queue *q) {
     if (q->shutdown) return raise_error(L, "QueueShutDown");
     return wait_on(L, q, QUEUE_UV_PUTTERS, 2, put_k);
   }
-  add(L, q, OPQ, OPITEMS, 2);
+  add(L, q, OPQ, OPITEMS);
   return 0;
 }
 
+static int reused (lua_State *L) {
+  lua_pushliteral(L, AIO_REUSED_CORO);
+  return lua_error(L);
+}
+
 /*
-** The item travels in slot 2 of the coroutine object, emptied here so the
-** object can serve the next put() (queue_put).
+** The queue's put object: its item travels in QUEUE_UV_PUTITEM (see
+** queue_put), emptied here so that the object can serve the next put(),
+** and does not keep the item alive.
 */
 static int put_op (lua_State *L) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   check_task(L, q);
+  if (!q->put_loaded) return reused(L);
+  q->put_loaded = 0;
   if (lua_gettop(L) != 1) lua_settop(L, 1);  /* gettop costs less */
-  if (lua_rawgeti(L, 1, 2) == LUA_TNIL) {
-    lua_pushliteral(L, AIO_REUSED_CORO);
-    return lua_error(L);
-  }
+  lua_getiuservalue(L, OPQ, QUEUE_UV_PUTITEM);  /* 2 */
+  lua_pushnil(L);
+  lua_setiuservalue(L, OPQ, QUEUE_UV_PUTITEM);
+  return put_loop(L, q);
+}
+
+/* A copy of it: the item travels in slot 2 of the object. */
+static int put_copy_op (lua_State *L) {
+  Queue *q = (Queue *)lua_touserdata(L, OPQ);
+  check_task(L, q);
+  lua_settop(L, 1);
+  if (!lua_istable(L, 1) || lua_rawgeti(L, 1, 2) == LUA_TNIL) return reused(L);
   lua_pushnil(L);
   lua_rawseti(L, 1, 2);
   return put_loop(L, q);
@@ -324,16 +345,17 @@ static int queue_join (lua_State *L) {
 /*
 ** q:get() and q:put(item) are closures of each queue, stored in its public
 ** table: the hottest calls skip the metatable and the checks of self();
-** upvalue 1 is the public table, 2 the coroutine object, 4 the table's
-** address, which self is compared with: cheaper than lua_rawequal, and
-** as exact, the table (held by upvalue 1) being the only object at that
-** address (only C code could forge a light userdata equal to it).
+** upvalue 1 is the public table, 2 the coroutine object, 4 the queue's
+** userdata, whose field pub, the public table's address, self is compared
+** with: cheaper than lua_rawequal, and as exact, the table (held by
+** upvalue 1) being the only object at that address.
 */
-#define ISSELF(L) \
-  (lua_topointer(L, 1) == lua_touserdata(L, lua_upvalueindex(4)))
+#define QUV lua_upvalueindex(4)
+#define ISSELF(L, q) (lua_topointer(L, 1) == (q)->pub)
 
 static int queue_get (lua_State *L) {
-  if (!ISSELF(L)) luaL_typeerror(L, 1, "Queue");
+  if (!ISSELF(L, (Queue *)lua_touserdata(L, QUV)))
+    luaL_typeerror(L, 1, "Queue");
   no_more(L, 0);
   lua_pushvalue(L, lua_upvalueindex(2));
   return 1;
@@ -344,20 +366,20 @@ static int queue_get (lua_State *L) {
 ** the shared one is loaded already (made and not awaited yet).
 */
 static int queue_put (lua_State *L) {
-  if (!ISSELF(L)) luaL_typeerror(L, 1, "Queue");
+  Queue *q = (Queue *)lua_touserdata(L, QUV);
+  if (!ISSELF(L, q)) luaL_typeerror(L, 1, "Queue");
   no_more(L, 1);
   if (lua_isnoneornil(L, 2))
     return luaL_argerror(L, 2, "nil is not a valid queue item");
-  lua_pushvalue(L, lua_upvalueindex(2));
-  if (lua_rawgeti(L, -1, 2) == LUA_TNIL) {  /* the nil's slot takes the item */
-    lua_copy(L, 2, -1);
-    lua_rawseti(L, -2, 2);
+  if (!q->put_loaded) {
+    lua_setiuservalue(L, QUV, QUEUE_UV_PUTITEM);  /* pops the item */
+    q->put_loaded = 1;
+    lua_pushvalue(L, lua_upvalueindex(2));
     return 1;
   }
-  lua_settop(L, 2);
   lua_pushvalue(L, lua_upvalueindex(2));  /* 3 */
   lua_createtable(L, 2, 4);
-  lua_getfield(L, 3, "fn");
+  lua_getiuservalue(L, QUV, QUEUE_UV_PUTCOPYFN);
   lua_setfield(L, -2, "fn");
   lua_getfield(L, 3, "name");
   lua_setfield(L, -2, "name");
@@ -380,14 +402,14 @@ static int queue_put (lua_State *L) {
 /*
 ** Sets field name of the public table at pidx to closure f, whose upvalues
 ** are that table, user value uv of the queue at qidx, the reusable table
-** at reusidx and the address of the public table.
+** at reusidx and the queue.
 */
 static void set_method (lua_State *L, int pidx, int qidx, int reusidx,
                         int uv, lua_CFunction f, const char *name) {
   lua_pushvalue(L, pidx);
   lua_getiuservalue(L, qidx, uv);
   lua_pushvalue(L, reusidx);
-  lua_pushlightuserdata(L, (void *)lua_topointer(L, pidx));
+  lua_pushvalue(L, qidx);
   lua_pushcclosure(L, f, 4);
   lua_setfield(L, pidx, name);
 }
@@ -399,7 +421,8 @@ static int queue_put_nowait (lua_State *L) {
     return luaL_argerror(L, 2, "nil is not a valid queue item");
   lua_settop(L, 2);
   lua_getiuservalue(L, 1, QUEUE_UV_ITEMS);  /* 3 */
-  add(L, q, 1, 3, 2);
+  lua_pushvalue(L, 2);
+  add(L, q, 1, 3);
   return 0;
 }
 
@@ -544,14 +567,11 @@ static int queue_tostring (lua_State *L) {
 /* ---------- creating ---------- */
 
 /*
-** Sets user value uv of the queue at qidx to a reusable coroutine object
-** named name whose await calls op, with the metatable at mtidx, entered in
-** the reusable table at reusidx. If fnuv is not 0, op also gets the items
-** table as an upvalue, and user value fnuv the closure (store_sync_ops).
+** Pushes a closure of op for the queue at qidx. If fnuv is not 0, it also
+** gets the items table as an upvalue, and user value fnuv the closure
+** (store_sync_ops). [-0, +1, m]
 */
-static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
-                    int fnuv, lua_CFunction op, const char *name) {
-  lua_createtable(L, 2, 4);
+static void push_op_fn (lua_State *L, int qidx, int fnuv, lua_CFunction op) {
   lua_pushvalue(L, lua_upvalueindex(UV_RT));
   lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
   lua_pushvalue(L, qidx);
@@ -561,6 +581,17 @@ static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, qidx, fnuv);
   }
+}
+
+/*
+** Sets user value uv of the queue at qidx to a reusable coroutine object
+** named name whose await calls op (push_op_fn), with the metatable at
+** mtidx, entered in the reusable table at reusidx.
+*/
+static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
+                    int fnuv, lua_CFunction op, const char *name) {
+  lua_createtable(L, 2, 4);
+  push_op_fn(L, qidx, fnuv, op);
   lua_setfield(L, -2, "fn");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "n");
@@ -612,9 +643,12 @@ static int core_queue_new (lua_State *L) {
   set_op(L, 6, 4, 5, QUEUE_UV_GETOP, QUEUE_UV_GETFN, get_op, name);
   snprintf(name, sizeof(name), "%s.put", kindnames[kind]);
   set_op(L, 6, 4, 5, QUEUE_UV_PUTOP, QUEUE_UV_PUTFN, put_op, name);
+  push_op_fn(L, 6, QUEUE_UV_PUTCOPYFN, put_copy_op);
+  lua_pop(L, 1);
   snprintf(name, sizeof(name), "%s.join", kindnames[kind]);
   set_op(L, 6, 4, 5, QUEUE_UV_JOINOP, 0, join_op, name);
   lua_createtable(L, 0, 4);  /* 7: the public object */
+  q->pub = lua_topointer(L, 7);
   lua_pushvalue(L, 3);
   lua_setfield(L, 7, "maxsize");
   lua_pushvalue(L, 6);

@@ -33,8 +33,10 @@ enum {
   QUEUE_UV_JOINOP,     /* the one join() returns */
   QUEUE_UV_GETFN,      /* get()'s operation, items table as an upvalue */
   QUEUE_UV_PUTFN,      /* put()'s, likewise (queue_store.c, store_sync_ops) */
+  QUEUE_UV_PUTCOPYFN,  /* that of put()'s one-shot copies, likewise */
   QUEUE_UV_JOINLOOP,   /* the loop join() is bound to, or nil */
-  QUEUE_NUV = QUEUE_UV_JOINLOOP
+  QUEUE_UV_PUTITEM,    /* the item of the loaded put object, or nil */
+  QUEUE_NUV = QUEUE_UV_PUTITEM
 };
 
 /* The upvalue of the get and put operations that holds the items table. */
@@ -43,6 +45,8 @@ enum {
 typedef struct Queue {
   unsigned char kind;      /* ro: QUEUE_FIFO, QUEUE_LIFO or QUEUE_PRIORITY */
   unsigned char shutdown;  /* rw: shutdown() was called */
+  unsigned char put_loaded; /* rw: QUEUE_UV_PUTOP awaits its item, kept in
+                              QUEUE_UV_PUTITEM */
   lua_Number maxsize;      /* ro: <= 0 means unbounded */
   lua_Integer n;           /* rw: items stored (queue_store.c) */
   lua_Integer head;        /* rw: fifo: ring slot before the first item */
@@ -54,9 +58,47 @@ typedef struct Queue {
   Loop *join_loop;         /* ro: cache of QUEUE_UV_JOINLOOP: join() binds
                               a loop of its own, as Python's waits on an
                               Event of the queue that binds itself */
+  const void *pub;         /* ro: address of the public table, compared
+                              only (queue.c, ISSELF) */
 } Queue;
 
-void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx);
+/* The key of the i-th item (from 0) in a FIFO's ring. */
+#define STORE_RING_SLOT(q, i) ((((q)->head + (i)) & ((q)->cap - 1)) + 1)
+
+void store_push_other (lua_State *L, Queue *q, int qidx, int tidx);
+void store_pop_other (lua_State *L, Queue *q, int tidx);
+
+/*
+** Stores the item on top of the stack, popping it, in the queue whose
+** userdata is at qidx; tidx (not relative to the top) is its items table,
+** which this may replace by a larger one (on the stack and in the user
+** value). A FIFO whose ring has room, the common case, is handled inline,
+** as is store_pop's: these are most of the work of a put() and a get().
+** [-1, +0, e]
+*/
+static inline void store_push (lua_State *L, Queue *q, int qidx, int tidx) {
+  if (q->kind == QUEUE_FIFO && q->n < q->cap) {
+    q->changes++;
+    lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
+    q->n++;
+  }
+  else store_push_other(L, q, qidx, tidx);
+}
+
+/* Takes out the next item (there is one) and pushes it. [-0, +1, e] */
+static inline void store_pop (lua_State *L, Queue *q, int tidx) {
+  if (q->kind == QUEUE_FIFO) {
+    lua_Integer slot = q->head + 1;
+    q->changes++;
+    lua_rawgeti(L, tidx, slot);
+    lua_pushnil(L);
+    lua_rawseti(L, tidx, slot);
+    q->head = slot & (q->cap - 1);
+    q->n--;
+  }
+  else store_pop_other(L, q, tidx);
+}
+
 /*
 ** A queue that drains with room for this many items or more gives its
 ** table back and starts small again (store_shrink), as Python's deque
@@ -64,7 +106,6 @@ void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx);
 */
 #define STORE_SHRINK_FROM 1024
 
-void store_pop (lua_State *L, Queue *q, int tidx);
 void store_shrink (lua_State *L, Queue *q, int qidx);
 void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i);
 void store_clear (lua_State *L, Queue *q, int qidx);

@@ -110,9 +110,10 @@ static void check_unchanged (lua_State *L, Queue *q, lua_Integer changes) {
 /*
 ** heapq.heappush. Every comparison is made before anything moves, so an
 ** error raised by one (items that cannot be compared) leaves the heap as it
-** was. [-0, +0, e]
+** was. The item is on top of the stack and popped. [-1, +0, e]
 */
-static void heap_push (lua_State *L, Queue *q, int tidx, int itemidx) {
+static void heap_push (lua_State *L, Queue *q, int tidx) {
+  int itemidx = lua_absindex(L, -1);
   lua_Integer pos = q->n + 1, shifts = 0, cur, changes = q->changes;
   while (pos > 1) {
     int lt = item_lt(L, tidx, itemidx, pos / 2);
@@ -125,8 +126,7 @@ static void heap_push (lua_State *L, Queue *q, int tidx, int itemidx) {
     lua_rawgeti(L, tidx, cur / 2);
     lua_rawseti(L, tidx, cur);
   }
-  lua_pushvalue(L, itemidx);
-  lua_rawseti(L, tidx, cur);
+  lua_rawseti(L, tidx, cur);  /* pops the item */
   q->n++;
 }
 
@@ -181,7 +181,7 @@ static void heap_pop (lua_State *L, Queue *q, int tidx) {
 */
 static void store_sync_ops (lua_State *L, int qidx) {
   int uv;
-  for (uv = QUEUE_UV_GETFN; uv <= QUEUE_UV_PUTFN; uv++) {
+  for (uv = QUEUE_UV_GETFN; uv <= QUEUE_UV_PUTCOPYFN; uv++) {
     if (lua_getiuservalue(L, qidx, uv) == LUA_TFUNCTION) {
       lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
       lua_setupvalue(L, -2, QUEUE_OP_UV_ITEMS);
@@ -210,7 +210,7 @@ static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
     return 0;
   }
   for (i = 0; i < q->n; i++) {  /* allocates nothing: the table is sized */
-    lua_rawgeti(L, tidx, ((q->head + i) & (q->cap - 1)) + 1);
+    lua_rawgeti(L, tidx, STORE_RING_SLOT(q, i));
     lua_rawseti(L, -2, i + 1);
   }
   lua_replace(L, tidx);
@@ -225,48 +225,35 @@ static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
 /* ---------- the interface ---------- */
 
 /*
-** Stores the item at itemidx in the queue whose userdata is at qidx; tidx
-** is its items table, which this may replace by a larger one (on the stack
-** and in the user value). [-0, +0, e]
+** store_push where the ring has no room, or the queue is no FIFO: a ring
+** grows first. [-1, +0, e]
 */
-void store_push (lua_State *L, Queue *q, int qidx, int tidx, int itemidx) {
+void store_push_other (lua_State *L, Queue *q, int qidx, int tidx) {
   q->changes++;
   switch (q->kind) {
     case QUEUE_FIFO:
       while (q->n == q->cap) ring_grow(L, q, qidx, tidx);
-      lua_pushvalue(L, itemidx);
-      lua_rawseti(L, tidx, ((q->head + q->n) & (q->cap - 1)) + 1);
+      lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
       q->n++;
       break;
     case QUEUE_LIFO:
-      lua_pushvalue(L, itemidx);
       lua_rawseti(L, tidx, ++q->n);
       break;
     default:
-      heap_push(L, q, tidx, itemidx);
+      heap_push(L, q, tidx);
   }
   if (q->kind != QUEUE_FIFO && q->n > q->cap) q->cap = q->n;  /* peak */
 }
 
-/* Takes out the next item (there is one) and pushes it. [-0, +1, e] */
-void store_pop (lua_State *L, Queue *q, int tidx) {
+/* store_pop of a LIFO or priority queue. [-0, +1, e] */
+void store_pop_other (lua_State *L, Queue *q, int tidx) {
   q->changes++;
-  switch (q->kind) {
-    case QUEUE_FIFO:
-      lua_rawgeti(L, tidx, q->head + 1);
-      lua_pushnil(L);
-      lua_rawseti(L, tidx, q->head + 1);
-      q->head = (q->head + 1) & (q->cap - 1);
-      q->n--;
-      break;
-    case QUEUE_LIFO:
-      lua_rawgeti(L, tidx, q->n);
-      lua_pushnil(L);
-      lua_rawseti(L, tidx, q->n--);
-      break;
-    default:
-      heap_pop(L, q, tidx);
+  if (q->kind == QUEUE_LIFO) {
+    lua_rawgeti(L, tidx, q->n);
+    lua_pushnil(L);
+    lua_rawseti(L, tidx, q->n--);
   }
+  else heap_pop(L, q, tidx);
 }
 
 /* A new table, for a protected call. */
@@ -299,8 +286,7 @@ void store_shrink (lua_State *L, Queue *q, int qidx) {
 
 /* Pushes the i-th stored item (1-based, in storage order). [-0, +1, -] */
 void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
-  if (q->kind == QUEUE_FIFO)
-    lua_rawgeti(L, tidx, ((q->head + i - 1) & (q->cap - 1)) + 1);
+  if (q->kind == QUEUE_FIFO) lua_rawgeti(L, tidx, STORE_RING_SLOT(q, i - 1));
   else lua_rawgeti(L, tidx, i);
 }
 
