@@ -20,10 +20,11 @@
 ** to and its coroutine objects in user values, so a task blocked in get()
 ** is held by the getters list. The item of a put() not awaited yet is in
 ** a user value too (or in its own object, when it had to have a copy).
-** The get and put operations also hold the items table as an upvalue,
-** which reaches it without a push: queue_store.c, which alone replaces the
-** table (the ring growing, shutdown), updates that upvalue too
-** (store_sync_ops), so that they never hold another.
+** The get and put operations also hold the items table, the getters and
+** putters lists and the bound loop as upvalues, which reach them without a
+** push: whatever replaces one of those user values (queue_store.c for the
+** items table: the ring growing, shutdown; bind_loop) updates the upvalues
+** too (queue_sync_ops), so that they never hold another.
 */
 #include <stdio.h>
 #include <string.h>
@@ -35,8 +36,13 @@
 /* Key of the userdata in the public table. */
 static char state_key;
 
-/* Upvalues of every function here. */
-enum { UV_RT = 1, UV_STATEMT, UV_QUEUE, UV_ITEMS = QUEUE_OP_UV_ITEMS };
+/* Upvalues of every function here; the get and put operations have the
+   others too. */
+enum {
+  UV_RT = 1, UV_STATEMT, UV_QUEUE,
+  UV_ITEMS = QUEUE_OP_UV_ITEMS, UV_GETTERS, UV_PUTTERS, UV_LOOP,
+  OP_NUV = UV_LOOP
+};
 
 static const char *const kindnames[] = {"Queue", "LifoQueue", "PriorityQueue"};
 
@@ -71,11 +77,36 @@ static Queue *self (lua_State *L) {
 #define OPQ lua_upvalueindex(UV_QUEUE)
 #define OPITEMS lua_upvalueindex(UV_ITEMS)  /* of get and put only */
 
-/* Wakes the first pending waiter of a list, if it has any. [-0, +0, m] */
+/*
+** Sets upvalue n of the get and put operations of the queue at qidx
+** (absolute, or OPQ) to its user value uv. [-0, +0, -]
+*/
+void queue_sync_ops (lua_State *L, int qidx, int uv, int n) {
+  int fnuv;
+  for (fnuv = QUEUE_UV_GETFN; fnuv <= QUEUE_UV_PUTCOPYFN; fnuv++) {
+    if (lua_getiuservalue(L, qidx, fnuv) == LUA_TFUNCTION) {
+      lua_getiuservalue(L, qidx, uv);
+      lua_setupvalue(L, -2, n);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/*
+** Wakes the first pending waiter of the list in user value uv of the queue
+** at qidx, if it has any. The get and put operations (qidx is OPQ) reach
+** the getters and putters lists and their loop (that of every task in
+** them: see wait_on) as upvalues. [-0, +0, m]
+*/
 static void wake_next (lua_State *L, int qidx, Waiters *w, int uv) {
   if (w->head == w->tail) return;
+  if (qidx == OPQ && uv != QUEUE_UV_JOINERS) {
+    int list = uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS;
+    waiters_wake_next(L, w, lua_upvalueindex(list), lua_upvalueindex(UV_LOOP));
+    return;
+  }
   lua_getiuservalue(L, qidx, uv);
-  waiters_wake_next(L, w, -1);
+  waiters_wake_next(L, w, lua_absindex(L, -1), 0);
   lua_pop(L, 1);
 }
 
@@ -150,6 +181,7 @@ static Loop *bind_loop (lua_State *L, Queue *q, int join) {
   }
   lua_getiuservalue(L, lua_upvalueindex(UV_RT), RT_UV_RUNNING);
   lua_setiuservalue(L, OPQ, join ? QUEUE_UV_JOINLOOP : QUEUE_UV_LOOP);
+  if (!join) queue_sync_ops(L, OPQ, QUEUE_UV_LOOP, UV_LOOP);
   *bound = running;
   return running;
 }
@@ -175,17 +207,24 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 /*
 ** Appends the running task to the list in user value uv and parks it
 ** until a waker or a cancel() takes it out; it continues in k with the
-** nkept values at the bottom of the stack. [-0, +0, e]
+** nkept values at the bottom of the stack. The task is one of the loop
+** the queue is bound to, as is every task in its getters and putters
+** (wake_next). [-0, +0, e]
 */
 static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {
   Task *t;
+  int list;
   /* from here on that loop runs the task (check_task) */
   Loop *loop = bind_loop(L, q, uv == QUEUE_UV_JOINERS);
   lua_settop(L, nkept);
   t = task_push_current(L, loop);  /* nkept + 1 */
-  lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
-  waiters_push(L, waiters_of(q, uv), -1, nkept + 1);
+  if (uv == QUEUE_UV_JOINERS) {
+    lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
+    list = nkept + 2;
+  }
+  else list = lua_upvalueindex(uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS);
+  waiters_push(L, waiters_of(q, uv), list, nkept + 1);
   return task_park(L, OPQ, nkept + 1, t, queue_unpark, uv, k, 0);
 }
 
@@ -568,19 +607,25 @@ static int queue_tostring (lua_State *L) {
 
 /*
 ** Pushes a closure of op for the queue at qidx. If fnuv is not 0, it also
-** gets the items table as an upvalue, and user value fnuv the closure
-** (store_sync_ops). [-0, +1, m]
+** gets the items table, the getters and putters lists and the loop (nil
+** yet) as upvalues, and user value fnuv the closure (queue_sync_ops).
+** [-0, +1, m]
 */
 static void push_op_fn (lua_State *L, int qidx, int fnuv, lua_CFunction op) {
   lua_pushvalue(L, lua_upvalueindex(UV_RT));
   lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
   lua_pushvalue(L, qidx);
-  if (fnuv != 0) lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  lua_pushcclosure(L, op, fnuv != 0 ? 4 : 3);
-  if (fnuv != 0) {
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, qidx, fnuv);
+  if (fnuv == 0) {
+    lua_pushcclosure(L, op, UV_QUEUE);
+    return;
   }
+  lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  lua_getiuservalue(L, qidx, QUEUE_UV_GETTERS);
+  lua_getiuservalue(L, qidx, QUEUE_UV_PUTTERS);
+  lua_pushnil(L);
+  lua_pushcclosure(L, op, OP_NUV);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, qidx, fnuv);
 }
 
 /*

@@ -14,7 +14,7 @@ typedef struct Waiters {
 } Waiters;
 
 void waiters_push (lua_State *L, Waiters *w, int listidx, int tidx);
-int waiters_wake_next (lua_State *L, Waiters *w, int listidx);
+int waiters_wake_next (lua_State *L, Waiters *w, int listidx, int loopidx);
 void waiters_wake_all (lua_State *L, Waiters *w, int listidx);
 void waiters_remove (lua_State *L, Waiters *w, int listidx, int tidx);
 
@@ -64,6 +64,8 @@ typedef struct Queue {
 
 /* The key of the i-th item (from 0) in a FIFO's ring. */
 #define STORE_RING_SLOT(q, i) ((((q)->head + (i)) & ((q)->cap - 1)) + 1)
+
+void queue_sync_ops (lua_State *L, int qidx, int uv, int n);
 
 void store_push_other (lua_State *L, Queue *q, int qidx, int tidx);
 void store_pop_other (lua_State *L, Queue *q, int tidx);

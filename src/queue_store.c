@@ -7,7 +7,8 @@
 ** Anchoring rule: the items sit in the queue's QUEUE_UV_ITEMS table; the
 ** functions here take that table at a stack index (or an upvalue's) and
 ** may replace it (the ring grows by copying into a larger table), then
-** also in the upvalue of the get and put operations that hold it.
+** also in the upvalue of the get and put operations that hold it
+** (queue_sync_ops).
 */
 #include "queue.h"
 
@@ -175,21 +176,6 @@ static void heap_pop (lua_State *L, Queue *q, int tidx) {
   q->n = n;
 }
 
-/*
-** The items table of the queue at qidx was replaced in its user value: the
-** get and put operations' upvalue follows. [-0, +0, -]
-*/
-static void store_sync_ops (lua_State *L, int qidx) {
-  int uv;
-  for (uv = QUEUE_UV_GETFN; uv <= QUEUE_UV_PUTCOPYFN; uv++) {
-    if (lua_getiuservalue(L, qidx, uv) == LUA_TFUNCTION) {
-      lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
-      lua_setupvalue(L, -2, QUEUE_OP_UV_ITEMS);
-    }
-    lua_pop(L, 1);
-  }
-}
-
 /* ---------- the ring of a FIFO queue (its capacity a power of 2) ---------- */
 
 /*
@@ -216,7 +202,7 @@ static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
   lua_replace(L, tidx);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  store_sync_ops(L, qidx);
+  queue_sync_ops(L, qidx, QUEUE_UV_ITEMS, QUEUE_OP_UV_ITEMS);
   q->head = 0;
   q->cap = cap;
   return 1;
@@ -280,7 +266,7 @@ void store_shrink (lua_State *L, Queue *q, int qidx) {
     return;
   }
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  store_sync_ops(L, qidx);
+  queue_sync_ops(L, qidx, QUEUE_UV_ITEMS, QUEUE_OP_UV_ITEMS);
   q->head = q->cap = 0;
 }
 
@@ -298,7 +284,7 @@ void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
 */
 void store_clear (lua_State *L, Queue *q, int qidx) {
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  store_sync_ops(L, qidx);
+  queue_sync_ops(L, qidx, QUEUE_UV_ITEMS, QUEUE_OP_UV_ITEMS);
   q->n = q->head = q->cap = 0;
   q->changes++;
 }

@@ -34,13 +34,13 @@ static int popfirst (lua_State *L, Waiters *w, int listidx) {
 }
 
 /*
-** Python's _wakeup_next: wakes the first task still parked. Returns
-** whether one was woken. [-0, +0, m]
+** Python's _wakeup_next: wakes the first task still parked. listidx is
+** absolute (or a pseudo-index); loopidx, as for task_unpark, is where the
+** loop of the tasks is, or 0. Returns whether one was woken. [-0, +0, m]
 */
-int waiters_wake_next (lua_State *L, Waiters *w, int listidx) {
-  listidx = lua_absindex(L, listidx);
+int waiters_wake_next (lua_State *L, Waiters *w, int listidx, int loopidx) {
   while (popfirst(L, w, listidx)) {
-    int woken = task_unpark(L, -1, 0);
+    int woken = task_unpark(L, -1, AIO_BELOW_PUSH(loopidx));
     lua_pop(L, 1);
     if (woken) return 1;
   }
