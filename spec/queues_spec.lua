@@ -300,6 +300,122 @@ describe("the storage of a queue", function()
    end)
 end)
 
+describe("put objects not awaited yet", function()
+   -- a FIFO's put object keeps its item in the ring, past the last item,
+   -- until it is awaited: a model of each queue says what must come out
+   local kinds = {
+      { make = asyncio.Queue, take = function(m) return table.remove(m, 1) end },
+      { make = asyncio.LifoQueue, take = function(m) return table.remove(m) end },
+      { make = asyncio.PriorityQueue, take = function(m)
+         local at = 1
+         for i = 2, #m do
+            if m[i] < m[at] then at = i end
+         end
+         return table.remove(m, at)
+      end },
+   }
+
+   local function check(kind, seed, maxsize)
+      math.randomseed(seed)
+      local q, model, pending, held, shared = kind.make(maxsize), {}, {}, {}, nil
+      local nextv, down = 0, false
+      local function full() return maxsize > 0 and #model >= maxsize end
+      local function value()
+         nextv = nextv + 1
+         return nextv
+      end
+      local function expect_error(cls, ok, err)
+         assert.is_false(ok)
+         assert.is_true(cls:is(err), tostring(err))
+      end
+      local function make_put() -- a put object, maybe awaited later
+         local v = value()
+         local obj = q:put(v)
+         if shared == nil then shared = obj end
+         assert.equal(pending[shared] == nil, obj == shared)
+         pending[obj] = v
+         held[#held + 1] = obj
+      end
+      for _ = 1, 2000 do
+         local r = math.random(100)
+         if r <= 30 then
+            make_put()
+         elseif r <= 50 and #held > 0 then -- await one, maybe awaited already
+            local at = math.random(#held)
+            local obj = held[at]
+            local v = pending[obj]
+            if v == nil then
+               local ok, err = pcall(await, obj)
+               assert.is_false(ok)
+               assert.equal("cannot reuse already awaited coroutine", err)
+               table.remove(held, at)
+            elseif down then
+               expect_error(asyncio.QueueShutDown, pcall(await, obj))
+               pending[obj] = nil
+            elseif not full() then
+               await(obj)
+               model[#model + 1] = v
+               pending[obj] = nil
+            end
+         elseif r <= 60 then
+            local v = value()
+            local ok, err = pcall(q.put_nowait, q, v)
+            if down then
+               expect_error(asyncio.QueueShutDown, ok, err)
+            elseif full() then
+               expect_error(asyncio.QueueFull, ok, err)
+            else
+               assert.is_true(ok, err)
+               model[#model + 1] = v
+            end
+         elseif r <= 88 then
+            if #model > 0 then
+               local got = r <= 75 and q:get_nowait() or await(q:get())
+               assert.equal(kind.take(model), got)
+            else
+               local ok, err = pcall(q.get_nowait, q)
+               expect_error(down and asyncio.QueueShutDown or asyncio.QueueEmpty, ok, err)
+            end
+         elseif r <= 89 and maxsize == 0 and not down and kind.make == asyncio.Queue then
+            -- a backlog: the ring grows, then shrinks once drained
+            for _ = 1, 1100 do
+               local v = value()
+               q:put_nowait(v)
+               model[#model + 1] = v
+            end
+            make_put()
+            local got = {}
+            for i = 1, #model do
+               got[i] = q:get_nowait()
+            end
+            assert.same(model, got)
+            model = {}
+         elseif r == 90 and math.random(20) == 1 then
+            local immediate = math.random(2) == 1
+            q:shutdown(immediate)
+            down = true
+            if immediate then model = {} end
+         end
+         if q:qsize() ~= #model then
+            assert.equal(#model, q:qsize())
+         end
+      end
+      while #model > 0 do
+         assert.equal(kind.take(model), q:get_nowait())
+      end
+   end
+
+   it("put their items in the order they are awaited, whatever happens meanwhile", helper.async(function()
+      for _, kind in ipairs(kinds) do
+         for seed = 1, 4 do
+            for _, maxsize in ipairs({ 0, 3, 100 }) do
+               check(kind, seed, maxsize)
+            end
+         end
+      end
+   end))
+end)
+
 describe("LifoQueue", function()
    it("hands out the last item first", helper.async(function()
       local q = asyncio.LifoQueue()

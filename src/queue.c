@@ -19,12 +19,14 @@
 ** holds its items, its three lists of parked tasks, the loop it is bound
 ** to and its coroutine objects in user values, so a task blocked in get()
 ** is held by the getters list. The item of a put() not awaited yet is in
-** a user value too (or in its own object, when it had to have a copy).
-** The get and put operations also hold the items table, the getters and
-** putters lists and the bound loop as upvalues, which reach them without a
-** push: whatever replaces one of those user values (queue_store.c for the
-** items table: the ring growing, shutdown; bind_loop) updates the upvalues
-** too (queue_sync_ops), so that they never hold another.
+** the items table (staged) or a user value too (or in its own object, when
+** it had to have a copy). The get and put operations also hold the items
+** table, the getters and putters lists and the bound loop as upvalues,
+** which reach them without a push, and so does the put method the items
+** table (the userdata holds that method too): whatever replaces one of
+** those user values (queue_store.c for the items table: the ring growing,
+** shutdown; bind_loop) updates the upvalues too (queue_sync_ops), so that
+** they never hold another.
 */
 #include <stdio.h>
 #include <string.h>
@@ -79,14 +81,16 @@ static Queue *self (lua_State *L) {
 
 /*
 ** Sets upvalue n of the get and put operations of the queue at qidx
-** (absolute, or OPQ) to its user value uv. [-0, +0, -]
+** (absolute, or OPQ) to its user value uv, and of its put method, which
+** holds the items table too, as upvalue QUEUE_OP_UV_ITEMS (a larger n is
+** no upvalue of it: lua_setupvalue then pops nothing). [-0, +0, -]
 */
 void queue_sync_ops (lua_State *L, int qidx, int uv, int n) {
   int fnuv;
-  for (fnuv = QUEUE_UV_GETFN; fnuv <= QUEUE_UV_PUTCOPYFN; fnuv++) {
+  for (fnuv = QUEUE_UV_GETFN; fnuv <= QUEUE_UV_PUTMETHOD; fnuv++) {
     if (lua_getiuservalue(L, qidx, fnuv) == LUA_TFUNCTION) {
       lua_getiuservalue(L, qidx, uv);
-      lua_setupvalue(L, -2, n);
+      if (lua_setupvalue(L, -2, n) == NULL) lua_pop(L, 1);
     }
     lua_pop(L, 1);
   }
@@ -319,15 +323,25 @@ static int reused (lua_State *L) {
 }
 
 /*
-** The queue's put object: its item travels in QUEUE_UV_PUTITEM (see
-** queue_put), emptied here so that the object can serve the next put(),
-** and does not keep the item alive.
+** The queue's put object: its item waits where queue_put left it. Staged,
+** it only has to be counted in when the queue takes it (add's case);
+** otherwise it travels in QUEUE_UV_PUTITEM, emptied here so that it does
+** not keep the item alive; either way the object can serve the next put().
 */
 static int put_op (lua_State *L) {
   Queue *q = (Queue *)lua_touserdata(L, OPQ);
   check_task(L, q);
-  if (!q->put_loaded) return reused(L);
-  q->put_loaded = 0;
+  if (q->put_loaded == PUT_STAGED) {
+    if (!q->shutdown && !isfull(q)) {
+      store_commit(q);
+      q->unfinished++;
+      wake_next(L, OPQ, &q->getters, QUEUE_UV_GETTERS);
+      return 0;
+    }
+    store_unstage(L, q, OPQ, OPITEMS);
+  }
+  if (q->put_loaded == PUT_FREE) return reused(L);
+  q->put_loaded = PUT_FREE;
   if (lua_gettop(L) != 1) lua_settop(L, 1);  /* gettop costs less */
   lua_getiuservalue(L, OPQ, QUEUE_UV_PUTITEM);  /* 2 */
   lua_pushnil(L);
@@ -383,42 +397,52 @@ static int queue_join (lua_State *L) {
 
 /*
 ** q:get() and q:put(item) are closures of each queue, stored in its public
-** table: the hottest calls skip the metatable and the checks of self();
-** upvalue 1 is the public table, 2 the coroutine object, 4 the queue's
-** userdata, whose field pub, the public table's address, self is compared
-** with: cheaper than lua_rawequal, and as exact, the table (held by
-** upvalue 1) being the only object at that address.
+** table: the hottest calls skip the metatable and the checks of self().
+** Their upvalues (set_methods): the public table, the coroutine object,
+** then get's the queue's userdata, put's the reusable table, the items
+** table (kept current by queue_sync_ops) and the queue's userdata. Self
+** is compared with the queue's field pub, the public table's address:
+** cheaper than lua_rawequal, and as exact, the table (held by upvalue
+** MUV_PUB) being the only object at that address.
 */
-#define QUV lua_upvalueindex(4)
+enum { MUV_PUB = 1, MUV_OP, MUV_GETQUEUE, MUV_REUSABLE = MUV_GETQUEUE,
+       MUV_ITEMS = QUEUE_OP_UV_ITEMS, MUV_PUTQUEUE };
 #define ISSELF(L, q) (lua_topointer(L, 1) == (q)->pub)
 
 static int queue_get (lua_State *L) {
-  if (!ISSELF(L, (Queue *)lua_touserdata(L, QUV)))
+  if (!ISSELF(L, (Queue *)lua_touserdata(L, lua_upvalueindex(MUV_GETQUEUE))))
     luaL_typeerror(L, 1, "Queue");
   no_more(L, 0);
-  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(MUV_OP));
   return 1;
 }
 
 /*
-** The shared coroutine object loaded with the item, or a copy of it when
-** the shared one is loaded already (made and not awaited yet).
+** The shared coroutine object loaded with the item (staged in the ring, or
+** kept in a user value: see put_op), or a copy of it when the shared one
+** is loaded already (made and not awaited yet).
 */
+#define PUTQUV lua_upvalueindex(MUV_PUTQUEUE)
+
 static int queue_put (lua_State *L) {
-  Queue *q = (Queue *)lua_touserdata(L, QUV);
+  Queue *q = (Queue *)lua_touserdata(L, PUTQUV);
   if (!ISSELF(L, q)) luaL_typeerror(L, 1, "Queue");
   no_more(L, 1);
   if (lua_isnoneornil(L, 2))
     return luaL_argerror(L, 2, "nil is not a valid queue item");
-  if (!q->put_loaded) {
-    lua_setiuservalue(L, QUV, QUEUE_UV_PUTITEM);  /* pops the item */
-    q->put_loaded = 1;
-    lua_pushvalue(L, lua_upvalueindex(2));
+  if (q->put_loaded == PUT_FREE) {  /* either pops the item */
+    if (store_stage(L, q, lua_upvalueindex(MUV_ITEMS)))
+      q->put_loaded = PUT_STAGED;
+    else {
+      lua_setiuservalue(L, PUTQUV, QUEUE_UV_PUTITEM);
+      q->put_loaded = PUT_KEPT;
+    }
+    lua_pushvalue(L, lua_upvalueindex(MUV_OP));
     return 1;
   }
-  lua_pushvalue(L, lua_upvalueindex(2));  /* 3 */
+  lua_pushvalue(L, lua_upvalueindex(MUV_OP));  /* 3 */
   lua_createtable(L, 2, 4);
-  lua_getiuservalue(L, QUV, QUEUE_UV_PUTCOPYFN);
+  lua_getiuservalue(L, PUTQUV, QUEUE_UV_PUTCOPYFN);
   lua_setfield(L, -2, "fn");
   lua_getfield(L, 3, "name");
   lua_setfield(L, -2, "name");
@@ -434,23 +458,29 @@ static int queue_put (lua_State *L) {
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);           /* coroutines.reusable[op] = op.fn */
   lua_getfield(L, -1, "fn");
-  lua_rawset(L, lua_upvalueindex(3));
+  lua_rawset(L, lua_upvalueindex(MUV_REUSABLE));
   return 1;
 }
 
 /*
-** Sets field name of the public table at pidx to closure f, whose upvalues
-** are that table, user value uv of the queue at qidx, the reusable table
-** at reusidx and the queue.
+** Sets fields get and put of the public table at pidx, for the queue at
+** qidx, the reusable table at reusidx.
 */
-static void set_method (lua_State *L, int pidx, int qidx, int reusidx,
-                        int uv, lua_CFunction f, const char *name) {
+static void set_methods (lua_State *L, int pidx, int qidx, int reusidx) {
   lua_pushvalue(L, pidx);
-  lua_getiuservalue(L, qidx, uv);
-  lua_pushvalue(L, reusidx);
+  lua_getiuservalue(L, qidx, QUEUE_UV_GETOP);
   lua_pushvalue(L, qidx);
-  lua_pushcclosure(L, f, 4);
-  lua_setfield(L, pidx, name);
+  lua_pushcclosure(L, queue_get, MUV_GETQUEUE);
+  lua_setfield(L, pidx, "get");
+  lua_pushvalue(L, pidx);
+  lua_getiuservalue(L, qidx, QUEUE_UV_PUTOP);
+  lua_pushvalue(L, reusidx);
+  lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  lua_pushvalue(L, qidx);
+  lua_pushcclosure(L, queue_put, MUV_PUTQUEUE);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, qidx, QUEUE_UV_PUTMETHOD);
+  lua_setfield(L, pidx, "put");
 }
 
 static int queue_put_nowait (lua_State *L) {
@@ -698,8 +728,7 @@ static int core_queue_new (lua_State *L) {
   lua_setfield(L, 7, "maxsize");
   lua_pushvalue(L, 6);
   lua_rawsetp(L, 7, &state_key);
-  set_method(L, 7, 6, 5, QUEUE_UV_GETOP, queue_get, "get");
-  set_method(L, 7, 6, 5, QUEUE_UV_PUTOP, queue_put, "put");
+  set_methods(L, 7, 6, 5);
   lua_pushvalue(L, 1);
   lua_setmetatable(L, 7);
   return 1;

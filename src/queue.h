@@ -18,6 +18,13 @@ int waiters_wake_next (lua_State *L, Waiters *w, int listidx, int loopidx);
 void waiters_wake_all (lua_State *L, Waiters *w, int listidx);
 void waiters_remove (lua_State *L, Waiters *w, int listidx, int tidx);
 
+/*
+** Where the item of the loaded put object waits (queue_put): in the FIFO's
+** ring, in the slot past the last item, where awaiting the object will
+** store it (staged: see store_stage), or else in QUEUE_UV_PUTITEM.
+*/
+enum { PUT_FREE = 0, PUT_KEPT, PUT_STAGED };
+
 /* The order in which a queue hands items out. */
 enum { QUEUE_FIFO = 0, QUEUE_LIFO, QUEUE_PRIORITY };
 
@@ -32,8 +39,9 @@ enum {
   QUEUE_UV_PUTOP,      /* the one put() returns when it is not in use */
   QUEUE_UV_JOINOP,     /* the one join() returns */
   QUEUE_UV_GETFN,      /* get()'s operation, items table as an upvalue */
-  QUEUE_UV_PUTFN,      /* put()'s, likewise (queue_store.c, store_sync_ops) */
+  QUEUE_UV_PUTFN,      /* put()'s, likewise (queue_sync_ops) */
   QUEUE_UV_PUTCOPYFN,  /* that of put()'s one-shot copies, likewise */
+  QUEUE_UV_PUTMETHOD,  /* the public put method, likewise */
   QUEUE_UV_JOINLOOP,   /* the loop join() is bound to, or nil */
   QUEUE_UV_PUTITEM,    /* the item of the loaded put object, or nil */
   QUEUE_NUV = QUEUE_UV_PUTITEM
@@ -45,8 +53,7 @@ enum {
 typedef struct Queue {
   unsigned char kind;      /* ro: QUEUE_FIFO, QUEUE_LIFO or QUEUE_PRIORITY */
   unsigned char shutdown;  /* rw: shutdown() was called */
-  unsigned char put_loaded; /* rw: QUEUE_UV_PUTOP awaits its item, kept in
-                              QUEUE_UV_PUTITEM */
+  unsigned char put_loaded; /* rw: PUT_*: QUEUE_UV_PUTOP awaits its item */
   lua_Number maxsize;      /* ro: <= 0 means unbounded */
   lua_Integer n;           /* rw: items stored (queue_store.c) */
   lua_Integer head;        /* rw: fifo: ring slot before the first item */
@@ -69,6 +76,7 @@ void queue_sync_ops (lua_State *L, int qidx, int uv, int n);
 
 void store_push_other (lua_State *L, Queue *q, int qidx, int tidx);
 void store_pop_other (lua_State *L, Queue *q, int tidx);
+void store_unstage (lua_State *L, Queue *q, int qidx, int tidx);
 
 /*
 ** Stores the item on top of the stack, popping it, in the queue whose
@@ -79,12 +87,34 @@ void store_pop_other (lua_State *L, Queue *q, int tidx);
 ** [-1, +0, e]
 */
 static inline void store_push (lua_State *L, Queue *q, int qidx, int tidx) {
-  if (q->kind == QUEUE_FIFO && q->n < q->cap) {
+  if (q->kind == QUEUE_FIFO && q->n < q->cap && q->put_loaded != PUT_STAGED) {
     q->changes++;
     lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
     q->n++;
   }
   else store_push_other(L, q, qidx, tidx);
+}
+
+/*
+** The put object's item on top of the stack goes to the ring slot past the
+** last item, popped, if the queue is a FIFO whose ring has room: returns 1
+** (the caller makes put_loaded PUT_STAGED), else 0 with nothing done. The
+** slot stays the one past the last item as items are taken out; anything
+** else that changes the ring moves the item to QUEUE_UV_PUTITEM first
+** (store_unstage). Awaiting the object then only counts the item in
+** (store_commit). [-(0|1), +0, -]
+*/
+static inline int store_stage (lua_State *L, Queue *q, int tidx) {
+  if (q->kind != QUEUE_FIFO || q->n >= q->cap) return 0;
+  lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
+  return 1;
+}
+
+/* The staged item becomes the last item (put_loaded is PUT_STAGED). */
+static inline void store_commit (Queue *q) {
+  q->put_loaded = PUT_FREE;
+  q->changes++;
+  q->n++;
 }
 
 /* Takes out the next item (there is one) and pushes it. [-0, +1, e] */

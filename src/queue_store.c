@@ -4,11 +4,12 @@
 ** (PriorityQueue, the algorithm of Python's heapq, so that items comparing
 ** equal come out in the same order as in Python).
 **
-** Anchoring rule: the items sit in the queue's QUEUE_UV_ITEMS table; the
-** functions here take that table at a stack index (or an upvalue's) and
-** may replace it (the ring grows by copying into a larger table), then
-** also in the upvalue of the get and put operations that hold it
-** (queue_sync_ops).
+** Anchoring rule: the items sit in the queue's QUEUE_UV_ITEMS table, as
+** does the item staged for the put object (store_stage); the functions
+** here take that table at a stack index (or an upvalue's) and may replace
+** it (the ring grows by copying into a larger table), then also in the
+** upvalue of the closures that hold it (queue_sync_ops), moving a staged
+** item out first.
 */
 #include "queue.h"
 
@@ -219,6 +220,8 @@ void store_push_other (lua_State *L, Queue *q, int qidx, int tidx) {
   switch (q->kind) {
     case QUEUE_FIFO:
       while (q->n == q->cap) ring_grow(L, q, qidx, tidx);
+      /* after ring_grow: a finalizer it ran may have staged an item */
+      if (q->put_loaded == PUT_STAGED) store_unstage(L, q, qidx, tidx);
       lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
       q->n++;
       break;
@@ -229,6 +232,28 @@ void store_push_other (lua_State *L, Queue *q, int qidx, int tidx) {
       heap_push(L, q, tidx);
   }
   if (q->kind != QUEUE_FIFO && q->n > q->cap) q->cap = q->n;  /* peak */
+}
+
+/*
+** Moves the staged item (put_loaded is PUT_STAGED) of the queue at qidx,
+** whose items table is at tidx (neither relative to the top), to
+** QUEUE_UV_PUTITEM. [-0, +0, -]
+*/
+void store_unstage (lua_State *L, Queue *q, int qidx, int tidx) {
+  lua_Integer slot = STORE_RING_SLOT(q, q->n);
+  lua_rawgeti(L, tidx, slot);
+  lua_pushnil(L);
+  lua_rawseti(L, tidx, slot);
+  lua_setiuservalue(L, qidx, QUEUE_UV_PUTITEM);
+  q->put_loaded = PUT_KEPT;
+}
+
+/* Unstages the staged item, if any, from the items table in its user value. */
+static void unstage_from_uv (lua_State *L, Queue *q, int qidx) {
+  if (q->put_loaded != PUT_STAGED) return;
+  lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
+  store_unstage(L, q, qidx, lua_absindex(L, -1));
+  lua_pop(L, 1);
 }
 
 /* store_pop of a LIFO or priority queue. [-0, +1, e] */
@@ -252,8 +277,9 @@ static int new_table (lua_State *L) {
 ** After a pop (the item on top, kept) that emptied a queue whose table grew
 ** large (cap, the ring's capacity or the peak count of a stack or heap, at
 ** least STORE_SHRINK_FROM: the caller tests it, on the hot path), a new
-** empty table replaces it. Making it may run a finalizer that puts an
-** item: then the old table stays. [-0, +0, m]
+** empty table replaces it, and a staged item goes to QUEUE_UV_PUTITEM.
+** Making the table may run a finalizer that puts an item: then the old
+** table stays. [-0, +0, m]
 */
 void store_shrink (lua_State *L, Queue *q, int qidx) {
   lua_Integer changes = q->changes;
@@ -265,6 +291,7 @@ void store_shrink (lua_State *L, Queue *q, int qidx) {
     lua_pop(L, 1);
     return;
   }
+  unstage_from_uv(L, q, qidx);
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
   queue_sync_ops(L, qidx, QUEUE_UV_ITEMS, QUEUE_OP_UV_ITEMS);
   q->head = q->cap = 0;
@@ -278,11 +305,12 @@ void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
 
 /*
 ** Drops every item of the queue whose userdata is at qidx, the empty table
-** at the top of the stack taking their place. The caller makes that table
-** before it reads the queue: making it may run a finalizer that takes an
-** item. [-1, +0, -]
+** at the top of the stack taking their place; a staged item, not put yet,
+** goes to QUEUE_UV_PUTITEM. The caller makes that table before it reads
+** the queue: making it may run a finalizer that takes an item. [-1, +0, -]
 */
 void store_clear (lua_State *L, Queue *q, int qidx) {
+  unstage_from_uv(L, q, qidx);
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
   queue_sync_ops(L, qidx, QUEUE_UV_ITEMS, QUEUE_OP_UV_ITEMS);
   q->n = q->head = q->cap = 0;
