@@ -98,12 +98,11 @@ void queue_sync_ops (lua_State *L, int qidx, int uv, int n) {
 
 /*
 ** Wakes the first pending waiter of the list in user value uv of the queue
-** at qidx, if it has any. The get and put operations (qidx is OPQ) reach
+** at qidx (it has one). The get and put operations (qidx is OPQ) reach
 ** the getters and putters lists and their loop (that of every task in
 ** them: see wait_on) as upvalues. [-0, +0, m]
 */
-static void wake_next (lua_State *L, int qidx, Waiters *w, int uv) {
-  if (w->head == w->tail) return;
+static void wake_first (lua_State *L, int qidx, Waiters *w, int uv) {
   if (qidx == OPQ && uv != QUEUE_UV_JOINERS) {
     int list = uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS;
     waiters_wake_next(L, w, lua_upvalueindex(list), lua_upvalueindex(UV_LOOP));
@@ -112,6 +111,12 @@ static void wake_next (lua_State *L, int qidx, Waiters *w, int uv) {
   lua_getiuservalue(L, qidx, uv);
   waiters_wake_next(L, w, lua_absindex(L, -1), 0);
   lua_pop(L, 1);
+}
+
+/* The same if the list has a waiter: the test is inline, as most calls
+   find none. */
+static inline void wake_next (lua_State *L, int qidx, Waiters *w, int uv) {
+  if (w->head != w->tail) wake_first(L, qidx, w, uv);
 }
 
 static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
@@ -125,9 +130,10 @@ static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
 
 /*
 ** get_nowait on a non-empty queue whose items table is at tidx: pushes the
-** next item, returning 1 so that a C function can return it. [-0, +1, e]
+** next item, returning 1 so that a C function can return it. Inline: it is
+** most of a get(). [-0, +1, e]
 */
-static int take (lua_State *L, Queue *q, int qidx, int tidx) {
+static inline int take (lua_State *L, Queue *q, int qidx, int tidx) {
   store_pop(L, q, tidx);
   if (q->n == 0 && q->cap >= STORE_SHRINK_FROM) store_shrink(L, q, qidx);
   wake_next(L, qidx, &q->putters, QUEUE_UV_PUTTERS);
