@@ -227,7 +227,7 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
   int list;
   /* from here on that loop runs the task (check_task) */
   Loop *loop = bind_loop(L, q, uv == QUEUE_UV_JOINERS);
-  lua_settop(L, nkept);
+  if (lua_gettop(L) != nkept) lua_settop(L, nkept);  /* gettop costs less */
   t = task_push_current(L, loop);  /* nkept + 1 */
   if (uv == QUEUE_UV_JOINERS) {
     lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
