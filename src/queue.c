@@ -219,7 +219,7 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 ** until a waker or a cancel() takes it out; it continues in k with the
 ** nkept values at the bottom of the stack. The task is one of the loop
 ** the queue is bound to, as is every task in its getters and putters
-** (wake_next). [-0, +0, e]
+** (wake_first). [-0, +0, e]
 */
 static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {

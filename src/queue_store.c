@@ -212,15 +212,16 @@ static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
 /* ---------- the interface ---------- */
 
 /*
-** store_push where the ring has no room, or the queue is no FIFO: a ring
-** grows first. [-1, +0, e]
+** store_push where the ring has no room or holds a staged item, or the
+** queue is no FIFO: a ring grows first, then the staged item moves out.
+** [-1, +0, e]
 */
 void store_push_other (lua_State *L, Queue *q, int qidx, int tidx) {
   q->changes++;
   switch (q->kind) {
     case QUEUE_FIFO:
       while (q->n == q->cap) ring_grow(L, q, qidx, tidx);
-      /* after ring_grow: a finalizer it ran may have staged an item */
+      /* after ring_grow, as a finalizer it ran may have staged an item */
       if (q->put_loaded == PUT_STAGED) store_unstage(L, q, qidx, tidx);
       lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
       q->n++;
