@@ -227,7 +227,9 @@ void store_push_other (lua_State *L, Queue *q, int qidx, int tidx) {
       q->n++;
       break;
     case QUEUE_LIFO:
-      lua_rawseti(L, tidx, ++q->n);
+      /* counted once stored: the store may raise a memory error */
+      lua_rawseti(L, tidx, q->n + 1);
+      q->n++;
       break;
     default:
       heap_push(L, q, tidx);
