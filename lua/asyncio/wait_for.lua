@@ -17,6 +17,11 @@ local async, await = coroutines.async, coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 local after = timeouts.after
 local await_future = core.await_future
+local current_task, running_loop, monotonic = core.current_task, core.get_running_loop, core.monotonic
+local call_soon, call_at = core.Loop.call_soon, core.Loop.call_at
+local cancelling = core.Task.cancelling
+-- Handle:cancel, taken from the first handle made
+local cancel_handle
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
 
@@ -59,25 +64,54 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
--- Awaits fut under a guard of delay seconds.
-local function guarded(fut, delay)
-   local _ <close> = after(delay)
-   return await_future(fut)
+-- The deadline of a guarded wait passed: guard is { task, expired }, as
+-- timeouts.lua's on_timeout.
+local function expire(guard)
+   guard[1]:cancel()
+   guard[2] = true
 end
 
--- The results of guarded(fut, delay) through pcall. A future that finished
--- with its results just before the deadline, in the same loop iteration,
--- keeps them: the guard had cancelled the task while fut's wake-up was on
--- its way (Python 3.12+ raises TimeoutError here; 3.11 returned them).
-local function settle(fut, ok, ...)
-   if ok then
+-- Leaving a guarded wait with the results of pcall(await_future, fut):
+-- what timeouts.lua's Timeout:__close does, then the check of a result
+-- that came with the deadline. A future that finished with its results
+-- just before the deadline, in the same loop iteration, keeps them: the
+-- guard had cancelled the task while fut's wake-up was on its way (Python
+-- 3.12+ raises TimeoutError here; 3.11 returned them).
+local function leave(fut, handle, guard, ncancels, ok, ...)
+   local expired = guard[2]
+   if ok and not expired then -- the common case
+      cancel_handle(handle)
       return ...
    end
    local err = ...
-   if TimeoutError:is(err) and fut:done() and not fut:cancelled() and fut:exception() == nil then
+   if not expired then
+      cancel_handle(handle)
+   elseif guard[1]:uncancel() <= ncancels and not ok and CancelledError:is(err) then
+      err = TimeoutError(nil, { cause = err })
+   end
+   if ok then
+      return ...
+   elseif TimeoutError:is(err) and fut:done() and not fut:cancelled() and fut:exception() == nil then
       return fut:result()
    end
    error(err, 0)
+end
+
+-- Awaits fut under a guard of delay seconds (> 0): asyncio.timeouts'
+-- Timeout made and closed inline, with no object of its own.
+local function guarded(fut, delay)
+   local task = current_task()
+   local when = monotonic() + delay
+   local guard = { task, false }
+   local ncancels = cancelling(task)
+   local handle
+   if when <= monotonic() then
+      handle = call_soon(running_loop(), expire, guard)
+   else
+      handle = call_at(running_loop(), when, expire, guard)
+   end
+   cancel_handle = cancel_handle or handle.cancel -- one function for both kinds
+   return leave(fut, handle, guard, ncancels, pcall(await_future, fut))
 end
 
 local wait_for = async(function(aw, delay)
@@ -88,7 +122,7 @@ local wait_for = async(function(aw, delay)
    end
    local mt = getmetatable(aw)
    if mt == Task_mt or mt == Future_mt then
-      return settle(aw, pcall(guarded, aw, delay))
+      return guarded(aw, delay)
    end
    local _ <close> = after(delay) -- a coroutine object runs right here
    return await(aw)
