@@ -396,6 +396,9 @@ int task_open (lua_State *L);
 /* ---------- making tasks (spawn.c) ---------- */
 int spawn_open (lua_State *L);
 
+/* ---------- gather's done callback (gather.c) ---------- */
+int gather_open (lua_State *L);
+
 /* ---------- coroutine objects (coro.c) ---------- */
 typedef struct Coro {
   unsigned char awaited;   /* rw: run once already (or owned by a task) */

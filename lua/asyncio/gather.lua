@@ -18,6 +18,7 @@ local Future = core.Future
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
 local new_future, new_task, coro_info = core.new_future, core.new_task, core.coro_info
+local task_set_quiet, gather_callback = core.task_set_quiet, core.gather_callback
 -- outcome(fut) -> true, first result | false, error: pcall(result, fut)
 -- without a protected call
 local outcome = core.future_outcome
@@ -123,16 +124,13 @@ function M.gather(...)
    local children = { ... }
    children[n + 1] = nil
    local results = {}
-   local nfinished = 0
    local outer, cancel_requested
-   -- Children usually finish in argument order: each result is then
-   -- stored by the callback, while the child is still in the CPU cache;
-   -- from the first child out of order on (stored = false), finish() reads
-   -- the rest.
-   local cursor, stored = 1, true
 
    -- All children are done: the list of results, or the CancelledError.
-   local function finish()
+   -- Children usually finish in argument order: the callback then stores
+   -- each result as it comes, while the child is still in the CPU cache;
+   -- from cursor on (the first child out of order), finish() reads them.
+   local function finish(cursor)
       if return_exceptions then
          for i = cursor, n do
             local _, value = outcome(children[i])
@@ -159,29 +157,24 @@ function M.gather(...)
       end
    end
 
-   -- Python's _done_callback, the hot path first: a child that succeeded
-   -- costs a counter, one C call and a store. outer is nil if gather() raised
-   -- on a later argument.
-   local function on_child_done(fut)
-      nfinished = nfinished + 1
-      local ok, value = outcome(fut) -- also marks an error retrieved
-      if ok or return_exceptions then
-         if stored then
-            if children[cursor] == fut then
-               results[cursor] = value
-               cursor = cursor + 1
-            else
-               stored = false
-            end
+   -- The end of Python's _done_callback, called by on_child_done when the
+   -- last child is done or a child failed (value: its error, a cancelled
+   -- child's CancelledError too). outer is nil if gather() raised on a
+   -- later argument.
+   local function settle(failed, value, cursor)
+      if outer ~= nil and not done(outer) then
+         if failed then
+            set_exception(outer, value == nil and NIL_ERROR or value)
+         else
+            finish(cursor)
          end
-         if nfinished == n and outer ~= nil and not done(outer) then
-            finish()
-         end
-      elseif outer ~= nil and not done(outer) then
-         -- a cancelled child's CancelledError too
-         set_exception(outer, value == nil and NIL_ERROR or value)
       end
    end
+
+   -- Python's _done_callback (src/gather.c): counts the child, takes its
+   -- outcome (marking an error retrieved), stores it while the children
+   -- finish in order, and calls settle for the rest.
+   local on_child_done = gather_callback(children, results, n, return_exceptions, settle)
 
    -- Python's _GatheringFuture.cancel: cancel the children, and if any
    -- was, remember to end in CancelledError whatever return_exceptions says.
@@ -205,9 +198,32 @@ function M.gather(...)
    -- only a task factory (eager tasks) makes a task that is done at once
    local factory = loop:get_task_factory()
    local seen, done_now
-   for i = 1, n do
+   local first = 1 -- the first child the general loop below looks at
+   if factory == nil then
+      -- the common case inline, up to the first other argument: fresh
+      -- coroutine objects of async functions (userdata; the reusable
+      -- ones are tables)
+      while first <= n do
+         local arg = children[first]
+         if type(arg) ~= "userdata" or not coro_mts[getmetatable(arg)] then
+            break
+         end
+         local _, awaited = coro_info(arg)
+         if awaited then
+            break
+         end
+         local task = new_task(loop, arg)
+         if getmetatable(task) == Task_mt then -- quiet(task), as below
+            task_set_quiet(task)
+         end
+         children[first] = task
+         add_done_callback(task, on_child_done)
+         first = first + 1
+      end
+   end
+   for i = first, n do
       local arg = children[i]
-      if fresh_coroutine(arg, getmetatable(arg)) then -- the common case
+      if fresh_coroutine(arg, getmetatable(arg)) then
          local task = quiet(new_task(loop, arg))
          if factory ~= nil and seen == nil then
             -- an eager task done at once lets its coroutine object go

@@ -1,0 +1,124 @@
+/*
+** gather.c: the done callback of asyncio.gather's children (gather.lua,
+** Python's _done_callback), in C: each child costs a callback call, and
+** the Lua one spent most of it in its frame and its call of outcome.
+**
+** Anchoring rule: the callback is a C closure holding its state userdata,
+** the children and results tables and gather's settle function in its
+** upvalues; the children it was added to hold it until they are done, and
+** gather's closures hold it too. No C structure points to a Lua value.
+*/
+#include "internal.h"
+
+typedef struct Gather {
+  lua_Integer n;           /* ro: children */
+  lua_Integer nfinished;   /* rw: children done so far */
+  lua_Integer cursor;      /* rw: first child whose result is not stored */
+  unsigned char stored;    /* rw: the children finished in argument order
+                              so far, each result stored as it came */
+  unsigned char retexc;    /* ro: return_exceptions */
+} Gather;
+
+enum { UP_STATE = 2, UP_CHILDREN, UP_RESULTS, UP_SETTLE };
+
+/*
+** Pushes what core.future_outcome's second result is for the done future
+** f at idx: its first result, or its error (marked retrieved), or its
+** CancelledError; returns whether it succeeded. [-0, +1, e]
+*/
+static int push_first_outcome (lua_State *L, Future *f, int idx) {
+  switch (f->state) {
+    case FUT_PENDING:
+      aio_pusherror(L, "InvalidStateError", "Result is not set.");
+      return lua_error(L);
+    case FUT_CANCELLED:
+      lua_getiuservalue(L, idx, FUT_UV_RESULT);
+      if (!aio_is_cancelled_error(L, -1)) {
+        aio_pusherrorv(L, "CancelledError", -1);
+        lua_remove(L, -2);
+      }
+      return 0;
+    default: break;
+  }
+  if (f->failed) {
+    future_mark_retrieved(L, f, idx);
+    lua_getiuservalue(L, idx, FUT_UV_RESULT);
+    return 0;
+  }
+  if (f->nresults == 0) lua_pushnil(L);
+  else if (f->nresults == 1) lua_getiuservalue(L, idx, FUT_UV_RESULT);
+  else {
+    lua_getiuservalue(L, idx, FUT_UV_RESULT);
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+  }
+  return 1;
+}
+
+/*
+** callback(fut): a child is done. Its result (or error, with
+** return_exceptions) is stored at once while the children finish in
+** argument order; the last one, or a failure, calls settle(failed, value,
+** cursor), which settles gather's future unless it is done already.
+*/
+static int gather_done (lua_State *L) {
+  Gather *g = (Gather *)lua_touserdata(L, lua_upvalueindex(UP_STATE));
+  Future *f = future_check(L, 1);
+  int ok;
+  lua_settop(L, 1);
+  g->nfinished++;
+  ok = push_first_outcome(L, f, 1);  /* the value at 2 */
+  if (ok || g->retexc) {
+    if (g->stored) {
+      lua_rawgeti(L, lua_upvalueindex(UP_CHILDREN), g->cursor);
+      if (lua_compare(L, -1, 1, LUA_OPEQ)) {
+        lua_pushvalue(L, 2);
+        lua_rawseti(L, lua_upvalueindex(UP_RESULTS), g->cursor);
+        g->cursor++;
+      } else g->stored = 0;
+      lua_pop(L, 1);
+    }
+    if (g->nfinished != g->n) return 0;
+  }
+  lua_pushvalue(L, lua_upvalueindex(UP_SETTLE));
+  lua_pushboolean(L, !(ok || g->retexc));
+  lua_pushvalue(L, 2);
+  lua_pushinteger(L, g->cursor);
+  lua_call(L, 3, 0);
+  return 0;
+}
+
+/*
+** core.gather_callback(children, results, n, return_exceptions, settle)
+** -> the done callback of gather's n children (gather.lua).
+*/
+static int core_gather_callback (lua_State *L) {
+  Gather *g;
+  lua_Integer n;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_checkinteger(L, 3);
+  luaL_checktype(L, 5, LUA_TFUNCTION);
+  lua_settop(L, 5);
+  lua_pushvalue(L, lua_upvalueindex(1));  /* the Runtime, for future_check */
+  g = (Gather *)lua_newuserdatauv(L, sizeof(Gather), 0);
+  g->n = n;
+  g->nfinished = 0;
+  g->cursor = 1;
+  g->stored = 1;
+  g->retexc = (unsigned char)lua_toboolean(L, 4);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 5);
+  lua_pushcclosure(L, gather_done, UP_SETTLE);
+  return 1;
+}
+
+int gather_open (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"gather_callback", core_gather_callback},
+    {NULL, NULL}
+  };
+  aio_setfuncs(L, funcs);
+  return 0;
+}
