@@ -5,8 +5,8 @@
 **
 ** Anchoring rule: the callback is a C closure holding its state userdata,
 ** the children and results tables and gather's settle function in its
-** upvalues; the children it was added to hold it until they are done, and
-** gather's closures hold it too. No C structure points to a Lua value.
+** upvalues; the children it was added to hold it among their done
+** callbacks until they are done. No C structure points to a Lua value.
 */
 #include "internal.h"
 
