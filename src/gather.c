@@ -1,7 +1,9 @@
 /*
-** gather.c: the done callback of asyncio.gather's children (gather.lua,
-** Python's _done_callback), in C: each child costs a callback call, and
-** the Lua one spent most of it in its frame and its call of outcome.
+** gather.c: the per-child work of asyncio.gather (gather.lua) in C: the
+** children's done callback (Python's _done_callback), and the wrapping of
+** fresh coroutine objects in tasks. Each child cost a callback call and
+** half a dozen calls of the Lua loop; the Lua versions spent most of it
+** in the calls themselves.
 **
 ** Anchoring rule: the callback is a C closure holding its state userdata,
 ** the children and results tables and gather's settle function in its
@@ -114,11 +116,66 @@ static int core_gather_callback (lua_State *L) {
   return 1;
 }
 
+/*
+** core.gather_wrap(loop, children, i, n, callback) -> the first index
+** left: from children[i] on, up to n, each fresh coroutine object (one of
+** ours, not awaited) is replaced by its task, made by core.new_task
+** (upvalue 2) while the loop has no task factory, made quiet and given
+** the done callback, as gather.lua's loop does for them. Stops at any
+** other argument.
+*/
+static int core_gather_wrap (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Loop *loop = loop_check(L, 1);
+  lua_Integer i, n;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  i = luaL_checkinteger(L, 3);
+  n = luaL_checkinteger(L, 4);
+  if (!aio_iscallable(L, 5)) luaL_typeerror(L, 5, "function");
+  lua_settop(L, 5);
+  for (; i <= n; i++) {
+    Coro *c;
+    Task *t;
+    lua_rawgeti(L, 2, i);  /* 6: the argument */
+    c = coro_test(L, 6);
+    if (c == NULL || c->awaited || loop->has_task_factory) break;
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 6);
+    lua_call(L, 2, 1);  /* 7: new_task(loop, arg) */
+    t = (Task *)aio_toobj(L, rt, 7, AIO_TTASK);
+    if (t != NULL) t->quiet = 1;
+    lua_pushvalue(L, 7);
+    lua_rawseti(L, 2, i);
+    if (t == NULL) {  /* only if a finalizer set a task factory meanwhile */
+      lua_pushvalue(L, lua_upvalueindex(3));  /* Future.add_done_callback */
+      lua_pushvalue(L, 7);
+      lua_pushvalue(L, 5);
+      lua_call(L, 2, 0);
+    } else {
+      future_add_callback(L, &t->fut, 7, 5);
+      if (t->fut.state != FUT_PENDING && t->fut.loop->closed)
+        return luaL_error(L, AIO_LOOP_CLOSED);  /* as add_done_callback */
+    }
+    lua_settop(L, 5);
+  }
+  lua_pushinteger(L, i);
+  return 1;
+}
+
 int gather_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"gather_callback", core_gather_callback},
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);
+  /* gather_wrap calls new_task and add_done_callback, opened before */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_getfield(L, 1, "new_task");
+  lua_getfield(L, 1, "Future");
+  lua_getfield(L, -1, "add_done_callback");
+  lua_remove(L, -2);
+  lua_pushcclosure(L, core_gather_wrap, 3);
+  lua_setfield(L, 1, "gather_wrap");
   return 0;
 }

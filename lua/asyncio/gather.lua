@@ -18,7 +18,7 @@ local Future = core.Future
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
 local new_future, new_task, coro_info = core.new_future, core.new_task, core.coro_info
-local task_set_quiet, gather_callback = core.task_set_quiet, core.gather_callback
+local gather_callback, gather_wrap = core.gather_callback, core.gather_wrap
 -- outcome(fut) -> true, first result | false, error: pcall(result, fut)
 -- without a protected call
 local outcome = core.future_outcome
@@ -200,26 +200,9 @@ function M.gather(...)
    local seen, done_now
    local first = 1 -- the first child the general loop below looks at
    if factory == nil then
-      -- the common case inline, up to the first other argument: fresh
-      -- coroutine objects of async functions (userdata; the reusable
-      -- ones are tables)
-      while first <= n do
-         local arg = children[first]
-         if type(arg) ~= "userdata" or not coro_mts[getmetatable(arg)] then
-            break
-         end
-         local _, awaited = coro_info(arg)
-         if awaited then
-            break
-         end
-         local task = new_task(loop, arg)
-         if getmetatable(task) == Task_mt then -- quiet(task), as below
-            task_set_quiet(task)
-         end
-         children[first] = task
-         add_done_callback(task, on_child_done)
-         first = first + 1
-      end
+      -- the common case, in C: fresh coroutine objects of async functions,
+      -- up to the first other argument, made quiet tasks with the callback
+      first = gather_wrap(loop, children, 1, n, on_child_done)
    end
    for i = first, n do
       local arg = children[i]
