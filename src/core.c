@@ -329,7 +329,7 @@ LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
     watcher_open, socket_open, stream_open, datagram_open, resolver_open,
     process_open,
     queue_open, threadsafe_open, thread_open,
-    gather_open,
+    compose_open,
     NULL
   };
   int i, rtidx, modidx;

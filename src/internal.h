@@ -396,8 +396,8 @@ int task_open (lua_State *L);
 /* ---------- making tasks (spawn.c) ---------- */
 int spawn_open (lua_State *L);
 
-/* ---------- gather's done callback (gather.c) ---------- */
-int gather_open (lua_State *L);
+/* ---------- gather's and wait_for's hot paths (compose.c) ---------- */
+int compose_open (lua_State *L);
 
 /* ---------- coroutine objects (coro.c) ---------- */
 typedef struct Coro {

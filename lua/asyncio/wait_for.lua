@@ -17,9 +17,7 @@ local async, await = coroutines.async, coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 local after = timeouts.after
 local await_future = core.await_future
-local current_task, running_loop, monotonic = core.current_task, core.get_running_loop, core.monotonic
-local call_soon, call_at = core.Loop.call_soon, core.Loop.call_at
-local cancelling = core.Task.cancelling
+local wait_for_arm, running_loop, call_soon = core.wait_for_arm, core.get_running_loop, core.Loop.call_soon
 -- Handle:cancel, taken from the first handle made
 local cancel_handle
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
@@ -98,17 +96,13 @@ local function leave(fut, handle, guard, ncancels, ok, ...)
 end
 
 -- Awaits fut under a guard of delay seconds (> 0): asyncio.timeouts'
--- Timeout made and closed inline, with no object of its own.
+-- Timeout made and closed inline, with no object of its own; arm sets
+-- guard[1] to the running task.
 local function guarded(fut, delay)
-   local task = current_task()
-   local when = monotonic() + delay
-   local guard = { task, false }
-   local ncancels = cancelling(task)
-   local handle
-   if when <= monotonic() then
+   local guard = { false, false }
+   local handle, ncancels = wait_for_arm(delay, expire, guard)
+   if handle == nil then -- the deadline passed already (a tiny delay)
       handle = call_soon(running_loop(), expire, guard)
-   else
-      handle = call_at(running_loop(), when, expire, guard)
    end
    cancel_handle = cancel_handle or handle.cancel -- one function for both kinds
    return leave(fut, handle, guard, ncancels, pcall(await_future, fut))

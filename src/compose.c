@@ -1,15 +1,19 @@
 /*
-** gather.c: the per-child work of asyncio.gather (gather.lua) in C: the
-** children's done callback (Python's _done_callback), and the wrapping of
-** fresh coroutine objects in tasks. Each child cost a callback call and
-** half a dozen calls of the Lua loop; the Lua versions spent most of it
-** in the calls themselves.
+** compose.c: the hot paths of asyncio.gather (gather.lua) and wait_for
+** (wait_for.lua) in C. For gather, the children's done callback (Python's
+** _done_callback) and the wrapping of fresh coroutine objects in tasks:
+** each child cost a callback call and half a dozen calls of the Lua loop,
+** most of it in the calls themselves. For wait_for, arming its deadline
+** in one call instead of six.
 **
-** Anchoring rule: the callback is a C closure holding its state userdata,
-** the children and results tables and gather's settle function in its
-** upvalues; the children it was added to hold it among their done
-** callbacks until they are done. No C structure points to a Lua value.
+** Anchoring rule: gather's callback is a C closure holding its state
+** userdata, the children and results tables and gather's settle function
+** in its upvalues; the children it was added to hold it among their done
+** callbacks until they are done. wait_for's deadline is a TimerHandle,
+** anchored as loop:call_at's are. No C structure points to a Lua value.
 */
+#include <math.h>
+
 #include "internal.h"
 
 typedef struct Gather {
@@ -163,9 +167,50 @@ static int core_gather_wrap (lua_State *L) {
   return 1;
 }
 
-int gather_open (lua_State *L) {
+/*
+** core.wait_for_arm(delay, expire, guard) -> handle|nil, cancelling: the
+** deadline of a wait_for of the running task, delay (> 0) seconds from
+** now, as asyncio.timeout(delay) arms it: guard[1] is set to the task,
+** cancelling is its task:cancelling(), and handle is that of
+** loop:call_at(when, expire, guard), or nil if when has passed already
+** (the caller then calls call_soon, as Timeout:reschedule does).
+*/
+static int core_wait_for_arm (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  Loop *loop = rt->running;
+  double when;
+  int ncancels;
+  luaL_checktype(L, 1, LUA_TNUMBER);
+  luaL_argcheck(L, !isnan(lua_tonumber(L, 1)), 1, "number is NaN");
+  if (!aio_iscallable(L, 2)) luaL_typeerror(L, 2, "function");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  if (loop == NULL || loop->current == NULL)
+    return luaL_error(L, "wait_for_arm must be called inside a task");
+  when = aio_now() + lua_tonumber(L, 1);
+  task_pushcurrent(L, loop);
+  lua_rawseti(L, 3, 1);
+  ncancels = loop->current->ncancels;
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 4: the loop */
+  if (when <= aio_now()) lua_pushnil(L);
+  else {
+    Handle *h;
+    if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+    handle_new(L, loop, 4, 2, 1, 1);
+    /* a finalizer run by that allocation may have closed the loop */
+    if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+    h = (Handle *)lua_touserdata(L, -1);
+    h->when = when;
+    h->slot = timer_add(L, loop, 4, when, -1);
+  }
+  lua_pushinteger(L, ncancels);
+  return 2;
+}
+
+int compose_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"gather_callback", core_gather_callback},
+    {"wait_for_arm", core_wait_for_arm},
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);
