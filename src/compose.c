@@ -121,47 +121,61 @@ static int core_gather_callback (lua_State *L) {
 }
 
 /*
-** core.gather_wrap(loop, children, i, n, callback) -> the first index
-** left: from children[i] on, up to n, each fresh coroutine object (one of
-** ours, not awaited) is replaced by its task, made by core.new_task
-** (upvalue 2) while the loop has no task factory, made quiet and given
-** the done callback, as gather.lua's loop does for them. Stops at any
-** other argument.
+** core.gather_wrap(loop, children, i, n, callback [, seen, done_now]) ->
+** the first index left: from children[i] on, up to n, each fresh
+** coroutine object (one of ours, not awaited) is replaced by its task,
+** made by core.new_task (upvalue 2), made quiet and given the done
+** callback, as gather.lua's loop does for them; it stops at any other
+** argument. Without seen, only while the loop has no task factory. With
+** seen (the loop had a factory: its tasks may be done at once), each
+** task is also seen[coroutine object], and one already done is appended
+** to done_now instead of getting the callback.
 */
 static int core_gather_wrap (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Loop *loop = loop_check(L, 1);
   lua_Integer i, n;
+  int factory;
   luaL_checktype(L, 2, LUA_TTABLE);
   i = luaL_checkinteger(L, 3);
   n = luaL_checkinteger(L, 4);
   if (!aio_iscallable(L, 5)) luaL_typeerror(L, 5, "function");
-  lua_settop(L, 5);
+  factory = !lua_isnoneornil(L, 6);
+  if (factory) {
+    luaL_checktype(L, 6, LUA_TTABLE);
+    luaL_checktype(L, 7, LUA_TTABLE);
+  }
+  lua_settop(L, 7);
   for (; i <= n; i++) {
     Coro *c;
-    Task *t;
-    lua_rawgeti(L, 2, i);  /* 6: the argument */
-    c = coro_test(L, 6);
-    if (c == NULL || c->awaited || loop->has_task_factory) break;
+    Future *f;
+    lua_rawgeti(L, 2, i);  /* 8: the argument */
+    c = coro_test(L, 8);
+    if (c == NULL || c->awaited || (!factory && loop->has_task_factory)) break;
     lua_pushvalue(L, lua_upvalueindex(2));
     lua_pushvalue(L, 1);
-    lua_pushvalue(L, 6);
-    lua_call(L, 2, 1);  /* 7: new_task(loop, arg) */
-    t = (Task *)aio_toobj(L, rt, 7, AIO_TTASK);
-    if (t != NULL) t->quiet = 1;
-    lua_pushvalue(L, 7);
+    lua_pushvalue(L, 8);
+    lua_call(L, 2, 1);  /* 9: new_task(loop, arg) */
+    f = future_test(L, rt, 9);
+    if (f == NULL)  /* new_task checks what a factory returns: never */
+      return luaL_error(L, "new_task returned %s", luaL_typename(L, 9));
+    if (f->type == AIO_TTASK) ((Task *)f)->quiet = 1;
+    if (factory) {
+      lua_pushvalue(L, 8);
+      lua_pushvalue(L, 9);
+      lua_rawset(L, 6);
+    }
+    lua_pushvalue(L, 9);
     lua_rawseti(L, 2, i);
-    if (t == NULL) {  /* only if a finalizer set a task factory meanwhile */
-      lua_pushvalue(L, lua_upvalueindex(3));  /* Future.add_done_callback */
-      lua_pushvalue(L, 7);
-      lua_pushvalue(L, 5);
-      lua_call(L, 2, 0);
+    if (factory && f->state != FUT_PENDING) {
+      lua_pushvalue(L, 9);
+      lua_rawseti(L, 7, (lua_Integer)lua_rawlen(L, 7) + 1);
     } else {
-      future_add_callback(L, &t->fut, 7, 5);
-      if (t->fut.state != FUT_PENDING && t->fut.loop->closed)
+      future_add_callback(L, f, 9, 5);
+      if (f->state != FUT_PENDING && f->loop->closed)
         return luaL_error(L, AIO_LOOP_CLOSED);  /* as add_done_callback */
     }
-    lua_settop(L, 5);
+    lua_settop(L, 7);
   }
   lua_pushinteger(L, i);
   return 1;
@@ -214,13 +228,10 @@ int compose_open (lua_State *L) {
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);
-  /* gather_wrap calls new_task and add_done_callback, opened before */
+  /* gather_wrap calls new_task, opened before */
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_getfield(L, 1, "new_task");
-  lua_getfield(L, 1, "Future");
-  lua_getfield(L, -1, "add_done_callback");
-  lua_remove(L, -2);
-  lua_pushcclosure(L, core_gather_wrap, 3);
+  lua_pushcclosure(L, core_gather_wrap, 2);
   lua_setfield(L, 1, "gather_wrap");
   return 0;
 }

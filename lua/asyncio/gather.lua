@@ -198,11 +198,18 @@ function M.gather(...)
    -- only a task factory (eager tasks) makes a task that is done at once
    local factory = loop:get_task_factory()
    local seen, done_now
-   local first = 1 -- the first child the general loop below looks at
+   -- the common case, in C: fresh coroutine objects of async functions,
+   -- up to the first other argument, made quiet tasks with the callback;
+   -- with a factory, seen and done_now as the loop below makes them
+   local first
    if factory == nil then
-      -- the common case, in C: fresh coroutine objects of async functions,
-      -- up to the first other argument, made quiet tasks with the callback
       first = gather_wrap(loop, children, 1, n, on_child_done)
+   else
+      seen, done_now = {}, {}
+      first = gather_wrap(loop, children, 1, n, on_child_done, seen, done_now)
+      if first == 1 then -- the loop below makes seen at its first fresh coroutine
+         seen = nil
+      end
    end
    for i = first, n do
       local arg = children[i]
