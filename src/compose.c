@@ -121,15 +121,15 @@ static int core_gather_callback (lua_State *L) {
 }
 
 /*
-** core.gather_wrap(loop, children, i, n, callback [, seen, done_now]) ->
-** the first index left: from children[i] on, up to n, each fresh
-** coroutine object (one of ours, not awaited) is replaced by its task,
-** made by core.new_task (upvalue 2), made quiet and given the done
-** callback, as gather.lua's loop does for them; it stops at any other
-** argument. Without seen, only while the loop has no task factory. With
-** seen (the loop had a factory: its tasks may be done at once), each
-** task is also seen[coroutine object], and one already done is appended
-** to done_now instead of getting the callback.
+** core.gather_wrap(loop, children, i, n, callback, done_now [, seen]) ->
+** the first index left: from children[i] on, up to n, does what
+** gather.lua's loop does for the common arguments, stopping at any other.
+** A future or task of loop stays as it is; a fresh coroutine object (one
+** of ours, not awaited) is replaced by its task, made by core.new_task
+** (upvalue 2) and made quiet. Each gets the done callback, or is appended
+** to done_now if it is done already. Without seen, coroutine objects are
+** taken only while the loop has no task factory; with seen (the loop had
+** one), each task made is also seen[coroutine object].
 */
 static int core_gather_wrap (lua_State *L) {
   Runtime *rt = aio_rt(L);
@@ -140,36 +140,50 @@ static int core_gather_wrap (lua_State *L) {
   i = luaL_checkinteger(L, 3);
   n = luaL_checkinteger(L, 4);
   if (!aio_iscallable(L, 5)) luaL_typeerror(L, 5, "function");
-  factory = !lua_isnoneornil(L, 6);
-  if (factory) {
-    luaL_checktype(L, 6, LUA_TTABLE);
-    luaL_checktype(L, 7, LUA_TTABLE);
-  }
+  luaL_checktype(L, 6, LUA_TTABLE);
+  factory = !lua_isnoneornil(L, 7);
+  if (factory) luaL_checktype(L, 7, LUA_TTABLE);
   lua_settop(L, 7);
   for (; i <= n; i++) {
-    Coro *c;
     Future *f;
+    int made = 0;  /* a task made for a coroutine object */
+    const void *mt = NULL;
     lua_rawgeti(L, 2, i);  /* 8: the argument */
-    c = coro_test(L, 8);
-    if (c == NULL || c->awaited || (!factory && loop->has_task_factory)) break;
-    lua_pushvalue(L, lua_upvalueindex(2));
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 8);
-    lua_call(L, 2, 1);  /* 9: new_task(loop, arg) */
-    f = future_test(L, rt, 9);
-    if (f == NULL)  /* new_task checks what a factory returns: never */
-      return luaL_error(L, "new_task returned %s", luaL_typename(L, 9));
-    if (f->type == AIO_TTASK) ((Task *)f)->quiet = 1;
-    if (factory) {
-      lua_pushvalue(L, 8);
-      lua_pushvalue(L, 9);
-      lua_rawset(L, 6);
+    /* its metatable once, for future_test and coro_test */
+    if (lua_type(L, 8) == LUA_TUSERDATA && lua_getmetatable(L, 8)) {
+      mt = lua_topointer(L, -1);
+      lua_pop(L, 1);
     }
-    lua_pushvalue(L, 9);
-    lua_rawseti(L, 2, i);
-    if (factory && f->state != FUT_PENDING) {
+    if (mt != NULL && (mt == rt->mt[AIO_TFUTURE] || mt == rt->mt[AIO_TTASK])) {
+      f = (Future *)lua_touserdata(L, 8);
+      if (f->loop != loop) break;  /* gather.lua raises */
+      lua_pushvalue(L, 8);  /* 9: the child */
+    } else {
+      if (mt == NULL || (mt != rt->coro_mt[0] && mt != rt->coro_mt[1])
+          || ((Coro *)lua_touserdata(L, 8))->awaited
+          || (!factory && loop->has_task_factory))
+        break;
+      lua_pushvalue(L, lua_upvalueindex(2));
+      lua_pushvalue(L, 1);
+      lua_pushvalue(L, 8);
+      lua_call(L, 2, 1);  /* 9: new_task(loop, arg) */
+      f = future_test(L, rt, 9);
+      if (f == NULL)  /* new_task checks what a factory returns: never */
+        return luaL_error(L, "new_task returned %s", luaL_typename(L, 9));
+      made = 1;
+      if (f->type == AIO_TTASK) ((Task *)f)->quiet = 1;
+      if (factory) {
+        lua_pushvalue(L, 8);
+        lua_pushvalue(L, 9);
+        lua_rawset(L, 7);
+      }
       lua_pushvalue(L, 9);
-      lua_rawseti(L, 7, (lua_Integer)lua_rawlen(L, 7) + 1);
+      lua_rawseti(L, 2, i);
+    }
+    /* only a factory makes a task that is done at once */
+    if (f->state != FUT_PENDING && (factory || !made)) {
+      lua_pushvalue(L, 9);
+      lua_rawseti(L, 6, (lua_Integer)lua_rawlen(L, 6) + 1);
     } else {
       future_add_callback(L, f, 9, 5);
       if (f->state != FUT_PENDING && f->loop->closed)

@@ -197,17 +197,20 @@ function M.gather(...)
    local loop = first_loop(children[1])
    -- only a task factory (eager tasks) makes a task that is done at once
    local factory = loop:get_task_factory()
-   local seen, done_now
-   -- the common case, in C: fresh coroutine objects of async functions,
-   -- up to the first other argument, made quiet tasks with the callback;
-   -- with a factory, seen and done_now as the loop below makes them
+   -- seen: {coroutine object = its future}, made at the first repeat (or
+   -- first fresh coroutine object with a factory); done_now: the children
+   -- done already, counted once outer exists
+   local seen, done_now = nil, {}
+   -- the common cases, in C: futures of the loop, and fresh coroutine
+   -- objects of async functions, made quiet tasks; up to the first other
+   -- argument. With a factory, seen as the loop below makes it.
    local first
    if factory == nil then
-      first = gather_wrap(loop, children, 1, n, on_child_done)
+      first = gather_wrap(loop, children, 1, n, on_child_done, done_now)
    else
-      seen, done_now = {}, {}
-      first = gather_wrap(loop, children, 1, n, on_child_done, seen, done_now)
-      if first == 1 then -- the loop below makes seen at its first fresh coroutine
+      seen = {}
+      first = gather_wrap(loop, children, 1, n, on_child_done, done_now, seen)
+      if next(seen) == nil then -- the loop below makes it at its first fresh coroutine
          seen = nil
       end
    end
@@ -226,7 +229,6 @@ function M.gather(...)
          end
          children[i] = task
          if factory ~= nil and done(task) then -- an eager task that ended
-            done_now = done_now or {}
             done_now[#done_now + 1] = task
          else
             add_done_callback(task, on_child_done)
@@ -236,7 +238,6 @@ function M.gather(...)
          fut, seen = child_future(children, i, loop, seen)
          children[i] = fut
          if done(fut) then
-            done_now = done_now or {}
             done_now[#done_now + 1] = fut
          else
             add_done_callback(fut, on_child_done)
@@ -245,10 +246,8 @@ function M.gather(...)
    end
    outer = new_future(loop, cancel_children)
    -- as Python 3.12+: children already done are counted at once
-   if done_now ~= nil then
-      for i = 1, #done_now do
-         on_child_done(done_now[i])
-      end
+   for i = 1, #done_now do
+      on_child_done(done_now[i])
    end
    return outer
 end
