@@ -196,43 +196,55 @@ static int core_gather_wrap (lua_State *L) {
 }
 
 /*
-** core.wait_for_arm(delay, expire, guard) -> handle|nil, cancelling: the
-** deadline of a wait_for of the running task, delay (> 0) seconds from
-** now, as asyncio.timeout(delay) arms it: guard[1] is set to the task,
-** cancelling is its task:cancelling(), and handle is that of
-** loop:call_at(when, expire, guard), or nil if when has passed already
-** (the caller then calls call_soon, as Timeout:reschedule does).
+** core.wait_for_arm(fut, delay, expire) -> handle|nil, cancelling, guard,
+** or false if fut is done: the deadline of a wait_for of fut by the
+** running task, delay (> 0) seconds from now, as asyncio.timeout(delay)
+** arms it. guard is { task, false }, cancelling the task's cancelling(),
+** and handle that of loop:call_at(when, expire, guard), or nil if when
+** has passed already (the caller then calls call_soon, as
+** Timeout:reschedule does). A done future is awaited without suspending,
+** so no deadline could fire while it is: none is armed.
 */
 static int core_wait_for_arm (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Loop *loop = rt->running;
+  Future *f = future_check(L, 1);
   double when;
   int ncancels;
-  luaL_checktype(L, 1, LUA_TNUMBER);
-  luaL_argcheck(L, !isnan(lua_tonumber(L, 1)), 1, "number is NaN");
-  if (!aio_iscallable(L, 2)) luaL_typeerror(L, 2, "function");
-  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TNUMBER);
+  luaL_argcheck(L, !isnan(lua_tonumber(L, 2)), 2, "number is NaN");
+  if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
   lua_settop(L, 3);
+  if (f->state != FUT_PENDING) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   if (loop == NULL || loop->current == NULL)
     return luaL_error(L, "wait_for_arm must be called inside a task");
-  when = aio_now() + lua_tonumber(L, 1);
+  when = aio_now() + lua_tonumber(L, 2);
+  lua_createtable(L, 2, 0);  /* 4: the guard */
   task_pushcurrent(L, loop);
-  lua_rawseti(L, 3, 1);
+  lua_rawseti(L, 4, 1);
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, 4, 2);
   ncancels = loop->current->ncancels;
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 4: the loop */
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 5: the loop */
   if (when <= aio_now()) lua_pushnil(L);
   else {
     Handle *h;
     if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-    handle_new(L, loop, 4, 2, 1, 1);
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+    handle_new(L, loop, 5, -2, 1, 1);
     /* a finalizer run by that allocation may have closed the loop */
     if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
     h = (Handle *)lua_touserdata(L, -1);
     h->when = when;
-    h->slot = timer_add(L, loop, 4, when, -1);
+    h->slot = timer_add(L, loop, 5, when, -1);
   }
   lua_pushinteger(L, ncancels);
-  return 2;
+  lua_pushvalue(L, 4);
+  return 3;
 }
 
 int compose_open (lua_State *L) {

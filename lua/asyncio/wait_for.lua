@@ -95,19 +95,6 @@ local function leave(fut, handle, guard, ncancels, ok, ...)
    error(err, 0)
 end
 
--- Awaits fut under a guard of delay seconds (> 0): asyncio.timeouts'
--- Timeout made and closed inline, with no object of its own; arm sets
--- guard[1] to the running task.
-local function guarded(fut, delay)
-   local guard = { false, false }
-   local handle, ncancels = wait_for_arm(delay, expire, guard)
-   if handle == nil then -- the deadline passed already (a tiny delay)
-      handle = call_soon(running_loop(), expire, guard)
-   end
-   cancel_handle = cancel_handle or handle.cancel -- one function for both kinds
-   return leave(fut, handle, guard, ncancels, pcall(await_future, fut))
-end
-
 local wait_for = async(function(aw, delay)
    if delay == nil then
       return await(aw)
@@ -116,7 +103,17 @@ local wait_for = async(function(aw, delay)
    end
    local mt = getmetatable(aw)
    if mt == Task_mt or mt == Future_mt then
-      return guarded(aw, delay)
+      -- asyncio.timeouts' Timeout made and closed inline, with no object
+      -- of its own (guard: { task, expired }); none for a future done
+      -- already, awaited without suspending
+      local handle, ncancels, guard = wait_for_arm(aw, delay, expire)
+      if handle == false then
+         return await_future(aw)
+      elseif handle == nil then -- the deadline passed already (a tiny delay)
+         handle = call_soon(running_loop(), expire, guard)
+      end
+      cancel_handle = cancel_handle or handle.cancel -- one function for both kinds
+      return leave(aw, handle, guard, ncancels, pcall(await_future, aw))
    end
    local _ <close> = after(delay) -- a coroutine object runs right here
    return await(aw)
