@@ -197,32 +197,32 @@ static int core_gather_wrap (lua_State *L) {
 
 /*
 ** core.wait_for_arm(fut, delay, expire) -> handle|nil, cancelling, guard,
-** or false if fut is done: the deadline of a wait_for of fut by the
-** running task, delay (> 0) seconds from now, as asyncio.timeout(delay)
-** arms it. guard is { task, false }, cancelling the task's cancelling(),
-** and handle that of loop:call_at(when, expire, guard), or nil if when
-** has passed already (the caller then calls call_soon, as
-** Timeout:reschedule does). A done future is awaited without suspending,
-** so no deadline could fire while it is: none is armed.
+** or false if fut is done: the deadline of a wait_for by the running
+** task, delay (> 0) seconds from now, as asyncio.timeout(delay) arms it.
+** guard is { task, false } (with room for two more values), cancelling
+** the task's cancelling(), and handle that of loop:call_at(when, expire,
+** guard), or nil if when has passed already (the caller then calls
+** call_soon, as Timeout:reschedule does). fut may be nil (a coroutine
+** object is awaited); a done future is awaited without suspending, so no
+** deadline could fire while it is: none is armed.
 */
 static int core_wait_for_arm (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Loop *loop = rt->running;
-  Future *f = future_check(L, 1);
   double when;
   int ncancels;
+  if (!lua_isnil(L, 1) && future_check(L, 1)->state != FUT_PENDING) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   luaL_checktype(L, 2, LUA_TNUMBER);
   luaL_argcheck(L, !isnan(lua_tonumber(L, 2)), 2, "number is NaN");
   if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
   lua_settop(L, 3);
-  if (f->state != FUT_PENDING) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
   if (loop == NULL || loop->current == NULL)
     return luaL_error(L, "wait_for_arm must be called inside a task");
   when = aio_now() + lua_tonumber(L, 2);
-  lua_createtable(L, 2, 0);  /* 4: the guard */
+  lua_createtable(L, 4, 0);  /* 4: the guard */
   task_pushcurrent(L, loop);
   lua_rawseti(L, 4, 1);
   lua_pushboolean(L, 0);

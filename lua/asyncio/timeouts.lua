@@ -40,7 +40,7 @@ local function on_timeout(self)
 end
 
 -- Arms the timer for when (nil: none), dropping the previous one. The loop
--- methods are called directly: guards are made once per wait_for.
+-- methods are called directly: guards are made once per timeout().
 local function arm(self, when, loop)
    self._when = when
    local handle = self._handle
@@ -75,12 +75,6 @@ local function new(task, when)
    }, Timeout)
    arm(self, when, running_loop())
    return self
-end
-
--- For wait_for, which has checked its arguments: a guard of the running
--- task for delay seconds (delay > 0).
-function M.after(delay)
-   return new(current_task(), monotonic() + delay)
 end
 
 local function enter(task, when, fname)

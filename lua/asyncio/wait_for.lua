@@ -9,13 +9,12 @@ local coroutines = require("asyncio.coroutines")
 local errors = require("asyncio.errors")
 local events = require("asyncio.events")
 local awaitable = require("asyncio.awaitable")
-local timeouts = require("asyncio.timeouts")
 
 local pack, unpack, pcall, error, type = table.pack, table.unpack, pcall, error, type
+local setmetatable = setmetatable
 local getmetatable = debug.getmetatable -- raw: type tests need the real one
 local async, await = coroutines.async, coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
-local after = timeouts.after
 local await_future = core.await_future
 local wait_for_arm, running_loop, call_soon = core.wait_for_arm, core.get_running_loop, core.Loop.call_soon
 -- Handle:cancel, taken from the first handle made
@@ -62,8 +61,9 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
--- The deadline of a guarded wait passed: guard is { task, expired }, as
--- timeouts.lua's on_timeout.
+-- A wait_for's guard is { task, expired }: the task it cancels when the
+-- deadline passes, and whether that happened (core.wait_for_arm makes
+-- it). Its deadline passed: as timeouts.lua's on_timeout.
 local function expire(guard)
    guard[1]:cancel()
    guard[2] = true
@@ -95,6 +95,18 @@ local function leave(fut, handle, guard, ncancels, ok, ...)
    error(err, 0)
 end
 
+-- The guard of a coroutine object run under a deadline, { task, expired,
+-- handle, cancelling }, closed as timeouts.lua's Timeout:__close.
+local Guard = {
+   __close = function(guard, err)
+      if not guard[2] then
+         cancel_handle(guard[3])
+      elseif guard[1]:uncancel() <= guard[4] and CancelledError:is(err) then
+         error(TimeoutError(nil, { cause = err }), 0)
+      end
+   end,
+}
+
 local wait_for = async(function(aw, delay)
    if delay == nil then
       return await(aw)
@@ -104,8 +116,8 @@ local wait_for = async(function(aw, delay)
    local mt = getmetatable(aw)
    if mt == Task_mt or mt == Future_mt then
       -- asyncio.timeouts' Timeout made and closed inline, with no object
-      -- of its own (guard: { task, expired }); none for a future done
-      -- already, awaited without suspending
+      -- of its own; none for a future done already, awaited without
+      -- suspending
       local handle, ncancels, guard = wait_for_arm(aw, delay, expire)
       if handle == false then
          return await_future(aw)
@@ -115,7 +127,13 @@ local wait_for = async(function(aw, delay)
       cancel_handle = cancel_handle or handle.cancel -- one function for both kinds
       return leave(aw, handle, guard, ncancels, pcall(await_future, aw))
    end
-   local _ <close> = after(delay) -- a coroutine object runs right here
+   local handle, ncancels, guard = wait_for_arm(nil, delay, expire)
+   if handle == nil then
+      handle = call_soon(running_loop(), expire, guard)
+   end
+   cancel_handle = cancel_handle or handle.cancel
+   guard[3], guard[4] = handle, ncancels
+   local _ <close> = setmetatable(guard, Guard) -- a coroutine object runs right here
    return await(aw)
 end)
 
