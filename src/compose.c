@@ -12,6 +12,7 @@
 ** callbacks until they are done. wait_for's deadline is a TimerHandle,
 ** anchored as loop:call_at's are. No C structure points to a Lua value.
 */
+#include <limits.h>
 #include <math.h>
 
 #include "internal.h"
@@ -95,29 +96,33 @@ static int gather_done (lua_State *L) {
 }
 
 /*
-** core.gather_callback(children, results, n, return_exceptions, settle)
-** -> the done callback of gather's n children (gather.lua).
+** core.gather_callback(children, n, return_exceptions, settle) ->
+** callback, results: the done callback of gather's n children
+** (gather.lua), and the table it stores their results in, made with room
+** for n of them and for results.n.
 */
 static int core_gather_callback (lua_State *L) {
   Gather *g;
   lua_Integer n;
   luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  n = luaL_checkinteger(L, 3);
-  luaL_checktype(L, 5, LUA_TFUNCTION);
-  lua_settop(L, 5);
+  n = luaL_checkinteger(L, 2);
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  lua_settop(L, 4);
   lua_pushvalue(L, lua_upvalueindex(1));  /* the Runtime, for future_check */
   g = (Gather *)lua_newuserdatauv(L, sizeof(Gather), 0);
   g->n = n;
   g->nfinished = 0;
   g->cursor = 1;
   g->stored = 1;
-  g->retexc = (unsigned char)lua_toboolean(L, 4);
+  g->retexc = (unsigned char)lua_toboolean(L, 3);
   lua_pushvalue(L, 1);
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, 5);
+  /* n is at most the number of gather's arguments; a caller's odd n
+     gets no room */
+  lua_createtable(L, n > 0 && n < INT_MAX ? (int)n : 0, 1);
+  lua_pushvalue(L, 4);
   lua_pushcclosure(L, gather_done, UP_SETTLE);
-  return 1;
+  lua_getupvalue(L, -1, UP_RESULTS);
+  return 2;
 }
 
 /*

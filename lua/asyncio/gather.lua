@@ -123,7 +123,7 @@ function M.gather(...)
    -- (or error, with return_exceptions)
    local children = { ... }
    children[n + 1] = nil
-   local results = {}
+   local on_child_done, results
    local outer, cancel_requested
 
    -- All children are done: the list of results, or the CancelledError.
@@ -171,10 +171,10 @@ function M.gather(...)
       end
    end
 
-   -- Python's _done_callback (src/gather.c): counts the child, takes its
-   -- outcome (marking an error retrieved), stores it while the children
-   -- finish in order, and calls settle for the rest.
-   local on_child_done = gather_callback(children, results, n, return_exceptions, settle)
+   -- Python's _done_callback (src/compose.c): counts the child, takes its
+   -- outcome (marking an error retrieved), stores it in results while the
+   -- children finish in order, and calls settle for the rest
+   on_child_done, results = gather_callback(children, n, return_exceptions, settle)
 
    -- Python's _GatheringFuture.cancel: cancel the children, and if any
    -- was, remember to end in CancelledError whatever return_exceptions says.
