@@ -34,7 +34,7 @@ Timeout.__index = Timeout
 
 -- The timer callback: the deadline passed while the scope runs.
 local function on_timeout(self)
-   self._handle = nil
+   self._handle = false
    self._task:cancel()
    self._state = EXPIRING
 end
@@ -44,9 +44,9 @@ end
 local function arm(self, when, loop)
    self._when = when
    local handle = self._handle
-   if handle ~= nil then
+   if handle then
       handle:cancel()
-      self._handle = nil
+      self._handle = false
    end
    if when ~= nil then
       if when <= monotonic() then
@@ -70,8 +70,8 @@ local function new(task, when)
       _state = ACTIVE,
       _task = task,
       _cancelling = cancelling(task),
-      _when = nil,
-      _handle = nil,
+      _when = when,
+      _handle = false, -- the timer's, while armed
    }, Timeout)
    arm(self, when, running_loop())
    return self
@@ -143,9 +143,9 @@ end
 -- Leaving the scope with err (nil if it ended normally).
 function Timeout:__close(err)
    local handle = self._handle
-   if handle ~= nil then
+   if handle then
       handle:cancel()
-      self._handle = nil
+      self._handle = false
    end
    local state = self._state
    if state == EXPIRING then
