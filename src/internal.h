@@ -378,8 +378,6 @@ typedef struct Task {
 Task *task_check (lua_State *L, int idx);
 void task_pushcurrent (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
-lua_State *task_new_coroutine (lua_State *L, Loop *loop, int loopidx);
-void task_load_body (lua_State *L, lua_State *co, int idx);
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx);
 void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int idx);
 Task *task_push_running (lua_State *L);

@@ -52,21 +52,15 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
                       int nameidx, int eager) {
   Runtime *rt = loop->rt;
   Task *t;
-  lua_State *co;
   int tidx;
   loopidx = lua_absindex(L, loopidx);
-  /* no metatable, so no finalizer, until its coroutine is made: a memory
-     error leaves nothing to report */
   t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);
+  /* a finalizer run by that allocation may have closed the loop */
+  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   tidx = lua_gettop(L);
   memset(t, 0, sizeof(*t));
-  co = task_new_coroutine(L, loop, loopidx);
-  lua_setiuservalue(L, tidx, TASK_UV_CORO);
-  /* a finalizer run by those allocations may have closed the loop */
-  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   aio_setmetatable(L, AIO_TTASK);
   future_init(L, &t->fut, AIO_TTASK, loopidx);
-  t->co = co;
   t->id = ++rt->task_counter;
   /* as Python: only a task without a name of its own takes a number */
   if (nameidx == 0) t->namenum = ++rt->name_counter;
@@ -78,7 +72,6 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
     lua_pushvalue(L, nameidx);
     lua_setiuservalue(L, tidx, TASK_UV_NAME);
   }
-  task_load_body(L, co, tidx);
   /* unfinished (all_tasks sees it from now on) */
   t->tslot = loop_task_slot(L, loop);
   lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);

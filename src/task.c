@@ -198,30 +198,49 @@ static int waiter_raises_cancel (lua_State *L, int futidx) {
 }
 
 /*
-** Pushes a coroutine for a new task of the loop at loopidx: a pooled one
-** (a task that finished without suspending hands its coroutine straight
-** to the next), or a new one. create_task makes it, so that a memory
-** error is raised there, before anything is queued. [-0, +1, m]
-*/
-lua_State *task_new_coroutine (lua_State *L, Loop *loop, int loopidx) {
-  if (loop->npool == 0) return lua_newthread(L);
-  lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
-  lua_rawgeti(L, -1, loop->npool);
-  lua_pushnil(L);
-  lua_rawseti(L, -3, loop->npool--);
-  lua_remove(L, -2);
-  return lua_tothread(L, -1);
-}
-
-/*
 ** Puts the body and the coroutine object (or function) of the task at idx
 ** on its coroutine co, which has an empty stack, for its first resume.
 ** [-0, +0, m]
 */
-void task_load_body (lua_State *L, lua_State *co, int idx) {
+static void task_load_body (lua_State *L, lua_State *co, int idx) {
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_BODY);
   if (lua_getiuservalue(L, idx, TASK_UV_OBJ) == LUA_TTABLE) coro_wrap_reusable(L, -1);
   lua_xmove(L, co, 2);
+}
+
+static int new_thread (lua_State *L) {
+  lua_newthread(L);
+  return 1;
+}
+
+/*
+** Gives the task at idx, of the loop at loopidx, its coroutine when it
+** first runs, with the body and the coroutine object on it: a pooled one
+** (a task that finished without suspending hands its coroutine straight to
+** the next), or a new one. Only tasks that run hold one, so that a burst of
+** tasks made before any runs costs no thread each. A new one is made under
+** a protected call: a memory error there would leave the task neither
+** queued nor running, so it returns NULL with the error pushed instead.
+** [-0, +(0|1), m]
+*/
+static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
+                                     Task *t, int idx) {
+  lua_State *co;
+  if (loop->npool > 0) {
+    lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
+    lua_rawgeti(L, -1, loop->npool);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, loop->npool--);
+    lua_remove(L, -2);
+  } else {
+    lua_pushcfunction(L, new_thread);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) return NULL;
+  }
+  co = lua_tothread(L, -1);
+  lua_setiuservalue(L, idx, TASK_UV_CORO);
+  t->co = co;
+  task_load_body(L, co, idx);
+  return co;
 }
 
 /*
@@ -284,6 +303,15 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
       release_coroutine(L, loop, loopidx, t, idx, 1);
       return;
     }
+    co = acquire_coroutine(L, loop, loopidx, t, idx);
+    if (co == NULL) {  /* no memory for it: it fails with that error, as
+                          a Python task with MemoryError */
+      t->wait = WAIT_NONE;
+      forget_task(L, loop, loopidx, t);
+      future_set_error(L, &t->fut, idx, lua_gettop(L));
+      lua_pop(L, 1);
+      return;
+    }
     t->started = 1;
     fresh = 1;
     nargs = 1;
@@ -321,8 +349,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   if (fresh && status != LUA_OK && status != LUA_YIELD && lua_status(co) == LUA_OK) {
     /* lua_resume refused to start it (C stack overflow: eager starts
        nested too deep): it starts on the next iteration instead */
-    lua_settop(co, 0);
-    task_load_body(L, co, idx);
+    release_coroutine(L, loop, loopidx, t, idx, 1);
     t->started = 0;
     t->wait = WAIT_READY;
     loop_ready_push(L, loop, loopidx, idx, 0);
