@@ -130,8 +130,8 @@ static int core_gather_callback (lua_State *L) {
 ** the first index left: from children[i] on, up to n, does what
 ** gather.lua's loop does for the common arguments, stopping at any other.
 ** A future or task of loop stays as it is; a fresh coroutine object (one
-** of ours, not awaited) is replaced by its task, made by core.new_task
-** (upvalue 2) and made quiet. Each gets the done callback, or is appended
+** of ours, not awaited) is replaced by its task, made as core.new_task
+** (upvalue 2) makes it, and made quiet. Each gets the done callback, or is appended
 ** to done_now if it is done already. Without seen, coroutine objects are
 ** taken only while the loop has no task factory; with seen (the loop had
 ** one), each task made is also seen[coroutine object].
@@ -168,10 +168,15 @@ static int core_gather_wrap (lua_State *L) {
           || ((Coro *)lua_touserdata(L, 8))->awaited
           || (!factory && loop->has_task_factory))
         break;
-      lua_pushvalue(L, lua_upvalueindex(2));
-      lua_pushvalue(L, 1);
-      lua_pushvalue(L, 8);
-      lua_call(L, 2, 1);  /* 9: new_task(loop, arg) */
+      if (!loop->has_task_factory) {  /* new_task's own common case */
+        loop_checkopen(L, 1);
+        spawn_plain_task(L, loop, 1, 8);  /* 9 */
+      } else {
+        lua_pushvalue(L, lua_upvalueindex(2));
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 8);
+        lua_call(L, 2, 1);  /* 9: new_task(loop, arg) */
+      }
       f = future_test(L, rt, 9);
       if (f == NULL)  /* new_task checks what a factory returns: never */
         return luaL_error(L, "new_task returned %s", luaL_typename(L, 9));

@@ -233,6 +233,15 @@ static int core_new_task (lua_State *L) {
 }
 
 /*
+** Pushes a task of the open loop at loopidx, which has no task factory,
+** running the coroutine object at objidx (checked): core.new_task's
+** common case, for gather's C loop (compose.c). [-0, +1, e]
+*/
+void spawn_plain_task (lua_State *L, Loop *loop, int loopidx, int objidx) {
+  task_new(L, loop, loopidx, objidx, 0, 0);
+}
+
+/*
 ** asyncio.eager_task_factory(loop, coro [, opts]) -> Task: the factory of
 ** eager tasks (loop:set_task_factory(asyncio.eager_task_factory)); they
 ** start at once unless opts.eager_start is false.
