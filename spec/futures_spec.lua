@@ -74,12 +74,13 @@ describe("Future", function()
       assert.is_true(unstarted:done() or unstarted:cancel())
    end)
 
-   it("raise Event loop is closed once for a task asleep, parked or awaiting a task or gather in a closed loop", function()
+   it("raise Event loop is closed once for a task asleep, parked, or awaiting a task or gather", function()
       -- a second cancel() raised again (and a gather's answered for nothing
       -- it woke): Python's finds the waiter future cancelled and answers true
       local function case(body)
          local closing = asyncio.new_event_loop()
-         local other = closing:create_task(asyncio.async(function() await(asyncio.sleep(100)) end)())
+         local sleeper = asyncio.async(function() await(asyncio.sleep(100)) end)
+         local other = closing:create_task(sleeper())
          local task = closing:create_task(asyncio.async(body)(other))
          closing:run_until_complete(asyncio.sleep(0.001))
          closing:close()
