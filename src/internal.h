@@ -136,6 +136,10 @@ typedef struct Loop {
                               the caller of an eager create_task */
   int current_idx;         /* ro: the task's index on current_L's stack */
   int current_loopidx;     /* ro: the loop's index on current_L's stack */
+  int current_ringidx;     /* ro: the ready ring's index on current_L's
+                              stack when run_once stepped the task (the
+                              table there is current while slotgen is
+                              ringgen), else 0 */
   unsigned char has_task_factory; /* rw: LOOP_UV_LUA.task_factory is set */
   int eager_depth;         /* rw: eager starts running inside one another */
   /* ready queue: entries [head, tail) of a ring of cap entries */
@@ -167,6 +171,8 @@ typedef struct Loop {
   unsigned long long ntasks_created;
   int npool;               /* rw: coroutines in LOOP_UV_POOL */
   unsigned int ringgen;    /* rw: bumped when the ready ring is replaced */
+  unsigned int slotgen;    /* rw: the ringgen of the ring run_loop keeps on
+                              its stack */
   int *taskfree;           /* owned: free slots of LOOP_UV_TASKS */
   int ntaskfree, taskfreecap;
   int ntaskslots;          /* rw: slots used so far in LOOP_UV_TASKS */
@@ -378,7 +384,8 @@ typedef struct Task {
 Task *task_check (lua_State *L, int idx);
 void task_pushcurrent (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
-void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx);
+void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx,
+                int ringidx);
 void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int idx);
 Task *task_push_running (lua_State *L);
 Task *task_push_current (lua_State *L, Loop *loop);

@@ -112,7 +112,11 @@ void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx) {
 /*
 ** Appends the entry (a, b) to the ready queue; b may be 0 for nil. The
 ** indices are made absolute only when the ring must grow: the hottest
-** path of the loop makes no call it can spare. [-0, +0, m]
+** path of the loop makes no call it can spare. While run_once steps a
+** task, the state suspended in that step keeps the ring on its stack
+** (current_ringidx; current while slotgen is ringgen): the entry is
+** stored there, moved over if L is another state (the task's coroutine),
+** with no user value read. [-0, +0, m]
 */
 void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx) {
   lua_Integer pos;
@@ -122,17 +126,30 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
     loopidx = lua_absindex(L, loopidx);
     while (loop->tail - loop->head >= loop->cap) ready_grow(L, loop, loopidx);
   }
-  lua_getiuservalue(L, loopidx, LOOP_UV_READY);
   pos = (loop->tail % loop->cap) * 2;
-  lua_pushvalue(L, AIO_BELOW_PUSH(aidx));
-  lua_rawseti(L, -2, pos + 1);
-  if (bidx) {
-    lua_pushvalue(L, AIO_BELOW_PUSH(bidx));
-    lua_rawseti(L, -2, pos + 2);
+  if (loop->current_ringidx != 0 && loop->slotgen == loop->ringgen) {
+    lua_State *R = loop->current_L;
+    int ringidx = loop->current_ringidx;
+    lua_pushvalue(L, aidx);
+    if (L != R) lua_xmove(L, R, 1);
+    lua_rawseti(R, ringidx, pos + 1);
+    if (bidx) {
+      lua_pushvalue(L, bidx);
+      if (L != R) lua_xmove(L, R, 1);
+      lua_rawseti(R, ringidx, pos + 2);
+    }
+  } else {
+    lua_getiuservalue(L, loopidx, LOOP_UV_READY);
+    lua_pushvalue(L, AIO_BELOW_PUSH(aidx));
+    lua_rawseti(L, -2, pos + 1);
+    if (bidx) {
+      lua_pushvalue(L, AIO_BELOW_PUSH(bidx));
+      lua_rawseti(L, -2, pos + 2);
+    }
+    lua_pop(L, 1);
   }
   loop->tail++;
   if (loop->polling) ioorder_record(loop);
-  lua_pop(L, 1);
 }
 
 /* ---------- the unfinished tasks ---------- */
@@ -170,16 +187,17 @@ void loop_free_task_slot (Loop *loop, int slot) {
 ** hottest entries; the others are a task woken by a future or by its
 ** timer, or a callback a(b).
 */
-static void dispatch (lua_State *L, Loop *loop, int loopidx) {
+static void dispatch (lua_State *L, Loop *loop, int loopidx, int readyidx) {
   int aidx = lua_gettop(L) - 1, bidx = aidx + 1;
   if (lua_isnil(L, bidx)) {
-    if (lua_rawlen(L, aidx) == sizeof(Task)) task_step(L, loop, loopidx, aidx, 0);
+    if (lua_rawlen(L, aidx) == sizeof(Task))
+      task_step(L, loop, loopidx, aidx, 0, readyidx);
     else handle_run(L, loop, aidx);
   } else if (lua_touserdata(L, bidx) == &aio_mark_timer)
     task_timer_fired(L, loop, loopidx, aidx);
   else if (lua_type(L, aidx) == LUA_TUSERDATA
            && aio_typeof(L, loop->rt, aidx) == AIO_TTASK)
-    task_step(L, loop, loopidx, aidx, bidx);
+    task_step(L, loop, loopidx, aidx, bidx, readyidx);
   else {  /* a done callback: a(b) */
     aio_push_callback_msgh(L);
     lua_pushvalue(L, aidx);
@@ -271,13 +289,12 @@ void loop_poll_next (Loop *loop) {
 ** One iteration, as Python's _run_once: poll (without waiting if anything
 ** is ready), move due timers to the queue, then run exactly the entries
 ** queued so far; what they schedule runs in the next iteration. Polling is
-** skipped while the queue stays busy, but never for long.
+** skipped while the queue stays busy, but never for long. The ready ring
+** is kept at readyidx, replaced there whenever the ring is (slotgen).
 */
-static void run_once (lua_State *L, Loop *loop, int loopidx) {
+static void run_once (lua_State *L, Loop *loop, int loopidx, int readyidx) {
   lua_Integer nqueued, i;
-  unsigned int ringgen;
   double now = 0;
-  int readyidx;
   loop->eager_depth = 0;  /* none runs here, even if an error cut one short */
   loop->iterations++;
   if (loop->tail > loop->head || loop->stopping) {
@@ -308,13 +325,15 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
   if (loop->nheap > 0 && loop->heap[0].when <= now)
     timer_pop_due(L, loop, loopidx, aio_now());
   nqueued = loop->tail - loop->head;
-  lua_getiuservalue(L, loopidx, LOOP_UV_READY);
-  readyidx = lua_gettop(L);
-  ringgen = loop->ringgen;
   for (i = 0; i < nqueued; i++) {
     lua_Integer pos = (loop->head % loop->cap) * 2;
     int timed = loop->debug;  /* as Python: decided before the call */
     double t0 = 0;
+    if (loop->slotgen != loop->ringgen) {  /* the ring was replaced */
+      loop->slotgen = loop->ringgen;
+      lua_getiuservalue(L, loopidx, LOOP_UV_READY);
+      lua_replace(L, readyidx);
+    }
     lua_rawgeti(L, readyidx, pos + 1);
     lua_pushnil(L);
     lua_rawseti(L, readyidx, pos + 1);
@@ -328,7 +347,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
       lua_insert(L, -3);
       t0 = aio_now();
     }
-    dispatch(L, loop, loopidx);
+    dispatch(L, loop, loopidx, readyidx);
     if (timed) {
       report_slow(L, loop, aio_now() - t0, -1);
       lua_pop(L, 1);
@@ -336,20 +355,18 @@ static void run_once (lua_State *L, Loop *loop, int loopidx) {
     /* as Python's Handle._run: a callback's failure is reported before
        the next callback runs, to the handler set at that moment */
     if (loop->nreports > 0) flush_reports(L, loop, loopidx);
-    if (ringgen != loop->ringgen) {  /* a callback replaced the ring */
-      ringgen = loop->ringgen;
-      lua_getiuservalue(L, loopidx, LOOP_UV_READY);
-      lua_replace(L, readyidx);
-    }
   }
-  lua_pop(L, 1);
   flush_reports(L, loop, loopidx);
 }
 
+/* The loop at 1; its ready ring at 2 (run_once). */
 static int run_loop (lua_State *L) {
   Loop *loop = (Loop *)lua_touserdata(L, 1);
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, LOOP_UV_READY);
+  loop->slotgen = loop->ringgen;
   while (!loop->closed) {
-    run_once(L, loop, 1);
+    run_once(L, loop, 1, 2);
     if (loop->stopping) break;
   }
   return 0;
@@ -490,6 +507,7 @@ void loop_close (lua_State *L, Loop *loop, int loopidx) {
   loop->taskfree = NULL;
   loop->ntaskfree = loop->taskfreecap = 0;
   loop->head = loop->tail = 0;
+  loop->ringgen++;
   lua_newtable(L);
   lua_setiuservalue(L, loopidx, LOOP_UV_READY);
   lua_newtable(L);

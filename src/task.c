@@ -248,14 +248,17 @@ static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
 ** whose completion woke it (its waiter), or 0 for a plain step. Stale
 ** entries (the task moved on since they were queued) are ignored. An eager
 ** start steps a task inside another one: what was current is restored
-** after. [-0, +0, e]
+** after. ringidx is where run_once keeps the ready ring on L's stack, or 0
+** (see loop_ready_push). [-0, +0, e]
 */
-void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
+void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx,
+                int ringidx) {
   Task *t = (Task *)lua_touserdata(L, idx);
   lua_State *co = t->co;
   Task *outer = loop->current;
   lua_State *outer_L = loop->current_L;
   int outer_idx = loop->current_idx, outer_loopidx = loop->current_loopidx;
+  int outer_ringidx = loop->current_ringidx;
   int nargs = 0, nres = 0, status, fresh = 0;
   if (t->fut.state != FUT_PENDING) return;
   loopidx = lua_absindex(L, loopidx);
@@ -341,11 +344,13 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx) {
   loop->current_L = L;
   loop->current_idx = lua_absindex(L, idx);
   loop->current_loopidx = loopidx;
+  loop->current_ringidx = ringidx;
   status = lua_resume(co, L, nargs, &nres);
   loop->current = outer;
   loop->current_L = outer_L;
   loop->current_idx = outer_idx;
   loop->current_loopidx = outer_loopidx;
+  loop->current_ringidx = outer_ringidx;
   if (fresh && status != LUA_OK && status != LUA_YIELD && lua_status(co) == LUA_OK) {
     /* lua_resume refused to start it (C stack overflow: eager starts
        nested too deep): it starts on the next iteration instead */
