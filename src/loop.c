@@ -181,15 +181,17 @@ void loop_free_task_slot (Loop *loop, int slot) {
 /* ---------- one iteration ---------- */
 
 /*
-** Runs the entry (a, b) at the top two stack slots. [-2, +0, e]
+** Runs the entry (a, b) at the top two stack slots, b nil unless hasb;
+** the ready ring is at readyidx (task_step). [-2, +0, e]
 ** Only the C core queues entries with no b: task steps and handles, told
 ** apart by their size, which costs less than a metatable test on the
 ** hottest entries; the others are a task woken by a future or by its
 ** timer, or a callback a(b).
 */
-static void dispatch (lua_State *L, Loop *loop, int loopidx, int readyidx) {
+static void dispatch (lua_State *L, Loop *loop, int loopidx, int readyidx,
+                      int hasb) {
   int aidx = lua_gettop(L) - 1, bidx = aidx + 1;
-  if (lua_isnil(L, bidx)) {
+  if (!hasb) {
     if (lua_rawlen(L, aidx) == sizeof(Task))
       task_step(L, loop, loopidx, aidx, 0, readyidx);
     else handle_run(L, loop, aidx);
@@ -329,6 +331,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx, int readyidx) {
     lua_Integer pos = (loop->head % loop->cap) * 2;
     int timed = loop->debug;  /* as Python: decided before the call */
     double t0 = 0;
+    int hasb;
     if (loop->slotgen != loop->ringgen) {  /* the ring was replaced */
       loop->slotgen = loop->ringgen;
       lua_getiuservalue(L, loopidx, LOOP_UV_READY);
@@ -337,7 +340,8 @@ static void run_once (lua_State *L, Loop *loop, int loopidx, int readyidx) {
     lua_rawgeti(L, readyidx, pos + 1);
     lua_pushnil(L);
     lua_rawseti(L, readyidx, pos + 1);
-    if (lua_rawgeti(L, readyidx, pos + 2) != LUA_TNIL) {  /* often empty */
+    hasb = lua_rawgeti(L, readyidx, pos + 2) != LUA_TNIL;
+    if (hasb) {  /* often empty */
       lua_pushnil(L);
       lua_rawseti(L, readyidx, pos + 2);
     }
@@ -347,7 +351,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx, int readyidx) {
       lua_insert(L, -3);
       t0 = aio_now();
     }
-    dispatch(L, loop, loopidx, readyidx);
+    dispatch(L, loop, loopidx, readyidx, hasb);
     if (timed) {
       report_slow(L, loop, aio_now() - t0, -1);
       lua_pop(L, 1);

@@ -361,7 +361,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx,
     return;
   }
   if (status == LUA_YIELD) {
-    lua_pop(co, nres);
+    if (nres != 0) lua_pop(co, nres);  /* await yields none */
     if (t->wait == WAIT_RUNNING) {  /* coroutine.yield, not await */
       /* nothing can be raised at a plain yield: the task fails there */
       t->wait = WAIT_NONE;
@@ -546,8 +546,10 @@ int task_park_ended (lua_State *L, int nkept, int *woken) {
 static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   int nargs = (int)ctx;
   (void)status;
-  check_throw(L, nargs);
-  lua_settop(L, nargs);
+  if (lua_gettop(L) != nargs) {  /* a plain step brings nothing */
+    check_throw(L, nargs);
+    lua_settop(L, nargs);
+  }
   return nargs - 1;
 }
 
@@ -558,7 +560,7 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
 ** state that resumed the task, which holds the task and the loop (see
 ** push_task_and_loop): nothing is allocated, so nothing can be raised
 ** there. A ring that must grow grows from L, where a memory error may be
-** raised. [-0, +(0|2), m]
+** raised. top is the stack's top, left as it is. [-0, +0, m]
 */
 static void step_next_iteration (lua_State *L, Task *t, Loop *loop, int top) {
   t->wait = WAIT_READY;
@@ -568,6 +570,7 @@ static void step_next_iteration (lua_State *L, Task *t, Loop *loop, int top) {
   else {
     push_task_and_loop(L, loop);
     loop_ready_push(L, loop, top + 1, top + 2, 0);
+    lua_settop(L, top);
   }
 }
 
@@ -583,7 +586,6 @@ int task_yield_iteration (lua_State *L, int nkept, lua_KContext ctx,
   Task *t = check_running_task(L, rt);
   lua_settop(L, nkept);
   step_next_iteration(L, t, rt->running, nkept);
-  lua_settop(L, nkept);
   return lua_yieldk(L, 0, ctx, k);
 }
 
@@ -625,9 +627,8 @@ static int core_sleep (lua_State *L) {
 static int core_sleep0 (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Task *t = check_running_task(L, rt);
-  lua_settop(L, 1);
+  if (lua_gettop(L) != 1) lua_settop(L, 1);  /* await passes only obj */
   step_next_iteration(L, t, rt->running, 1);
-  lua_settop(L, 1);
   return lua_yieldk(L, 0, 1, sleep_k);  /* no results */
 }
 
