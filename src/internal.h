@@ -373,6 +373,9 @@ typedef struct Task {
   lua_Integer namenum;     /* ro: N of the default name Task-N, 0 if named */
   lua_State *co;           /* ro: cache of TASK_UV_CORO (made with the
                               task), NULL when done */
+  const void *waiter;      /* rw: lua_topointer of TASK_UV_WAITER, NULL
+                              when nil: task_park skips storing the object
+                              it is parked on again */
   ParkCancel unpark;       /* rw: while WAIT_PARKED: takes the task out */
   int unpark_arg;          /* rw: while WAIT_PARKED: unpark's argument */
   unsigned char parked;    /* rw: PARK_* how the last park ended */

@@ -98,6 +98,7 @@ static void release_coroutine (lua_State *L, Loop *loop, int loopidx, Task *t,
   lua_setiuservalue(L, idx, TASK_UV_CORO);
   lua_pushnil(L);  /* what it was parked on last: task_unpark leaves it */
   lua_setiuservalue(L, idx, TASK_UV_WAITER);
+  t->waiter = NULL;
 }
 
 /* The task finished: it leaves the unfinished set of its loop, at loopidx. */
@@ -274,6 +275,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx,
     if (!same) return;
     lua_pushnil(L);
     lua_setiuservalue(L, idx, TASK_UV_WAITER);
+    t->waiter = NULL;
   } else if (t->wait != WAIT_READY) return;
   if (t->started && lua_status(co) != LUA_YIELD) {
     /* coroutine.resume or coroutine.close reached the task's coroutine
@@ -432,6 +434,7 @@ static int core_await_future (lua_State *L) {
   future_add_callback(L, f, 1, 2);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 2, TASK_UV_WAITER);
+  t->waiter = f;
   t->wait = WAIT_FUTURE;
   if (t->must_cancel) {  /* cancel() ran while the task was running */
     lua_getiuservalue(L, 2, TASK_UV_CANCELMSG);
@@ -484,12 +487,16 @@ int task_park (lua_State *L, int owneridx, int tidx, Task *t,
     loop_pushself(L, loop, tidx);
     loop_ready_push(L, loop, -1, tidx, 0);
   } else {
+    const void *owner = lua_topointer(L, owneridx);
     t->wait = WAIT_PARKED;
     t->unpark = unpark;
     t->unpark_arg = arg;
     t->parked = 0;
-    lua_pushvalue(L, owneridx);
-    lua_setiuservalue(L, tidx, TASK_UV_WAITER);
+    if (t->waiter != owner) {  /* often parked there last time */
+      lua_pushvalue(L, owneridx);
+      lua_setiuservalue(L, tidx, TASK_UV_WAITER);
+      t->waiter = owner;
+    }
   }
   lua_settop(L, tidx - 1);
   return lua_yieldk(L, 0, ctx, k);
@@ -705,6 +712,7 @@ static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
     unpark(L, top + 1, idx, t->unpark_arg);
     lua_pushnil(L);
     lua_setiuservalue(L, idx, TASK_UV_WAITER);
+    t->waiter = NULL;
     lua_getiuservalue(L, idx, FUT_UV_LOOP);
     loop_ready_push(L, t->fut.loop, -1, idx, 0);
     lua_settop(L, top);
