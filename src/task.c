@@ -647,12 +647,16 @@ static int core_sleep0 (lua_State *L) {
 static int sleep_new (lua_State *L) {
   int nargs = lua_gettop(L);
   double delay;
-  if (lua_type(L, 1) != LUA_TNUMBER)  /* named as users call it */
-    return luaL_error(L, "bad argument #1 to 'sleep' (number expected, got %s)",
-                      luaL_typename(L, 1));
-  delay = lua_tonumber(L, 1);
-  if (delay != delay)
-    return luaL_error(L, "bad argument #1 to 'sleep' (number is NaN)");
+  if (lua_isinteger(L, 1))  /* sleep(0): no float conversion */
+    delay = (double)lua_tointeger(L, 1);
+  else {
+    if (lua_type(L, 1) != LUA_TNUMBER)  /* named as users call it */
+      return luaL_error(L, "bad argument #1 to 'sleep' (number expected, got %s)",
+                        luaL_typename(L, 1));
+    delay = lua_tonumber(L, 1);
+    if (delay != delay)
+      return luaL_error(L, "bad argument #1 to 'sleep' (number is NaN)");
+  }
   if (delay <= 0 && nargs == 1) {
     lua_pushvalue(L, lua_upvalueindex(2));
     return 1;
