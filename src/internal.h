@@ -251,6 +251,7 @@ Loop *loop_check (lua_State *L, int idx);
 Loop *loop_checkopen (lua_State *L, int idx);
 int loop_pushself (lua_State *L, Loop *loop, int objidx);
 void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx);
+void loop_ready_push_top (lua_State *L, Loop *loop, int loopidx);
 void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx);
 void loop_poll_next (Loop *loop);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
@@ -395,6 +396,7 @@ Task *task_push_current (lua_State *L, Loop *loop);
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,
                ParkCancel unpark, int arg, lua_KFunction k, lua_KContext ctx);
 int task_unpark (lua_State *L, int idx, int loopidx);
+int task_unpark_top (lua_State *L, int loopidx);
 int task_park_ended (lua_State *L, int nkept, int *woken);
 int task_yield_iteration (lua_State *L, int nkept, lua_KContext ctx,
                           lua_KFunction k);

@@ -152,6 +152,25 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
   if (loop->polling) ioorder_record(loop);
 }
 
+/*
+** loop_ready_push of the value on top of the stack as an entry (a, nil),
+** popping it: a task just taken from a list of waiters moves into the
+** ring without a copy. [-1, +0, m]
+*/
+void loop_ready_push_top (lua_State *L, Loop *loop, int loopidx) {
+  if (loop->tail - loop->head < loop->cap && loop->current_ringidx != 0
+      && loop->slotgen == loop->ringgen) {
+    lua_State *R = loop->current_L;
+    lua_xmove(L, R, 1);
+    lua_rawseti(R, loop->current_ringidx, (loop->tail % loop->cap) * 2 + 1);
+    loop->tail++;
+    if (loop->polling) ioorder_record(loop);
+  } else {
+    loop_ready_push(L, loop, loopidx, -1, 0);
+    lua_pop(L, 1);
+  }
+}
+
 /* ---------- the unfinished tasks ---------- */
 
 /*

@@ -509,14 +509,20 @@ int task_park (lua_State *L, int owneridx, int tidx, Task *t,
 ** TASK_UV_WAITER keeps the object until the task parks again or finishes.
 ** [-0, +0, m]
 */
-int task_unpark (lua_State *L, int idx, int loopidx) {
-  Task *t = (Task *)lua_touserdata(L, idx);
-  Loop *loop;
+/* The wakeup of task t, if it is parked (else 0): its step is due. */
+static int unpark_mark (Task *t) {
   if (t == NULL || t->wait != WAIT_PARKED) return 0;
-  loop = t->fut.loop;
   t->wait = WAIT_READY;
   t->parked = PARK_WOKEN;
   t->unpark = NULL;
+  return 1;
+}
+
+int task_unpark (lua_State *L, int idx, int loopidx) {
+  Task *t = (Task *)lua_touserdata(L, idx);
+  Loop *loop;
+  if (!unpark_mark(t)) return 0;
+  loop = t->fut.loop;
   if (!loop->closed) {
     if (loopidx != 0) loop_ready_push(L, loop, loopidx, idx, 0);
     else {
@@ -524,6 +530,28 @@ int task_unpark (lua_State *L, int idx, int loopidx) {
       loop_ready_push(L, loop, -1, AIO_BELOW_PUSH(idx), 0);
       lua_pop(L, 1);
     }
+  }
+  return 1;
+}
+
+/*
+** task_unpark of the task on top of the stack, which it pops (the task a
+** list of waiters just gave up, moved into the ready ring). [-1, +0, m]
+*/
+int task_unpark_top (lua_State *L, int loopidx) {
+  Task *t = (Task *)lua_touserdata(L, -1);
+  Loop *loop;
+  if (!unpark_mark(t)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  loop = t->fut.loop;
+  if (loop->closed) lua_pop(L, 1);
+  else if (loopidx != 0) loop_ready_push_top(L, loop, loopidx);
+  else {
+    lua_getiuservalue(L, -1, FUT_UV_LOOP);
+    loop_ready_push(L, loop, -1, -2, 0);
+    lua_pop(L, 2);
   }
   return 1;
 }

@@ -39,21 +39,15 @@ static int popfirst (lua_State *L, Waiters *w, int listidx) {
 ** loop of the tasks is, or 0. Returns whether one was woken. [-0, +0, m]
 */
 int waiters_wake_next (lua_State *L, Waiters *w, int listidx, int loopidx) {
-  while (popfirst(L, w, listidx)) {
-    int woken = task_unpark(L, -1, AIO_BELOW_PUSH(loopidx));
-    lua_pop(L, 1);
-    if (woken) return 1;
-  }
+  while (popfirst(L, w, listidx))
+    if (task_unpark_top(L, AIO_BELOW_PUSH(loopidx))) return 1;
   return 0;
 }
 
 /* Empties the list, waking every task. [-0, +0, m] */
 void waiters_wake_all (lua_State *L, Waiters *w, int listidx) {
   listidx = lua_absindex(L, listidx);
-  while (popfirst(L, w, listidx)) {
-    task_unpark(L, -1, 0);
-    lua_pop(L, 1);
-  }
+  while (popfirst(L, w, listidx)) task_unpark_top(L, 0);
 }
 
 /* Whether slot i of the list at listidx holds the value at tidx. */
