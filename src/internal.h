@@ -395,6 +395,9 @@ Task *task_push_running (lua_State *L);
 Task *task_push_current (lua_State *L, Loop *loop);
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,
                ParkCancel unpark, int arg, lua_KFunction k, lua_KContext ctx);
+int task_park_at (lua_State *L, int owneridx, const void *owner, int tidx,
+                  Task *t, ParkCancel unpark, int arg, lua_KFunction k,
+                  lua_KContext ctx);
 int task_unpark (lua_State *L, int idx, int loopidx);
 int task_unpark_top (lua_State *L, int loopidx);
 int task_park_ended (lua_State *L, int nkept, int *woken);

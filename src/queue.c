@@ -235,7 +235,7 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
   }
   else list = lua_upvalueindex(uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS);
   waiters_push(L, waiters_of(q, uv), list, nkept + 1);
-  return task_park(L, OPQ, nkept + 1, t, queue_unpark, uv, k, 0);
+  return task_park_at(L, OPQ, q, nkept + 1, t, queue_unpark, uv, k, 0);
 }
 
 /*

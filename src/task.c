@@ -477,6 +477,15 @@ Task *task_push_current (lua_State *L, Loop *loop) {
 */
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,
                ParkCancel unpark, int arg, lua_KFunction k, lua_KContext ctx) {
+  return task_park_at(L, owneridx, lua_topointer(L, owneridx), tidx, t,
+                      unpark, arg, k, ctx);
+}
+
+/* task_park, told the owner's address (lua_topointer) by a caller that
+   has it at hand. */
+int task_park_at (lua_State *L, int owneridx, const void *owner, int tidx,
+                  Task *t, ParkCancel unpark, int arg, lua_KFunction k,
+                  lua_KContext ctx) {
   owneridx = lua_absindex(L, owneridx);
   if (t->must_cancel) {
     Loop *loop = t->fut.loop;
@@ -487,7 +496,6 @@ int task_park (lua_State *L, int owneridx, int tidx, Task *t,
     loop_pushself(L, loop, tidx);
     loop_ready_push(L, loop, -1, tidx, 0);
   } else {
-    const void *owner = lua_topointer(L, owneridx);
     t->wait = WAIT_PARKED;
     t->unpark = unpark;
     t->unpark_arg = arg;
