@@ -607,10 +607,10 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
 */
 static void step_next_iteration (lua_State *L, Task *t, Loop *loop, int top) {
   t->wait = WAIT_READY;
-  if (loop->tail - loop->head < loop->cap && !loop->closed)
-    loop_ready_push(loop->current_L, loop, loop->current_loopidx,
-                    loop->current_idx, 0);
-  else {
+  if (loop->tail - loop->head < loop->cap && !loop->closed) {
+    lua_pushvalue(loop->current_L, loop->current_idx);
+    loop_ready_push_top(loop->current_L, loop, loop->current_loopidx);
+  } else {
     push_task_and_loop(L, loop);
     loop_ready_push(L, loop, top + 1, top + 2, 0);
     lua_settop(L, top);
