@@ -29,6 +29,7 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
     luaL_argerror(L, fnidx + 1 + AIO_MAX_ARGS,
                   lua_pushfstring(L, "too many arguments, at most %d", AIO_MAX_ARGS));
   h = (Handle *)lua_newuserdatauv(L, sizeof(Handle), HANDLE_UV_ARGS - 1 + nargs);
+  h->type = AIO_THANDLE;
   h->cancelled = 0;
   h->istimer = (unsigned char)istimer;
   h->nargs = nargs;

@@ -281,6 +281,9 @@ int timer_open (lua_State *L);
 
 /* ---------- handles (handle.c) ---------- */
 typedef struct Handle {
+  unsigned char type;      /* ro: AIO_THANDLE, where a Future keeps its
+                              type: dispatch tells a queued Handle from a
+                              Task by it */
   unsigned char cancelled; /* rw */
   unsigned char istimer;   /* ro */
   int nargs;               /* ro: arguments in user values 3.. */
@@ -388,8 +391,8 @@ typedef struct Task {
 Task *task_check (lua_State *L, int idx);
 void task_pushcurrent (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
-void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx,
-                int ringidx);
+void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
+                int futidx, int ringidx);
 void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int idx);
 Task *task_push_running (lua_State *L);
 Task *task_push_current (lua_State *L, Loop *loop);

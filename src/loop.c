@@ -203,22 +203,24 @@ void loop_free_task_slot (Loop *loop, int slot) {
 ** Runs the entry (a, b) at the top two stack slots, b nil unless hasb;
 ** the ready ring is at readyidx (task_step). [-2, +0, e]
 ** Only the C core queues entries with no b: task steps and handles, told
-** apart by their size, which costs less than a metatable test on the
-** hottest entries; the others are a task woken by a future or by its
-** timer, or a callback a(b).
+** apart by the type both keep first, which costs less than a metatable
+** test on the hottest entries; the others are a task woken by a future or
+** by its timer, or a callback a(b).
 */
 static void dispatch (lua_State *L, Loop *loop, int loopidx, int readyidx,
                       int hasb) {
   int aidx = lua_gettop(L) - 1, bidx = aidx + 1;
   if (!hasb) {
-    if (lua_rawlen(L, aidx) == sizeof(Task))
-      task_step(L, loop, loopidx, aidx, 0, readyidx);
+    Task *t = (Task *)lua_touserdata(L, aidx);
+    if (t->fut.type == AIO_TTASK)
+      task_step(L, loop, loopidx, aidx, t, 0, readyidx);
     else handle_run(L, loop, aidx);
   } else if (lua_touserdata(L, bidx) == &aio_mark_timer)
     task_timer_fired(L, loop, loopidx, aidx);
   else if (lua_type(L, aidx) == LUA_TUSERDATA
            && aio_typeof(L, loop->rt, aidx) == AIO_TTASK)
-    task_step(L, loop, loopidx, aidx, bidx, readyidx);
+    task_step(L, loop, loopidx, aidx, (Task *)lua_touserdata(L, aidx), bidx,
+              readyidx);
   else {  /* a done callback: a(b) */
     aio_push_callback_msgh(L);
     lua_pushvalue(L, aidx);
@@ -228,7 +230,10 @@ static void dispatch (lua_State *L, Loop *loop, int loopidx, int readyidx,
   lua_settop(L, aidx - 1);
 }
 
-/* Task and Handle entries are told apart by size (dispatch). */
+/* Task and Handle entries are told apart by their first byte (dispatch),
+   and Tasks and TimerHandles in the heap by their size (timer.c). */
+typedef char task_and_handle_type[offsetof(Task, fut.type) == 0
+                                  && offsetof(Handle, type) == 0 ? 1 : -1];
 typedef char task_and_handle_differ[sizeof(Task) != sizeof(Handle) ? 1 : -1];
 
 /* Hands queued reports to the exception handler. [-0, +0, e] */

@@ -81,7 +81,7 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
   loop->ntasks_created++;
   if (eager && rt->running == loop && loop->eager_depth < EAGER_DEPTH_MAX) {
     loop->eager_depth++;
-    task_step(L, loop, loopidx, tidx, 0, 0);
+    task_step(L, loop, loopidx, tidx, t, 0, 0);
     loop->eager_depth--;
     if (t->fut.state != FUT_PENDING) {  /* as Python 3.13: done at once,
                                            get_coro() is nil from now on */

@@ -245,16 +245,15 @@ static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
 }
 
 /*
-** Resumes the task at idx, its loop being at loopidx. futidx is the future
+** Resumes the task t at idx, its loop being at loopidx. futidx is the future
 ** whose completion woke it (its waiter), or 0 for a plain step. Stale
 ** entries (the task moved on since they were queued) are ignored. An eager
 ** start steps a task inside another one: what was current is restored
 ** after. ringidx is where run_once keeps the ready ring on L's stack, or 0
 ** (see loop_ready_push). [-0, +0, e]
 */
-void task_step (lua_State *L, Loop *loop, int loopidx, int idx, int futidx,
-                int ringidx) {
-  Task *t = (Task *)lua_touserdata(L, idx);
+void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
+                int futidx, int ringidx) {
   lua_State *co = t->co;
   Task *outer = loop->current;
   lua_State *outer_L = loop->current_L;

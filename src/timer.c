@@ -153,7 +153,7 @@ void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now) {
     lua_rawseti(L, timersidx, slot);
     free_slot(loop, slot);
     /* only sleeping tasks and TimerHandles are in the heap: told apart by
-       size, as dispatch does, without a metatable lookup */
+       size, without a metatable lookup */
     if (lua_rawlen(L, -1) == sizeof(Task)) {
       Task *t = (Task *)lua_touserdata(L, -1);
       t->slot = 0;
