@@ -401,6 +401,9 @@ int task_park (lua_State *L, int owneridx, int tidx, Task *t,
 int task_park_at (lua_State *L, int owneridx, const void *owner, int tidx,
                   Task *t, ParkCancel unpark, int arg, lua_KFunction k,
                   lua_KContext ctx);
+int task_park_top (lua_State *L, int owneridx, const void *owner, Task *t,
+                   ParkCancel unpark, int arg, lua_KFunction k,
+                   lua_KContext ctx);
 int task_unpark (lua_State *L, int idx, int loopidx);
 int task_unpark_top (lua_State *L, int loopidx);
 int task_park_ended (lua_State *L, int nkept, int *woken);

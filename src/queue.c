@@ -232,10 +232,13 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
   if (uv == QUEUE_UV_JOINERS) {
     lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
     list = nkept + 2;
+    waiters_push(L, &q->joiners, list, nkept + 1);
+    return task_park_at(L, OPQ, q, nkept + 1, t, queue_unpark, uv, k, 0);
   }
-  else list = lua_upvalueindex(uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS);
-  waiters_push(L, waiters_of(q, uv), list, nkept + 1);
-  return task_park_at(L, OPQ, q, nkept + 1, t, queue_unpark, uv, k, 0);
+  /* the list takes the task off the stack, which is then as k gets it */
+  list = lua_upvalueindex(uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS);
+  waiters_push_top(L, waiters_of(q, uv), list);
+  return task_park_top(L, OPQ, q, t, queue_unpark, uv, k, 0);
 }
 
 /*

@@ -14,6 +14,11 @@ typedef struct Waiters {
 } Waiters;
 
 void waiters_push (lua_State *L, Waiters *w, int listidx, int tidx);
+
+/* Appends the task on top of the stack, popping it. [-1, +0, -] */
+static inline void waiters_push_top (lua_State *L, Waiters *w, int listidx) {
+  lua_rawseti(L, listidx, ++w->tail);
+}
 int waiters_wake_next (lua_State *L, Waiters *w, int listidx, int loopidx);
 void waiters_wake_all (lua_State *L, Waiters *w, int listidx);
 void waiters_remove (lua_State *L, Waiters *w, int listidx, int tidx);

@@ -510,6 +510,28 @@ int task_park_at (lua_State *L, int owneridx, const void *owner, int tidx,
 }
 
 /*
+** task_park_at for the running task t, which its caller pushed and the
+** object at owneridx has just taken off the stack (into a list of its
+** own): the stack is as the continuation gets it. The task is pushed again
+** only where task_park_at needs it (a cancel() came, or it parks on
+** another object than last time). [-?, +0, e]
+*/
+int task_park_top (lua_State *L, int owneridx, const void *owner, Task *t,
+                   ParkCancel unpark, int arg, lua_KFunction k,
+                   lua_KContext ctx) {
+  if (t->must_cancel || t->waiter != owner) {
+    task_pushcurrent(L, t->fut.loop);
+    return task_park_at(L, owneridx, owner, lua_gettop(L), t, unpark, arg,
+                        k, ctx);
+  }
+  t->wait = WAIT_PARKED;
+  t->unpark = unpark;
+  t->unpark_arg = arg;
+  t->parked = 0;
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+/*
 ** Wakes the parked task at idx: its step is queued, as the done callback
 ** of a waiter future would be. loopidx is where its loop is on the stack,
 ** or 0. Returns 0 if there is no task parked there (cancelled meanwhile).
