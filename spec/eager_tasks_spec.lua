@@ -200,4 +200,30 @@ describe("loop:set_task_factory", function()
       loop:close()
       assert.has_error(function() asyncio.eager_task_factory(loop, asyncio.sleep(0)) end, "Event loop is closed")
    end)
+
+   it("nest as deep through gather as through a plain await (no extra C level in its C loop)", helper.async(function()
+      -- gather's C loop called new_task with lua_call: one more C level per
+      -- nested eager start, and this chain overflowed the C stack
+      local function wrap(p, f)
+         if p == 0 then
+            return f()
+         end
+         local ok, v = pcall(wrap, p - 1, f)
+         if not ok then
+            error(v, 0)
+         end
+         return v
+      end
+      local rec
+      rec = async(function(d)
+         if d == 0 then
+            return 0
+         end
+         return wrap(5, function()
+            return await(asyncio.gather(rec(d - 1)))[1] + 1
+         end)
+      end)
+      asyncio.get_running_loop():set_task_factory(asyncio.eager_task_factory)
+      assert.equal(24, await(rec(24)))
+   end))
 end)

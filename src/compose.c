@@ -131,8 +131,8 @@ static int core_gather_callback (lua_State *L) {
 ** gather.lua's loop does for the common arguments, stopping at any other.
 ** A future or task of loop stays as it is; a fresh coroutine object (one
 ** of ours, not awaited) is replaced by its task, made as core.new_task
-** (upvalue 2) makes it, and made quiet. Each gets the done callback, or is appended
-** to done_now if it is done already. Without seen, coroutine objects are
+** makes it (spawn_task_for), and made quiet. Each gets the done callback,
+** or is appended to done_now if it is done already. Without seen, coroutine objects are
 ** taken only while the loop has no task factory; with seen (the loop had
 ** one), each task made is also seen[coroutine object].
 */
@@ -144,6 +144,7 @@ static int core_gather_wrap (lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   i = luaL_checkinteger(L, 3);
   n = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, n < LUA_MAXINTEGER, 4, "too large");  /* i++ past n */
   if (!aio_iscallable(L, 5)) luaL_typeerror(L, 5, "function");
   luaL_checktype(L, 6, LUA_TTABLE);
   factory = !lua_isnoneornil(L, 7);
@@ -168,15 +169,8 @@ static int core_gather_wrap (lua_State *L) {
           || ((Coro *)lua_touserdata(L, 8))->awaited
           || (!factory && loop->has_task_factory))
         break;
-      if (!loop->has_task_factory) {  /* new_task's own common case */
-        loop_checkopen(L, 1);
-        spawn_plain_task(L, loop, 1, 8);  /* 9 */
-      } else {
-        lua_pushvalue(L, lua_upvalueindex(2));
-        lua_pushvalue(L, 1);
-        lua_pushvalue(L, 8);
-        lua_call(L, 2, 1);  /* 9: new_task(loop, arg) */
-      }
+      loop_checkopen(L, 1);
+      spawn_task_for(L, loop, 1, 8);  /* 9: new_task(loop, arg) */
       f = future_test(L, rt, 9);
       if (f == NULL)  /* new_task checks what a factory returns: never */
         return luaL_error(L, "new_task returned %s", luaL_typename(L, 9));
@@ -260,14 +254,10 @@ static int core_wait_for_arm (lua_State *L) {
 int compose_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"gather_callback", core_gather_callback},
+    {"gather_wrap", core_gather_wrap},
     {"wait_for_arm", core_wait_for_arm},
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);
-  /* gather_wrap calls new_task, opened before */
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_getfield(L, 1, "new_task");
-  lua_pushcclosure(L, core_gather_wrap, 2);
-  lua_setfield(L, 1, "gather_wrap");
   return 0;
 }

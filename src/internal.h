@@ -414,7 +414,7 @@ int task_open (lua_State *L);
 
 /* ---------- making tasks (spawn.c) ---------- */
 int spawn_open (lua_State *L);
-void spawn_plain_task (lua_State *L, Loop *loop, int loopidx, int objidx);
+void spawn_task_for (lua_State *L, Loop *loop, int loopidx, int objidx);
 
 /* ---------- gather's and wait_for's hot paths (compose.c) ---------- */
 int compose_open (lua_State *L);

@@ -233,12 +233,15 @@ static int core_new_task (lua_State *L) {
 }
 
 /*
-** Pushes a task of the open loop at loopidx, which has no task factory,
-** running the coroutine object at objidx (checked): core.new_task's
-** common case, for gather's C loop (compose.c). [-0, +1, e]
+** Pushes a task of the open loop at loopidx running the coroutine object
+** at objidx (checked), made as core.new_task(loop, obj) makes it, for
+** gather's C loop (compose.c): called from C, it spares the C-call level
+** a lua_call of new_task would take from each nested eager start, and
+** its errors keep the position of gather's line. [-0, +1, e]
 */
-void spawn_plain_task (lua_State *L, Loop *loop, int loopidx, int objidx) {
-  task_new(L, loop, loopidx, objidx, 0, 0);
+void spawn_task_for (lua_State *L, Loop *loop, int loopidx, int objidx) {
+  if (loop->has_task_factory) task_from_factory(L, loop, loopidx, objidx, 0, 0, -1);
+  else task_new(L, loop, loopidx, objidx, 0, 0);
 }
 
 /*
