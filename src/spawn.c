@@ -52,34 +52,59 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
                       int nameidx, int eager) {
   Runtime *rt = loop->rt;
   Task *t;
-  int tidx;
+  int tidx, slot, owned = 0, isobj = lua_type(L, objidx) == LUA_TUSERDATA;
+  int start_now = eager && rt->running == loop && loop->eager_depth < EAGER_DEPTH_MAX;
   loopidx = lua_absindex(L, loopidx);
+  objidx = lua_absindex(L, objidx);
   t = (Task *)lua_newuserdatauv(L, sizeof(Task), TASK_NUV);
-  /* a finalizer run by that allocation may have closed the loop */
-  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   tidx = lua_gettop(L);
   memset(t, 0, sizeof(*t));
+  /* Everything that allocates comes first, while the task has no
+     finalizer and its coroutine object is not taken: a memory error here
+     leaves no task to report as destroyed pending, and an object the
+     caller may still use. That is the fresh copy the shared sleep(0)
+     object is taken as, the task's slot in the loop's table of tasks
+     (false until the task is whole: all_tasks skips it) and room in the
+     ready ring. */
+  if (isobj && (const void *)lua_touserdata(L, objidx) == rt->sleep0) {
+    t->reused = (unsigned char)coro_own(L, objidx);
+    owned = 1;
+  }
+  slot = loop_task_slot(L, loop);
+  lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, -2, slot);
+  lua_pop(L, 1);
+  if (!start_now) loop_ready_reserve(L, loop, loopidx);
+  /* a finalizer run by those allocations may have closed the loop */
+  if (loop->closed) {
+    lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, slot);
+    luaL_error(L, AIO_LOOP_CLOSED);
+  }
+  /* from here on nothing allocates until the task is queued */
   aio_setmetatable(L, AIO_TTASK);
   future_init(L, &t->fut, AIO_TTASK, loopidx);
   t->id = ++rt->task_counter;
   /* as Python: only a task without a name of its own takes a number */
   if (nameidx == 0) t->namenum = ++rt->name_counter;
   t->wait = WAIT_READY;
-  if (lua_type(L, objidx) == LUA_TUSERDATA) t->reused = (unsigned char)coro_own(L, objidx);
+  if (isobj && !owned) t->reused = (unsigned char)coro_own(L, objidx);
   lua_pushvalue(L, objidx);
   lua_setiuservalue(L, tidx, TASK_UV_OBJ);  /* what get_coro returns */
   if (nameidx) {
     lua_pushvalue(L, nameidx);
     lua_setiuservalue(L, tidx, TASK_UV_NAME);
   }
-  /* unfinished (all_tasks sees it from now on) */
-  t->tslot = loop_task_slot(L, loop);
+  /* unfinished: all_tasks sees it (a store in the slot made above) */
+  t->tslot = slot;
   lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
   lua_pushvalue(L, tidx);
-  lua_rawseti(L, -2, t->tslot);
+  lua_rawseti(L, -2, slot);
   lua_pop(L, 1);
   loop->ntasks_created++;
-  if (eager && rt->running == loop && loop->eager_depth < EAGER_DEPTH_MAX) {
+  if (start_now) {
     loop->eager_depth++;
     task_step(L, loop, loopidx, tidx, t, 0, 0);
     loop->eager_depth--;

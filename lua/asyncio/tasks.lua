@@ -110,7 +110,7 @@ function M.all_tasks(loop)
    loop = loop or core.get_running_loop() or events.get_event_loop()
    local set = {}
    for _, task in pairs(loop:_tasks()) do
-      if not task:done() then
+      if task and not task:done() then -- false: a task being made
          set[task] = true
       end
    end
