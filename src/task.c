@@ -757,44 +757,39 @@ static int core_check_task (lua_State *L) {
 ** it where it is parked or asleep. [-0, +0, e]
 */
 static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
+  Loop *loop = t->fut.loop;
   t->must_cancel = 1;
   lua_pushvalue(L, msgidx);
   lua_setiuservalue(L, idx, TASK_UV_CANCELMSG);
-  if (t->wait == WAIT_PARKED && !t->fut.loop->closed) {
-    /* as a waiter future cancelled: its wakeup raises, whatever uncancel()
-       does meanwhile */
+  if (t->wait != WAIT_PARKED && t->wait != WAIT_TIMER) return;
+  /* parked or asleep: what it waits on (Python: its waiter future, which
+     sleep(d) awaits too) is cancelled for good, so its wakeup raises
+     whatever uncancel() does meanwhile, and a later cancel() answers true.
+     In a closed loop nothing is woken: cancel_now raises for the wakeup */
+  t->must_cancel = CANCEL_FORCED;
+  if (loop->closed) return;
+  if (t->wait == WAIT_PARKED) {
     ParkCancel unpark = t->unpark;
     int top = lua_gettop(L);
     lua_getiuservalue(L, idx, TASK_UV_WAITER);
     t->wait = WAIT_READY;
     t->unpark = NULL;
     t->parked = PARK_CANCELLED;
-    t->must_cancel = CANCEL_FORCED;
     unpark(L, top + 1, idx, t->unpark_arg);
     lua_pushnil(L);
     lua_setiuservalue(L, idx, TASK_UV_WAITER);
     t->waiter = NULL;
     lua_getiuservalue(L, idx, FUT_UV_LOOP);
-    loop_ready_push(L, t->fut.loop, -1, idx, 0);
+    loop_ready_push(L, loop, -1, idx, 0);
     lua_settop(L, top);
-  } else if (t->wait == WAIT_TIMER) {  /* sleeping: wake it now */
-    Loop *loop = t->fut.loop;
+  } else {  /* sleeping: wake it now */
     lua_getiuservalue(L, idx, FUT_UV_LOOP);
-    if (!loop->closed) {
-      /* Python's sleep(d) awaits a future, which this cancels for good */
-      t->must_cancel = CANCEL_FORCED;
-      timer_remove(L, loop, lua_gettop(L), t->slot);
-      t->slot = 0;
-      t->wait = WAIT_READY;
-      loop_ready_push(L, loop, -1, idx, 0);
-    }
+    timer_remove(L, loop, lua_gettop(L), t->slot);
+    t->slot = 0;
+    t->wait = WAIT_READY;
+    loop_ready_push(L, loop, -1, idx, 0);
     lua_pop(L, 1);
   }
-  if (t->fut.loop->closed && (t->wait == WAIT_PARKED || t->wait == WAIT_TIMER))
-    /* in a closed loop, what it waits on is cancelled all the same (its
-       wakeup is what raises, in cancel_now): a later cancel() finds it so
-       and answers true, as Python's finds its waiter future cancelled */
-    t->must_cancel = CANCEL_FORCED;
 }
 
 /*
