@@ -29,40 +29,6 @@ typedef struct Gather {
 enum { UP_STATE = 2, UP_CHILDREN, UP_RESULTS, UP_SETTLE };
 
 /*
-** Pushes what core.future_outcome's second result is for the done future
-** f at idx: its first result, or its error (marked retrieved), or its
-** CancelledError; returns whether it succeeded. [-0, +1, e]
-*/
-static int push_first_outcome (lua_State *L, Future *f, int idx) {
-  switch (f->state) {
-    case FUT_PENDING:
-      aio_pusherror(L, "InvalidStateError", "Result is not set.");
-      return lua_error(L);
-    case FUT_CANCELLED:
-      lua_getiuservalue(L, idx, FUT_UV_RESULT);
-      if (!aio_is_cancelled_error(L, -1)) {
-        aio_pusherrorv(L, "CancelledError", -1);
-        lua_remove(L, -2);
-      }
-      return 0;
-    default: break;
-  }
-  if (f->failed) {
-    future_mark_retrieved(L, f, idx);
-    lua_getiuservalue(L, idx, FUT_UV_RESULT);
-    return 0;
-  }
-  if (f->nresults == 0) lua_pushnil(L);
-  else if (f->nresults == 1) lua_getiuservalue(L, idx, FUT_UV_RESULT);
-  else {
-    lua_getiuservalue(L, idx, FUT_UV_RESULT);
-    lua_rawgeti(L, -1, 1);
-    lua_remove(L, -2);
-  }
-  return 1;
-}
-
-/*
 ** callback(fut): a child is done. Its result (or error, with
 ** return_exceptions) is stored at once while the children finish in
 ** argument order; the last one, or a failure, calls settle(failed, value,
@@ -74,7 +40,7 @@ static int gather_done (lua_State *L) {
   int ok;
   lua_settop(L, 1);
   g->nfinished++;
-  ok = push_first_outcome(L, f, 1);  /* the value at 2 */
+  ok = future_push_first_outcome(L, f, 1);  /* the value at 2 */
   if (ok || g->retexc) {
     if (g->stored) {
       lua_rawgeti(L, lua_upvalueindex(UP_CHILDREN), g->cursor);

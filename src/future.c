@@ -305,24 +305,39 @@ static int future_result (lua_State *L) {
 }
 
 /*
+** Pushes the first result of the finished future at idx (nil if it has
+** none) and returns 1, or pushes its error as push_outcome does and returns
+** 0; raises if it is pending. For core.future_outcome and gather's done
+** callback (compose.c). [-0, +1, e]
+*/
+int future_push_first_outcome (lua_State *L, Future *f, int idx) {
+  if (f->state == FUT_FINISHED && !f->failed) {  /* no values moved */
+    if (f->nresults == 0) lua_pushnil(L);
+    else {
+      lua_getiuservalue(L, idx, FUT_UV_RESULT);
+      if (f->nresults > 1) {
+        lua_rawgeti(L, -1, 1);
+        lua_remove(L, -2);
+      }
+    }
+    return 1;
+  }
+  push_outcome(L, f, idx);  /* the error, or it raises */
+  return 0;
+}
+
+/*
 ** core.future_outcome(fut) -> true, first result | false, error: what
 ** pcall(fut.result, fut) returns, without the cost of a protected call
 ** (gather reads every child with it). Raises if fut is pending.
 */
 static int core_future_outcome (lua_State *L) {
   Future *f = future_check(L, 1);
-  int n;
-  if (f->state == FUT_FINISHED && !f->failed && f->nresults == 1) {
-    lua_pushboolean(L, 1);  /* the usual case, without moving values */
-    lua_getiuservalue(L, 1, FUT_UV_RESULT);
-    return 2;
-  }
+  int ok;
   lua_settop(L, 1);
-  n = push_outcome(L, f, 1);
-  lua_pushboolean(L, n >= 0);
+  ok = future_push_first_outcome(L, f, 1);
+  lua_pushboolean(L, ok);
   lua_replace(L, 1);
-  if (n == 0) lua_pushnil(L);
-  lua_settop(L, 2);
   return 2;
 }
 

@@ -319,6 +319,7 @@ Future *future_check (lua_State *L, int idx);
 Future *future_test (lua_State *L, Runtime *rt, int idx);
 void future_init (lua_State *L, Future *f, int type, int loopidx);
 int future_pushresults (lua_State *L, Future *f, int idx);
+int future_push_first_outcome (lua_State *L, Future *f, int idx);
 void future_mark_retrieved (lua_State *L, Future *f, int idx);
 int future_set_results (lua_State *L, Future *f, int idx, int first, int n);
 void future_set_error (lua_State *L, Future *f, int idx, int erridx);
