@@ -35,6 +35,18 @@ describe("tasks", function()
       end
    end))
 
+   it("do not take the debug hook a finished task set on its own coroutine", helper.async(function()
+      -- a finished task's coroutine went to the pool hook and all, and the
+      -- next task to start ran under the hook its predecessor had set
+      local hooked = asyncio.create_task(function()
+         debug.sethook(function() end, "l")
+         return true
+      end)
+      local next_one = asyncio.create_task(function() return debug.gethook() == nil end)
+      assert.is_true(await(hooked))
+      assert.is_true(await(next_one))
+   end))
+
    it("start on the next iteration, in creation order", helper.async(function()
       local loop = asyncio.get_running_loop()
       local log = {}

@@ -77,9 +77,10 @@ Task *task_check_running (lua_State *L) {
 
 /*
 ** Forgets the coroutine of the task at idx, keeping it for reuse if it is
-** clean; loop (at loopidx) is the task's. The pool's array part has room
-** for all it keeps: storing allocates nothing, so no finalizer can change
-** the pool meanwhile. [-0, +0, -]
+** clean: ended, and with no debug hook (one the task set on itself would
+** follow the next task to start on it). loop (at loopidx) is the task's.
+** The pool's array part has room for all it keeps: storing allocates
+** nothing, so no finalizer can change the pool meanwhile. [-0, +0, -]
 */
 static void release_coroutine (lua_State *L, Loop *loop, int loopidx, Task *t,
                                int idx, int reusable) {
@@ -87,7 +88,7 @@ static void release_coroutine (lua_State *L, Loop *loop, int loopidx, Task *t,
   t->co = NULL;
   if (co == NULL) return;  /* released already */
   if (reusable && loop->npool < LOOP_POOL_MAX && !loop->closed
-      && lua_status(co) == LUA_OK) {
+      && lua_status(co) == LUA_OK && lua_gethook(co) == NULL) {
     lua_settop(co, 0);
     lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
     lua_getiuservalue(L, idx, TASK_UV_CORO);
