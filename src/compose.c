@@ -24,6 +24,9 @@ typedef struct Gather {
   unsigned char stored;    /* rw: the children finished in argument order
                               so far, each result stored as it came */
   unsigned char retexc;    /* ro: return_exceptions */
+  unsigned char defer;     /* rw: errors are left unretrieved until the end
+                              (return_exceptions, once the future exists) */
+  unsigned char unmarked;  /* rw: one such error came */
 } Gather;
 
 enum { UP_STATE = 2, UP_CHILDREN, UP_RESULTS, UP_SETTLE };
@@ -32,15 +35,29 @@ enum { UP_STATE = 2, UP_CHILDREN, UP_RESULTS, UP_SETTLE };
 ** callback(fut): a child is done. Its result (or error, with
 ** return_exceptions) is stored at once while the children finish in
 ** argument order; the last one, or a failure, calls settle(failed, value,
-** cursor), which settles gather's future unless it is done already.
+** cursor, unmarked), which settles gather's future unless it is done
+** already. callback() with no future says gather's future exists: from
+** then on, with return_exceptions, an error is stored without being marked
+** retrieved, as Python's _done_callback reads errors only in its loop over
+** the children once the last is done (before that, with no future yet, it
+** retrieves them at once); unmarked tells settle that such errors came.
 */
 static int gather_done (lua_State *L) {
   Gather *g = (Gather *)lua_touserdata(L, lua_upvalueindex(UP_STATE));
-  Future *f = future_check(L, 1);
+  Future *f;
   int ok;
+  if (lua_isnoneornil(L, 1)) {
+    g->defer = g->retexc;
+    return 0;
+  }
+  f = future_check(L, 1);
   lua_settop(L, 1);
   g->nfinished++;
-  ok = future_push_first_outcome(L, f, 1);  /* the value at 2 */
+  if (g->defer && f->state == FUT_FINISHED && f->failed) {
+    lua_getiuservalue(L, 1, FUT_UV_RESULT);  /* the error at 2, left unread */
+    ok = 0;
+    g->unmarked = 1;
+  } else ok = future_push_first_outcome(L, f, 1);  /* the value at 2 */
   if (ok || g->retexc) {
     if (g->stored) {
       lua_rawgeti(L, lua_upvalueindex(UP_CHILDREN), g->cursor);
@@ -57,7 +74,8 @@ static int gather_done (lua_State *L) {
   lua_pushboolean(L, !(ok || g->retexc));
   lua_pushvalue(L, 2);
   lua_pushinteger(L, g->cursor);
-  lua_call(L, 3, 0);
+  lua_pushboolean(L, g->unmarked);
+  lua_call(L, 4, 0);
   return 0;
 }
 
@@ -81,6 +99,8 @@ static int core_gather_callback (lua_State *L) {
   g->cursor = 1;
   g->stored = 1;
   g->retexc = (unsigned char)lua_toboolean(L, 3);
+  g->defer = 0;
+  g->unmarked = 0;
   lua_pushvalue(L, 1);
   /* n is at most the number of gather's arguments; a caller's odd n
      gets no room */

@@ -130,8 +130,14 @@ function M.gather(...)
    -- Children usually finish in argument order: the callback then stores
    -- each result as it comes, while the child is still in the CPU cache;
    -- from cursor on (the first child out of order), finish() reads them.
-   local function finish(cursor)
+   local function finish(cursor, unmarked)
       if return_exceptions then
+         if unmarked then -- errors stored as they came: retrieved now, the
+            -- others below
+            for i = 1, cursor - 1 do
+               outcome(children[i])
+            end
+         end
          for i = cursor, n do
             local _, value = outcome(children[i])
             results[i] = value
@@ -159,14 +165,19 @@ function M.gather(...)
 
    -- The end of Python's _done_callback, called by on_child_done when the
    -- last child is done or a child failed (value: its error, a cancelled
-   -- child's CancelledError too). outer is nil if gather() raised on a
-   -- later argument.
-   local function settle(failed, value, cursor)
+   -- child's CancelledError too; unmarked: with return_exceptions, errors
+   -- came that are not retrieved yet). outer is nil if gather() raised on
+   -- a later argument.
+   local function settle(failed, value, cursor, unmarked)
       if outer ~= nil and not done(outer) then
          if failed then
             set_exception(outer, value == nil and NIL_ERROR or value)
          else
-            finish(cursor)
+            finish(cursor, unmarked)
+         end
+      elseif unmarked then -- outer was settled by hand: as Python, retrieve
+         for i = 1, n do
+            outcome(children[i])
          end
       end
    end
@@ -245,6 +256,7 @@ function M.gather(...)
       end
    end
    outer = new_future(loop, cancel_children)
+   on_child_done() -- outer exists: errors wait for the end to be retrieved
    -- as Python 3.12+: children already done are counted at once
    for i = 1, #done_now do
       on_child_done(done_now[i])
