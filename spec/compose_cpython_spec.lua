@@ -768,3 +768,119 @@ describe("TaskGroup, as CPython 3.13's", function()
       assert.same({ "c cancelled", "d cancelled" }, log)
    end))
 end)
+
+describe("a task cancelled in the iteration its awaitable finishes, as CPython 3.13's", function()
+   -- k iterations after the awaited future got its result, the awaiting
+   -- task is cancelled: before it woke, the cancel wins; after, it is too late
+   local function check(make)
+      local loop = asyncio.get_running_loop()
+      local got = {}
+      for k = 0, 2 do
+         local fut = loop:create_future()
+         local t = asyncio.create_task(async(function() return await(make(fut)) end)())
+         run_briefly()
+         fut:set_result(1)
+         run_briefly(k)
+         local cancelled = t:cancel("tm")
+         local ok, v = pcall(await, t)
+         got[#got + 1] = ("%s %s"):format(cancelled, ok and tostring(v) or v.message)
+      end
+      return got
+   end
+
+   it("awaiting a shield", helper.async(function()
+      assert.same({ "true tm", "true tm", "false 1" }, check(asyncio.shield))
+   end))
+
+   it("awaiting wait()", helper.async(function()
+      local counted = async(function(fut)
+         return helper.size((await(asyncio.wait({ fut }))))
+      end)
+      assert.same({ "true tm", "true tm", "false 1" }, check(counted))
+   end))
+
+   it("awaiting a step of as_completed, whose result the next step gets", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      for k = 0, 2 do
+         local a, b = loop:create_future(), loop:create_future()
+         local steps = {}
+         for aw in asyncio.as_completed({ a, b }) do
+            steps[#steps + 1] = aw
+         end
+         local t = asyncio.create_task(steps[1])
+         run_briefly()
+         a:set_result("a")
+         run_briefly(k)
+         assert.equal(k < 2, t:cancel("tm"))
+         if k < 2 then
+            assert.equal("tm", helper.cancelled(t).message)
+            assert.equal("a", await(steps[2]))
+         else
+            assert.equal("a", await(t))
+            b:set_result("b")
+            assert.equal("b", await(steps[2]))
+         end
+      end
+   end))
+end)
+
+describe("a CancelledError raised rather than caused, as CPython 3.13's", function()
+   it("by a task of a group counts as its cancellation, not a failure", helper.async(function()
+      local t1, t2
+      do
+         local tg <close> = asyncio.TaskGroup()
+         t1 = tg:create_task(async(function() run_briefly(); error(asyncio.CancelledError("own")) end)())
+         t2 = tg:create_task(async(function() run_briefly(3); return 1 end)())
+      end
+      assert.is_true(t1:cancelled())
+      assert.equal(1, t2:result())
+      assert.equal(0, asyncio.current_task():cancelling())
+   end))
+
+   it("by the body of a group cancels its tasks and ends the task cancelled", helper.async(function()
+      local log = {}
+      local r = asyncio.create_task(async(function()
+         local tg <close> = asyncio.TaskGroup()
+         tg:create_task(sleeper(log, "child"))
+         run_briefly()
+         error(asyncio.CancelledError("body"))
+      end)())
+      assert.equal("body", helper.cancelled(r).message)
+      assert.same({ "child cancelled" }, log)
+      assert.equal(0, r:cancelling())
+   end))
+
+   it("by a coroutine under wait_for goes through as it is", helper.async(function()
+      local t = asyncio.create_task(async(function()
+         return await(asyncio.wait_for(async(function()
+            run_briefly()
+            error(asyncio.CancelledError("own"))
+         end)(), 1))
+      end)())
+      assert.equal("own", helper.cancelled(t).message)
+      assert.equal(0, t:cancelling())
+   end))
+end)
+
+describe("gather cancelled while a child fails on its cancellation, as CPython 3.13's", function()
+   it("fails with that error, or with CancelledError with return_exceptions", helper.async(function()
+      local a = async(function()
+         if not pcall(await, asyncio.sleep(10)) then
+            error("a failed on cancel", 0)
+         end
+      end)
+      local b = async(function()
+         if not pcall(await, asyncio.sleep(10)) then
+            return "b"
+         end
+      end)
+      local g = asyncio.gather(a(), b())
+      run_briefly()
+      g:cancel()
+      assert.equal("a failed on cancel", helper.failure(await, g))
+      g = asyncio.gather(a(), b(), { return_exceptions = true })
+      run_briefly()
+      g:cancel()
+      assert.is_nil(helper.cancelled(g).message)
+   end))
+end)
