@@ -1042,6 +1042,45 @@ describe("CPython test_base_events and test_events", function()
       end)
    end)
 
+   it("registers a descriptor with add_writer at once: ready then, it runs before one made ready after", function()
+      -- libev registered it only at the next poll, after the write below
+      -- had made the other one ready: the reader ran first
+      with_loop(function(loop)
+         local log, push = logger()
+         local r1, w1 = core.pipe()
+         local r2, w2 = core.pipe()
+         loop:add_reader(r1, push("R1"))
+         brief(loop)
+         loop:add_writer(w2, push("W2"))
+         core.fdwrite(w1, "x")
+         brief(loop)
+         assert.same({ "W2", "R1" }, log) -- Python: ['W2', 'R1']
+         loop:remove_reader(r1)
+         loop:remove_writer(w2)
+         for _, fd in ipairs({ r1, w1, r2, w2 }) do core.fdclose(fd) end
+      end)
+   end)
+
+   it("unregisters a descriptor at remove_reader, so adding it again puts it last, as Python", function()
+      -- libev kept the removed descriptor registered, in its old place
+      with_loop(function(loop)
+         local log, push = logger()
+         local r1, w1 = core.pipe()
+         local r2, w2 = core.pipe()
+         core.fdwrite(w1, "x")
+         loop:add_reader(r1, push("R1"))
+         brief(loop)
+         assert.is_true(loop:remove_reader(r1))
+         loop:add_writer(w2, push("W2"))
+         loop:add_reader(r1, push("R1"))
+         brief(loop)
+         assert.same({ "R1", "W2", "R1" }, log) -- Python: ['R1', 'W2', 'R1']
+         loop:remove_reader(r1)
+         loop:remove_writer(w2)
+         for _, fd in ipairs({ r1, w1, r2, w2 }) do core.fdclose(fd) end
+      end)
+   end)
+
    it("test_add_signal_handler: the handler runs one iteration after the poll that saw the signal", function()
       with_loop(function(loop)
          local log, push = logger()

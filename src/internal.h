@@ -182,9 +182,17 @@ typedef struct Loop {
   unsigned char polling;   /* rw: inside ev_run: queued entries are tagged */
   unsigned char order_lost;/* rw: a tag could not be kept this poll */
   unsigned iogroup;        /* rw: the I/O callback running, in libev's order */
+  int iokey;               /* rw: its add_reader/add_writer watcher's key
+                              (2 * fd + 0 or 1), -1 for any other callback */
   unsigned *polled;        /* owned: the tag of each entry queued this poll */
+  int *polledkey;          /* owned: the iokey of each entry queued this poll */
   lua_Integer npolled, polledcap;
   lua_Integer poll_base;   /* rw: entries queued before the poll */
+  int shadow;              /* owned: epoll set registered as Python's selector
+                              registers add_reader/add_writer fds, -1: none */
+  int nshadow;             /* rw: descriptors registered in it */
+  void *shadowev;          /* owned: room for nshadow epoll events */
+  int shadowcap;
 } Loop;
 
 #define LOOP_INIT_CAP 256
@@ -194,8 +202,9 @@ typedef struct Loop {
 
 /* ---------- the order of a poll's events (ioorder.c) ---------- */
 /* An I/O callback begins: what it queues forms one group. */
-#define ioorder_event(loop) ((loop)->iogroup++)
+#define ioorder_event(loop) ((loop)->iokey = -1, (loop)->iogroup++)
 void ioorder_begin (Loop *loop);
+void ioorder_watch (Loop *loop, int fd, int before, int after);
 void ioorder_record (Loop *loop);
 void ioorder_end (lua_State *L, Loop *loop, int loopidx);
 void ioorder_free (Loop *loop);

@@ -666,6 +666,8 @@ static int core_new_loop (lua_State *L) {
   lua_setiuservalue(L, -2, LOOP_UV_POOL);
   loop->cap = LOOP_INIT_CAP;
   loop->slow_callback = 0.1;
+  loop->shadow = -1;
+  loop->iokey = -1;
   loop->ev = ev_loop_new(EVFLAG_AUTO);
   if (loop->ev == NULL) return luaL_error(L, "cannot create an event loop (libev)");
   loop->closed = 0;

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,6 +198,8 @@ static void fire (Watcher *wt) {
   int nargs = 2;
   if (L == NULL) return;
   ioorder_event(wt->loop);
+  if (wt->kind != W_SIGNAL && wt->num < INT_MAX / 2)
+    wt->loop->iokey = (int)watcher_key(wt->kind, wt->num);
   lua_pushcfunction(L, wt->immediate ? queue_handle_with : queue_handle);
   lua_pushlightuserdata(L, wt);
   lua_pushvalue(L, 1);
@@ -211,6 +214,7 @@ static void fire (Watcher *wt) {
             lua_tostring(L, -1));
     lua_pop(L, 1);
   }
+  wt->loop->iokey = -1;
 }
 
 static void io_cb (struct ev_loop *ev, ev_io *w, int revents) {
@@ -313,6 +317,23 @@ static void signal_cb (struct ev_loop *ev, ev_signal *w, int revents) {
 }
 
 /*
+** The directions fd has add_reader/add_writer watchers registered for (bit
+** 0: read, bit 1: write), as Python's selector key has them: stopped ones
+** (their descriptor was closed) count. [-0, +0, -]; the loop is at index 1.
+*/
+static int registered_dirs (lua_State *L, int fd) {
+  int mask = 0, kind;
+  lua_getiuservalue(L, 1, LOOP_UV_WATCHERS);
+  for (kind = W_READ; kind <= W_WRITE; kind++) {
+    lua_rawgeti(L, -1, watcher_key(kind, fd));
+    if (luaL_testudata(L, -1, AIO_WATCHER) != NULL) mask |= 1 << kind;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return mask;
+}
+
+/*
 ** Removes the watcher under key, returning whether there was one.
 ** [-0, +0, -]; the loop userdata is at index 1.
 */
@@ -357,7 +378,7 @@ static void reader_first (lua_State *L, Loop *loop, int fd) {
 /* Creates and starts a watcher with a Handle for fn (at 3) and args. */
 static Watcher *add (lua_State *L, Loop *loop, int kind, int num) {
   Watcher *wt;
-  int nargs = lua_gettop(L) - 3;
+  int nargs = lua_gettop(L) - 3, before;
   lua_Integer key = watcher_key(kind, num);
   if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
   wt = (Watcher *)lua_newuserdatauv(L, sizeof(Watcher), WATCHER_NUV);
@@ -372,6 +393,7 @@ static Watcher *add (lua_State *L, Loop *loop, int kind, int num) {
   lua_setiuservalue(L, -2, WATCHER_UV_HANDLE);
   /* after what allocates: a finalizer run by it may have closed the loop
      or added a watcher under this key (taken out like the old one) */
+  before = kind == W_SIGNAL ? 0 : registered_dirs(L, num);
   while (remove_key(L, key)) {}
   if (loop->closed || loop->ev == NULL) luaL_error(L, AIO_LOOP_CLOSED);
   if (kind == W_SIGNAL) {
@@ -411,6 +433,7 @@ static Watcher *add (lua_State *L, Loop *loop, int kind, int num) {
   lua_pushvalue(L, -2);
   lua_rawseti(L, -2, key);
   lua_pop(L, 2);
+  if (kind != W_SIGNAL) ioorder_watch(loop, num, before, registered_dirs(L, num));
   return wt;  /* anchored by LOOP_UV_WATCHERS */
 }
 
@@ -477,18 +500,23 @@ static int loop_add_writer (lua_State *L) {
   return 0;
 }
 
+/* Removes fd's watcher of kind; the shadow order set follows. */
+static int remove_fd (lua_State *L, int kind) {
+  Loop *loop = loop_check(L, 1);
+  int fd = checkfd(L, 2), before = registered_dirs(L, fd);
+  lua_pushboolean(L, remove_key(L, watcher_key(kind, fd)));
+  ioorder_watch(loop, fd, before, registered_dirs(L, fd));
+  return 1;
+}
+
 /* loop:remove_reader(fd) -> bool */
 static int loop_remove_reader (lua_State *L) {
-  loop_check(L, 1);
-  lua_pushboolean(L, remove_key(L, watcher_key(W_READ, checkfd(L, 2))));
-  return 1;
+  return remove_fd(L, W_READ);
 }
 
 /* loop:remove_writer(fd) -> bool */
 static int loop_remove_writer (lua_State *L) {
-  loop_check(L, 1);
-  lua_pushboolean(L, remove_key(L, watcher_key(W_WRITE, checkfd(L, 2))));
-  return 1;
+  return remove_fd(L, W_WRITE);
 }
 
 static const struct { const char *name; int num; } signal_names[] = {
