@@ -36,10 +36,8 @@ void coro_push (lua_State *L, int fnidx, int first, int n) {
     lua_pushvalue(L, first + i);
     lua_setiuservalue(L, -2, i + 2);
   }
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
-  lua_getfield(L, -1, "mt");
-  lua_setmetatable(L, -3);
-  lua_pop(L, 1);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROMT);
+  lua_setmetatable(L, -2);
 }
 
 /* The coroutine object at idx, or NULL. [-0, +0, -] */
@@ -204,8 +202,7 @@ static int core_make_async (lua_State *L) {
 
 /*
 ** core.set_coro_state(state): state.metatables is the set of metatables of
-** coroutine objects, state.mt the one new objects get, state.sleep0 the
-** shared sleep(0) object.
+** coroutine objects, state.sleep0 the shared sleep(0) object.
 */
 static int core_set_coro_state (lua_State *L) {
   Runtime *rt = aio_rt(L);
@@ -224,6 +221,20 @@ static int core_set_coro_state (lua_State *L) {
   return 0;
 }
 
+/* core.set_coro_mt(mt): the metatable new coroutine objects get, one of
+   the state's. */
+static int core_set_coro_mt (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  const void *mt;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  mt = lua_topointer(L, 1);
+  luaL_argcheck(L, mt == rt->coro_mt[0] || mt == rt->coro_mt[1], 1,
+                "not a metatable of coroutine objects");
+  lua_settop(L, 1);
+  lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_COROMT);
+  return 0;
+}
+
 /* core.set_sleep0(obj): the shared sleep(0) object, anchored by the state. */
 static int core_set_sleep0 (lua_State *L) {
   if (coro_test(L, 1) == NULL) return luaL_typeerror(L, 1, "coroutine object");
@@ -239,6 +250,7 @@ int coro_open (lua_State *L) {
     {"coro_info", core_coro_info},
     {"new_coro", core_new_coro},
     {"set_coro_state", core_set_coro_state},
+    {"set_coro_mt", core_set_coro_mt},
     {"set_sleep0", core_set_sleep0},
     {NULL, NULL}
   };

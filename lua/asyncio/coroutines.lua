@@ -34,14 +34,15 @@ local CoroDebug = { __name = "coroutine", __index = CoroMethods, __tostring = co
 local coro_mts = { [Coro] = true, [CoroDebug] = true }
 M.coro_metatables = coro_mts
 
--- Shared with the C constructors (src/coro.c): mt is the metatable new
--- coroutine objects get, sleep0 is set below.
-local coro_state = { metatables = coro_mts, mt = Coro }
+-- Shared with the C constructors (src/coro.c): sleep0 is set below.
+-- core.set_coro_mt gives them the metatable new coroutine objects get.
+local coro_state = { metatables = coro_mts }
 core.set_coro_state(coro_state)
+core.set_coro_mt(Coro)
 
 -- Turns the never-awaited report of coroutine objects on or off.
 function M.set_debug(on)
-   coro_state.mt = on and CoroDebug or Coro
+   core.set_coro_mt(on and CoroDebug or Coro)
 end
 
 function M.set_never_awaited_reporter(report)
