@@ -147,6 +147,8 @@ typedef struct Loop {
   int eager_depth;         /* rw: eager starts running inside one another */
   /* ready queue: entries [head, tail) of a ring of cap entries */
   lua_Integer head, tail, cap;
+  lua_Integer nwithb;      /* rw: queued entries (a, b) with a b: while
+                              none is, run_once does not read slots b */
   /* timers: a binary heap ordered by (when, seq) */
   TimerEntry *heap;        /* owned */
   int nheap, heapcap;

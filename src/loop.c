@@ -148,6 +148,7 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
     }
     lua_pop(L, 1);
   }
+  if (bidx) loop->nwithb++;
   loop->tail++;
   if (loop->polling) ioorder_record(loop);
 }
@@ -364,10 +365,13 @@ static void run_once (lua_State *L, Loop *loop, int loopidx, int readyidx) {
     lua_rawgeti(L, readyidx, pos + 1);
     lua_pushnil(L);
     lua_rawseti(L, readyidx, pos + 1);
-    hasb = lua_rawgeti(L, readyidx, pos + 2) != LUA_TNIL;
-    if (hasb) {  /* often empty */
+    if (loop->nwithb == 0) {  /* no slot b is set: none to read */
+      lua_pushnil(L);
+      hasb = 0;
+    } else if ((hasb = lua_rawgeti(L, readyidx, pos + 2) != LUA_TNIL)) {
       lua_pushnil(L);
       lua_rawseti(L, readyidx, pos + 2);
+      loop->nwithb--;
     }
     loop->head++;
     if (timed) {  /* keep what runs, to name it in the report */
@@ -534,7 +538,7 @@ void loop_close (lua_State *L, Loop *loop, int loopidx) {
   free(loop->taskfree);
   loop->taskfree = NULL;
   loop->ntaskfree = loop->taskfreecap = 0;
-  loop->head = loop->tail = 0;
+  loop->head = loop->tail = loop->nwithb = 0;
   loop->ringgen++;
   lua_newtable(L);
   lua_setiuservalue(L, loopidx, LOOP_UV_READY);
