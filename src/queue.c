@@ -217,7 +217,8 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 /*
 ** Appends the running task to the list in user value uv and parks it
 ** until a waker or a cancel() takes it out; it continues in k with the
-** nkept values at the bottom of the stack. The task is one of the loop
+** nkept values at the bottom of the stack, and q as its context (the
+** queue's userdata stays anchored by the operation, which is running). The task is one of the loop
 ** the queue is bound to, as is every task in its getters and putters
 ** (wake_first). [-0, +0, e]
 */
@@ -233,12 +234,13 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
     lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
     list = nkept + 2;
     waiters_push(L, &q->joiners, list, nkept + 1);
-    return task_park_at(L, OPQ, q, nkept + 1, t, queue_unpark, uv, k, 0);
+    return task_park_at(L, OPQ, q, nkept + 1, t, queue_unpark, uv, k,
+                        (lua_KContext)q);
   }
   /* the list takes the task off the stack, which is then as k gets it */
   list = lua_upvalueindex(uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS);
   waiters_push_top(L, waiters_of(q, uv), list);
-  return task_park_top(L, OPQ, q, t, queue_unpark, uv, k, 0);
+  return task_park_top(L, OPQ, q, t, queue_unpark, uv, k, (lua_KContext)q);
 }
 
 /*
@@ -264,8 +266,8 @@ static void wait_ended (lua_State *L, int uv, int nkept, int pass) {
 static int get_loop (lua_State *L, Queue *q);
 
 static int get_k (lua_State *L, int status, lua_KContext ctx) {
-  Queue *q = (Queue *)lua_touserdata(L, OPQ);
-  (void)status; (void)ctx;
+  Queue *q = (Queue *)ctx;
+  (void)status;
   wait_ended(L, QUEUE_UV_GETTERS, 1, q->n > 0);
   return get_loop(L, q);
 }
@@ -294,8 +296,8 @@ static int push_p (lua_State *L) {
 }
 
 static int put_k (lua_State *L, int status, lua_KContext ctx) {
-  Queue *q = (Queue *)lua_touserdata(L, OPQ);
-  (void)status; (void)ctx;
+  Queue *q = (Queue *)ctx;
+  (void)status;
   wait_ended(L, QUEUE_UV_PUTTERS, 2, !isfull(q));
   if (q->kind == QUEUE_PRIORITY && !isfull(q) && !q->shutdown) {
     /* a woken putter whose item cannot be compared leaves the queue as it
