@@ -246,12 +246,12 @@ static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
 }
 
 /*
-** Resumes the task t at idx, its loop being at loopidx. futidx is the future
-** whose completion woke it (its waiter), or 0 for a plain step. Stale
-** entries (the task moved on since they were queued) are ignored. An eager
-** start steps a task inside another one: what was current is restored
-** after. ringidx is where run_once keeps the ready ring on L's stack, or 0
-** (see loop_ready_push). [-0, +0, e]
+** Resumes the task t at idx, its loop being at loopidx (both absolute
+** indices). futidx is the future whose completion woke it (its waiter),
+** or 0 for a plain step. Stale entries (the task moved on since they were
+** queued) are ignored. An eager start steps a task inside another one:
+** what was current is restored after. ringidx is where run_once keeps the
+** ready ring on L's stack, or 0 (see loop_ready_push). [-0, +0, e]
 */
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
                 int futidx, int ringidx) {
@@ -262,7 +262,6 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
   int outer_ringidx = loop->current_ringidx;
   int nargs = 0, nres = 0, status, fresh = 0;
   if (t->fut.state != FUT_PENDING) return;
-  loopidx = lua_absindex(L, loopidx);
   /* collected while pending, its coroutine closed (task_gc), and reached
      again by a finalizer that woke it: there is nothing left to run */
   if (t->started && co == NULL) return;
@@ -344,7 +343,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
   t->wait = WAIT_RUNNING;
   loop->current = t;
   loop->current_L = L;
-  loop->current_idx = lua_absindex(L, idx);
+  loop->current_idx = idx;
   loop->current_loopidx = loopidx;
   loop->current_ringidx = ringidx;
   status = lua_resume(co, L, nargs, &nres);
