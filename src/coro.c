@@ -125,19 +125,48 @@ int coro_own (lua_State *L, int idx) {
 }
 
 /*
+** The coroutine object at index 1, checked as await needs: raises if it
+** was awaited already or no task is running here. [-0, +0, v]
+*/
+static Coro *take (lua_State *L) {
+  Coro *c = coro_test(L, 1);
+  if (c == NULL) luaL_typeerror(L, 1, "coroutine object");
+  if (c->awaited) {  /* Python's words; no line of ours to name */
+    lua_pushliteral(L, AIO_REUSED_CORO);
+    lua_error(L);
+  }
+  task_check_running(L);
+  return c;
+}
+
+/*
 ** core.coro_take(co) -> fn, args...: what await runs inline. Raises if
 ** the object was awaited already or no task is running here; marks it.
 */
 static int core_coro_take (lua_State *L) {
-  Coro *c = coro_test(L, 1);
-  if (c == NULL) return luaL_typeerror(L, 1, "coroutine object");
-  if (c->awaited) {  /* Python's words; no line of ours to name */
-    lua_pushliteral(L, AIO_REUSED_CORO);
-    return lua_error(L);
-  }
-  task_check_running(L);
+  Coro *c = take(L);
   c->awaited = 1;
   return coro_pushcall(L, c, 1) + 1;
+}
+
+/*
+** core.coro_take_few(co) -> fn, n, args...: coro_take for an object of at
+** most two arguments (most are), with their count, which lets await call
+** fn with them directly (a vararg trampoline costs more than the call);
+** false for one with more, which it leaves as it is. [-0, +(1|n+2), v]
+*/
+static int core_coro_take_few (lua_State *L) {
+  Coro *c = take(L);
+  int i;
+  if (c->n > 2) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  c->awaited = 1;
+  lua_getiuservalue(L, 1, 1);
+  lua_pushinteger(L, c->n);
+  for (i = 2; i <= c->n + 1; i++) lua_getiuservalue(L, 1, i);
+  return c->n + 2;
 }
 
 /* core.coro_info(co) -> fn, awaited */
@@ -247,6 +276,7 @@ int coro_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"make_async", core_make_async},
     {"coro_take", core_coro_take},
+    {"coro_take_few", core_coro_take_few},
     {"coro_info", core_coro_info},
     {"new_coro", core_new_coro},
     {"set_coro_state", core_set_coro_state},

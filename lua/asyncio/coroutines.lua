@@ -15,6 +15,7 @@ local type = type
 local getmetatable = debug.getmetatable
 local error, tostring = error, tostring
 local await_future, coro_take, core_sleep = core.await_future, core.coro_take, core.sleep
+local coro_take_few = core.coro_take_few
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 
 local M = {}
@@ -200,6 +201,14 @@ local function await(aw)
    end
    local mt = getmetatable(aw)
    if mt == Coro or mt == CoroDebug then
+      local fn, n, a, b = coro_take_few(aw) -- false for more than 2 arguments
+      if n == 1 then
+         return fn(a)
+      elseif n == 0 then
+         return fn()
+      elseif n == 2 then
+         return fn(a, b)
+      end
       return call(coro_take(aw))
    elseif mt == Task_mt or mt == Future_mt then
       return await_future(aw)
