@@ -266,6 +266,8 @@ Loop *loop_checkopen (lua_State *L, int idx);
 int loop_pushself (lua_State *L, Loop *loop, int objidx);
 void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx);
 void loop_ready_push_top (lua_State *L, Loop *loop, int loopidx);
+void loop_ready_push_ring (lua_State *L, Loop *loop, int loopidx, int readyidx,
+                           int aidx, int bidx);
 void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx);
 void loop_poll_next (Loop *loop);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
@@ -289,7 +291,8 @@ extern char aio_mark_throw;  /* resume value: raise the next value */
 /* ---------- timers (timer.c) ---------- */
 int timer_add (lua_State *L, Loop *loop, int loopidx, double when, int objidx);
 void timer_remove (lua_State *L, Loop *loop, int loopidx, int slot);
-void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now);
+void timer_pop_due (lua_State *L, Loop *loop, int loopidx, int readyidx,
+                    double now);
 void timer_free (Loop *loop);
 int timer_open (lua_State *L);
 
@@ -408,7 +411,8 @@ void task_pushcurrent (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
                 int futidx, int ringidx);
-void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int idx);
+void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int readyidx,
+                       int idx);
 Task *task_push_running (lua_State *L);
 Task *task_push_current (lua_State *L, Loop *loop);
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,

@@ -154,6 +154,31 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
 }
 
 /*
+** loop_ready_push made by run_once's own frame on L, where it keeps the
+** ring at readyidx (current while slotgen is ringgen): while the ring has
+** room, the entry is stored there with no user value read. Nothing is
+** allocated on that path, so no finalizer runs in between. [-0, +0, m]
+*/
+void loop_ready_push_ring (lua_State *L, Loop *loop, int loopidx, int readyidx,
+                           int aidx, int bidx) {
+  lua_Integer pos;
+  if (loop->tail - loop->head >= loop->cap || loop->slotgen != loop->ringgen) {
+    loop_ready_push(L, loop, loopidx, aidx, bidx);
+    return;
+  }
+  pos = (loop->tail % loop->cap) * 2;
+  lua_pushvalue(L, aidx);
+  lua_rawseti(L, readyidx, pos + 1);
+  if (bidx) {
+    lua_pushvalue(L, bidx);
+    lua_rawseti(L, readyidx, pos + 2);
+    loop->nwithb++;
+  }
+  loop->tail++;
+  if (loop->polling) ioorder_record(loop);
+}
+
+/*
 ** loop_ready_push of the value on top of the stack as an entry (a, nil),
 ** popping it: a task just taken from a list of waiters moves into the
 ** ring without a copy. [-1, +0, m]
@@ -217,7 +242,7 @@ static void dispatch (lua_State *L, Loop *loop, int loopidx, int readyidx,
       task_step(L, loop, loopidx, aidx, t, 0, readyidx);
     else handle_run(L, loop, aidx);
   } else if (lua_touserdata(L, bidx) == &aio_mark_timer)
-    task_timer_fired(L, loop, loopidx, aidx);
+    task_timer_fired(L, loop, loopidx, readyidx, aidx);
   else if (lua_type(L, aidx) == LUA_TUSERDATA
            && aio_typeof(L, loop->rt, aidx) == AIO_TTASK)
     task_step(L, loop, loopidx, aidx, (Task *)lua_touserdata(L, aidx), bidx,
@@ -350,7 +375,7 @@ static void run_once (lua_State *L, Loop *loop, int loopidx, int readyidx) {
     now = loop->last_poll;
   }
   if (loop->nheap > 0 && loop->heap[0].when <= now)
-    timer_pop_due(L, loop, loopidx, aio_now());
+    timer_pop_due(L, loop, loopidx, readyidx, aio_now());
   nqueued = loop->tail - loop->head;
   for (i = 0; i < nqueued; i++) {
     lua_Integer pos = (loop->head % loop->cap) * 2;

@@ -378,12 +378,13 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
 }
 
 /* The deadline of a sleeping task passed: step it next iteration (loop,
-   at loopidx, is the task's). */
-void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int idx) {
+   at loopidx, is the task's; run_once keeps the ring at readyidx). */
+void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int readyidx,
+                       int idx) {
   Task *t = (Task *)lua_touserdata(L, idx);
   if (t->fut.state != FUT_PENDING || t->wait != WAIT_TIMER) return;
   t->wait = WAIT_READY;
-  loop_ready_push(L, loop, loopidx, idx, 0);
+  loop_ready_push_ring(L, loop, loopidx, readyidx, idx, 0);
 }
 
 /* ---------- awaiting ---------- */

@@ -163,9 +163,11 @@ void timer_remove (lua_State *L, Loop *loop, int loopidx, int slot) {
 
 /*
 ** Moves every entry due at now (deadline <= now) to the ready queue, in
-** (deadline, order of scheduling) order. [-0, +0, m]
+** (deadline, order of scheduling) order; run_once, the caller, keeps the
+** ring at readyidx (loop_ready_push_ring). [-0, +0, m]
 */
-void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now) {
+void timer_pop_due (lua_State *L, Loop *loop, int loopidx, int readyidx,
+                    double now) {
   int timersidx, markidx;
   loopidx = lua_absindex(L, loopidx);
   /* the table stays the loop's while there are entries: only loop_close,
@@ -186,11 +188,11 @@ void timer_pop_due (lua_State *L, Loop *loop, int loopidx, double now) {
     if (lua_rawlen(L, -1) == sizeof(Task)) {
       Task *t = (Task *)lua_touserdata(L, -1);
       t->slot = 0;
-      loop_ready_push(L, loop, loopidx, -1, markidx);
+      loop_ready_push_ring(L, loop, loopidx, readyidx, -1, markidx);
     } else {
       Handle *h = (Handle *)lua_touserdata(L, -1);
       h->slot = 0;
-      loop_ready_push(L, loop, loopidx, -1, 0);
+      loop_ready_push_ring(L, loop, loopidx, readyidx, -1, 0);
     }
     lua_pop(L, 1);
   }
