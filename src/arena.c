@@ -375,13 +375,20 @@ static void arena_give (Arena *a, Page *pg, void *p) {
   if (--a->live == 0 && a->closing) arena_release(a);
 }
 
+#if defined(__GNUC__)
+#define ARENA_NOINLINE __attribute__((noinline))
+#else
+#define ARENA_NOINLINE
+#endif
+
 /*
 ** The lua_Alloc of the state. A block the arena made is found by its page,
 ** which knows its size class; a block shrunk in place (only when moving it
 ** failed) keeps its larger class. Blocks of the previous allocator stay its
-** own.
+** own. arena_alloc serves the common cases, and this one everything.
 */
-static void *arena_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+static ARENA_NOINLINE void *arena_alloc_any (void *ud, void *ptr, size_t osize,
+                                             size_t nsize) {
   Arena *a = (Arena *)ud;
   Page *pg;
   void *p;
@@ -405,6 +412,49 @@ static void *arena_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
   memcpy(p, ptr, osize < nsize ? osize : nsize);
   arena_give(a, pg, ptr);
   return p;
+}
+
+/*
+** The lua_Alloc of the state: what arena_alloc_any does, with the most
+** frequent cases here, in a function that calls nothing but tail-calls
+** arena_alloc_any for the rest, so they cost no saving of registers: a
+** block taken from a page that keeps room after it (arena_take without a
+** page to link or unlink), and a block given back to a page that keeps
+** others out, the arena keeping live ones (arena_give with nothing else
+** to do).
+*/
+static void *arena_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+  Arena *a = (Arena *)ud;
+  Page *pg;
+  if (a->released) return arena_alloc_any(ud, ptr, osize, nsize);
+  if (ptr == NULL) {
+    unsigned cls = (unsigned)((nsize + 15) >> 4), size = cls << 4;
+    void *p;
+    if (nsize - 1 >= ARENA_SMALL || (pg = a->avail[cls]) == NULL)
+      return arena_alloc_any(ud, ptr, osize, nsize);  /* 0 or large: too */
+    if ((p = pg->free) != NULL) {
+      if (*(void **)p == NULL && pg->bump + size > PAGE)  /* the last one */
+        return arena_alloc_any(ud, ptr, osize, nsize);
+      pg->free = *(void **)p;
+    } else {
+      if (pg->bump + 2 * size > PAGE)  /* the last one */
+        return arena_alloc_any(ud, ptr, osize, nsize);
+      p = page_base(pg) + pg->bump;
+      pg->bump += size;
+    }
+    pg->used++;
+    a->live++;
+    return p;
+  }
+  if (nsize == 0 && osize <= ARENA_SMALL && a->live > 1
+      && (pg = arena_page(a, ptr)) != NULL && pg->listed && pg->used > 1) {
+    *(void **)ptr = pg->free;
+    pg->free = ptr;
+    pg->used--;
+    a->live--;
+    return NULL;
+  }
+  return arena_alloc_any(ud, ptr, osize, nsize);
 }
 
 /* __gc of the sentinel: lua_close has begun freeing everything. */
