@@ -99,7 +99,7 @@ static size_t page_hash (uintptr_t key, size_t cap) {
 }
 
 /* The page of the arena's that p lies in, or NULL if p is not the arena's. */
-static Page *arena_page (const Arena *a, const void *p) {
+static inline Page *arena_page (const Arena *a, const void *p) {
   uintptr_t key = ((uintptr_t)p >> PAGE_SHIFT) + 1;
   size_t i;
   if (a->keycap == 0) return NULL;
