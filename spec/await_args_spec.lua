@@ -27,6 +27,21 @@ describe("await of a coroutine object", function()
       check(1, 2, 3, 4, 5, 6)
    end))
 
+   it("lets the object go while its function waits, however many arguments", helper.async(function()
+      for n = 1, 4 do
+         local weak = setmetatable({}, { __mode = "v" })
+         local t = asyncio.create_task(async(function()
+            weak[1] = asyncio.sleep(0.02, table.unpack({ 1, 2, 3 }, 1, n - 1))
+            await(weak[1]) -- only await's argument holds it
+         end)())
+         await(asyncio.sleep(0)) -- t sleeps in core.sleep, a C function
+         collectgarbage()
+         collectgarbage()
+         assert.is_nil(weak[1], n)
+         await(t)
+      end
+   end))
+
    it("refuses one awaited already, whatever its arguments", helper.async(function()
       local f = async(function(...) return select("#", ...) end)
       for n = 0, 4 do

@@ -201,15 +201,19 @@ local function await(aw)
    end
    local mt = getmetatable(aw)
    if mt == Coro or mt == CoroDebug then
-      local fn, n, a, b = coro_take_few(aw) -- false for more than 2 arguments
+      local fn, n, a, b = coro_take_few(aw)
+      if not fn then -- more than two arguments
+         return call(coro_take(aw))
+      end
+      -- a C function runs above this frame, which must not keep the object
+      -- alive meanwhile (a Lua one replaces the frame)
+      aw = nil -- luacheck: ignore 311 (read by the collector, not by us)
       if n == 1 then
          return fn(a)
       elseif n == 0 then
          return fn()
-      elseif n == 2 then
-         return fn(a, b)
       end
-      return call(coro_take(aw))
+      return fn(a, b)
    elseif mt == Task_mt or mt == Future_mt then
       return await_future(aw)
    elseif coro_mts[mt] then -- a reusable coroutine object: see register_reusable
