@@ -754,6 +754,14 @@ static int write_done (Stream *s) {
 static void writer_settle (lua_State *L, Stream *s, int sidx) {
   if (write_done(s) || s->werr) {
     stream_stop_io(s, &s->wio);
+    if (s->closing && s->werr && s->kind == STREAM_PIPE) {
+      /* a child's stdin closing lost to the write: as the child closing
+         its end (reader_gone), its waiters are told two hops later, and
+         drains begun after that raise "Connection lost" */
+      close_fd(L, s, sidx);
+      tell_loss(L, s, sidx);
+      return;
+    }
     if (s->closing) {
       close_now(L, s, sidx);
       return;
