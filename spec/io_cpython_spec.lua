@@ -9,9 +9,49 @@ local PIPE = asyncio.PIPE
 
 local failure = helper.failure
 
+-- A server on 127.0.0.1 whose connections are handed out in order:
+-- returns the client's reader and writer and the server's.
+local function connected(opts)
+   local conns = asyncio.Queue()
+   local server = await(asyncio.start_server(function(r, w)
+      conns:put_nowait({ reader = r, writer = w })
+   end, "127.0.0.1", 0))
+   local _, port = server:getsockname()
+   local reader, writer = await(asyncio.open_connection("127.0.0.1", port, opts))
+   return server, reader, writer, await(conns:get())
+end
+
 local function sh(cmd, opts)
    return await(asyncio.create_subprocess_shell(cmd, opts))
 end
+
+describe("test_streams.py", function()
+   it("test_read_exception over a socket: a read after a reset that came behind data raises it",
+      helper.async(function()
+         -- Python 3.13: the peer sends b'partial' and resets; a read(100)
+         -- made well after raises ConnectionResetError (its transport read
+         -- the bytes, then the reset, and the reader raises before looking
+         -- at its buffer); ours returned 'partial'
+         local server, reader, writer, conn = connected()
+         conn.writer:write(string.rep("x", 3 << 19)) -- more than a close drains
+         await(asyncio.sleep(0.02))
+         writer:write("partial")
+         await(writer:drain())
+         await(asyncio.sleep(0.02))
+         writer:close() -- bytes left unread: the kernel sends a reset behind "partial"
+         await(asyncio.sleep(0.05))
+         for _ = 1, 2 do
+            local err = failure(function()
+               await(conn.reader:read(100))
+            end)
+            assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+         end
+         assert.is_true(conn.writer:is_closing())
+         assert.is_not_nil(reader)
+         conn.writer:close()
+         server:close()
+      end))
+end)
 
 describe("test_subprocess.py", function()
    it("test_stdin_broken_pipe, stdin closed with 1 MB queued: a second drain raises 'Connection lost'",

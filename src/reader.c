@@ -127,7 +127,13 @@ static void fresh_end (Stream *s, unsigned char had_eof) {
 /* Takes in what has arrived, as one read of Python's transport does. */
 static void take_in (Stream *s) {
   unsigned char had_eof = s->eof;
+  size_t had = stream_buffered_in(s);
   stream_take_in(s);
+  /* bytes that were all the kernel had, with a reset behind them that
+     is not fresh (as fresh_end): Python's reader holds the error */
+  if (s->short_read && stream_buffered_in(s) != had
+      && !(s->polled != 0 && s->loop->iterations + 1 - s->polled <= 1))
+    stream_reset_behind(s);
   fresh_end(s, had_eof);
   s->emptied = s->short_read ? s->loop->iterations + 1 : 0;
 }

@@ -526,6 +526,24 @@ int stream_end_arrived (Stream *s) {
   return s->eof;
 }
 
+/*
+** After a take-in that left the kernel empty: whether a reset arrived
+** behind those bytes. Python's transport, reading all along, met it in
+** its next read and handed it to the reader, whose reads raise it before
+** looking at the buffer. Looks with MSG_PEEK, which takes the error from
+** the socket: it is kept as the read error. [-0, +0, -]
+*/
+void stream_reset_behind (Stream *s) {
+  char c;
+  ssize_t n;
+  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
+      || s->kind == STREAM_PIPE)
+    return;
+  do n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->rerr = errno;
+}
+
 /* stream_peek as one recv(max_size) of Python's transport. */
 void stream_take_in (Stream *s) {
   if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing

@@ -156,6 +156,7 @@ void stream_take_ahead (Stream *s);
 void stream_queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn);
 void stream_take_in (Stream *s);
 int stream_end_arrived (Stream *s);
+void stream_reset_behind (Stream *s);
 int stream_reader_satisfied (Stream *s);
 void stream_read_ahead (Stream *s, size_t upto);
 int stream_append (Stream *s, const char *p, size_t n);
