@@ -51,6 +51,31 @@ describe("test_streams.py", function()
          conn.writer:close()
          server:close()
       end))
+   it("test_readuntil_limit_found_sep over a socket: more than twice the limit pauses reading", helper.async(function()
+      -- Python 3.13, limit 3: b'some dataAA' came (more than 6 bytes:
+      -- its transport paused), then b'A': readuntil(b'AAA') raises
+      -- LimitOverrunError (consumed 9) twice, and read(100) returns
+      -- b'some dataAA', the last A not read in before the buffer is taken
+      -- down to the limit; ours returned 'some dataAAA'
+      local server, reader, writer, conn = connected({ limit = 3 })
+      conn.writer:write("some dataAA")
+      await(asyncio.sleep(0.02))
+      for _, more in ipairs({ "", "A" }) do
+         conn.writer:write(more)
+         await(asyncio.sleep(0.02))
+         local err = failure(function()
+            await(reader:readuntil("AAA"))
+         end)
+         assert.is_true(asyncio.LimitOverrunError:is(err), tostring(err))
+         assert.equal(9, err.consumed)
+      end
+      assert.equal("some dataAA", await(reader:read(100)))
+      -- reading again: the A that waited comes with the next poll
+      assert.equal("A", await(reader:read(100)))
+      writer:close()
+      conn.writer:close()
+      server:close()
+   end))
 end)
 
 describe("test_subprocess.py", function()

@@ -66,6 +66,7 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
   lua_pushvalue(L, nargs + 1);
   lua_setiuservalue(L, 1, ST_UV_RWAIT);
   s->rwait = (unsigned char)kind;
+  if (s->kind != STREAM_PIPE) s->held = 0;  /* as _wait_for_data resumes */
   readers_idle_unlink(s);                /* its watcher may still run */
   stream_start_io(L, s, &s->rio, 1);
   return task_park(L, 1, nargs + 1, t, read_unpark, 0, k, (lua_KContext)nargs);
@@ -105,6 +106,7 @@ static int may_take_in (Stream *s) {
   /* the watcher's read of the iteration before paused Python's transport
      (stream.c, rio_cb): the read that takes that down finds nothing new */
   if (s->paused_at != 0 && loop->iterations + 1 - s->paused_at <= 1) return 0;
+  if (s->held) return 0;  /* paused until reads take it down (consume) */
   s->took_in = loop->iterations + 1;
   return 1;
 }
@@ -134,6 +136,7 @@ static void take_in (Stream *s) {
   if (s->short_read && stream_buffered_in(s) != had
       && !(s->polled != 0 && s->loop->iterations + 1 - s->polled <= 1))
     stream_reset_behind(s);
+  stream_note_full(s);
   fresh_end(s, had_eof);
   s->emptied = s->short_read ? s->loop->iterations + 1 : 0;
 }
@@ -158,9 +161,9 @@ static int take_in_arrived (Stream *s) {
 #define LOOK_AGAIN LUA_YIELD
 
 /*
-** Before n bytes are consumed from the stream at index 1: a child's pipe
-** held by its full buffer reads again once it holds no more than the
-** limit, as Python's reader resumes its transport. Done first, so that a
+** Before n bytes are consumed from the stream at index 1: a stream held
+** by its full buffer (a child's pipe, or a socket) reads again once it
+** holds no more than the limit, as Python's reader resumes its transport. Done first, so that a
 ** memory error anchoring it leaves the bytes in the buffer (and the
 ** stream held, to try again). [-0, +0, m]
 */
@@ -169,6 +172,9 @@ static void consume (lua_State *L, Stream *s, size_t n) {
     if (stream_ahead_open(s) && stream_loop_open(s))
       stream_start_io(L, s, &s->rio, 1);
     s->held = 0;
+    /* a socket's transport resumed reading: what came meanwhile arrives
+       at its next poll, not in this iteration */
+    if (s->kind != STREAM_PIPE) s->took_in = s->loop->iterations + 1;
   }
   s->rpos += n;
   if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
@@ -329,6 +335,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   if (found == NULL && stream_buffered_in(s) > 0
       && (stream_buffered_in(s) > s->limit || may_take_in(s))) {
     stream_read_ahead(s, 2 * s->limit + 1);
+    stream_note_full(s);
     if (s->rerr) return raise_rerr(L, s);
     found = stream_find_sep(s, 0, &seplen);
   }

@@ -696,6 +696,7 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
        which reads nothing more before the reader takes it down (reader.c,
        may_take_in) */
     if (stream_buffered_in(s) > 2 * s->limit) s->paused_at = s->loop->iterations + 1;
+    stream_note_full(s);
   }
   s->took_in = s->loop->iterations + 1;
   if (satisfied(s)) {

@@ -57,9 +57,10 @@ struct Stream {
   unsigned char ahead;     /* rw: a child's stdout or stderr, read all the
                               time as Python's pipe transport reads it */
   unsigned char aheadq;    /* rw: ahead, and a read of it is queued */
-  unsigned char held;      /* rw: ahead, but holding more than twice the
-                              limit: reading waits until reads take it
-                              down to the limit (Python's pause_reading) */
+  unsigned char held;      /* rw: held more than twice the limit: reading
+                              waits until reads take it down to the limit
+                              (Python's pause_reading): a child's pipe read
+                              ahead, or a socket's take-ins (reader.c) */
   int rerr, werr, cerr;    /* rw: errno of a failed read, write, connect */
   int lostwrites;          /* rw: writes dropped since the loss (writer.c) */
   unsigned werr_iteration; /* rw: loop->iterations when werr was set */
@@ -205,6 +206,16 @@ void writer_open (lua_State *L, int awaitidx);
    its full buffer or not). */
 static inline int stream_ahead_open (Stream *s) {
   return s->ahead && s->fd >= 0 && !s->eof && !s->rerr;
+}
+
+/*
+** After bytes came into the buffer of a socket: more than twice the limit
+** pauses Python's transport until reads take it down to the limit (or a
+** read waits), so nothing more is taken in before a read would wait.
+*/
+static inline void stream_note_full (Stream *s) {
+  if (s->kind != STREAM_PIPE && stream_buffered_in(s) > 2 * s->limit)
+    s->held = 1;
 }
 
 /* Whether s reads in the background now, with no reader waiting: a
