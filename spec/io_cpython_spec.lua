@@ -4,7 +4,7 @@
 -- Real sockets on 127.0.0.1 and real child processes.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
-local await = asyncio.await
+local async, await = asyncio.async, asyncio.await
 local PIPE = asyncio.PIPE
 
 local failure = helper.failure
@@ -104,5 +104,32 @@ describe("test_subprocess.py", function()
          end)
          assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
          assert.equal(0, await(p:wait()))
+      end))
+
+   it("test_subprocess_concurrent_wait: a waiting wait() resumes after the tasks handed the pipes' ends",
+      helper.async(function()
+         -- Python 3.13 resolves the exit waiters only once every pipe
+         -- closed (_try_finish), after its pipe_connection_lost fed the
+         -- end: a task reading stdout, then stderr, to their end logs
+         -- before the task in wait(), 10 times out of 10; ours woke wait()
+         -- first when the child had exited before the loop polled
+         for _ = 1, 3 do
+            local log = {}
+            local p = sh("read a; echo A$a; echo B$a >&2; exit 5", { stdin = PIPE, stdout = PIPE, stderr = PIPE })
+            local waiting = asyncio.create_task(async(function()
+               table.insert(log, "wait " .. await(p:wait()))
+            end)())
+            p.stdin:write("1\n")
+            p.stdin:close()
+            local reading = asyncio.create_task(async(function()
+               table.insert(log, "out " .. await(p.stdout:read()))
+               table.insert(log, "err " .. await(p.stderr:read()))
+            end)())
+            await(asyncio.sleep(0))
+            os.execute("sleep 0.03") -- the child is done before the loop polls again
+            await(waiting)
+            await(reading)
+            assert.same({ "out A1\n", "err B1\n", "wait 5" }, log)
+         end
       end))
 end)

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -1239,6 +1240,28 @@ static int stream_take_ahead_m (lua_State *L) {
 }
 
 /*
+** stream:end_pending() -> whether the end of a child's pipe has come (or
+** is in the kernel: its writers are all gone, POLLHUP) and is still to be
+** handed to its reader: one waiting, or the read ahead. Not a pipe that a
+** grandchild keeps open, nor one held by its full buffer with nobody
+** reading. A wait() waits for these, as Python's for its pipes to close.
+*/
+static int stream_end_pending_m (lua_State *L) {
+  Stream *s = stream_check(L, 1);
+  int pending = 0;
+  if (s->eof) pending = s->rwait != RW_NONE;  /* read in, not handed yet */
+  else if (s->fd >= 0 && !s->rerr && (s->rwait != RW_NONE || stream_reads_ahead(s))) {
+    struct pollfd p;
+    p.fd = s->fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    pending = poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0;
+  }
+  lua_pushboolean(L, pending);
+  return 1;
+}
+
+/*
 ** stream:notify_closed(fn): fn() is called when the stream closes or a
 ** write loses it, right then (at once if it has): a server counts its
 ** connections by it, as Python's counts transports until their
@@ -1310,6 +1333,7 @@ int stream_open (lua_State *L) {
     {"notify_closed", stream_notify_closed},
     {"read_ahead", stream_read_ahead_m},
     {"take_ahead", stream_take_ahead_m},
+    {"end_pending", stream_end_pending_m},
     {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {

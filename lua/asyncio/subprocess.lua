@@ -148,9 +148,27 @@ end
 -- Python 3.13 wakes a waiting wait() only once the child's pipes closed
 -- too (_try_finish), so their output and its end are in the readers by
 -- then. Here the output pipes, read all the time, take in what the child
--- left in them before wait() wakes: a pipe that another process (a
--- grandchild) keeps open is not waited for, nor one held by its full
--- buffer (Python's would wait for them).
+-- left in them before wait() wakes, and a pipe whose end a task is
+-- waiting for is waited for until that reader is handed it (wait() then
+-- resumes after that task, as Python's after its pipe_connection_lost): a
+-- pipe that another process (a grandchild) keeps open is not waited for,
+-- nor one held by its full buffer (Python's would wait for them).
+local function end_pending(self)
+   for name, stream in pairs(self._pipes) do
+      if name ~= "stdin" and stream:end_pending() then
+         return true
+      end
+   end
+   return false
+end
+
+local function wake_when_ended(self, returncode)
+   if not self._loop:is_closed() and end_pending(self) then
+      return self._loop:call_soon(wake_when_ended, self, returncode)
+   end
+   return wake_waiters(self, returncode)
+end
+
 local function wake_when_drained(self, returncode)
    if not self._loop:is_closed() then
       for name, stream in pairs(self._pipes) do
@@ -159,7 +177,7 @@ local function wake_when_drained(self, returncode)
          end
       end
    end
-   return wake_waiters(self, returncode)
+   return wake_when_ended(self, returncode)
 end
 
 -- The child was reaped: its pid may be another's from now on (_reaped).
