@@ -76,6 +76,36 @@ describe("test_streams.py", function()
       conn.writer:close()
       server:close()
    end))
+
+   it("test_drain_raises after the peer closed: the failing send's drain raises 'Connection lost'",
+      helper.async(function()
+         -- Python 3.13: the peer closed, we read its end and write on: the
+         -- first write passes (the peer's kernel answers with a reset), the
+         -- next send fails with EPIPE and its drain raises
+         -- ConnectionResetError('Connection lost'), later ones
+         -- BrokenPipeError; ours raised BrokenPipeError at once (the end
+         -- read before made the send's error the reader's too)
+         local server, reader, writer, conn = connected()
+         conn.writer:close()
+         await(conn.writer:wait_closed())
+         assert.is_nil(await(reader:read()))
+         writer:write("x")
+         await(writer:drain())
+         await(asyncio.sleep(0.02)) -- the reset comes back
+         writer:write("x")
+         local err = failure(function()
+            await(writer:drain())
+         end)
+         assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+         assert.equal("Connection lost", err.message)
+         writer:write("x")
+         err = failure(function()
+            await(writer:drain())
+         end)
+         assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
+         writer:close()
+         server:close()
+      end))
 end)
 
 describe("test_subprocess.py", function()

@@ -231,10 +231,11 @@ static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
 ** Whether a send of s failed in this very iteration: Python's transport
 ** hands the error to connection_lost through call_soon, so its reader has
 ** no error yet, and a drain begun now raises "Connection lost" once that
-** has run.
+** has run. A read error that is the send's own (stream_set_werr gives it
+** to a stream that had seen its end) is not one the reader had.
 */
 static int failed_just_now (Stream *s) {
-  return s->werr && !s->rerr && s->kind != STREAM_PIPE
+  return s->werr && (!s->rerr || s->rerr == s->werr) && s->kind != STREAM_PIPE
          && s->werr_iteration == s->loop->iterations;
 }
 
