@@ -10,7 +10,8 @@ local PIPE = asyncio.PIPE
 local failure = helper.failure
 
 -- A server on 127.0.0.1 whose connections are handed out in order:
--- returns the client's reader and writer and the server's.
+-- returns it, the client's reader and writer, the server's side of that
+-- connection ({reader=, writer=}), and the queue of the next ones.
 local function connected(opts)
    local conns = asyncio.Queue()
    local server = await(asyncio.start_server(function(r, w)
@@ -18,7 +19,7 @@ local function connected(opts)
    end, "127.0.0.1", 0))
    local _, port = server:getsockname()
    local reader, writer = await(asyncio.open_connection("127.0.0.1", port, opts))
-   return server, reader, writer, await(conns:get())
+   return server, reader, writer, await(conns:get()), conns
 end
 
 local function sh(cmd, opts)
@@ -104,6 +105,52 @@ describe("test_streams.py", function()
          end)
          assert.is_true(asyncio.BrokenPipeError:is(err), tostring(err))
          writer:close()
+         server:close()
+      end))
+
+   -- Resets the connection of conn (the server's side of connected()):
+   -- the client closes with bytes conn sent it unread.
+   local function reset_by_peer(writer, conn)
+      conn.writer:write(string.rep("x", 3 << 19)) -- more than a close drains
+      await(asyncio.sleep(0.02))
+      writer:close()
+      await(asyncio.sleep(0.05)) -- the reset arrives
+   end
+
+   it("test_drain_raises with a reset that came before: drain raises the reader's ECONNRESET, as wait_closed",
+      helper.async(function()
+         -- Python 3.13 (its transport read the reset: the reader holds
+         -- ConnectionResetError errno 104): write + drain raises it, twice,
+         -- and so do read and wait_closed; ours raised ConnectionResetError
+         -- 'Connection lost' (no errno), and a close() then wait_closed()
+         -- returned without raising
+         local server, _, writer, conn, conns = connected()
+         reset_by_peer(writer, conn)
+         for _ = 1, 2 do
+            conn.writer:write("x")
+            local err = failure(function()
+               await(conn.writer:drain())
+            end)
+            assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+            assert.is_not_nil(err.errno, tostring(err)) -- 'Connection lost' has none
+         end
+         assert.is_true(asyncio.ConnectionResetError:is(failure(function()
+            await(conn.reader:read(10))
+         end)))
+         conn.writer:close()
+         assert.is_true(asyncio.ConnectionResetError:is(failure(function()
+            await(conn.writer:wait_closed())
+         end)))
+         -- closing first: wait_closed raises the reset too
+         local _, writer2 = await(asyncio.open_connection(server:getsockname()))
+         local conn2 = await(conns:get())
+         reset_by_peer(writer2, conn2)
+         conn2.writer:close()
+         local err = failure(function()
+            await(conn2.writer:wait_closed())
+         end)
+         assert.is_true(asyncio.ConnectionResetError:is(err), tostring(err))
+         assert.equal("ECONNRESET", err.code)
          server:close()
       end))
 end)

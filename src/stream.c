@@ -597,6 +597,9 @@ static void drain_unread (Stream *s, int keep) {
     s->drained += stream_buffered_in(s) - had;
     if (!keep) s->rlen = s->rpos + start;  /* read, and dropped */
   }
+  /* a reset that came before reading stopped: Python's transport, reading
+     all along, had lost the connection to it (wait_closed() raises it) */
+  if (keep && rerr == 0 && s->rerr == ECONNRESET && !s->held) return;
   s->rerr = rerr;
 }
 

@@ -232,9 +232,13 @@ static int drain_yielded_k (lua_State *L, int status, lua_KContext ctx) {
 ** hands the error to connection_lost through call_soon, so its reader has
 ** no error yet, and a drain begun now raises "Connection lost" once that
 ** has run. A read error that is the send's own (stream_set_werr gives it
-** to a stream that had seen its end) is not one the reader had.
+** to a stream that had seen its end) is not one the reader had. A reset
+** the send met (ECONNRESET, not EPIPE) had arrived before it: Python's
+** transport, reading all along unless paused, met it first in a read, so
+** its reader has that error and drain() raises it at once.
 */
 static int failed_just_now (Stream *s) {
+  if (s->werr == ECONNRESET && !s->held && !s->eof) return 0;
   return s->werr && (!s->rerr || s->rerr == s->werr) && s->kind != STREAM_PIPE
          && s->werr_iteration == s->loop->iterations;
 }
