@@ -28,6 +28,20 @@ enum { OPS_SEP = 4 };
 
 /* ---------- waiting for bytes ---------- */
 
+static void consume (lua_State *L, Stream *s, size_t n);
+
+/*
+** A read to the end, read(-1), cancelled: Python's reads what comes as it
+** comes (read(limit) in a loop), so what had reached its reader is lost
+** with the cancelled read. Only the bytes of this iteration's poll, which
+** its task had not taken yet, stay. [-0, +0, m]
+*/
+static void read_all_cancelled (lua_State *L, Stream *s) {
+  size_t avail = stream_buffered_in(s);
+  size_t keep = s->polled == s->loop->iterations + 1 ? s->fresh : 0;
+  if (keep < avail) consume(L, s, avail - keep);
+}
+
 /*
 ** A cancel() of the task parked in read_wait: the stream at sidx stops
 ** waiting, so the next read may wait at once. [-0, +0, m]
@@ -35,6 +49,7 @@ enum { OPS_SEP = 4 };
 static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
   Stream *s = (Stream *)lua_touserdata(L, sidx);
   (void)tidx; (void)arg;
+  if (s->rwait == RW_EOF) read_all_cancelled(L, s);
   lua_pushnil(L);
   lua_setiuservalue(L, sidx, ST_UV_RWAIT);
   s->rwait = RW_NONE;

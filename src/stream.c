@@ -695,7 +695,10 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   {
     size_t had = stream_buffered_in(s);
     fill_as_recv(s, 1);  /* one recv of Python's transport: 256 KiB at most */
-    if (stream_buffered_in(s) != had) s->polled = s->loop->iterations + 1;
+    if (stream_buffered_in(s) != had) {
+      s->polled = s->loop->iterations + 1;
+      s->fresh = stream_buffered_in(s) - had;
+    }
     /* more than twice the limit: Python's reader pauses its transport,
        which reads nothing more before the reader takes it down (reader.c,
        may_take_in) */

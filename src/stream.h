@@ -85,6 +85,7 @@ struct Stream {
                               (by the watcher, or before a read waits) */
   unsigned polled;         /* rw: loop->iterations + 1 when the read watcher
                               last brought bytes (reader.c: fresh_end) */
+  size_t fresh;            /* rw: how many bytes it brought then */
   unsigned emptied;        /* rw: loop->iterations + 1 when a take-in before
                               a read left the kernel empty (reader.c) */
   unsigned char short_read;  /* rw: the last read() got less than it asked */
