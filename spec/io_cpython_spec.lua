@@ -486,6 +486,20 @@ describe("test_server.py", function()
       end
    end))
 
+   it("test_start_unix_server_1: start_serving takes one iteration, as Python's sleep(0)", helper.async(function()
+      -- it returned without yielding: a callback scheduled before ran after
+      local path = os.tmpname() -- a fresh name: the file goes, the server's socket takes its place
+      os.remove(path)
+      local server = await(asyncio.start_unix_server(function() end, path))
+      local order = {}
+      asyncio.get_running_loop():call_soon(function() order[#order + 1] = "callback" end)
+      await(server:start_serving())
+      order[#order + 1] = "start_serving returned"
+      assert.same({ "callback", "start_serving returned" }, order)
+      assert.is_true(server:is_serving())
+      server:close()
+   end))
+
    it("test_start_server_1: serve_forever cancelled from a handler closes the server", helper.async(function()
       local main_task
       local server = await(asyncio.start_server(function(r, w)

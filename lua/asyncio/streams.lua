@@ -637,9 +637,14 @@ function Server:getsockname()
    return l:getsockname()
 end
 
--- Python's start_serving: the server already accepts; a no-op.
+-- Python's start_serving: the server already accepts, so all that is left
+-- is its one skipped iteration (its sleep(0), so that the listening
+-- sockets' readers go through).
+local start_serving = async(function()
+   await(sleep0)
+end)
 function Server.start_serving(_)
-   return async(function() end)()
+   return start_serving()
 end
 coroutines.mark_async(Server.start_serving) -- Python's is async def
 
