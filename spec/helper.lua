@@ -185,4 +185,23 @@ function M.full_gc()
 end
 
 package.loaded["spec.helper"] = M
+-- A peer in another process (bash's /dev/tcp) that connects to host:port
+-- and sends what; accept() returns the server's side of that connection
+-- ({reader=, writer=}). The peer is killed with bytes we wrote it unread,
+-- so its kernel answers with a reset, whatever the timing: returns the
+-- server's side once the reset is there.
+function M.reset_peer(host, port, what, accept)
+   local peer = asyncio.await(asyncio.create_subprocess_exec("bash", { "-c",
+      'exec 3<>"/dev/tcp/$1/$2"; printf %s "$3" >&3; echo sent; exec sleep 30', "bash", host, port, what or "" },
+      { stdout = asyncio.PIPE }))
+   assert.equal("sent\n", asyncio.await(peer.stdout:readline()))
+   local conn = accept()
+   conn.writer:write("unread")
+   asyncio.await(conn.writer:drain())
+   peer:kill()
+   asyncio.await(peer:wait())
+   asyncio.await(asyncio.sleep(0.02))
+   return conn
+end
+
 return M

@@ -28,22 +28,10 @@ local function connected(opts)
    return server, reader, writer, await(conns:get()), conns
 end
 
--- A peer in another process (bash's /dev/tcp) connects to server and
--- sends what; killed with bytes we wrote it unread, its kernel resets the
--- connection. Returns the server's side of it once the reset is there.
+-- A peer of server (helper.reset_peer) that sends what, then resets.
 local function reset_peer(server, conns, what)
    local host, port = server:getsockname()
-   local peer = await(asyncio.create_subprocess_exec("bash", { "-c",
-      'exec 3<>"/dev/tcp/$1/$2"; printf %s "$3" >&3; echo sent; exec sleep 30', "bash", host, port, what or "" },
-      { stdout = PIPE }))
-   assert.equal("sent\n", await(peer.stdout:readline()))
-   local conn = await(conns:get())
-   conn.writer:write("unread")
-   await(conn.writer:drain())
-   peer:kill()
-   await(peer:wait())
-   await(asyncio.sleep(0.02))
-   return conn
+   return helper.reset_peer(host, port, what, function() return await(conns:get()) end)
 end
 
 local function sh(cmd, opts)
