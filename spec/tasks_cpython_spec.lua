@@ -1081,6 +1081,25 @@ describe("CPython test_base_events and test_events", function()
       end)
    end)
 
+   it("runs a descriptor's reader before its writer, whichever was added first, as Python's _process_events",
+      function()
+      -- with one descriptor watched the shadow set is not read (no
+      -- epoll_wait more per poll): libev runs the later watcher first
+      with_loop(function(loop)
+         local log, push = logger()
+         local a, b = core.socketpair("stream")
+         core.fdwrite(b, "x")
+         loop:add_writer(a, push("W"))
+         loop:add_reader(a, push("R"))
+         brief(loop)
+         assert.same({ "R", "W" }, log) -- Python: ['R', 'W']
+         loop:remove_reader(a)
+         loop:remove_writer(a)
+         core.fdclose(a)
+         core.fdclose(b)
+      end)
+   end)
+
    it("test_add_signal_handler: the handler runs one iteration after the poll that saw the signal", function()
       with_loop(function(loop)
          local log, push = logger()

@@ -66,6 +66,8 @@ void ioorder_record (Loop *loop) {
   loop->polled[loop->npolled++] = loop->iogroup;
 }
 
+static int shadow_poll (Loop *loop);
+
 /*
 ** The add_reader/add_writer watchers of fd go from the directions in
 ** before to those in after (bit 0: read, bit 1: write): the shadow set
@@ -93,6 +95,9 @@ void ioorder_watch (Loop *loop, int fd, int before, int after) {
       loop->nshadow = 0;
     }
   } else if (before == 0) {
+    /* the set was not read while it held one descriptor (ioorder_end):
+       read it now, as Python's selector had at its last poll */
+    if (loop->nshadow == 1) shadow_poll(loop);
     if (epoll_ctl(loop->shadow, EPOLL_CTL_ADD, fd, &ev) == 0) loop->nshadow++;
   } else if (epoll_ctl(loop->shadow, EPOLL_CTL_MOD, fd, &ev) != 0
              && epoll_ctl(loop->shadow, EPOLL_CTL_ADD, fd, &ev) == 0) {
@@ -244,7 +249,10 @@ static void permute (lua_State *L, Loop *loop, lua_Integer base,
 */
 void ioorder_end (lua_State *L, Loop *loop, int loopidx) {
   lua_Integer n = loop->npolled, i, *idx, nw = 0;
-  int sorted = 1, nev = shadow_poll(loop), moved;
+  /* with one descriptor in the set (a running child's pidfd, most often)
+     there is no order to ask the kernel for, so no epoll_wait more per
+     poll: its reader goes before its writer already (reader_first) */
+  int sorted = 1, nev = loop->nshadow == 1 ? 0 : shadow_poll(loop), moved;
   loop->polling = 0;
   loop->npolled = 0;
   if (n < 2 || loop->order_lost || loop->tail - loop->head != loop->poll_base + n)
