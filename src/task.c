@@ -137,6 +137,12 @@ static void finish_cancelled (lua_State *L, Task *t, int idx, int erridx) {
   future_cancel_self(L, &t->fut, idx, erridx);
 }
 
+/* set_results(task, results...): future_set_results, for a protected call. */
+static int set_results (lua_State *L) {
+  future_set_results(L, (Future *)lua_touserdata(L, 1), 1, 2, lua_gettop(L) - 1);
+  return 0;
+}
+
 /*
 ** The body returned: co holds (results..., true) or (error, false).
 ** [-0, +0, e]
@@ -145,13 +151,23 @@ static void finish (lua_State *L, Loop *loop, int loopidx, Task *t, int idx,
                     lua_State *co, int nres) {
   int base = lua_gettop(L);
   int ok = lua_toboolean(co, -1);
-  if (!lua_checkstack(L, nres + 4)) luaL_error(L, "too many results");
+  if (!lua_checkstack(L, 2 * nres + 4)) luaL_error(L, "too many results");
   lua_xmove(co, L, nres);
   forget_task(L, loop, loopidx, t);
   if (ok) {
     if (t->must_cancel) {  /* cancelled right before it returned */
       t->must_cancel = 0;
       finish_cancelled(L, t, idx, 0);
+    } else if (nres - 1 > 1) {
+      /* several results go in a table, made under protection: without
+         memory for it the task fails with that error (as a Python task
+         with MemoryError) rather than staying pending, forgotten */
+      int i;
+      lua_pushcfunction(L, set_results);
+      lua_pushvalue(L, idx);
+      for (i = 1; i < nres; i++) lua_pushvalue(L, base + i);
+      if (lua_pcall(L, nres, 0, 0) != LUA_OK && t->fut.state == FUT_PENDING)
+        future_set_error(L, &t->fut, idx, lua_gettop(L));
     } else future_set_results(L, &t->fut, idx, base + 1, nres - 1);
   } else {
     int erridx = base + 1;

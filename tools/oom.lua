@@ -19,6 +19,8 @@ local function scenario()
       tasks[i] = asyncio.create_task(work(i))
    end
    await(asyncio.gather(table.unpack(tasks)))
+   -- several results: their table is made when the task ends
+   await(asyncio.create_task(async(function() await(asyncio.sleep(0)); return 1, 2 end)()))
    await(asyncio.gather(work(1), work(2), asyncio.sleep(0.001)))
    local q = asyncio.Queue(2)
    local producer = asyncio.create_task(async(function()
