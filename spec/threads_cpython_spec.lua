@@ -69,6 +69,25 @@ describe("CPython test_threads: ToThreadTests", function()
       raises(asyncio.CancelledError, await, t)
       assert.is_true(t:cancelled())
    end))
+   it("a to_thread task cancelled the iteration after it submitted its job: the job has started and runs", function()
+      -- Python's new worker takes the job before the loop goes on (Thread.start,
+      -- its interpreter lock), so the cancel finds it running
+      _G.spec_log = {}
+      local t
+      asyncio.run(function()
+         local loop = asyncio.get_running_loop()
+         t = asyncio.create_task(asyncio.to_thread(function(ref)
+            local x = os.clock() + 0.02
+            while os.clock() < x do end
+            ref:call_soon_threadsafe(function() table.insert(_G.spec_log, "late") end)
+         end, loop))
+         spin(1)
+         t:add_done_callback(function() table.insert(_G.spec_log, "task done") end)
+      end)
+      assert.same({ "task done", "late" }, _G.spec_log)
+      assert.is_true(t:cancelled())
+      _G.spec_log = nil
+   end)
 end)
 
 describe("CPython test_events: executor and call_soon_threadsafe", function()

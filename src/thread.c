@@ -10,8 +10,10 @@
 ** (threadsafe.c). The owner joins the workers (shutdown, or __gc at the
 ** latest) before freeing the pool, so no worker outlives what it uses.
 */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lualib.h"
@@ -116,10 +118,14 @@ typedef struct Job {
   CopyBuf in;         /* the function and its arguments */
   uint64_t inbox;     /* where the result goes */
   uint64_t target;    /* the pending future there */
+  uint64_t seq;       /* its number among the executor's jobs, from 1 */
 } Job;
 
 typedef struct Executor {
   pthread_cond_t cv;        /* jobs queued or shutdown, with thread_lock */
+  pthread_cond_t taken_cv;  /* a worker took a job, with thread_lock */
+  uint64_t nsubmitted;      /* guarded: jobs ever queued */
+  uint64_t taken;           /* guarded: seq of the last job a worker took */
   Job *head, *tail;         /* guarded */
   int nqueued, idle;        /* guarded */
   int busy;                 /* guarded: jobs being run */
@@ -210,6 +216,8 @@ static void *worker_main (void *arg) {
     if (ex->head == NULL) ex->tail = NULL;
     ex->nqueued--;
     ex->busy++;
+    ex->taken = job->seq;
+    pthread_cond_broadcast(&ex->taken_cv);
     pthread_mutex_unlock(&thread_lock);
     run_job(L, job);
     copy_free(&job->in);
@@ -235,6 +243,24 @@ static int default_workers (void) {
   return n < 2 ? 2 : (n > 64 ? 64 : (int)n);
 }
 
+/*
+** Waits until a worker has taken the job numbered seq, when one is free to
+** (idle, or just started for it), as Python's does before the loop goes
+** on: Thread.start waits for a new thread, which then holds the
+** interpreter lock while it takes the job, and an idle worker takes it
+** while the loop polls. So a job cancelled in the next iteration has
+** started and runs to its end, what it posts included. TAKE_LIMIT seconds
+** only guard against a worker that never comes.
+*/
+#define TAKE_LIMIT 1
+static void wait_taken_locked (Executor *ex, uint64_t seq) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += TAKE_LIMIT;
+  while (ex->taken < seq && !ex->shutdown)
+    if (pthread_cond_timedwait(&ex->taken_cv, &thread_lock, &until) == ETIMEDOUT) break;
+}
+
 /* core.executor_new([max_workers]) -> ThreadPoolExecutor */
 static int core_executor_new (lua_State *L) {
   Executor **box, *ex;
@@ -251,6 +277,13 @@ static int core_executor_new (lua_State *L) {
   if (ex->threads == NULL) { free(ex); return luaL_error(L, "not enough memory"); }
   ex->max = (int)max;
   pthread_cond_init(&ex->cv, NULL);
+  {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&ex->taken_cv, &attr);
+    pthread_condattr_destroy(&attr);
+  }
   thread_getpaths(L, &ex->path, &ex->cpath);
   *box = ex;
   return 1;
@@ -281,7 +314,7 @@ static int core_executor_submit (lua_State *L) {
   Job *job;
   CopyBuf b;
   uint64_t target, inbox;
-  int top;
+  int top, free_worker;
   if (ex->shutdown) {  /* Python's RuntimeError: no line of ours to name */
     lua_pushliteral(L, "cannot schedule new futures after shutdown");
     return lua_error(L);
@@ -311,11 +344,16 @@ static int core_executor_submit (lua_State *L) {
   pthread_mutex_lock(&thread_lock);
   if (ex->tail != NULL) ex->tail->next = job; else ex->head = job;
   ex->tail = job;
+  job->seq = ++ex->nsubmitted;
   ex->nqueued++;
-  if (ex->idle < ex->nqueued && ex->nthreads < ex->max
-      && pthread_create(&ex->threads[ex->nthreads], NULL, worker_main, ex) == 0)
+  free_worker = ex->idle >= ex->nqueued;
+  if (!free_worker && ex->nthreads < ex->max
+      && pthread_create(&ex->threads[ex->nthreads], NULL, worker_main, ex) == 0) {
     ex->nthreads++;
+    free_worker = 1;
+  }
   pthread_cond_signal(&ex->cv);
+  if (free_worker) wait_taken_locked(ex, job->seq);
   pthread_mutex_unlock(&thread_lock);
   if (ex->nthreads == 0) return luaL_error(L, "cannot start a worker thread");
   lua_pushinteger(L, (lua_Integer)target);  /* job may be gone already */
@@ -450,6 +488,7 @@ static int executor_gc (lua_State *L) {
   *box = NULL;
   executor_shutdown(ex, 1, 0);
   pthread_cond_destroy(&ex->cv);
+  pthread_cond_destroy(&ex->taken_cv);
   free(ex->threads);
   free(ex->path);
   free(ex->cpath);
