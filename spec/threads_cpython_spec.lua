@@ -139,6 +139,27 @@ describe("CPython test_events: executor and call_soon_threadsafe", function()
       ex:shutdown()
    end))
 
+   it("jobs given to free workers have started when cancelled, the one queued behind them not", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local ex = asyncio.ThreadPoolExecutor(2)
+      _G.spec_log = {}
+      local function job(ref, d, tag)
+         local x = os.clock() + d
+         while os.clock() < x do end
+         ref:call_soon_threadsafe(function(t) table.insert(_G.spec_log, t) end, tag)
+      end
+      local f1 = loop:run_in_executor(ex, job, loop, 0.02, "j1")
+      local f2 = loop:run_in_executor(ex, job, loop, 0.02, "j2")
+      local f3 = loop:run_in_executor(ex, job, loop, 0, "j3")
+      assert.same({ true, true }, { f2:cancel(), f3:cancel() })
+      await(f1)
+      ex:shutdown(true)
+      spin(2)
+      table.sort(_G.spec_log)
+      assert.same({ "j1", "j2" }, _G.spec_log)
+      _G.spec_log = nil
+   end))
+
    it("shutdown(wait, cancel_futures) finishes the running job and cancels the queued one", helper.async(function()
       local loop = asyncio.get_running_loop()
       local ex = asyncio.ThreadPoolExecutor(1)
