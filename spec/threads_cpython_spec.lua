@@ -322,6 +322,25 @@ describe("concurrent futures of a loop thread, as Python's run_coroutine_threads
       assert.is_true(cf:cancelled())
    end)
 
+   it("cancelled as soon as submitted: its task takes its first step, then is cancelled", function()
+      local cf = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         _G.spec_log = { "start" }
+         aio.await(aio.sleep(0))
+         table.insert(_G.spec_log, "end")
+      end)
+      assert.is_true(cf:cancel())
+      local log = lt:run_coroutine_threadsafe(function()
+         local aio = require("asyncio")
+         for _ = 1, 3 do
+            aio.await(aio.sleep(0))
+         end
+         return _G.spec_log
+      end):result()
+      assert.same({ "start" }, log)
+      assert.is_true(cf:cancelled())
+   end)
+
    it("wraps a done concurrent future into a future done two iterations later", helper.async(function()
       local cf = lt:run_coroutine_threadsafe(slow(4, 0))
       cf:result()

@@ -272,8 +272,10 @@ local function start_task(loop, cf, fn, ...)
       end
       error(task, 0)
    elseif cancelled then
+      -- at once: Python's cancel comes right after the step in the ready
+      -- queue, so the step's own wake-up (a sleep(0)) meets the cancel
       if not task:done() then
-         loop:call_soon(task.cancel, task)
+         task:cancel()
       end
       return
    end
