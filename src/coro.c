@@ -157,15 +157,14 @@ static int core_coro_take (lua_State *L) {
 */
 static int core_coro_take_few (lua_State *L) {
   Coro *c = take(L);
-  int i;
   if (c->n > 2) {
     lua_pushboolean(L, 0);
     return 1;
   }
   c->awaited = 1;
-  lua_getiuservalue(L, 1, 1);
+  coro_pushcall(L, c, 1);
   lua_pushinteger(L, c->n);
-  for (i = 2; i <= c->n + 1; i++) lua_getiuservalue(L, 1, i);
+  lua_rotate(L, 3, 1);  /* the count after the function */
   return c->n + 2;
 }
 

@@ -218,9 +218,9 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 ** Appends the running task to the list in user value uv and parks it
 ** until a waker or a cancel() takes it out; it continues in k with the
 ** nkept values at the bottom of the stack, and q as its context (the
-** queue's userdata stays anchored by the operation, which is running). The task is one of the loop
-** the queue is bound to, as is every task in its getters and putters
-** (wake_first). [-0, +0, e]
+** queue's userdata stays anchored by the operation, which is running).
+** The task is one of the loop the queue is bound to, as is every task in
+** its getters and putters (wake_first). [-0, +0, e]
 */
 static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {

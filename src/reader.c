@@ -178,9 +178,9 @@ static int take_in_arrived (Stream *s) {
 /*
 ** Before n bytes are consumed from the stream at index 1: a stream held
 ** by its full buffer (a child's pipe, or a socket) reads again once it
-** holds no more than the limit, as Python's reader resumes its transport. Done first, so that a
-** memory error anchoring it leaves the bytes in the buffer (and the
-** stream held, to try again). [-0, +0, m]
+** holds no more than the limit, as Python's reader resumes its transport.
+** Done first, so that a memory error anchoring it leaves the bytes in the
+** buffer (and the stream held, to try again). [-0, +0, m]
 */
 static void consume (lua_State *L, Stream *s, size_t n) {
   if (s->held && stream_buffered_in(s) - n <= s->limit) {

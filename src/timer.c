@@ -122,35 +122,6 @@ static void heap_delete (Loop *loop, int i) {
   }
 }
 
-/*
-** Takes the first entry out of the heap. The last entry, which is to fill
-** the hole, is usually among the latest: the hole first sinks to a leaf
-** along the earlier children (one comparison per level instead of
-** sift_down's two), and the entry then rises from there, rarely far. The
-** order entries leave in is the same: (when, seq) is a total order.
-*/
-static void heap_pop (Loop *loop) {
-  int n = --loop->nheap, i = 0;
-  TimerEntry e;
-  if (n == 0) return;
-  e = loop->heap[n];
-  for (;;) {
-    int child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && before(&loop->heap[child + 1], &loop->heap[child]))
-      child++;
-    place(loop, i, loop->heap[child]);
-    i = child;
-  }
-  while (i > 0) {
-    int parent = (i - 1) / 2;
-    if (!before(&e, &loop->heap[parent])) break;
-    place(loop, i, loop->heap[parent]);
-    i = parent;
-  }
-  place(loop, i, e);
-}
-
 /* Removes the deadline of slot (no-op if it is not in the heap). */
 void timer_remove (lua_State *L, Loop *loop, int loopidx, int slot) {
   int i;
@@ -178,7 +149,7 @@ void timer_pop_due (lua_State *L, Loop *loop, int loopidx, int readyidx,
   markidx = timersidx + 1;
   while (loop->nheap > 0 && loop->heap[0].when <= now) {
     int slot = loop->heap[0].slot;
-    heap_pop(loop);
+    heap_delete(loop, 0);
     lua_rawgeti(L, timersidx, slot);
     lua_pushnil(L);
     lua_rawseti(L, timersidx, slot);
