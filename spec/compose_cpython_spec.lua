@@ -9,11 +9,7 @@ local asyncio = require("asyncio")
 local helper = require("spec.helper")
 local async, await = asyncio.async, asyncio.await
 
-local function run_briefly(n)
-   for _ = 1, n or 1 do
-      await(asyncio.sleep(0))
-   end
-end
+local run_briefly = helper.spin
 
 -- A log of events, and a task that logs "o0", "o1", ... once per loop
 -- iteration, n times: the specs compare where events fall between them

@@ -90,6 +90,20 @@ function M.failure(f, ...)
    return err
 end
 
+-- f(...)'s error, which must be an instance of the error class cls.
+function M.raises(cls, f, ...)
+   local err = M.failure(f, ...)
+   assert.is_true(cls:is(err), "expected " .. tostring(cls) .. ", got " .. tostring(err))
+   return err
+end
+
+-- Lets the running loop go round n times (default 1): n sleep(0)s.
+function M.spin(n)
+   for _ = 1, n or 1 do
+      asyncio.await(asyncio.sleep(0))
+   end
+end
+
 -- Awaits t, which must end with CancelledError, and returns that error.
 function M.cancelled(t)
    local err = M.failure(asyncio.await, t)

@@ -9,16 +9,7 @@ local function spawn(fn, ...)
    return asyncio.create_task(async(fn)(...))
 end
 
-local function raises(cls, fn, ...)
-   local ok, err = pcall(fn, ...)
-   assert.is_false(ok, "expected " .. tostring(cls))
-   assert.is_true(cls:is(err), "expected " .. tostring(cls) .. ", got " .. tostring(err))
-   return err
-end
-
-local function cancelled(t)
-   raises(asyncio.CancelledError, await, t)
-end
+local raises, cancelled = helper.raises, helper.cancelled
 
 describe("CPython test_queues: QueueBasicTests", function()
    it("test_repr_or_str", helper.async(function()

@@ -5,9 +5,7 @@ local asyncio = require("asyncio")
 local helper = require("spec.helper")
 local async, await = asyncio.async, asyncio.await
 
-local function run_briefly()
-   await(asyncio.sleep(0))
-end
+local run_briefly = helper.spin
 
 describe("shield", function()
    it("gives the inner result, every value of it", helper.async(function()

@@ -31,12 +31,7 @@ end
 
 local brief = helper.step
 
--- The error f(...) raises, which must be an instance of cls.
-local function raises(cls, f, ...)
-   local err = helper.failure(f, ...)
-   assert.is_true(cls:is(err), tostring(err))
-   return err
-end
+local raises = helper.raises
 
 local function method(obj, name)
    return function(...)

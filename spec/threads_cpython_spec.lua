@@ -9,18 +9,7 @@ local asyncio = require("asyncio")
 local helper = require("spec.helper")
 local await = asyncio.await
 
-local function raises(cls, fn, ...)
-   local ok, err = pcall(fn, ...)
-   assert.is_false(ok, "expected " .. tostring(cls))
-   assert.is_true(cls:is(err), "expected " .. tostring(cls) .. ", got " .. tostring(err))
-   return err
-end
-
-local function spin(n)
-   for _ = 1, n do
-      await(asyncio.sleep(0))
-   end
-end
+local raises, spin = helper.raises, helper.spin
 
 -- A job that keeps its worker busy for d seconds of CPU time.
 local function busy(d)
