@@ -118,9 +118,10 @@ static int core_gather_callback (lua_State *L) {
 ** A future or task of loop stays as it is; a fresh coroutine object (one
 ** of ours, not awaited) is replaced by its task, made as core.new_task
 ** makes it (spawn_task_for), and made quiet. Each gets the done callback,
-** or is appended to done_now if it is done already. Without seen, coroutine objects are
-** taken only while the loop has no task factory; with seen (the loop had
-** one), each task made is also seen[coroutine object].
+** or is appended to done_now if it is done already. Without seen,
+** coroutine objects are taken only while the loop has no task factory;
+** with seen (the loop had one), each task made is also seen[coroutine
+** object].
 */
 static int core_gather_wrap (lua_State *L) {
   Runtime *rt = aio_rt(L);
@@ -221,16 +222,10 @@ static int core_wait_for_arm (lua_State *L) {
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 5: the loop */
   if (when <= aio_now()) lua_pushnil(L);
   else {
-    Handle *h;
     if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 4);
-    handle_new(L, loop, 5, -2, 1, 1);
-    /* a finalizer run by that allocation may have closed the loop */
-    if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-    h = (Handle *)lua_touserdata(L, -1);
-    h->when = when;
-    h->slot = timer_add(L, loop, 5, when, -1);
+    timer_schedule(L, loop, 5, 6, 1, when);
   }
   lua_pushinteger(L, ncancels);
   lua_pushvalue(L, 4);

@@ -290,6 +290,8 @@ extern char aio_mark_throw;  /* resume value: raise the next value */
 
 /* ---------- timers (timer.c) ---------- */
 int timer_add (lua_State *L, Loop *loop, int loopidx, double when, int objidx);
+void timer_schedule (lua_State *L, Loop *loop, int loopidx, int fnidx,
+                     int nargs, double when);
 void timer_remove (lua_State *L, Loop *loop, int loopidx, int slot);
 void timer_pop_due (lua_State *L, Loop *loop, int loopidx, int readyidx,
                     double now);

@@ -189,9 +189,24 @@ static double checktime (lua_State *L, int arg) {
   return d;
 }
 
+/*
+** Pushes a TimerHandle of the loop at loopidx (absolute) calling the
+** function at fnidx with the nargs values after it, due at when.
+** [-0, +1, e]
+*/
+void timer_schedule (lua_State *L, Loop *loop, int loopidx, int fnidx,
+                     int nargs, double when) {
+  Handle *h;
+  handle_new(L, loop, loopidx, fnidx, nargs, 1);
+  /* a finalizer run by that allocation may have closed the loop */
+  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  h = (Handle *)lua_touserdata(L, -1);
+  h->when = when;
+  h->slot = timer_add(L, loop, loopidx, when, -1);
+}
+
 static int schedule (lua_State *L, Loop *loop, double when) {
   int nargs = lua_gettop(L) - 3;
-  Handle *h;
   aio_check_callback(L, loop, 3, "call_at");  /* Python's call_later too */
   if (nargs < 0) nargs = 0;
   if (nargs > AIO_MAX_ARGS)  /* named here, before the delay leaves the stack */
@@ -199,12 +214,7 @@ static int schedule (lua_State *L, Loop *loop, double when) {
                   lua_pushfstring(L, "too many arguments, at most %d", AIO_MAX_ARGS));
   lua_settop(L, nargs + 3);
   lua_remove(L, 2);  /* loop, fn, args... */
-  handle_new(L, loop, 1, 2, nargs, 1);
-  /* a finalizer run by that allocation may have closed the loop */
-  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-  h = (Handle *)lua_touserdata(L, -1);
-  h->when = when;
-  h->slot = timer_add(L, loop, 1, when, -1);
+  timer_schedule(L, loop, 1, 2, nargs, when);
   return 1;
 }
 
