@@ -208,35 +208,6 @@ describe("gather, as CPython 3.13's", function()
       loop:set_task_factory(nil)
    end))
 
-   it("cancelled by its awaiting task cancels the children (CPython test_cancellation_broadcast)",
-      helper.async(function()
-         local loop = asyncio.get_running_loop()
-         local proof = 0
-         local waiter = loop:create_future()
-         local inner = async(function()
-            await(waiter)
-            proof = proof + 1
-         end)
-         local child1 = asyncio.ensure_future(inner())
-         local child2 = asyncio.ensure_future(inner())
-         local gatherer
-         local f = asyncio.ensure_future(async(function()
-            gatherer = asyncio.gather(child1, child2)
-            await(gatherer)
-            proof = proof + 100
-         end)())
-         run_briefly()
-         assert.is_true(f:cancel())
-         helper.cancelled(f)
-         assert.is_false(gatherer:cancel())
-         assert.is_true(waiter:cancelled())
-         assert.is_true(child1:cancelled())
-         assert.is_true(child2:cancelled())
-         assert.is_true(is_cancelled(gatherer:exception()))
-         run_briefly()
-         assert.equal(0, proof)
-      end))
-
    it("cancelled, fails with a new CancelledError when its children catch it and return", helper.async(function()
       local child = async(function(i)
          if not pcall(await, asyncio.sleep(10)) then

@@ -367,7 +367,8 @@ describe("gather", function()
          assert.is_nil(err.message)
       end))
 
-      it("cancels every child, and the task awaiting it gets CancelledError", helper.async(function()
+      it("cancels every child, and the task awaiting it gets CancelledError (CPython test_cancellation_broadcast)",
+         helper.async(function()
          local loop = asyncio.get_running_loop()
          local proof = 0
          local waiter = loop:create_future()
@@ -394,6 +395,7 @@ describe("gather", function()
          assert.is_true(waiter:cancelled())
          assert.is_true(child1:cancelled())
          assert.is_true(child2:cancelled())
+         assert.is_true(asyncio.CancelledError:is(gatherer:exception()))
          run_briefly(1)
          assert.equal(0, proof)
       end))
