@@ -127,7 +127,7 @@ static int core_gather_wrap (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Loop *loop = loop_check(L, 1);
   lua_Integer i, n;
-  int factory;
+  int factory, reserved = 0;
   luaL_checktype(L, 2, LUA_TTABLE);
   i = luaL_checkinteger(L, 3);
   n = luaL_checkinteger(L, 4);
@@ -156,9 +156,14 @@ static int core_gather_wrap (lua_State *L) {
           || ((Coro *)lua_touserdata(L, 8))->awaited
           || (!factory && loop->has_task_factory))
         break;
-      loop_checkopen(L, 1);
+      if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+      if (!reserved) {  /* room in the ready ring for the tasks to come */
+        loop_ready_reserve_n(L, loop, 1, n - i + 1);
+        reserved = 1;
+      }
       spawn_task_for(L, loop, 1, 8);  /* 9: new_task(loop, arg) */
-      f = future_test(L, rt, 9);
+      f = loop->has_task_factory ? future_test(L, rt, 9)
+                                 : (Future *)lua_touserdata(L, 9);
       if (f == NULL)  /* new_task checks what a factory returns: never */
         return luaL_error(L, "new_task returned %s", luaL_typename(L, 9));
       made = 1;

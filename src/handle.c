@@ -9,9 +9,13 @@
 */
 #include "internal.h"
 
+/* The Handle or TimerHandle at idx: one metatable read, not the registry
+   lookups of luaL_testudata (wait_for cancels a deadline each time). */
 static Handle *handle_check (lua_State *L, int idx) {
-  Handle *h = (Handle *)luaL_testudata(L, idx, AIO_HANDLE);
-  if (h == NULL) h = (Handle *)luaL_checkudata(L, idx, AIO_TIMER);
+  Runtime *rt = aio_rt(L);
+  Handle *h = (Handle *)aio_toobj(L, rt, idx, AIO_THANDLE);
+  if (h == NULL) h = (Handle *)aio_toobj(L, rt, idx, AIO_TTIMER);
+  if (h == NULL) luaL_typeerror(L, idx, AIO_HANDLE);
   return h;
 }
 

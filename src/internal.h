@@ -269,6 +269,8 @@ void loop_ready_push_top (lua_State *L, Loop *loop, int loopidx);
 void loop_ready_push_ring (lua_State *L, Loop *loop, int loopidx, int readyidx,
                            int aidx, int bidx);
 void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx);
+void loop_ready_reserve_n (lua_State *L, Loop *loop, int loopidx,
+                           lua_Integer n);
 void loop_poll_next (Loop *loop);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
 int loop_task_slot (lua_State *L, Loop *loop);

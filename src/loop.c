@@ -67,15 +67,17 @@ int loop_pushself (lua_State *L, Loop *loop, int objidx) {
 /* ---------- the ready queue ---------- */
 
 /*
-** Doubles the ring, copying the entries in order to a new table. Making
-** that table may run the collector, and a finalizer may queue entries and
-** so grow the ring itself: then this one gives up, and the caller looks
-** again. [-0, +0, m]
+** Grows the ring to newcap entries (a power of two, more than it has),
+** copying the entries in order to a new table. Making that table may run
+** the collector, and a finalizer may queue entries and so grow the ring
+** itself: then this one gives up, and the caller looks again.
+** [-0, +0, m]
 */
-static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
+static void ready_grow_to (lua_State *L, Loop *loop, int loopidx,
+                           lua_Integer newcap) {
   unsigned int ringgen = loop->ringgen;
   lua_Integer cap = loop->cap, i, n;
-  lua_createtable(L, (int)(4 * cap), 0);
+  lua_createtable(L, (int)(2 * newcap), 0);
   if (loop->ringgen != ringgen) {  /* grown meanwhile */
     lua_pop(L, 1);
     return;
@@ -96,8 +98,12 @@ static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
   lua_setiuservalue(L, loopidx, LOOP_UV_READY);
   loop->head = 0;
   loop->tail = n;
-  loop->cap = 2 * cap;
+  loop->cap = newcap;
   loop->ringgen++;
+}
+
+static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
+  ready_grow_to(L, loop, loopidx, 2 * loop->cap);
 }
 
 /*
@@ -107,6 +113,26 @@ static void ready_grow (lua_State *L, Loop *loop, int loopidx) {
 void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx) {
   loopidx = lua_absindex(L, loopidx);
   while (loop->tail - loop->head >= loop->cap) ready_grow(L, loop, loopidx);
+}
+
+/* the most loop_ready_reserve_n grows to at once; pushes grow on */
+#define READY_CAP_MAX ((lua_Integer)1 << 26)
+
+/*
+** Makes room for n more entries at once: gather, about to queue a task
+** per argument, grows the ring once instead of copying it at each
+** doubling. [-0, +0, m]
+*/
+void loop_ready_reserve_n (lua_State *L, Loop *loop, int loopidx,
+                           lua_Integer n) {
+  loopidx = lua_absindex(L, loopidx);
+  while (loop->tail - loop->head + n > loop->cap
+         && loop->cap < READY_CAP_MAX) {
+    lua_Integer newcap = loop->cap;
+    while (newcap < loop->tail - loop->head + n && newcap < READY_CAP_MAX)
+      newcap *= 2;
+    ready_grow_to(L, loop, loopidx, newcap);
+  }
 }
 
 /*

@@ -22,7 +22,7 @@
 #endif
 
 Task *task_check (lua_State *L, int idx) {
-  return (Task *)luaL_checkudata(L, idx, AIO_TASK);
+  return (Task *)aio_checkobj(L, idx, AIO_TTASK, AIO_TASK);
 }
 
 /* The task whose coroutine is L, or NULL. */
@@ -1033,7 +1033,8 @@ static int task_tostring (lua_State *L) {
   /* Python 3.13 shows a pending task with cancel requests as cancelling */
   if (t->fut.state == FUT_PENDING && t->ncancels > 0) lua_pushliteral(L, "cancelling");
   else future_tostring_state(L, &t->fut, 1);
-  lua_pushcfunction(L, task_get_name);
+  lua_pushvalue(L, lua_upvalueindex(1));  /* the Runtime, for task_check */
+  lua_pushcclosure(L, task_get_name, 1);
   lua_pushvalue(L, 1);
   lua_call(L, 1, 1);                 /* state, name: concatenated, not
                                         formatted, so a zero byte stays */
