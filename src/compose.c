@@ -61,7 +61,7 @@ static int gather_done (lua_State *L) {
   if (ok || g->retexc) {
     if (g->stored) {
       lua_rawgeti(L, lua_upvalueindex(UP_CHILDREN), g->cursor);
-      if (lua_compare(L, -1, 1, LUA_OPEQ)) {
+      if (lua_rawequal(L, -1, 1)) {  /* futures: identity */
         lua_pushvalue(L, 2);
         lua_rawseti(L, lua_upvalueindex(UP_RESULTS), g->cursor);
         g->cursor++;
@@ -127,7 +127,7 @@ static int core_gather_wrap (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Loop *loop = loop_check(L, 1);
   lua_Integer i, n;
-  int factory, reserved = 0;
+  int factory;
   luaL_checktype(L, 2, LUA_TTABLE);
   i = luaL_checkinteger(L, 3);
   n = luaL_checkinteger(L, 4);
@@ -157,10 +157,10 @@ static int core_gather_wrap (lua_State *L) {
           || (!factory && loop->has_task_factory))
         break;
       if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-      if (!reserved) {  /* room in the ready ring for the tasks to come */
+      /* a full ring grows once, with room for a task per argument left,
+         rather than being copied at each doubling */
+      if (loop->tail - loop->head >= loop->cap)
         loop_ready_reserve_n(L, loop, 1, n - i + 1);
-        reserved = 1;
-      }
       spawn_task_for(L, loop, 1, 8);  /* 9: new_task(loop, arg) */
       f = loop->has_task_factory ? future_test(L, rt, 9)
                                  : (Future *)lua_touserdata(L, 9);
