@@ -82,4 +82,31 @@ describe("the ready queue", function()
       assert.same({ "e1", "e2", "e3", "e4", "e5", "E1", "c1", "E2", "c2", "E3", "c3",
                     "E4", "c4", "E5", "c5" }, log)
    end)
+
+   it("keeps the order when gather grows a wrapped ring at once for its coroutine objects", function()
+      local log = {}
+      asyncio.run(async(function()
+         local loop = asyncio.get_running_loop()
+         -- wrap the ring: entries run and new ones queued behind them
+         for round = 1, 3 do
+            for i = 1, 40 do loop:call_soon(function() log[#log + 1] = "w" .. round .. "." .. i end) end
+            await(asyncio.sleep(0))
+         end
+         log = {}
+         for i = 1, 50 do loop:call_soon(function() log[#log + 1] = "c" .. i end) end
+         local child = async(function(i)
+            log[#log + 1] = "t" .. i
+            return i
+         end)
+         local coros = {}
+         for i = 1, 3000 do coros[i] = child(i) end
+         local results = await(asyncio.gather(table.unpack(coros)))
+         assert.equal(3000, results.n)
+         for i = 1, 3000 do assert.equal(i, results[i]) end
+      end)())
+      local want = {}
+      for i = 1, 50 do want[#want + 1] = "c" .. i end
+      for i = 1, 3000 do want[#want + 1] = "t" .. i end
+      assert.same(want, log)
+   end)
 end)
