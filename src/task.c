@@ -97,9 +97,12 @@ static void release_coroutine (lua_State *L, Loop *loop, int loopidx, Task *t,
   }
   lua_pushnil(L);
   lua_setiuservalue(L, idx, TASK_UV_CORO);
-  lua_pushnil(L);  /* what it was parked on last: task_unpark leaves it */
-  lua_setiuservalue(L, idx, TASK_UV_WAITER);
-  t->waiter = NULL;
+  if (t->waiter != NULL) {  /* what it was parked on last: task_unpark
+                               leaves it (t->waiter is NULL iff it is nil) */
+    lua_pushnil(L);
+    lua_setiuservalue(L, idx, TASK_UV_WAITER);
+    t->waiter = NULL;
+  }
 }
 
 /* The task finished: it leaves the unfinished set of its loop, at loopidx. */
