@@ -105,6 +105,76 @@ describe("the arena", function()
       assert.equal("true\ttrue\n", out)
    end)
 
+   it("keeps big blocks whole as tables grow past 2 MiB, shrink and are freed", function()
+      if sanitized then return end
+      local out, status = run_lua([[
+         local core = require("asyncio.core")
+         local function stats()
+            collectgarbage()
+            collectgarbage()
+            return core.arena_stats()
+         end
+         local before = stats()
+         local array, hash = {}, {}
+         for i = 1, 600000 do array[i] = i * 3 end       -- doublings: 2, 4, 8 MiB arrays
+         for i = 1, 200000 do hash["k" .. i] = i end     -- a big hash part
+         local grown = stats()
+         for i = 1, 600000 do assert(array[i] == i * 3) end
+         for i = 1, 200000 do assert(hash["k" .. i] == i) end
+         for i = 600000, 1001, -1 do array[i] = nil end  -- a rehash shrinks it
+         array.x = true
+         for i = 1, 200000 do hash["k" .. i] = nil end
+         hash.y = 1
+         local shrunk = stats()
+         for i = 1, 1000 do assert(array[i] == i * 3) end
+         array, hash = nil, nil
+         local after = stats()
+         print(grown.big_blocks >= before.big_blocks + 2, grown.big_bytes >= 10 << 20,
+               shrunk.big_bytes < grown.big_bytes, after.big_blocks == before.big_blocks,
+               after.live <= before.live + 10)
+      ]])
+      assert.equal(0, status)
+      assert.equal("true\ttrue\ttrue\ttrue\ttrue\n", out)
+   end)
+
+   it("serves long strings and deep stacks from big blocks, made and freed in any order", function()
+      if sanitized then return end
+      local out, status = run_lua([[
+         local core = require("asyncio.core")
+         local seed = 7
+         local function rand(n)
+            seed = (seed * 1103515245 + 12345) % 2147483648
+            return seed % n + 1
+         end
+         local live, made = {}, 0
+         for _ = 1, 300 do                 -- enough to rehash the table of blocks
+            local k = rand(40)
+            if live[k] then
+               local s = live[k]
+               assert(#s == s:byte(1) * 4096 + (2 << 20) and s == s:sub(1, 1):rep(#s))
+               live[k] = nil
+            else
+               local c = rand(200)
+               live[k] = string.char(c):rep(c * 4096 + (2 << 20))
+               made = made + 1
+            end
+            if made % 50 == 0 then collectgarbage() end
+         end
+         -- a Lua stack of 300,000 values (2 MiB and more) grows and shrinks
+         local t = {}
+         for i = 1, 300000 do t[i] = i end
+         local function count(...) return select("#", ...), (select(300000, ...)) end
+         local n, last = count(table.unpack(t))
+         local peak = core.arena_stats().big_blocks
+         live, t = nil, nil
+         collectgarbage()
+         collectgarbage()
+         print(n, last, peak > 5, core.arena_stats().big_blocks < peak)
+      ]])
+      assert.equal(0, status)
+      assert.equal("300000\t300000\ttrue\ttrue\n", out)
+   end)
+
    it("lets the process end cleanly after lua_close frees everything through it", function()
       -- lua_close unloads the core before it frees the last blocks: this
       -- crashed until the core pinned its library

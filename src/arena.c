@@ -10,8 +10,11 @@
 ** is cut into 64 KiB pages, each serving one 16-byte size class with a
 ** free list of its own; a page left empty serves any class again, and a
 ** chunk left empty goes back, so a burst of tasks does not keep its memory.
-** Everything else, and every block the previous allocator made before the
-** arena came, goes to that allocator.
+** Blocks of BIGBLOCK_MIN (2 MiB) and more, the array parts of big tables
+** among them, get huge-page mappings of their own (bigblock.c); a block
+** that grows past that size moves into one. Everything else, and every
+** block the previous allocator made before the arena came, goes to that
+** allocator.
 **
 ** Anchoring rule: the arena holds no Lua values; the one Lua object it
 ** owns, the sentinel whose finalizer tells it the state is closing, is kept
@@ -382,6 +385,25 @@ static void arena_give (Arena *a, Page *pg, void *p) {
 #endif
 
 /*
+** Resizes or frees the big block ptr (bigblock.c). One that shrinks below
+** BIGBLOCK_MIN moves to a smaller block, or stays if there is none: a
+** shrink never fails.
+*/
+static void *resize_big (Arena *a, void *ptr, size_t osize, size_t nsize) {
+  void *p;
+  if (nsize >= BIGBLOCK_MIN) return bigblock_resize(ptr, osize, nsize);
+  if (nsize == 0) p = NULL;
+  else {
+    p = nsize <= ARENA_SMALL ? arena_take(a, nsize) : NULL;
+    if (p == NULL && (p = a->prev(a->prevud, NULL, 0, nsize)) == NULL) return ptr;
+    memcpy(p, ptr, nsize);
+  }
+  bigblock_free(ptr);
+  if (--a->live == 0 && a->closing) arena_release(a);
+  return p;
+}
+
+/*
 ** The lua_Alloc of the state. A block the arena made is found by its page,
 ** which knows its size class; a block shrunk in place (only when moving it
 ** failed) keeps its larger class. Blocks of the previous allocator stay its
@@ -396,7 +418,21 @@ static ARENA_NOINLINE void *arena_alloc_any (void *ud, void *ptr, size_t osize,
     if (nsize == 0) return NULL;
     if (nsize <= ARENA_SMALL && !a->released && (p = arena_take(a, nsize)) != NULL)
       return p;
+    if (nsize >= BIGBLOCK_MIN && !a->released && (p = bigblock_new(nsize)) != NULL) {
+      a->live++;
+      return p;
+    }
     return a->prev(a->prevud, NULL, 0, nsize);
+  }
+  if (osize >= BIGBLOCK_MIN && bigblock_owns(ptr))
+    return resize_big(a, ptr, osize, nsize);
+  if (nsize >= BIGBLOCK_MIN && !a->released && (p = bigblock_new(nsize)) != NULL) {
+    /* a block grows big (a table's array part doubling): it moves */
+    a->live++;
+    memcpy(p, ptr, osize < nsize ? osize : nsize);
+    if (osize <= ARENA_SMALL && (pg = arena_page(a, ptr)) != NULL) arena_give(a, pg, ptr);
+    else a->prev(a->prevud, ptr, osize, 0);
+    return p;
   }
   if (osize > ARENA_SMALL || a->released || (pg = arena_page(a, ptr)) == NULL)
     return a->prev(a->prevud, ptr, osize, nsize);
@@ -501,8 +537,9 @@ void arena_install (lua_State *L) {
   lua_setallocf(L, arena_alloc, &arena);
 }
 
-/* asyncio.core.arena_stats() -> {live =, chunks =, bytes =, free_pages =}
-   or nil when the state does not use the arena: for specs and the curious. */
+/* asyncio.core.arena_stats() -> {live =, chunks =, bytes =, free_pages =,
+   big_blocks =, big_bytes =} or nil when the state does not use the arena:
+   for specs and the curious. */
 int arena_stats (lua_State *L) {
   lua_Alloc f = lua_getallocf(L, NULL);
   size_t nchunks = 0, bytes = 0, freepages = 0;
@@ -514,10 +551,15 @@ int arena_stats (lua_State *L) {
   }
   for (c = arena.chunks; c != NULL; c = c->next) {
     nchunks++;
-    bytes += c->rawsize;
     for (pg = c->freepages; pg != NULL; pg = pg->next) freepages++;
   }
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, (lua_Integer)bigblock_stats(&bytes));
+  lua_setfield(L, -2, "big_blocks");
+  lua_pushinteger(L, (lua_Integer)bytes);
+  lua_setfield(L, -2, "big_bytes");
+  bytes = 0;
+  for (c = arena.chunks; c != NULL; c = c->next) bytes += c->rawsize;
   lua_pushinteger(L, (lua_Integer)freepages);
   lua_setfield(L, -2, "free_pages");
   lua_pushinteger(L, (lua_Integer)arena.live);

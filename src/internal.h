@@ -221,6 +221,14 @@ void aio_traceback (lua_State *L, lua_State *L1, const char *msg, int level);
 void arena_install (lua_State *L);
 int arena_stats (lua_State *L);
 
+/* ---------- the arena's blocks of 2 MiB and more (bigblock.c) ---------- */
+#define BIGBLOCK_MIN ((size_t)2 << 20)
+void *bigblock_new (size_t n);
+int bigblock_owns (const void *p);
+void bigblock_free (void *p);
+void *bigblock_resize (void *p, size_t osize, size_t n);
+size_t bigblock_stats (size_t *bytes);
+
 /* The Runtime: upvalue 1 of every core function. */
 static inline Runtime *aio_rt (lua_State *L) {
   return (Runtime *)lua_touserdata(L, lua_upvalueindex(1));
