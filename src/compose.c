@@ -10,7 +10,8 @@
 ** userdata, the children and results tables and gather's settle function
 ** in its upvalues; the children it was added to hold it among their done
 ** callbacks until they are done. wait_for's deadline is a TimerHandle,
-** anchored as loop:call_at's are. No C structure points to a Lua value.
+** anchored as loop:call_at's are, holding the task it cancels. No C
+** structure points to a Lua value.
 */
 #include <limits.h>
 #include <math.h>
@@ -192,15 +193,16 @@ static int core_gather_wrap (lua_State *L) {
 }
 
 /*
-** core.wait_for_arm(fut, delay, expire) -> handle|nil, cancelling, guard,
-** or false if fut is done: the deadline of a wait_for by the running
-** task, delay (> 0) seconds from now, as asyncio.timeout(delay) arms it.
-** guard is { task, false } (with room for two more values), cancelling
-** the task's cancelling(), and handle that of loop:call_at(when, expire,
-** guard), or nil if when has passed already (the caller then calls
-** call_soon, as Timeout:reschedule does). fut may be nil (a coroutine
-** object is awaited); a done future is awaited without suspending, so no
-** deadline could fire while it is: none is armed.
+** core.wait_for_arm(fut, delay, expire) -> handle, cancelling, or nil,
+** cancelling, task, or false if fut is done: the deadline of a wait_for
+** by the running task, delay (> 0) seconds from now, as
+** asyncio.timeout(delay) arms it. cancelling is the task's cancelling(),
+** and handle that of loop:call_at(when, expire, task); if when has passed
+** already, the caller calls call_soon with the task instead, as
+** Timeout:reschedule does. Whether the deadline expired is then the
+** handle's to tell (core.wait_for_disarm): no object of our own. fut may
+** be nil (a coroutine object is awaited); a done future is awaited without
+** suspending, so no deadline could fire while it is: none is armed.
 */
 static int core_wait_for_arm (lua_State *L) {
   Runtime *rt = aio_rt(L);
@@ -218,23 +220,29 @@ static int core_wait_for_arm (lua_State *L) {
   if (loop == NULL || loop->current == NULL)
     return luaL_error(L, "wait_for_arm must be called inside a task");
   when = aio_now() + lua_tonumber(L, 2);
-  lua_createtable(L, 4, 0);  /* 4: the guard */
-  task_pushcurrent(L, loop);
-  lua_rawseti(L, 4, 1);
-  lua_pushboolean(L, 0);
-  lua_rawseti(L, 4, 2);
   ncancels = loop->current->ncancels;
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 5: the loop */
-  if (when <= aio_now()) lua_pushnil(L);
-  else {
-    if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-    lua_pushvalue(L, 3);
-    lua_pushvalue(L, 4);
-    timer_schedule(L, loop, 5, 6, 1, when);
+  if (when <= aio_now()) {
+    lua_pushnil(L);
+    lua_pushinteger(L, ncancels);
+    task_pushcurrent(L, loop);
+    return 3;
   }
+  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 4: the loop */
+  lua_pushvalue(L, 3);
+  task_pushcurrent(L, loop);
+  timer_schedule(L, loop, 4, 5, 1, when);
   lua_pushinteger(L, ncancels);
-  lua_pushvalue(L, 4);
-  return 3;
+  return 2;
+}
+
+/*
+** core.wait_for_disarm(handle) -> expired: whether the callback of the
+** handle wait_for_arm's caller got has run; if not, cancels it.
+*/
+static int core_wait_for_disarm (lua_State *L) {
+  lua_pushboolean(L, handle_disarm(L, 1));
+  return 1;
 }
 
 int compose_open (lua_State *L) {
@@ -242,6 +250,7 @@ int compose_open (lua_State *L) {
     {"gather_callback", core_gather_callback},
     {"gather_wrap", core_gather_wrap},
     {"wait_for_arm", core_wait_for_arm},
+    {"wait_for_disarm", core_wait_for_disarm},
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);

@@ -13,10 +13,14 @@
    lookups of luaL_testudata (wait_for cancels a deadline each time). */
 static Handle *handle_check (lua_State *L, int idx) {
   Runtime *rt = aio_rt(L);
-  Handle *h = (Handle *)aio_toobj(L, rt, idx, AIO_THANDLE);
-  if (h == NULL) h = (Handle *)aio_toobj(L, rt, idx, AIO_TTIMER);
-  if (h == NULL) luaL_typeerror(L, idx, AIO_HANDLE);
-  return h;
+  const void *mt = NULL;
+  if (lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
+    mt = lua_topointer(L, -1);
+    lua_pop(L, 1);
+  }
+  if (mt == NULL || (mt != rt->mt[AIO_TTIMER] && mt != rt->mt[AIO_THANDLE]))
+    luaL_typeerror(L, idx, AIO_HANDLE);
+  return (Handle *)lua_touserdata(L, idx);
 }
 
 /*
@@ -36,6 +40,7 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   h->type = AIO_THANDLE;
   h->cancelled = 0;
   h->istimer = (unsigned char)istimer;
+  h->fired = 0;
   h->nargs = nargs;
   h->when = 0;
   h->slot = 0;
@@ -123,18 +128,17 @@ void handle_run (lua_State *L, Loop *loop, int idx) {
   aio_push_callback_msgh(L);
   for (i = 0; i <= h->nargs; i++)
     lua_getiuservalue(L, idx, HANDLE_UV_FN + i);
-  aio_call_callback(L, loop, 0, h->nargs, idx);
+  /* the handle stays at idx, anchoring h */
+  if (aio_call_callback(L, loop, 0, h->nargs, idx)) h->fired = 1;
 }
 
-/* handle:cancel(): the callback will not run; drops its references. */
-static int handle_cancel (lua_State *L) {
-  Handle *h = handle_check(L, 1);
+/* Cancels the handle h at idx (absolute), not cancelled yet. [-0, +0, m] */
+static void cancel (lua_State *L, Handle *h, int idx) {
   int i;
-  if (h->cancelled) return 0;
   h->cancelled = 1;
   if (h->slot != 0) {
     Loop *loop;
-    lua_getiuservalue(L, 1, HANDLE_UV_LOOP);
+    lua_getiuservalue(L, idx, HANDLE_UV_LOOP);
     loop = (Loop *)lua_touserdata(L, -1);
     if (!loop->closed) timer_remove(L, loop, lua_gettop(L), h->slot);
     h->slot = 0;
@@ -142,8 +146,26 @@ static int handle_cancel (lua_State *L) {
   }
   for (i = 0; i <= h->nargs; i++) {
     lua_pushnil(L);
-    lua_setiuservalue(L, 1, HANDLE_UV_FN + i);
+    lua_setiuservalue(L, idx, HANDLE_UV_FN + i);
   }
+}
+
+/* handle:cancel(): the callback will not run; drops its references. */
+static int handle_cancel (lua_State *L) {
+  Handle *h = handle_check(L, 1);
+  if (!h->cancelled) cancel(L, h, 1);
+  return 0;
+}
+
+/*
+** The deadline of a wait_for, the handle at idx, when the wait ends:
+** returns whether its callback ran (the deadline expired), else cancels
+** it, as handle:cancel(). [-0, +0, v]
+*/
+int handle_disarm (lua_State *L, int idx) {
+  Handle *h = handle_check(L, idx);
+  if (h->fired) return 1;
+  if (!h->cancelled) cancel(L, h, lua_absindex(L, idx));
   return 0;
 }
 

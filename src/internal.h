@@ -307,6 +307,8 @@ typedef struct Handle {
                               Task by it */
   unsigned char cancelled; /* rw */
   unsigned char istimer;   /* ro */
+  unsigned char fired;     /* rw: its callback ran and returned (wait_for
+                              tells an expired deadline by it) */
   int nargs;               /* ro: arguments in user values 3.. */
   double when;             /* ro: deadline of a TimerHandle */
   int slot;                /* rw: heap slot while scheduled, else 0 */
@@ -316,6 +318,7 @@ enum { HANDLE_UV_LOOP = 1, HANDLE_UV_FN = 2, HANDLE_UV_ARGS = 3 };
 int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
                 int istimer);
 void handle_run (lua_State *L, Loop *loop, int idx);
+int handle_disarm (lua_State *L, int idx);
 void aio_push_callback_msgh (lua_State *L);
 int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
                        int cbidx);

@@ -16,9 +16,8 @@ local getmetatable = debug.getmetatable -- raw: type tests need the real one
 local async, await = coroutines.async, coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 local await_future = core.await_future
-local wait_for_arm, running_loop, call_soon = core.wait_for_arm, core.get_running_loop, core.Loop.call_soon
--- Handle:cancel, taken from the first handle made
-local cancel_handle
+local wait_for_arm, wait_for_disarm = core.wait_for_arm, core.wait_for_disarm
+local running_loop, call_soon, current_task = core.get_running_loop, core.Loop.call_soon, core.current_task
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
 
@@ -61,12 +60,11 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
--- A wait_for's guard is { task, expired }: the task it cancels when the
--- deadline passes, and whether that happened (core.wait_for_arm makes
--- it). Its deadline passed: as timeouts.lua's on_timeout.
-local function expire(guard)
-   guard[1]:cancel()
-   guard[2] = true
+-- A wait_for's deadline passed: the handle core.wait_for_arm made calls
+-- this with the task, and core.wait_for_disarm then tells that it ran.
+-- As timeouts.lua's on_timeout.
+local function expire(task)
+   task:cancel()
 end
 
 -- Leaving a guarded wait with the results of pcall(await_future, fut):
@@ -75,16 +73,13 @@ end
 -- just before the deadline, in the same loop iteration, keeps them: the
 -- guard had cancelled the task while fut's wake-up was on its way (Python
 -- 3.12+ raises TimeoutError here; 3.11 returned them).
-local function leave(fut, handle, guard, ncancels, ok, ...)
-   local expired = guard[2]
+local function leave(fut, handle, ncancels, ok, ...)
+   local expired = wait_for_disarm(handle)
    if ok and not expired then -- the common case
-      cancel_handle(handle)
       return ...
    end
    local err = ...
-   if not expired then
-      cancel_handle(handle)
-   elseif guard[1]:uncancel() <= ncancels and not ok and CancelledError:is(err) then
+   if expired and current_task():uncancel() <= ncancels and not ok and CancelledError:is(err) then
       err = TimeoutError(nil, { cause = err })
    end
    if ok then
@@ -95,13 +90,12 @@ local function leave(fut, handle, guard, ncancels, ok, ...)
    error(err, 0)
 end
 
--- The guard of a coroutine object run under a deadline, { task, expired,
--- handle, cancelling }, closed as timeouts.lua's Timeout:__close.
+-- The guard of a coroutine object run under a deadline, { handle,
+-- cancelling }, closed as timeouts.lua's Timeout:__close.
 local Guard = {
    __close = function(guard, err)
-      if not guard[2] then
-         cancel_handle(guard[3])
-      elseif guard[1]:uncancel() <= guard[4] and CancelledError:is(err) then
+      if wait_for_disarm(guard[1]) and current_task():uncancel() <= guard[2]
+            and CancelledError:is(err) then
          error(TimeoutError(nil, { cause = err }), 0)
       end
    end,
@@ -118,22 +112,19 @@ local wait_for = async(function(aw, delay)
       -- asyncio.timeouts' Timeout made and closed inline, with no object
       -- of its own; none for a future done already, awaited without
       -- suspending
-      local handle, ncancels, guard = wait_for_arm(aw, delay, expire)
+      local handle, ncancels, task = wait_for_arm(aw, delay, expire)
       if handle == false then
          return await_future(aw)
       elseif handle == nil then -- the deadline passed already (a tiny delay)
-         handle = call_soon(running_loop(), expire, guard)
+         handle = call_soon(running_loop(), expire, task)
       end
-      cancel_handle = cancel_handle or handle.cancel -- one function for both kinds
-      return leave(aw, handle, guard, ncancels, pcall(await_future, aw))
+      return leave(aw, handle, ncancels, pcall(await_future, aw))
    end
-   local handle, ncancels, guard = wait_for_arm(nil, delay, expire)
+   local handle, ncancels, task = wait_for_arm(nil, delay, expire)
    if handle == nil then
-      handle = call_soon(running_loop(), expire, guard)
+      handle = call_soon(running_loop(), expire, task)
    end
-   cancel_handle = cancel_handle or handle.cancel
-   guard[3], guard[4] = handle, ncancels
-   local _ <close> = setmetatable(guard, Guard) -- a coroutine object runs right here
+   local _ <close> = setmetatable({ handle, ncancels }, Guard) -- a coroutine object runs right here
    return await(aw)
 end)
 
