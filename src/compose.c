@@ -193,30 +193,32 @@ static int core_gather_wrap (lua_State *L) {
 }
 
 /*
-** core.wait_for_arm(fut, delay, expire) -> handle, cancelling, or nil,
-** cancelling, task, or false if fut is done: the deadline of a wait_for
-** by the running task, delay (> 0) seconds from now, as
+** core.wait_for_arm(aw, delay, expire, spare) -> handle, cancelling,
+** isfuture[, task], or false if aw is a done future: the deadline of a
+** wait_for of aw by the running task, delay (> 0) seconds from now, as
 ** asyncio.timeout(delay) arms it. cancelling is the task's cancelling(),
-** and handle that of loop:call_at(when, expire, task); if when has passed
-** already, the caller calls call_soon with the task instead, as
-** Timeout:reschedule does. Whether the deadline expired is then the
-** handle's to tell (core.wait_for_disarm): no object of our own. fut may
-** be nil (a coroutine object is awaited); a done future is awaited without
-** suspending, so no deadline could fire while it is: none is armed.
+** and handle that of loop:call_at(when, expire, task), or nil if when has
+** passed already: the caller then calls call_soon with the task, returned
+** last, as Timeout:reschedule does. Whether the deadline expired is then
+** the handle's to tell (core.wait_for_disarm): no object of our own. The
+** handle is spare, a deadline wait_for_disarm cancelled, if it may be
+** reused (handle_reuse). A done future is awaited without suspending, so
+** no deadline could fire while it is: none is armed.
 */
 static int core_wait_for_arm (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Loop *loop = rt->running;
+  Future *f = (Future *)aio_toobj(L, rt, 1, AIO_TFUTURE);
   double when;
   int ncancels;
-  if (!lua_isnil(L, 1) && future_check(L, 1)->state != FUT_PENDING) {
+  if (f != NULL && f->state != FUT_PENDING) {
     lua_pushboolean(L, 0);
     return 1;
   }
   luaL_checktype(L, 2, LUA_TNUMBER);
   luaL_argcheck(L, !isnan(lua_tonumber(L, 2)), 2, "number is NaN");
   if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   if (loop == NULL || loop->current == NULL)
     return luaL_error(L, "wait_for_arm must be called inside a task");
   when = aio_now() + lua_tonumber(L, 2);
@@ -224,16 +226,19 @@ static int core_wait_for_arm (lua_State *L) {
   if (when <= aio_now()) {
     lua_pushnil(L);
     lua_pushinteger(L, ncancels);
+    lua_pushboolean(L, f != NULL);
     task_pushcurrent(L, loop);
-    return 3;
+    return 4;
   }
   if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 4: the loop */
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 5: the loop */
   lua_pushvalue(L, 3);
   task_pushcurrent(L, loop);
-  timer_schedule(L, loop, 4, 5, 1, when);
+  handle_reuse(L, loop, 5, 6, 4);
+  timer_arm(L, loop, 5, when);
   lua_pushinteger(L, ncancels);
-  return 2;
+  lua_pushboolean(L, f != NULL);
+  return 3;
 }
 
 /*
@@ -245,12 +250,32 @@ static int core_wait_for_disarm (lua_State *L) {
   return 1;
 }
 
+/*
+** core.wait_for_new(body, aw, delay) -> coroutine object of body(aw,
+** delay), or nothing: asyncio.wait_for's arguments checked and its
+** coroutine object made in one call when aw is a future, a task or a
+** coroutine object and delay nil or a number (not NaN), as they mostly
+** are; the caller checks any other and raises its error.
+*/
+static int core_wait_for_new (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  int t = lua_type(L, 3);
+  lua_settop(L, 3);
+  if (t != LUA_TNIL && (t != LUA_TNUMBER || isnan(lua_tonumber(L, 3))))
+    return 0;
+  if (aio_toobj(L, rt, 2, AIO_TFUTURE) == NULL && !coro_is(L, 2)) return 0;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  coro_push(L, 1, 2, 2);
+  return 1;
+}
+
 int compose_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"gather_callback", core_gather_callback},
     {"gather_wrap", core_gather_wrap},
     {"wait_for_arm", core_wait_for_arm},
     {"wait_for_disarm", core_wait_for_disarm},
+    {"wait_for_new", core_wait_for_new},
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);

@@ -13,10 +13,11 @@ local awaitable = require("asyncio.awaitable")
 local pack, unpack, pcall, error, type = table.pack, table.unpack, pcall, error, type
 local setmetatable = setmetatable
 local getmetatable = debug.getmetatable -- raw: type tests need the real one
-local async, await = coroutines.async, coroutines.await
+local await = coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 local await_future = core.await_future
-local wait_for_arm, wait_for_disarm = core.wait_for_arm, core.wait_for_disarm
+local wait_for_arm, wait_for_disarm, wait_for_new = core.wait_for_arm, core.wait_for_disarm, core.wait_for_new
+local new_coro = core.new_coro
 local running_loop, call_soon, current_task = core.get_running_loop, core.Loop.call_soon, core.current_task
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
@@ -60,6 +61,10 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
+-- The last deadline wait_for_disarm cancelled, which wait_for_arm may
+-- reuse for the next one if it took it out of the loop's heap.
+local spare
+
 -- A wait_for's deadline passed: the handle core.wait_for_arm made calls
 -- this with the task, and core.wait_for_disarm then tells that it ran.
 -- As timeouts.lua's on_timeout.
@@ -76,6 +81,7 @@ end
 local function leave(fut, handle, ncancels, ok, ...)
    local expired = wait_for_disarm(handle)
    if ok and not expired then -- the common case
+      spare = handle
       return ...
    end
    local err = ...
@@ -101,35 +107,34 @@ local Guard = {
    end,
 }
 
-local wait_for = async(function(aw, delay)
+-- The body of wait_for's coroutine objects.
+local function wait_for(aw, delay)
    if delay == nil then
       return await(aw)
    elseif delay <= 0 then
       return wait_expired(aw)
    end
-   local mt = getmetatable(aw)
-   if mt == Task_mt or mt == Future_mt then
-      -- asyncio.timeouts' Timeout made and closed inline, with no object
-      -- of its own; none for a future done already, awaited without
-      -- suspending
-      local handle, ncancels, task = wait_for_arm(aw, delay, expire)
-      if handle == false then
-         return await_future(aw)
-      elseif handle == nil then -- the deadline passed already (a tiny delay)
-         handle = call_soon(running_loop(), expire, task)
-      end
-      return leave(aw, handle, ncancels, pcall(await_future, aw))
-   end
-   local handle, ncancels, task = wait_for_arm(nil, delay, expire)
-   if handle == nil then
+   -- asyncio.timeouts' Timeout made and closed inline, with no object of
+   -- its own; none for a future done already, awaited without suspending
+   local handle, ncancels, isfuture, task = wait_for_arm(aw, delay, expire, spare)
+   if handle == false then
+      return await_future(aw)
+   elseif handle == nil then -- the deadline passed already (a tiny delay)
       handle = call_soon(running_loop(), expire, task)
+   end
+   if isfuture then
+      return leave(aw, handle, ncancels, pcall(await_future, aw))
    end
    local _ <close> = setmetatable({ handle, ncancels }, Guard) -- a coroutine object runs right here
    return await(aw)
-end)
+end
 
 -- asyncio.wait_for(aw, timeout) -> coroutine object
 function M.wait_for(aw, delay)
+   local co = wait_for_new(wait_for, aw, delay) -- the arguments most calls have
+   if co then
+      return co
+   end
    local mt = getmetatable(aw)
    if mt ~= Task_mt and mt ~= Future_mt and not coro_mts[mt] then
       awaitable.check(aw, 1, "wait_for", 2)
@@ -138,7 +143,7 @@ function M.wait_for(aw, delay)
       awaitable.argerror(2, "wait_for", "number or nil expected, got "
          .. (delay ~= delay and "nan" or coroutines.typename(delay)), 2)
    end
-   return wait_for(aw, delay)
+   return new_coro(wait_for, aw, delay)
 end
 
 return M
