@@ -209,19 +209,20 @@ static int core_wait_for_arm (lua_State *L) {
   Runtime *rt = aio_rt(L);
   Loop *loop = rt->running;
   Future *f = (Future *)aio_toobj(L, rt, 1, AIO_TFUTURE);
-  double when;
+  double delay, when;
   int ncancels;
   if (f != NULL && f->state != FUT_PENDING) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  luaL_checktype(L, 2, LUA_TNUMBER);
-  luaL_argcheck(L, !isnan(lua_tonumber(L, 2)), 2, "number is NaN");
+  if (lua_type(L, 2) != LUA_TNUMBER) luaL_typeerror(L, 2, "number");
+  delay = lua_tonumber(L, 2);
+  luaL_argcheck(L, !isnan(delay), 2, "number is NaN");
   if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
   lua_settop(L, 4);
   if (loop == NULL || loop->current == NULL)
     return luaL_error(L, "wait_for_arm must be called inside a task");
-  when = aio_now() + lua_tonumber(L, 2);
+  when = aio_now() + delay;
   ncancels = loop->current->ncancels;
   if (when <= aio_now()) {
     lua_pushnil(L);
