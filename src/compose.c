@@ -3,15 +3,17 @@
 ** (wait_for.lua) in C. For gather, the children's done callback (Python's
 ** _done_callback) and the wrapping of fresh coroutine objects in tasks:
 ** each child cost a callback call and half a dozen calls of the Lua loop,
-** most of it in the calls themselves. For wait_for, arming its deadline
-** in one call instead of six.
+** most of it in the calls themselves. For wait_for, making its coroutine
+** object, arming its deadline, and awaiting a future under it, each in
+** one call.
 **
 ** Anchoring rule: gather's callback is a C closure holding its state
 ** userdata, the children and results tables and gather's settle function
 ** in its upvalues; the children it was added to hold it among their done
 ** callbacks until they are done. wait_for's deadline is a TimerHandle,
-** anchored as loop:call_at's are, holding the task it cancels. No C
-** structure points to a Lua value.
+** anchored as loop:call_at's are, holding the task it cancels; its wait
+** holds the future and the deadline on its stack, await_future and leave
+** in its upvalues. No C structure points to a Lua value.
 */
 #include <limits.h>
 #include <math.h>
@@ -270,6 +272,57 @@ static int core_wait_for_new (lua_State *L) {
   return 1;
 }
 
+/*
+** The end of wait_for_wait, with the results of pcall(await_future, fut)
+** above its three arguments: those results if fut's ended well before
+** its deadline, which is disarmed; else what leave(fut, cancelling,
+** expired, ok, ...) (upvalue 3) makes of them, results or an error, raised
+** here as Lua's leave would.
+*/
+static int wait_for_wait_k (lua_State *L, int status, lua_KContext ctx) {
+  int ok = status == LUA_OK || status == LUA_YIELD;
+  int expired = handle_disarm(L, 2);
+  int n = lua_gettop(L) - 3;
+  (void)ctx;
+  if (ok && !expired) return n;
+  luaL_checkstack(L, 5, "too many results");
+  lua_pushvalue(L, lua_upvalueindex(3));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 3);
+  lua_pushboolean(L, expired);
+  lua_pushboolean(L, ok);
+  lua_rotate(L, 4, 5);  /* leave and its arguments before the results */
+  lua_call(L, n + 4, LUA_MULTRET);
+  if (!lua_toboolean(L, 4)) return lua_error(L);
+  return lua_gettop(L) - 4;
+}
+
+/*
+** wait_for_wait(fut, handle, cancelling) -> ...: a wait_for of the future
+** fut under the deadline handle (core.wait_for_arm made both): awaits fut
+** with await_future (upvalue 2), protected, and leaves as
+** wait_for_wait_k says. Lua's pcall and a vararg function cost twice as
+** much on every wait.
+*/
+static int wait_for_wait (lua_State *L) {
+  lua_settop(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, 1);
+  return wait_for_wait_k(L, lua_pcallk(L, 1, LUA_MULTRET, 0, 0,
+                                       wait_for_wait_k), 0);
+}
+
+/* core.make_wait_for_wait(await_future, leave) -> wait_for_wait */
+static int core_make_wait_for_wait (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, wait_for_wait, 3);
+  return 1;
+}
+
 int compose_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"gather_callback", core_gather_callback},
@@ -277,6 +330,7 @@ int compose_open (lua_State *L) {
     {"wait_for_arm", core_wait_for_arm},
     {"wait_for_disarm", core_wait_for_disarm},
     {"wait_for_new", core_wait_for_new},
+    {"make_wait_for_wait", core_make_wait_for_wait},
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);

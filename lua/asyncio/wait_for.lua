@@ -61,8 +61,8 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
--- The last deadline wait_for_disarm cancelled, which wait_for_arm may
--- reuse for the next one if it took it out of the loop's heap.
+-- The last deadline of a wait_for on a future, which wait_for_arm reuses
+-- for the next one if wait_for_disarm took it out of the loop's heap.
 local spare
 
 -- A wait_for's deadline passed: the handle core.wait_for_arm made calls
@@ -72,29 +72,28 @@ local function expire(task)
    task:cancel()
 end
 
--- Leaving a guarded wait with the results of pcall(await_future, fut):
--- what timeouts.lua's Timeout:__close does, then the check of a result
--- that came with the deadline. A future that finished with its results
--- just before the deadline, in the same loop iteration, keeps them: the
--- guard had cancelled the task while fut's wake-up was on its way (Python
--- 3.12+ raises TimeoutError here; 3.11 returned them).
-local function leave(fut, handle, ncancels, ok, ...)
-   local expired = wait_for_disarm(handle)
-   if ok and not expired then -- the common case
-      spare = handle
-      return ...
-   end
+-- Leaving a guarded wait that did not end well, with the results of
+-- pcall(await_future, fut), the deadline disarmed (core.wait_for_wait
+-- returns them itself when the wait ended well): what timeouts.lua's
+-- Timeout:__close does, then the check of a result that came with the
+-- deadline. A future that finished with its results just before the
+-- deadline, in the same loop iteration, keeps them: the guard had
+-- cancelled the task while fut's wake-up was on its way (Python 3.12+
+-- raises TimeoutError here; 3.11 returned them). Returns true and the
+-- results to return, or false and the error to raise.
+local function leave(fut, ncancels, expired, ok, ...)
    local err = ...
    if expired and current_task():uncancel() <= ncancels and not ok and CancelledError:is(err) then
       err = TimeoutError(nil, { cause = err })
    end
    if ok then
-      return ...
+      return true, ...
    elseif TimeoutError:is(err) and fut:done() and not fut:cancelled() and fut:exception() == nil then
-      return fut:result()
+      return true, fut:result()
    end
-   error(err, 0)
+   return false, err
 end
+local wait_for_wait = core.make_wait_for_wait(await_future, leave)
 
 -- The guard of a coroutine object run under a deadline, { handle,
 -- cancelling }, closed as timeouts.lua's Timeout:__close.
@@ -123,7 +122,8 @@ local function wait_for(aw, delay)
       handle = call_soon(running_loop(), expire, task)
    end
    if isfuture then
-      return leave(aw, handle, ncancels, pcall(await_future, aw))
+      spare = handle -- reused once wait_for_wait has disarmed it
+      return wait_for_wait(aw, handle, ncancels)
    end
    local _ <close> = setmetatable({ handle, ncancels }, Guard) -- a coroutine object runs right here
    return await(aw)
