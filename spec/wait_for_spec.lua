@@ -184,6 +184,18 @@ describe("wait_for", function()
       assert.equal(0, w:cancelling())
    end))
 
+   it("times out at once with a deadline that has passed as it is armed", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local fut = loop:create_future()
+      assert.is_true(is_timeout(error_of(await, asyncio.wait_for(fut, 1e-300))))
+      assert.is_true(fut:cancelled())
+      local fut2 = loop:create_future()
+      loop:call_soon(function() fut2:set_result("x", "y") end)
+      assert.same({ "x", "y", n = 2 }, table.pack(await(asyncio.wait_for(fut2, 1e-300))))
+      assert.is_true(is_timeout(error_of(await, asyncio.wait_for(asyncio.sleep(1), 1e-300))))
+      assert.equal(0, asyncio.current_task():cancelling())
+   end))
+
    it("waits for the cancellation of the task (CPython test_wait_for_waits_for_task_cancellation)",
       helper.async(function()
          local task_done = false

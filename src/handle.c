@@ -184,14 +184,15 @@ int handle_disarm (lua_State *L, int idx) {
 
 /*
 ** Pushes a TimerHandle of the loop at loopidx calling the function at
-** fnidx with the value after it, not scheduled yet: the one at spareidx if
-** handle_disarm left it spare (the user values it had are the three it
-** needs), else a new one. A wait_for's deadline that did not expire
-** becomes the next one's, one allocation less each. [-0, +1, m]
+** fnidx with the value after it, not scheduled yet: the one at spareidx
+** (0: none) if handle_disarm left it spare (the user values it had are
+** the three it needs), else a new one. A wait_for's deadline that did not
+** expire becomes the next one's, one allocation less each. [-0, +1, m]
 */
 void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,
                    int spareidx) {
-  Handle *h = (Handle *)aio_toobj(L, aio_rt(L), spareidx, AIO_TTIMER);
+  Handle *h = spareidx == 0 ? NULL
+            : (Handle *)aio_toobj(L, aio_rt(L), spareidx, AIO_TTIMER);
   if (h == NULL || !h->spare) {
     handle_new(L, loop, loopidx, fnidx, 1, 1);
     return;

@@ -61,10 +61,6 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
--- The last deadline of a wait_for on a future, which wait_for_arm reuses
--- for the next one if wait_for_disarm took it out of the loop's heap.
-local spare
-
 -- A wait_for's deadline passed: the handle core.wait_for_arm made calls
 -- this with the task, and core.wait_for_disarm then tells that it ran.
 -- As timeouts.lua's on_timeout.
@@ -73,7 +69,7 @@ local function expire(task)
 end
 
 -- Leaving a guarded wait that did not end well, with the results of
--- pcall(await_future, fut), the deadline disarmed (core.wait_for_wait
+-- pcall(await_future, fut), the deadline disarmed (wait_for_future
 -- returns them itself when the wait ended well): what timeouts.lua's
 -- Timeout:__close does, then the check of a result that came with the
 -- deadline. A future that finished with its results just before the
@@ -93,7 +89,7 @@ local function leave(fut, ncancels, expired, ok, ...)
    end
    return false, err
 end
-local wait_for_wait = core.make_wait_for_wait(await_future, leave)
+local wait_for_future = core.make_wait_for_future(await_future, leave, expire, call_soon)
 
 -- The guard of a coroutine object run under a deadline, { handle,
 -- cancelling }, closed as timeouts.lua's Timeout:__close.
@@ -106,24 +102,33 @@ local Guard = {
    end,
 }
 
--- The body of wait_for's coroutine objects.
-local function wait_for(aw, delay)
+-- The body of wait_for's coroutine objects: for a future or a task, as
+-- core.wait_for_new picks it.
+local function wait_for_fut(fut, delay)
    if delay == nil then
+      return await(fut)
+   elseif delay <= 0 then
+      return wait_expired(fut)
+   end
+   return wait_for_future(fut, delay)
+end
+
+-- The body of wait_for's coroutine objects: for a coroutine object or
+-- another awaitable.
+local function wait_for(aw, delay)
+   local mt = getmetatable(aw)
+   if mt == Task_mt or mt == Future_mt then
+      return wait_for_fut(aw, delay)
+   elseif delay == nil then
       return await(aw)
    elseif delay <= 0 then
       return wait_expired(aw)
    end
    -- asyncio.timeouts' Timeout made and closed inline, with no object of
-   -- its own; none for a future done already, awaited without suspending
-   local handle, ncancels, isfuture, task = wait_for_arm(aw, delay, expire, spare)
-   if handle == false then
-      return await_future(aw)
-   elseif handle == nil then -- the deadline passed already (a tiny delay)
+   -- its own
+   local handle, ncancels, task = wait_for_arm(nil, delay, expire)
+   if handle == nil then -- the deadline passed already (a tiny delay)
       handle = call_soon(running_loop(), expire, task)
-   end
-   if isfuture then
-      spare = handle -- reused once wait_for_wait has disarmed it
-      return wait_for_wait(aw, handle, ncancels)
    end
    local _ <close> = setmetatable({ handle, ncancels }, Guard) -- a coroutine object runs right here
    return await(aw)
@@ -131,7 +136,7 @@ end
 
 -- asyncio.wait_for(aw, timeout) -> coroutine object
 function M.wait_for(aw, delay)
-   local co = wait_for_new(wait_for, aw, delay) -- the arguments most calls have
+   local co = wait_for_new(wait_for, wait_for_fut, aw, delay) -- the arguments most calls have
    if co then
       return co
    end
