@@ -11,9 +11,10 @@
 ** userdata, the children and results tables and gather's settle function
 ** in its upvalues; the children it was added to hold it among their done
 ** callbacks until they are done. wait_for's deadline is a TimerHandle,
-** anchored as loop:call_at's are, holding the task it cancels; its wait
-** holds the future and the deadline on its stack, await_future and leave
-** in its upvalues. No C structure points to a Lua value.
+** anchored as loop:call_at's are, holding the task it cancels; the wait
+** of a future holds it and the deadline on its stack, and its closure
+** the functions it calls and the last deadline, for reuse, in its
+** upvalues. No C structure points to a Lua value.
 */
 #include <limits.h>
 #include <math.h>

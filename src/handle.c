@@ -6,8 +6,8 @@
 ** Anchoring rule: a handle holds its loop, function and arguments in its
 ** user values; the loop holds the handle (ready ring or timer table) until
 ** it runs or is cancelled, and cancel drops the function and arguments.
-** wait_for.lua keeps the last deadline it cancelled, which handle_reuse
-** may give new ones.
+** wait_for's C closure (compose.c) keeps the last deadline it made, which
+** handle_reuse may reschedule once handle_disarm has cancelled it.
 */
 #include "internal.h"
 
