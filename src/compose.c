@@ -201,9 +201,9 @@ static int core_gather_wrap (lua_State *L) {
 ** of loop:call_at(when, expire, task), expire at fnidx, and returns the
 ** task's cancelling(); if when has passed already, pushes nil and the
 ** task instead (the caller calls call_soon, as Timeout:reschedule does).
-** The handle is the one at spareidx if handle_reuse may reuse it. Whether
-** the deadline expired is then the handle's to tell (handle_disarm): no
-** object of our own. [-0, +(1|2), e]
+** The handle is the one at spareidx (0: none), the last one made, if
+** handle_reuse may reuse it. Whether the deadline expired is then the
+** handle's to tell (handle_disarm): no object of our own. [-0, +(1|2), e]
 */
 static int arm (lua_State *L, int fnidx, int spareidx) {
   Runtime *rt = aio_rt(L);
@@ -226,7 +226,11 @@ static int arm (lua_State *L, int fnidx, int spareidx) {
   loopidx = lua_gettop(L);
   lua_pushvalue(L, fnidx);
   task_pushcurrent(L, loop);
-  handle_reuse(L, loop, loopidx, loopidx + 1, spareidx);
+  /* nil or a TimerHandle: wait_for_future's upvalue, which only it sets,
+     to a handle made here */
+  handle_reuse(L, loop, loopidx, loopidx + 1,
+               spareidx ? (Handle *)lua_touserdata(L, spareidx) : NULL,
+               spareidx);
   timer_arm(L, loop, loopidx, when);
   lua_replace(L, loopidx);
   lua_settop(L, loopidx);
@@ -294,7 +298,8 @@ static int core_wait_for_new (lua_State *L) {
 */
 static int wait_for_future_k (lua_State *L, int status, lua_KContext ctx) {
   int ok = status == LUA_OK || status == LUA_YIELD;
-  int expired = handle_disarm(L, 2);
+  /* the handle wait_for_future put there */
+  int expired = handle_disarm_at(L, (Handle *)lua_touserdata(L, 2), 2);
   int n = lua_gettop(L) - 3;
   (void)ctx;
   if (ok && !expired) return n;

@@ -175,7 +175,11 @@ static int handle_cancel (lua_State *L) {
 ** schedule it for the next wait_for. [-0, +0, v]
 */
 int handle_disarm (lua_State *L, int idx) {
-  Handle *h = handle_check(L, idx);
+  return handle_disarm_at(L, handle_check(L, idx), idx);
+}
+
+/* handle_disarm of the handle h at idx. [-0, +0, m] */
+int handle_disarm_at (lua_State *L, Handle *h, int idx) {
   if (h->fired) return 1;
   if (!h->cancelled && cancel(L, h, lua_absindex(L, idx)))
     h->spare = h->istimer && h->nargs == 1;
@@ -184,15 +188,14 @@ int handle_disarm (lua_State *L, int idx) {
 
 /*
 ** Pushes a TimerHandle of the loop at loopidx calling the function at
-** fnidx with the value after it, not scheduled yet: the one at spareidx
-** (0: none) if handle_disarm left it spare (the user values it had are
-** the three it needs), else a new one. A wait_for's deadline that did not
-** expire becomes the next one's, one allocation less each. [-0, +1, m]
+** fnidx with the value after it, not scheduled yet: h, a TimerHandle at
+** spareidx (or NULL), if handle_disarm left it spare (the user values it
+** had are the three it needs), else a new one. A wait_for's deadline that
+** did not expire becomes the next one's, one allocation less each.
+** [-0, +1, m]
 */
 void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,
-                   int spareidx) {
-  Handle *h = spareidx == 0 ? NULL
-            : (Handle *)aio_toobj(L, aio_rt(L), spareidx, AIO_TTIMER);
+                   Handle *h, int spareidx) {
   if (h == NULL || !h->spare) {
     handle_new(L, loop, loopidx, fnidx, 1, 1);
     return;

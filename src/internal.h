@@ -323,8 +323,9 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
                 int istimer);
 void handle_run (lua_State *L, Loop *loop, int idx);
 int handle_disarm (lua_State *L, int idx);
+int handle_disarm_at (lua_State *L, Handle *h, int idx);
 void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,
-                   int spareidx);
+                   Handle *h, int spareidx);
 void aio_push_callback_msgh (lua_State *L);
 int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
                        int cbidx);
