@@ -291,7 +291,8 @@ static int core_wait_for_new (lua_State *L) {
 
 /*
 ** The end of wait_for_future, with the results of pcall(await_future,
-** fut) above fut, the deadline and the task's cancelling() then: those
+** fut) above fut, delay, expire, the deadline and the task's cancelling()
+** then: those
 ** results if fut's ended well before its deadline, which is disarmed;
 ** else what leave(fut, cancelling, expired, ok, ...) (upvalue 3) makes of
 ** them, results or an error, raised here as Lua's leave would.
@@ -299,20 +300,20 @@ static int core_wait_for_new (lua_State *L) {
 static int wait_for_future_k (lua_State *L, int status, lua_KContext ctx) {
   int ok = status == LUA_OK || status == LUA_YIELD;
   /* the handle wait_for_future put there */
-  int expired = handle_disarm_at(L, (Handle *)lua_touserdata(L, 2), 2);
-  int n = lua_gettop(L) - 3;
+  int expired = handle_disarm_at(L, (Handle *)lua_touserdata(L, 4), 4);
+  int n = lua_gettop(L) - 5;
   (void)ctx;
   if (ok && !expired) return n;
   luaL_checkstack(L, 5, "too many results");
   lua_pushvalue(L, lua_upvalueindex(3));
   lua_pushvalue(L, 1);
-  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 5);
   lua_pushboolean(L, expired);
   lua_pushboolean(L, ok);
-  lua_rotate(L, 4, 5);  /* leave and its arguments before the results */
+  lua_rotate(L, 6, 5);  /* leave and its arguments before the results */
   lua_call(L, n + 4, LUA_MULTRET);
-  if (!lua_toboolean(L, 4)) return lua_error(L);
-  return lua_gettop(L) - 4;
+  if (!lua_toboolean(L, 6)) return lua_error(L);
+  return lua_gettop(L) - 6;
 }
 
 /*
@@ -332,7 +333,7 @@ static int wait_for_future (lua_State *L) {
   if (f == NULL) return luaL_typeerror(L, 1, "Future");
   lua_settop(L, 2);
   if (f->state != FUT_PENDING) return future_pushresults(L, f, 1);
-  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_pushvalue(L, lua_upvalueindex(4));  /* 3: expire */
   ncancels = arm(L, 3, lua_upvalueindex(6));  /* 4: the deadline */
   if (lua_isnil(L, 4)) {  /* 5: the task */
     lua_pushvalue(L, lua_upvalueindex(5));
@@ -341,14 +342,12 @@ static int wait_for_future (lua_State *L) {
     lua_pushvalue(L, 5);
     lua_call(L, 3, 1);
     lua_replace(L, 4);
+    lua_settop(L, 4);
   } else {
     lua_pushvalue(L, 4);
     lua_replace(L, lua_upvalueindex(6));
   }
-  lua_copy(L, 4, 2);
-  lua_pushinteger(L, ncancels);
-  lua_replace(L, 3);
-  lua_settop(L, 3);
+  lua_pushinteger(L, ncancels);  /* 5 */
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_pushvalue(L, 1);
   return wait_for_future_k(L, lua_pcallk(L, 1, LUA_MULTRET, 0, 0,
