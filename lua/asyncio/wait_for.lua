@@ -61,9 +61,9 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
--- A wait_for's deadline passed: the handle core.wait_for_arm made calls
--- this with the task, and core.wait_for_disarm then tells that it ran.
--- As timeouts.lua's on_timeout.
+-- A wait_for's deadline passed: its handle (made by wait_for_future or
+-- core.wait_for_arm) calls this with the task, and disarming it then
+-- tells that it ran. As timeouts.lua's on_timeout.
 local function expire(task)
    task:cancel()
 end
