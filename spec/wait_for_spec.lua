@@ -165,6 +165,37 @@ describe("wait_for", function()
       assert.equal(0, w:cancelling())
    end))
 
+   it("arms a new deadline after one that came due behind the result", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local fut, fut2 = loop:create_future(), loop:create_future()
+      local w = asyncio.create_task(async(function()
+         local r = await(asyncio.wait_for(fut, 0.01))
+         -- the first deadline, queued behind this wake-up and cancelled,
+         -- runs after the second one is armed: it must not stand for it
+         loop:call_soon(function() fut2:set_result("ok2") end)
+         return r, await(asyncio.wait_for(fut2, 1))
+      end)())
+      await(asyncio.sleep(0)) -- w is waiting, its deadline armed
+      fut:set_result("ok")
+      local t = loop:time() + 0.02
+      while loop:time() < t do
+      end
+      assert.same({ "ok", "ok2", n = 2 }, table.pack(await(w)))
+      assert.equal(0, w:cancelling())
+   end))
+
+   it("times out at once with a deadline that has passed as it is armed", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local fut = loop:create_future()
+      assert.is_true(is_timeout(error_of(await, asyncio.wait_for(fut, 1e-300))))
+      assert.is_true(fut:cancelled())
+      local fut2 = loop:create_future()
+      loop:call_soon(function() fut2:set_result("x", "y") end)
+      assert.same({ "x", "y", n = 2 }, table.pack(await(asyncio.wait_for(fut2, 1e-300))))
+      assert.is_true(is_timeout(error_of(await, asyncio.wait_for(asyncio.sleep(1), 1e-300))))
+      assert.equal(0, asyncio.current_task():cancelling())
+   end))
+
    it("waits for the cancellation of the task (CPython test_wait_for_waits_for_task_cancellation)",
       helper.async(function()
          local task_done = false

@@ -3,14 +3,18 @@
 ** (wait_for.lua) in C. For gather, the children's done callback (Python's
 ** _done_callback) and the wrapping of fresh coroutine objects in tasks:
 ** each child cost a callback call and half a dozen calls of the Lua loop,
-** most of it in the calls themselves. For wait_for, arming its deadline
-** in one call instead of six.
+** most of it in the calls themselves. For wait_for, making its coroutine
+** object, arming its deadline, and awaiting a future under it, each in
+** one call.
 **
 ** Anchoring rule: gather's callback is a C closure holding its state
 ** userdata, the children and results tables and gather's settle function
 ** in its upvalues; the children it was added to hold it among their done
 ** callbacks until they are done. wait_for's deadline is a TimerHandle,
-** anchored as loop:call_at's are. No C structure points to a Lua value.
+** anchored as loop:call_at's are, holding the task it cancels; the wait
+** of a future holds it and the deadline on its stack, and its closure
+** the functions it calls and the last deadline, for reuse, in its
+** upvalues. No C structure points to a Lua value.
 */
 #include <limits.h>
 #include <math.h>
@@ -192,49 +196,177 @@ static int core_gather_wrap (lua_State *L) {
 }
 
 /*
-** core.wait_for_arm(fut, delay, expire) -> handle|nil, cancelling, guard,
-** or false if fut is done: the deadline of a wait_for by the running
-** task, delay (> 0) seconds from now, as asyncio.timeout(delay) arms it.
-** guard is { task, false } (with room for two more values), cancelling
-** the task's cancelling(), and handle that of loop:call_at(when, expire,
-** guard), or nil if when has passed already (the caller then calls
-** call_soon, as Timeout:reschedule does). fut may be nil (a coroutine
-** object is awaited); a done future is awaited without suspending, so no
-** deadline could fire while it is: none is armed.
+** Arms the deadline of a wait_for by the running task, delay (at 2)
+** seconds from now, as asyncio.timeout(delay) arms it: pushes the handle
+** of loop:call_at(when, expire, task), expire at fnidx, and returns the
+** task's cancelling(); if when has passed already, pushes nil and the
+** task instead (the caller calls call_soon, as Timeout:reschedule does).
+** The handle is the one at spareidx (0: none), the last one made, if
+** handle_reuse may reuse it. Whether the deadline expired is then the
+** handle's to tell (handle_disarm): no object of our own. [-0, +(1|2), e]
 */
-static int core_wait_for_arm (lua_State *L) {
+static int arm (lua_State *L, int fnidx, int spareidx) {
   Runtime *rt = aio_rt(L);
   Loop *loop = rt->running;
-  double when;
-  int ncancels;
-  if (!lua_isnil(L, 1) && future_check(L, 1)->state != FUT_PENDING) {
-    lua_pushboolean(L, 0);
-    return 1;
+  double delay, when;
+  int loopidx;
+  if (lua_type(L, 2) != LUA_TNUMBER) luaL_typeerror(L, 2, "number");
+  delay = lua_tonumber(L, 2);
+  luaL_argcheck(L, !isnan(delay), 2, "number is NaN");
+  if (loop == NULL || loop->current == NULL)
+    return luaL_error(L, "wait_for must be called inside a task");
+  when = aio_now() + delay;
+  if (when <= aio_now()) {
+    lua_pushnil(L);
+    task_pushcurrent(L, loop);
+    return loop->current->ncancels;
   }
-  luaL_checktype(L, 2, LUA_TNUMBER);
-  luaL_argcheck(L, !isnan(lua_tonumber(L, 2)), 2, "number is NaN");
+  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  loopidx = lua_gettop(L);
+  lua_pushvalue(L, fnidx);
+  task_pushcurrent(L, loop);
+  /* nil or a TimerHandle: wait_for_future's upvalue, which only it sets,
+     to a handle made here */
+  handle_reuse(L, loop, loopidx, loopidx + 1,
+               spareidx ? (Handle *)lua_touserdata(L, spareidx) : NULL,
+               spareidx);
+  timer_arm(L, loop, loopidx, when);
+  lua_replace(L, loopidx);
+  lua_settop(L, loopidx);
+  return loop->current->ncancels;
+}
+
+/*
+** core.wait_for_arm(nil, delay, expire) -> handle, cancelling, or nil,
+** cancelling, task: the deadline of a wait_for of a coroutine object
+** (arm), which the caller then closes as Timeout:__close does.
+*/
+static int core_wait_for_arm (lua_State *L) {
+  int ncancels;
   if (!aio_iscallable(L, 3)) luaL_typeerror(L, 3, "function");
   lua_settop(L, 3);
-  if (loop == NULL || loop->current == NULL)
-    return luaL_error(L, "wait_for_arm must be called inside a task");
-  when = aio_now() + lua_tonumber(L, 2);
-  lua_createtable(L, 4, 0);  /* 4: the guard */
-  task_pushcurrent(L, loop);
-  lua_rawseti(L, 4, 1);
-  lua_pushboolean(L, 0);
-  lua_rawseti(L, 4, 2);
-  ncancels = loop->current->ncancels;
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);  /* 5: the loop */
-  if (when <= aio_now()) lua_pushnil(L);
-  else {
-    if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
-    lua_pushvalue(L, 3);
-    lua_pushvalue(L, 4);
-    timer_schedule(L, loop, 5, 6, 1, when);
+  ncancels = arm(L, 3, 0);
+  if (lua_isnil(L, 4)) {
+    lua_pushinteger(L, ncancels);
+    lua_rotate(L, 5, 1);  /* the task last */
+    return 3;
   }
   lua_pushinteger(L, ncancels);
-  lua_pushvalue(L, 4);
-  return 3;
+  return 2;
+}
+
+/*
+** core.wait_for_disarm(handle) -> expired: whether the callback of the
+** handle wait_for_arm's caller got has run; if not, cancels it.
+*/
+static int core_wait_for_disarm (lua_State *L) {
+  lua_pushboolean(L, handle_disarm(L, 1));
+  return 1;
+}
+
+/*
+** core.wait_for_new(body, fbody, aw, delay) -> coroutine object of
+** body(aw, delay), fbody(aw, delay) if aw is a future or a task, or
+** nothing: asyncio.wait_for's arguments checked and its coroutine object
+** made in one call when aw is a future, a task or a coroutine object and
+** delay nil or a number (not NaN), as they mostly are; the caller checks
+** any other and raises its error.
+*/
+static int core_wait_for_new (lua_State *L) {
+  Runtime *rt = aio_rt(L);
+  int t = lua_type(L, 4);
+  lua_settop(L, 4);
+  if (t != LUA_TNIL && (t != LUA_TNUMBER || isnan(lua_tonumber(L, 4))))
+    return 0;
+  if (aio_toobj(L, rt, 3, AIO_TFUTURE) != NULL) {
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    coro_push(L, 2, 3, 2);
+  } else if (coro_is(L, 3)) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    coro_push(L, 1, 3, 2);
+  } else return 0;
+  return 1;
+}
+
+/*
+** The end of wait_for_future, with the results of pcall(await_future,
+** fut) above fut, delay, expire, the deadline and the task's cancelling()
+** then: those
+** results if fut's ended well before its deadline, which is disarmed;
+** else what leave(fut, cancelling, expired, ok, ...) (upvalue 3) makes of
+** them, results or an error, raised here as Lua's leave would.
+*/
+static int wait_for_future_k (lua_State *L, int status, lua_KContext ctx) {
+  int ok = status == LUA_OK || status == LUA_YIELD;
+  /* the handle wait_for_future put there */
+  int expired = handle_disarm_at(L, (Handle *)lua_touserdata(L, 4), 4);
+  int n = lua_gettop(L) - 5;
+  (void)ctx;
+  if (ok && !expired) return n;
+  luaL_checkstack(L, 5, "too many results");
+  lua_pushvalue(L, lua_upvalueindex(3));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 5);
+  lua_pushboolean(L, expired);
+  lua_pushboolean(L, ok);
+  lua_rotate(L, 6, 5);  /* leave and its arguments before the results */
+  lua_call(L, n + 4, LUA_MULTRET);
+  if (!lua_toboolean(L, 6)) return lua_error(L);
+  return lua_gettop(L) - 6;
+}
+
+/*
+** wait_for_future(fut, delay) -> ...: a wait_for of the future fut, delay
+** (> 0) seconds: asyncio.timeouts' Timeout made and closed inline, with
+** no object of its own. A done future is awaited without suspending, so
+** no deadline could fire while it is: none is armed. Else the deadline
+** (arm: expire is upvalue 4, the last deadline, kept for reuse, upvalue
+** 6) is armed, fut awaited with await_future (upvalue 2), protected, and
+** left as wait_for_future_k says: Lua's pcall and a vararg function cost
+** twice as much on every wait. A deadline passed already (a tiny delay)
+** is queued with call_soon (upvalue 5).
+*/
+static int wait_for_future (lua_State *L) {
+  Future *f = (Future *)aio_toobj(L, aio_rt(L), 1, AIO_TFUTURE);
+  int ncancels;
+  if (f == NULL) return luaL_typeerror(L, 1, "Future");
+  lua_settop(L, 2);
+  if (f->state != FUT_PENDING) return future_pushresults(L, f, 1);
+  lua_pushvalue(L, lua_upvalueindex(4));  /* 3: expire */
+  ncancels = arm(L, 3, lua_upvalueindex(6));  /* 4: the deadline */
+  if (lua_isnil(L, 4)) {  /* 5: the task */
+    lua_pushvalue(L, lua_upvalueindex(5));
+    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 5);
+    lua_call(L, 3, 1);
+    lua_replace(L, 4);
+    lua_settop(L, 4);
+  } else {
+    lua_pushvalue(L, 4);
+    lua_replace(L, lua_upvalueindex(6));
+  }
+  lua_pushinteger(L, ncancels);  /* 5 */
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, 1);
+  return wait_for_future_k(L, lua_pcallk(L, 1, LUA_MULTRET, 0, 0,
+                                         wait_for_future_k), 0);
+}
+
+/*
+** core.make_wait_for_future(await_future, leave, expire, call_soon) ->
+** wait_for_future
+*/
+static int core_make_wait_for_future (lua_State *L) {
+  int i;
+  for (i = 1; i <= 4; i++) luaL_checktype(L, i, LUA_TFUNCTION);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_settop(L, 5);
+  lua_pushnil(L);  /* no deadline to reuse yet */
+  lua_pushcclosure(L, wait_for_future, 6);
+  return 1;
 }
 
 int compose_open (lua_State *L) {
@@ -242,6 +374,9 @@ int compose_open (lua_State *L) {
     {"gather_callback", core_gather_callback},
     {"gather_wrap", core_gather_wrap},
     {"wait_for_arm", core_wait_for_arm},
+    {"wait_for_disarm", core_wait_for_disarm},
+    {"wait_for_new", core_wait_for_new},
+    {"make_wait_for_future", core_make_wait_for_future},
     {NULL, NULL}
   };
   aio_setfuncs(L, funcs);

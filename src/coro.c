@@ -162,9 +162,10 @@ static int core_coro_take_few (lua_State *L) {
     return 1;
   }
   c->awaited = 1;
-  coro_pushcall(L, c, 1);
+  lua_getiuservalue(L, 1, 1);
   lua_pushinteger(L, c->n);
-  lua_rotate(L, 3, 1);  /* the count after the function */
+  if (c->n > 0) lua_getiuservalue(L, 1, 2);
+  if (c->n > 1) lua_getiuservalue(L, 1, 3);
   return c->n + 2;
 }
 

@@ -6,6 +6,8 @@
 ** Anchoring rule: a handle holds its loop, function and arguments in its
 ** user values; the loop holds the handle (ready ring or timer table) until
 ** it runs or is cancelled, and cancel drops the function and arguments.
+** wait_for's C closure (compose.c) keeps the last deadline it made, which
+** handle_reuse may reschedule once handle_disarm has cancelled it.
 */
 #include "internal.h"
 
@@ -13,10 +15,14 @@
    lookups of luaL_testudata (wait_for cancels a deadline each time). */
 static Handle *handle_check (lua_State *L, int idx) {
   Runtime *rt = aio_rt(L);
-  Handle *h = (Handle *)aio_toobj(L, rt, idx, AIO_THANDLE);
-  if (h == NULL) h = (Handle *)aio_toobj(L, rt, idx, AIO_TTIMER);
-  if (h == NULL) luaL_typeerror(L, idx, AIO_HANDLE);
-  return h;
+  const void *mt = NULL;
+  if (lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
+    mt = lua_topointer(L, -1);
+    lua_pop(L, 1);
+  }
+  if (mt == NULL || (mt != rt->mt[AIO_TTIMER] && mt != rt->mt[AIO_THANDLE]))
+    luaL_typeerror(L, idx, AIO_HANDLE);
+  return (Handle *)lua_touserdata(L, idx);
 }
 
 /*
@@ -36,9 +42,11 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   h->type = AIO_THANDLE;
   h->cancelled = 0;
   h->istimer = (unsigned char)istimer;
+  h->fired = 0;
   h->nargs = nargs;
   h->when = 0;
   h->slot = 0;
+  h->spare = 0;
   aio_setmetatable(L, istimer ? AIO_TTIMER : AIO_THANDLE);
   lua_pushvalue(L, loopidx);
   lua_setiuservalue(L, -2, HANDLE_UV_LOOP);
@@ -123,28 +131,87 @@ void handle_run (lua_State *L, Loop *loop, int idx) {
   aio_push_callback_msgh(L);
   for (i = 0; i <= h->nargs; i++)
     lua_getiuservalue(L, idx, HANDLE_UV_FN + i);
-  aio_call_callback(L, loop, 0, h->nargs, idx);
+  /* the handle stays at idx, anchoring h */
+  if (aio_call_callback(L, loop, 0, h->nargs, idx)) h->fired = 1;
 }
 
-/* handle:cancel(): the callback will not run; drops its references. */
-static int handle_cancel (lua_State *L) {
-  Handle *h = handle_check(L, 1);
-  int i;
-  if (h->cancelled) return 0;
+/*
+** Cancels the handle h at idx (absolute), not cancelled yet. Returns
+** whether it took it out of the heap of an open loop. [-0, +0, m]
+*/
+static int cancel (lua_State *L, Handle *h, int idx) {
+  int i, removed = 0;
   h->cancelled = 1;
   if (h->slot != 0) {
     Loop *loop;
-    lua_getiuservalue(L, 1, HANDLE_UV_LOOP);
+    lua_getiuservalue(L, idx, HANDLE_UV_LOOP);
     loop = (Loop *)lua_touserdata(L, -1);
-    if (!loop->closed) timer_remove(L, loop, lua_gettop(L), h->slot);
+    if (!loop->closed) {
+      timer_remove(L, loop, lua_gettop(L), h->slot);
+      removed = 1;
+    }
     h->slot = 0;
     lua_pop(L, 1);
   }
   for (i = 0; i <= h->nargs; i++) {
     lua_pushnil(L);
-    lua_setiuservalue(L, 1, HANDLE_UV_FN + i);
+    lua_setiuservalue(L, idx, HANDLE_UV_FN + i);
   }
+  return removed;
+}
+
+/* handle:cancel(): the callback will not run; drops its references. */
+static int handle_cancel (lua_State *L) {
+  Handle *h = handle_check(L, 1);
+  if (!h->cancelled) cancel(L, h, 1);
   return 0;
+}
+
+/*
+** The deadline of a wait_for, the handle at idx, when the wait ends:
+** returns whether its callback ran (the deadline expired), else cancels
+** it, as handle:cancel(). One it took out of the heap is on no queue any
+** more (a TimerHandle is in the heap or the ready ring): handle_reuse may
+** schedule it for the next wait_for. [-0, +0, v]
+*/
+int handle_disarm (lua_State *L, int idx) {
+  return handle_disarm_at(L, handle_check(L, idx), idx);
+}
+
+/* handle_disarm of the handle h at idx. [-0, +0, m] */
+int handle_disarm_at (lua_State *L, Handle *h, int idx) {
+  if (h->fired) return 1;
+  if (!h->cancelled && cancel(L, h, lua_absindex(L, idx)))
+    h->spare = h->istimer && h->nargs == 1;
+  return 0;
+}
+
+/*
+** Pushes a TimerHandle of the loop at loopidx calling the function at
+** fnidx with the value after it, not scheduled yet: h, a TimerHandle at
+** spareidx (or NULL), if handle_disarm left it spare (the user values it
+** had are the three it needs), else a new one. A wait_for's deadline that
+** did not expire becomes the next one's, one allocation less each.
+** [-0, +1, m]
+*/
+void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,
+                   Handle *h, int spareidx) {
+  if (h == NULL || !h->spare) {
+    handle_new(L, loop, loopidx, fnidx, 1, 1);
+    return;
+  }
+  loopidx = lua_absindex(L, loopidx);
+  fnidx = lua_absindex(L, fnidx);
+  h->spare = 0;
+  h->cancelled = 0;
+  h->when = 0;
+  lua_pushvalue(L, spareidx);
+  lua_pushvalue(L, loopidx);
+  lua_setiuservalue(L, -2, HANDLE_UV_LOOP);
+  lua_pushvalue(L, fnidx);
+  lua_setiuservalue(L, -2, HANDLE_UV_FN);
+  lua_pushvalue(L, fnidx + 1);
+  lua_setiuservalue(L, -2, HANDLE_UV_ARGS);
 }
 
 static int handle_cancelled (lua_State *L) {

@@ -300,6 +300,7 @@ extern char aio_mark_throw;  /* resume value: raise the next value */
 
 /* ---------- timers (timer.c) ---------- */
 int timer_add (lua_State *L, Loop *loop, int loopidx, double when, int objidx);
+void timer_arm (lua_State *L, Loop *loop, int loopidx, double when);
 void timer_schedule (lua_State *L, Loop *loop, int loopidx, int fnidx,
                      int nargs, double when);
 void timer_remove (lua_State *L, Loop *loop, int loopidx, int slot);
@@ -315,15 +316,24 @@ typedef struct Handle {
                               Task by it */
   unsigned char cancelled; /* rw */
   unsigned char istimer;   /* ro */
+  unsigned char fired;     /* rw: its callback ran and returned (wait_for
+                              tells an expired deadline by it) */
   int nargs;               /* ro: arguments in user values 3.. */
   double when;             /* ro: deadline of a TimerHandle */
   int slot;                /* rw: heap slot while scheduled, else 0 */
+  unsigned char spare;     /* rw: a TimerHandle of one argument that
+                              handle_disarm took out of the heap: on no
+                              queue, handle_reuse may schedule it again */
 } Handle;
 enum { HANDLE_UV_LOOP = 1, HANDLE_UV_FN = 2, HANDLE_UV_ARGS = 3 };
 
 int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
                 int istimer);
 void handle_run (lua_State *L, Loop *loop, int idx);
+int handle_disarm (lua_State *L, int idx);
+int handle_disarm_at (lua_State *L, Handle *h, int idx);
+void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,
+                   Handle *h, int spareidx);
 void aio_push_callback_msgh (lua_State *L);
 int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
                        int cbidx);

@@ -196,9 +196,17 @@ static double checktime (lua_State *L, int arg) {
 */
 void timer_schedule (lua_State *L, Loop *loop, int loopidx, int fnidx,
                      int nargs, double when) {
-  Handle *h;
   handle_new(L, loop, loopidx, fnidx, nargs, 1);
-  /* a finalizer run by that allocation may have closed the loop */
+  timer_arm(L, loop, loopidx, when);
+}
+
+/*
+** Puts the TimerHandle at the top, just made (or handle_reuse'd), of the
+** loop at loopidx (absolute) in the heap, due at when. [-0, +0, e]
+*/
+void timer_arm (lua_State *L, Loop *loop, int loopidx, double when) {
+  Handle *h;
+  /* a finalizer run by its allocation may have closed the loop */
   if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
   h = (Handle *)lua_touserdata(L, -1);
   h->when = when;

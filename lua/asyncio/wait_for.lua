@@ -13,12 +13,12 @@ local awaitable = require("asyncio.awaitable")
 local pack, unpack, pcall, error, type = table.pack, table.unpack, pcall, error, type
 local setmetatable = setmetatable
 local getmetatable = debug.getmetatable -- raw: type tests need the real one
-local async, await = coroutines.async, coroutines.await
+local await = coroutines.await
 local CancelledError, TimeoutError = errors.CancelledError, errors.TimeoutError
 local await_future = core.await_future
-local wait_for_arm, running_loop, call_soon = core.wait_for_arm, core.get_running_loop, core.Loop.call_soon
--- Handle:cancel, taken from the first handle made
-local cancel_handle
+local wait_for_arm, wait_for_disarm, wait_for_new = core.wait_for_arm, core.wait_for_disarm, core.wait_for_new
+local new_coro = core.new_coro
+local running_loop, call_soon, current_task = core.get_running_loop, core.Loop.call_soon, core.current_task
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
 local coro_mts = coroutines.coro_metatables
 
@@ -61,84 +61,85 @@ local function wait_expired(aw)
    error(r[2], 0)
 end
 
--- A wait_for's guard is { task, expired }: the task it cancels when the
--- deadline passes, and whether that happened (core.wait_for_arm makes
--- it). Its deadline passed: as timeouts.lua's on_timeout.
-local function expire(guard)
-   guard[1]:cancel()
-   guard[2] = true
+-- A wait_for's deadline passed: its handle (made by wait_for_future or
+-- core.wait_for_arm) calls this with the task, and disarming it then
+-- tells that it ran. As timeouts.lua's on_timeout.
+local function expire(task)
+   task:cancel()
 end
 
--- Leaving a guarded wait with the results of pcall(await_future, fut):
--- what timeouts.lua's Timeout:__close does, then the check of a result
--- that came with the deadline. A future that finished with its results
--- just before the deadline, in the same loop iteration, keeps them: the
--- guard had cancelled the task while fut's wake-up was on its way (Python
--- 3.12+ raises TimeoutError here; 3.11 returned them).
-local function leave(fut, handle, guard, ncancels, ok, ...)
-   local expired = guard[2]
-   if ok and not expired then -- the common case
-      cancel_handle(handle)
-      return ...
-   end
+-- Leaving a guarded wait that did not end well, with the results of
+-- pcall(await_future, fut), the deadline disarmed (wait_for_future
+-- returns them itself when the wait ended well): what timeouts.lua's
+-- Timeout:__close does, then the check of a result that came with the
+-- deadline. A future that finished with its results just before the
+-- deadline, in the same loop iteration, keeps them: the guard had
+-- cancelled the task while fut's wake-up was on its way (Python 3.12+
+-- raises TimeoutError here; 3.11 returned them). Returns true and the
+-- results to return, or false and the error to raise.
+local function leave(fut, ncancels, expired, ok, ...)
    local err = ...
-   if not expired then
-      cancel_handle(handle)
-   elseif guard[1]:uncancel() <= ncancels and not ok and CancelledError:is(err) then
+   if expired and current_task():uncancel() <= ncancels and not ok and CancelledError:is(err) then
       err = TimeoutError(nil, { cause = err })
    end
    if ok then
-      return ...
+      return true, ...
    elseif TimeoutError:is(err) and fut:done() and not fut:cancelled() and fut:exception() == nil then
-      return fut:result()
+      return true, fut:result()
    end
-   error(err, 0)
+   return false, err
 end
+local wait_for_future = core.make_wait_for_future(await_future, leave, expire, call_soon)
 
--- The guard of a coroutine object run under a deadline, { task, expired,
--- handle, cancelling }, closed as timeouts.lua's Timeout:__close.
+-- The guard of a coroutine object run under a deadline, { handle,
+-- cancelling }, closed as timeouts.lua's Timeout:__close.
 local Guard = {
    __close = function(guard, err)
-      if not guard[2] then
-         cancel_handle(guard[3])
-      elseif guard[1]:uncancel() <= guard[4] and CancelledError:is(err) then
+      if wait_for_disarm(guard[1]) and current_task():uncancel() <= guard[2]
+            and CancelledError:is(err) then
          error(TimeoutError(nil, { cause = err }), 0)
       end
    end,
 }
 
-local wait_for = async(function(aw, delay)
+-- The body of wait_for's coroutine objects: for a future or a task, as
+-- core.wait_for_new picks it.
+local function wait_for_fut(fut, delay)
    if delay == nil then
+      return await(fut)
+   elseif delay <= 0 then
+      return wait_expired(fut)
+   end
+   return wait_for_future(fut, delay)
+end
+
+-- The body of wait_for's coroutine objects: for a coroutine object or
+-- another awaitable.
+local function wait_for(aw, delay)
+   local mt = getmetatable(aw)
+   if mt == Task_mt or mt == Future_mt then
+      return wait_for_fut(aw, delay)
+   elseif delay == nil then
       return await(aw)
    elseif delay <= 0 then
       return wait_expired(aw)
    end
-   local mt = getmetatable(aw)
-   if mt == Task_mt or mt == Future_mt then
-      -- asyncio.timeouts' Timeout made and closed inline, with no object
-      -- of its own; none for a future done already, awaited without
-      -- suspending
-      local handle, ncancels, guard = wait_for_arm(aw, delay, expire)
-      if handle == false then
-         return await_future(aw)
-      elseif handle == nil then -- the deadline passed already (a tiny delay)
-         handle = call_soon(running_loop(), expire, guard)
-      end
-      cancel_handle = cancel_handle or handle.cancel -- one function for both kinds
-      return leave(aw, handle, guard, ncancels, pcall(await_future, aw))
+   -- asyncio.timeouts' Timeout made and closed inline, with no object of
+   -- its own
+   local handle, ncancels, task = wait_for_arm(nil, delay, expire)
+   if handle == nil then -- the deadline passed already (a tiny delay)
+      handle = call_soon(running_loop(), expire, task)
    end
-   local handle, ncancels, guard = wait_for_arm(nil, delay, expire)
-   if handle == nil then
-      handle = call_soon(running_loop(), expire, guard)
-   end
-   cancel_handle = cancel_handle or handle.cancel
-   guard[3], guard[4] = handle, ncancels
-   local _ <close> = setmetatable(guard, Guard) -- a coroutine object runs right here
+   local _ <close> = setmetatable({ handle, ncancels }, Guard) -- a coroutine object runs right here
    return await(aw)
-end)
+end
 
 -- asyncio.wait_for(aw, timeout) -> coroutine object
 function M.wait_for(aw, delay)
+   local co = wait_for_new(wait_for, wait_for_fut, aw, delay) -- the arguments most calls have
+   if co then
+      return co
+   end
    local mt = getmetatable(aw)
    if mt ~= Task_mt and mt ~= Future_mt and not coro_mts[mt] then
       awaitable.check(aw, 1, "wait_for", 2)
@@ -147,7 +148,7 @@ function M.wait_for(aw, delay)
       awaitable.argerror(2, "wait_for", "number or nil expected, got "
          .. (delay ~= delay and "nan" or coroutines.typename(delay)), 2)
    end
-   return wait_for(aw, delay)
+   return new_coro(wait_for, aw, delay)
 end
 
 return M
