@@ -8,20 +8,32 @@
 
 #include "internal.h"
 
-/* A FIFO of parked tasks, at keys head+1..tail of a table. */
+/*
+** A FIFO of parked tasks, at stack indices head+1..tail of a thread of its
+** own (waiters.c), made on first use: tail is the thread's top.
+*/
 typedef struct Waiters {
-  lua_Integer head, tail;  /* rw: by waiters.c only */
+  lua_State *th;   /* ro once set: NULL until a task first waits */
+  int head, tail;  /* rw: by waiters.c only */
 } Waiters;
 
-void waiters_push (lua_State *L, Waiters *w, int listidx, int tidx);
+lua_State *waiters_thread (lua_State *L, Waiters *w, int ownidx, int uv);
+void waiters_grow (lua_State *L, Waiters *w);
+void waiters_push (lua_State *L, Waiters *w, int tidx);
 
-/* Appends the task on top of the stack, popping it. [-1, +0, -] */
-static inline void waiters_push_top (lua_State *L, Waiters *w, int listidx) {
-  lua_rawseti(L, listidx, ++w->tail);
+/*
+** Appends the task on top of the stack, popping it; the list has its
+** thread. Below LUA_MINSTACK tasks, the room a new thread has, there is
+** nothing to check. [-1, +0, v]
+*/
+static inline void waiters_push_top (lua_State *L, Waiters *w) {
+  if (w->tail >= LUA_MINSTACK) waiters_grow(L, w);
+  lua_xmove(L, w->th, 1);
+  w->tail++;
 }
-int waiters_wake_next (lua_State *L, Waiters *w, int listidx, int loopidx);
-void waiters_wake_all (lua_State *L, Waiters *w, int listidx);
-void waiters_remove (lua_State *L, Waiters *w, int listidx, int tidx);
+int waiters_wake_next (lua_State *L, Waiters *w, int loopidx);
+void waiters_wake_all (lua_State *L, Waiters *w);
+void waiters_remove (lua_State *L, Waiters *w, int tidx);
 
 /*
 ** Where the item of the loaded put object waits (queue_put): in the FIFO's
@@ -36,9 +48,9 @@ enum { QUEUE_FIFO = 0, QUEUE_LIFO, QUEUE_PRIORITY };
 /* User values of a queue's userdata. */
 enum {
   QUEUE_UV_ITEMS = 1,  /* table: ring (fifo), stack (lifo) or heap */
-  QUEUE_UV_GETTERS,    /* table of the tasks parked in get() */
-  QUEUE_UV_PUTTERS,    /* table of the tasks parked in put() */
-  QUEUE_UV_JOINERS,    /* table of the tasks parked in join() */
+  QUEUE_UV_GETTERS,    /* thread of the tasks parked in get(), or nil */
+  QUEUE_UV_PUTTERS,    /* thread of the tasks parked in put(), or nil */
+  QUEUE_UV_JOINERS,    /* thread of the tasks parked in join(), or nil */
   QUEUE_UV_LOOP,       /* the loop the queue is bound to, or nil */
   QUEUE_UV_GETOP,      /* the reusable coroutine object get() returns */
   QUEUE_UV_PUTOP,      /* the one put() returns when it is not in use */
