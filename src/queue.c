@@ -219,15 +219,18 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
   /* from here on that loop runs the task (check_task) */
   Loop *loop = bind_loop(L, q, uv == QUEUE_UV_JOINERS);
   if (lua_gettop(L) != nkept) lua_settop(L, nkept);  /* gettop costs less */
-  t = task_push_current(L, loop);  /* nkept + 1 */
   if (w->th == NULL) waiters_thread(L, w, OPQ, uv);
   if (uv == QUEUE_UV_JOINERS) {
+    t = task_push_current(L, loop);  /* nkept + 1 */
     waiters_push(L, w, nkept + 1);
     return task_park_at(L, OPQ, q, nkept + 1, t, queue_unpark, uv, k,
                         (lua_KContext)q);
   }
-  /* the list takes the task off the stack, which is then as k gets it */
-  waiters_push_top(L, w);
+  /* as task_push_current, but the task goes to the list without passing
+     through L, whose stack is then as k gets it */
+  if (!lua_isyieldable(L)) task_check_running(L);  /* raises */
+  t = loop->current;
+  waiters_push_current(L, w, loop);
   return task_park_top(L, OPQ, q, t, queue_unpark, uv, k, (lua_KContext)q);
 }
 

@@ -31,6 +31,19 @@ static inline void waiters_push_top (lua_State *L, Waiters *w) {
   lua_xmove(L, w->th, 1);
   w->tail++;
 }
+
+/*
+** Appends the task loop is stepping, straight from the state that resumed
+** it, which holds it at a known index (see task_pushcurrent); the list
+** has its thread. [-0, +0, v]
+*/
+static inline void waiters_push_current (lua_State *L, Waiters *w,
+                                         Loop *loop) {
+  if (w->tail >= LUA_MINSTACK) waiters_grow(L, w);
+  lua_pushvalue(loop->current_L, loop->current_idx);
+  lua_xmove(loop->current_L, w->th, 1);
+  w->tail++;
+}
 int waiters_wake_next (lua_State *L, Waiters *w, int loopidx);
 void waiters_wake_all (lua_State *L, Waiters *w);
 void waiters_remove (lua_State *L, Waiters *w, int tidx);
