@@ -240,7 +240,7 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
 ** this task had been woken and what woke it is still there (pass), as
 ** Python's except clause does, and raises the error again. [-0, +0, e]
 */
-static void wait_ended (lua_State *L, int uv, int nkept, int pass) {
+static void wait_thrown (lua_State *L, int uv, int nkept, int pass) {
   int woken;
   if (task_park_ended(L, nkept, &woken)) {
     if (woken && pass) {
@@ -249,6 +249,12 @@ static void wait_ended (lua_State *L, int uv, int nkept, int pass) {
     }
     lua_error(L);
   }
+}
+
+/* The same, where a plain wakeup, which brings nothing (see
+   task_park_ended), is told without a call. */
+static inline void wait_ended (lua_State *L, int uv, int nkept, int pass) {
+  if (lua_gettop(L) != nkept) wait_thrown(L, uv, nkept, pass);
 }
 
 /* ---------- the operations, run by await inside the task ---------- */

@@ -51,7 +51,7 @@ void waiters_push (lua_State *L, Waiters *w, int tidx) {
 ** list empties, or moves its tasks down once nils are the most of it.
 ** [-0, +(0|1), -]
 */
-static int popfirst (lua_State *L, Waiters *w) {
+static inline int popfirst (lua_State *L, Waiters *w) {
   lua_State *th = w->th;
   if (w->head == w->tail) return 0;
   if (w->head + 1 == w->tail) {
