@@ -16,8 +16,8 @@
 **
 ** Anchoring rule: the public object is a Lua table (maxsize is a plain
 ** field) holding the queue's userdata under a private key; the userdata
-** holds its items, the threads of its three lists of parked tasks
-** (waiters.c), the loop it is bound to and its coroutine objects in user
+** holds its items (a table, or a small FIFO's thread: queue_store.c), the
+** threads of its three lists of parked tasks (waiters.c), the loop it is bound to and its coroutine objects in user
 ** values, so a task blocked in get() is held by the getters' thread. The
 ** item of a put() not awaited yet is in the items table (staged) or a user
 ** value too (or in its own object, when it had to have a copy). The get
@@ -711,7 +711,10 @@ static int core_queue_new (lua_State *L) {
   q->maxsize = maxsize;
   lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
   lua_setmetatable(L, 6);
-  lua_newtable(L);
+  if (kind == QUEUE_FIFO && maxsize > 0 && maxsize <= STORE_STACK_MAX) {
+    q->ith = lua_newthread(L);
+    q->room = LUA_MINSTACK;  /* what a new thread has */
+  } else lua_newtable(L);
   lua_setiuservalue(L, 6, QUEUE_UV_ITEMS);
   snprintf(name, sizeof(name), "%s.get", kindnames[kind]);
   set_op(L, 6, 4, 5, QUEUE_UV_GETOP, QUEUE_UV_GETFN, get_op, name);
