@@ -624,11 +624,11 @@ static int queue_tostring (lua_State *L) {
   luaL_addvalue(&b);
   if (q->n > 0) add_items(L, q, &b);
   if (q->getters.tail > q->getters.head) {
-    lua_pushfstring(L, " _getters[%I]", q->getters.tail - q->getters.head);
+    lua_pushfstring(L, " _getters[%d]", q->getters.tail - q->getters.head);
     luaL_addvalue(&b);
   }
   if (q->putters.tail > q->putters.head) {
-    lua_pushfstring(L, " _putters[%I]", q->putters.tail - q->putters.head);
+    lua_pushfstring(L, " _putters[%d]", q->putters.tail - q->putters.head);
     luaL_addvalue(&b);
   }
   if (q->unfinished > 0) {
