@@ -16,17 +16,17 @@
 **
 ** Anchoring rule: the public object is a Lua table (maxsize is a plain
 ** field) holding the queue's userdata under a private key; the userdata
-** holds its items, its three lists of parked tasks, the loop it is bound
-** to and its coroutine objects in user values, so a task blocked in get()
-** is held by the getters list. The item of a put() not awaited yet is in
-** the items table (staged) or a user value too (or in its own object, when
-** it had to have a copy). The get and put operations also hold the items
-** table, the getters and putters lists and the bound loop as upvalues,
-** which reach them without a push, and so does the put method the items
-** table (the userdata holds that method too): whatever replaces one of
-** those user values (queue_store.c for the items table: the ring growing,
-** shutdown; bind_loop) updates the upvalues too (queue_sync_ops), so that
-** they never hold another.
+** holds its items (a table, or a small FIFO's thread: queue_store.c), the
+** threads of its three lists of parked tasks (waiters.c), the loop it is bound to and its coroutine objects in user
+** values, so a task blocked in get() is held by the getters' thread. The
+** item of a put() not awaited yet is in the items table (staged) or a user
+** value too (or in its own object, when it had to have a copy). The get
+** and put operations also hold the items table and the bound loop as
+** upvalues, which reach them without a push, and so does the put method
+** the items table (the userdata holds that method too): whatever replaces
+** one of those user values (queue_store.c for the items table: the ring
+** growing, shutdown; bind_loop) updates the upvalues too (queue_sync_ops),
+** so that they never hold another.
 */
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +42,7 @@ static char state_key;
    others too. */
 enum {
   UV_RT = 1, UV_STATEMT, UV_QUEUE,
-  UV_ITEMS = QUEUE_OP_UV_ITEMS, UV_GETTERS, UV_PUTTERS, UV_LOOP,
+  UV_ITEMS = QUEUE_OP_UV_ITEMS, UV_LOOP,
   OP_NUV = UV_LOOP
 };
 
@@ -81,13 +81,14 @@ static Queue *self (lua_State *L) {
 
 /*
 ** Sets upvalue n of the get and put operations of the queue at qidx
-** (absolute, or OPQ) to its user value uv, and of its put method, which
-** holds the items table too, as upvalue QUEUE_OP_UV_ITEMS (a larger n is
-** no upvalue of it: lua_setupvalue then pops nothing). [-0, +0, -]
+** (absolute, or OPQ) to its user value uv, and of its put method too if n
+** is QUEUE_OP_UV_ITEMS, the upvalue where it holds the items table.
+** [-0, +0, -]
 */
 void queue_sync_ops (lua_State *L, int qidx, int uv, int n) {
-  int fnuv;
-  for (fnuv = QUEUE_UV_GETFN; fnuv <= QUEUE_UV_PUTMETHOD; fnuv++) {
+  int fnuv, last = n == QUEUE_OP_UV_ITEMS ? QUEUE_UV_PUTMETHOD
+                                           : QUEUE_UV_PUTCOPYFN;
+  for (fnuv = QUEUE_UV_GETFN; fnuv <= last; fnuv++) {
     if (lua_getiuservalue(L, qidx, fnuv) == LUA_TFUNCTION) {
       lua_getiuservalue(L, qidx, uv);
       if (lua_setupvalue(L, -2, n) == NULL) lua_pop(L, 1);
@@ -99,18 +100,12 @@ void queue_sync_ops (lua_State *L, int qidx, int uv, int n) {
 /*
 ** Wakes the first pending waiter of the list in user value uv of the queue
 ** at qidx (it has one). The get and put operations (qidx is OPQ) reach
-** the getters and putters lists and their loop (that of every task in
-** them: see wait_on) as upvalues. [-0, +0, m]
+** the loop of the getters and putters (that of every task in them: see
+** wait_on) as an upvalue. [-0, +0, m]
 */
 static void wake_first (lua_State *L, int qidx, Waiters *w, int uv) {
-  if (qidx == OPQ && uv != QUEUE_UV_JOINERS) {
-    int list = uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS;
-    waiters_wake_next(L, w, lua_upvalueindex(list), lua_upvalueindex(UV_LOOP));
-    return;
-  }
-  lua_getiuservalue(L, qidx, uv);
-  waiters_wake_next(L, w, lua_absindex(L, -1), 0);
-  lua_pop(L, 1);
+  waiters_wake_next(L, w, qidx == OPQ && uv != QUEUE_UV_JOINERS
+                          ? lua_upvalueindex(UV_LOOP) : 0);
 }
 
 /* The same if the list has a waiter: the test is inline, as most calls
@@ -119,11 +114,8 @@ static inline void wake_next (lua_State *L, int qidx, Waiters *w, int uv) {
   if (w->head != w->tail) wake_first(L, qidx, w, uv);
 }
 
-static void wake_all (lua_State *L, int qidx, Waiters *w, int uv) {
-  if (w->head == w->tail) return;
-  lua_getiuservalue(L, qidx, uv);
-  waiters_wake_all(L, w, -1);
-  lua_pop(L, 1);
+static void wake_all (lua_State *L, Waiters *w) {
+  if (w->head != w->tail) waiters_wake_all(L, w);
 }
 
 /* ---------- the steps shared by the operations and the methods ---------- */
@@ -153,8 +145,8 @@ static void add (lua_State *L, Queue *q, int qidx, int tidx) {
 }
 
 /* Every item is done: what Python's _finished.set() does. */
-static void finished (lua_State *L, Queue *q, int qidx) {
-  wake_all(L, qidx, &q->joiners, QUEUE_UV_JOINERS);
+static void finished (lua_State *L, Queue *q) {
+  wake_all(L, &q->joiners);
 }
 
 /*
@@ -209,9 +201,7 @@ static Waiters *waiters_of (Queue *q, int uv) {
 */
 static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
   Queue *q = (Queue *)lua_touserdata(L, qidx);
-  lua_getiuservalue(L, qidx, uv);
-  waiters_remove(L, waiters_of(q, uv), -1, tidx);
-  lua_pop(L, 1);
+  waiters_remove(L, waiters_of(q, uv), tidx);
 }
 
 /*
@@ -225,21 +215,22 @@ static void queue_unpark (lua_State *L, int qidx, int tidx, int uv) {
 static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
                     lua_KFunction k) {
   Task *t;
-  int list;
+  Waiters *w = waiters_of(q, uv);
   /* from here on that loop runs the task (check_task) */
   Loop *loop = bind_loop(L, q, uv == QUEUE_UV_JOINERS);
   if (lua_gettop(L) != nkept) lua_settop(L, nkept);  /* gettop costs less */
-  t = task_push_current(L, loop);  /* nkept + 1 */
+  if (w->th == NULL) waiters_thread(L, w, OPQ, uv);
   if (uv == QUEUE_UV_JOINERS) {
-    lua_getiuservalue(L, OPQ, uv);  /* left there: task_park cuts the stack */
-    list = nkept + 2;
-    waiters_push(L, &q->joiners, list, nkept + 1);
+    t = task_push_current(L, loop);  /* nkept + 1 */
+    waiters_push(L, w, nkept + 1);
     return task_park_at(L, OPQ, q, nkept + 1, t, queue_unpark, uv, k,
                         (lua_KContext)q);
   }
-  /* the list takes the task off the stack, which is then as k gets it */
-  list = lua_upvalueindex(uv == QUEUE_UV_GETTERS ? UV_GETTERS : UV_PUTTERS);
-  waiters_push_top(L, waiters_of(q, uv), list);
+  /* as task_push_current, but the task goes to the list without passing
+     through L, whose stack is then as k gets it */
+  if (!lua_isyieldable(L)) task_check_running(L);  /* raises */
+  t = loop->current;
+  waiters_push_current(L, w, loop);
   return task_park_top(L, OPQ, q, t, queue_unpark, uv, k, (lua_KContext)q);
 }
 
@@ -249,7 +240,7 @@ static int wait_on (lua_State *L, Queue *q, int uv, int nkept,
 ** this task had been woken and what woke it is still there (pass), as
 ** Python's except clause does, and raises the error again. [-0, +0, e]
 */
-static void wait_ended (lua_State *L, int uv, int nkept, int pass) {
+static void wait_thrown (lua_State *L, int uv, int nkept, int pass) {
   int woken;
   if (task_park_ended(L, nkept, &woken)) {
     if (woken && pass) {
@@ -258,6 +249,12 @@ static void wait_ended (lua_State *L, int uv, int nkept, int pass) {
     }
     lua_error(L);
   }
+}
+
+/* The same, where a plain wakeup, which brings nothing (see
+   task_park_ended), is told without a call. */
+static inline void wait_ended (lua_State *L, int uv, int nkept, int pass) {
+  if (lua_gettop(L) != nkept) wait_thrown(L, uv, nkept, pass);
 }
 
 /* ---------- the operations, run by await inside the task ---------- */
@@ -519,7 +516,7 @@ static int queue_task_done (lua_State *L) {
   Queue *q = self(L);
   no_more(L, 0);
   if (q->unfinished <= 0) return luaL_error(L, "task_done() called too many times");
-  if (--q->unfinished == 0) finished(L, q, 1);
+  if (--q->unfinished == 0) finished(L, q);
   return 0;
 }
 
@@ -534,10 +531,10 @@ static int queue_shutdown (lua_State *L) {
     lua_newtable(L);  /* before the counts are read: see store_clear */
     q->unfinished = q->unfinished > q->n ? q->unfinished - q->n : 0;
     store_clear(L, q, 1);
-    if (q->unfinished == 0) finished(L, q, 1);
+    if (q->unfinished == 0) finished(L, q);
   }
-  wake_all(L, 1, &q->getters, QUEUE_UV_GETTERS);
-  wake_all(L, 1, &q->putters, QUEUE_UV_PUTTERS);
+  wake_all(L, &q->getters);
+  wake_all(L, &q->putters);
   return 0;
 }
 
@@ -627,11 +624,11 @@ static int queue_tostring (lua_State *L) {
   luaL_addvalue(&b);
   if (q->n > 0) add_items(L, q, &b);
   if (q->getters.tail > q->getters.head) {
-    lua_pushfstring(L, " _getters[%I]", q->getters.tail - q->getters.head);
+    lua_pushfstring(L, " _getters[%d]", q->getters.tail - q->getters.head);
     luaL_addvalue(&b);
   }
   if (q->putters.tail > q->putters.head) {
-    lua_pushfstring(L, " _putters[%I]", q->putters.tail - q->putters.head);
+    lua_pushfstring(L, " _putters[%d]", q->putters.tail - q->putters.head);
     luaL_addvalue(&b);
   }
   if (q->unfinished > 0) {
@@ -648,9 +645,8 @@ static int queue_tostring (lua_State *L) {
 
 /*
 ** Pushes a closure of op for the queue at qidx. If fnuv is not 0, it also
-** gets the items table, the getters and putters lists and the loop (nil
-** yet) as upvalues, and user value fnuv the closure (queue_sync_ops).
-** [-0, +1, m]
+** gets the items table and the loop (nil yet) as upvalues, and user value
+** fnuv the closure (queue_sync_ops). [-0, +1, m]
 */
 static void push_op_fn (lua_State *L, int qidx, int fnuv, lua_CFunction op) {
   lua_pushvalue(L, lua_upvalueindex(UV_RT));
@@ -661,8 +657,6 @@ static void push_op_fn (lua_State *L, int qidx, int fnuv, lua_CFunction op) {
     return;
   }
   lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
-  lua_getiuservalue(L, qidx, QUEUE_UV_GETTERS);
-  lua_getiuservalue(L, qidx, QUEUE_UV_PUTTERS);
   lua_pushnil(L);
   lua_pushcclosure(L, op, OP_NUV);
   lua_pushvalue(L, -1);
@@ -717,14 +711,11 @@ static int core_queue_new (lua_State *L) {
   q->maxsize = maxsize;
   lua_pushvalue(L, lua_upvalueindex(UV_STATEMT));
   lua_setmetatable(L, 6);
-  lua_newtable(L);
+  if (kind == QUEUE_FIFO && maxsize > 0 && maxsize <= STORE_STACK_MAX) {
+    q->ith = lua_newthread(L);
+    q->room = LUA_MINSTACK;  /* what a new thread has */
+  } else lua_newtable(L);
   lua_setiuservalue(L, 6, QUEUE_UV_ITEMS);
-  lua_newtable(L);
-  lua_setiuservalue(L, 6, QUEUE_UV_GETTERS);
-  lua_newtable(L);
-  lua_setiuservalue(L, 6, QUEUE_UV_PUTTERS);
-  lua_newtable(L);
-  lua_setiuservalue(L, 6, QUEUE_UV_JOINERS);
   snprintf(name, sizeof(name), "%s.get", kindnames[kind]);
   set_op(L, 6, 4, 5, QUEUE_UV_GETOP, QUEUE_UV_GETFN, get_op, name);
   snprintf(name, sizeof(name), "%s.put", kindnames[kind]);

@@ -8,20 +8,45 @@
 
 #include "internal.h"
 
-/* A FIFO of parked tasks, at keys head+1..tail of a table. */
+/*
+** A FIFO of parked tasks, at stack indices head+1..tail of a thread of its
+** own (waiters.c), made on first use: tail is the thread's top.
+*/
 typedef struct Waiters {
-  lua_Integer head, tail;  /* rw: by waiters.c only */
+  lua_State *th;   /* ro once set: NULL until a task first waits */
+  int head, tail;  /* rw: by waiters.c only */
 } Waiters;
 
-void waiters_push (lua_State *L, Waiters *w, int listidx, int tidx);
+lua_State *waiters_thread (lua_State *L, Waiters *w, int ownidx, int uv);
+void waiters_grow (lua_State *L, Waiters *w);
+void waiters_push (lua_State *L, Waiters *w, int tidx);
 
-/* Appends the task on top of the stack, popping it. [-1, +0, -] */
-static inline void waiters_push_top (lua_State *L, Waiters *w, int listidx) {
-  lua_rawseti(L, listidx, ++w->tail);
+/*
+** Appends the task on top of the stack, popping it; the list has its
+** thread. Below LUA_MINSTACK tasks, the room a new thread has, there is
+** nothing to check. [-1, +0, v]
+*/
+static inline void waiters_push_top (lua_State *L, Waiters *w) {
+  if (w->tail >= LUA_MINSTACK) waiters_grow(L, w);
+  lua_xmove(L, w->th, 1);
+  w->tail++;
 }
-int waiters_wake_next (lua_State *L, Waiters *w, int listidx, int loopidx);
-void waiters_wake_all (lua_State *L, Waiters *w, int listidx);
-void waiters_remove (lua_State *L, Waiters *w, int listidx, int tidx);
+
+/*
+** Appends the task loop is stepping, straight from the state that resumed
+** it, which holds it at a known index (see task_pushcurrent); the list
+** has its thread. [-0, +0, v]
+*/
+static inline void waiters_push_current (lua_State *L, Waiters *w,
+                                         Loop *loop) {
+  if (w->tail >= LUA_MINSTACK) waiters_grow(L, w);
+  lua_pushvalue(loop->current_L, loop->current_idx);
+  lua_xmove(loop->current_L, w->th, 1);
+  w->tail++;
+}
+int waiters_wake_next (lua_State *L, Waiters *w, int loopidx);
+void waiters_wake_all (lua_State *L, Waiters *w);
+void waiters_remove (lua_State *L, Waiters *w, int tidx);
 
 /*
 ** Where the item of the loaded put object waits (queue_put): in the FIFO's
@@ -35,10 +60,11 @@ enum { QUEUE_FIFO = 0, QUEUE_LIFO, QUEUE_PRIORITY };
 
 /* User values of a queue's userdata. */
 enum {
-  QUEUE_UV_ITEMS = 1,  /* table: ring (fifo), stack (lifo) or heap */
-  QUEUE_UV_GETTERS,    /* table of the tasks parked in get() */
-  QUEUE_UV_PUTTERS,    /* table of the tasks parked in put() */
-  QUEUE_UV_JOINERS,    /* table of the tasks parked in join() */
+  QUEUE_UV_ITEMS = 1,  /* table: ring (fifo), stack (lifo) or heap; a
+                          small FIFO's thread (STORE_STACK_MAX) */
+  QUEUE_UV_GETTERS,    /* thread of the tasks parked in get(), or nil */
+  QUEUE_UV_PUTTERS,    /* thread of the tasks parked in put(), or nil */
+  QUEUE_UV_JOINERS,    /* thread of the tasks parked in join(), or nil */
   QUEUE_UV_LOOP,       /* the loop the queue is bound to, or nil */
   QUEUE_UV_GETOP,      /* the reusable coroutine object get() returns */
   QUEUE_UV_PUTOP,      /* the one put() returns when it is not in use */
@@ -72,7 +98,33 @@ typedef struct Queue {
                               Event of the queue that binds itself */
   const void *pub;         /* ro: address of the public table, compared
                               only (queue.c, ISSELF) */
+  lua_State *ith;          /* ro: the items thread of a small FIFO, or
+                              NULL (see STORE_STACK_MAX) */
+  int room;                /* rw: the top ith's stack can reach */
 } Queue;
+
+/*
+** A FIFO whose maxsize is at most this keeps its items on the stack of a
+** thread of its own (ith, in QUEUE_UV_ITEMS), at head+1..head+n, a staged
+** item right above them, instead of in a ring: lua_xmove moves an item in
+** or out for less than a table write, or a read and its clearing write.
+** Its stack grows as items come (store_stack_room), up to what the items,
+** as many nils left below them at most, and one push take (at most
+** STORE_STACK_ROOM). Larger or unbounded FIFOs, whose items could pass the
+** most a stack holds, use a ring.
+*/
+#define STORE_STACK_MAX 128
+#define STORE_STACK_ROOM(maxsize) (2 * ((int)(maxsize) + 1) + 18)
+
+void store_stack_grow (lua_State *L, Queue *q);
+
+/*
+** Makes room on a small FIFO's stack, with nothing staged, for one more
+** item and the value a pop pushes above them. [-0, +0, v]
+*/
+static inline void store_stack_room (lua_State *L, Queue *q) {
+  if (q->head + q->n + 2 > q->room) store_stack_grow(L, q);
+}
 
 /* The key of the i-th item (from 0) in a FIFO's ring. */
 #define STORE_RING_SLOT(q, i) ((((q)->head + (i)) & ((q)->cap - 1)) + 1)
@@ -82,6 +134,7 @@ void queue_sync_ops (lua_State *L, int qidx, int uv, int n);
 void store_push_other (lua_State *L, Queue *q, int qidx, int tidx);
 void store_pop_other (lua_State *L, Queue *q, int tidx);
 void store_unstage (lua_State *L, Queue *q, int qidx, int tidx);
+void store_stack_pop (lua_State *L, Queue *q);
 
 /*
 ** Stores the item on top of the stack, popping it, in the queue whose
@@ -93,8 +146,14 @@ void store_unstage (lua_State *L, Queue *q, int qidx, int tidx);
 */
 static inline void store_push (lua_State *L, Queue *q, int qidx, int tidx) {
   if (q->kind == QUEUE_FIFO && q->n < q->cap && q->put_loaded != PUT_STAGED) {
-    q->changes++;
+    q->changes++;  /* a ring (a small FIFO's cap is 0) */
     lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
+    q->n++;
+  }
+  else if (q->ith != NULL && q->put_loaded != PUT_STAGED) {
+    store_stack_room(L, q);
+    q->changes++;
+    lua_xmove(L, q->ith, 1);
     q->n++;
   }
   else store_push_other(L, q, qidx, tidx);
@@ -102,16 +161,22 @@ static inline void store_push (lua_State *L, Queue *q, int qidx, int tidx) {
 
 /*
 ** The put object's item on top of the stack goes to the ring slot past the
-** last item, popped, if the queue is a FIFO whose ring has room: returns 1
+** last item (on a small FIFO's stack, above the last item), popped, if the
+** queue is a FIFO whose ring has room: returns 1
 ** (the caller makes put_loaded PUT_STAGED), else 0 with nothing done. The
 ** slot stays the one past the last item as items are taken out; anything
 ** else that changes the ring moves the item to QUEUE_UV_PUTITEM first
 ** (store_unstage). Awaiting the object then only counts the item in
-** (store_commit). [-(0|1), +0, -]
+** (store_commit). [-(0|1), +0, v]
 */
 static inline int store_stage (lua_State *L, Queue *q, int tidx) {
-  if (q->kind != QUEUE_FIFO || q->n >= q->cap) return 0;
-  lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
+  if (q->kind == QUEUE_FIFO && q->n < q->cap)  /* a ring */
+    lua_rawseti(L, tidx, STORE_RING_SLOT(q, q->n));
+  else if (q->ith != NULL) {
+    store_stack_room(L, q);
+    lua_xmove(L, q->ith, 1);
+  }
+  else return 0;
   return 1;
 }
 
@@ -124,7 +189,15 @@ static inline void store_commit (Queue *q) {
 
 /* Takes out the next item (there is one) and pushes it. [-0, +1, e] */
 static inline void store_pop (lua_State *L, Queue *q, int tidx) {
-  if (q->kind == QUEUE_FIFO) {
+  if (q->ith != NULL) {
+    if (q->n == 1 && q->head == 0 && q->put_loaded != PUT_STAGED) {
+      q->changes++;  /* the only value on the stack */
+      lua_xmove(q->ith, L, 1);
+      q->n = 0;
+    }
+    else store_stack_pop(L, q);
+  }
+  else if (q->kind == QUEUE_FIFO) {
     lua_Integer slot = q->head + 1;
     q->changes++;
     lua_rawgeti(L, tidx, slot);

@@ -5,11 +5,13 @@
 ** equal come out in the same order as in Python).
 **
 ** Anchoring rule: the items sit in the queue's QUEUE_UV_ITEMS table, as
-** does the item staged for the put object (store_stage); the functions
-** here take that table at a stack index (or an upvalue's) and may replace
-** it (the ring grows by copying into a larger table), then also in the
-** upvalue of the closures that hold it (queue_sync_ops), moving a staged
-** item out first.
+** does the item staged for the put object (store_stage), or for a small
+** FIFO on the stack of the thread held there (below its top: what lies
+** above is no anchor and never read); the functions here take that table
+** at a stack index (or an upvalue's) and may replace it (the ring grows by
+** copying into a larger table), then also in the upvalue of the closures
+** that hold it (queue_sync_ops), moving a staged item out first. A small
+** FIFO's thread is never replaced.
 */
 #include "queue.h"
 
@@ -218,6 +220,12 @@ static int ring_grow (lua_State *L, Queue *q, int qidx, int tidx) {
 */
 void store_push_other (lua_State *L, Queue *q, int qidx, int tidx) {
   q->changes++;
+  if (q->ith != NULL) {  /* a staged item is in the way: it leaves room */
+    store_unstage(L, q, qidx, tidx);
+    lua_xmove(L, q->ith, 1);
+    q->n++;
+    return;
+  }
   switch (q->kind) {
     case QUEUE_FIFO:
       while (q->n == q->cap) ring_grow(L, q, qidx, tidx);
@@ -243,10 +251,13 @@ void store_push_other (lua_State *L, Queue *q, int qidx, int tidx) {
 ** QUEUE_UV_PUTITEM. [-0, +0, -]
 */
 void store_unstage (lua_State *L, Queue *q, int qidx, int tidx) {
-  lua_Integer slot = STORE_RING_SLOT(q, q->n);
-  lua_rawgeti(L, tidx, slot);
-  lua_pushnil(L);
-  lua_rawseti(L, tidx, slot);
+  if (q->ith != NULL) lua_xmove(q->ith, L, 1);  /* from the top */
+  else {
+    lua_Integer slot = STORE_RING_SLOT(q, q->n);
+    lua_rawgeti(L, tidx, slot);
+    lua_pushnil(L);
+    lua_rawseti(L, tidx, slot);
+  }
   lua_setiuservalue(L, qidx, QUEUE_UV_PUTITEM);
   q->put_loaded = PUT_KEPT;
 }
@@ -257,6 +268,45 @@ static void unstage_from_uv (lua_State *L, Queue *q, int qidx) {
   lua_getiuservalue(L, qidx, QUEUE_UV_ITEMS);
   store_unstage(L, q, qidx, lua_absindex(L, -1));
   lua_pop(L, 1);
+}
+
+/*
+** Grows a small FIFO's stack for store_stack_room: to twice what it holds
+** and the push, never past STORE_STACK_ROOM. [-0, +0, v]
+*/
+void store_stack_grow (lua_State *L, Queue *q) {
+  int top = lua_gettop(q->ith);
+  int want = 2 * (top + 2);
+  if (want > STORE_STACK_ROOM(q->maxsize)) want = STORE_STACK_ROOM(q->maxsize);
+  if (!lua_checkstack(q->ith, want - top)) luaL_error(L, "not enough memory");
+  q->room = want;
+}
+
+/*
+** store_pop of a small FIFO, but for its only value: the first item
+** leaves a nil, and the stack restarts empty when nothing is left on it,
+** or moves its values down once nils are the most of it (so that it stays
+** within STORE_STACK_ROOM). [-0, +1, -]
+*/
+void store_stack_pop (lua_State *L, Queue *q) {
+  lua_State *th = q->ith;
+  int first = (int)q->head + 1;
+  q->changes++;
+  lua_pushvalue(th, first);
+  lua_xmove(th, L, 1);
+  lua_pushnil(th);
+  lua_replace(th, first);
+  q->head = first;
+  q->n--;
+  if (q->n == 0 && q->put_loaded != PUT_STAGED) {
+    lua_settop(th, 0);
+    q->head = 0;
+  } else if (q->head >= 16 && q->head >= q->n) {
+    int top = lua_gettop(th);
+    lua_rotate(th, 1, -first);
+    lua_settop(th, top - first);
+    q->head = 0;
+  }
 }
 
 /* store_pop of a LIFO or priority queue. [-0, +1, e] */
@@ -302,7 +352,11 @@ void store_shrink (lua_State *L, Queue *q, int qidx) {
 
 /* Pushes the i-th stored item (1-based, in storage order). [-0, +1, -] */
 void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
-  if (q->kind == QUEUE_FIFO) lua_rawgeti(L, tidx, STORE_RING_SLOT(q, i - 1));
+  if (q->ith != NULL) {
+    lua_pushvalue(q->ith, (int)(q->head + i));
+    lua_xmove(q->ith, L, 1);
+  }
+  else if (q->kind == QUEUE_FIFO) lua_rawgeti(L, tidx, STORE_RING_SLOT(q, i - 1));
   else lua_rawgeti(L, tidx, i);
 }
 
@@ -314,6 +368,13 @@ void store_at (lua_State *L, Queue *q, int tidx, lua_Integer i) {
 */
 void store_clear (lua_State *L, Queue *q, int qidx) {
   unstage_from_uv(L, q, qidx);
+  if (q->ith != NULL) {  /* the thread stays */
+    lua_pop(L, 1);
+    lua_settop(q->ith, 0);
+    q->n = q->head = 0;
+    q->changes++;
+    return;
+  }
   lua_setiuservalue(L, qidx, QUEUE_UV_ITEMS);
   queue_sync_ops(L, qidx, QUEUE_UV_ITEMS, QUEUE_OP_UV_ITEMS);
   q->n = q->head = q->cap = 0;
