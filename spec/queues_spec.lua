@@ -150,6 +150,42 @@ describe("Queue", function()
       assert.equal(0, q:qsize())
    end))
 
+   it("takes no more memory while getters are cancelled, one by one, behind one that stays", function()
+      -- each cancelled getter left a nil at the front of the list's stack,
+      -- kept for good: after a million, q:get() raised "stack overflow";
+      -- a fresh process, so that no other test's garbage is counted
+      local out, status = helper.run_fresh([[
+         local asyncio = require("asyncio")
+         local await = asyncio.await
+         print(asyncio.run(function()
+            local q = asyncio.Queue()
+            local function getter()
+               return await(q:get())
+            end
+            local older, newer = asyncio.create_task(getter), asyncio.create_task(getter)
+            await(asyncio.sleep(0))
+            local function cycle(n)
+               for _ = 1, n do
+                  older:cancel()
+                  older, newer = newer, asyncio.create_task(getter)
+                  await(asyncio.sleep(0))
+               end
+               for _ = 1, 4 do
+                  collectgarbage()
+               end
+               return collectgarbage("count")
+            end
+            local before = cycle(2000)
+            local grown = cycle(40000) - before
+            q:put_nowait("a")
+            q:put_nowait("b")
+            return grown < 200 or ("grew by %.0f KiB"):format(grown), await(older), await(newer)
+         end))
+      ]])
+      assert.equal("true\ta\tb\n", out)
+      assert.equal(0, status)
+   end)
+
    it("queues a woken getter's step where Python queues its waiter's callback", helper.async(function()
       -- Python 3.13 prints ['cs1', 'a 1', 'cs2', 'b 2', 'main']
       local loop = asyncio.get_running_loop()

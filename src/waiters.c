@@ -45,6 +45,20 @@ void waiters_push (lua_State *L, Waiters *w, int tidx) {
 }
 
 /*
+** Moves the list's tasks down to the bottom of its thread's stack once the
+** nils left below them are the most of it, so that the stack never holds
+** more than twice its tasks (and 16 nils). [-0, +0, -]
+*/
+static inline void settle (lua_State *th, Waiters *w) {
+  if (w->head >= 16 && w->head >= w->tail - w->head) {
+    lua_rotate(th, 1, -w->head);
+    w->tail -= w->head;
+    w->head = 0;
+    lua_settop(th, w->tail);
+  }
+}
+
+/*
 ** Pops the first waiter, pushing it, or returns 0 (pushing nothing) if the
 ** list is empty. The last one leaves from the top of the stack; one with
 ** others behind it leaves a nil, and the stack restarts empty whenever the
@@ -64,12 +78,7 @@ static inline int popfirst (lua_State *L, Waiters *w) {
   lua_xmove(th, L, 1);
   lua_pushnil(th);
   lua_replace(th, w->head);
-  if (w->head >= 16 && w->head >= w->tail - w->head) {
-    lua_rotate(th, 1, -w->head);
-    w->tail -= w->head;
-    w->head = 0;
-    lua_settop(th, w->tail);
-  }
+  settle(th, w);
   return 1;
 }
 
@@ -112,6 +121,7 @@ void waiters_remove (lua_State *L, Waiters *w, int tidx) {
     for (; i > w->head + 1; i--) lua_copy(th, i - 1, i);
     lua_pushnil(th);
     lua_replace(th, (int)++w->head);
+    settle(th, w);  /* cancelled tasks must not pile up nils below */
   } else {
     for (; i < w->tail; i++) lua_copy(th, i + 1, i);
     lua_settop(th, (int)--w->tail);
