@@ -331,4 +331,20 @@ describe("wait_for", function()
       assert.has_error(function() asyncio.wait_for(asyncio.sleep(0), 0 / 0) end,
          "bad argument #2 to 'wait_for' (number or nil expected, got nan)")
    end)
+
+   it("refuses a call_soon that gives core.make_wait_for_future's function no handle", helper.async(function()
+      -- the deadline it queues at once (a delay already passed) was taken
+      -- for a Handle unchecked: a segmentation fault when the wait ended
+      local core = require("asyncio.core")
+      local wait = core.make_wait_for_future(core.await_future, function(...) return true, ... end,
+         function() end, function() return 42 end)
+      local fut = asyncio.get_running_loop():create_future()
+      fut:set_result("x")
+      assert.equal("x", wait(fut, -1)) -- a done future arms nothing
+      fut = asyncio.get_running_loop():create_future()
+      asyncio.get_running_loop():call_soon(function() fut:set_result("x") end)
+      local ok, err = pcall(wait, fut, -1)
+      assert.is_false(ok)
+      assert.matches("call_soon returned number", err)
+   end))
 end)

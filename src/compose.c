@@ -328,7 +328,8 @@ static int wait_for_future_k (lua_State *L, int status, lua_KContext ctx) {
 ** is queued with call_soon (upvalue 5).
 */
 static int wait_for_future (lua_State *L) {
-  Future *f = (Future *)aio_toobj(L, aio_rt(L), 1, AIO_TFUTURE);
+  Runtime *rt = aio_rt(L);
+  Future *f = (Future *)aio_toobj(L, rt, 1, AIO_TFUTURE);
   int ncancels;
   if (f == NULL) return luaL_typeerror(L, 1, "Future");
   lua_settop(L, 2);
@@ -341,6 +342,10 @@ static int wait_for_future (lua_State *L) {
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 5);
     lua_call(L, 3, 1);
+    /* upvalue 5 comes from core.make_wait_for_future's caller: what
+       wait_for_future_k takes for a Handle must be one */
+    if (aio_toobj(L, rt, 6, AIO_THANDLE) == NULL)
+      return luaL_error(L, "call_soon returned %s", luaL_typename(L, 6));
     lua_replace(L, 4);
     lua_settop(L, 4);
   } else {
