@@ -50,7 +50,7 @@ check: deps $(ASAN_SO)
 	$(MAKE) lint
 
 lint:
-	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua
+	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua tools/oom_bigblock.lua
 
 # Every reachable function called with odd arguments, under the sanitizers
 # (not part of check: a few minutes). SEEDS picks the runs.
@@ -67,9 +67,15 @@ fuzz: $(ASAN_SO)
 
 # Each allocation of tools/oom.lua made to fail in turn, under the
 # sanitizers: a memory error must never crash the runtime or lose a task.
-oom: $(ASAN_SO) build/oomhost
+# Then the arena's big blocks (left out of the sanitizer build, so with the
+# plain core) through shrinks whose new block cannot be had.
+oom: $(ASAN_SO) $(SO) build/oomhost
 	@sh tools/oom.sh build/oomhost tools/oom.lua
 	@sh tools/oom.sh build/oomhost tools/oom_streams.lua
+	@for at in 1 2 3 4 5 6; do \
+	  OOM_AT=$$at build/oomhost tools/oom_bigblock.lua 2>&1 | grep -qx OK \
+	  || { echo "oom: tools/oom_bigblock.lua failed with OOM_AT=$$at"; exit 1; }; \
+	done; echo "oom: big blocks kept through failed shrinks, 6 of 6"
 
 build/oomhost: tools/oomhost.c
 	@mkdir -p build

@@ -92,6 +92,8 @@ typedef struct Arena {
   size_t live;               /* blocks handed out and not yet returned */
   int closing;               /* lua_close has begun: release when live is 0 */
   int released;              /* chunks given back: forward everything */
+  size_t nshrunk;            /* big blocks Lua knows by a size under
+                                BIGBLOCK_MIN (see resize_big) */
 } Arena;
 
 static Arena arena;
@@ -386,18 +388,30 @@ static void arena_give (Arena *a, Page *pg, void *p) {
 
 /*
 ** Resizes or frees the big block ptr (bigblock.c). One that shrinks below
-** BIGBLOCK_MIN moves to a smaller block, or stays if there is none: a
-** shrink never fails.
+** BIGBLOCK_MIN moves to a smaller block, or stays where it is if there is
+** no memory for one, since Lua's allocator must not fail a shrink. Lua
+** then knows it by its new size, under BIGBLOCK_MIN: while there is such
+** a block (nshrunk), every free or resize looks its pointer up among the
+** big blocks, whatever its size.
 */
 static void *resize_big (Arena *a, void *ptr, size_t osize, size_t nsize) {
+  int shrunk = osize < BIGBLOCK_MIN;  /* kept by such a shrink */
   void *p;
-  if (nsize >= BIGBLOCK_MIN) return bigblock_resize(ptr, osize, nsize);
+  if (nsize >= BIGBLOCK_MIN) {
+    p = bigblock_resize(ptr, osize, nsize);
+    if (p != NULL && shrunk) a->nshrunk--;
+    return p;
+  }
   if (nsize == 0) p = NULL;
   else {
     p = nsize <= ARENA_SMALL ? arena_take(a, nsize) : NULL;
-    if (p == NULL && (p = a->prev(a->prevud, NULL, 0, nsize)) == NULL) return ptr;
+    if (p == NULL && (p = a->prev(a->prevud, NULL, 0, nsize)) == NULL) {
+      if (!shrunk) a->nshrunk++;
+      return ptr;
+    }
     memcpy(p, ptr, nsize);
   }
+  if (shrunk) a->nshrunk--;
   bigblock_free(ptr);
   if (--a->live == 0 && a->closing) arena_release(a);
   return p;
@@ -424,7 +438,7 @@ static ARENA_NOINLINE void *arena_alloc_any (void *ud, void *ptr, size_t osize,
     }
     return a->prev(a->prevud, NULL, 0, nsize);
   }
-  if (osize >= BIGBLOCK_MIN && bigblock_owns(ptr))
+  if ((osize >= BIGBLOCK_MIN || a->nshrunk > 0) && bigblock_owns(ptr))
     return resize_big(a, ptr, osize, nsize);
   if (nsize >= BIGBLOCK_MIN && !a->released && (p = bigblock_new(nsize)) != NULL) {
     /* a block grows big (a table's array part doubling): it moves */
