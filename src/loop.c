@@ -136,6 +136,29 @@ void loop_ready_reserve_n (lua_State *L, Loop *loop, int loopidx,
 }
 
 /*
+** Stores the entry (a, b) of L's stack at pos of the ring at ringidx on
+** R's, moving the values over if R is another state; b may be 0 for nil.
+*/
+static inline void ring_store (lua_State *L, lua_State *R, int ringidx,
+                               lua_Integer pos, int aidx, int bidx) {
+  lua_pushvalue(L, aidx);
+  if (L != R) lua_xmove(L, R, 1);
+  lua_rawseti(R, ringidx, pos + 1);
+  if (bidx) {
+    lua_pushvalue(L, bidx);
+    if (L != R) lua_xmove(L, R, 1);
+    lua_rawseti(R, ringidx, pos + 2);
+  }
+}
+
+/* The entry stored at the tail joins the queue. */
+static inline void ring_appended (Loop *loop, int hasb) {
+  if (hasb) loop->nwithb++;
+  loop->tail++;
+  if (loop->polling) ioorder_record(loop);
+}
+
+/*
 ** Appends the entry (a, b) to the ready queue; b may be 0 for nil. The
 ** indices are made absolute only when the ring must grow: the hottest
 ** path of the loop makes no call it can spare. While run_once steps a
@@ -153,30 +176,15 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
     while (loop->tail - loop->head >= loop->cap) ready_grow(L, loop, loopidx);
   }
   pos = (loop->tail % loop->cap) * 2;
-  if (loop->current_ringidx != 0 && loop->slotgen == loop->ringgen) {
-    lua_State *R = loop->current_L;
-    int ringidx = loop->current_ringidx;
-    lua_pushvalue(L, aidx);
-    if (L != R) lua_xmove(L, R, 1);
-    lua_rawseti(R, ringidx, pos + 1);
-    if (bidx) {
-      lua_pushvalue(L, bidx);
-      if (L != R) lua_xmove(L, R, 1);
-      lua_rawseti(R, ringidx, pos + 2);
-    }
-  } else {
+  if (loop->current_ringidx != 0 && loop->slotgen == loop->ringgen)
+    ring_store(L, loop->current_L, loop->current_ringidx, pos, aidx, bidx);
+  else {
     lua_getiuservalue(L, loopidx, LOOP_UV_READY);
-    lua_pushvalue(L, AIO_BELOW_PUSH(aidx));
-    lua_rawseti(L, -2, pos + 1);
-    if (bidx) {
-      lua_pushvalue(L, AIO_BELOW_PUSH(bidx));
-      lua_rawseti(L, -2, pos + 2);
-    }
+    ring_store(L, L, lua_gettop(L), pos, AIO_BELOW_PUSH(aidx),
+               AIO_BELOW_PUSH(bidx));
     lua_pop(L, 1);
   }
-  if (bidx) loop->nwithb++;
-  loop->tail++;
-  if (loop->polling) ioorder_record(loop);
+  ring_appended(loop, bidx);
 }
 
 /*
@@ -187,21 +195,12 @@ void loop_ready_push (lua_State *L, Loop *loop, int loopidx, int aidx, int bidx)
 */
 void loop_ready_push_ring (lua_State *L, Loop *loop, int loopidx, int readyidx,
                            int aidx, int bidx) {
-  lua_Integer pos;
   if (loop->tail - loop->head >= loop->cap || loop->slotgen != loop->ringgen) {
     loop_ready_push(L, loop, loopidx, aidx, bidx);
     return;
   }
-  pos = (loop->tail % loop->cap) * 2;
-  lua_pushvalue(L, aidx);
-  lua_rawseti(L, readyidx, pos + 1);
-  if (bidx) {
-    lua_pushvalue(L, bidx);
-    lua_rawseti(L, readyidx, pos + 2);
-    loop->nwithb++;
-  }
-  loop->tail++;
-  if (loop->polling) ioorder_record(loop);
+  ring_store(L, L, readyidx, (loop->tail % loop->cap) * 2, aidx, bidx);
+  ring_appended(loop, bidx);
 }
 
 /*
@@ -215,8 +214,7 @@ void loop_ready_push_top (lua_State *L, Loop *loop, int loopidx) {
     lua_State *R = loop->current_L;
     lua_xmove(L, R, 1);
     lua_rawseti(R, loop->current_ringidx, (loop->tail % loop->cap) * 2 + 1);
-    loop->tail++;
-    if (loop->polling) ioorder_record(loop);
+    ring_appended(loop, 0);
   } else {
     loop_ready_push(L, loop, loopidx, -1, 0);
     lua_pop(L, 1);
