@@ -292,10 +292,9 @@ static int core_wait_for_new (lua_State *L) {
 /*
 ** The end of wait_for_future, with the results of pcall(await_future,
 ** fut) above fut, delay, expire, the deadline and the task's cancelling()
-** then: those
-** results if fut's ended well before its deadline, which is disarmed;
-** else what leave(fut, cancelling, expired, ok, ...) (upvalue 3) makes of
-** them, results or an error, raised here as Lua's leave would.
+** then: those results if fut ended well before its deadline, which is
+** disarmed; else what leave(fut, cancelling, expired, ok, ...) (upvalue
+** 3) makes of them, results or an error, raised here as Lua's leave would.
 */
 static int wait_for_future_k (lua_State *L, int status, lua_KContext ctx) {
   int ok = status == LUA_OK || status == LUA_YIELD;
