@@ -192,6 +192,70 @@ describe("the arena", function()
       assert.equal("true\ttrue\n", out)
    end)
 
+   -- The spare chunk (src/prefault.c): once the arena takes chunks of the
+   -- largest size, a thread writes to the pages of the next one until the
+   -- arena takes it; a write that landed after that would clobber a block.
+   local prefault_script = [[
+      local asyncio = require("asyncio")
+      local core = require("asyncio.core")
+      local spare, bad = 0, 0
+      for round = 1, 4 do
+         local keep = {}
+         asyncio.run(asyncio.async(function()
+            local tasks = {}
+            for i = 1, 30000 do -- each task's coroutine and frames: fresh chunks
+               tasks[i] = asyncio.create_task(asyncio.async(function(k)
+                  local t = { k, k * 3, ("x"):rep(k % 200) }
+                  asyncio.await(asyncio.sleep(0))
+                  return t
+               end)(i))
+            end
+            keep = asyncio.await(asyncio.gather(table.unpack(tasks, 1, 30000)))
+         end)())
+         spare = math.max(spare, core.arena_stats().spare_bytes)
+         for i = 1, 30000 do
+            local t = keep[i]
+            if t[1] ~= i or t[2] ~= i * 3 or #t[3] ~= i % 200 or t[3] ~= ("x"):rep(i % 200) then
+               bad = bad + 1
+            end
+         end
+         keep = nil -- luacheck: ignore 311 (for the collector)
+         collectgarbage()
+         collectgarbage() -- empty chunks go back, and are taken again next round
+      end
+      print(bad, spare > 0)
+   ]]
+
+   local function cpus()
+      local p = io.popen("getconf _NPROCESSORS_ONLN")
+      local n = tonumber(p:read("l"))
+      p:close()
+      return n or 1
+   end
+
+   it("faults in a spare chunk ahead on a thread, and no block loses what it holds", function()
+      if sanitized then return end
+      local out, status = run_lua(prefault_script)
+      assert.equal(0, status)
+      assert.equal(("0\t%s\n"):format(tostring(cpus() > 1)), out)
+   end)
+
+   it("stops the thread before the arena takes the spare, however far it got", function()
+      -- ASYNCIO_PREFAULT=slow: the thread pauses after each page, so the
+      -- arena takes spares it has not finished
+      if sanitized then return end
+      local out, status = run_lua(prefault_script, "ASYNCIO_PREFAULT=slow")
+      assert.equal(0, status)
+      assert.equal(("0\t%s\n"):format(tostring(cpus() > 1)), out)
+   end)
+
+   it("keeps no spare chunk when ASYNCIO_PREFAULT is 0", function()
+      if sanitized then return end
+      local out, status = run_lua(prefault_script, "ASYNCIO_PREFAULT=0")
+      assert.equal(0, status)
+      assert.equal("0\tfalse\n", out)
+   end)
+
    it("is left out when ASYNCIO_ARENA is 0", function()
       local out, status = run_lua([[print(require("asyncio.core").arena_stats())]], "ASYNCIO_ARENA=0")
       assert.equal(0, status)

@@ -12,7 +12,9 @@
 ** chunk left empty goes back, so a burst of tasks does not keep its memory.
 ** Blocks of BIGBLOCK_MIN (2 MiB) and more, the array parts of big tables
 ** among them, get huge-page mappings of their own (bigblock.c); a block
-** that grows past that size moves into one. Everything else, and every
+** that grows past that size moves into one. A program that has grown to
+** chunks of the largest size keeps a spare one whose pages a thread faults
+** in ahead (prefault.c). Everything else, and every
 ** block the previous allocator made before the arena came, goes to that
 ** allocator.
 **
@@ -71,6 +73,8 @@ typedef struct Chunk {
   size_t rawsize;
   char *base;                /* the first page, aligned */
   unsigned npages, nfree;    /* pages, and those with no block out */
+  int prefaulted;            /* the spare, its pages being faulted in ahead
+                                (prefault.c) */
   Page *freepages;           /* those pages, for any class */
   Page pages[];              /* this metadata is a block of its own */
 } Chunk;
@@ -86,6 +90,8 @@ typedef struct Arena {
                                 outlive a burst do not pin its chunks */
   size_t nchunks;
   size_t nextchunk;          /* size of the next chunk to ask for */
+  Chunk *spare;              /* the next chunk, its pages faulted in ahead
+                                (make_spare), or NULL */
   uintptr_t *keys;           /* open addressing: page number + 1 ... */
   Page **vals;               /* ... and its Page */
   size_t nkeys, keycap;      /* entries, capacity (a power of two) */
@@ -202,47 +208,82 @@ static void unlink_chunk (Arena *a, Chunk *c) {
 }
 
 /*
-** Asks the previous allocator for a chunk, aligned to a huge page when it
-** is large enough to hold one (else to a page), so that no block of
-** anybody else shares a page with it, and advises it as huge pages.
-** Chunks grow from 256 KiB to 8 MiB, so a small program stays small; its
-** pages join the free pages. [0 when it cannot]
+** A chunk of size bytes from the previous allocator, not linked yet,
+** aligned to a huge page when it is large enough to hold one (else to a
+** page), so that no block of anybody else shares a page with it, and
+** advised as huge pages. [NULL when it cannot]
 */
-static int arena_grow (Arena *a) {
-  size_t size = a->nextchunk, npages = size / PAGE, i;
+static Chunk *chunk_new (Arena *a, size_t size) {
+  size_t npages = size / PAGE, i;
   size_t align = size >= HUGE_PAGE ? HUGE_PAGE : PAGE;
   size_t rawsize = size + align, metasize = sizeof(Chunk) + npages * sizeof(Page);
   char *raw;
   Chunk *c = (Chunk *)prev_alloc(a, metasize);
-  if (c == NULL) return 0;
+  if (c == NULL) return NULL;
   raw = (char *)prev_alloc(a, rawsize);
   if (raw == NULL) {
     prev_free(a, c, metasize);
-    return 0;
+    return NULL;
   }
   memset(c, 0, metasize);
   c->raw = raw;
   c->rawsize = rawsize;
   c->base = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
   c->npages = c->nfree = (unsigned)npages;
-  link_chunk_last(a, c);
-  if (!rebuild_pages(a, 0)) {  /* undo */
-    unlink_chunk(a, c);
-    prev_free(a, raw, rawsize);
-    prev_free(a, c, metasize);
-    return 0;
-  }
   for (i = npages; i-- > 0;) {
     c->pages[i].chunk = c;
     link_page(&c->freepages, &c->pages[i]);
   }
-  a->nfreepages += npages;
-  a->nempty++;
 #ifdef MADV_HUGEPAGE
   if (size >= HUGE_PAGE)
     madvise(c->base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
 #endif
+  return c;
+}
+
+/* Gives the memory of a chunk that is not linked back. */
+static void chunk_free (Arena *a, Chunk *c) {
+  prev_free(a, c->raw, c->rawsize);
+  prev_free(a, c, sizeof(Chunk) + c->npages * sizeof(Page));
+}
+
+/*
+** Makes the spare chunk, of the largest size, and has its pages faulted in
+** on the prefaulting thread (prefault.c) while the chunks before it fill
+** up. Only a program that has taken a chunk of the largest size (about
+** 16 MiB in all) has one, so a small program stays small. Nothing is lost
+** when it cannot be had.
+*/
+static void make_spare (Arena *a) {
+  Chunk *c;
+  if (a->spare != NULL || !prefault_enabled()) return;
+  if ((c = chunk_new(a, CHUNK_MAX)) == NULL) return;
+  c->prefaulted = prefault_request(c->base, CHUNK_MAX);
+  a->spare = c;
+}
+
+/*
+** Adds a chunk: the spare if there is one, else a new one from the
+** previous allocator. Chunks grow from 256 KiB to 8 MiB, so a small program
+** stays small; its pages join the free pages. [0 when it cannot]
+*/
+static int arena_grow (Arena *a) {
+  Chunk *c = a->spare;
+  if (c != NULL) {
+    a->spare = NULL;
+    if (c->prefaulted) prefault_cancel();  /* before the chunk is written */
+    c->prefaulted = 0;
+  } else if ((c = chunk_new(a, a->nextchunk)) == NULL) return 0;
+  link_chunk_last(a, c);
+  if (!rebuild_pages(a, 0)) {  /* undo */
+    unlink_chunk(a, c);
+    chunk_free(a, c);
+    return 0;
+  }
+  a->nfreepages += c->npages;
+  a->nempty++;
   if (a->nextchunk < CHUNK_MAX) a->nextchunk *= 2;
+  else make_spare(a);  /* it took one of the largest */
   return 1;
 }
 
@@ -252,7 +293,6 @@ static int arena_grow (Arena *a) {
 ** the chunk then stays, whole and usable.
 */
 static void release_chunk (Arena *a, Chunk *c) {
-  size_t metasize = sizeof(Chunk) + c->npages * sizeof(Page);
   Chunk *after = c->prev;  /* where it goes back if it must */
   unlink_chunk(a, c);
   if (!rebuild_pages(a, 0)) {  /* put it back where it was */
@@ -271,8 +311,7 @@ static void release_chunk (Arena *a, Chunk *c) {
   }
   a->nfreepages -= c->npages;
   a->nempty--;
-  prev_free(a, c->raw, c->rawsize);
-  prev_free(a, c, metasize);
+  chunk_free(a, c);
 }
 
 /*
@@ -337,8 +376,12 @@ static void arena_release (Arena *a) {
   while (a->chunks != NULL) {
     Chunk *c = a->chunks;
     a->chunks = c->next;
-    prev_free(a, c->raw, c->rawsize);
-    prev_free(a, c, sizeof(Chunk) + c->npages * sizeof(Page));
+    chunk_free(a, c);
+  }
+  if (a->spare != NULL) {
+    if (a->spare->prefaulted) prefault_cancel();
+    chunk_free(a, a->spare);
+    a->spare = NULL;
   }
   if (a->keys != NULL) {
     prev_free(a, a->keys, a->keycap * sizeof *a->keys);
@@ -552,8 +595,8 @@ void arena_install (lua_State *L) {
 }
 
 /* asyncio.core.arena_stats() -> {live =, chunks =, bytes =, free_pages =,
-   big_blocks =, big_bytes =} or nil when the state does not use the arena:
-   for specs and the curious. */
+   big_blocks =, big_bytes =, spare_bytes =} or nil when the state does not
+   use the arena: for specs and the curious. */
 int arena_stats (lua_State *L) {
   lua_Alloc f = lua_getallocf(L, NULL);
   size_t nchunks = 0, bytes = 0, freepages = 0;
@@ -567,7 +610,9 @@ int arena_stats (lua_State *L) {
     nchunks++;
     for (pg = c->freepages; pg != NULL; pg = pg->next) freepages++;
   }
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
+  lua_pushinteger(L, (lua_Integer)(arena.spare != NULL ? arena.spare->rawsize : 0));
+  lua_setfield(L, -2, "spare_bytes");
   lua_pushinteger(L, (lua_Integer)bigblock_stats(&bytes));
   lua_setfield(L, -2, "big_blocks");
   lua_pushinteger(L, (lua_Integer)bytes);

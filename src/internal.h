@@ -221,6 +221,11 @@ void aio_traceback (lua_State *L, lua_State *L1, const char *msg, int level);
 void arena_install (lua_State *L);
 int arena_stats (lua_State *L);
 
+/* ---------- populating the arena's next chunk ahead (prefault.c) ---------- */
+int prefault_enabled (void);
+int prefault_request (void *base, size_t len);
+void prefault_cancel (void);
+
 /* ---------- the arena's blocks of 2 MiB and more (bigblock.c) ---------- */
 #define BIGBLOCK_MIN ((size_t)2 << 20)
 void *bigblock_new (size_t n);
