@@ -227,7 +227,7 @@ describe("the arena", function()
    ]]
 
    local function cpus()
-      local p = io.popen("getconf _NPROCESSORS_ONLN")
+      local p = io.popen("nproc") -- the CPUs this process may use
       local n = tonumber(p:read("l"))
       p:close()
       return n or 1
@@ -247,6 +247,14 @@ describe("the arena", function()
       local out, status = run_lua(prefault_script, "ASYNCIO_PREFAULT=slow")
       assert.equal(0, status)
       assert.equal(("0\t%s\n"):format(tostring(cpus() > 1)), out)
+   end)
+
+   it("keeps no spare chunk when the process may use one CPU only", function()
+      if sanitized then return end
+      -- run_fresh puts its environment before the command: env runs it
+      local out, status = run_lua(prefault_script, "taskset -c 0 env")
+      assert.equal(0, status)
+      assert.equal("0\tfalse\n", out)
    end)
 
    it("keeps no spare chunk when ASYNCIO_PREFAULT is 0", function()

@@ -13,8 +13,8 @@
 ** Blocks of BIGBLOCK_MIN (2 MiB) and more, the array parts of big tables
 ** among them, get huge-page mappings of their own (bigblock.c); a block
 ** that grows past that size moves into one. A program that has grown to
-** chunks of the largest size keeps a spare one whose pages a thread faults
-** in ahead (prefault.c). Everything else, and every
+** chunks of the largest size keeps a spare one, in small pages, which a
+** thread faults in ahead (prefault.c). Everything else, and every
 ** block the previous allocator made before the arena came, goes to that
 ** allocator.
 **
@@ -207,11 +207,22 @@ static void unlink_chunk (Arena *a, Chunk *c) {
   a->nchunks--;
 }
 
+/* Advises the chunk c as huge pages, if it can hold one. */
+static void advise_huge (Chunk *c) {
+#ifdef MADV_HUGEPAGE
+  size_t size = (size_t)c->npages * PAGE;
+  if (size >= HUGE_PAGE)
+    madvise(c->base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
+#else
+  (void)c;
+#endif
+}
+
 /*
 ** A chunk of size bytes from the previous allocator, not linked yet,
 ** aligned to a huge page when it is large enough to hold one (else to a
-** page), so that no block of anybody else shares a page with it, and
-** advised as huge pages. [NULL when it cannot]
+** page), so that no block of anybody else shares a page with it.
+** [NULL when it cannot]
 */
 static Chunk *chunk_new (Arena *a, size_t size) {
   size_t npages = size / PAGE, i;
@@ -234,10 +245,6 @@ static Chunk *chunk_new (Arena *a, size_t size) {
     c->pages[i].chunk = c;
     link_page(&c->freepages, &c->pages[i]);
   }
-#ifdef MADV_HUGEPAGE
-  if (size >= HUGE_PAGE)
-    madvise(c->base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
-#endif
   return c;
 }
 
@@ -252,13 +259,17 @@ static void chunk_free (Arena *a, Chunk *c) {
 ** on the prefaulting thread (prefault.c) while the chunks before it fill
 ** up. Only a program that has taken a chunk of the largest size (about
 ** 16 MiB in all) has one, so a small program stays small. Nothing is lost
-** when it cannot be had.
+** when it cannot be had. The spare keeps small pages: when the thread
+** faults them in, their number costs the loop nothing, and on the VMs
+** measured a huge page of memory the host has not backed yet costs
+** several times more per byte than small ones (docs/internals.md).
 */
 static void make_spare (Arena *a) {
   Chunk *c;
   if (a->spare != NULL || !prefault_enabled()) return;
   if ((c = chunk_new(a, CHUNK_MAX)) == NULL) return;
   c->prefaulted = prefault_request(c->base, CHUNK_MAX);
+  if (!c->prefaulted) advise_huge(c);  /* the loop's thread faults it in */
   a->spare = c;
 }
 
@@ -273,7 +284,8 @@ static int arena_grow (Arena *a) {
     a->spare = NULL;
     if (c->prefaulted) prefault_cancel();  /* before the chunk is written */
     c->prefaulted = 0;
-  } else if ((c = chunk_new(a, a->nextchunk)) == NULL) return 0;
+  } else if ((c = chunk_new(a, a->nextchunk)) != NULL) advise_huge(c);
+  else return 0;
   link_chunk_last(a, c);
   if (!rebuild_pages(a, 0)) {  /* undo */
     unlink_chunk(a, c);

@@ -15,15 +15,15 @@
 ** madvise(MADV_POPULATE_WRITE) would, which every mmap and munmap of the
 ** loop's thread would then wait for.
 **
-** Off when the machine has one CPU and when the environment variable
-** ASYNCIO_PREFAULT is "0". When it is "slow", the thread pauses 20 us
-** after each page, so that the arena overtakes it: the specs check that
-** then too nothing is written where a block is.
+** Off when the process may run on one CPU only and when the environment
+** variable ASYNCIO_PREFAULT is "0". When it is "slow", the thread pauses
+** 20 us after each page, so that the arena overtakes it: the specs check
+** that then too nothing is written where a block is.
 **
 ** Anchoring rule: no Lua values here; the job names memory the arena owns,
 ** and the arena cancels it before it uses that memory or gives it back.
 */
-#define _DEFAULT_SOURCE  /* usleep */
+#define _GNU_SOURCE  /* sched_getaffinity, CPU_COUNT, usleep */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,6 +44,7 @@ static struct {
   int state;                 /* PF_UNKNOWN, PF_OFF or PF_ON (under mu) */
   int started;               /* the thread runs (under mu) */
   int slow;                  /* pause after each page (ASYNCIO_PREFAULT=slow) */
+  int atfork;                /* the fork handlers are registered */
   char *base;                /* the job (under mu): [base, base + len), */
   size_t len;                /* base NULL when there is none */
   unsigned long next_id;     /* ids of jobs, never reused (under mu) */
@@ -52,7 +53,7 @@ static struct {
   atomic_int writing;        /* the thread is between its check of active
                                 and the end of a write */
 } pf = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PF_UNKNOWN, 0, 0,
-        NULL, 0, 1, 0, 0};
+        0, NULL, 0, 1, 0, 0};
 
 /*
 ** Writes a byte to each page of [base, base + len) while the job is the
@@ -91,11 +92,39 @@ static void *worker (void *arg) {
   return NULL;
 }
 
+/* Whether the process may run on more than one CPU (its affinity mask, as
+   taskset and container cpusets set it). */
 static int machine_fits (void) {
   const char *env = getenv("ASYNCIO_PREFAULT");
+  cpu_set_t cpus;
   if (env != NULL && strcmp(env, "0") == 0) return 0;
   pf.slow = env != NULL && strcmp(env, "slow") == 0;
-  return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0)
+    return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+  return CPU_COUNT(&cpus) > 1;
+}
+
+/*
+** fork() copies the state but not the thread: the child forgets both, and
+** would start a thread of its own if it needed one. The state is locked
+** across the fork so that the child's copy is consistent, and unlocked on
+** both sides after.
+*/
+static void before_fork (void) {
+  pthread_mutex_lock(&pf.mu);
+}
+
+static void after_fork_parent (void) {
+  pthread_mutex_unlock(&pf.mu);
+}
+
+static void after_fork_child (void) {
+  pf.started = 0;
+  pf.base = NULL;
+  atomic_store(&pf.active, 0);
+  atomic_store(&pf.writing, 0);  /* the thread may have been mid-write */
+  pthread_cond_init(&pf.work, NULL);  /* the copy counts the thread waiting */
+  pthread_mutex_unlock(&pf.mu);
 }
 
 /* Starts the thread, with every signal blocked: signals are the loop's.
@@ -108,6 +137,13 @@ static int start_worker (void) {
   if (pthread_attr_init(&attr) != 0) return 0;
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, (size_t)64 << 10);
+  if (!pf.atfork) {
+    if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0) {
+      pthread_attr_destroy(&attr);
+      return 0;
+    }
+    pf.atfork = 1;
+  }
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   ok = pthread_create(&th, &attr, worker, NULL) == 0;
