@@ -257,6 +257,37 @@ describe("the arena", function()
       assert.equal("0\tfalse\n", out)
    end)
 
+   -- The kernel's setting for transparent huge pages: "always", "madvise"
+   -- or "never" (nil when it has none).
+   local function thp_mode()
+      local f = io.open("/sys/kernel/mm/transparent_hugepage/enabled")
+      if not f then return nil end
+      local line = f:read("l")
+      f:close()
+      return line and line:match("%[(%a+)%]")
+   end
+
+   it("advises no huge pages unless ASYNCIO_HUGEPAGES is 1", function()
+      if sanitized or thp_mode() ~= "madvise" then return end -- only advice tells
+      local script = [[
+         require("asyncio")
+         local t = {}
+         for i = 1, 200000 do t[i] = { i } end -- chunks and big blocks
+         local f = io.open("/proc/self/smaps_rollup")
+         local kb = f:read("a"):match("AnonHugePages:%s*(%d+)")
+         f:close()
+         print(#t, tonumber(kb) > 0)
+      ]]
+      local out, status = run_lua(script)
+      assert.equal(0, status)
+      assert.equal("200000\tfalse\n", out)
+      -- with the advice, the same work keeps what it holds (whether the
+      -- kernel had huge pages at hand is its business)
+      out, status = run_lua(prefault_script, "ASYNCIO_HUGEPAGES=1")
+      assert.equal(0, status)
+      assert.equal(("0\t%s\n"):format(tostring(cpus() > 1)), out)
+   end)
+
    it("keeps no spare chunk when ASYNCIO_PREFAULT is 0", function()
       if sanitized then return end
       local out, status = run_lua(prefault_script, "ASYNCIO_PREFAULT=0")

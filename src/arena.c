@@ -6,15 +6,16 @@
 ** megabytes of fresh memory at once. With malloc's 4 KiB pages, each page
 ** costs a page fault: on a virtual machine, more than the tasks' own work.
 ** The arena serves blocks of up to ARENA_SMALL bytes from chunks it asks
-** the previous allocator for, advised as transparent huge pages. A chunk
+** the previous allocator for (advised as transparent huge pages only with
+** ASYNCIO_HUGEPAGES=1: see arena_hugepages). A chunk
 ** is cut into 64 KiB pages, each serving one 16-byte size class with a
 ** free list of its own; a page left empty serves any class again, and a
 ** chunk left empty goes back, so a burst of tasks does not keep its memory.
 ** Blocks of BIGBLOCK_MIN (2 MiB) and more, the array parts of big tables
 ** among them, get huge-page mappings of their own (bigblock.c); a block
 ** that grows past that size moves into one. A program that has grown to
-** chunks of the largest size keeps a spare one, in small pages, which a
-** thread faults in ahead (prefault.c). Everything else, and every
+** chunks of the largest size keeps a spare one, which a thread faults in
+** ahead (prefault.c). Everything else, and every
 ** block the previous allocator made before the arena came, goes to that
 ** allocator.
 **
@@ -207,11 +208,30 @@ static void unlink_chunk (Arena *a, Chunk *c) {
   a->nchunks--;
 }
 
-/* Advises the chunk c as huge pages, if it can hold one. */
+/*
+** Whether the arena advises its memory as transparent huge pages: only
+** when the environment variable ASYNCIO_HUGEPAGES is "1". A huge page
+** costs one fault where small ones cost 512, but on the VMs measured here
+** a fresh one costs more than those 512: the kernel takes huge pages from
+** memory that has been free long enough for the host to have taken it
+** back, and small ones from memory freed a moment ago (docs/internals.md).
+*/
+int arena_hugepages (void) {
+  static atomic_int cached;  /* 0: not read yet, 1: off, 2: on */
+  int v = atomic_load(&cached);
+  if (v == 0) {
+    const char *env = getenv("ASYNCIO_HUGEPAGES");
+    v = env != NULL && strcmp(env, "1") == 0 ? 2 : 1;
+    atomic_store(&cached, v);
+  }
+  return v == 2;
+}
+
+/* Advises the chunk c as huge pages, if it can hold one and they are on. */
 static void advise_huge (Chunk *c) {
 #ifdef MADV_HUGEPAGE
   size_t size = (size_t)c->npages * PAGE;
-  if (size >= HUGE_PAGE)
+  if (size >= HUGE_PAGE && arena_hugepages())
     madvise(c->base, size, MADV_HUGEPAGE);  /* advice: failing is harmless */
 #else
   (void)c;
@@ -259,17 +279,14 @@ static void chunk_free (Arena *a, Chunk *c) {
 ** on the prefaulting thread (prefault.c) while the chunks before it fill
 ** up. Only a program that has taken a chunk of the largest size (about
 ** 16 MiB in all) has one, so a small program stays small. Nothing is lost
-** when it cannot be had. The spare keeps small pages: when the thread
-** faults them in, their number costs the loop nothing, and on the VMs
-** measured a huge page of memory the host has not backed yet costs
-** several times more per byte than small ones (docs/internals.md).
+** when it cannot be had.
 */
 static void make_spare (Arena *a) {
   Chunk *c;
   if (a->spare != NULL || !prefault_enabled()) return;
   if ((c = chunk_new(a, CHUNK_MAX)) == NULL) return;
+  advise_huge(c);  /* before its pages are faulted in */
   c->prefaulted = prefault_request(c->base, CHUNK_MAX);
-  if (!c->prefaulted) advise_huge(c);  /* the loop's thread faults it in */
   a->spare = c;
 }
 

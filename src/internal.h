@@ -220,6 +220,7 @@ void aio_traceback (lua_State *L, lua_State *L1, const char *msg, int level);
 /* ---------- the state's allocator (arena.c) ---------- */
 void arena_install (lua_State *L);
 int arena_stats (lua_State *L);
+int arena_hugepages (void);
 
 /* ---------- populating the arena's next chunk ahead (prefault.c) ---------- */
 int prefault_enabled (void);
