@@ -233,28 +233,30 @@ describe("the arena", function()
       return n or 1
    end
 
+   -- Runs the scenario with env: no block may lose what it holds, and a
+   -- spare chunk is kept or not, as spare says.
+   local function check_prefault(env, spare)
+      local out, status = run_lua(prefault_script, env)
+      assert.equal(0, status)
+      assert.equal(("0\t%s\n"):format(tostring(spare)), out)
+   end
+
    it("faults in a spare chunk ahead on a thread, and no block loses what it holds", function()
       if sanitized then return end
-      local out, status = run_lua(prefault_script)
-      assert.equal(0, status)
-      assert.equal(("0\t%s\n"):format(tostring(cpus() > 1)), out)
+      check_prefault(nil, cpus() > 1)
    end)
 
    it("stops the thread before the arena takes the spare, however far it got", function()
       -- ASYNCIO_PREFAULT=slow: the thread pauses after each page, so the
       -- arena takes spares it has not finished
       if sanitized then return end
-      local out, status = run_lua(prefault_script, "ASYNCIO_PREFAULT=slow")
-      assert.equal(0, status)
-      assert.equal(("0\t%s\n"):format(tostring(cpus() > 1)), out)
+      check_prefault("ASYNCIO_PREFAULT=slow", cpus() > 1)
    end)
 
    it("keeps no spare chunk when the process may use one CPU only", function()
       if sanitized then return end
       -- run_fresh puts its environment before the command: env runs it
-      local out, status = run_lua(prefault_script, "taskset -c 0 env")
-      assert.equal(0, status)
-      assert.equal("0\tfalse\n", out)
+      check_prefault("taskset -c 0 env", false)
    end)
 
    -- The kernel's setting for transparent huge pages: "always", "madvise"
@@ -283,16 +285,12 @@ describe("the arena", function()
       assert.equal("200000\tfalse\n", out)
       -- with the advice, the same work keeps what it holds (whether the
       -- kernel had huge pages at hand is its business)
-      out, status = run_lua(prefault_script, "ASYNCIO_HUGEPAGES=1")
-      assert.equal(0, status)
-      assert.equal(("0\t%s\n"):format(tostring(cpus() > 1)), out)
+      check_prefault("ASYNCIO_HUGEPAGES=1", cpus() > 1)
    end)
 
    it("keeps no spare chunk when ASYNCIO_PREFAULT is 0", function()
       if sanitized then return end
-      local out, status = run_lua(prefault_script, "ASYNCIO_PREFAULT=0")
-      assert.equal(0, status)
-      assert.equal("0\tfalse\n", out)
+      check_prefault("ASYNCIO_PREFAULT=0", false)
    end)
 
    it("is left out when ASYNCIO_ARENA is 0", function()

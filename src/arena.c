@@ -12,7 +12,7 @@
 ** free list of its own; a page left empty serves any class again, and a
 ** chunk left empty goes back, so a burst of tasks does not keep its memory.
 ** Blocks of BIGBLOCK_MIN (2 MiB) and more, the array parts of big tables
-** among them, get huge-page mappings of their own (bigblock.c); a block
+** among them, get mappings of their own (bigblock.c); a block
 ** that grows past that size moves into one. A program that has grown to
 ** chunks of the largest size keeps a spare one, which a thread faults in
 ** ahead (prefault.c). Everything else, and every
@@ -292,6 +292,17 @@ static void make_spare (Arena *a) {
   a->spare = c;
 }
 
+/* Takes the spare away, its pages no longer written by the prefaulting
+   thread: it may be used or given back. [NULL if there is none] */
+static Chunk *take_spare (Arena *a) {
+  Chunk *c = a->spare;
+  if (c == NULL) return NULL;
+  a->spare = NULL;
+  if (c->prefaulted) prefault_cancel();
+  c->prefaulted = 0;
+  return c;
+}
+
 /*
 ** Adds a chunk: the spare if there is one, else a new one from the
 ** previous allocator. Chunks grow from 256 KiB to 8 MiB, so a small program
@@ -299,13 +310,11 @@ static void make_spare (Arena *a) {
 ** pages. [0 when it cannot]
 */
 static int arena_grow (Arena *a) {
-  Chunk *c = a->spare;
-  if (c != NULL) {
-    a->spare = NULL;
-    if (c->prefaulted) prefault_cancel();  /* before the chunk is written */
-    c->prefaulted = 0;
-  } else if ((c = chunk_new(a, a->nextchunk)) != NULL) advise_huge(c);
-  else return 0;
+  Chunk *c = take_spare(a);
+  if (c == NULL) {
+    if ((c = chunk_new(a, a->nextchunk)) == NULL) return 0;
+    advise_huge(c);
+  }
   link_chunk_last(a, c);
   if (!rebuild_pages(a, 0)) {  /* undo */
     unlink_chunk(a, c);
@@ -405,16 +414,12 @@ static void *arena_take (Arena *a, size_t n) {
 
 /* Gives every chunk back to the previous allocator (no block is out). */
 static void arena_release (Arena *a) {
-  while (a->chunks != NULL) {
-    Chunk *c = a->chunks;
+  Chunk *c;
+  while ((c = a->chunks) != NULL) {
     a->chunks = c->next;
     chunk_free(a, c);
   }
-  if (a->spare != NULL) {
-    if (a->spare->prefaulted) prefault_cancel();
-    chunk_free(a, a->spare);
-    a->spare = NULL;
-  }
+  if ((c = take_spare(a)) != NULL) chunk_free(a, c);
   if (a->keys != NULL) {
     prev_free(a, a->keys, a->keycap * sizeof *a->keys);
     prev_free(a, a->vals, a->keycap * sizeof *a->vals);
