@@ -17,7 +17,7 @@ SO       := build/asyncio/core.so
 ASAN_SO  := build/asan/asyncio/core.so
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test check fuzz oom demo bench bench-deps install uninstall clean lint rock install-rock
+.PHONY: all deps test check fuzz pydiff oom demo bench bench-deps install uninstall clean lint rock install-rock
 
 all: deps $(SO)
 
@@ -64,6 +64,15 @@ fuzz: $(ASAN_SO)
 	  && echo "fuzz: survived seed $$seed" \
 	  || { echo "fuzz: seed $$seed failed; its last calls:"; tail -5 build/fuzz.log; exit 1; }; \
 	done
+
+# Random programs run by CPython and by us, their outputs compared
+# (tools/pydiff/; not part of test: needs CPython 3.12 or later, given as
+# PYDIFF_PYTHON). Then the same with sleeps and timers 20 ms apart.
+PYDIFF_PYTHON ?= python3
+PYDIFF_SEEDS ?= 1-300
+pydiff: $(SO)
+	python3 tools/pydiff/run_pydiff.py --python $(PYDIFF_PYTHON) --seeds $(PYDIFF_SEEDS)
+	python3 tools/pydiff/run_pydiff.py --python $(PYDIFF_PYTHON) --seeds $(PYDIFF_SEEDS) --timed
 
 # Each allocation of tools/oom.lua made to fail in turn, under the
 # sanitizers: a memory error must never crash the runtime or lose a task.
