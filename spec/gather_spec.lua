@@ -347,6 +347,64 @@ describe("gather", function()
          assert.is_nil(err.message)
       end))
 
+      it("ends in the cancel message a last child that was running kept, as Python's _cancel_message",
+         helper.async(function()
+         -- checked against CPython 3.13: cancel() of a running task has
+         -- nothing to cancel in its place and keeps the message, which
+         -- _make_cancelled_error() gives even if the task caught the
+         -- CancelledError and returned; a sleeping one's sleep takes it
+         local outer
+         local running = async(function()
+            outer:cancel("stop")
+            pcall(await, asyncio.sleep(0))
+            return 1
+         end)
+         local sleeping = async(function()
+            pcall(await, asyncio.sleep(10))
+            return 1
+         end)
+         local gathers = async(function(child) return await(asyncio.gather(child())) end)
+         outer = asyncio.create_task(gathers(running))
+         local err = helper.error_of(await, outer)
+         assert.is_true(asyncio.CancelledError:is(err))
+         assert.equal("stop", err.message)
+         outer = asyncio.create_task(gathers(sleeping))
+         run_briefly(2)
+         outer:cancel("stop")
+         err = helper.error_of(await, outer)
+         assert.is_true(asyncio.CancelledError:is(err))
+         assert.is_nil(err.message)
+      end))
+
+      it("lists a new CancelledError per cancelled child, with its _cancel_message or '', as Python",
+         helper.async(function()
+         -- checked against CPython 3.13: [('',), ('late',), ('',), ('fm',)]
+         local loop = asyncio.get_running_loop()
+         local sleeper = asyncio.create_task(asyncio.sleep(10))
+         local late = asyncio.create_task(async(function()
+            asyncio.current_task():cancel("late") -- returns with the cancel pending
+            return 1
+         end)())
+         local f, f2 = loop:create_future(), loop:create_future()
+         await(asyncio.sleep(0))
+         sleeper:cancel("m")
+         f:cancel()
+         f2:cancel("fm")
+         -- cancelled before it started: the CancelledError thrown into it
+         -- ends it, as a raised one does
+         local early = asyncio.create_task(async(function() return 1 end)())
+         early:cancel("early")
+         local res = await(asyncio.gather(sleeper, late, f, f2, early, { return_exceptions = true }))
+         for i = 1, 5 do
+            assert.is_true(asyncio.CancelledError:is(res[i]), "entry " .. i)
+         end
+         assert.same({ "", "late", "", "fm", "" },
+                     { res[1].message, res[2].message, res[3].message, res[4].message, res[5].message })
+         -- the tasks themselves still raise the CancelledError that ended them
+         assert.equal("m", helper.error_of(await, sleeper).message)
+         assert.equal("early", helper.error_of(await, early).message)
+      end))
+
       it("ends in the CancelledError of the last child when all were cancelled", helper.async(function()
          local g = asyncio.gather(asyncio.sleep(1), asyncio.sleep(1), { return_exceptions = true })
          await(asyncio.sleep(0))

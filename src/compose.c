@@ -36,6 +36,23 @@ typedef struct Gather {
 enum { UP_STATE = 2, UP_CHILDREN, UP_RESULTS, UP_SETTLE };
 
 /*
+** Replaces the error at 2, the CancelledError of the cancelled child at 1,
+** with what Python's gather lists for it: a new CancelledError with the
+** child's _cancel_message, or '' if it has none (gather.lua's
+** listed_cancellation). [-0, +0, e]
+*/
+static void list_cancellation (lua_State *L, Future *f) {
+  future_push_cancel_message(L, f, 1);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "");
+  }
+  aio_pusherrorv(L, "CancelledError", -1);
+  lua_replace(L, 2);
+  lua_pop(L, 1);
+}
+
+/*
 ** callback(fut): a child is done. Its result (or error, with
 ** return_exceptions) is stored at once while the children finish in
 ** argument order; the last one, or a failure, calls settle(failed, value,
@@ -61,7 +78,10 @@ static int gather_done (lua_State *L) {
     lua_getiuservalue(L, 1, FUT_UV_RESULT);  /* the error at 2, left unread */
     ok = 0;
     g->unmarked = 1;
-  } else ok = future_push_first_outcome(L, f, 1);  /* the value at 2 */
+  } else {
+    ok = future_push_first_outcome(L, f, 1);  /* the value at 2 */
+    if (g->retexc && f->state == FUT_CANCELLED) list_cancellation(L, f);
+  }
   if (ok || g->retexc) {
     if (g->stored) {
       lua_rawgeti(L, lua_upvalueindex(UP_CHILDREN), g->cursor);

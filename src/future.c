@@ -327,6 +327,32 @@ int future_push_first_outcome (lua_State *L, Future *f, int idx) {
 }
 
 /*
+** Pushes what Python's fut._cancel_message holds (gather reads it): a
+** cancelled future's message, none if it ended by a CancelledError of its
+** own (a task whose body raised it: Python's Task then calls
+** Future.cancel() with no message); a task not cancelled, the message of
+** a cancel() that found nothing to cancel in its place. [-0, +1, -]
+*/
+void future_push_cancel_message (lua_State *L, Future *f, int idx) {
+  if (f->state == FUT_CANCELLED) {
+    lua_getiuservalue(L, idx, FUT_UV_RESULT);
+    if (aio_is_cancelled_error(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushnil(L);
+    }
+  } else if (f->type == AIO_TTASK && ((Task *)f)->msg_kept)
+    lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
+  else lua_pushnil(L);
+}
+
+/* core.cancel_message(fut) -> Python's fut._cancel_message (above) */
+static int core_cancel_message (lua_State *L) {
+  Future *f = future_check(L, 1);
+  future_push_cancel_message(L, f, 1);
+  return 1;
+}
+
+/*
 ** core.future_outcome(fut) -> true, first result | false, error: what
 ** pcall(fut.result, fut) returns, without the cost of a protected call
 ** (gather reads every child with it). Raises if fut is pending.
@@ -615,6 +641,7 @@ int future_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"new_future", core_future},
     {"future_outcome", core_future_outcome},
+    {"cancel_message", core_cancel_message},
     {NULL, NULL}
   };
   aio_newclass(L, AIO_TFUTURE, AIO_FUTURE, methods, meta);

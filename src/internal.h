@@ -365,6 +365,7 @@ Future *future_test (lua_State *L, Runtime *rt, int idx);
 void future_init (lua_State *L, Future *f, int type, int loopidx);
 int future_pushresults (lua_State *L, Future *f, int idx);
 int future_push_first_outcome (lua_State *L, Future *f, int idx);
+void future_push_cancel_message (lua_State *L, Future *f, int idx);
 void future_mark_retrieved (lua_State *L, Future *f, int idx);
 int future_set_results (lua_State *L, Future *f, int idx, int first, int n);
 void future_set_error (lua_State *L, Future *f, int idx, int erridx);
@@ -432,6 +433,9 @@ typedef struct Task {
   unsigned char reused;    /* ro: its coroutine object had run already */
   unsigned char quiet;     /* rw: collected pending without a report, as
                               Python's _log_destroy_pending = False */
+  unsigned char msg_kept;  /* rw: a cancel() found nothing to cancel in its
+                              place: TASK_UV_CANCELMSG is also Python's
+                              _cancel_message (future_push_cancel_message) */
 } Task;
 
 Task *task_check (lua_State *L, int idx);

@@ -272,6 +272,19 @@ static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
 ** what was current is restored after. ringidx is where run_once keeps the
 ** ready ring on L's stack, or 0 (see loop_ready_push). [-0, +0, e]
 */
+/*
+** Pushes CancelledError(the pending cancel message of the task at idx),
+** made under a protected call: returns 0, with the memory error pushed
+** instead, if it could not be made. [-0, +1, -]
+*/
+static int push_cancelled_error (lua_State *L, int idx) {
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+  lua_getfield(L, -1, "CancelledError");
+  lua_remove(L, -2);
+  lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
+  return lua_pcall(L, 1, 1, 0) == LUA_OK;
+}
+
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
                 int futidx, int ringidx) {
   lua_State *co = t->co;
@@ -318,11 +331,17 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
       release_coroutine(L, loop, loopidx, t, idx, 1);
       return;
     }
-    if (t->must_cancel) {  /* cancelled before it ran: the body never starts */
+    if (t->must_cancel) {
+      /* cancelled before it ran: the body never starts. As in Python, the
+         CancelledError thrown into it ends it, as a raised one would (so
+         it has no _cancel_message: gather lists it with ''); without the
+         memory to make one, the message ends it */
+      int made = push_cancelled_error(L, idx);
       t->must_cancel = 0;
       t->wait = WAIT_NONE;
       forget_task(L, loop, loopidx, t);
-      finish_cancelled(L, t, idx, 0);
+      finish_cancelled(L, t, idx, made ? lua_gettop(L) : 0);
+      lua_pop(L, 1);
       release_coroutine(L, loop, loopidx, t, idx, 1);
       return;
     }
@@ -347,13 +366,8 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
     /* Python's __wakeup takes the waiter's result before the cancellation
        replaces it: a failure there counts as retrieved, not reported */
     if (futidx) future_mark_retrieved(L, (Future *)lua_touserdata(L, futidx), futidx);
-    /* the CancelledError to throw in is made under a protected call: on
-       a memory error the task gets that error instead, and is not lost */
-    lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
-    lua_getfield(L, -1, "CancelledError");
-    lua_remove(L, -2);
-    lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
-    lua_pcall(L, 1, 1, 0);
+    /* on a memory error the task gets that error instead, and is not lost */
+    push_cancelled_error(L, idx);
     t->must_cancel = 0;
     lua_pushlightuserdata(co, &aio_mark_throw);
     lua_xmove(L, co, 1);
@@ -860,8 +874,11 @@ static int cancel_now (lua_State *L) {
       }
       lua_pop(L, 1);
     }
-    /* parked or asleep, it is woken (Python: its waiter future cancelled) */
+    /* parked or asleep, it is woken (Python: its waiter future cancelled);
+       otherwise nothing was cancelled in its place, and Python's Task
+       keeps the message as its _cancel_message */
     woke = t->wait == WAIT_PARKED || t->wait == WAIT_TIMER;
+    if (!woke) t->msg_kept = 1;
     mark_cancelled(L, t, idx, 2);
     ok = 1;
     break;
@@ -870,7 +887,9 @@ static int cancel_now (lua_State *L) {
   while (n-- > 0) {
     int idx = base + 1 + n;
     if (!ok) {
-      mark_cancelled(L, (Task *)lua_touserdata(L, idx), idx, 2);
+      Task *t = (Task *)lua_touserdata(L, idx);
+      t->msg_kept = 1;
+      mark_cancelled(L, t, idx, 2);
       ok = 1;
     }
   }

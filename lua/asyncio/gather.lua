@@ -22,6 +22,8 @@ local gather_callback, gather_wrap = core.gather_callback, core.gather_wrap
 -- outcome(fut) -> true, first result | false, error: pcall(result, fut)
 -- without a protected call
 local outcome = core.future_outcome
+-- cancel_message(fut) -> what Python's fut._cancel_message holds
+local cancel_message = core.cancel_message
 local done, cancelled = Future.done, Future.cancelled
 local result, set_result, set_exception = Future.result, Future.set_result, Future.set_exception
 local add_done_callback, get_loop = Future.add_done_callback, Future.get_loop
@@ -29,6 +31,15 @@ local CancelledError = errors.CancelledError
 local to_future, argerror = awaitable.to_future, awaitable.argerror
 
 local M = {}
+
+-- What Python's gather lists for a cancelled child with return_exceptions:
+-- a new CancelledError with the child's _cancel_message, '' if it has none
+-- (so a task that raised its CancelledError is listed with '', while
+-- awaiting it still raises the one it raised).
+local function listed_cancellation(child)
+   local msg = cancel_message(child)
+   return CancelledError(msg == nil and "" or msg)
+end
 
 local OPTIONS = { return_exceptions = awaitable.boolean_or_nil }
 
@@ -139,8 +150,13 @@ function M.gather(...)
             end
          end
          for i = cursor, n do
-            local _, value = outcome(children[i])
-            results[i] = value
+            local child = children[i]
+            if cancelled(child) then
+               results[i] = listed_cancellation(child)
+            else
+               local _, value = outcome(child)
+               results[i] = value
+            end
          end
       else
          for i = cursor, n do
@@ -150,13 +166,15 @@ function M.gather(...)
       if cancel_requested then
          -- Python's choice: its loop over the children leaves `fut` bound
          -- to the last one in argument order, whose CancelledError (if it
-         -- was cancelled) it raises, else a new one
+         -- was cancelled) it raises, else a new one with its
+         -- _cancel_message (a task that caught its cancellation and
+         -- returned keeps the message if it was running when cancelled)
          local last, err = children[n], nil
          if cancelled(last) then
             local _
             _, err = outcome(last)
          end
-         set_exception(outer, err or CancelledError())
+         set_exception(outer, err or CancelledError(cancel_message(last)))
       else
          results.n = n
          set_result(outer, results)
