@@ -45,10 +45,17 @@ class Program:
 
     def guarded(self, level, body, err_class, handler):
         """try: body / except err_class: print(handler). body is a list of
-        (relative level, py, lua); handler the text printed when it raises."""
+        (relative level, py, lua); handler the text printed when it raises.
+        err_class "any" catches every error and prints its name too."""
         self.both(level, "try:", "do local ok, e = pcall(function()")
         for rel, py, lua in body:
             self.both(level + 1 + rel, py, lua)
+        if err_class == "any":
+            self.both(level, "except Exception as e:", "end)")
+            self.both(level + 1, f'print("{handler}", ename(e))',
+                      "if not ok then if asyncio.CancelledError:is(e) then error(e, 0) end "
+                      f'print("{handler}", ename(e)) end end')
+            return
         py_class = "TimeoutError" if err_class == "TimeoutError" else "asyncio." + err_class
         self.both(level, f"except {py_class}:", "end)")
         self.both(level + 1, f'print("{handler}")',
@@ -73,7 +80,7 @@ class Generator:
         out.both(level, f'print("{tag} {op}")', f'print("{tag} {op}")')
         j = R.randrange(NFUTURES)
         fut_py, fut_lua = f"F[{j}]", f"F[{j + 1}]"
-        if op in ("gather", "wait", "spawn", "taskgroup", "as_completed"):
+        if op in COMPOSED:
             if depth >= 2 or (op == "as_completed" and self.eager):
                 return True
             return self.compose(op, tag, level, depth)
@@ -120,6 +127,19 @@ class Generator:
             out.both(level + 1, f'print("{tag} tg errors", len(eg.exceptions))',
                      f'if not ok then if asyncio.ExceptionGroup:is(e) then print("{tag} tg errors", #e.errors) '
                      "else error(e, 0) end end end")
+        elif op == "gatherfail":
+            out.guarded(level, [(0, f'print("{tag} gf", show(await asyncio.gather({calls})))',
+                                 f'print("{tag} gf", show(await(asyncio.gather({calls}))))')],
+                        "any", f"{tag} gf err")
+        elif op == "gathercancel":
+            out.both(level, f"g = asyncio.gather({calls})", f"local g = asyncio.gather({calls})")
+            out.both(level, f'print("{tag} gc", yn(g.cancel()))', f'print("{tag} gc", yn(g:cancel()))')
+            out.guarded(level, [(0, f'print("{tag} gc", show(await g))', f'print("{tag} gc", show(await(g)))')],
+                        "CancelledError", f"{tag} gc cancelled")
+        elif op == "waitfirstexc":
+            out.both(level, f"d, p = await asyncio.wait([{futures}], return_when=asyncio.FIRST_EXCEPTION)",
+                     f"local d, p = await(asyncio.wait({{{futures}}}, {{return_when = asyncio.FIRST_EXCEPTION}}))")
+            out.both(level, f'print("{tag} wfe", len(d), len(p))', f'print("{tag} wfe", count(d), count(p))')
         else:  # as_completed
             out.both(level, f"for aw in asyncio.as_completed([{futures}]):",
                      f"for aw in asyncio.as_completed({{{futures}}}) do")
@@ -150,12 +170,12 @@ class Generator:
             out.luaonly(2, "local ok, err = pcall(function()")
             self.body(f"T{i}", R.randint(2, 7), 3, 0)
             out.both(3, f"return {i}", f"return {i}")
-            out.python(2, "except asyncio.CancelledError:")
-            out.python(3, f'print("T{i} cancelled")')
+            out.python(2, "except asyncio.CancelledError as e:")
+            out.python(3, f'print("T{i} cancelled", e.args[0] if e.args and e.args[0] else "-")')
             out.python(3, "raise")
             out.luaonly(2, "end)")
-            out.luaonly(2, f'if not ok then if asyncio.CancelledError:is(err) then print("T{i} cancelled") end '
-                           "error(err, 0) end")
+            out.luaonly(2, f'if not ok then if asyncio.CancelledError:is(err) then print("T{i} cancelled", '
+                           "err.message ~= nil and err.message ~= '' and err.message or '-') end error(err, 0) end")
             out.luaonly(2, f"return {i}")
             out.luaonly(1, "end)")
         for i in range(self.ntasks):
@@ -248,6 +268,35 @@ def get_nowait(gen, tag, level, fut_py, fut_lua):
     gen.out.python(level, f'except asyncio.QueueEmpty: print("{tag} empty")')
 
 
+def cancel_with_message(gen, tag, level, fut_py, fut_lua):
+    x = gen.rand.randrange(gen.ntasks)
+    gen.out.both(level, f'print("{tag} cm", yn(T[{x}].cancel("m{tag}")) if len(T) > {x} else "-")',
+                 f'print("{tag} cm", T[{x + 1}] and yn(T[{x + 1}]:cancel("m{tag}")) or "-")')
+
+
+def release_bounded(gen, tag, level, fut_py, fut_lua):
+    gen.out.both(level, "try: bs.release()", f'if not pcall(bs.release, bs) then print("{tag} bs err") end')
+    gen.out.python(level, f'except ValueError: print("{tag} bs err")')
+
+
+def reschedule_now(gen, tag, level, fut_py, fut_lua):
+    gen.out.guarded(level, [(0, "async with asyncio.timeout(None) as cm:", "local cm <close> = asyncio.timeout(nil)"),
+                            (1, "cm.reschedule(loop.time())", "cm:reschedule(loop:time())"),
+                            (1, "await asyncio.sleep(0)", "await(asyncio.sleep(0))"),
+                            (1, f'print("{tag} rs body", yn(cm.expired()))', f'print("{tag} rs body", yn(cm:expired()))')],
+                    "TimeoutError", f"{tag} rs timeout")
+
+
+def priority_put(gen, tag, level, fut_py, fut_lua):
+    v = gen.rand.randint(1, 9)
+    gen.out.both(level, f'pq.put_nowait(({v}, "{tag}"))', f'pq:put_nowait({{{v}, "{tag}"}})')
+
+
+def lifo_get(gen, tag, level, fut_py, fut_lua):
+    gen.out.guarded(level, [(0, f'print("{tag} lq", lq.get_nowait())', f'print("{tag} lq", lq:get_nowait())')],
+                    "QueueEmpty", f"{tag} lq empty")
+
+
 def sleep_for(gen, tag, level, fut_py, fut_lua):
     k = gen.rand.randint(1, 3)
     gen.out.both(level, f"await asyncio.sleep({k} * 0.02)", f"await(asyncio.sleep({k} * 0.02))")
@@ -317,7 +366,35 @@ STEPS = {
                            'do local sh = asyncio.shield({f}); print("{t} shc", yn(sh:cancel()), yn({f}:cancelled())) end'),
     "putfull": put_full,
     "getnw": get_nowait,
+    "gatherfail": composed,
+    "gathercancel": composed,
+    "waitfirstexc": composed,
+    "cancelmsg": cancel_with_message,
+    "bsem": critical("async with bs:", "bs:acquire()", [('print("{t} bsin")', 'print("{t} bsin")')]),
+    "bsrelease": release_bounded,
+    "condwaitfor": critical("async with cond:", "cond:acquire()",
+                            [('print("{t} cwf", yn(await cond.wait_for(ev.is_set)))',
+                              'print("{t} cwf", yn(await(cond:wait_for(function() return ev:is_set() end))))')]),
+    "notifyall": critical("async with cond:", "cond:acquire()", [("cond.notify_all()", "cond:notify_all()")]),
+    "barabort": simple("await bar.abort()", "await(bar:abort())"),
+    "barreset": simple("await bar.reset()", "await(bar:reset())"),
+    "uncancel": simple('print("{t} unc", asyncio.current_task().uncancel())',
+                       'print("{t} unc", asyncio.current_task():uncancel())'),
+    "reschedule": reschedule_now,
+    "prioput": priority_put,
+    "prioget": simple('print("{t} pq", (await pq.get())[1])', 'print("{t} pq", await(pq:get())[2])'),
+    "lifoput": value_step("lq.put_nowait({v})", "lq:put_nowait({v})"),
+    "lifoget": lifo_get,
+    "shutdown": simple("q.shutdown()", "q:shutdown()"),
+    "shutdownnow": simple("q2.shutdown(immediate=True)", "q2:shutdown(true)"),
+    "states": simple('print("{t} states", yn(lk.locked()), yn(sem.locked()), q.qsize(), yn(q.empty()), '
+                     'yn(q2.full()), yn(ev.is_set()), bar.n_waiting, yn(bar.broken))',
+                     'print("{t} states", yn(lk:locked()), yn(sem:locked()), q:qsize(), yn(q:empty()), '
+                     'yn(q2:full()), yn(ev:is_set()), bar.n_waiting, yn(bar.broken))'),
+    "badcallback": simple("loop.call_soon(bad_callback)", "loop:call_soon(bad_callback)"),
 }
+
+COMPOSED = ("gather", "wait", "spawn", "taskgroup", "as_completed", "gatherfail", "gathercancel", "waitfirstexc")
 
 TIMED_STEPS = {
     "sleepT": sleep_for,
@@ -329,7 +406,15 @@ PY_PRELUDE = """\
 import asyncio
 def yn(b): return 'yes' if b else 'no'
 def cb(t): print(t, 'cb')
-def show(l): return ' '.join(type(x).__name__ if isinstance(x, BaseException) else str(x) for x in l)
+NAMES = ('CancelledError', 'TimeoutError', 'QueueShutDown', 'QueueEmpty', 'QueueFull', 'BrokenBarrierError',
+         'ExceptionGroup', 'ValueError', 'InvalidStateError')
+def ename(e):
+    if isinstance(e, asyncio.CancelledError): return 'CancelledError[%s]' % (e.args[0] if e.args else '-')
+    return type(e).__name__ if type(e).__name__ in NAMES else 'other'
+def show(l): return ' '.join(ename(x) if isinstance(x, BaseException) else str(x) for x in l)
+def bad_callback(): raise ValueError()
+def handler(loop, ctx):
+    if ctx['message'].startswith('Exception in callback'): print('handler', ename(ctx.get('exception')))
 def state(t):
     if not t.done(): return 'pending'
     if t.cancelled(): return 'cancelled'
@@ -337,8 +422,10 @@ def state(t):
     return 'result %s' % t.result()
 T, KEEP = [], []
 async def main():
-    global ev, lk, q, q2, F, loop, sem, cond, bar
+    global ev, lk, q, q2, F, loop, sem, cond, bar, bs, pq, lq
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(handler)
+    bs, pq, lq = asyncio.BoundedSemaphore(1), asyncio.PriorityQueue(), asyncio.LifoQueue()
     ev, lk, q, q2 = asyncio.Event(), asyncio.Lock(), asyncio.Queue(), asyncio.Queue(1)
     sem, cond, bar = asyncio.Semaphore(2), asyncio.Condition(), asyncio.Barrier(2)
     F = [loop.create_future() for _ in range(%d)]""".replace("%d", str(NFUTURES)).split("\n")
@@ -355,24 +442,41 @@ end
 local function yn(b) return b and 'yes' or 'no' end
 local function cb(t) print(t, 'cb') end
 local function count(s) local n = 0 for _ in pairs(s) do n = n + 1 end return n end
+local VE = setmetatable({}, { __tostring = function() return 'ValueError' end })
+local NAMES = { 'CancelledError', 'TimeoutError', 'QueueShutDown', 'QueueEmpty', 'QueueFull',
+                'BrokenBarrierError', 'ExceptionGroup', 'InvalidStateError' }
+local function ename(e)
+   if e == VE then return 'ValueError' end
+   if asyncio.CancelledError:is(e) then
+      return 'CancelledError[' .. (e.message == nil and '-' or tostring(e.message)) .. ']'
+   end
+   for _, name in ipairs(NAMES) do
+      if asyncio[name]:is(e) then return name end
+   end
+   return 'other'
+end
 local function show(l)
    local o = {}
    for i = 1, l.n do
       local x = l[i]
-      o[i] = asyncio.CancelledError:is(x) and 'CancelledError' or tostring(x)
+      o[i] = type(x) == 'number' and tostring(x) or ename(x)
    end
    return table.concat(o, ' ')
 end
+local function bad_callback() error(VE) end
 local function state(t)
    if not t:done() then return 'pending' elseif t:cancelled() then return 'cancelled'
    elseif t:exception() then return 'error' end
    return 'result ' .. tostring(t:result())
 end
-local VE = setmetatable({}, { __tostring = function() return 'ValueError' end })
 local T, KEEP = {}, {}
-local ev, lk, q, q2, F, loop, sem, cond, bar
+local ev, lk, q, q2, F, loop, sem, cond, bar, bs, pq, lq
 asyncio.run(async(function()
    loop = asyncio.get_running_loop()
+   loop:set_exception_handler(function(_, ctx)
+      if ctx.message:find('^Exception in callback') then print('handler', ename(ctx.error)) end
+   end)
+   bs, pq, lq = asyncio.BoundedSemaphore(1), asyncio.PriorityQueue(), asyncio.LifoQueue()
    ev, lk, q, q2 = asyncio.Event(), asyncio.Lock(), asyncio.Queue(), asyncio.Queue(1)
    sem, cond, bar = asyncio.Semaphore(2), asyncio.Condition(), asyncio.Barrier(2)
    F = {} for i = 1, %d do F[i] = loop:create_future() end""".replace("%d", str(NFUTURES)).split("\n")

@@ -42,10 +42,10 @@ def run(cmd, env=None):
 
 
 def check_python(python):
-    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] >= (3, 12))"],
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] >= (3, 13))"],
                              capture_output=True, text=True)
     if version.stdout.strip() != "True":
-        sys.exit(f"run_pydiff: {python} is not CPython 3.12 or later (use --python)")
+        sys.exit(f"run_pydiff: {python} is not CPython 3.13 or later (use --python)")
 
 
 def main():
