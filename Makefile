@@ -66,7 +66,7 @@ fuzz: $(ASAN_SO)
 	done
 
 # Random programs run by CPython and by us, their outputs compared
-# (tools/pydiff/; not part of test: needs CPython 3.12 or later, given as
+# (tools/pydiff/; not part of test: needs CPython 3.13 or later, given as
 # PYDIFF_PYTHON). Then the same with sleeps and timers 20 ms apart.
 PYDIFF_PYTHON ?= python3
 PYDIFF_SEEDS ?= 1-300

@@ -4,8 +4,8 @@ what they print: a differential test of ordering and semantics.
     python3 tools/pydiff/run_pydiff.py [--python PY] [--seeds A-B] [--timed]
                                       [--keep DIR] [--record]
 
-Run from the repository root after `make`. PY is a CPython of 3.12 or
-later (eager tasks and 3.12's wait_for are part of the programs); the
+Run from the repository root after `make`. PY is a CPython of 3.13 or
+later (eager tasks, 3.12's wait_for and 3.13's Queue.shutdown are in the programs); the
 default is `python3`. A seed whose outputs differ is reported, and its two
 programs and outputs are kept in DIR (default /tmp/pydiff). Programs that
 deadlock (a task waits for what no one will do) are fine as long as both
