@@ -2,16 +2,19 @@
 what they print: a differential test of ordering and semantics.
 
     python3 tools/pydiff/run_pydiff.py [--python PY] [--seeds A-B] [--timed]
-                                      [--keep DIR] [--record]
+                                      [--loop] [--keep DIR] [--record]
 
 Run from the repository root after `make`. PY is a CPython of 3.13 or
 later (eager tasks, 3.12's wait_for and 3.13's Queue.shutdown are in the programs); the
 default is `python3`. A seed whose outputs differ is reported, and its two
-programs and outputs are kept in DIR (default /tmp/pydiff). Programs that
+programs and outputs are kept in DIR (default /tmp/pydiff). --loop runs
+loopgen.py's programs (callbacks and timers driving the loop from outside)
+instead of gen.py's (tasks inside asyncio.run). Programs that
 deadlock (a task waits for what no one will do) are fine as long as both
 runtimes print the same lines before the time limit.
 
---record writes CPython's output of each seed to tools/pydiff/expected/,
+--record writes CPython's output of each seed to tools/pydiff/expected/
+(SEED.txt, or loop-SEED.txt),
 skipping seeds that deadlock: spec/pydiff_spec.lua checks those seeds on
 every `make test`, without needing a recent CPython.
 """
@@ -55,6 +58,7 @@ def main():
     ap.add_argument("--timed", action="store_true")
     ap.add_argument("--keep", default="/tmp/pydiff")
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--loop", action="store_true")
     args = ap.parse_args()
     if args.record and args.timed:
         sys.exit("run_pydiff: the recorded seeds are untimed (the spec runs them without --timed)")
@@ -62,10 +66,11 @@ def main():
     first, last = (int(x) for x in args.seeds.split("-"))
     os.makedirs(args.keep, exist_ok=True)
     lua_env = dict(os.environ, **LUA_ENV)
-    gen = os.path.join(HERE, "gen.py")
+    gen = os.path.join(HERE, "loopgen.py" if args.loop else "gen.py")
+    kind = "loop-" if args.loop else ""
     differ = 0
     for seed in range(first, last + 1):
-        prefix = os.path.join(args.keep, f"seed{seed}")
+        prefix = os.path.join(args.keep, f"{kind}seed{seed}")
         subprocess.run([sys.executable, gen, str(seed), prefix] + (["--timed"] if args.timed else []), check=True)
         py_out, py_done = run([args.python, "-u", prefix + ".py"])
         lua_out, lua_done = run([os.environ.get("LUA", "lua5.4"), prefix + ".lua"], lua_env)
@@ -79,7 +84,7 @@ def main():
                 f.write(lua_out)
             continue
         if args.record and py_done:
-            with open(os.path.join(HERE, "expected", f"{seed}.txt"), "w") as f:
+            with open(os.path.join(HERE, "expected", f"{kind}{seed}.txt"), "w") as f:
                 f.write(py_out)
         for ext in (".py", ".lua"):
             os.remove(prefix + ext)
