@@ -297,6 +297,31 @@ def lifo_get(gen, tag, level, fut_py, fut_lua):
                     "QueueEmpty", f"{tag} lq empty")
 
 
+def wait_for_now_on(py_aw, lua_aw, py_after="", lua_after=""):
+    """wait_for(aw, 0) of a primitive's wait: an immediate timeout takes a
+    waiter out of its queue (the lost-wakeup cases); what it got is
+    printed, then py_after / lua_after give it back."""
+    def write(gen, tag, level, fut_py, fut_lua):
+        body = [(0, f'r = await asyncio.wait_for({py_aw}, 0)', f'local r = await(asyncio.wait_for({lua_aw}, 0))'),
+                (0, f'print("{tag} wf0", show1(r))', f'print("{tag} wf0", show1(r))')]
+        if py_after:
+            body.append((0, py_after, lua_after))
+        gen.out.guarded(level, body, "TimeoutError", f"{tag} wf0 timeout")
+    return write
+
+
+def condition_wait_now(gen, tag, level, fut_py, fut_lua):
+    """wait_for(cond.wait(), 0) inside `async with cond`: a cancelled
+    wait takes the lock again before it raises."""
+    out = gen.out
+    out.both(level, "async with cond:", "do local _ <close> = await(cond:acquire())")
+    out.guarded(level + 1, [(0, "await asyncio.wait_for(cond.wait(), 0)", "await(asyncio.wait_for(cond:wait(), 0))"),
+                            (0, f'print("{tag} cw0 woke")', f'print("{tag} cw0 woke")')],
+                "TimeoutError", f"{tag} cw0 timeout")
+    out.both(level + 1, f'print("{tag} cw0 locked", yn(cond.locked()))', f'print("{tag} cw0 locked", yn(cond:locked()))')
+    out.luaonly(level, "end")
+
+
 def sleep_for(gen, tag, level, fut_py, fut_lua):
     k = gen.rand.randint(1, 3)
     gen.out.both(level, f"await asyncio.sleep({k} * 0.02)", f"await(asyncio.sleep({k} * 0.02))")
@@ -392,6 +417,12 @@ STEPS = {
                      'print("{t} states", yn(lk:locked()), yn(sem:locked()), q:qsize(), yn(q:empty()), '
                      'yn(q2:full()), yn(ev:is_set()), bar.n_waiting, yn(bar.broken))'),
     "badcallback": simple("loop.call_soon(bad_callback)", "loop:call_soon(bad_callback)"),
+    "wf0lock": wait_for_now_on("lk.acquire()", "lk:acquire()", "lk.release()", "lk:release()"),
+    "wf0sem": wait_for_now_on("sem.acquire()", "sem:acquire()", "sem.release()", "sem:release()"),
+    "wf0get": wait_for_now_on("q.get()", "q:get()"),
+    "wf0put2": wait_for_now_on("q2.put(5)", "q2:put(5)"),
+    "wf0ev": wait_for_now_on("ev.wait()", "ev:wait()"),
+    "wf0cond": condition_wait_now,
 }
 
 COMPOSED = ("gather", "wait", "spawn", "taskgroup", "as_completed", "gatherfail", "gathercancel", "waitfirstexc")
@@ -413,6 +444,7 @@ def ename(e):
     return type(e).__name__ if type(e).__name__ in NAMES else 'other'
 def show(l): return ' '.join(ename(x) if isinstance(x, BaseException) else str(x) for x in l)
 def bad_callback(): raise ValueError()
+def show1(r): return 'ok' if r is True or r is None else str(r)
 def handler(loop, ctx):
     if ctx['message'].startswith('Exception in callback'): print('handler', ename(ctx.get('exception')))
 def state(t):
@@ -464,6 +496,10 @@ local function show(l)
    return table.concat(o, ' ')
 end
 local function bad_callback() error(VE) end
+local function show1(r) -- acquire() gives the object itself, Python's True
+   if r == true or r == nil or type(r) == 'table' then return 'ok' end
+   return tostring(r)
+end
 local function state(t)
    if not t:done() then return 'pending' elseif t:cancelled() then return 'cancelled'
    elseif t:exception() then return 'error' end
