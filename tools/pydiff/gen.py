@@ -322,6 +322,43 @@ def condition_wait_now(gen, tag, level, fut_py, fut_lua):
     out.luaonly(level, "end")
 
 
+def nested_timeouts(gen, tag, level, fut_py, fut_lua):
+    """An inner timeout(0) inside an outer one with no deadline: only the
+    inner converts the cancellation; reschedule(None) on the outer."""
+    gen.out.guarded(level, [(0, "async with asyncio.timeout(None) as outer:", "local outer <close> = asyncio.timeout(nil)"),
+                            (1, "try:", "local ok2, e2 = pcall(function()"),
+                            (2, "async with asyncio.timeout(0):", "local _ <close> = asyncio.timeout(0)"),
+                            (3, "await asyncio.sleep(0)", "await(asyncio.sleep(0))"),
+                            (1, "except TimeoutError:", "end)"),
+                            (2, f'print("{tag} inner timeout")',
+                             f'if not ok2 then if asyncio.TimeoutError:is(e2) then print("{tag} inner timeout") '
+                             "else error(e2, 0) end end"),
+                            (1, "outer.reschedule(None)", "outer:reschedule(nil)"),
+                            (1, "await asyncio.sleep(0)", "await(asyncio.sleep(0))"),
+                            (1, f'print("{tag} outer", yn(outer.expired()))', f'print("{tag} outer", yn(outer:expired()))')],
+                    "TimeoutError", f"{tag} outer timeout")
+
+
+def release_unlocked(gen, tag, level, fut_py, fut_lua):
+    gen.out.both(level, "try: lk.release()", f'if not pcall(lk.release, lk) then print("{tag} release err") end')
+    gen.out.python(level, f'except RuntimeError: print("{tag} release err")')
+
+
+def wait_now(gen, tag, level, fut_py, fut_lua):
+    """wait(futures, timeout=0): what is done right now, nothing cancelled."""
+    gen.out.both(level, "d, p = await asyncio.wait(F, timeout=0)", "local d, p = await(asyncio.wait(F, { timeout = 0 }))")
+    gen.out.both(level, f'print("{tag} wt0", len(d), len(p))', f'print("{tag} wt0", count(d), count(p))')
+
+
+def waiter_cancelled(gen, tag, level, fut_py, fut_lua):
+    """A task waiting on the event, cancelled before it is set."""
+    out = gen.out
+    out.both(level, "w = asyncio.create_task(ev.wait())", "local w = asyncio.create_task(ev:wait())")
+    out.both(level, "await asyncio.sleep(0)", "await(asyncio.sleep(0))")
+    out.both(level, f'print("{tag} wc", yn(w.cancel()), yn(w.done()))', f'print("{tag} wc", yn(w:cancel()), yn(w:done()))')
+    out.both(level, "KEEP.append(w)", "KEEP[#KEEP + 1] = w")
+
+
 def sleep_for(gen, tag, level, fut_py, fut_lua):
     k = gen.rand.randint(1, 3)
     gen.out.both(level, f"await asyncio.sleep({k} * 0.02)", f"await(asyncio.sleep({k} * 0.02))")
@@ -423,6 +460,12 @@ STEPS = {
     "wf0put2": wait_for_now_on("q2.put(5)", "q2:put(5)"),
     "wf0ev": wait_for_now_on("ev.wait()", "ev:wait()"),
     "wf0cond": condition_wait_now,
+    "nestedtimeouts": nested_timeouts,
+    "notify2": critical("async with cond:", "cond:acquire()", [("cond.notify(2)", "cond:notify(2)")]),
+    "semrelease": simple("sem.release()", "sem:release()"),
+    "releaseerr": release_unlocked,
+    "waitnow": wait_now,
+    "waitercancel": waiter_cancelled,
 }
 
 COMPOSED = ("gather", "wait", "spawn", "taskgroup", "as_completed", "gatherfail", "gathercancel", "waitfirstexc")
