@@ -69,7 +69,7 @@ fuzz: $(ASAN_SO)
 # (tools/pydiff/; not part of test: needs CPython 3.13 or later, given as
 # PYDIFF_PYTHON). Then the same with sleeps and timers 20 ms apart, then
 # programs of callbacks and timers driving the loop from outside, then a
-# TCP client reading what a server writes.
+# TCP client reading what a server writes, then children of /bin/sh.
 PYDIFF_PYTHON ?= python3
 PYDIFF_SEEDS ?= 1-300
 pydiff: $(SO)
@@ -77,6 +77,7 @@ pydiff: $(SO)
 	python3 tools/pydiff/run_pydiff.py --python $(PYDIFF_PYTHON) --seeds $(PYDIFF_SEEDS) --timed
 	python3 tools/pydiff/run_pydiff.py --python $(PYDIFF_PYTHON) --seeds $(PYDIFF_SEEDS) --loop
 	python3 tools/pydiff/run_pydiff.py --python $(PYDIFF_PYTHON) --seeds $(PYDIFF_SEEDS) --streams
+	python3 tools/pydiff/run_pydiff.py --python $(PYDIFF_PYTHON) --seeds $(PYDIFF_SEEDS) --procs
 
 # Each allocation of tools/oom.lua made to fail in turn, under the
 # sanitizers: a memory error must never crash the runtime or lose a task.

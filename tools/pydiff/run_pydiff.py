@@ -2,7 +2,8 @@
 what they print: a differential test of ordering and semantics.
 
     python3 tools/pydiff/run_pydiff.py [--python PY] [--seeds A-B] [--timed]
-                                      [--loop | --streams] [--keep DIR] [--record]
+                                      [--loop | --streams | --procs]
+                                      [--keep DIR] [--record]
 
 Run from the repository root after `make`. PY is a CPython of 3.13 or
 later (eager tasks, 3.12's wait_for and 3.13's Queue.shutdown are in the programs); the
@@ -10,7 +11,8 @@ default is `python3`. A seed whose outputs differ is reported, and its two
 programs and outputs are kept in DIR (default /tmp/pydiff). --loop runs
 loopgen.py's programs (callbacks and timers driving the loop from outside)
 instead of gen.py's (tasks inside asyncio.run); --streams streamgen.py's
-(a client reading what a server writes over TCP; not recorded). Programs that
+(a client reading what a server writes over TCP), --procs procgen.py's
+(children of /bin/sh talked to through pipes); those two are not recorded. Programs that
 deadlock (a task waits for what no one will do) are fine as long as both
 runtimes print the same lines before the time limit.
 
@@ -61,6 +63,7 @@ def main():
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--loop", action="store_true")
     ap.add_argument("--streams", action="store_true")
+    ap.add_argument("--procs", action="store_true")
     args = ap.parse_args()
     if args.record and args.timed:
         sys.exit("run_pydiff: the recorded seeds are untimed (the spec runs them without --timed)")
@@ -68,11 +71,11 @@ def main():
     first, last = (int(x) for x in args.seeds.split("-"))
     os.makedirs(args.keep, exist_ok=True)
     lua_env = dict(os.environ, **LUA_ENV)
-    if args.record and args.streams:
-        sys.exit("run_pydiff: stream programs are not recorded (their reads depend on 10 ms pauses)")
-    generator = "loopgen.py" if args.loop else "streamgen.py" if args.streams else "gen.py"
+    if args.record and (args.streams or args.procs):
+        sys.exit("run_pydiff: stream and process programs are not recorded")
+    generator, kind = (("loopgen.py", "loop-") if args.loop else ("streamgen.py", "stream-") if args.streams
+                       else ("procgen.py", "proc-") if args.procs else ("gen.py", ""))
     gen = os.path.join(HERE, generator)
-    kind = "loop-" if args.loop else "stream-" if args.streams else ""
     differ = 0
     for seed in range(first, last + 1):
         prefix = os.path.join(args.keep, f"{kind}seed{seed}")
