@@ -15,8 +15,8 @@ are processes of the machine); run_pydiff.py --procs runs it by hand.
 
 CPython 3.13.0's wait() now and then never returns for a child killed or
 terminated (about 1 seed in 100 here, 1 in 4 if the parent sleeps 10 ms
-first), with no process left: run_pydiff then reports "python timed out"
-with CPython's output a prefix of ours. Rerun such a seed: it passes.
+first), with no process left, its output then a prefix of ours:
+run_pydiff.py runs such a seed in CPython once more.
 """
 import random
 import sys
