@@ -24,6 +24,8 @@ order), and eager tasks in it.
 import random
 import sys
 
+import common
+
 NFUTURES = 3
 
 
@@ -505,15 +507,7 @@ async def main():
     sem, cond, bar = asyncio.Semaphore(2), asyncio.Condition(), asyncio.Barrier(2)
     F = [loop.create_future() for _ in range(%d)]""".replace("%d", str(NFUTURES)).split("\n")
 
-LUA_PRELUDE = """\
-io.stdout:setvbuf("line")
-local asyncio = require "asyncio"
-local async, await = asyncio.async, asyncio.await
-local function print(...)
-   local t = table.pack(...)
-   for i = 1, t.n do t[i] = tostring(t[i]) end
-   io.write(table.concat(t, ' ', 1, t.n), '\\n')
-end
+LUA_PRELUDE = common.LUA_HEAD + """\
 local function yn(b) return b and 'yes' or 'no' end
 local function cb(t) print(t, 'cb') end
 local function count(s) local n = 0 for _ in pairs(s) do n = n + 1 end return n end
@@ -576,18 +570,7 @@ LUA_EPILOGUE = """\
 end))""".split("\n")
 
 
-def main(argv):
-    seed, prefix = int(argv[1]), argv[2]
-    timed = "--timed" in argv
-    py, lua = Generator(seed, timed).program()
-    if "--lua" in argv:
-        sys.stdout.write(lua)
-        return
-    with open(prefix + ".py", "w") as f:
-        f.write(py)
-    with open(prefix + ".lua", "w") as f:
-        f.write(lua)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    common.main(sys.argv, lambda seed, argv: Generator(seed, "--timed" in argv).program())

@@ -18,6 +18,8 @@ of equal deadlines, which API.md fixes as the order scheduled
 import random
 import sys
 
+import common
+
 NCALLBACKS = 9
 NFUTURES = 3
 
@@ -165,15 +167,7 @@ async def body(cb, f):
     print('task got', await F[f])
     return cb.__name__""".replace("%d", str(NFUTURES)).split("\n")
 
-LUA_PRELUDE = """\
-io.stdout:setvbuf("line")
-local asyncio = require "asyncio"
-local async, await = asyncio.async, asyncio.await
-local function print(...)
-   local t = table.pack(...)
-   for i = 1, t.n do t[i] = tostring(t[i]) end
-   io.write(table.concat(t, ' ', 1, t.n), '\\n')
-end
+LUA_PRELUDE = common.LUA_HEAD + """\
 local loop = asyncio.new_event_loop()
 asyncio.set_event_loop(loop)
 local BASE = loop:time() + 0.01
@@ -234,17 +228,7 @@ end
 loop:close()""".split("\n")
 
 
-def main(argv):
-    seed, prefix = int(argv[1]), argv[2]
-    py, lua = LoopProgram(seed).program()
-    if "--lua" in argv:
-        sys.stdout.write(lua)
-        return
-    with open(prefix + ".py", "w") as f:
-        f.write(py)
-    with open(prefix + ".lua", "w") as f:
-        f.write(lua)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    common.main(sys.argv, lambda seed, argv: LoopProgram(seed).program())

@@ -21,9 +21,7 @@ run_pydiff.py runs such a seed in CPython once more.
 import random
 import sys
 
-
-def lua_string(s):
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+import common
 
 
 class ProcProgram:
@@ -62,10 +60,10 @@ class ProcProgram:
         stdin = "PIPE" if how in ("communicate_input", "lines", "kill") else "DEVNULL"
         if how == "kill":
             script = "cat >/dev/null"
-        self.both(f'print("child {i}:", {script!r})', f'print("child {i}:", {lua_string(script)})')
+        self.both(f'print("child {i}:", {script!r})', f'print("child {i}:", {common.lua_string(script)})')
         self.both(f"p = await asyncio.create_subprocess_exec('/bin/sh', '-c', {script!r}, "
                   f"stdin=asyncio.subprocess.{stdin}, stdout=asyncio.subprocess.{stdout}, stderr=asyncio.subprocess.{stderr})",
-                  f"local p{i} = await(asyncio.create_subprocess_exec('/bin/sh', {{'-c', {lua_string(script)}}}, "
+                  f"local p{i} = await(asyncio.create_subprocess_exec('/bin/sh', {{'-c', {common.lua_string(script)}}}, "
                   f"{{stdin = asyncio.{stdin}, stdout = asyncio.{stdout}, stderr = asyncio.{stderr}}}))")
         p = f"p{i}"
         if how == "communicate":
@@ -74,11 +72,11 @@ class ProcProgram:
         elif how == "communicate_input":
             data = "".join(f"in{k}\n" for k in range(R.randint(0, 3)))
             self.both(f"out, err = await p.communicate({data.encode()!r})",
-                      f"local out, err = await({p}:communicate({lua_string(data)}))")
+                      f"local out, err = await({p}:communicate({common.lua_string(data)}))")
             self.both('print("out", show(out), "err", show(err))', 'print("out", show(out), "err", show(err))')
         elif how == "lines":
             data = "".join(f"w{k}\n" for k in range(R.randint(0, 3)))
-            self.both(f"p.stdin.write({data.encode()!r})", f"{p}.stdin:write({lua_string(data)})")
+            self.both(f"p.stdin.write({data.encode()!r})", f"{p}.stdin:write({common.lua_string(data)})")
             self.both("await p.stdin.drain()", f"await({p}.stdin:drain())")
             self.both("p.stdin.close()", f"{p}.stdin:close()")
             if stdout == "PIPE":
@@ -100,42 +98,17 @@ class ProcProgram:
         return "\n".join(self.py) + "\n", "\n".join(self.lua) + "\n"
 
 
-PY_PRELUDE = """\
-import asyncio
-def show(b):
-    return repr(b.decode()).replace("'", '"') if b else '-'
+PY_PRELUDE = ["import asyncio"] + common.PY_SHOW_BYTES + """\
 async def main():""".split("\n")
 
-LUA_PRELUDE = """\
-io.stdout:setvbuf("line")
-local asyncio = require "asyncio"
-local async, await = asyncio.async, asyncio.await
-local function print(...)
-   local t = table.pack(...)
-   for i = 1, t.n do t[i] = tostring(t[i]) end
-   io.write(table.concat(t, ' ', 1, t.n), '\\n')
-end
-local function show(s)
-   if s == nil or s == "" then return '-' end
-   return '"' .. s:gsub('\\\\', '\\\\\\\\'):gsub('\\n', '\\\\n'):gsub('"', '\\\\"') .. '"'
-end
+LUA_PRELUDE = common.LUA_HEAD + common.LUA_SHOW_STRING + """\
 asyncio.run(async(function()""".split("\n")
 
 PY_EPILOGUE = ["asyncio.run(main())"]
 LUA_EPILOGUE = ["end))"]
 
 
-def main(argv):
-    seed, prefix = int(argv[1]), argv[2]
-    py, lua = ProcProgram(seed).program()
-    if "--lua" in argv:
-        sys.stdout.write(lua)
-        return
-    with open(prefix + ".py", "w") as f:
-        f.write(py)
-    with open(prefix + ".lua", "w") as f:
-        f.write(lua)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    common.main(sys.argv, lambda seed, argv: ProcProgram(seed).program())

@@ -18,9 +18,7 @@ LimitOverrunError (API.md §9): both print as "overrun".
 import random
 import sys
 
-
-def lua_string(s):
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+import common
 
 
 class StreamProgram:
@@ -65,7 +63,7 @@ class StreamProgram:
         py = list(PY_PRELUDE)
         lua = list(LUA_PRELUDE)
         py.append("PIECES = [" + ", ".join(repr(p) for p in pieces) + "]")
-        lua.append("local PIECES = {" + ", ".join(lua_string(p) for p in pieces) + "}")
+        lua.append("local PIECES = {" + ", ".join(common.lua_string(p) for p in pieces) + "}")
         py.append(f"ENDING, LIMIT = {ending!r}, {limit}")
         lua.append(f'local ENDING, LIMIT = "{ending}", {limit}')
         py.extend(PY_SERVER)
@@ -98,10 +96,7 @@ class StreamProgram:
         return "\n".join(py) + "\n", "\n".join(lua) + "\n"
 
 
-PY_PRELUDE = """\
-import asyncio
-def show(b):
-    return repr(b.decode()).replace("'", '"') if b else '-'
+PY_PRELUDE = ["import asyncio"] + common.PY_SHOW_BYTES + """\
 async def step(name, aw):
     try:
         print(name, show(await aw))
@@ -110,19 +105,7 @@ async def step(name, aw):
     except (asyncio.LimitOverrunError, ValueError):
         print(name, 'overrun')""".split("\n")
 
-LUA_PRELUDE = """\
-io.stdout:setvbuf("line")
-local asyncio = require "asyncio"
-local async, await = asyncio.async, asyncio.await
-local function print(...)
-   local t = table.pack(...)
-   for i = 1, t.n do t[i] = tostring(t[i]) end
-   io.write(table.concat(t, ' ', 1, t.n), '\\n')
-end
-local function show(s)
-   if s == nil or s == "" then return '-' end
-   return '"' .. s:gsub('\\\\', '\\\\\\\\'):gsub('\\n', '\\\\n'):gsub('"', '\\\\"') .. '"'
-end
+LUA_PRELUDE = common.LUA_HEAD + common.LUA_SHOW_STRING + """\
 local function step(name, aw)
    local ok, r = pcall(await, aw)
    if ok then print(name, show(r))
@@ -176,17 +159,7 @@ LUA_EPILOGUE = """\
 end))""".split("\n")
 
 
-def main(argv):
-    seed, prefix = int(argv[1]), argv[2]
-    py, lua = StreamProgram(seed).program()
-    if "--lua" in argv:
-        sys.stdout.write(lua)
-        return
-    with open(prefix + ".py", "w") as f:
-        f.write(py)
-    with open(prefix + ".lua", "w") as f:
-        f.write(lua)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    common.main(sys.argv, lambda seed, argv: StreamProgram(seed).program())
