@@ -36,20 +36,20 @@ typedef struct Gather {
 enum { UP_STATE = 2, UP_CHILDREN, UP_RESULTS, UP_SETTLE };
 
 /*
-** Replaces the error at 2, the CancelledError of the cancelled child at 1,
-** with what Python's gather lists for it: a new CancelledError with the
-** child's _cancel_message, or '' if it has none (gather.lua's
-** listed_cancellation). [-0, +0, e]
+** Pushes what Python's gather lists, with return_exceptions, for the
+** cancelled child at idx: a new CancelledError with the child's
+** _cancel_message, or '' if it has none (so a task that raised its
+** CancelledError is listed with '', while awaiting it still raises the
+** one it raised). [-0, +1, e]
 */
-static void list_cancellation (lua_State *L, Future *f) {
-  future_push_cancel_message(L, f, 1);
+static void push_listed_cancellation (lua_State *L, Future *f, int idx) {
+  future_push_cancel_message(L, f, idx);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_pushliteral(L, "");
   }
   aio_pusherrorv(L, "CancelledError", -1);
-  lua_replace(L, 2);
-  lua_pop(L, 1);
+  lua_remove(L, -2);
 }
 
 /*
@@ -78,10 +78,10 @@ static int gather_done (lua_State *L) {
     lua_getiuservalue(L, 1, FUT_UV_RESULT);  /* the error at 2, left unread */
     ok = 0;
     g->unmarked = 1;
-  } else {
-    ok = future_push_first_outcome(L, f, 1);  /* the value at 2 */
-    if (g->retexc && f->state == FUT_CANCELLED) list_cancellation(L, f);
-  }
+  } else if (g->retexc && f->state == FUT_CANCELLED) {
+    push_listed_cancellation(L, f, 1);  /* the value at 2 */
+    ok = 0;
+  } else ok = future_push_first_outcome(L, f, 1);  /* the value at 2 */
   if (ok || g->retexc) {
     if (g->stored) {
       lua_rawgeti(L, lua_upvalueindex(UP_CHILDREN), g->cursor);
@@ -101,6 +101,18 @@ static int gather_done (lua_State *L) {
   lua_pushboolean(L, g->unmarked);
   lua_call(L, 4, 0);
   return 0;
+}
+
+/*
+** core.gather_listed_cancellation(fut) -> what gather lists for the
+** cancelled future or task fut (above), for the children gather.lua reads
+** itself.
+*/
+static int core_gather_listed_cancellation (lua_State *L) {
+  Future *f = future_check(L, 1);
+  luaL_argcheck(L, f->state == FUT_CANCELLED, 1, "cancelled future expected");
+  push_listed_cancellation(L, f, 1);
+  return 1;
 }
 
 /*
@@ -396,6 +408,7 @@ static int core_make_wait_for_future (lua_State *L) {
 int compose_open (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"gather_callback", core_gather_callback},
+    {"gather_listed_cancellation", core_gather_listed_cancellation},
     {"gather_wrap", core_gather_wrap},
     {"wait_for_arm", core_wait_for_arm},
     {"wait_for_disarm", core_wait_for_disarm},

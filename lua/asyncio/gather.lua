@@ -24,6 +24,10 @@ local gather_callback, gather_wrap = core.gather_callback, core.gather_wrap
 local outcome = core.future_outcome
 -- cancel_message(fut) -> what Python's fut._cancel_message holds
 local cancel_message = core.cancel_message
+-- listed_cancellation(child) -> what Python's gather lists, with
+-- return_exceptions, for a cancelled child: a new CancelledError with its
+-- _cancel_message, or '' (src/compose.c, shared with the children's callback)
+local listed_cancellation = core.gather_listed_cancellation
 local done, cancelled = Future.done, Future.cancelled
 local result, set_result, set_exception = Future.result, Future.set_result, Future.set_exception
 local add_done_callback, get_loop = Future.add_done_callback, Future.get_loop
@@ -31,15 +35,6 @@ local CancelledError = errors.CancelledError
 local to_future, argerror = awaitable.to_future, awaitable.argerror
 
 local M = {}
-
--- What Python's gather lists for a cancelled child with return_exceptions:
--- a new CancelledError with the child's _cancel_message, '' if it has none
--- (so a task that raised its CancelledError is listed with '', while
--- awaiting it still raises the one it raised).
-local function listed_cancellation(child)
-   local msg = cancel_message(child)
-   return CancelledError(msg == nil and "" or msg)
-end
 
 local OPTIONS = { return_exceptions = awaitable.boolean_or_nil }
 
