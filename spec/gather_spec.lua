@@ -376,6 +376,52 @@ describe("gather", function()
          assert.is_nil(err.message)
       end))
 
+      it("ends in the message of a later cancel() of a child whose sleep or park was cancelled already",
+         helper.async(function()
+         -- checked against CPython 3.13: the body gets the first message
+         -- (its waiter future's, cancelled already), but each later
+         -- cancel(msg) replaces _cancel_message, which a gather ends in
+         -- when that child caught the error and returned
+         local lock = asyncio.Lock()
+         await(lock:acquire())
+         local queue = asyncio.Queue()
+         local got = {}
+         local child = async(function(kind)
+            local ok, err = pcall(function()
+               if kind == "self-sleep" then
+                  asyncio.current_task():cancel("s1")
+                  await(asyncio.sleep(1))
+               elseif kind == "self-park" then
+                  asyncio.current_task():cancel("s1")
+                  await(queue:get())
+               elseif kind == "sleep" then
+                  await(asyncio.sleep(1))
+               elseif kind == "lock" then
+                  await(lock:acquire())
+               else
+                  await(queue:get())
+               end
+            end)
+            assert(not ok)
+            got[kind] = err.message
+            return "ret"
+         end)
+         for _, kind in ipairs({ "self-sleep", "self-park", "sleep", "lock", "queue" }) do
+            local t = asyncio.create_task(child(kind))
+            await(asyncio.sleep(0))
+            local g = asyncio.gather(t)
+            assert.is_true(g:cancel("m1"))
+            assert.is_true(t:cancel("m2"))
+            assert.is_true(t:cancel("m3"))
+            local err = helper.error_of(await, g)
+            assert.is_true(asyncio.CancelledError:is(err), kind)
+            assert.equal("m3", err.message, kind)
+            assert.equal("ret", t:result())
+         end
+         assert.same({ ["self-sleep"] = "s1", ["self-park"] = "s1", sleep = "m1", lock = "m1", queue = "m1" },
+                     got)
+      end))
+
       it("lists a new CancelledError per cancelled child, with its _cancel_message or '', as Python",
          helper.async(function()
          -- checked against CPython 3.13: [('',), ('late',), ('',), ('fm',)]

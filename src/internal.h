@@ -383,7 +383,9 @@ enum {
   TASK_UV_CORO = FUT_NUV,  /* the thread running the body */
   TASK_UV_OBJ,             /* the coroutine object or function */
   TASK_UV_NAME,            /* name string, or nil for Task-<id> */
-  TASK_UV_WAITER,          /* the future being awaited, or what it is parked on */
+  TASK_UV_WAITER,          /* the future being awaited, or what it is parked on;
+                              under CANCEL_FORCED, the message of the
+                              CancelledError its wakeup raises */
   TASK_UV_TRACEBACK,       /* where it failed */
   TASK_UV_CANCELMSG,       /* message of a pending cancel() */
   TASK_NUV = TASK_UV_CANCELMSG
@@ -408,7 +410,7 @@ enum {
 */
 typedef void (*ParkCancel) (lua_State *L, int owneridx, int taskidx, int arg);
 enum { PARK_WOKEN = 1, PARK_CANCELLED };
-#define CANCEL_FORCED 2
+#define CANCEL_FORCED 2  /* see task_force_cancel */
 
 typedef struct Task {
   Future fut;              /* a Task is a Future */

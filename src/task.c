@@ -285,6 +285,24 @@ static int push_cancelled_error (lua_State *L, int idx) {
   return lua_pcall(L, 1, 1, 0) == LUA_OK;
 }
 
+/*
+** The same, at the wakeup of a task under CANCEL_FORCED: the message is the
+** one its cancelled park or sleep kept (task_force_cancel), which a later
+** cancel(msg) does not change, as a Python waiter future cancelled already
+** keeps its message. [-0, +1, -]
+*/
+static int push_forced_cancelled_error (lua_State *L, int idx) {
+  int made;
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
+  lua_getfield(L, -1, "CancelledError");
+  lua_remove(L, -2);
+  lua_getiuservalue(L, idx, TASK_UV_WAITER);
+  made = lua_pcall(L, 1, 1, 0) == LUA_OK;
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, TASK_UV_WAITER);
+  return made;
+}
+
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
                 int futidx, int ringidx) {
   lua_State *co = t->co;
@@ -367,7 +385,8 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
        replaces it: a failure there counts as retrieved, not reported */
     if (futidx) future_mark_retrieved(L, (Future *)lua_touserdata(L, futidx), futidx);
     /* on a memory error the task gets that error instead, and is not lost */
-    push_cancelled_error(L, idx);
+    if (t->must_cancel == CANCEL_FORCED) push_forced_cancelled_error(L, idx);
+    else push_cancelled_error(L, idx);
     t->must_cancel = 0;
     lua_pushlightuserdata(co, &aio_mark_throw);
     lua_xmove(L, co, 1);
@@ -499,6 +518,21 @@ Task *task_push_current (lua_State *L, Loop *loop) {
 }
 
 /*
+** Makes the pending cancellation of the task t at idx one that uncancel()
+** cannot withdraw: what it was parked on or asleep in is cancelled for
+** good (Python: its waiter future). The message its wakeup raises is kept
+** in TASK_UV_WAITER, free while the task is ready, as that future keeps
+** its own. [-0, +0, -]
+*/
+static void task_force_cancel (lua_State *L, Task *t, int idx) {
+  idx = lua_absindex(L, idx);
+  t->must_cancel = CANCEL_FORCED;
+  lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
+  lua_setiuservalue(L, idx, TASK_UV_WAITER);
+  t->waiter = NULL;
+}
+
+/*
 ** Suspends the running task t, at tidx on the stack (task_push_running),
 ** which the object at owneridx has just taken in, until task_unpark; the
 ** stack is cut to the tidx - 1 values below the task, and the task then
@@ -523,7 +557,7 @@ int task_park_at (lua_State *L, int owneridx, const void *owner, int tidx,
   if (t->must_cancel) {
     Loop *loop = t->fut.loop;
     unpark(L, owneridx, tidx, arg);
-    t->must_cancel = CANCEL_FORCED;
+    task_force_cancel(L, t, tidx);
     t->parked = PARK_CANCELLED;
     t->wait = WAIT_READY;
     loop_pushself(L, loop, tidx);
@@ -711,7 +745,11 @@ static int core_sleep (lua_State *L) {
   } else {
     /* cancelled while running: Python cancels the future sleep(d) yields
        at once, for good; sleep(0) yields no future */
-    if (t->must_cancel && delay > 0) t->must_cancel = CANCEL_FORCED;
+    if (t->must_cancel && delay > 0) {
+      push_task_and_loop(L, loop);  /* the task at nargs + 2 */
+      task_force_cancel(L, t, nargs + 2);
+      lua_settop(L, nargs);
+    }
     step_next_iteration(L, t, loop, nargs);
   }
   lua_settop(L, nargs);
@@ -800,8 +838,10 @@ static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
      sleep(d) awaits too) is cancelled for good, so its wakeup raises
      whatever uncancel() does meanwhile, and a later cancel() answers true.
      In a closed loop nothing is woken: cancel_now raises for the wakeup */
-  t->must_cancel = CANCEL_FORCED;
-  if (loop->closed) return;
+  if (loop->closed) {
+    t->must_cancel = CANCEL_FORCED;
+    return;
+  }
   if (t->wait == WAIT_PARKED) {
     ParkCancel unpark = t->unpark;
     int top = lua_gettop(L);
@@ -810,13 +850,12 @@ static void mark_cancelled (lua_State *L, Task *t, int idx, int msgidx) {
     t->unpark = NULL;
     t->parked = PARK_CANCELLED;
     unpark(L, top + 1, idx, t->unpark_arg);
-    lua_pushnil(L);
-    lua_setiuservalue(L, idx, TASK_UV_WAITER);
-    t->waiter = NULL;
+    task_force_cancel(L, t, idx);
     lua_getiuservalue(L, idx, FUT_UV_LOOP);
     loop_ready_push(L, loop, -1, idx, 0);
     lua_settop(L, top);
   } else {  /* sleeping: wake it now */
+    task_force_cancel(L, t, idx);
     lua_getiuservalue(L, idx, FUT_UV_LOOP);
     timer_remove(L, loop, lua_gettop(L), t->slot);
     t->slot = 0;
@@ -851,7 +890,11 @@ static int cancel_now (lua_State *L) {
     if (t->must_cancel == CANCEL_FORCED) {
       /* what it waited on is cancelled already (Python: its waiter
          future): that CancelledError, first message included, is what it
-         gets */
+         gets; this message becomes Python's _cancel_message, which gather
+         raises if the task swallows the error */
+      t->msg_kept = 1;
+      lua_pushvalue(L, 2);
+      lua_setiuservalue(L, idx, TASK_UV_CANCELMSG);
       ok = 1;
       break;
     }
