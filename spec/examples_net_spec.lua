@@ -2,11 +2,10 @@
 -- fetch_many.lua), each run as a process of its own from the repository
 -- root, with what they print checked.
 
-local LUA = os.getenv("LUA") or "lua5.4"
+local helper = require("spec.helper")
+local LUA = helper.LUA
 -- the core busted loaded (make check's is the sanitizer build)
-local CPATH = package.cpath:match("^[^;]+")
-local PATHS = ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s;;'"
-   .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='%s;;'"):format(CPATH, CPATH)
+local PATHS = helper.paths(package.cpath:match("^[^;]+"))
 
 local function run(cmd)
    local p = assert(io.popen(("%s timeout 20 %s %s 2>/dev/null"):format(PATHS, LUA, cmd), "r"))

@@ -9,17 +9,9 @@
 -- second thread, whose interleaving with the main thread's is a race, are
 -- moved to the end in their own order.
 
-local LUA = os.getenv("LUA") or "lua5.4"
-local PATHS = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'"
-   .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;'"
+local helper = require("spec.helper")
+local LUA, PATHS, read_file = helper.LUA, helper.paths(), helper.read_file
 local TIMEOUT = 30
-
-local function read_file(path)
-   local f = assert(io.open(path, "rb"))
-   local text = f:read("a")
-   f:close()
-   return text
-end
 
 -- Runs `lua5.4 examples/<name>.lua <args>` and returns its stdout, its exit
 -- status (a number, 124 if it timed out) and its stderr.

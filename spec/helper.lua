@@ -173,6 +173,26 @@ function M.size(set)
    return n
 end
 
+-- The interpreter the specs start processes with ($LUA, or lua5.4).
+M.LUA = os.getenv("LUA") or "lua5.4"
+
+-- The shell assignments that make a process started from the repository
+-- root find our modules, and the core at cpath (a package.cpath template,
+-- default the regular build), whichever of the variables it reads.
+function M.paths(cpath)
+   cpath = cpath or "build/?.so"
+   return ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s;;'"
+      .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='%s;;'"):format(cpath, cpath)
+end
+
+-- The whole content of the file at path.
+function M.read_file(path)
+   local f = assert(io.open(path, "rb"))
+   local text = f:read("a")
+   f:close()
+   return text
+end
+
 -- Runs a chunk of Lua in a fresh lua5.4 on the regular build, from the
 -- repository root, with env (shell assignments, optional) before it, and
 -- returns what it printed (stdout and stderr) and its exit status: for what
@@ -182,9 +202,7 @@ function M.run_fresh(code, env)
    local f = assert(io.open(path, "w"))
    f:write(code)
    f:close()
-   local p = assert(io.popen((env or "") .. " LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
-      .. "LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/?.so;;' "
-      .. "timeout 60 " .. (os.getenv("LUA") or "lua5.4") .. " " .. path .. " 2>&1"))
+   local p = assert(io.popen(("%s %s timeout 60 %s %s 2>&1"):format(env or "", M.paths(), M.LUA, path)))
    local out = p:read("a")
    local _, _, status = p:close()
    os.remove(path)

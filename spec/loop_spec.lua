@@ -700,20 +700,12 @@ end)
 
 describe("debug mode", function()
    it("with LUA_ASYNCIO_DEBUG=1, reports never-awaited coroutines without a loop ever made", function()
-      local path = os.tmpname()
-      local f = assert(io.open(path, "w"))
-      f:write([[
+      local out = helper.run_fresh([[
          local asyncio = require("asyncio")
          asyncio.async(function() end)() -- never awaited
          collectgarbage()
          collectgarbage()
-      ]])
-      f:close()
-      local p = assert(io.popen(("LUA_ASYNCIO_DEBUG=1 LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
-         .. "LUA_CPATH='build/?.so;;' lua5.4 %s 2>&1"):format(path)))
-      local out = p:read("a")
-      p:close()
-      os.remove(path)
+      ]], "LUA_ASYNCIO_DEBUG=1")
       assert.matches("was never awaited", out)
    end)
 

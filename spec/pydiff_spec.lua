@@ -9,19 +9,11 @@
 -- what runs between them. Run from the repository root; python3 only
 -- writes the programs.
 
-local LUA = os.getenv("LUA") or "lua5.4"
+local helper = require("spec.helper")
+local LUA, read_file = helper.LUA, helper.read_file
 -- the sanitized core under make check, whose runtimes the programs inherit
-local CPATH = os.getenv("ASYNCIO_CPATH") or "build/?.so"
-local PATHS = ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s;;'"
-   .. " LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='%s;;'"):format(CPATH, CPATH)
+local PATHS = helper.paths(os.getenv("ASYNCIO_CPATH"))
 local TIMEOUT = 60 -- a seed takes well under a second, even under ASan
-
-local function read_file(path)
-   local f = assert(io.open(path, "rb"))
-   local text = f:read("a")
-   f:close()
-   return text
-end
 
 local function command(cmd)
    local p = assert(io.popen(cmd, "r"))
