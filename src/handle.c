@@ -254,6 +254,21 @@ static int handle_tostring (lua_State *L) {
   return 1;
 }
 
+/* a < b and a <= b of two TimerHandles: by deadline, as Python's. */
+static int timer_lt (lua_State *L) {
+  Handle *a = (Handle *)luaL_checkudata(L, 1, AIO_TIMER);
+  Handle *b = (Handle *)luaL_checkudata(L, 2, AIO_TIMER);
+  lua_pushboolean(L, a->when < b->when);
+  return 1;
+}
+
+static int timer_le (lua_State *L) {
+  Handle *a = (Handle *)luaL_checkudata(L, 1, AIO_TIMER);
+  Handle *b = (Handle *)luaL_checkudata(L, 2, AIO_TIMER);
+  lua_pushboolean(L, a->when <= b->when);
+  return 1;
+}
+
 int handle_open (lua_State *L) {
   static const luaL_Reg methods[] = {
     {"cancel", handle_cancel},
@@ -272,7 +287,13 @@ int handle_open (lua_State *L) {
     {"__tostring", handle_tostring},
     {NULL, NULL}
   };
+  static const luaL_Reg timer_meta[] = {
+    {"__tostring", handle_tostring},
+    {"__lt", timer_lt},
+    {"__le", timer_le},
+    {NULL, NULL}
+  };
   aio_newclass(L, AIO_THANDLE, AIO_HANDLE, methods, meta);
-  aio_newclass(L, AIO_TTIMER, AIO_TIMER, timer_methods, meta);
+  aio_newclass(L, AIO_TTIMER, AIO_TIMER, timer_methods, timer_meta);
   return 0;
 }

@@ -170,6 +170,7 @@ static int core_eager_task_factory (lua_State *L);
 */
 static void task_from_factory (lua_State *L, Loop *loop, int loopidx,
                                int objidx, int optsidx, int nameidx, int eager) {
+  Future *f;
   loopidx = lua_absindex(L, loopidx);
   lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
   lua_getfield(L, -1, "task_factory");
@@ -184,9 +185,16 @@ static void task_from_factory (lua_State *L, Loop *loop, int loopidx,
   if (optsidx) lua_pushvalue(L, optsidx);
   else lua_pushnil(L);
   lua_call(L, 3, 1);
-  if (future_test(L, aio_rt(L), -1) == NULL)
+  f = future_test(L, aio_rt(L), -1);
+  if (f == NULL)
     luaL_error(L, "the task factory returned %s, not a Task or Future",
                luaL_typename(L, -1));
+  if (nameidx && f->type == AIO_TTASK) {
+    /* as Python 3.13's create_task, which names what the factory made:
+       a factory that ignores opts does not lose the name */
+    luaL_tolstring(L, nameidx, NULL);
+    lua_setiuservalue(L, -2, TASK_UV_NAME);
+  }
 }
 
 /*
