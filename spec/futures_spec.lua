@@ -240,6 +240,55 @@ describe("Future", function()
       assert.equal("v", loop:run_until_complete(asyncio.wait_for(t, 1)))
    end)
 
+
+   it("asks the __eq of a callable table in remove_done_callback, and survives one that changes the list",
+      function()
+      local log = {}
+      local Cb = { __call = function(self) log[#log + 1] = self.key end }
+      local meddle -- what __eq does to the future besides answering
+      Cb.__eq = function(a, b)
+         if meddle then meddle() end
+         return a.key == b.key
+      end
+      local function cb(key) return setmetatable({ key = key }, Cb) end
+      -- Python's ==: equal tables are removed, in one pass
+      local fut = loop:create_future()
+      local t = asyncio.ensure_future(async(function() return await(fut) end)(), loop)
+      loop:run_until_complete(asyncio.sleep(0)) -- t waits in the list, as itself
+      fut:add_done_callback(cb("a"))
+      fut:add_done_callback(cb("b"))
+      fut:add_done_callback(cb("a"))
+      assert.equal(2, fut:remove_done_callback(cb("a")))
+      -- __eq adding and removing callbacks while it is asked
+      local extra = cb("x")
+      meddle = function()
+         meddle = nil
+         fut:add_done_callback(extra)
+         fut:add_done_callback(cb("b"))
+         fut:remove_done_callback(extra)
+      end
+      assert.equal(1, fut:remove_done_callback(cb("b")))
+      -- __eq finishing the future: its callbacks are scheduled already
+      meddle = function()
+         meddle = nil
+         fut:set_result("v")
+      end
+      fut:add_done_callback(cb("c"))
+      assert.equal(0, fut:remove_done_callback(cb("c")))
+      assert.equal("v", loop:run_until_complete(t))
+      loop:run_until_complete(asyncio.sleep(0))
+      assert.same({ "b", "c" }, log)
+      -- an __eq that raises leaves the list as it was
+      fut = loop:create_future()
+      fut:add_done_callback(cb("d"))
+      fut:add_done_callback(cb("e"))
+      meddle = function() error("no", 0) end
+      assert.equal("no", helper.error_of(fut.remove_done_callback, fut, cb("d")))
+      meddle = nil
+      fut:set_result(1)
+      loop:run_until_complete(asyncio.sleep(0))
+      assert.same({ "b", "c", "d", "e" }, log)
+   end)
    it("is awaitable from a task", function()
       local fut = loop:create_future()
       loop:call_soon(function() fut:set_result(1, nil, 3) end)

@@ -101,7 +101,6 @@ describe("CPython test_futures (more)", function()
    end)
 
    it("test_remove_done_callback: compares callbacks with ==, as Python's list removal", function()
-      pending("divergence: remove_done_callback compares with rawequal, Python with == (__eq)")
       with_loop(function(loop)
          local log = {}
          local Cb = {}

@@ -455,10 +455,80 @@ static int future_add_done_callback (lua_State *L) {
   return check_scheduled(L, f, f->state != FUT_PENDING);
 }
 
-/* fut:remove_done_callback(fn) -> number removed */
+/*
+** Takes out of the done callbacks of the future at 1 every one for which
+** drops(L, fnidx, i) is true (the callback is on top of the stack, i its
+** position in the list), keeping the others in order; returns how many
+** went. [-0, +0, e]
+*/
+static int filter_callbacks (lua_State *L, Future *f, int fnidx,
+                             int (*drops) (lua_State *L, int fnidx, int i)) {
+  int removed = 0, n = f->ncallbacks;
+  lua_getiuservalue(L, 1, FUT_UV_CALLBACKS);
+  if (n == 1) {
+    if (drops(L, fnidx, 1)) {
+      removed = 1;
+      f->ncallbacks = 0;
+      lua_pushnil(L);
+      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
+    }
+  } else if (n > 1) {
+    int i, kept = 0, list = lua_gettop(L);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, list, i);
+      if (drops(L, fnidx, i)) { removed++; lua_pop(L, 1); }
+      else lua_rawseti(L, list, ++kept);
+    }
+    for (i = kept + 1; i <= n; i++) {
+      lua_pushnil(L);
+      lua_rawseti(L, list, i);
+    }
+    f->ncallbacks = kept;
+    if (kept == 1) {
+      lua_rawgeti(L, list, 1);
+      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
+    } else if (kept == 0) {
+      lua_pushnil(L);
+      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
+    }
+  }
+  lua_pop(L, 1);
+  return removed;
+}
+
+/* The callback on top is fn itself. */
+static int same_callback (lua_State *L, int fnidx, int i) {
+  (void)i;
+  return lua_rawequal(L, fnidx, -1);
+}
+
+/* The callback on top is a key of the table at setidx. */
+static int in_set (lua_State *L, int setidx, int i) {
+  int in;
+  (void)i;
+  lua_pushvalue(L, -1);
+  in = lua_rawget(L, setidx) != LUA_TNIL;
+  lua_pop(L, 1);
+  return in;
+}
+
+/* The callback on top is a Task (a waiter), which no user callback is
+   equal to. */
+static int is_task (lua_State *L, int i) {
+  (void)i;
+  return lua_type(L, -1) == LUA_TUSERDATA && aio_typeof(L, aio_rt(L), -1) == AIO_TTASK;
+}
+
+/*
+** fut:remove_done_callback(fn) -> number removed. Python compares with ==:
+** a callable table or userdata with __eq is asked. That metamethod runs
+** Lua code, which may add or remove callbacks, or finish the future: it
+** is asked about a copy of the list, and only then does the list lose the
+** callbacks found equal, whatever it holds by then.
+*/
 static int future_remove_done_callback (lua_State *L) {
   Future *f = future_check(L, 1);
-  int removed = 0;
+  int i, n, set, snap;
   lua_settop(L, 2);
   /* a task awaiting f is in the list as itself, where Python has its
      wakeup method: no callback a user can name */
@@ -466,35 +536,34 @@ static int future_remove_done_callback (lua_State *L) {
     lua_pushinteger(L, 0);
     return 1;
   }
-  lua_getiuservalue(L, 1, FUT_UV_CALLBACKS);
-  if (f->ncallbacks == 1) {
-    if (lua_rawequal(L, 2, 3)) {
-      removed = 1;
-      f->ncallbacks = 0;
-      lua_pushnil(L);
-      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
-    }
-  } else if (f->ncallbacks > 1) {
-    int i, kept = 0;
-    for (i = 1; i <= f->ncallbacks; i++) {
-      lua_rawgeti(L, 3, i);
-      if (lua_rawequal(L, 2, -1)) { removed++; lua_pop(L, 1); }
-      else lua_rawseti(L, 3, ++kept);
-    }
-    for (i = kept + 1; i <= f->ncallbacks; i++) {
-      lua_pushnil(L);
-      lua_rawseti(L, 3, i);
-    }
-    f->ncallbacks = kept;
-    if (kept == 1) {
-      lua_rawgeti(L, 3, 1);
-      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
-    } else if (kept == 0) {
-      lua_pushnil(L);
-      lua_setiuservalue(L, 1, FUT_UV_CALLBACKS);
-    }
+  if (f->ncallbacks == 0 || (lua_type(L, 2) != LUA_TTABLE && lua_type(L, 2) != LUA_TUSERDATA)
+      || luaL_getmetafield(L, 2, "__eq") == LUA_TNIL) {
+    lua_pushinteger(L, filter_callbacks(L, f, 2, same_callback));
+    return 1;
   }
-  lua_pushinteger(L, removed);
+  lua_pop(L, 1);  /* the __eq */
+  n = f->ncallbacks;
+  lua_createtable(L, n, 0);  /* 3: the copy */
+  snap = 3;
+  lua_getiuservalue(L, 1, FUT_UV_CALLBACKS);
+  if (n == 1) lua_rawseti(L, snap, 1);
+  else {
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      lua_rawseti(L, snap, i);
+    }
+    lua_pop(L, 1);
+  }
+  lua_newtable(L);  /* 4: the callbacks found equal */
+  set = 4;
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, snap, i);
+    if (!is_task(L, i) && lua_compare(L, 2, -1, LUA_OPEQ)) {
+      lua_pushboolean(L, 1);
+      lua_rawset(L, set);
+    } else lua_pop(L, 1);
+  }
+  lua_pushinteger(L, filter_callbacks(L, f, set, in_set));
   return 1;
 }
 
