@@ -472,8 +472,6 @@ describe("CPython test_tasks (more)", function()
    end)
 
    it("test_ensure_future_task_awaitable: __await giving a coroutine object", function()
-      pending("divergence: a task ensure_future makes of an __await value has a function as get_coro(), "
-         .. "Python a coroutine")
       with_loop(function(loop)
          local Aw = { __await = function() return asyncio.sleep(0, "ok") end }
          local task = asyncio.ensure_future(setmetatable({}, Aw), loop)

@@ -13,7 +13,7 @@ local type, error, pairs = type, error, pairs
 local typename = coroutines.typename
 local coro_mts = coroutines.coro_metatables
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
-local spawn, await = tasks.spawn, coroutines.await
+local spawn, wrap_awaitable = tasks.spawn, tasks.wrap_awaitable
 
 local M = {}
 
@@ -72,7 +72,7 @@ function M.to_future(x, loop, argn, fname, level)
    elseif k == "coroutine" then
       return spawn(loop or events.get_event_loop(), x)
    elseif k == "other" then
-      return spawn(loop or events.get_event_loop(), function() return await(x) end)
+      return spawn(loop or events.get_event_loop(), wrap_awaitable(x))
    end
    not_awaitable(x, argn, fname, level + 1)
 end

@@ -53,6 +53,12 @@ local function has_await(x)
    return type(mt) == "table" and mt.__await ~= nil
 end
 
+-- The coroutine a task runs to await a value with __await, as Python's
+-- _wrap_awaitable: such a task's get_coro() is a coroutine object too.
+M.wrap_awaitable = coroutines.async(function(x)
+   return coroutines.await(x)
+end)
+
 -- asyncio.ensure_future(aw [, loop | {loop = loop}]): futures and tasks as
 -- they are, coroutine objects and __await values wrapped in a task. The
 -- table form is Python's keyword, ensure_future(aw, loop=loop).
@@ -81,7 +87,7 @@ function M.ensure_future(aw, loop)
       return spawn(loop, aw)
    end
    if has_await(aw) then
-      return spawn(loop, function() return coroutines.await(aw) end)
+      return spawn(loop, M.wrap_awaitable(aw))
    end
    if type(aw) == "function" then
       error("bad argument #1 to 'ensure_future' (awaitable expected, got function; call it first)", 2)
