@@ -125,6 +125,32 @@ int coro_own (lua_State *L, int idx) {
 }
 
 /*
+** Whether the coroutine object at idx is what an unfinished task of the
+** running loop runs. Only the error of a second await asks, so a search
+** of the loop's tasks costs nothing to an await that succeeds.
+** [-0, +0, -]
+*/
+static int run_by_pending_task (lua_State *L, int idx) {
+  Runtime *rt = aio_rt(L);
+  int i, found = 0, tasks;
+  if (rt->running == NULL) return 0;
+  idx = lua_absindex(L, idx);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
+  lua_getiuservalue(L, -1, LOOP_UV_TASKS);
+  tasks = lua_gettop(L);
+  for (i = 1; i <= rt->running->ntaskslots && !found; i++) {
+    if (lua_rawgeti(L, tasks, i) == LUA_TUSERDATA) {
+      lua_getiuservalue(L, -1, TASK_UV_OBJ);
+      found = lua_rawequal(L, -1, idx);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return found;
+}
+
+/*
 ** The coroutine object at index 1, checked as await needs: raises if it
 ** was awaited already or no task is running here. [-0, +0, v]
 */
@@ -132,7 +158,9 @@ static Coro *take (lua_State *L) {
   Coro *c = coro_test(L, 1);
   if (c == NULL) luaL_typeerror(L, 1, "coroutine object");
   if (c->awaited) {  /* Python's words; no line of ours to name */
-    lua_pushliteral(L, AIO_REUSED_CORO);
+    if (run_by_pending_task(L, 1))
+      lua_pushliteral(L, "coroutine is being awaited already");
+    else lua_pushliteral(L, AIO_REUSED_CORO);
     lua_error(L);
   }
   task_check_running(L);
