@@ -192,7 +192,7 @@ static int core_gather_wrap (lua_State *L) {
           || ((Coro *)lua_touserdata(L, 8))->awaited
           || (!factory && loop->has_task_factory))
         break;
-      if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+      if (loop->closed) return aio_loop_closed(L);
       /* a full ring grows once, with room for a task per argument left,
          rather than being copied at each doubling */
       if (loop->tail - loop->head >= loop->cap)
@@ -219,7 +219,7 @@ static int core_gather_wrap (lua_State *L) {
     } else {
       future_add_callback(L, f, 9, 5);
       if (f->state != FUT_PENDING && f->loop->closed)
-        return luaL_error(L, AIO_LOOP_CLOSED);  /* as add_done_callback */
+        return aio_loop_closed(L);  /* as add_done_callback */
     }
     lua_settop(L, 7);
   }
@@ -253,7 +253,7 @@ static int arm (lua_State *L, int fnidx, int spareidx) {
     task_pushcurrent(L, loop);
     return loop->current->ncancels;
   }
-  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  if (loop->closed) return aio_loop_closed(L);
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
   loopidx = lua_gettop(L);
   lua_pushvalue(L, fnidx);

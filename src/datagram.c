@@ -61,7 +61,7 @@ static Endpoint *check_open (lua_State *L, int idx, const char *fname) {
   Endpoint *e = check_endpoint(L, idx);
   if (closed_(e))
     luaL_error(L, "attempt to use a closed DatagramEndpoint ('%s')", fname);
-  if (e->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  if (e->loop->closed) aio_loop_closed(L);
   return e;
 }
 
@@ -80,7 +80,7 @@ static void start_io (lua_State *L, Endpoint *e, ev_io *w, int eidx) {
   if (ev_is_active(w)) return;
   /* the callers looked, but a finalizer run by an allocation of theirs
      may have closed the loop or the endpoint since */
-  if (!loop_open_(e)) luaL_error(L, AIO_LOOP_CLOSED);
+  if (!loop_open_(e)) aio_loop_closed(L);
   if (e->fd < 0) return;
   if (!e->anchored) {
     lua_getiuservalue(L, eidx, DG_UV_LOOP);
@@ -230,7 +230,9 @@ static void checkaddr (lua_State *L, Endpoint *e, int a,
   const char *host, *msg;
   lua_Integer port;
   if (lua_isnil(L, a)) luaL_argerror(L, a, "host expected");
-  host = luaL_checklstring(L, a, &hostlen);
+  /* no number made a host: 5 would be the address 0.0.0.5 */
+  if (lua_type(L, a) != LUA_TSTRING) luaL_typeerror(L, a, "string");
+  host = lua_tolstring(L, a, &hostlen);
   if (strlen(host) != hostlen)  /* the address would be cut there */
     luaL_argerror(L, a, "embedded zero in the host");
   if (lua_isnoneornil(L, a + 1))  /* a datagram to port 0 is EINVAL */

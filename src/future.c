@@ -398,7 +398,7 @@ static void check_settable (lua_State *L, Future *f, const char *op) {
 ** closed loop, and Python's call_soon raises then (the future stays done).
 */
 static int check_scheduled (lua_State *L, Future *f, int had_callbacks) {
-  if (had_callbacks && f->loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  if (had_callbacks && f->loop->closed) return aio_loop_closed(L);
   return 0;
 }
 

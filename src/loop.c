@@ -47,7 +47,7 @@ Loop *loop_check (lua_State *L, int idx) {
 
 Loop *loop_checkopen (lua_State *L, int idx) {
   Loop *loop = loop_check(L, idx);
-  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  if (loop->closed) aio_loop_closed(L);
   return loop;
 }
 
@@ -530,9 +530,9 @@ static int loop_call_soon (lua_State *L) {
   lua_settop(L, nargs + 2);
   handle_new(L, loop, 1, 2, nargs, 0);
   /* a finalizer run by that allocation may have closed the loop */
-  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  if (loop->closed) return aio_loop_closed(L);
   threadsafe_take(L, loop, 1, 1);
-  if (loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);  /* by a finalizer */
+  if (loop->closed) return aio_loop_closed(L);  /* by a finalizer */
   loop_ready_push(L, loop, 1, -1, 0);
   return 1;
 }

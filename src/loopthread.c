@@ -513,7 +513,7 @@ static int run_coroutine (lua_State *L, uint64_t inbox, int fnidx, int level) {
   pthread_mutex_unlock(&thread_lock);
   if (!ok) {
     if (c != NULL) c->awaited = 0;
-    return luaL_error(L, AIO_LOOP_CLOSED);
+    return aio_loop_closed(L);
   }
   return 1;
 }

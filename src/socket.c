@@ -522,7 +522,7 @@ static int core_listen (lua_State *L) {
 static int listener_start (lua_State *L) {
   Listener *ls = check_open_listener(L, 1);
   if (ls->serving) return 0;
-  if (ls->loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  if (ls->loop->closed) return aio_loop_closed(L);
   lua_getiuservalue(L, 1, LIS_UV_LOOP);
   socket_anchor(L, 2, ls, 1);
   ev_io_start(ls->loop->ev, &ls->io);

@@ -81,7 +81,7 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
     lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
     lua_pushnil(L);
     lua_rawseti(L, -2, slot);
-    luaL_error(L, AIO_LOOP_CLOSED);
+    aio_loop_closed(L);
   }
   /* from here on nothing allocates until the task is queued */
   aio_setmetatable(L, AIO_TTASK);
@@ -232,7 +232,7 @@ static int core_create_task (lua_State *L) {
   if (rt->running != NULL) {  /* RT_UV_RUNNING holds it: no type test */
     loop = rt->running;
     lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_RUNNING);
-    if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+    if (loop->closed) aio_loop_closed(L);
   } else {
     lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS);
     lua_getfield(L, -1, "get_event_loop");

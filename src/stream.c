@@ -83,7 +83,7 @@ void stream_start_io (lua_State *L, Stream *s, ev_io *w, int sidx) {
   if (ev_is_active(w)) return;
   /* checked by the callers, but a finalizer run since (by a conversion or
      an allocation of theirs) may have closed the loop */
-  if (!stream_loop_open(s)) luaL_error(L, AIO_LOOP_CLOSED);
+  if (!stream_loop_open(s)) aio_loop_closed(L);
   if (!s->anchored) {
     sidx = lua_absindex(L, sidx);
     lua_getiuservalue(L, sidx, ST_UV_LOOP);

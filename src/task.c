@@ -941,7 +941,7 @@ static int cancel_now (lua_State *L) {
      task with nothing to wake (ready to run, or its waiter cancelled
      already) answers true, as there */
   if (woke && ((Task *)lua_touserdata(L, 1))->fut.loop->closed)
-    return luaL_error(L, AIO_LOOP_CLOSED);
+    return aio_loop_closed(L);
   lua_pushboolean(L, ok);
   return 1;
 }

@@ -324,7 +324,7 @@ static int core_executor_submit (lua_State *L) {
   top = lua_gettop(L);
   /* what may raise comes before what must be freed */
   lua_getiuservalue(L, 2, FUT_UV_LOOP);  /* top + 1 */
-  if (f->loop->closed) return luaL_error(L, AIO_LOOP_CLOSED);
+  if (f->loop->closed) return aio_loop_closed(L);
   inbox = inbox_of(L, top + 1);
   target = inbox_pending(L, top + 1, 2);
   copy_init(&b);

@@ -173,7 +173,7 @@ uint64_t inbox_of (lua_State *L, int loopidx) {
     lua_pop(L, 3);
     return loop->inbox->id;
   }
-  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  if (loop->closed) aio_loop_closed(L);
   lua_getiuservalue(L, loopidx, LOOP_UV_LUA);
   lua_insert(L, -4);                      /* lua, exports, ids, pending */
   lua_setfield(L, -4, "thread_pending");
@@ -601,7 +601,7 @@ void thread_post_call (lua_State *L, uint64_t inbox, int fnidx,
   t->refs = 2;
   m->ticket = t;
   *box = t;
-  if (!inbox_post(inbox, m)) luaL_error(L, AIO_LOOP_CLOSED);
+  if (!inbox_post(inbox, m)) aio_loop_closed(L);
 }
 
 /* threadref:call_soon_threadsafe(fn, ...) -> handle, from any thread */

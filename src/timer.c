@@ -207,7 +207,7 @@ void timer_schedule (lua_State *L, Loop *loop, int loopidx, int fnidx,
 void timer_arm (lua_State *L, Loop *loop, int loopidx, double when) {
   Handle *h;
   /* a finalizer run by its allocation may have closed the loop */
-  if (loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  if (loop->closed) aio_loop_closed(L);
   h = (Handle *)lua_touserdata(L, -1);
   h->when = when;
   h->slot = timer_add(L, loop, loopidx, when, -1);

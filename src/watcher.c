@@ -395,7 +395,7 @@ static Watcher *add (lua_State *L, Loop *loop, int kind, int num) {
      or added a watcher under this key (taken out like the old one) */
   before = kind == W_SIGNAL ? 0 : registered_dirs(L, num);
   while (remove_key(L, key)) {}
-  if (loop->closed || loop->ev == NULL) luaL_error(L, AIO_LOOP_CLOSED);
+  if (loop->closed || loop->ev == NULL) aio_loop_closed(L);
   if (kind == W_SIGNAL) {
     pthread_mutex_lock(&signal_lock);
     if (signal_owner[num] != NULL && signal_owner[num] != loop) {

@@ -61,7 +61,7 @@ static Stream *check_writable (lua_State *L, int idx, const char *fname) {
      queued): as Python's pipe transport, later writes are dropped (a
      socket's raise after write_eof, as Python's) */
   if (s->lost || (s->eof_asked && s->kind == STREAM_PIPE)) return dropped(s);
-  if (s->loop->closed) luaL_error(L, AIO_LOOP_CLOSED);
+  if (s->loop->closed) aio_loop_closed(L);
   if (s->eof_asked) luaL_error(L, "'%s' called after 'write_eof'", fname);
   if (s->fd < 0 || s->closing) {
     /* as Python's socket transport: while close() waits for the queue to

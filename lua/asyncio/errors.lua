@@ -9,8 +9,10 @@ local function class_is(cls, value)
    end
    -- a class raised as it is (error(asyncio.CancelledError), Python's
    -- `raise CancelledError`) stands for an instance of itself
-   local mt = rawget(value, "__aio_error") and value or getmetatable(value)
-   while mt ~= nil do
+   -- the real metatable (a __metatable field may hide it, and be anything),
+   -- and a chain of tables only: a user class may have a __parent of its own
+   local mt = rawget(value, "__aio_error") and value or debug.getmetatable(value)
+   while type(mt) == "table" do
       if mt == cls then
          return true
       end
@@ -38,6 +40,9 @@ local function new_instance(cls, message, fields)
       for k, v in pairs(fields) do
          e[k] = v
       end
+   end
+   if message == nil and cls.__message ~= nil then
+      message = cls.__message(e) -- a class that words its fields (IncompleteReadError)
    end
    if message ~= nil then
       e.message = message
@@ -86,12 +91,17 @@ end
 class("SendfileNotAvailableError", Error)
 
 -- A stream ended before the expected number of bytes: fields partial, expected.
+-- Made without a message, its message words them, as Python's str() does.
 local IncompleteReadError = class("IncompleteReadError", Error)
+function IncompleteReadError.__message(e)
+   if type(e.partial) ~= "string" then
+      return nil
+   end
+   return ("%d bytes read on a total of %s expected bytes"):format(#e.partial,
+      e.expected == nil and "undefined" or tostring(e.expected))
+end
 function IncompleteReadError.new(partial, expected)
-   return IncompleteReadError(
-      ("%d bytes read on a total of %s expected bytes"):format(#partial,
-         expected == nil and "undefined" or tostring(expected)),
-      { partial = partial, expected = expected })
+   return IncompleteReadError(nil, { partial = partial, expected = expected })
 end
 
 -- A separator was not found within the limit: field consumed.

@@ -173,6 +173,9 @@ end
 core.set_hooks({
    report = events.report,
    get_event_loop = events.get_event_loop,
+   -- where this library's Lua files are (the source of this one, up to its
+   -- last slash): errors raised in C name the first caller outside them
+   libsource = debug.getinfo(1, "S").source:match("^(.*[/\\])"),
 })
 
 return M
