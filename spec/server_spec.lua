@@ -354,6 +354,41 @@ describe("servers", function()
       assert.matches("server <Server closed> is closed$", helper.error_of(await, server:serve_forever()))
    end))
 
+   it("made with start_serving = false refuse connections until start_serving or serve_forever, as Python's",
+      helper.async(function()
+      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0, { start_serving = false }))
+      local _, port = server:getsockname()
+      assert.is_false(server:is_serving())
+      helper.raises(asyncio.ConnectionRefusedError, await, asyncio.open_connection("127.0.0.1", port))
+      await(server:start_serving())
+      await(server:start_serving()) -- once serving, nothing more to do
+      assert.is_true(server:is_serving())
+      assert.equal("on", roundtrip(port, "on"))
+      server:close()
+      helper.raises(asyncio.ConnectionRefusedError, await, asyncio.open_connection("127.0.0.1", port))
+      assert.matches("is closed$", helper.error_of(await, server:start_serving()))
+      -- a Unix one, started by serve_forever
+      local dir = os.tmpname()
+      os.remove(dir)
+      local path = dir .. ".sock"
+      local unix = await(asyncio.start_unix_server(echo_handler, path, { start_serving = false }))
+      helper.raises(asyncio.ConnectionRefusedError, await, asyncio.open_unix_connection(path))
+      local forever = asyncio.create_task(unix:serve_forever())
+      await(asyncio.sleep(0))
+      assert.is_true(unix:is_serving())
+      local reader, writer = await(asyncio.open_unix_connection(path))
+      writer:write("unix\n")
+      assert.equal("unix\n", await(reader:readline()))
+      writer:close()
+      forever:cancel()
+      helper.cancelled(forever)
+      -- the options are booleans
+      assert.matches("option 'start_serving': boolean expected, got number",
+                     helper.error_of(asyncio.start_server, echo_handler, "127.0.0.1", 0, { start_serving = 1 }))
+      assert.matches("option 'cleanup_socket': boolean expected, got string",
+                     helper.error_of(asyncio.start_unix_server, echo_handler, path, { cleanup_socket = "no" }))
+   end))
+
    it("are to-be-closed", helper.async(function()
       local port
       do

@@ -83,7 +83,8 @@ enum { FAIL_EXEC = 0, FAIL_CWD, FAIL_SETUP };
 ** does; on failure writes where it failed and errno to errfd, and exits.
 */
 static void child (int in, int out, int err, int errfd, const char *cwd,
-                   char **candidates, char **argv, char **envp) {
+                   int new_session, char **candidates, char **argv,
+                   char **envp) {
   int report[2] = {FAIL_SETUP, 0}, i;
   sigset_t none;
   /* dup2 of a descriptor onto itself keeps its close-on-exec: move the
@@ -101,6 +102,7 @@ static void child (int in, int out, int err, int errfd, const char *cwd,
   signal(SIGXFSZ, SIG_DFL);
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  if (new_session && setsid() < 0) goto fail;  /* Python's start_new_session */
   if (cwd != NULL && chdir(cwd) != 0) {
     report[0] = FAIL_CWD;
     goto fail;
@@ -167,7 +169,8 @@ static int open_null (int mode) {
 
 /*
 ** core.spawn(file, argv, env|nil, cwd|nil, stdin, stdout, stderr [, fd0,
-** fd1, fd2]) -> pid, pidfd|nil, infd|nil, outfd|nil, errfd|nil. The
+** fd1, fd2 [, new_session]]) -> pid, pidfd|nil, infd|nil, outfd|nil,
+** errfd|nil. new_session: the child leads a new session (setsid). The
 ** modes are IO_*, and an IO_FD stream is connected to descriptor fdN;
 ** the descriptors returned are the parent's ends of the pipes,
 ** non-blocking and close-on-exec. pidfd becomes readable when the child
@@ -177,6 +180,7 @@ static int open_null (int mode) {
 static int core_spawn (lua_State *L) {
   const char *file = luaL_checkstring(L, 1);
   const char *cwd = luaL_optstring(L, 4, NULL);
+  int new_session = lua_toboolean(L, 11);
   int modes[3], i, report[2] = {FAIL_EXEC, 0};
   int fds[6];  /* the child's 0..2, then the parent's ends */
   int errpipe[2] = {-1, -1}, pidfd = -1, e = 0;
@@ -224,7 +228,8 @@ static int core_spawn (lua_State *L) {
   }
   pid = fork();
   if (pid == 0)
-    child(fds[0], fds[1], fds[2], errpipe[1], cwd, candidates, argv, envp);
+    child(fds[0], fds[1], fds[2], errpipe[1], cwd, new_session, candidates,
+          argv, envp);
   e = pid < 0 ? errno : 0;
   close(errpipe[1]);
   close_all(fds, 3);

@@ -276,6 +276,8 @@ typedef struct Listener {
   unsigned char nodelay;   /* ro: set TCP_NODELAY on accepted sockets */
   unsigned char serving;   /* rw: started and not closed (anchored) */
   unsigned char paused;    /* rw: waiting for the retry timer */
+  unsigned char listening; /* rw: listen() was called (by the first start) */
+  int backlog;             /* ro: for that listen() */
   lua_Integer accepted;    /* rw: connections accepted so far */
   lua_Integer failures;    /* rw: accept calls that failed and paused */
   dev_t dev;               /* ro: the Unix socket file bound, to unlink */
@@ -436,9 +438,12 @@ static void retry_cb (struct ev_loop *ev, ev_timer *w, int revents) {
 
 /*
 ** core.listen(loop, family, host, port, backlog, reuse_port, nodelay,
-** handler) -> Listener, or nil and an OSError. family is "inet", "inet6"
-** or "unix" (host is then the path); host nil binds every address. The
-** listener accepts once started.
+** handler [, keep_path [, defer]]) -> Listener, or nil and an OSError.
+** family is "inet", "inet6" or "unix" (host is then the path, unlinked on
+** close unless keep_path); host nil binds every address. The listener
+** accepts once started; with defer, its socket only listens then too, as
+** Python's (a server made with start_serving = false refuses connections
+** until it starts).
 */
 static int core_listen (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
@@ -449,6 +454,7 @@ static int core_listen (lua_State *L) {
   int reuse_port = lua_toboolean(L, 6), nodelay = lua_toboolean(L, 7);
   int one = 1, fd;
   Listener *ls;
+  int keep_path = lua_toboolean(L, 9), defer = lua_toboolean(L, 10);
   luaL_checktype(L, 8, LUA_TFUNCTION);
   lua_settop(L, 8);
   ls = (Listener *)lua_newuserdatauv(L, sizeof(Listener), LIS_NUV);  /* 9 */
@@ -458,6 +464,7 @@ static int core_listen (lua_State *L) {
   ls->family = family;
   ls->loop = loop;
   ls->nodelay = (unsigned char)nodelay;
+  ls->backlog = backlog > 0x7fff ? 0x7fff : backlog < 0 ? 0 : (int)backlog;
   luaL_setmetatable(L, AIO_LISTENER);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 9, LIS_UV_LOOP);
@@ -504,11 +511,18 @@ static int core_listen (lua_State *L) {
       ls->dev = st.st_dev;
       ls->ino = st.st_ino;
     }
+    if (keep_path) {  /* Python 3.13's cleanup_socket = False */
+      lua_pushnil(L);
+      lua_setiuservalue(L, 9, LIS_UV_PATH);
+    }
   }
-  if (listen(fd, backlog > 0x7fff ? 0x7fff : (int)backlog) != 0) {
-    int err = errno;
-    listener_closefd(L, ls, 9);
-    return failure(L, err, "listen");
+  if (!defer) {
+    if (listen(fd, ls->backlog) != 0) {
+      int err = errno;
+      listener_closefd(L, ls, 9);
+      return failure(L, err, "listen");
+    }
+    ls->listening = 1;
   }
   ev_io_init(&ls->io, accept_cb, fd, EV_READ);
   ls->io.data = ls;
@@ -518,16 +532,24 @@ static int core_listen (lua_State *L) {
   return 1;
 }
 
-/* listener:start(): begins accepting. */
+/* listener:start() -> true, or nil and an OSError: listens (the first
+   time) and begins accepting. */
 static int listener_start (lua_State *L) {
   Listener *ls = check_open_listener(L, 1);
-  if (ls->serving) return 0;
+  lua_settop(L, 1);
+  lua_pushboolean(L, 1);
+  if (ls->serving) return 1;
   if (ls->loop->closed) return aio_loop_closed(L);
+  if (!ls->listening) {
+    if (listen(ls->fd, ls->backlog) != 0) return failure(L, errno, "listen");
+    ls->listening = 1;
+  }
   lua_getiuservalue(L, 1, LIS_UV_LOOP);
-  socket_anchor(L, 2, ls, 1);
+  socket_anchor(L, 3, ls, 1);
   ev_io_start(ls->loop->ev, &ls->io);
   ls->serving = 1;
-  return 0;
+  lua_settop(L, 2);
+  return 1;
 }
 
 /* listener:close(): stops accepting and closes the socket. Idempotent. */

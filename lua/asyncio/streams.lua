@@ -61,14 +61,21 @@ local function only_false(why)
 end
 
 local NO_TLS = only_false("TLS is not supported")
+-- An option taken as a boolean or nil.
+local function boolean_or_nil(v)
+   if v ~= nil and type(v) ~= "boolean" then
+      return "boolean expected, got " .. coroutines.typename(v)
+   end
+end
 local GETADDRINFO_OPTS = { family = true, type = true, passive = true }
 local CONNECTION_OPTS = { limit = true, nodelay = true, family = true, ssl = NO_TLS }
 local UNIX_CONNECTION_OPTS = { limit = true, ssl = NO_TLS }
 -- reuse_address: listening sockets always have SO_REUSEADDR, Python's
 -- default on Unix
 local SERVER_OPTS = { limit = true, backlog = true, reuse_port = true, nodelay = true, family = true,
-                      reuse_address = true, ssl = NO_TLS }
-local UNIX_SERVER_OPTS = { limit = true, backlog = true, ssl = NO_TLS }
+                      reuse_address = true, ssl = NO_TLS, start_serving = boolean_or_nil }
+local UNIX_SERVER_OPTS = { limit = true, backlog = true, ssl = NO_TLS, start_serving = boolean_or_nil,
+                           cleanup_socket = boolean_or_nil }
 local DATAGRAM_OPTS = { local_host = true, local_port = true, remote_host = true, remote_port = true,
                         family = true, reuse_port = true, bufsize = true,
                         -- refused when true, as by Python 3.13
@@ -423,7 +430,7 @@ local function listen_all(self, infos, opts, handler)
       if not seen[key] then
          seen[key] = true
          local l, err = core.listen(self._loop, ai.family, ai.addr, port, backlog, opts.reuse_port,
-            opts.nodelay ~= false, handler)
+            opts.nodelay ~= false, handler, opts.cleanup_socket == false, opts.start_serving == false)
          if l == nil then
             errs[#errs + 1] = err
             break
@@ -461,13 +468,28 @@ local function new_server(loop)
    }, Server)
 end
 
--- Starts accepting and returns the server one iteration later, as
--- Python's create_server skips one after _start_serving; a task cancelled
--- there closes it (nobody would get the server to close).
-local function start(self)
+-- Python's _start_serving: the sockets listen and accept. A socket that
+-- cannot listen closes the server.
+local function start_listeners(self)
    for _, l in ipairs(self._listeners) do
-      l:start()
+      local ok, err = l:start()
+      if not ok then
+         self:close()
+         error(err, 0)
+      end
    end
+end
+
+-- Starts accepting, unless opts.start_serving is false (then the sockets
+-- are bound but refuse connections until server:start_serving()), and
+-- returns the server one iteration later, as Python's create_server skips
+-- one after _start_serving; a task cancelled there closes it (nobody would
+-- get the server to close).
+local function start(self, opts)
+   if opts.start_serving == false then
+      return self
+   end
+   start_listeners(self)
    local ok, err = pcall(await, sleep0)
    if not ok then
       self:close()
@@ -511,7 +533,7 @@ local start_server_co = async(function(cb, host, port, opts, limit)
    end
    local self = new_server(loop)
    listen_all(self, infos, opts, connection_handler(self, cb, limit))
-   return start(self)
+   return start(self, opts)
 end)
 
 -- asyncio.start_server(cb, host, port [, {limit=, backlog=, reuse_port=,
@@ -544,7 +566,7 @@ local start_unix_server_co = async(function(cb, path, opts, limit)
    local loop = events.get_running_loop()
    local self = new_server(loop)
    listen_all(self, { { family = "unix", addr = path } }, opts, connection_handler(self, cb, limit))
-   return start(self)
+   return start(self, opts)
 end)
 
 -- asyncio.start_unix_server(cb, path [, {limit=, backlog=}]) -> awaitable Server
@@ -637,16 +659,17 @@ function Server:getsockname()
    return l:getsockname()
 end
 
--- Python's start_serving: the server already accepts, so all that is left
--- is its one skipped iteration (its sleep(0), so that the listening
--- sockets' readers go through).
-local start_serving = async(function()
+-- server:start_serving() -> awaitable: a server made with start_serving =
+-- false starts accepting (one already serving is left as it is), then
+-- one iteration is skipped, as Python's (so that the listening sockets'
+-- readers go through).
+Server.start_serving = async(function(self)
+   if self._closed then
+      error(("server %s is closed"):format(tostring(self)), 2) -- as serve_forever
+   end
+   start_listeners(self)
    await(sleep0)
 end)
-function Server.start_serving(_)
-   return start_serving()
-end
-coroutines.mark_async(Server.start_serving) -- Python's is async def
 
 -- server:serve_forever() -> awaitable: raises CancelledError once the
 -- server is closed or the awaiting task cancelled, after closing the server
@@ -658,6 +681,7 @@ Server.serve_forever = async(function(self)
    if self._forever ~= nil then
       error("server is already being awaited on serve_forever()", 2)
    end
+   start_listeners(self) -- as Python's: one made with start_serving = false starts
    local fut = self._loop:create_future()
    self._forever = fut
    local ok, err = pcall(await, fut)

@@ -106,6 +106,11 @@ local OPTIONS = {
          return "must be a positive integer, got " .. tostring(v)
       end
    end,
+   start_new_session = function(v)
+      if v ~= nil and type(v) ~= "boolean" then
+         return "must be a boolean, got " .. typename(v)
+      end
+   end,
 }
 
 -- A copy of a table's own entries (raw: what was checked is what is used).
@@ -313,7 +318,7 @@ local function spawn(file, argv, opts)
       end
    end
    local pid, pidfd, infd, outfd, errfd = core.spawn(file, argv, env, opts.cwd,
-      modes[1], modes[2], modes[3], fds[1], fds[2], fds[3])
+      modes[1], modes[2], modes[3], fds[1], fds[2], fds[3], opts.start_new_session)
    local self = setmetatable({ pid = pid, _pid = pid, _loop = loop, _waiters = {}, _pipes = {} }, Process)
    local limit = opts.limit or stream_halves.DEFAULT_LIMIT
    local function pipe(name, fd)
