@@ -17,6 +17,18 @@ describe("coroutine objects", function()
       assert.is_true(ran)
    end)
 
+   it("read as Python's repr: named by where their function was written, at their own address", function()
+      local body = function() end
+      local f = async(body)
+      local a, b = f(), f()
+      local name = ("spec/coroutines_spec.lua:%d"):format(debug.getinfo(body, "S").linedefined)
+      assert.equal(("<coroutine object %s at %p>"):format(name, a), tostring(a))
+      assert.are_not.equal(tostring(a), tostring(b))
+      assert.matches("^<coroutine object sleep at 0x%x+>$", tostring(asyncio.sleep(1)))
+      assert.matches("^<coroutine object sleep at 0x%x+>$", tostring(asyncio.sleep(0)))
+      helper.run(function() await(a) await(b) end)
+   end)
+
    it("include the library's own async functions, as Python's async def ones", function()
       for _, name in ipairs({ "sleep", "wait", "wait_for", "open_connection", "start_server",
                               "create_subprocess_exec", "getaddrinfo" }) do

@@ -13,7 +13,7 @@ local type = type
 -- the raw metatable: getmetatable also looks up a __metatable field, which
 -- costs a string lookup on every await; type tests need the real one
 local getmetatable = debug.getmetatable
-local error, tostring = error, tostring
+local error = error
 local await_future, coro_take, core_sleep = core.await_future, core.coro_take, core.sleep
 local coro_take_few = core.coro_take_few
 local Future_mt, Task_mt = core.Future_mt, core.Task_mt
@@ -23,9 +23,16 @@ local M = {}
 -- Methods of coroutine objects (filled in below).
 local CoroMethods = {}
 
+-- As Python's repr, <coroutine object doit at 0x...>: a Lua function has
+-- no name, so where it was written stands for it (main.lua:12); a C one,
+-- its name in C_NAMES (set below), or "?". The address is the object's.
+local C_NAMES = setmetatable({}, { __mode = "k" })
 local function coro_tostring(co)
    local fn = core.coro_info(co)
-   return "<coroutine " .. tostring(fn):gsub("^function: ", "") .. ">"
+   local info = type(fn) == "function" and debug.getinfo(fn, "S")
+   local name = info and info.what == "Lua" and ("%s:%d"):format(info.short_src, info.linedefined)
+      or C_NAMES[fn] or "?"
+   return ("<coroutine object %s at %p>"):format(name, co)
 end
 
 -- The metatable of coroutine objects, and the one used in debug mode, whose
@@ -177,6 +184,7 @@ end
 -- and sharing it keeps the hottest await free of allocation. await treats
 -- it specially (it may be awaited any number of times); tasks.lua hands
 -- create_task a fresh copy.
+C_NAMES[core_sleep] = "sleep"
 local SLEEP0 = core.new_coro(core_sleep, 0)
 coro_state.sleep0 = SLEEP0 -- anchors it
 core.set_sleep0(SLEEP0)
@@ -247,5 +255,6 @@ end
 -- seconds with ... as results; sleep(0) yields for one loop iteration.
 -- Written in C (src/task.c, sleep_new) as it is the hottest constructor.
 M.sleep = core.make_sleep(SLEEP0, coro_state)
+C_NAMES[select(2, debug.getupvalue(M.sleep, 4))] = "sleep" -- the body of its objects (src/task.c)
 
 return M

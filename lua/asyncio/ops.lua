@@ -15,7 +15,7 @@ local run_op = coroutines.async(function(op) return op.fn(op) end)
 M.Op = {
    __name = "coroutine",
    __index = { await = coroutines.await },
-   __tostring = function(op) return "<coroutine " .. op.name .. ">" end,
+   __tostring = function(op) return ("<coroutine object %s at %p>"):format(op.name, op) end,
    __await = function(op) return run_op(op) end,
 }
 coroutines.register_reusable(M.Op)
