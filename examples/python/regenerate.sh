@@ -24,6 +24,9 @@ run cancel_pending
 run await_order1
 run await_order2
 run long_operation
+run long_operation_await || true  # ends with a TypeError, as the Lua side
+run fire_and_forget_pending
+run never_awaited
 run doit
 run fire_and_forget_thread
 run gather_exceptions

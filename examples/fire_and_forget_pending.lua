@@ -1,0 +1,24 @@
+-- Fire and forget, with main done before the forgotten task (document 002):
+-- the task is left pending when the loop stops. The post shows the warning
+-- "Task was destroyed but it is pending!" it gets at exit (on stderr; this
+-- library prints it, CPython 3.11 and 3.13 no longer do here).
+
+local asyncio = require("asyncio")
+local async, await = asyncio.async, asyncio.await
+
+local async_foo = async(function()
+   print("async_foo started")
+   await(asyncio.sleep(1))
+   print("async_foo done")
+end)
+
+local main = async(function()
+   asyncio.ensure_future(async_foo())  -- fire and forget
+
+   print('Do some actions 1')
+   await(asyncio.sleep(0.1))
+   print('Do some actions 2')
+end)
+
+local loop = asyncio.get_event_loop()
+loop:run_until_complete(main())
