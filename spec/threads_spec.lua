@@ -1165,6 +1165,17 @@ describe("shutdown", function()
       assert.has_error(function() await(asyncio.to_thread(print)) end, "Executor shutdown has been called")
    end))
 
+   it("loop:shutdown_default_executor() returns a coroutine object that does nothing until it runs, as Python's",
+      helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local co = loop:shutdown_default_executor()
+      assert.is_true(asyncio.iscoroutine(co))
+      assert.equal("still", await(asyncio.to_thread(function() return "still" end)))
+      local t = asyncio.create_task(co) -- as Python's: a coroutine, so a task can run it
+      assert.is_nil(await(t))
+      assert.has_error(function() await(asyncio.to_thread(print)) end, "Executor shutdown has been called")
+   end))
+
    it("after shutdown_default_executor, even before any job, the default executor is refused", helper.async(function()
       local loop = asyncio.get_running_loop()
       await(loop:shutdown_default_executor()) -- there was no default executor yet

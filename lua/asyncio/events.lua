@@ -248,7 +248,10 @@ end
 function M.check_loop_methods()
    local wrapped = {}
    for name, method in pairs(Loop) do
-      if type(method) == "function" and debug.getinfo(method, "S").what == "Lua" then
+      -- (an async function is a C closure: its body checks nothing before
+      -- it is awaited)
+      if type(method) == "function" and (debug.getinfo(method, "S").what == "Lua"
+                                         or coroutines.iscoroutinefunction(method)) then
          wrapped[name] = function(...)
             if core.typeof((...)) ~= "loop" then
                local got = select("#", ...) == 0 and "no value" or coroutines.typename((...))

@@ -712,7 +712,8 @@ function Server:__tostring()
    for _, s in ipairs(self:sockets()) do
       addrs[#addrs + 1] = s.port and ("%s:%d"):format(s.host, s.port) or s.host
    end
-   return ("<Server %s%s>"):format(self._closed and "closed" or "serving",
+   local state = self._closed and "closed" or self:is_serving() and "serving" or "not serving"
+   return ("<Server %s%s>"):format(state,
       #addrs > 0 and (" " .. table.concat(addrs, " ")) or "")
 end
 coroutines.check_self(Server, { [Server] = true })

@@ -127,19 +127,17 @@ local function executor_quiet(loop, executor)
    return fut
 end
 
--- loop:shutdown_default_executor() -> awaitable: shuts the default executor
--- down and is done once its jobs have finished (the loop keeps running
--- meanwhile, so jobs that need it can still finish).
-function Loop:shutdown_default_executor()
+-- loop:shutdown_default_executor() -> coroutine object, as Python's async
+-- def: once awaited, shuts the default executor down and returns once its
+-- jobs have finished (the loop keeps running meanwhile, so jobs that need
+-- it can still finish).
+Loop.shutdown_default_executor = coroutines.async(function(self)
    self:_lua().executor_shutdown_called = true
    local executor = self:_lua().default_executor
-   if executor == nil then
-      local fut = self:create_future()
-      fut:set_result()
-      return fut
+   if executor ~= nil then
+      await(executor_quiet(self, executor))
    end
-   return executor_quiet(self, executor)
-end
+end)
 
 -- Waits for the default executor's jobs, in the runner's last task (the
 -- loop keeps running meanwhile, for jobs that need it).
@@ -403,9 +401,6 @@ function M._loop_thread_main(lt)
    events.set_event_loop(nil)
    loop:close()
 end
-
--- Python's shutdown_default_executor is `async def`, for iscoroutinefunction.
-coroutines.mark_async(Loop.shutdown_default_executor)
 
 coroutines.check_self(Executor, { [core.ThreadPoolExecutor] = true }, "asyncio.ThreadPoolExecutor")
 
