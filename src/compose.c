@@ -104,6 +104,43 @@ static int gather_done (lua_State *L) {
 }
 
 /*
+** The loop's dispatch of a done callback a(b) (loop.c), for the commonest
+** one: gather_done, called for a child that succeeded in argument order
+** and is not the last. What gather_done would do then (count it, store its
+** first result at the cursor) is done here without the protected call,
+** which cost more than the callback itself: nothing on this path raises
+** or allocates (results was made with room for all n, and only gets other
+** keys once the last child is done), so there is no error to report.
+** Returns 0, with nothing changed, for any other callback or case, which
+** the caller then calls as usual. [-0, +0, -]
+*/
+int gather_dispatch (lua_State *L, int cbidx, int futidx) {
+  int top = lua_gettop(L), done = 0;
+  Gather *g;
+  if (lua_tocfunction(L, cbidx) != gather_done) return 0;
+  lua_getupvalue(L, cbidx, UP_STATE);
+  g = (Gather *)lua_touserdata(L, -1);
+  if (g->stored && g->nfinished + 1 < g->n) {
+    lua_getupvalue(L, cbidx, UP_CHILDREN);
+    lua_rawgeti(L, -1, g->cursor);
+    /* children holds futures only: the same one is a future */
+    if (lua_rawequal(L, -1, futidx)) {
+      Future *f = (Future *)lua_touserdata(L, futidx);
+      if (f->state == FUT_FINISHED && !f->failed) {
+        lua_getupvalue(L, cbidx, UP_RESULTS);
+        future_push_first_outcome(L, f, futidx);  /* raises only if pending */
+        lua_rawseti(L, -2, g->cursor);
+        g->cursor++;
+        g->nfinished++;
+        done = 1;
+      }
+    }
+  }
+  lua_settop(L, top);
+  return done;
+}
+
+/*
 ** core.gather_listed_cancellation(fut) -> what gather lists for the
 ** cancelled future or task fut (above), for the children gather.lua reads
 ** itself.

@@ -471,6 +471,7 @@ int spawn_open (lua_State *L);
 void spawn_task_for (lua_State *L, Loop *loop, int loopidx, int objidx);
 
 /* ---------- gather's and wait_for's hot paths (compose.c) ---------- */
+int gather_dispatch (lua_State *L, int cbidx, int futidx);
 int compose_open (lua_State *L);
 
 /* ---------- coroutine objects (coro.c) ---------- */

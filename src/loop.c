@@ -271,7 +271,7 @@ static void dispatch (lua_State *L, Loop *loop, int loopidx, int readyidx,
            && aio_typeof(L, loop->rt, aidx) == AIO_TTASK)
     task_step(L, loop, loopidx, aidx, (Task *)lua_touserdata(L, aidx), bidx,
               readyidx);
-  else {  /* a done callback: a(b) */
+  else if (!gather_dispatch(L, aidx, bidx)) {  /* a done callback: a(b) */
     aio_push_callback_msgh(L);
     lua_pushvalue(L, aidx);
     lua_pushvalue(L, bidx);
