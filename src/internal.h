@@ -205,6 +205,15 @@ typedef struct Loop {
 /* Finished coroutines kept per loop for the next tasks (task.c). */
 #define LOOP_POOL_MAX 64
 
+/*
+** Where run_loop's frame keeps a spare coroutine (finished and clean, or
+** nil), next to the ready ring at ringidx: a task that ends without
+** suspending hands its coroutine to the next one through that stack slot,
+** not through LOOP_UV_POOL, whose push and pop cost two table stores and
+** two user-value reads per task.
+*/
+#define SPARE(ringidx) ((ringidx) + 1)
+
 /* ---------- the order of a poll's events (ioorder.c) ---------- */
 /* An I/O callback begins: what it queues forms one group. */
 #define ioorder_event(loop) ((loop)->iokey = -1, (loop)->iogroup++)

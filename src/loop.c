@@ -6,6 +6,8 @@
 ** (the ready ring, the timer table, the watcher table), so it lives while the
 ** loop does; the loop itself is held by whoever runs it (the stack of
 ** run_forever and Runtime user value RT_UV_RUNNING) or by its objects.
+** run_loop's frame also holds a copy of the ready ring and a spare
+** coroutine (SPARE), which no task holds: nothing else refers to them.
 */
 #include <errno.h>
 #include <pthread.h>
@@ -440,11 +442,13 @@ static void run_once (lua_State *L, Loop *loop, int loopidx, int readyidx) {
   flush_reports(L, loop, loopidx);
 }
 
-/* The loop at 1; its ready ring at 2 (run_once). */
+/* The loop at 1; its ready ring at 2 (run_once), the spare coroutine at
+   3 (SPARE(2)). */
 static int run_loop (lua_State *L) {
   Loop *loop = (Loop *)lua_touserdata(L, 1);
   lua_settop(L, 1);
   lua_getiuservalue(L, 1, LOOP_UV_READY);
+  lua_pushnil(L);
   loop->slotgen = loop->ringgen;
   while (!loop->closed) {
     run_once(L, loop, 1, 2);

@@ -79,21 +79,29 @@ Task *task_check_running (lua_State *L) {
 ** Forgets the coroutine of the task at idx, keeping it for reuse if it is
 ** clean: ended, and with no debug hook (one the task set on itself would
 ** follow the next task to start on it). loop (at loopidx) is the task's.
-** The pool's array part has room for all it keeps: storing allocates
-** nothing, so no finalizer can change the pool meanwhile. [-0, +0, -]
+** It goes to the spare slot at spareidx if that is empty (run_once's
+** frame: see SPARE), else to the pool, whose array part has room for all
+** it keeps: storing allocates nothing, so no finalizer can change the pool
+** meanwhile. [-0, +0, -]
 */
 static void release_coroutine (lua_State *L, Loop *loop, int loopidx, Task *t,
-                               int idx, int reusable) {
+                               int idx, int reusable, int spareidx) {
   lua_State *co = t->co;
   t->co = NULL;
   if (co == NULL) return;  /* released already */
-  if (reusable && loop->npool < LOOP_POOL_MAX && !loop->closed
-      && lua_status(co) == LUA_OK && lua_gethook(co) == NULL) {
-    lua_settop(co, 0);
-    lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
-    lua_getiuservalue(L, idx, TASK_UV_CORO);
-    lua_rawseti(L, -2, ++loop->npool);
-    lua_pop(L, 1);
+  if (reusable && !loop->closed && lua_status(co) == LUA_OK
+      && lua_gethook(co) == NULL) {
+    if (spareidx != 0 && lua_isnil(L, spareidx)) {
+      lua_settop(co, 0);
+      lua_getiuservalue(L, idx, TASK_UV_CORO);
+      lua_replace(L, spareidx);
+    } else if (loop->npool < LOOP_POOL_MAX) {
+      lua_settop(co, 0);
+      lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
+      lua_getiuservalue(L, idx, TASK_UV_CORO);
+      lua_rawseti(L, -2, ++loop->npool);
+      lua_pop(L, 1);
+    }
   }
   lua_pushnil(L);
   lua_setiuservalue(L, idx, TASK_UV_CORO);
@@ -151,7 +159,7 @@ static int set_results (lua_State *L) {
 ** [-0, +0, e]
 */
 static void finish (lua_State *L, Loop *loop, int loopidx, Task *t, int idx,
-                    lua_State *co, int nres) {
+                    lua_State *co, int nres, int spareidx) {
   int base = lua_gettop(L);
   int ok = lua_toboolean(co, -1);
   if (!lua_checkstack(L, 2 * nres + 4)) luaL_error(L, "too many results");
@@ -182,7 +190,7 @@ static void finish (lua_State *L, Loop *loop, int loopidx, Task *t, int idx,
     if (aio_is_cancelled_error(L, erridx)) finish_cancelled(L, t, idx, erridx);
     else future_set_error(L, &t->fut, idx, erridx);
   }
-  release_coroutine(L, loop, loopidx, t, idx, 1);
+  release_coroutine(L, loop, loopidx, t, idx, 1, spareidx);
   lua_settop(L, base);
 }
 
@@ -196,7 +204,7 @@ static void finish_broken (lua_State *L, Loop *loop, int loopidx, Task *t,
   closethread(co, L);
   forget_task(L, loop, loopidx, t);
   future_set_error(L, &t->fut, idx, base + 1);
-  release_coroutine(L, loop, loopidx, t, idx, 0);
+  release_coroutine(L, loop, loopidx, t, idx, 0, 0);
   lua_settop(L, base);
 }
 
@@ -236,18 +244,22 @@ static int new_thread (lua_State *L) {
 
 /*
 ** Gives the task at idx, of the loop at loopidx, its coroutine when it
-** first runs, with the body and the coroutine object on it: a pooled one
-** (a task that finished without suspending hands its coroutine straight to
-** the next), or a new one. Only tasks that run hold one, so that a burst of
-** tasks made before any runs costs no thread each. A new one is made under
-** a protected call: a memory error there would leave the task neither
-** queued nor running, so it returns NULL with the error pushed instead.
-** [-0, +(0|1), m]
+** first runs, with the body and the coroutine object on it: the spare one
+** at spareidx (0: none), a pooled one (a task that finished without
+** suspending hands its coroutine straight to the next), or a new one. Only
+** tasks that run hold one, so that a burst of tasks made before any runs
+** costs no thread each. A new one is made under a protected call: a memory
+** error there would leave the task neither queued nor running, so it
+** returns NULL with the error pushed instead. [-0, +(0|1), m]
 */
 static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
-                                     Task *t, int idx) {
+                                     Task *t, int idx, int spareidx) {
   lua_State *co;
-  if (loop->npool > 0) {
+  if (spareidx != 0 && !lua_isnil(L, spareidx) && !loop->closed) {
+    lua_pushvalue(L, spareidx);
+    lua_pushnil(L);
+    lua_replace(L, spareidx);
+  } else if (loop->npool > 0) {
     lua_getiuservalue(L, loopidx, LOOP_UV_POOL);
     lua_rawgeti(L, -1, loop->npool);
     lua_pushnil(L);
@@ -270,7 +282,8 @@ static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
 ** or 0 for a plain step. Stale entries (the task moved on since they were
 ** queued) are ignored. An eager start steps a task inside another one:
 ** what was current is restored after. ringidx is where run_once keeps the
-** ready ring on L's stack, or 0 (see loop_ready_push). [-0, +0, e]
+** ready ring on L's stack, or 0 (see loop_ready_push); the spare coroutine
+** is next to it (SPARE). [-0, +0, e]
 */
 /*
 ** Pushes CancelledError(the pending cancel message of the task at idx),
@@ -311,6 +324,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
   int outer_idx = loop->current_idx, outer_loopidx = loop->current_loopidx;
   int outer_ringidx = loop->current_ringidx;
   int nargs = 0, nres = 0, status, fresh = 0;
+  int spareidx = ringidx != 0 ? SPARE(ringidx) : 0;
   if (t->fut.state != FUT_PENDING) return;
   /* collected while pending, its coroutine closed (task_gc), and reached
      again by a finalizer that woke it: there is nothing left to run */
@@ -346,7 +360,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
       lua_pushliteral(L, AIO_REUSED_CORO);
       future_set_error(L, &t->fut, idx, lua_gettop(L));
       lua_pop(L, 1);
-      release_coroutine(L, loop, loopidx, t, idx, 1);
+      release_coroutine(L, loop, loopidx, t, idx, 1, spareidx);
       return;
     }
     if (t->must_cancel) {
@@ -360,10 +374,10 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
       forget_task(L, loop, loopidx, t);
       finish_cancelled(L, t, idx, made ? lua_gettop(L) : 0);
       lua_pop(L, 1);
-      release_coroutine(L, loop, loopidx, t, idx, 1);
+      release_coroutine(L, loop, loopidx, t, idx, 1, spareidx);
       return;
     }
-    co = acquire_coroutine(L, loop, loopidx, t, idx);
+    co = acquire_coroutine(L, loop, loopidx, t, idx, spareidx);
     if (co == NULL) {  /* no memory for it: it fails with that error, as
                           a Python task with MemoryError */
       t->wait = WAIT_NONE;
@@ -407,7 +421,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
   if (fresh && status != LUA_OK && status != LUA_YIELD && lua_status(co) == LUA_OK) {
     /* lua_resume refused to start it (C stack overflow: eager starts
        nested too deep): it starts on the next iteration instead */
-    release_coroutine(L, loop, loopidx, t, idx, 1);
+    release_coroutine(L, loop, loopidx, t, idx, 1, spareidx);
     t->started = 0;
     t->wait = WAIT_READY;
     loop_ready_push(L, loop, loopidx, idx, 0);
@@ -424,7 +438,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
     }
   } else {
     t->wait = WAIT_NONE;
-    if (status == LUA_OK) finish(L, loop, loopidx, t, idx, co, nres);
+    if (status == LUA_OK) finish(L, loop, loopidx, t, idx, co, nres, spareidx);
     else finish_broken(L, loop, loopidx, t, idx, co);
   }
 }
