@@ -52,7 +52,8 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
                       int nameidx, int eager) {
   Runtime *rt = loop->rt;
   Task *t;
-  int tidx, slot, owned = 0, isobj = lua_type(L, objidx) == LUA_TUSERDATA;
+  Coro *c = NULL;  /* the coroutine object at objidx, until taken */
+  int tidx, slot, isobj = lua_type(L, objidx) == LUA_TUSERDATA;
   int start_now = eager && rt->running == loop && loop->eager_depth < EAGER_DEPTH_MAX;
   loopidx = lua_absindex(L, loopidx);
   objidx = lua_absindex(L, objidx);
@@ -66,9 +67,12 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
      object is taken as, the task's slot in the loop's table of tasks
      (false until the task is whole: all_tasks skips it) and room in the
      ready ring. */
-  if (isobj && (const void *)lua_touserdata(L, objidx) == rt->sleep0) {
-    t->reused = (unsigned char)coro_own(L, objidx);
-    owned = 1;
+  if (isobj) {
+    c = (Coro *)lua_touserdata(L, objidx);
+    if ((const void *)c == rt->sleep0) {
+      t->reused = (unsigned char)coro_own(L, objidx);
+      c = NULL;  /* taken: objidx now holds the copy */
+    }
   }
   slot = loop_task_slot(L, loop);
   lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
@@ -90,7 +94,11 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
   /* as Python: only a task without a name of its own takes a number */
   if (nameidx == 0) t->namenum = ++rt->name_counter;
   t->wait = WAIT_READY;
-  if (isobj && !owned) t->reused = (unsigned char)coro_own(L, objidx);
+  if (c != NULL) {  /* coro_own of any other object, inline: it is not
+                       sleep(0), as the test above found */
+    t->reused = c->awaited;
+    c->awaited = 1;
+  }
   lua_pushvalue(L, objidx);
   lua_setiuservalue(L, tidx, TASK_UV_OBJ);  /* what get_coro returns */
   if (nameidx) {
