@@ -116,24 +116,31 @@ static int gather_done (lua_State *L) {
 */
 int gather_dispatch (lua_State *L, int cbidx, int futidx) {
   int top = lua_gettop(L), done = 0;
+  Future *f;
   Gather *g;
   if (lua_tocfunction(L, cbidx) != gather_done) return 0;
+  /* a first look at the outcome, before any upvalue is read, so that a
+     failed or cancelled child costs little here: what is read is within
+     the block, whatever it is; children tells below that it is a future */
+  if (lua_type(L, futidx) != LUA_TUSERDATA
+      || lua_rawlen(L, futidx) < sizeof(Future))
+    return 0;
+  f = (Future *)lua_touserdata(L, futidx);
+  if (f->state != FUT_FINISHED || f->failed) return 0;
   lua_getupvalue(L, cbidx, UP_STATE);
   g = (Gather *)lua_touserdata(L, -1);
   if (g->stored && g->nfinished + 1 < g->n) {
     lua_getupvalue(L, cbidx, UP_CHILDREN);
     lua_rawgeti(L, -1, g->cursor);
-    /* children holds futures only: the same one is a future */
-    if (lua_rawequal(L, -1, futidx)) {
-      Future *f = (Future *)lua_touserdata(L, futidx);
-      if (f->state == FUT_FINISHED && !f->failed) {
-        lua_getupvalue(L, cbidx, UP_RESULTS);
-        future_push_first_outcome(L, f, futidx);  /* raises only if pending */
-        lua_rawseti(L, -2, g->cursor);
-        g->cursor++;
-        g->nfinished++;
-        done = 1;
-      }
+    /* the same block is the same object, futidx being a full userdata:
+       a future, as children holds futures only */
+    if (lua_touserdata(L, -1) == (void *)f) {
+      lua_getupvalue(L, cbidx, UP_RESULTS);
+      future_push_first_outcome(L, f, futidx);  /* raises only if pending */
+      lua_rawseti(L, -2, g->cursor);
+      g->cursor++;
+      g->nfinished++;
+      done = 1;
     }
   }
   lua_settop(L, top);
