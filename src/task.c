@@ -277,15 +277,6 @@ static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
 }
 
 /*
-** Resumes the task t at idx, its loop being at loopidx (both absolute
-** indices). futidx is the future whose completion woke it (its waiter),
-** or 0 for a plain step. Stale entries (the task moved on since they were
-** queued) are ignored. An eager start steps a task inside another one:
-** what was current is restored after. ringidx is where run_once keeps the
-** ready ring on L's stack, or 0 (see loop_ready_push); the spare coroutine
-** is next to it (SPARE). [-0, +0, e]
-*/
-/*
 ** Pushes CancelledError(the pending cancel message of the task at idx),
 ** made under a protected call: returns 0, with the memory error pushed
 ** instead, if it could not be made. [-0, +1, -]
@@ -316,6 +307,15 @@ static int push_forced_cancelled_error (lua_State *L, int idx) {
   return made;
 }
 
+/*
+** Resumes the task t at idx, its loop being at loopidx (both absolute
+** indices). futidx is the future whose completion woke it (its waiter),
+** or 0 for a plain step. Stale entries (the task moved on since they were
+** queued) are ignored. An eager start steps a task inside another one:
+** what was current is restored after. ringidx is where run_once keeps the
+** ready ring on L's stack, or 0 (see loop_ready_push); the spare coroutine
+** is next to it (SPARE). [-0, +0, e]
+*/
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
                 int futidx, int ringidx) {
   lua_State *co = t->co;
