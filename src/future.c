@@ -457,16 +457,15 @@ static int future_add_done_callback (lua_State *L) {
 
 /*
 ** Takes out of the done callbacks of the future at 1 every one for which
-** drops(L, fnidx, i) is true (the callback is on top of the stack, i its
-** position in the list), keeping the others in order; returns how many
-** went. [-0, +0, e]
+** drops(L, fnidx) is true (the callback is on top of the stack), keeping
+** the others in order; returns how many went. [-0, +0, e]
 */
 static int filter_callbacks (lua_State *L, Future *f, int fnidx,
-                             int (*drops) (lua_State *L, int fnidx, int i)) {
+                             int (*drops) (lua_State *L, int fnidx)) {
   int removed = 0, n = f->ncallbacks;
   lua_getiuservalue(L, 1, FUT_UV_CALLBACKS);
   if (n == 1) {
-    if (drops(L, fnidx, 1)) {
+    if (drops(L, fnidx)) {
       removed = 1;
       f->ncallbacks = 0;
       lua_pushnil(L);
@@ -476,7 +475,7 @@ static int filter_callbacks (lua_State *L, Future *f, int fnidx,
     int i, kept = 0, list = lua_gettop(L);
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, list, i);
-      if (drops(L, fnidx, i)) { removed++; lua_pop(L, 1); }
+      if (drops(L, fnidx)) { removed++; lua_pop(L, 1); }
       else lua_rawseti(L, list, ++kept);
     }
     for (i = kept + 1; i <= n; i++) {
@@ -497,15 +496,13 @@ static int filter_callbacks (lua_State *L, Future *f, int fnidx,
 }
 
 /* The callback on top is fn itself. */
-static int same_callback (lua_State *L, int fnidx, int i) {
-  (void)i;
+static int same_callback (lua_State *L, int fnidx) {
   return lua_rawequal(L, fnidx, -1);
 }
 
 /* The callback on top is a key of the table at setidx. */
-static int in_set (lua_State *L, int setidx, int i) {
+static int in_set (lua_State *L, int setidx) {
   int in;
-  (void)i;
   lua_pushvalue(L, -1);
   in = lua_rawget(L, setidx) != LUA_TNIL;
   lua_pop(L, 1);
@@ -514,8 +511,7 @@ static int in_set (lua_State *L, int setidx, int i) {
 
 /* The callback on top is a Task (a waiter), which no user callback is
    equal to. */
-static int is_task (lua_State *L, int i) {
-  (void)i;
+static int is_task (lua_State *L) {
   return lua_type(L, -1) == LUA_TUSERDATA && aio_typeof(L, aio_rt(L), -1) == AIO_TTASK;
 }
 
@@ -558,7 +554,7 @@ static int future_remove_done_callback (lua_State *L) {
   set = 4;
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, snap, i);
-    if (!is_task(L, i) && lua_compare(L, 2, -1, LUA_OPEQ)) {
+    if (!is_task(L) && lua_compare(L, 2, -1, LUA_OPEQ)) {
       lua_pushboolean(L, 1);
       lua_rawset(L, set);
     } else lua_pop(L, 1);

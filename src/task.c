@@ -277,34 +277,20 @@ static lua_State *acquire_coroutine (lua_State *L, Loop *loop, int loopidx,
 }
 
 /*
-** Pushes CancelledError(the pending cancel message of the task at idx),
-** made under a protected call: returns 0, with the memory error pushed
-** instead, if it could not be made. [-0, +1, -]
-*/
-static int push_cancelled_error (lua_State *L, int idx) {
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
-  lua_getfield(L, -1, "CancelledError");
-  lua_remove(L, -2);
-  lua_getiuservalue(L, idx, TASK_UV_CANCELMSG);
-  return lua_pcall(L, 1, 1, 0) == LUA_OK;
-}
-
-/*
-** The same, at the wakeup of a task under CANCEL_FORCED: the message is the
-** one its cancelled park or sleep kept (task_force_cancel), which a later
+** Pushes CancelledError(message), the message being user value msguv of
+** the task at idx: its pending cancel message (TASK_UV_CANCELMSG), or at
+** the wakeup of a task under CANCEL_FORCED the one its cancelled park or
+** sleep kept (TASK_UV_WAITER: see task_force_cancel), which a later
 ** cancel(msg) does not change, as a Python waiter future cancelled already
-** keeps its message. [-0, +1, -]
+** keeps its message. Made under a protected call: returns 0, with the
+** memory error pushed instead, if it could not be made. [-0, +1, -]
 */
-static int push_forced_cancelled_error (lua_State *L, int idx) {
-  int made;
+static int push_cancelled_error (lua_State *L, int idx, int msguv) {
   lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_ERRORS);
   lua_getfield(L, -1, "CancelledError");
   lua_remove(L, -2);
-  lua_getiuservalue(L, idx, TASK_UV_WAITER);
-  made = lua_pcall(L, 1, 1, 0) == LUA_OK;
-  lua_pushnil(L);
-  lua_setiuservalue(L, idx, TASK_UV_WAITER);
-  return made;
+  lua_getiuservalue(L, idx, msguv);
+  return lua_pcall(L, 1, 1, 0) == LUA_OK;
 }
 
 /*
@@ -368,7 +354,7 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
          CancelledError thrown into it ends it, as a raised one would (so
          it has no _cancel_message: gather lists it with ''); without the
          memory to make one, the message ends it */
-      int made = push_cancelled_error(L, idx);
+      int made = push_cancelled_error(L, idx, TASK_UV_CANCELMSG);
       t->must_cancel = 0;
       t->wait = WAIT_NONE;
       forget_task(L, loop, loopidx, t);
@@ -399,8 +385,11 @@ void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
        replaces it: a failure there counts as retrieved, not reported */
     if (futidx) future_mark_retrieved(L, (Future *)lua_touserdata(L, futidx), futidx);
     /* on a memory error the task gets that error instead, and is not lost */
-    if (t->must_cancel == CANCEL_FORCED) push_forced_cancelled_error(L, idx);
-    else push_cancelled_error(L, idx);
+    if (t->must_cancel == CANCEL_FORCED) {
+      push_cancelled_error(L, idx, TASK_UV_WAITER);
+      lua_pushnil(L);  /* the message is used */
+      lua_setiuservalue(L, idx, TASK_UV_WAITER);
+    } else push_cancelled_error(L, idx, TASK_UV_CANCELMSG);
     t->must_cancel = 0;
     lua_pushlightuserdata(co, &aio_mark_throw);
     lua_xmove(L, co, 1);
