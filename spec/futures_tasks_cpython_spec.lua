@@ -14,23 +14,7 @@ local async, await = asyncio.async, asyncio.await
 
 local CancelledError, TimeoutError = asyncio.CancelledError, asyncio.TimeoutError
 
--- Runs body(loop) on a new current loop, then closes it.
-local function with_loop(body)
-   local loop = asyncio.new_event_loop()
-   asyncio.set_event_loop(loop)
-   local ok, err = pcall(body, loop)
-   if not loop:is_closed() then
-      for task in pairs(asyncio.all_tasks(loop)) do
-         task:cancel()
-      end
-      pcall(loop.run_until_complete, loop, asyncio.sleep(0))
-      loop:close()
-   end
-   asyncio.set_event_loop(nil)
-   if not ok then
-      error(err, 0)
-   end
-end
+local with_loop = helper.with_loop
 
 local brief = helper.step
 local raises = helper.raises

@@ -58,6 +58,26 @@ function M.run(body, timeout)
    return table.unpack(results, 2, results.n)
 end
 
+-- Runs body(loop) outside any task, on a new current loop (the form of
+-- CPython's tests that step a loop by hand), then cancels what is left on
+-- it and closes it, even if body failed; raises what body raised.
+function M.with_loop(body)
+   local loop = asyncio.new_event_loop()
+   asyncio.set_event_loop(loop)
+   local ok, err = pcall(body, loop)
+   if not loop:is_closed() then
+      for task in pairs(asyncio.all_tasks(loop)) do
+         task:cancel()
+      end
+      pcall(loop.run_until_complete, loop, asyncio.sleep(0))
+      loop:close()
+   end
+   asyncio.set_event_loop(nil)
+   if not ok then
+      error(err, 0)
+   end
+end
+
 -- it("...", helper.async(function() ... end)): the body runs as a task.
 function M.async(body, timeout)
    return function()

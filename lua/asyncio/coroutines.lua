@@ -23,15 +23,22 @@ local M = {}
 -- Methods of coroutine objects (filled in below).
 local CoroMethods = {}
 
--- As Python's repr, <coroutine object doit at 0x...>: a Lua function has
--- no name, so where it was written stands for it (main.lua:12); a C one,
--- its name in C_NAMES (set below), or "?". The address is the object's.
-local C_NAMES = setmetatable({}, { __mode = "k" })
-local function coro_tostring(co)
+-- Where the function of the coroutine object co was written (main.lua:12),
+-- what stands for its name, Lua functions having none; nil for a C one.
+function M.where_written(co)
    local fn = core.coro_info(co)
    local info = type(fn) == "function" and debug.getinfo(fn, "S")
-   local name = info and info.what == "Lua" and ("%s:%d"):format(info.short_src, info.linedefined)
-      or C_NAMES[fn] or "?"
+   if info and info.what == "Lua" then
+      return ("%s:%d"):format(info.short_src, info.linedefined)
+   end
+end
+
+-- As Python's repr, <coroutine object doit at 0x...>: named where its
+-- function was written, or a C one by its name in C_NAMES (set below), or
+-- "?". The address is the object's.
+local C_NAMES = setmetatable({}, { __mode = "k" })
+local function coro_tostring(co)
+   local name = M.where_written(co) or C_NAMES[core.coro_info(co)] or "?"
    return ("<coroutine object %s at %p>"):format(name, co)
 end
 

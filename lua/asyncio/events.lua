@@ -178,12 +178,8 @@ M.report = report
 -- awaited"); a Lua function has no name, but where it was written says as
 -- much: "coroutine <function main.lua:12> was never awaited".
 local function coroutine_name(co)
-   local fn = core.coro_info(co)
-   local info = type(fn) == "function" and debug.getinfo(fn, "S")
-   if info and info.what == "Lua" then
-      return ("<function %s:%d>"):format(info.short_src, info.linedefined)
-   end
-   return tostring(co)
+   local where = coroutines.where_written(co)
+   return where and ("<function %s>"):format(where) or tostring(co)
 end
 
 coroutines.set_never_awaited_reporter(function(co)
