@@ -11,6 +11,8 @@ local coroutines = require("asyncio.coroutines")
 local events = require("asyncio.events")
 local runners = require("asyncio.runners") -- loads tasks.lua, which sets the core's hooks
 local tasks = require("asyncio.tasks")
+local timeouts = require("asyncio.timeouts")
+local errors = require("asyncio.errors")
 
 local M = {}
 local Loop = core.Loop
@@ -127,15 +129,38 @@ local function executor_quiet(loop, executor)
    return fut
 end
 
--- loop:shutdown_default_executor() -> coroutine object, as Python's async
--- def: once awaited, shuts the default executor down and returns once its
--- jobs have finished (the loop keeps running meanwhile, so jobs that need
--- it can still finish).
-Loop.shutdown_default_executor = coroutines.async(function(self)
+-- loop:shutdown_default_executor([timeout]) -> coroutine object, as
+-- Python's async def: once awaited, shuts the default executor down and
+-- returns once its jobs have finished (the loop keeps running meanwhile,
+-- so jobs that need it can still finish), or once timeout seconds have
+-- passed: then, as Python warns, the exception handler hears of it and the
+-- jobs finish on their own.
+Loop.shutdown_default_executor = coroutines.async(function(self, timeout)
+   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout) then
+      error(("bad argument #1 to 'shutdown_default_executor' (number or nil expected, got %s)"):format(
+         timeout ~= timeout and "nan" or coroutines.typename(timeout)), 2)
+   end
    self:_lua().executor_shutdown_called = true
    local executor = self:_lua().default_executor
-   if executor ~= nil then
-      await(executor_quiet(self, executor))
+   if executor == nil then
+      return
+   end
+   local quiet = executor_quiet(self, executor)
+   if timeout == nil then
+      await(quiet)
+      return
+   end
+   local ok, err = pcall(function()
+      local _ <close> = timeouts.timeout(timeout)
+      await(quiet)
+   end)
+   if not ok then
+      if not errors.TimeoutError:is(err) then
+         error(err, 0)
+      end
+      self:call_exception_handler({
+         message = ("The executor did not finishing joining its threads within %s seconds."):format(tostring(timeout)),
+      })
    end
 end)
 
