@@ -453,6 +453,35 @@ end)()))
       assert.equal("spinner cancelled\ttrue\ttrue\nfalse\tinterrupted!\n", out)
    end)
 
+   it("test_asyncio_run_closes_gens_after_hanging_tasks_errors (a task's loop for the async generator)", function()
+      local lazyboy
+      local reports = {}
+      local spin = async(function()
+         local _, err = pcall(function()
+            while true do
+               await(asyncio.sleep(1))
+            end
+         end)
+         if is_cancelled(err) then
+            error("ZeroDivisionError", 0)
+         end
+      end)
+      local ok, err = pcall(asyncio.run, async(function()
+         asyncio.get_running_loop():set_exception_handler(function(_, ctx)
+            reports[#reports + 1] = ctx
+         end)
+         lazyboy = asyncio.create_task(spin())
+         error("FancyExit", 0)
+      end)())
+      assert.is_false(ok)
+      assert.equal("FancyExit", err)
+      assert.is_true(lazyboy:done())
+      assert.equal(1, #reports)
+      assert.equal("unhandled exception during asyncio.run() shutdown", reports[1].message)
+      assert.equal("ZeroDivisionError", reports[1].exception)
+      assert.equal(lazyboy, reports[1].task)
+   end)
+
    it("test_no_repr_is_call_on_the_task_result", function()
       local count = 0
       local mt = { __tostring = function() count = count + 1 return "MyResult" end }
