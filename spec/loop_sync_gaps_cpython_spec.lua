@@ -3,17 +3,20 @@
 -- refusals, expiry with sleep(0), a cancellation inside a cleanup),
 -- test_waitfor.py (timeouts of 0 or less, shields, cancelling a blocked
 -- wait_for), test_taskgroups.py (errors of the body, a second close),
--- test_runners.py (Ctrl-C while main waits or spins, results never
--- printed), test_base_events.py and test_events.py (a run interrupted by
--- Ctrl-C leaves the loop usable, sleep timers of tiny delays, closing a
--- running loop, get_event_loop around a running loop). One it() per
--- CPython test, named after it; every expectation is what the same
--- scenario printed under Python 3.13.0.
+-- test_runners.py (Ctrl-C while main waits or spins, errors of hanging
+-- tasks, results never printed), test_base_events.py (runs interrupted by
+-- Ctrl-C leave the loop usable, shutdown_default_executor's timeout),
+-- test_events.py (closing a running loop, get_event_loop around a running
+-- loop) and test_locks.py (no loop argument). One it() per CPython test,
+-- named after it; every expectation is what the same scenario printed
+-- under Python 3.13.0.
 --
--- Left out as meaningless here: mocks of loop internals (_run_once,
--- _add_callback, selectors, transports, sendfile, create_connection and
--- create_server's address juggling), policies and child watchers,
--- contextvars, async generators, repr of handles, SSL, Windows.
+-- Left out as meaningless here: mocks of loop internals (_run_once and its
+-- timeout rounding, _add_callback, selectors, transports, sendfile,
+-- create_connection and create_server's address juggling), policies and
+-- child watchers, contextvars, async generators, repr of handles, SSL,
+-- Windows, and the entry checks of TaskGroup and Timeout (making either
+-- enters it, so it can be neither used before entry nor entered twice).
 -- KeyboardInterrupt is Ctrl-C (SIGINT), which our runs turn into the
 -- error "interrupted!" as lua5.4 does; Python's other BaseExceptions have
 -- no Lua counterpart, so the tests built on them use ordinary errors.
@@ -73,14 +76,22 @@ describe("CPython test_timeouts", function()
       task:uncancel()
    end))
 
-   it("test_timeout_basic, test_repr_expired", helper.async(function()
+   it("test_repr_expired", helper.async(function()
+      local cm, ok, err = guarded(function() return asyncio.timeout(0.01) end, function()
+         await(asyncio.sleep(10))
+      end)
+      assert.is_false(ok)
+      assert.is_true(is_timeout(err), tostring(err))
+      assert.equal("<Timeout [expired]>", tostring(cm))
+   end))
+
+   it("test_timeout_basic", helper.async(function()
       local cm, ok, err = guarded(function() return asyncio.timeout(0.01) end, function()
          await(asyncio.sleep(10))
       end)
       assert.is_false(ok)
       assert.is_true(is_timeout(err), tostring(err))
       assert.is_true(cm:expired())
-      assert.equal("<Timeout [expired]>", tostring(cm))
    end))
 
    it("test_timeout_not_called", helper.async(function()
@@ -105,12 +116,17 @@ describe("CPython test_timeouts", function()
       assert.equal("<Timeout [finished]>", tostring(cm))
    end))
 
-   it("test_repr_finished, test_timeout_finished", helper.async(function()
+   it("test_repr_finished", helper.async(function()
       local cm, ok = guarded(function() return asyncio.timeout(10) end, function()
          await(asyncio.sleep(0))
       end)
       assert.is_true(ok)
       assert.equal("<Timeout [finished]>", tostring(cm))
+   end))
+
+   it("test_timeout_finished", helper.async(function()
+      local cm, ok = guarded(function() return asyncio.timeout(0.01) end, function() end)
+      assert.is_true(ok)
       assert.matches("Cannot change state of finished Timeout", tostring(helper.failure(cm.reschedule, cm, 0.02)),
          1, true)
    end))
@@ -219,12 +235,17 @@ describe("CPython test_timeouts", function()
       assert.is_true(cancelled)
    end))
 
-   it("test_timeout_double_enter, test_timeout_already_entered: a guard closed a second time", function()
-      -- Python refuses a second entry ("Timeout has already been entered");
-      -- making our guard enters it, so the nearest misuse is a second
-      -- close (a guard in two <close> variables), which TaskGroup refuses
-      -- ("has already been closed") but a Timeout accepts silently
+   -- Python refuses a second entry ("Timeout has already been entered");
+   -- making our guard enters it, so the nearest misuse is a second close
+   -- (the guard in two <close> variables, one after the other or nested),
+   -- which TaskGroup refuses ("has already been closed") but a Timeout
+   -- accepts silently (nested, the inner close disarms the deadline)
+   it("test_timeout_double_enter", function()
       pending("a second close of a Timeout guard is accepted silently; TaskGroup's raises: refuse it too?")
+   end)
+
+   it("test_timeout_already_entered", function()
+      pending("a Timeout guard closed by an inner scope, then by its own, is accepted silently")
    end)
 
    it("test_timeout_without_task: the guard is refused outside a task", function()
