@@ -1165,6 +1165,24 @@ describe("shutdown", function()
       assert.has_error(function() await(asyncio.to_thread(print)) end, "Executor shutdown has been called")
    end))
 
+   it("loop:shutdown_default_executor(timeout) refuses a timeout that is no number, or NaN, when awaited",
+      helper.async(function()
+      local loop = asyncio.get_running_loop()
+      for _, bad in ipairs({ "1", 0 / 0, true }) do
+         local err = helper.failure(await, loop:shutdown_default_executor(bad))
+         assert.matches("^bad argument #1 to 'shutdown_default_executor' %(number or nil expected, got %a+%)$", err)
+      end
+      assert.equal("still", await(asyncio.to_thread(function() return "still" end)))
+   end))
+
+   it("loop:shutdown_default_executor(timeout) of jobs done in time reports nothing", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local reports = helper.capture_reports(loop)
+      assert.equal("job", await(asyncio.to_thread(function() return "job" end)))
+      await(loop:shutdown_default_executor(5))
+      assert.equal(0, #reports)
+   end))
+
    it("loop:shutdown_default_executor() returns a coroutine object that does nothing until it runs, as Python's",
       helper.async(function()
       local loop = asyncio.get_running_loop()
