@@ -236,17 +236,53 @@ describe("CPython test_timeouts", function()
    end))
 
    -- Python refuses a second entry ("Timeout has already been entered");
-   -- making our guard enters it, so the nearest misuse is a second close
-   -- (the guard in two <close> variables, one after the other or nested),
-   -- which TaskGroup refuses ("has already been closed") but a Timeout
-   -- accepts silently (nested, the inner close disarms the deadline)
-   it("test_timeout_double_enter", function()
-      pending("a second close of a Timeout guard is accepted silently; TaskGroup's raises: refuse it too?")
-   end)
+   -- making our guard enters it, so the misuse shows as a second close
+   -- (the guard in two <close> variables), refused with Python's words
+   it("test_timeout_double_enter", helper.async(function()
+      local t = asyncio.timeout(0.01)
+      do
+         local _ <close> = t
+      end
+      assert.equal("<Timeout [finished]>", tostring(t))
+      local ok, err = pcall(function()
+         local _ <close> = t
+      end)
+      assert.is_false(ok)
+      assert.matches("Timeout has already been entered", tostring(err), 1, true)
+      -- the error names the line of the scope that closed it again
+      assert.matches("loop_sync_gaps_cpython_spec.lua:%d+:", tostring(err))
+      assert.equal("<Timeout [finished]>", tostring(t))
+   end))
 
-   it("test_timeout_already_entered", function()
-      pending("a Timeout guard closed by an inner scope, then by its own, is accepted silently")
-   end)
+   -- nested, the inner close is the guard's first: it ends the guard, and
+   -- the outer scope's close raises
+   it("test_timeout_already_entered", helper.async(function()
+      local inner_closed = false
+      local ok, err = pcall(function()
+         local cm <close> = asyncio.timeout(0.01)
+         do
+            local _ <close> = cm
+         end
+         inner_closed = true
+         assert.equal("<Timeout [finished]>", tostring(cm))
+      end)
+      assert.is_true(inner_closed)
+      assert.is_false(ok)
+      assert.matches("Timeout has already been entered", tostring(err), 1, true)
+      -- an expired guard refuses a second close too, and the task is not
+      -- left with a cancel request
+      local ok2, err2 = pcall(function()
+         local cm <close> = asyncio.timeout(0)
+         local sok = pcall(await, asyncio.sleep(1))
+         assert.is_false(sok)
+         do
+            local _ <close> = cm
+         end
+      end)
+      assert.is_false(ok2)
+      assert.matches("Timeout has already been entered", tostring(err2), 1, true)
+      assert.equal(0, asyncio.current_task():cancelling())
+   end))
 
    it("test_timeout_without_task: the guard is refused outside a task", function()
       -- making the guard enters it: Python refuses the entry, we the making

@@ -140,8 +140,14 @@ function Timeout:__tostring()
    return ("<Timeout [%s]>"):format(self._state)
 end
 
--- Leaving the scope with err (nil if it ended normally).
+-- Leaving the scope with err (nil if it ended normally). Making the guard
+-- enters it, so a second close means it was put in a second scope, which
+-- Python refuses at the second entry (a nested one was disarmed by the
+-- inner close, the only place we can tell).
 function Timeout:__close(err)
+   if self._state == FINISHED or self._state == EXPIRED then
+      error("Timeout has already been entered: a guard serves one scope", 2)
+   end
    local handle = self._handle
    if handle then
       handle:cancel()
