@@ -1183,6 +1183,26 @@ describe("shutdown", function()
       assert.equal(0, #reports)
    end))
 
+   it("asyncio.run waits for the default executor's jobs THREAD_JOIN_TIMEOUT seconds at most, as Python's runner",
+      function()
+      -- Python's runner gives them constants.THREAD_JOIN_TIMEOUT (300 s),
+      -- warns and returns; the jobs still finish before the process ends
+      local out = helper.run_fresh([[
+local asyncio = require("asyncio")
+local core = require("asyncio.core")
+require("asyncio.threads").THREAD_JOIN_TIMEOUT = 0.1
+local t0 = core.monotonic()
+asyncio.run(function()
+   asyncio.get_running_loop():set_exception_handler(function(_, ctx) print("report: " .. ctx.message) end)
+   asyncio.create_task(asyncio.to_thread(function() os.execute("sleep 0.6") io.stdout:write("job done\n") end))
+   asyncio.await(asyncio.sleep(0.01))
+end)
+print("run returned early", core.monotonic() - t0 < 0.5)
+]])
+      assert.equal("report: The executor did not finishing joining its threads within 0.1 seconds.\n"
+         .. "run returned early\ttrue\njob done\n", out)
+   end)
+
    it("loop:shutdown_default_executor() returns a coroutine object that does nothing until it runs, as Python's",
       helper.async(function()
       local loop = asyncio.get_running_loop()

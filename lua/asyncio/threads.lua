@@ -129,12 +129,36 @@ local function executor_quiet(loop, executor)
    return fut
 end
 
+-- Awaits the quiet of loop's default executor, shut down, for at most
+-- timeout seconds (nil: no limit). Past it, as Python warns, the exception
+-- handler hears of it and the jobs finish on their own. Returns whether
+-- they finished in time.
+local function await_quiet(loop, executor, timeout)
+   local quiet = executor_quiet(loop, executor)
+   if timeout == nil then
+      await(quiet)
+      return true
+   end
+   local ok, err = pcall(function()
+      local _ <close> = timeouts.timeout(timeout)
+      await(quiet)
+   end)
+   if ok then
+      return true
+   elseif not errors.TimeoutError:is(err) then
+      error(err, 0)
+   end
+   loop:call_exception_handler({
+      message = ("The executor did not finishing joining its threads within %s seconds."):format(tostring(timeout)),
+   })
+   return false
+end
+
 -- loop:shutdown_default_executor([timeout]) -> coroutine object, as
 -- Python's async def: once awaited, shuts the default executor down and
 -- returns once its jobs have finished (the loop keeps running meanwhile,
 -- so jobs that need it can still finish), or once timeout seconds have
--- passed: then, as Python warns, the exception handler hears of it and the
--- jobs finish on their own.
+-- passed (await_quiet).
 Loop.shutdown_default_executor = coroutines.async(function(self, timeout)
    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout) then
       error(("bad argument #1 to 'shutdown_default_executor' (number or nil expected, got %s)"):format(
@@ -142,34 +166,21 @@ Loop.shutdown_default_executor = coroutines.async(function(self, timeout)
    end
    self:_lua().executor_shutdown_called = true
    local executor = self:_lua().default_executor
-   if executor == nil then
-      return
-   end
-   local quiet = executor_quiet(self, executor)
-   if timeout == nil then
-      await(quiet)
-      return
-   end
-   local ok, err = pcall(function()
-      local _ <close> = timeouts.timeout(timeout)
-      await(quiet)
-   end)
-   if not ok then
-      if not errors.TimeoutError:is(err) then
-         error(err, 0)
-      end
-      self:call_exception_handler({
-         message = ("The executor did not finishing joining its threads within %s seconds."):format(tostring(timeout)),
-      })
+   if executor ~= nil then
+      await_quiet(self, executor, timeout)
    end
 end)
+
+-- How long asyncio.run and Runner:close wait for the default executor's
+-- jobs: Python's THREAD_JOIN_TIMEOUT (a field, so that a spec can shorten
+-- it).
+M.THREAD_JOIN_TIMEOUT = 300
 
 -- Waits for the default executor's jobs, in the runner's last task (the
 -- loop keeps running meanwhile, for jobs that need it).
 local function finish_default_executor(loop)
    local executor = loop:_lua().default_executor
-   if executor ~= nil then
-      await(executor_quiet(loop, executor))
+   if executor ~= nil and await_quiet(loop, executor, M.THREAD_JOIN_TIMEOUT) then
       executor:shutdown(true)
    end
 end
