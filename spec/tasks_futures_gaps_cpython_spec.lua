@@ -553,3 +553,408 @@ describe("CPython test_tasks BaseTaskTests (gaps)", function()
          end)
       end)
 end)
+
+describe("CPython BaseFutureTests and BaseTaskTests, collection and tostring (gaps)", function()
+   -- a value whose finalizer runs a full collection, as CPython's Evil
+   local Evil = { __gc = function() collectgarbage() end }
+
+   it("test_future_del_collect", function()
+      with_loop(function(loop)
+         for _ = 1, 100 do
+            loop:create_future():set_result(setmetatable({}, Evil))
+         end
+         helper.full_gc()
+      end)
+   end)
+
+   it("test_task_del_collect", function()
+      with_loop(function(loop)
+         local tasks = {}
+         for i = 1, 100 do
+            tasks[i] = loop:create_task(async(function() return setmetatable({}, Evil) end)())
+         end
+         assert.equal(100, loop:run_until_complete(asyncio.gather(table.unpack(tasks))).n)
+         tasks = nil -- luacheck: ignore 311
+         helper.full_gc()
+      end)
+   end)
+
+   it("test_future_del_collect, with errors never retrieved whose report collects too", function()
+      with_loop(function(loop)
+         local reports = 0
+         loop:set_exception_handler(function()
+            reports = reports + 1
+            collectgarbage()
+         end)
+         for _ = 1, 50 do
+            loop:create_future():set_exception(setmetatable({}, Evil))
+            loop:create_task(async(function() error(setmetatable({}, Evil)) end)())
+         end
+         loop:run_until_complete(asyncio.sleep(0))
+         helper.full_gc()
+         brief(loop)
+         assert.equal(100, reports)
+      end)
+   end)
+
+   it("test_future_repr: pending, cancelled, finished with a result or an error", function()
+      with_loop(function(loop)
+         assert.equal("<Future pending>", tostring(loop:create_future()))
+         local f = loop:create_future()
+         f:add_done_callback(function() end) -- Python lists it as cb=[...]; we do not
+         assert.equal("<Future pending>", tostring(f))
+         f:cancel()
+         assert.equal("<Future cancelled>", tostring(f))
+         f = loop:create_future()
+         f:set_result(4)
+         assert.equal("<Future finished result=4>", tostring(f))
+         assert.equal(4, f:result())
+         f = loop:create_future()
+         local exc = asyncio.InvalidStateError()
+         f:set_exception(exc)
+         assert.equal("<Future finished error=InvalidStateError>", tostring(f))
+         assert.equal(exc, f:exception())
+      end)
+   end)
+
+   it("test_task_repr: pending, cancelling, cancelled, finished", function()
+      with_loop(function(loop)
+         local notmuch = async(function() return "abc" end)
+         local t = loop:create_task(notmuch(), { name = "R" })
+         assert.equal("<Task pending name=R>", tostring(t))
+         t:cancel()
+         assert.equal("<Task cancelling name=R>", tostring(t))
+         raises(CancelledError, loop.run_until_complete, loop, t)
+         assert.equal("<Task cancelled name=R>", tostring(t))
+         t = loop:create_task(notmuch(), { name = "R2" })
+         loop:run_until_complete(t)
+         assert.equal("<Task finished name=R2 result=abc>", tostring(t))
+      end)
+   end)
+end)
+
+describe("CPython BaseTaskTests, cancellation counts (gaps)", function()
+   local stubborn = async(function()
+      local ok = pcall(await, asyncio.sleep(10))
+      if not ok then
+         return "swallowed"
+      end
+   end)
+
+   it("test_baseexception_during_cancel: an error raised while cancelled fails the task, not cancels it", function()
+      with_loop(function(loop)
+         local exc = { "SystemExit" }
+         local sleeper = async(function() await(asyncio.sleep(10)) end)
+         local t = loop:create_task(async(function()
+            local ok = pcall(await, sleeper())
+            if not ok then
+               error(exc, 0)
+            end
+         end)())
+         brief(loop)
+         assert.is_true(t:cancel())
+         assert.is_false(t:done())
+         assert.equal(1, t:cancelling())
+         brief(loop)
+         assert.is_true(t:done())
+         assert.is_false(t:cancelled())
+         assert.equal(exc, t:exception())
+         assert.equal(1, t:cancelling())
+      end)
+   end)
+
+   it("test_cancelling: a done task refuses cancel() and its count does not move", function()
+      with_loop(function(loop)
+         local t = loop:create_task(async(function() return 1 end)())
+         loop:run_until_complete(t)
+         assert.is_false(t:cancel())
+         assert.equal(0, t:cancelling())
+         assert.equal(0, t:uncancel())
+         assert.equal(0, t:cancelling())
+      end)
+   end)
+
+   it("test_uncancel_basic: a task that swallowed two cancels keeps the count until uncancelled", function()
+      with_loop(function(loop)
+         local t = loop:create_task(stubborn())
+         brief(loop)
+         t:cancel()
+         t:cancel()
+         assert.equal("swallowed", loop:run_until_complete(t))
+         assert.equal(2, t:cancelling())
+         assert.same({ 1, 0, 0 }, { t:uncancel(), t:uncancel(), t:uncancel() })
+         assert.equal(0, t:cancelling())
+      end)
+   end)
+
+   it("test_uncancel_basic: uncancel does not undo a cancel that reached the sleep already", function()
+      with_loop(function(loop)
+         local t = loop:create_task(stubborn())
+         brief(loop)
+         t:cancel("a")
+         assert.equal(0, t:uncancel())
+         assert.equal("swallowed", loop:run_until_complete(t))
+         assert.equal(0, t:cancelling())
+      end)
+   end)
+
+   it("test_uncancel_basic: uncancel withdraws a cancel of a task at sleep(0)", function()
+      with_loop(function(loop)
+         local t = loop:create_task(async(function()
+            await(asyncio.sleep(0))
+            await(asyncio.sleep(0))
+            return "slept"
+         end)())
+         brief(loop)
+         t:cancel("b")
+         assert.equal(0, t:uncancel())
+         assert.equal("slept", loop:run_until_complete(t))
+      end)
+   end)
+
+   it("test_uncancel_resets_must_cancel: before the task starts, and from inside the task", function()
+      with_loop(function(loop)
+         local ret = async(function() return 1 end)
+         local t = loop:create_task(ret())
+         t:cancel()
+         raises(CancelledError, loop.run_until_complete, loop, t)
+         assert.same({ 1, 0, true }, { t:cancelling(), t:uncancel(), t:cancelled() })
+         t = loop:create_task(ret())
+         t:cancel()
+         t:uncancel()
+         assert.equal(1, loop:run_until_complete(t))
+         assert.equal("ok", loop:run_until_complete(async(function()
+            local me = asyncio.current_task()
+            me:cancel("s")
+            me:uncancel()
+            await(asyncio.sleep(0.001))
+            return "ok"
+         end)()))
+         -- cancelled twice by itself, uncancelled once: still cancelled,
+         -- with the last message, as for a task not waiting on anything
+         local err, count = loop:run_until_complete(async(function()
+            local me = asyncio.current_task()
+            me:cancel("s1")
+            me:cancel("s2")
+            me:uncancel()
+            local ok, e = pcall(await, asyncio.sleep(0.001))
+            assert.is_false(ok)
+            return e, me:cancelling()
+         end)())
+         assert.is_true(CancelledError:is(err))
+         assert.equal("s2", err.message)
+         assert.equal(1, count)
+      end)
+   end)
+
+   it("test_task_cancel_waiter_future, uncancelled: the cancelled future still cancels the task", function()
+      with_loop(function(loop)
+         local f = loop:create_future()
+         local t = loop:create_task(async(function() return await(f) end)())
+         brief(loop)
+         t:cancel()
+         t:uncancel()
+         raises(CancelledError, loop.run_until_complete, loop, t)
+         assert.equal(0, t:cancelling())
+         assert.is_true(f:cancelled())
+      end)
+   end)
+end)
+
+describe("CPython GatherTestsBase, cancelled (gaps)", function()
+   -- "CE(message)" for a CancelledError, the value otherwise
+   local function desc(x)
+      if CancelledError:is(x) then
+         return "CE(" .. (x.message == nil and "-" or tostring(x.message)) .. ")"
+      end
+      return tostring(x)
+   end
+
+   local function descs(r)
+      local out = {}
+      for i = 1, r.n do
+         out[i] = desc(r[i])
+      end
+      return out
+   end
+
+   local child = async(function(n, log)
+      log[#log + 1] = "start " .. n
+      await(asyncio.sleep(0))
+      log[#log + 1] = "end " .. n
+      return n
+   end)
+
+   it("test_cancel_gather_1, before the children start: they never do, the message reaches the awaiter", function()
+      for _, opts in ipairs({ {}, { return_exceptions = true } }) do
+         helper.run(function()
+            local log = {}
+            local g = asyncio.gather(child(1, log), child(2, log), opts)
+            assert.is_true(g:cancel("m"))
+            assert.equal("CE(m)", desc(failure_of(g)))
+            assert.is_false(g:cancelled())
+            assert.same({}, log)
+         end)
+      end
+   end)
+
+   it("test_one_cancellation, then the gather cancelled: the child's message wins", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local f1, f2 = loop:create_future(), loop:create_future()
+      local g = asyncio.gather(f1, f2)
+      f1:cancel("x")
+      assert.is_true(g:cancel("y"))
+      assert.equal("CE(x)", desc(failure_of(g)))
+      assert.is_false(g:cancelled())
+      assert.is_true(f2:cancelled())
+   end))
+
+   it("test_cancel_gather_1: every child done, not yet counted: cancel() is refused", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local f1, f2 = loop:create_future(), loop:create_future()
+      local g = asyncio.gather(f1, f2)
+      f1:set_result(1)
+      f2:set_result(2)
+      assert.is_false(g:cancel("z"))
+      assert.is_false(g:done())
+      assert.same({ "1", "2" }, descs(await(g)))
+   end))
+
+   it("test_cancel_gather_1, with return_exceptions and a done future: the gather still fails", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local log = {}
+      local f = loop:create_future()
+      f:set_result(9)
+      local t = asyncio.create_task(child(5, log))
+      local g = asyncio.gather(f, t, { return_exceptions = true })
+      await(asyncio.sleep(0))
+      assert.is_true(g:cancel("w"))
+      assert.equal("CE(w)", desc(failure_of(g)))
+      assert.is_true(t:cancelled())
+      assert.same({ "start 5" }, log)
+   end))
+
+   it("test_return_exceptions, a child raising CancelledError itself", helper.async(function()
+      local selfce = async(function() error(CancelledError("own")) end)
+      local ok1 = async(function()
+         await(asyncio.sleep(0))
+         return 1
+      end)
+      -- a task whose body raised its CancelledError is listed with ''
+      assert.same({ "CE()", "1" }, descs(await(asyncio.gather(selfce(), ok1(), { return_exceptions = true }))))
+      assert.equal("CE(own)", desc(failure_of(asyncio.gather(selfce(), ok1()))))
+   end))
+
+   it("test_cancellation_broadcast, children that swallow it: a new CancelledError without the message",
+      helper.async(function()
+         local stubborn = async(function(n)
+            local ok = pcall(await, asyncio.sleep(10))
+            if not ok then
+               return n * 10
+            end
+         end)
+         local t = asyncio.create_task(async(function()
+            return await(asyncio.gather(stubborn(1), stubborn(2)))
+         end)())
+         await(asyncio.sleep(0))
+         await(asyncio.sleep(0))
+         t:cancel("tm")
+         -- the cancel reached each child through its sleep, so none keeps it
+         assert.equal("CE(-)", desc(failure_of(t)))
+         assert.is_true(t:cancelled())
+         assert.equal(1, t:cancelling())
+      end))
+end)
+
+describe("CPython test_tasks: loop iterations the shortcuts take (gaps)", function()
+   -- Each line: how many iterations a ticker task counted while the
+   -- awaiting task did one thing; CPython 3.13.0 printed the same counts,
+   -- with the default task factory and with the eager one.
+   local function iterations(loop)
+      return loop:run_until_complete(async(function()
+         local count = 0
+         local ticker = asyncio.create_task(async(function()
+            while true do
+               count = count + 1
+               await(asyncio.sleep(0))
+            end
+         end)())
+         await(asyncio.sleep(0))
+         local out = {}
+         local function measure(label, fn)
+            local n0 = count
+            fn()
+            out[#out + 1] = label .. " " .. (count - n0)
+         end
+         local f = loop:create_future()
+         local g = loop:create_future()
+         g:set_result(1)
+         local imm = async(function() return 1 end)
+         measure("wait timeout=0 pending", function() await(asyncio.wait({ f }, { timeout = 0 })) end)
+         measure("wait FIRST_COMPLETED one done", function()
+            await(asyncio.wait({ f, g }, { return_when = asyncio.FIRST_COMPLETED }))
+         end)
+         measure("wait timeout=0 done", function() await(asyncio.wait({ g }, { timeout = 0 })) end)
+         measure("wait timeout=-1", function() await(asyncio.wait({ f }, { timeout = -1 })) end)
+         measure("wait_for pending 0", function() pcall(await, asyncio.wait_for(f, 0)) end)
+         f = loop:create_future()
+         measure("wait_for pending -1", function() pcall(await, asyncio.wait_for(f, -1)) end)
+         measure("wait_for done 0", function() await(asyncio.wait_for(g, 0)) end)
+         measure("wait_for done 1", function() await(asyncio.wait_for(g, 1)) end)
+         measure("shield done", function() await(asyncio.shield(g)) end)
+         measure("gather done", function() await(asyncio.gather(g)) end)
+         measure("gather empty", function() await(asyncio.gather()) end)
+         measure("gather coro", function() await(asyncio.gather(imm())) end)
+         measure("shield coro", function() await(asyncio.shield(imm())) end)
+         measure("wait_for coro 0.5", function() await(asyncio.wait_for(imm(), 0.5)) end)
+         measure("wait_for coro nil", function() await(asyncio.wait_for(imm(), nil)) end)
+         measure("wait_for coro 0", function() pcall(await, asyncio.wait_for(imm(), 0)) end)
+         measure("ensure_future coro", function() await(asyncio.ensure_future(imm())) end)
+         measure("as_completed coro", function()
+            for aw in asyncio.as_completed({ imm() }) do
+               await(aw)
+            end
+         end)
+         measure("as_completed done", function()
+            for aw in asyncio.as_completed({ g }) do
+               await(aw)
+            end
+         end)
+         measure("timeout empty", function()
+            local _ <close> = asyncio.timeout(1)
+         end)
+         measure("taskgroup empty", function()
+            local _ <close> = asyncio.TaskGroup()
+         end)
+         measure("taskgroup coro", function()
+            local tg <close> = asyncio.TaskGroup()
+            tg:create_task(imm())
+         end)
+         ticker:cancel()
+         return out
+      end)())
+   end
+
+   it("test_shield_shortcut, test_wait_*, test_as_completed_*, gather: default tasks", function()
+      with_loop(function(loop)
+         assert.same({ "wait timeout=0 pending 2", "wait FIRST_COMPLETED one done 2", "wait timeout=0 done 2",
+            "wait timeout=-1 2", "wait_for pending 0 2", "wait_for pending -1 2", "wait_for done 0 0",
+            "wait_for done 1 0", "shield done 0", "gather done 0", "gather empty 0", "gather coro 3",
+            "shield coro 3", "wait_for coro 0.5 0", "wait_for coro nil 0", "wait_for coro 0 3",
+            "ensure_future coro 2", "as_completed coro 3", "as_completed done 2", "timeout empty 0",
+            "taskgroup empty 0", "taskgroup coro 3" }, iterations(loop))
+      end)
+   end)
+
+   it("test_shield_shortcut, test_wait_*, test_as_completed_*, gather: eager tasks", function()
+      with_loop(function(loop)
+         loop:set_task_factory(asyncio.eager_task_factory)
+         assert.same({ "wait timeout=0 pending 2", "wait FIRST_COMPLETED one done 2", "wait timeout=0 done 2",
+            "wait timeout=-1 2", "wait_for pending 0 2", "wait_for pending -1 2", "wait_for done 0 0",
+            "wait_for done 1 0", "shield done 0", "gather done 0", "gather empty 0", "gather coro 0",
+            "shield coro 0", "wait_for coro 0.5 0", "wait_for coro nil 0", "wait_for coro 0 0",
+            "ensure_future coro 0", "as_completed coro 2", "as_completed done 2", "timeout empty 0",
+            "taskgroup empty 0", "taskgroup coro 0" }, iterations(loop))
+      end)
+   end)
+end)
