@@ -958,3 +958,133 @@ describe("CPython test_tasks: loop iterations the shortcuts take (gaps)", functi
       end)
    end)
 end)
+
+describe("CPython test_cancel_awaited_task, for each kind of awaitable (gaps)", function()
+   -- A task cancels itself, then awaits something: what it awaits is
+   -- cancelled, or not, as Python's _must_cancel decides at the suspension.
+   local forever = async(function() await(asyncio.sleep(10)) end)
+
+   -- Runs the scenario; returns what the task saw and the state of inner.
+   local function scenario(make)
+      local inner = asyncio.create_task(forever())
+      await(asyncio.sleep(0))
+      local t = asyncio.create_task(async(function()
+         local me = asyncio.current_task()
+         local aw = make(inner)
+         me:cancel("self")
+         local ok, r = pcall(await, aw)
+         if ok then
+            return "ok " .. tostring(r)
+         end
+         assert.is_true(CancelledError:is(r), tostring(r))
+         return ("CE %s %d"):format(r.message, me:cancelling())
+      end)())
+      local ok, r = pcall(await, t)
+      if not ok then
+         r = "task CE " .. r.message
+      end
+      helper.spin(2)
+      local state = inner:cancelled() and "cancelled" or inner:done() and "done" or "pending"
+      inner:cancel()
+      pcall(await, inner)
+      return r .. ", inner " .. state
+   end
+
+   it("test_cancel_awaited_task: a task, gather, shield, wait, wait_for, as_completed", helper.async(function()
+      assert.equal("CE self 1, inner cancelled", scenario(function(i) return i end))
+      assert.equal("CE self 1, inner cancelled", scenario(function(i) return asyncio.gather(i) end))
+      assert.equal("CE self 1, inner pending", scenario(function(i) return asyncio.shield(i) end))
+      assert.equal("CE self 1, inner pending", scenario(function(i) return asyncio.wait({ i }) end))
+      assert.equal("CE self 1, inner cancelled", scenario(function(i) return asyncio.wait_for(i, 5) end))
+      assert.equal("CE self 1, inner pending", scenario(function(i) return asyncio.as_completed({ i })() end))
+   end))
+
+   it("test_cancel_awaited_task: Event, Lock, Queue, sleep, timeout, TaskGroup", helper.async(function()
+      local ev = asyncio.Event()
+      assert.equal("CE self 1, inner pending", scenario(function() return ev:wait() end))
+      local lock = asyncio.Lock()
+      await(lock:acquire())
+      assert.equal("CE self 1, inner pending", scenario(function() return lock:acquire() end))
+      local q = asyncio.Queue()
+      assert.equal("CE self 1, inner pending", scenario(function() return q:get() end))
+      assert.equal("CE self 1, inner pending", scenario(function() return asyncio.sleep(0.01, "r") end))
+      assert.equal("CE self 1, inner pending", scenario(function() return asyncio.sleep(0, "r") end))
+      assert.equal("CE self 1, inner pending", scenario(function()
+         return async(function()
+            local _ <close> = asyncio.timeout(5)
+            await(asyncio.sleep(1))
+         end)()
+      end))
+      assert.equal("CE self 1, inner pending", scenario(function()
+         return async(function()
+            local tg <close> = asyncio.TaskGroup()
+            tg:create_task(forever())
+         end)()
+      end))
+      -- nobody is left waiting on them
+      lock:release()
+      assert.is_false(lock:locked())
+      q:put_nowait(1)
+      assert.equal(1, q:qsize())
+   end))
+
+   it("test_cancel_at_end: a done future awaited does not suspend, the task is cancelled as it returns",
+      helper.async(function()
+         local g = asyncio.get_running_loop():create_future()
+         g:set_result(5)
+         assert.equal("task CE self, inner pending", scenario(function() return g end))
+      end))
+end)
+
+describe("CPython test_exception, with a CancelledError as a future's error (gaps)", function()
+   -- set_exception(CancelledError(...)) fails a future, it does not cancel
+   -- it: every composing function passes the same error object on
+   it("is an exception for FIRST_EXCEPTION and the same object through gather, shield, wait_for, as_completed",
+      helper.async(function()
+         local loop = asyncio.get_running_loop()
+         local ce = CancelledError("setexc")
+         local f = loop:create_future()
+         f:set_exception(ce)
+         local p = loop:create_future()
+         local done, pending = await(asyncio.wait({ f, p }, { return_when = asyncio.FIRST_EXCEPTION }))
+         assert.same({ [f] = true }, done)
+         assert.same({ [p] = true }, pending)
+         assert.equal(ce, await(asyncio.gather(f, { return_exceptions = true }))[1])
+         assert.equal(ce, failure_of(asyncio.gather(f)))
+         local f2 = loop:create_future()
+         local g = asyncio.gather(f2, { return_exceptions = true })
+         await(asyncio.sleep(0))
+         f2:set_exception(ce)
+         assert.equal(ce, await(g)[1])
+         local f3 = loop:create_future()
+         local s = asyncio.shield(f3)
+         f3:set_exception(ce)
+         assert.equal(ce, failure_of(s))
+         assert.is_false(s:cancelled())
+         local f4 = loop:create_future()
+         loop:call_soon(function() f4:set_exception(ce) end)
+         assert.equal(ce, failure_of(asyncio.wait_for(f4, 1)))
+         assert.equal(0, asyncio.current_task():cancelling())
+         for aw in asyncio.as_completed({ f }) do
+            assert.equal(ce, failure_of(aw))
+         end
+      end))
+
+   it("cancels a task that awaits it, without counting a cancel request; a TaskGroup takes that as no failure",
+      helper.async(function()
+         local loop = asyncio.get_running_loop()
+         local ce = CancelledError("setexc")
+         local f = loop:create_future()
+         f:set_exception(ce)
+         local w = async(function() return await(f) end)
+         local t = asyncio.create_task(w())
+         assert.equal(ce, failure_of(t))
+         assert.is_true(t:cancelled())
+         assert.equal(0, t:cancelling())
+         do
+            local tg <close> = asyncio.TaskGroup()
+            tg:create_task(w())
+            tg:create_task(asyncio.sleep(0.01))
+         end
+      end))
+end)
