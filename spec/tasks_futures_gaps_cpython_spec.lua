@@ -2,13 +2,20 @@
 -- test_futures2.py and test_tasks.py that the other specs did not port
 -- yet: done callbacks whose __eq mutates the list being searched
 -- (BaseFutureDoneCallbackTests), the "exception never retrieved" report of
--- a plain future, shield stepped one iteration at a time, as_completed with
--- and without a timeout, wait's FIRST_COMPLETED, FIRST_EXCEPTION and timeout
--- cases, current_task with no running loop, create_task on a closed loop
--- (test_error_in_call_soon), wrap_future of a finished concurrent future,
--- a failed task awaited five times (test_future_traceback), a task whose
--- result holds itself (test_recursive_repr_for_pending_tasks), and the
--- cancelling() counts seen around gather, wait_for, shield and eager tasks.
+-- a plain future, finalizers that collect (test_future_del_collect,
+-- test_task_del_collect), tostring of futures and tasks, shield stepped one
+-- iteration at a time, as_completed with and without a timeout, wait's
+-- FIRST_COMPLETED, FIRST_EXCEPTION and timeout cases, current_task with no
+-- running loop, create_task on a closed loop (test_error_in_call_soon),
+-- wrap_future of a finished concurrent future, a failed task awaited five
+-- times (test_future_traceback), a task whose result holds itself
+-- (test_recursive_repr_for_pending_tasks); then variants of BaseTaskTests
+-- and GatherTestsBase scenarios: cancelling() and uncancel() counts around
+-- gather, wait_for, shield and eager tasks, gather cancelled in its corner
+-- cases, a task that cancels itself and then awaits each kind of awaitable
+-- (test_cancel_awaited_task), a CancelledError set as a future's error,
+-- cancels in the iteration an awaited future ends, eager children failing
+-- in their first step, and the loop iterations each shortcut takes.
 -- Each expectation is what Python 3.13.0 printed for the same scenario,
 -- run with the same steps; where we differ on purpose the comment says so.
 local asyncio = require("asyncio")
@@ -1087,4 +1094,140 @@ describe("CPython test_exception, with a CancelledError as a future's error (gap
             tg:create_task(asyncio.sleep(0.01))
          end
       end))
+end)
+
+describe("CPython BaseTaskTests, a cancel in the iteration the awaited future ends (gaps)", function()
+   local function waiter_of(f)
+      return async(function() return await(f) end)
+   end
+
+   it("test_uncancel_resets_must_cancel, with the wakeup queued: the task gets the result", function()
+      with_loop(function(loop)
+         local f = loop:create_future()
+         local t = loop:create_task(waiter_of(f)())
+         brief(loop)
+         f:set_result(9)
+         assert.is_true(t:cancel("late"))
+         assert.equal(0, t:uncancel())
+         assert.equal(0, t:cancelling())
+         assert.equal(9, loop:run_until_complete(t))
+      end)
+   end)
+
+   it("test_cancel_inner_future, from a done callback that runs before the wakeup: the result is dropped", function()
+      with_loop(function(loop)
+         local f = loop:create_future()
+         local t = loop:create_task(waiter_of(f)())
+         local answers = {}
+         f:add_done_callback(function() answers[#answers + 1] = t:cancel("cbmsg") end)
+         brief(loop)
+         f:set_result(10)
+         assert.equal("cbmsg", raises(CancelledError, loop.run_until_complete, loop, t).message)
+         assert.same({ true }, answers)
+      end)
+   end)
+
+   it("test_cancel_inner_future, from a done callback that runs after the wakeup: too late", function()
+      with_loop(function(loop)
+         local f = loop:create_future()
+         local t = loop:create_task(waiter_of(f)())
+         brief(loop)
+         local answers = {}
+         f:add_done_callback(function() answers[#answers + 1] = t:cancel("cb2msg") end)
+         f:set_result(11)
+         assert.equal(11, loop:run_until_complete(t))
+         assert.same({ false }, answers)
+      end)
+   end)
+end)
+
+describe("CPython GatherTestsBase and shield with eager tasks (gaps)", function()
+   local function eager_run(body)
+      with_loop(function(loop)
+         loop:set_task_factory(asyncio.eager_task_factory)
+         loop:run_until_complete(async(body)())
+      end)
+   end
+
+   -- the children, logging into log; k.VE is the error k.fail_now raises
+   local function kids(log)
+      local k = { VE = { "ValueError" } }
+      k.fail_now = async(function()
+         log[#log + 1] = "fail"
+         error(k.VE)
+      end)
+      k.slow = async(function()
+         log[#log + 1] = "slow start"
+         await(asyncio.sleep(0))
+         log[#log + 1] = "slow end"
+         return 2
+      end)
+      k.cancel_now = async(function()
+         log[#log + 1] = "cn"
+         error(CancelledError("cn"))
+      end)
+      return k
+   end
+
+   it("test_one_exception: a child failing in its eager step fails the gather before it returns", function()
+      eager_run(function()
+         local log = {}
+         local k = kids(log)
+         local g = asyncio.gather(k.fail_now(), k.slow())
+         assert.is_true(g:done())
+         assert.equal(k.VE, g:exception())
+         assert.same({ "fail", "slow start" }, log)
+         helper.spin(2)
+         assert.same({ "fail", "slow start", "slow end" }, log)
+         log = {}
+         k = kids(log)
+         g = asyncio.gather(k.cancel_now(), k.slow())
+         assert.is_true(g:done())
+         assert.is_true(CancelledError:is(g:exception()))
+         assert.equal("cn", g:exception().message)
+         assert.same({ "cn", "slow start" }, log)
+         helper.spin(2)
+      end)
+   end)
+
+   it("test_result_exception_one_cancellation: an eager child cancelled by its body is listed with ''", function()
+      eager_run(function()
+         local log = {}
+         local k = kids(log)
+         local g = asyncio.gather(k.slow(), k.cancel_now(), { return_exceptions = true })
+         assert.is_false(g:done())
+         assert.same({ "slow start", "cn" }, log)
+         local r = await(g)
+         assert.equal(2, r[1])
+         assert.is_true(CancelledError:is(r[2]))
+         assert.equal("", r[2].message)
+      end)
+   end)
+
+   it("test_shield_exception, wait_for and TaskGroup with a child failing in its eager step", function()
+      eager_run(function()
+         local log = {}
+         local k = kids(log)
+         assert.equal(k.VE, failure_of(asyncio.wait_for(k.fail_now(), 0)))
+         log = {}
+         k = kids(log)
+         local err = helper.failure(function()
+            local tg <close> = asyncio.TaskGroup()
+            tg:create_task(k.slow())
+            tg:create_task(k.fail_now())
+            log[#log + 1] = "body end"
+            await(asyncio.sleep(0))
+            log[#log + 1] = "body after sleep"
+         end)
+         assert.is_true(asyncio.ExceptionGroup:is(err))
+         assert.same({ k.VE }, err.errors)
+         assert.same({ "slow start", "fail", "body end" }, log)
+         log = {}
+         k = kids(log)
+         local s = asyncio.shield(k.fail_now())
+         assert.is_true(s:done())
+         assert.same({ "fail" }, log)
+         assert.equal(k.VE, failure_of(s))
+      end)
+   end)
 end)
