@@ -480,7 +480,7 @@ describe("CPython test_tasks BaseTaskTests (gaps)", function()
          end)
       end)
 
-   it("test_wait_for_timeout_less_then_0_or_0 and cancelling(): a timeout counts in the task it cancels only",
+   it("test_cancelling, under wait_for (test_waitfor.py's test_wait_for): a timeout counts in the task it cancels only",
       function()
          with_loop(function(loop)
             local log = {}
@@ -500,21 +500,23 @@ describe("CPython test_tasks BaseTaskTests (gaps)", function()
          end)
       end)
 
-   it("test_cancel_wait_for: the caller's cancel message reaches the task it waits for", function()
-      with_loop(function(loop)
-         local log = {}
-         loop:run_until_complete(async(function()
-            local t = loop:create_task(catching_child(log, "task")())
-            local me = asyncio.current_task()
-            loop:call_later(0.01, function() me:cancel("cm") end)
-            local err = failure_of(asyncio.wait_for(t, 5))
-            assert.is_true(CancelledError:is(err))
-            log[#log + 1] = ("outer msg=%s cancelling=%d task cancelled=%s cancelling=%d"):format(
-               err.message, me:cancelling(), tostring(t:cancelled()), t:cancelling())
-         end)())
-         assert.same({ "task cancelling=1 msg=cm", "outer msg=cm cancelling=1 task cancelled=true cancelling=1" }, log)
+   it("test_cancel_wait_for (test_waitfor.py), with cancelling(): the caller's cancel message reaches the task",
+      function()
+         with_loop(function(loop)
+            local log = {}
+            loop:run_until_complete(async(function()
+               local t = loop:create_task(catching_child(log, "task")())
+               local me = asyncio.current_task()
+               loop:call_later(0.01, function() me:cancel("cm") end)
+               local err = failure_of(asyncio.wait_for(t, 5))
+               assert.is_true(CancelledError:is(err))
+               log[#log + 1] = ("outer msg=%s cancelling=%d task cancelled=%s cancelling=%d"):format(
+                  err.message, me:cancelling(), tostring(t:cancelled()), t:cancelling())
+            end)())
+            assert.same({ "task cancelling=1 msg=cm",
+               "outer msg=cm cancelling=1 task cancelled=true cancelling=1" }, log)
+         end)
       end)
-   end)
 
    it("test_shield_effect and cancelling(): the caller's cancel does not reach the shielded task", function()
       with_loop(function(loop)
