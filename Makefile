@@ -17,7 +17,7 @@ SO       := build/asyncio/core.so
 ASAN_SO  := build/asan/asyncio/core.so
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test check fuzz pydiff oom demo bench bench-deps install uninstall clean lint rock install-rock
+.PHONY: all deps test check fuzz stress pydiff oom demo bench bench-deps install uninstall clean lint rock install-rock
 
 all: deps $(SO)
 
@@ -50,7 +50,7 @@ check: deps $(ASAN_SO)
 	$(MAKE) lint
 
 lint:
-	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua tools/oom_bigblock.lua
+	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/stress.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua tools/oom_bigblock.lua
 
 # Every reachable function called with odd arguments, under the sanitizers
 # (not part of check: a few minutes). SEEDS picks the runs.
@@ -63,6 +63,20 @@ fuzz: $(ASAN_SO)
 	  timeout 300 $(LUA) tools/fuzz.lua $$seed 3 >/dev/null 2>build/fuzz.log \
 	  && echo "fuzz: survived seed $$seed" \
 	  || { echo "fuzz: seed $$seed failed; its last calls:"; tail -5 build/fuzz.log; exit 1; }; \
+	done
+
+# Correct programs through unlikely interleavings, under the same
+# sanitizers: tasks in every kind of wait, cancelled at random moments, with
+# collections in between (tools/stress.lua; not part of check: a minute or
+# two). SEEDS picks the runs.
+stress: $(ASAN_SO)
+	@for seed in $(SEEDS); do \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan/?.so;;' \
+	  timeout 300 $(LUA) tools/stress.lua $$seed >build/stress.log 2>&1 \
+	  && echo "stress: survived seed $$seed" \
+	  || { echo "stress: seed $$seed failed:"; tail -40 build/stress.log; exit 1; }; \
 	done
 
 # Random programs run by CPython and by us, their outputs compared

@@ -1,0 +1,182 @@
+-- Hundreds of tasks waiting in every kind of wait the library has (queues,
+-- locks, semaphores, events, conditions, barriers, timeouts, wait_for,
+-- threads, TCP streams, subprocess pipes, task groups, gather, shield),
+-- cancelled at random moments, with full collections in between. Where
+-- tools/fuzz.lua calls functions with odd arguments, this drives correct
+-- programs through their unlikely interleavings: the run must end with
+-- every task done, and under the sanitizers (`make stress`) with no memory
+-- error.
+--
+--   make stress                   (ASan build, seeds 1-8)
+--   lua5.4 tools/stress.lua SEED [ROUNDS]
+--
+-- A run that has not ended after STRESS_WATCHDOG seconds (60) prints where
+-- every task is suspended and exits with status 3.
+local asyncio = require("asyncio")
+local await = asyncio.await
+
+local seed = tonumber(arg[1]) or 1
+local rounds = tonumber(arg[2]) or 40
+math.randomseed(seed)
+local R = math.random
+
+-- Reports a hang: where each task waits.
+local function watchdog(loop, main)
+   return loop:call_later(tonumber(os.getenv("STRESS_WATCHDOG")) or 60, function()
+      io.stderr:write("stress: seed ", seed, " hung; its tasks:\n")
+      for task in pairs(asyncio.all_tasks(loop)) do
+         io.stderr:write(tostring(task), "\n", task:traceback(), "\n---\n")
+      end
+      io.stderr:write("the main task: ", main:traceback(), "\n")
+      os.exit(3)
+   end)
+end
+
+-- An echo server of lines, flushing now and then.
+local function echo_server()
+   return asyncio.start_server(function(reader, writer)
+      local _ <close> = writer
+      while true do
+         local line = await(reader:readline())
+         if not line then
+            break
+         end
+         writer:write(line)
+         if R() < 0.3 then
+            await(writer:drain())
+         end
+      end
+   end, "127.0.0.1", 0)
+end
+
+-- Bodies of tasks, one per kind of wait, over the shared objects in s.
+local function kinds(s)
+   return {
+      function() await(s.queue:put(R(100))) end,
+      function() return await(s.queue:get()) end,
+      function()
+         await(s.lifo:put(1))
+         await(s.lifo:get())
+      end,
+      function()
+         await(s.prio:put({ R(5), R(5) }))
+         return await(s.prio:get())
+      end,
+      function()
+         local _ <close> = await(s.lock:acquire())
+         await(asyncio.sleep(R() * 0.002))
+      end,
+      function()
+         local _ <close> = await(s.sem:acquire())
+         await(asyncio.sleep(0))
+      end,
+      function() await(s.event:wait()) end,
+      function()
+         local _ <close> = await(s.cond:acquire())
+         await(s.cond:wait())
+      end,
+      function() await(s.barrier:wait()) end,
+      function() return await(asyncio.wait_for(asyncio.sleep(R() * 0.003, "x"), R() * 0.003)) end,
+      function()
+         local _ <close> = asyncio.timeout(R() * 0.003)
+         await(asyncio.sleep(0.01))
+      end,
+      function()
+         return await(asyncio.to_thread(function(n)
+            local sum = 0
+            for i = 1, n do
+               sum = sum + i
+            end
+            return sum
+         end, R(1000)))
+      end,
+      function()
+         local reader, writer = await(asyncio.open_connection("127.0.0.1", s.port))
+         local _ <close> = writer
+         writer:write(("x"):rep(R(10000)) .. "\n")
+         return await(reader:readline())
+      end,
+      function()
+         local proc = await(asyncio.create_subprocess_exec("cat", {},
+            { stdin = asyncio.PIPE, stdout = asyncio.PIPE }))
+         return await(proc:communicate(("y"):rep(R(5000))))
+      end,
+      function()
+         local tg <close> = asyncio.TaskGroup()
+         for _ = 1, R(3) do
+            tg:create_task(asyncio.sleep(R() * 0.002))
+         end
+      end,
+      function()
+         return await(asyncio.gather(asyncio.sleep(0), asyncio.sleep(R() * 0.001), { return_exceptions = true }))
+      end,
+      function() return await(asyncio.shield(asyncio.sleep(R() * 0.002))) end,
+   }
+end
+
+-- One random disturbance from the main task: a cancel (with or without a
+-- message), the event flipped, the condition notified, the barrier reset,
+-- an item taken without waiting, a full collection.
+local function disturb(s, tasks)
+   if R() < 0.3 then
+      collectgarbage("collect")
+   end
+   local task = tasks[R(#tasks)]
+   task:cancel(R() < 0.5 and "stress" or nil)
+   local r = R()
+   if r < 0.2 then
+      s.event:set()
+   elseif r < 0.4 then
+      s.event:clear()
+   end
+   if R() < 0.2 then
+      local _ <close> = await(s.cond:acquire())
+      if R() < 0.5 then
+         s.cond:notify(R(2))
+      else
+         s.cond:notify_all()
+      end
+   end
+   if R() < 0.05 then
+      await(s.barrier:reset())
+   end
+   if R() < 0.1 then
+      pcall(s.queue.get_nowait, s.queue)
+   end
+end
+
+asyncio.run(function()
+   local loop = asyncio.get_running_loop()
+   local guard = watchdog(loop, asyncio.current_task())
+   local server = await(echo_server())
+   local s = {
+      queue = asyncio.Queue(2), lifo = asyncio.LifoQueue(1), prio = asyncio.PriorityQueue(),
+      lock = asyncio.Lock(), sem = asyncio.BoundedSemaphore(2), event = asyncio.Event(),
+      cond = asyncio.Condition(), barrier = asyncio.Barrier(3),
+      port = select(2, server:getsockname()),
+   }
+   local bodies = kinds(s)
+   local tasks = {}
+   for _ = 1, rounds do
+      for _ = 1, 20 do
+         tasks[#tasks + 1] = asyncio.create_task(bodies[R(#bodies)])
+      end
+      for _ = 1, R(5) do
+         await(asyncio.sleep(R() < 0.5 and 0 or R() * 0.002))
+         disturb(s, tasks)
+      end
+   end
+   for _, task in ipairs(tasks) do
+      task:cancel()
+   end
+   local list = table.move(tasks, 1, #tasks, 1, {})
+   list[#list + 1] = { return_exceptions = true }
+   await(asyncio.gather(table.unpack(list)))
+   for i, task in ipairs(tasks) do
+      assert(task:done(), ("task %d is not done"):format(i))
+   end
+   server:close()
+   await(server:wait_closed())
+   guard:cancel()
+   print(("stress: seed %d: %d tasks, all done"):format(seed, #tasks))
+end)
