@@ -15,9 +15,10 @@ SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
 SO       := build/asyncio/core.so
 ASAN_SO  := build/asan/asyncio/core.so
+TSAN_SO  := build/tsan/asyncio/core.so
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test check fuzz stress pydiff oom demo bench bench-deps install uninstall clean lint rock install-rock
+.PHONY: all deps test check fuzz stress tsan pydiff oom demo bench bench-deps install uninstall clean lint rock install-rock
 
 all: deps $(SO)
 
@@ -50,7 +51,7 @@ check: deps $(ASAN_SO)
 	$(MAKE) lint
 
 lint:
-	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/stress.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua tools/oom_bigblock.lua
+	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/stress.lua tools/tsan.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua tools/oom_bigblock.lua
 
 # Every reachable function called with odd arguments, under the sanitizers
 # (not part of check: a few minutes). SEEDS picks the runs.
@@ -78,6 +79,19 @@ stress: $(ASAN_SO)
 	  && echo "stress: survived seed $$seed" \
 	  || { echo "stress: seed $$seed failed:"; tail -40 build/stress.log; exit 1; }; \
 	done
+
+# The paths where threads meet (executors, loop threads, the resolver),
+# under ThreadSanitizer: any data race fails the run (tools/tsan.lua; run
+# by CI). Lua's yields leave TSan's shadow stack unwound (its longjmp is
+# glibc's __longjmp_chk, which TSan does not see), so runs stay short.
+$(TSAN_SO): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(WARN) -fsanitize=thread -fno-omit-frame-pointer -fPIC -shared $(LUAINC) $(SRC) -o $@ $(LIBS)
+
+tsan: $(TSAN_SO)
+	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so)" TSAN_OPTIONS=halt_on_error=1 \
+	LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/tsan/?.so;;' \
+	timeout 300 $(LUA) tools/tsan.lua 20
 
 # Random programs run by CPython and by us, their outputs compared
 # (tools/pydiff/; not part of test: needs CPython 3.13 or later, given as

@@ -306,7 +306,7 @@ static int drain_p (lua_State *L) {
 static void take_in (Loop *loop, lua_State *L, int loopidx, int all) {
   Inbox *in = loop->inbox;
   Message *list, **due, *later;
-  double now = aio_now();
+  double now = aio_now(), later_due = 0;
   pthread_mutex_lock(&thread_lock);
   list = in->head;
   for (due = &list; *due != NULL && (all || (*due)->due <= now); due = &(*due)->next) ;
@@ -317,9 +317,11 @@ static void take_in (Loop *loop, lua_State *L, int loopidx, int all) {
     in->tail = NULL;
     __atomic_store_n(&in->posted, 0, __ATOMIC_RELAXED);
   }
+  /* read under the lock: the poster may make it due (inbox_let_go) */
+  else later_due = later->due;
   pthread_mutex_unlock(&thread_lock);
   if (later != NULL && !ev_is_active(&in->grace)) {
-    ev_timer_set(&in->grace, later->due - now, 0.);
+    ev_timer_set(&in->grace, later_due - now, 0.);
     ev_timer_start(loop->ev, &in->grace);
   }
   if (list == NULL) return;
