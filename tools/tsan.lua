@@ -3,7 +3,9 @@
 -- into the loop, loop threads fed by call_soon_threadsafe and
 -- run_coroutine_threadsafe while the poster's own loop waits, concurrent
 -- futures waited on from both sides, host names resolved off the loop,
--- and loop threads stopped and joined with work still posted. It checks
+-- loop threads doing I/O of their own, executors shut down with queued
+-- jobs, the arena's prefault thread, and loop threads stopped and joined
+-- with work still posted. It checks
 -- results, not timings: under the sanitizer everything is slow.
 --
 --   make tsan                     (a ThreadSanitizer build, ROUNDS=20)
@@ -64,13 +66,77 @@ local function loop_thread_round()
    handle:join()
 end
 
+-- A loop thread doing I/O of its own (a TCP echo through its loop, a
+-- child process), a job that fails, and a concurrent future waited on with
+-- a timeout that passes.
+local function io_thread_round()
+   local handle = asyncio.start_loop_thread()
+   local echoed = await(handle:run_coroutine_threadsafe(function()
+      local a = require("asyncio")
+      local server = a.await(a.start_server(function(reader, writer)
+         writer:write(a.await(reader:readline()))
+         writer:close()
+      end, "127.0.0.1", 0))
+      local _, port = server:getsockname()
+      local reader, writer = a.await(a.open_connection("127.0.0.1", port))
+      writer:write("ping\n")
+      local line = a.await(reader:readline())
+      writer:close()
+      server:close()
+      local proc = a.await(a.create_subprocess_exec("echo", { "child" }, { stdout = a.PIPE }))
+      local out = a.await(proc:communicate())
+      return line .. out
+   end))
+   assert(echoed == "ping\nchild\n", "a loop thread's own I/O")
+   local slow = handle:run_coroutine_threadsafe(function()
+      local a = require("asyncio")
+      a.await(a.sleep(0.05))
+      return "late"
+   end)
+   assert(not pcall(slow.result, slow, 0.001), "result(timeout) passes")
+   assert(await(slow) == "late", "then the result")
+   local ok, err = pcall(await, asyncio.to_thread(function() error("job failed", 0) end))
+   assert(not ok and tostring(err):find("job failed", 1, true), "a job's error")
+   handle:stop()
+   handle:join()
+end
+
+-- An executor shut down with jobs still queued, their futures cancelled.
+local function cancel_futures_round()
+   local executor = asyncio.ThreadPoolExecutor(1)
+   local futures = {}
+   for i = 1, 6 do
+      futures[i] = executor:submit(function(n) return n end, i)
+   end
+   executor:shutdown(true, true)
+   for i = 1, 6 do
+      local fut = futures[i]
+      assert(fut:cancelled() or await(fut) == i, "done or cancelled")
+   end
+end
+
+-- Memory enough for the arena to keep a spare chunk, which its thread
+-- faults in while this one allocates (src/prefault.c).
+local function arena_round()
+   local t = {}
+   for i = 1, 400000 do
+      t[i] = { i }
+   end
+   local stats = require("asyncio.core").arena_stats()
+   assert(stats == nil or stats.spare_bytes > 0, "the arena keeps a spare")
+   return #t
+end
+
 asyncio.run(function()
    local loop = asyncio.get_running_loop()
    local executor = asyncio.ThreadPoolExecutor(3)
+   arena_round()
    for _ = 1, rounds do
       executor_round(loop, nil)
       executor_round(loop, executor)
       loop_thread_round()
+      io_thread_round()
+      cancel_futures_round()
       local addrs = await(asyncio.getaddrinfo("127.0.0.1", 80))
       assert(#addrs > 0, "getaddrinfo")
       assert(await(asyncio.to_thread(function(a, b) return a .. b end, "x", "y")) == "xy", "to_thread")
