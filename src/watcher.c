@@ -601,7 +601,9 @@ static int core_signal_to_send (lua_State *L) {
 /* loop:add_signal_handler(sig, fn, ...) */
 static int loop_add_signal_handler (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
-  if (coro_is_async_function(L, 3))  /* its coroutine would never run */
+  /* an async function's coroutine would never run; a coroutine object is
+     no handler either, and says so as Python's TypeError does */
+  if (coro_is_async_function(L, 3) || coro_is(L, 3))
     return luaL_argerror(L, 3, "coroutines cannot be used with add_signal_handler()");
   add(L, loop, W_SIGNAL, aio_checksignal(L, 2, 1))->relay = 1;
   return 0;
