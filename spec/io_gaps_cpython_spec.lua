@@ -327,7 +327,7 @@ describe("test_sock_lowlevel.py, over streams", function()
       local t = asyncio.create_task(reader:read(1024))
       await(asyncio.sleep(0))
       t:cancel()
-      assert.matches("read%(%) called while another coroutine is already waiting for incoming data",
+      assert.matches("'read' called while another task is already waiting for incoming data",
          helper.failure(await, reader:read(1024)))
       await(asyncio.sleep(0))
       writer:write("GET / HTTP/1.0\r\n\r\n")

@@ -44,7 +44,9 @@ static void read_all_cancelled (lua_State *L, Stream *s) {
 
 /*
 ** A cancel() of the task parked in read_wait: the stream at sidx stops
-** waiting, so the next read may wait at once. [-0, +0, m]
+** waiting. Another read still raises until the cancelled task resumes
+** (read_resumed), as Python's reader keeps its waiter until the cancelled
+** read's finally clears it. [-0, +0, m]
 */
 static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
   Stream *s = (Stream *)lua_touserdata(L, sidx);
@@ -53,6 +55,7 @@ static void read_unpark (lua_State *L, int sidx, int tidx, int arg) {
   lua_pushnil(L);
   lua_setiuservalue(L, sidx, ST_UV_RWAIT);
   s->rwait = RW_NONE;
+  s->rcancelled = 1;
   readers_idle_unlink(s);
   if (!stream_reads_ahead(s)) stream_stop_io(s, &s->rio);
   stream_update_anchor(L, s, sidx);
@@ -70,7 +73,7 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
     lua_pushliteral(L, AIO_LOOP_CLOSED);  /* no line: the await's is the library's */
     return lua_error(L);
   }
-  if (s->rwait != RW_NONE)
+  if (s->rwait != RW_NONE || s->rcancelled)
     return aio_errorf(L, "'%s' called while another task is already "
                          "waiting for incoming data", fname);
   lua_settop(L, nargs);
@@ -88,14 +91,19 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
 }
 
 /*
-** At the start of a read continuation: raises the error a cancellation
-** brought (read_unpark stopped the wait already; a wait that ended before
-** the cancellation needs no stopping), else keeps the nargs arguments.
+** At the start of a read continuation, with the Stream at index 1: raises
+** the error a cancellation brought (read_unpark stopped the wait already;
+** a wait that ended before the cancellation needs no stopping), else
+** keeps the nargs arguments. While a cancelled read is pending no other
+** read has parked, so a resumption here is that read's own.
 */
 static void read_resumed (lua_State *L, int status, int nargs) {
   int woken;
   if (status == LUA_OK) lua_settop(L, nargs);  /* called, not resumed */
-  else if (task_park_ended(L, nargs, &woken)) lua_error(L);
+  else {
+    ((Stream *)lua_touserdata(L, 1))->rcancelled = 0;
+    if (task_park_ended(L, nargs, &woken)) lua_error(L);
+  }
 }
 
 /*

@@ -49,6 +49,8 @@ struct Stream {
   unsigned char paused;    /* rw: buffered above high, not yet below low */
   unsigned char anchored;  /* rw: in LOOP_UV_WATCHERS */
   unsigned char rwait;     /* rw: RW_* of the waiting reader */
+  unsigned char rcancelled;/* rw: a read was cancelled and its task has
+                              not resumed yet (reader.c) */
   unsigned char inready;   /* rw: in rs->ready: to wake */
   unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
   unsigned char wqueued;   /* rw: a write_ready_entry is in the ready queue */
