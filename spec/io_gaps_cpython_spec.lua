@@ -288,9 +288,18 @@ describe("test_unix_events.py", function()
          local err = helper.failure(f, loop, fd, print)
          assert.matches("file descriptor " .. fd .. " is used by a stream", err, 1, true)
       end
+      -- closing, the stream lets go of it (Python: False, no error)
       writer:close()
+      assert.is_false(loop:remove_reader(fd))
       server:close()
       await(server:wait_closed())
+      -- a child's pipe is no socket: Python's add_reader takes its descriptor
+      local p = await(asyncio.create_subprocess_exec("cat", {}, { stdin = PIPE }))
+      local pfd = p.stdin:get_extra_info("pipe")
+      loop:add_reader(pfd, print)
+      assert.is_true(loop:remove_reader(pfd))
+      p.stdin:close()
+      assert.equal(0, await(p:wait()))
    end))
 end)
 

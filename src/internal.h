@@ -167,6 +167,10 @@ typedef struct Loop {
   unsigned sent_by;        /* rw: the id of the one stream that sent since
                               the iteration before that, 0: several */
   unsigned nstreams;       /* rw: ids given to its streams (wrapping) */
+  struct Stream **byfd;    /* owned array, not its streams: byfd[fd] is the
+                              stream given fd last, if it was not collected
+                              since (stream.c keeps it; check its fd) */
+  int nbyfd;               /* rw: length of byfd */
   long long coarse_seen;   /* the coarse clock when the clock was last read */
   double slow_callback;    /* debug: report callbacks slower than this */
   ev_timer wakeup;         /* bounds the poll wait by the next deadline */
@@ -549,6 +553,8 @@ enum { STREAM_TCP = 0, STREAM_UNIX, STREAM_PIPE };
 struct Stream;
 struct Stream *stream_new (lua_State *L, int loopidx, int kind);
 void stream_setfd (struct Stream *s, int fd);
+int stream_has_fd (Loop *loop, int fd);
+void stream_free_byfd (Loop *loop);
 void stream_keep_names (struct Stream *s);
 int stream_open (lua_State *L);
 

@@ -591,6 +591,7 @@ void loop_close (lua_State *L, Loop *loop, int loopidx) {
   free(loop->taskfree);
   loop->taskfree = NULL;
   loop->ntaskfree = loop->taskfreecap = 0;
+  stream_free_byfd(loop);
   loop->head = loop->tail = loop->nwithb = 0;
   loop->ringgen++;
   lua_newtable(L);

@@ -10,7 +10,8 @@
 ** (task_park) and one writing waits on a future, both held in the
 ** stream's user values, so such a task is reachable exactly while the
 ** stream is. An idle stream is collectable and its finalizer
-** closes the descriptor. Readers and writers hold their Stream in a user
+** closes the descriptor. The loop's byfd points at socket streams without
+** holding them; a stream's finalizer takes itself out. Readers and writers hold their Stream in a user
 ** value.
 **
 ** The read watcher runs while a reader waits, and wakes it only once the
@@ -951,6 +952,56 @@ struct Stream *stream_new (lua_State *L, int loopidx, int kind) {
   return s;
 }
 
+/*
+** Records s, a socket's stream, as the stream of fd in its loop's byfd,
+** for stream_has_fd.
+** Out of memory it is left out: that check only guards add_reader against
+** misuse, and nothing else reads byfd.
+*/
+static void track_fd (Stream *s, int fd) {
+  Loop *loop = s->loop;
+  if (s->kind == STREAM_PIPE) return;  /* Python's pipe transports are not
+                                          kept with the socket ones */
+  if (fd >= loop->nbyfd) {
+    int n = loop->nbyfd ? loop->nbyfd : 64;
+    Stream **p;
+    while (n <= fd) n *= 2;
+    p = (Stream **)realloc(loop->byfd, n * sizeof(Stream *));
+    if (p == NULL) return;
+    memset(p + loop->nbyfd, 0, (n - loop->nbyfd) * sizeof(Stream *));
+    loop->byfd = p;
+    loop->nbyfd = n;
+  }
+  loop->byfd[fd] = s;
+  s->inbyfd = fd + 1;
+}
+
+/* Takes s out of its loop's byfd (its finalizer: the pointer goes). */
+static void untrack_fd (Stream *s) {
+  int i = s->inbyfd - 1;
+  if (i >= 0 && i < s->loop->nbyfd && s->loop->byfd[i] == s)
+    s->loop->byfd[i] = NULL;
+  s->inbyfd = 0;
+}
+
+/*
+** Whether fd is the descriptor of an open socket stream of loop that is not
+** closing: add_reader and its kin refuse it, as Python's refuse the
+** descriptor of a transport, whose watchers they would replace.
+*/
+int stream_has_fd (Loop *loop, int fd) {
+  Stream *s = fd >= 0 && fd < loop->nbyfd ? loop->byfd[fd] : NULL;
+  return s != NULL && s->fd == fd && !s->closing;
+}
+
+/* Frees the loop's byfd, at its close; the streams' untrack_fd then finds
+   nothing. */
+void stream_free_byfd (Loop *loop) {
+  free(loop->byfd);
+  loop->byfd = NULL;
+  loop->nbyfd = 0;
+}
+
 /* Gives the closed stream s its connected, non-blocking socket. */
 void stream_setfd (struct Stream *s, int fd) {
 #ifdef SO_NOSIGPIPE
@@ -958,6 +1009,7 @@ void stream_setfd (struct Stream *s, int fd) {
   setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 #endif
   s->fd = fd;
+  track_fd(s, fd);
   ev_io_init(&s->rio, rio_cb, fd, EV_READ);
   s->rio.data = s;
   ev_io_init(&s->wio, wio_cb, fd, EV_WRITE);
@@ -1301,6 +1353,7 @@ static int stream_notify_closed (lua_State *L) {
 static int stream_gc (lua_State *L) {
   Stream *s = (Stream *)aio_checkobj(L, 1, AIO_TSTREAM, "Stream");
   readers_forget(s);
+  untrack_fd(s);
   if (s->fd >= 0) {
     stream_stop_io(s, &s->rio);
     stream_stop_io(s, &s->wio);

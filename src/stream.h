@@ -51,6 +51,7 @@ struct Stream {
   unsigned char rwait;     /* rw: RW_* of the waiting reader */
   unsigned char rcancelled;/* rw: a read was cancelled and its task has
                               not resumed yet (reader.c) */
+  int inbyfd;              /* rw: 1 + its index in loop->byfd, 0: none */
   unsigned char inready;   /* rw: in rs->ready: to wake */
   unsigned char inidle;    /* rw: in rs->idle: reading, no reader now */
   unsigned char wqueued;   /* rw: a write_ready_entry is in the ready queue */

@@ -486,24 +486,33 @@ static int checkpollable (lua_State *L, int arg) {
   return fd;
 }
 
+/* The descriptor at arg, refused while an open stream of loop has it:
+   the stream's own watchers would be taken from it (Python's RuntimeError
+   for a transport's descriptor). */
+static int checkfree (lua_State *L, Loop *loop, int arg, int fd) {
+  if (stream_has_fd(loop, fd))
+    luaL_argerror(L, arg, lua_pushfstring(L, "file descriptor %d is used by a stream", fd));
+  return fd;
+}
+
 /* loop:add_reader(fd, fn, ...) */
 static int loop_add_reader (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
-  add(L, loop, W_READ, checkpollable(L, 2));
+  add(L, loop, W_READ, checkfree(L, loop, 2, checkpollable(L, 2)));
   return 0;
 }
 
 /* loop:add_writer(fd, fn, ...) */
 static int loop_add_writer (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
-  add(L, loop, W_WRITE, checkpollable(L, 2));
+  add(L, loop, W_WRITE, checkfree(L, loop, 2, checkpollable(L, 2)));
   return 0;
 }
 
 /* Removes fd's watcher of kind; the shadow order set follows. */
 static int remove_fd (lua_State *L, int kind) {
   Loop *loop = loop_check(L, 1);
-  int fd = checkfd(L, 2), before = registered_dirs(L, fd);
+  int fd = checkfree(L, loop, 2, checkfd(L, 2)), before = registered_dirs(L, fd);
   lua_pushboolean(L, remove_key(L, watcher_key(kind, fd)));
   ioorder_watch(loop, fd, before, registered_dirs(L, fd));
   return 1;
