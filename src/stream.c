@@ -11,8 +11,8 @@
 ** stream's user values, so such a task is reachable exactly while the
 ** stream is. An idle stream is collectable and its finalizer
 ** closes the descriptor. The loop's byfd points at socket streams without
-** holding them; a stream's finalizer takes itself out. Readers and writers hold their Stream in a user
-** value.
+** holding them; a stream's finalizer takes itself out. Readers and
+** writers hold their Stream in a user value.
 **
 ** The read watcher runs while a reader waits, and wakes it only once the
 ** buffer can satisfy it (a readexactly(n) waiter sleeps until n bytes are
@@ -954,14 +954,14 @@ struct Stream *stream_new (lua_State *L, int loopidx, int kind) {
 
 /*
 ** Records s, a socket's stream, as the stream of fd in its loop's byfd,
-** for stream_has_fd.
-** Out of memory it is left out: that check only guards add_reader against
-** misuse, and nothing else reads byfd.
+** for stream_has_fd. Out of memory it is left out: that check only guards
+** add_reader against misuse, and nothing else reads byfd. A closed loop,
+** which freed byfd, gets none again.
 */
 static void track_fd (Stream *s, int fd) {
   Loop *loop = s->loop;
-  if (s->kind == STREAM_PIPE) return;  /* Python's pipe transports are not
-                                          kept with the socket ones */
+  /* Python's pipe transports are not kept with the socket ones */
+  if (s->kind == STREAM_PIPE || loop->closed) return;
   if (fd >= loop->nbyfd) {
     int n = loop->nbyfd ? loop->nbyfd : 64;
     Stream **p;
