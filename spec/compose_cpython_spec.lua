@@ -7,6 +7,7 @@
 -- after the Python function whose behaviour it pins down.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
+local is_timeout, is_cancelled = helper.is_timeout, helper.is_cancelled
 local async, await = asyncio.async, asyncio.await
 
 local run_briefly = helper.spin
@@ -32,14 +33,6 @@ local function plain(set)
       t[k] = true
    end
    return t
-end
-
-local function is_cancelled(err)
-   return asyncio.CancelledError:is(err)
-end
-
-local function is_timeout(err)
-   return asyncio.TimeoutError:is(err)
 end
 
 -- Sleeps, logging "<name> cancelled" if cancelled.

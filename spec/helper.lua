@@ -94,6 +94,22 @@ function M.capture_reports(loop)
    return reports
 end
 
+-- Whether err is a TimeoutError, a CancelledError (what Python's
+-- assertRaises checks).
+function M.is_timeout(err)
+   return asyncio.TimeoutError:is(err)
+end
+
+function M.is_cancelled(err)
+   return asyncio.CancelledError:is(err)
+end
+
+-- A to-be-closed value that runs f on leaving the scope, however it is
+-- left (Python's finally:).
+function M.finally(f)
+   return setmetatable({}, { __close = function() f() end })
+end
+
 -- f(...)'s error, or nil if it succeeds.
 function M.error_of(f, ...)
    local ok, err = pcall(f, ...)

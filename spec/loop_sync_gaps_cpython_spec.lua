@@ -22,22 +22,10 @@
 -- no Lua counterpart, so the tests built on them use ordinary errors.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
+local is_timeout, is_cancelled, finally = helper.is_timeout, helper.is_cancelled, helper.finally
 local async, await = asyncio.async, asyncio.await
 
 local with_loop = helper.with_loop
-
-local function is_timeout(err)
-   return asyncio.TimeoutError:is(err)
-end
-
-local function is_cancelled(err)
-   return asyncio.CancelledError:is(err)
-end
-
--- Runs f on leaving the scope, however it is left (Python's finally:).
-local function finally(f)
-   return setmetatable({}, { __close = function() f() end })
-end
 
 -- Runs body() in a scope guarded by guard (Python's `async with guard:`),
 -- and returns pcall's results.

@@ -4,6 +4,7 @@
 -- CPython's test_taskgroups.py; a group is entered when it is made.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
+local is_cancelled, finally = helper.is_cancelled, helper.finally
 local async, await = asyncio.async, asyncio.await
 
 -- Errors are strings named after the Python exceptions of the originals.
@@ -22,15 +23,6 @@ local function error_types(eg)
 end
 
 local error_of = helper.error_of
-
-local function is_cancelled(err)
-   return asyncio.CancelledError:is(err)
-end
-
--- Runs f on leaving the scope (Python's finally:).
-local function finally(f)
-   return setmetatable({}, { __close = function() f() end })
-end
 
 local sleep_return = async(function(dt, value)
    await(asyncio.sleep(dt))

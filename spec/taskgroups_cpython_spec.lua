@@ -7,6 +7,7 @@
 -- Lua form; errors are strings named after the Python exceptions.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
+local is_cancelled = helper.is_cancelled
 local async, await = asyncio.async, asyncio.await
 
 local error_of = helper.error_of
@@ -14,10 +15,6 @@ local error_of = helper.error_of
 -- An error message without the "file:line: " where Lua raised it.
 local function bare(message)
    return (tostring(message):gsub("^[^:]+:%d+: ", ""))
-end
-
-local function is_cancelled(err)
-   return asyncio.CancelledError:is(err)
 end
 
 -- The list of the errors of an ExceptionGroup, nested groups as "group".

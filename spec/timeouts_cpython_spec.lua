@@ -8,22 +8,10 @@
 -- are strings named after the Python exceptions.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
+local is_timeout, is_cancelled, finally = helper.is_timeout, helper.is_cancelled, helper.finally
 local async, await = asyncio.async, asyncio.await
 
 local error_of = helper.error_of
-
-local function is_timeout(err)
-   return asyncio.TimeoutError:is(err)
-end
-
-local function is_cancelled(err)
-   return asyncio.CancelledError:is(err)
-end
-
--- Runs f on leaving the scope, however it is left (Python's finally:).
-local function finally(f)
-   return setmetatable({}, { __close = function() f() end })
-end
 
 describe("timeout, ported from CPython 3.13's test_timeouts.py", function()
    it("converts the cancellation that replaced an error in a cleanup (CPython test_timeout_exception_context)",

@@ -4,15 +4,8 @@
 -- entered when it is made and the tests about entering do not apply.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
+local is_timeout, is_cancelled = helper.is_timeout, helper.is_cancelled
 local async, await = asyncio.async, asyncio.await
-
-local function is_timeout(err)
-   return asyncio.TimeoutError:is(err)
-end
-
-local function is_cancelled(err)
-   return asyncio.CancelledError:is(err)
-end
 
 local error_of = helper.error_of
 

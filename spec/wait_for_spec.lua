@@ -4,17 +4,10 @@
 -- kept. Ports of CPython's test_waitfor.py.
 local asyncio = require("asyncio")
 local helper = require("spec.helper")
+local is_timeout, is_cancelled = helper.is_timeout, helper.is_cancelled
 local async, await = asyncio.async, asyncio.await
 
 local EPSILON = 0.0001
-
-local function is_timeout(err)
-   return asyncio.TimeoutError:is(err)
-end
-
-local function is_cancelled(err)
-   return asyncio.CancelledError:is(err)
-end
 
 local error_of = helper.error_of
 
