@@ -110,6 +110,29 @@ function M.finally(f)
    return setmetatable({}, { __close = function() f() end })
 end
 
+-- Whether something (a socket file too, which io.open cannot open) is at
+-- path.
+function M.exists(path)
+   local f, _, code = io.open(path, "r")
+   if f then
+      f:close()
+      return true
+   end
+   return code ~= 2 -- ENOENT
+end
+
+-- The path of python3 on PATH, or nil: specs whose peer is a Python
+-- script are pending without one (CI installs it).
+function M.find_python()
+   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+      local f = io.open(dir .. "/python3")
+      if f then
+         f:close()
+         return dir .. "/python3"
+      end
+   end
+end
+
 -- f(...)'s error, or nil if it succeeds.
 function M.error_of(f, ...)
    local ok, err = pcall(f, ...)

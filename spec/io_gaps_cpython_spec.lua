@@ -33,28 +33,11 @@ local function socket_path()
    return path
 end
 
--- Whether something (a socket file too, which io.open cannot open) is at path.
-local function exists(path)
-   local f, _, code = io.open(path, "r")
-   if f then
-      f:close()
-      return true
-   end
-   return code ~= 2 -- ENOENT
-end
+local exists = helper.exists
 
 -- python3 on PATH, for peers that reset a connection (elsewhere without
 -- one, those specs are pending).
-local function find_python()
-   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-      local f = io.open(dir .. "/python3")
-      if f then
-         f:close()
-         return dir .. "/python3"
-      end
-   end
-end
-local python3 = find_python()
+local python3 = helper.find_python()
 
 -- A peer in a python3 process listening on 127.0.0.1 (or on the Unix
 -- socket at path): it prints where it listens, accepts one connection,

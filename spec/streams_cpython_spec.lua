@@ -67,15 +67,7 @@ local function rmdir_all(dir)
    os.execute(("rm -rf '%s'"):format(dir))
 end
 
--- Whether something (a socket file too, which io.open cannot open) is at path.
-local function exists(path)
-   local f, _, code = io.open(path, "r")
-   if f then
-      f:close()
-      return true
-   end
-   return code ~= 2 -- ENOENT
-end
+local exists = helper.exists
 
 describe("test_streams.py, StreamReader scenarios over a socket", function()
    it("reads what there is, up to n (test_read_line_breaks)", helper.async(function()

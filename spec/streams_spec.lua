@@ -1110,16 +1110,7 @@ describe("streams", function()
 
    -- the peer is a Python script (CI installs python3; elsewhere without
    -- one, this spec is left out)
-   local function find_python()
-      for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-         local f = io.open(dir .. "/python3")
-         if f then
-            f:close()
-            return dir .. "/python3"
-         end
-      end
-   end
-   local python3 = find_python()
+   local python3 = helper.find_python()
    local python = python3 and it or pending
    python("after a read error, drop writes and raise that error from drain, as Python does", helper.async(function()
       -- a peer that resets the connection (SO_LINGER 0), in Python
