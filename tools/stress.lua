@@ -1,6 +1,8 @@
 -- Hundreds of tasks waiting in every kind of wait the library has (queues,
 -- locks, semaphores, events, conditions, barriers, timeouts, wait_for,
--- threads, TCP streams, subprocess pipes, task groups, gather, shield),
+-- threads and a loop thread, TCP and Unix streams, a writer held back by a
+-- slow reader, UDP, subprocess pipes and a killed child, task groups,
+-- gather, shield),
 -- cancelled at random moments, with full collections in between. Where
 -- tools/fuzz.lua calls functions with odd arguments, this drives correct
 -- programs through their unlikely interleavings: the run must end with
@@ -111,7 +113,75 @@ local function kinds(s)
          return await(asyncio.gather(asyncio.sleep(0), asyncio.sleep(R() * 0.001), { return_exceptions = true }))
       end,
       function() return await(asyncio.shield(asyncio.sleep(R() * 0.002))) end,
+      function()
+         -- a datagram to the echo endpoint, its answer awaited
+         local ep = await(asyncio.open_datagram({ remote_host = "127.0.0.1", remote_port = s.udp_port }))
+         local _ <close> = setmetatable({}, { __close = function() ep:close() end })
+         ep:send(("d"):rep(R(500)))
+         return await(ep:recv())
+      end,
+      function()
+         local reader, writer = await(asyncio.open_unix_connection(s.unix_path))
+         local _ <close> = writer
+         writer:write("u" .. ("v"):rep(R(2000)) .. "\n")
+         return await(reader:readexactly(2)), await(reader:readuntil("\n"))
+      end,
+      function()
+         -- a child that would run long, killed, or cancelled while waiting
+         local proc = await(asyncio.create_subprocess_exec("sleep", { "5" }))
+         local _ <close> = setmetatable({}, { __close = function()
+            if proc.returncode == nil then
+               proc:kill()
+            end
+         end })
+         await(asyncio.sleep(R() * 0.002))
+         proc:kill()
+         return await(proc:wait())
+      end,
+      function()
+         -- writes past the high-water mark to a reader that reads slowly
+         local reader, writer = await(asyncio.open_connection("127.0.0.1", s.slow_port))
+         local _ <close> = writer
+         for _ = 1, R(8) do
+            writer:write(("w"):rep(65536))
+            await(writer:drain())
+         end
+         return reader
+      end,
+      function()
+         return await(s.thread:run_coroutine_threadsafe(function(n)
+            local a = require("asyncio")
+            a.await(a.sleep(0))
+            return n
+         end, R(10)))
+      end,
    }
+end
+
+-- A datagram endpoint that sends every datagram back to its sender.
+local function udp_echo()
+   local ep = await(asyncio.open_datagram({ local_host = "127.0.0.1", local_port = 0 }))
+   local task = asyncio.create_task(function()
+      while true do
+         local data, host, port = await(ep:recv())
+         if data == nil then
+            return
+         end
+         ep:send(data, host, port)
+      end
+   end)
+   return ep, task
+end
+
+-- A server that reads 4 KiB at a time with pauses, so that writers wait in
+-- drain().
+local function slow_server()
+   return asyncio.start_server(function(reader, writer)
+      local _ <close> = writer
+      while await(reader:read(4096)) do
+         await(asyncio.sleep(0.001))
+      end
+   end, "127.0.0.1", 0)
 end
 
 -- One random disturbance from the main task: a cancel (with or without a
@@ -149,7 +219,22 @@ asyncio.run(function()
    local loop = asyncio.get_running_loop()
    local guard = watchdog(loop, asyncio.current_task())
    local server = await(echo_server())
+   local slow = await(slow_server())
+   local unix_path = os.tmpname()
+   os.remove(unix_path)
+   local unix_server = await(asyncio.start_unix_server(function(reader, writer)
+      local _ <close> = writer
+      local line = await(reader:readline())
+      if line then
+         writer:write(line)
+      end
+   end, unix_path))
+   local udp, udp_task = udp_echo()
    local s = {
+      slow_port = select(2, slow:getsockname()),
+      unix_path = unix_path,
+      udp_port = select(2, udp:getsockname()),
+      thread = asyncio.start_loop_thread(),
       queue = asyncio.Queue(2), lifo = asyncio.LifoQueue(1), prio = asyncio.PriorityQueue(),
       lock = asyncio.Lock(), sem = asyncio.BoundedSemaphore(2), event = asyncio.Event(),
       cond = asyncio.Condition(), barrier = asyncio.Barrier(3),
@@ -175,8 +260,15 @@ asyncio.run(function()
    for i, task in ipairs(tasks) do
       assert(task:done(), ("task %d is not done"):format(i))
    end
-   server:close()
-   await(server:wait_closed())
+   collectgarbage("collect") -- writers of cancelled clients close when collected
+   for _, srv in ipairs({ server, slow, unix_server }) do
+      srv:close()
+      await(srv:wait_closed())
+   end
+   udp:close()
+   await(udp_task)
+   s.thread:stop()
+   s.thread:join()
    guard:cancel()
    print(("stress: seed %d: %d tasks, all done"):format(seed, #tasks))
 end)
