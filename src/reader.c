@@ -91,17 +91,17 @@ static int read_wait (lua_State *L, Stream *s, int nargs, int kind,
 }
 
 /*
-** At the start of a read continuation, with the Stream at index 1: raises
+** At the start of a read continuation of the stream s: raises
 ** the error a cancellation brought (read_unpark stopped the wait already;
 ** a wait that ended before the cancellation needs no stopping), else
 ** keeps the nargs arguments. While a cancelled read is pending no other
 ** read has parked, so a resumption here is that read's own.
 */
-static void read_resumed (lua_State *L, int status, int nargs) {
+static void read_resumed (lua_State *L, Stream *s, int status, int nargs) {
   int woken;
   if (status == LUA_OK) lua_settop(L, nargs);  /* called, not resumed */
   else {
-    ((Stream *)lua_touserdata(L, 1))->rcancelled = 0;
+    s->rcancelled = 0;
     if (task_park_ended(L, nargs, &woken)) lua_error(L);
   }
 }
@@ -250,7 +250,7 @@ static int raise_overrun (lua_State *L, const char *msg, size_t consumed) {
 static int read_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
-  read_resumed(L, status, (int)ctx);
+  read_resumed(L, s, status, (int)ctx);
   if (s->rerr) return raise_rerr(L, s);
   if (n < 0) {
     if (stream_ended(s)) {
@@ -290,7 +290,7 @@ static int read_k (lua_State *L, int status, lua_KContext ctx) {
 static int readexactly_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   lua_Integer n = lua_tointeger(L, 2);
-  read_resumed(L, status, (int)ctx);
+  read_resumed(L, s, status, (int)ctx);
   if (s->rerr) return raise_rerr(L, s);
   if (n <= 0) {
     lua_pushliteral(L, "");
@@ -346,7 +346,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
   size_t seplen = 0, avail, longest;
   int isline = lua_toboolean(L, 3);
   const char *found;
-  read_resumed(L, status, (int)ctx);
+  read_resumed(L, s, status, (int)ctx);
   if (s->rerr) return raise_rerr(L, s);
   set_seps(L, s, 2);
   longest = s->seplens[s->nseps - 1];
