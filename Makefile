@@ -53,29 +53,29 @@ check: deps $(ASAN_SO)
 lint:
 	luacheck lua spec examples bench/aio bin tools/fuzz.lua tools/stress.lua tools/tsan.lua tools/oom.lua tools/oom_streams.lua tools/oom_run.lua tools/oom_bigblock.lua
 
+# Runs a Lua script on the sanitized build, ASan and UBSan preloaded (fuzz
+# and stress; leaks are make check's business).
+ASAN_RUN = LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+	LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan/?.so;;' timeout 300 $(LUA)
+
 # Every reachable function called with odd arguments, under the sanitizers
 # (not part of check: a few minutes). SEEDS picks the runs.
 SEEDS ?= 1 2 3 4 5 6 7 8
 fuzz: $(ASAN_SO)
 	@for seed in $(SEEDS); do \
-	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 FUZZ_VERBOSE=1 \
-	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan/?.so;;' \
-	  timeout 300 $(LUA) tools/fuzz.lua $$seed 3 >/dev/null 2>build/fuzz.log \
+	  FUZZ_VERBOSE=1 $(ASAN_RUN) tools/fuzz.lua $$seed 3 >/dev/null 2>build/fuzz.log \
 	  && echo "fuzz: survived seed $$seed" \
 	  || { echo "fuzz: seed $$seed failed; its last calls:"; tail -5 build/fuzz.log; exit 1; }; \
 	done
 
 # Correct programs through unlikely interleavings, under the same
 # sanitizers: tasks in every kind of wait, cancelled at random moments, with
-# collections in between (tools/stress.lua; not part of check: a minute or
-# two). SEEDS picks the runs.
+# collections in between (tools/stress.lua; about a second a seed, run by
+# CI). SEEDS picks the runs.
 stress: $(ASAN_SO)
 	@for seed in $(SEEDS); do \
-	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
-	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan/?.so;;' \
-	  timeout 300 $(LUA) tools/stress.lua $$seed >build/stress.log 2>&1 \
+	  $(ASAN_RUN) tools/stress.lua $$seed >build/stress.log 2>&1 \
 	  && echo "stress: survived seed $$seed" \
 	  || { echo "stress: seed $$seed failed:"; tail -40 build/stress.log; exit 1; }; \
 	done
@@ -91,10 +91,11 @@ $(TSAN_SO): $(SRC) $(HDR)
 # Some kernels' address-space layouts keep TSan from starting at all
 # ("unexpected memory mapping"): there the run is skipped, and says so.
 tsan: $(TSAN_SO)
-	@if ! LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so)" $(LUA) -e '' >/dev/null 2>&1; then \
+	@tsan="$$($(CC) -print-file-name=libtsan.so)"; \
+	if ! LD_PRELOAD="$$tsan" $(LUA) -e '' >/dev/null 2>&1; then \
 	  echo "tsan: ThreadSanitizer cannot start on this machine; skipped"; \
 	else \
-	  LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so)" TSAN_OPTIONS=halt_on_error=1 \
+	  LD_PRELOAD="$$tsan" TSAN_OPTIONS=halt_on_error=1 \
 	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/tsan/?.so;;' \
 	  timeout 300 $(LUA) tools/tsan.lua 20; \
 	fi
