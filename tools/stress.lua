@@ -51,6 +51,12 @@ local function echo_server()
    end, "127.0.0.1", 0)
 end
 
+-- A to-be-closed value that runs f on leaving the scope, however it is
+-- left: a cancellation too.
+local function finally(f)
+   return setmetatable({}, { __close = f })
+end
+
 -- Bodies of tasks, one per kind of wait, over the shared objects in s.
 local function kinds(s)
    return {
@@ -116,7 +122,7 @@ local function kinds(s)
       function()
          -- a datagram to the echo endpoint, its answer awaited
          local ep = await(asyncio.open_datagram({ remote_host = "127.0.0.1", remote_port = s.udp_port }))
-         local _ <close> = setmetatable({}, { __close = function() ep:close() end })
+         local _ <close> = finally(function() ep:close() end)
          ep:send(("d"):rep(R(500)))
          return await(ep:recv())
       end,
@@ -129,11 +135,11 @@ local function kinds(s)
       function()
          -- a child that would run long, killed, or cancelled while waiting
          local proc = await(asyncio.create_subprocess_exec("sleep", { "5" }))
-         local _ <close> = setmetatable({}, { __close = function()
+         local _ <close> = finally(function()
             if proc.returncode == nil then
                proc:kill()
             end
-         end })
+         end)
          await(asyncio.sleep(R() * 0.002))
          proc:kill()
          return await(proc:wait())
