@@ -172,8 +172,8 @@ Loop.shutdown_default_executor = coroutines.async(function(self, timeout)
 end)
 
 -- How long asyncio.run and Runner:close wait for the default executor's
--- jobs: Python's THREAD_JOIN_TIMEOUT (a field, so that a spec can shorten
--- it).
+-- jobs: Python's THREAD_JOIN_TIMEOUT (a field, which a program or a spec may
+-- lower).
 M.THREAD_JOIN_TIMEOUT = 300
 
 -- Waits for the default executor's jobs, in the runner's last task (the
