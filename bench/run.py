@@ -470,7 +470,7 @@ class Runner:
                     argv, env = command(rt, w, N[w] // scale)
                     self.record(w, rt, run_program(argv, env, timeout, self.log, f"{w} {rt}"))
         if self.plan.floor and ("floor", "c") not in self.failed:
-            argv = [os.path.join(BIN, "floor"), str(FLOOR_N // scale)]
+            argv = [os.path.join(BIN, "floor"), str(FLOOR_N // scale), str(N["spawn"] // scale)]
             self.record("floor", "c", run_program(argv, os.environ.copy(), timeout, self.log, "floor c"))
         for rt in turn(self.plan.echo_runtimes):
             if ("echo", rt) not in self.failed:

@@ -2,7 +2,7 @@
 ** The floor under any Lua 5.4 coroutine runtime on libev: what the bare
 ** mechanisms cost when driven from C, with no scheduler around them.
 **
-**   floor [N=1000000]
+**   floor [N=1000000 [NALIVE=200000]]
 **
 ** Prints one line, RESULT floor c key=value ..., with nanoseconds per:
 **   resume_yield_ns      lua_resume() of a coroutine whose Lua body loops on
@@ -10,7 +10,13 @@
 **   lifecycle_ns         lua_newthread + lua_resume of `return i` to the end;
 **                        the dead threads are left to the GC (its cost counts)
 **   lifecycle_1y_ns      the same, the body yielding once first (2 resumes):
-**                        the least one task of the `spawn` workload can cost
+**                        with one thread alive at a time
+**   alive_1y_ns          the same for NALIVE coroutines alive at once, as the
+**                        `spawn` workload keeps them: all made and resumed to
+**                        their yield, then each resumed to its end. The GC
+**                        then marks every live thread in each of its cycles,
+**                        and the memory they take is fresh: the least one
+**                        task of `spawn` can cost
 **   ev_iter_ns           one ev_run iteration with an active ev_idle watcher
 **                        (libev then polls with a zero timeout)
 **   ev_resume_ns         the same, the idle callback resuming a coroutine that
@@ -18,6 +24,7 @@
 **   lua_resume_yield_ns  coroutine.resume/yield round trip driven from Lua
 */
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -30,6 +37,7 @@
 
 static lua_State *L;  /* main state; every coroutine is a thread of it */
 static long N;        /* iterations per measurement */
+static long NALIVE;   /* coroutines alive at once in alive_1y_ns */
 
 
 static double now (void) {
@@ -105,6 +113,36 @@ static double measure_lifecycle (const char *src, int yields) {
 }
 
 
+/* NALIVE coroutines of `function (i) coroutine.yield() return i end`, all
+** made and run to their yield (kept in a table, as a scheduler keeps its
+** tasks) before the first is resumed to its end. */
+static double measure_alive (void) {
+  push_chunk("return function (i) coroutine.yield() return i end");
+  int fn = lua_gettop(L);
+  lua_createtable(L, (int)NALIVE, 0);
+  int threads = lua_gettop(L);
+  double t0 = now();
+  for (long i = 1; i <= NALIVE; i++) {
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, fn);
+    lua_pushinteger(L, i);
+    lua_xmove(L, co, 2);
+    resume(co, 1, LUA_YIELD);
+    lua_rawseti(L, threads, i);
+  }
+  for (long i = 1; i <= NALIVE; i++) {
+    lua_rawgeti(L, threads, i);
+    resume(lua_tothread(L, -1), 0, LUA_OK);
+    lua_pop(L, 1);
+    lua_pushnil(L);  /* done: garbage from now on */
+    lua_rawseti(L, threads, i);
+  }
+  double dt = now() - t0;
+  lua_settop(L, fn - 1);
+  return dt / NALIVE * 1e9;
+}
+
+
 static long idle_count;      /* idle callbacks run so far */
 static lua_State *idle_co;   /* coroutine each idle callback resumes, or NULL */
 
@@ -152,8 +190,9 @@ static double measure_lua_level (void) {
 
 int main (int argc, char **argv) {
   N = argc > 1 ? atol(argv[1]) : 1000000;
-  if (N <= 0) {
-    fprintf(stderr, "usage: %s [N > 0]\n", argv[0]);
+  NALIVE = argc > 2 ? atol(argv[2]) : 200000;
+  if (N <= 0 || NALIVE <= 0 || NALIVE > INT_MAX) {
+    fprintf(stderr, "usage: %s [N > 0 [NALIVE > 0]]\n", argv[0]);
     return 64;
   }
   L = luaL_newstate();
@@ -162,13 +201,14 @@ int main (int argc, char **argv) {
   double lifecycle = measure_lifecycle("return function (i) return i end", 0);
   double lifecycle_1y = measure_lifecycle(
       "return function (i) coroutine.yield() return i end", 1);
+  double alive_1y = measure_alive();
   double ev_iter = measure_ev(NULL);
   double ev_resume = measure_ev(new_yielder());
   double lua_level = measure_lua_level();
   printf("RESULT floor c resume_yield_ns=%.1f lifecycle_ns=%.1f "
-         "lifecycle_1y_ns=%.1f ev_iter_ns=%.1f ev_resume_ns=%.1f "
-         "lua_resume_yield_ns=%.1f\n", resume_yield, lifecycle, lifecycle_1y,
-         ev_iter, ev_resume, lua_level);
+         "lifecycle_1y_ns=%.1f alive_1y_ns=%.1f ev_iter_ns=%.1f "
+         "ev_resume_ns=%.1f lua_resume_yield_ns=%.1f\n", resume_yield,
+         lifecycle, lifecycle_1y, alive_1y, ev_iter, ev_resume, lua_level);
   lua_close(L);
   return 0;
 }
