@@ -49,6 +49,18 @@ int aio_errorf (lua_State *L, const char *fmt, ...) {
 }
 
 /*
+** Says through Lua's warning system that a socket of the named kind (fd)
+** was collected open, as Python's ResourceWarning "unclosed <...>" does:
+** shown only when warnings are on (lua5.4 -W, warn("@on")). Called by
+** finalizers, before they close the descriptor; allocates nothing.
+*/
+void aio_warn_unclosed (lua_State *L, const char *name, int fd) {
+  char msg[80];
+  snprintf(msg, sizeof(msg), "unclosed <%s fd=%d>", name, fd);
+  lua_warning(L, msg, 0);
+}
+
+/*
 ** Raises "Event loop is closed", placed as luaL_error would place it (no
 ** position when a C function such as pcall called), but past the Lua
 ** functions of this library (hooks.libsource names their directory): a

@@ -560,6 +560,7 @@ static int endpoint_gc (lua_State *L) {
   stop_io(e, &e->rio);
   stop_io(e, &e->wio);
   if (e->fd >= 0) {
+    if (!e->closing) aio_warn_unclosed(L, "DatagramEndpoint", e->fd);
     close(e->fd);
     e->fd = -1;
   }

@@ -256,6 +256,7 @@ static inline Runtime *aio_rt (lua_State *L) {
 int aio_iscallable (lua_State *L, int idx);
 int aio_errorf (lua_State *L, const char *fmt, ...);
 int aio_loop_closed (lua_State *L);
+void aio_warn_unclosed (lua_State *L, const char *name, int fd);
 void aio_check_callback (lua_State *L, struct Loop *loop, int idx, const char *fname);
 int aio_typeof (lua_State *L, Runtime *rt, int idx);
 

@@ -608,6 +608,7 @@ static int listener_stats (lua_State *L) {
 static int listener_gc (lua_State *L) {
   Listener *ls = (Listener *)aio_checkobj(L, 1, AIO_TLISTENER, "Listener");
   listener_stop(ls);
+  if (ls->fd >= 0) aio_warn_unclosed(L, "Server socket", ls->fd);
   listener_closefd(L, ls, 1);
   return 0;
 }

@@ -1355,6 +1355,10 @@ static int stream_gc (lua_State *L) {
   readers_forget(s);
   untrack_fd(s);
   if (s->fd >= 0) {
+    /* a child's pipes are the process's to close, as Python's pipe
+       transports close themselves when the child ends them */
+    if (!s->closing && s->kind != STREAM_PIPE)
+      aio_warn_unclosed(L, "StreamWriter", s->fd);
     stream_stop_io(s, &s->rio);
     stream_stop_io(s, &s->wio);
     close(s->fd);
