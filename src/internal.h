@@ -539,6 +539,7 @@ struct sockaddr_storage;
 void socket_anchor (lua_State *L, int loopidx, void *key, int objidx);
 void socket_unanchor (lua_State *L, int loopidx, void *key);
 int socket_pusherror (lua_State *L, int err, const char *what);
+const char *socket_errname (int err);
 int socket_pushaddr (lua_State *L, const void *sa, unsigned int salen);
 const char *socket_toaddr (int family, const char *host, size_t hostlen,
                            lua_Integer port, struct sockaddr_storage *ss,

@@ -595,10 +595,39 @@ static int reader_get_limit (lua_State *L) {
   return 1;
 }
 
+/*
+** tostring(reader): what Python's repr shows, in its order: the bytes
+** buffered, eof, a limit other than the default, a waiting read, the
+** error a read met, the socket (fd=N or closed), paused reading:
+** "<StreamReader 5 bytes eof fd=6>".
+*/
 static int reader_tostring (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TREADER)->s;
-  if (s->fd < 0) lua_pushliteral(L, "<StreamReader closed>");
-  else lua_pushfstring(L, "<StreamReader fd=%d>", s->fd);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "<StreamReader");
+  if (s->rlen > s->rpos) {
+    lua_pushfstring(L, " %I bytes", (lua_Integer)(s->rlen - s->rpos));
+    luaL_addvalue(&b);
+  }
+  if (s->eof) luaL_addstring(&b, " eof");
+  if (s->limit != STREAM_DEFAULT_LIMIT) {
+    lua_pushfstring(L, " limit=%I", (lua_Integer)s->limit);
+    luaL_addvalue(&b);
+  }
+  if (s->rwait != RW_NONE) luaL_addstring(&b, " waiter");
+  if (s->rerr != 0) {
+    lua_pushfstring(L, " exception=%s", socket_errname(s->rerr));
+    luaL_addvalue(&b);
+  }
+  if (s->fd < 0) luaL_addstring(&b, " closed");
+  else {
+    lua_pushfstring(L, " fd=%d", s->fd);
+    luaL_addvalue(&b);
+  }
+  if (s->held) luaL_addstring(&b, " paused");
+  luaL_addchar(&b, '>');
+  luaL_pushresult(&b);
   return 1;
 }
 

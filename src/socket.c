@@ -50,7 +50,8 @@ static const struct { int err; const char *name; } errnames[] = {
   {0, NULL}
 };
 
-static const char *errname (int err) {
+/* The symbolic name of errno value err ("ECONNRESET"), or EUNKNOWN. */
+const char *socket_errname (int err) {
   int i;
   for (i = 0; errnames[i].name != NULL; i++)
     if (errnames[i].err == err) return errnames[i].name;
@@ -67,7 +68,7 @@ int socket_pusherror (lua_State *L, int err, const char *what) {
   lua_getfield(L, -1, "OSError");
   lua_getfield(L, -1, "from_errno");
   lua_pushinteger(L, err);
-  lua_pushstring(L, errname(err));
+  lua_pushstring(L, socket_errname(err));
   if (what != NULL) lua_pushfstring(L, "%s: %s", what, strerror(err));
   else lua_pushstring(L, strerror(err));
   lua_call(L, 3, 1);
@@ -656,7 +657,7 @@ static int core_open_fds (lua_State *L) {
 /* core.strerror(errno) -> code, message */
 static int core_strerror (lua_State *L) {
   int err = (int)luaL_checkinteger(L, 1);
-  lua_pushstring(L, errname(err));
+  lua_pushstring(L, socket_errname(err));
   lua_pushstring(L, strerror(err));
   return 2;
 }

@@ -37,7 +37,6 @@
 
 #include "stream.h"
 
-#define DEFAULT_LIMIT 65536
 #define DEFAULT_HIGH (64 * 1024)
 #define DEFAULT_LOW (16 * 1024)
 #define FIRST_CHUNK (16 * 1024)    /* bytes asked of the first read() */
@@ -940,7 +939,7 @@ struct Stream *stream_new (lua_State *L, int loopidx, int kind) {
   s->loop = (Loop *)lua_touserdata(L, loopidx);
   if (++s->loop->nstreams == 0) s->loop->nstreams = 1;  /* 0: several */
   s->id = s->loop->nstreams;
-  s->limit = DEFAULT_LIMIT;
+  s->limit = STREAM_DEFAULT_LIMIT;
   s->high = DEFAULT_HIGH;
   s->low = DEFAULT_LOW;
   s->chunk = FIRST_CHUNK;

@@ -27,6 +27,9 @@ enum {
   ST_NUV = ST_UV_READERS
 };
 
+/* readline and readuntil's bound unless opts.limit says otherwise (Python's). */
+#define STREAM_DEFAULT_LIMIT 65536
+
 /* readuntil takes a list of at most this many separators (Python 3.13). */
 #define STREAM_MAX_SEPS 8
 

@@ -493,9 +493,14 @@ static int writer_get_write_buffer_limits (lua_State *L) {
   return 2;
 }
 
+/* tostring(writer): "<StreamWriter fd=6 bufsize=120 closing>", the bytes
+   queued and not sent yet shown as Python's transport shows them. */
 static int writer_tostring (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   if (s->fd < 0) lua_pushliteral(L, "<StreamWriter closed>");
+  else if (s->wlen > s->wpos)
+    lua_pushfstring(L, "<StreamWriter fd=%d bufsize=%I%s>", s->fd,
+                    (lua_Integer)(s->wlen - s->wpos), s->closing ? " closing" : "");
   else lua_pushfstring(L, "<StreamWriter fd=%d%s>", s->fd,
                        s->closing ? " closing" : "");
   return 1;
