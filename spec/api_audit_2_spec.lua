@@ -21,17 +21,20 @@ end
 
 describe("API audit 2: findings", function()
    it("refuses an assignment to a queue's maxsize, as Python's read-only property (§7)", function()
-      pending("finding: q.maxsize = 3 is accepted and read back, but the queue stays bounded at its old size")
       local q = asyncio.Queue(1)
-      local ok = pcall(function() q.maxsize = 3 end)
+      local ok, err = pcall(function() q.maxsize = 3 end)
+      assert.is_false(ok)
+      assert.matches("cannot assign to 'maxsize' of <Queue maxsize=1>: it is read%-only", err)
+      assert.matches("api_audit_2_spec.lua:%d+:", err) -- the assignment's line
       q:put_nowait("a")
-      -- either refused (Python: AttributeError) or honoured; not read back and ignored
-      if ok then
-         assert.equal(3, q.maxsize)
-         assert.is_false(q:full())
-      else
-         assert.equal(1, q.maxsize)
-      end
+      assert.equal(1, q.maxsize)
+      assert.is_true(q:full())
+      -- other fields may be set, as attributes on Python's queues
+      q.label = "jobs"
+      assert.equal("jobs", q.label)
+      assert.equal(1, asyncio.PriorityQueue(1).maxsize)
+      assert.equal(0, asyncio.LifoQueue().maxsize)
+      assert.equal("<LifoQueue maxsize=2.5>", tostring(asyncio.LifoQueue(2.5)))
    end)
 
    it("names send and its argument for a host that is a number, as the other calls taking a host (§9)",

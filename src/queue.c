@@ -14,10 +14,11 @@
 ** two C calls and no allocation, and a blocked one allocates nothing
 ** either.
 **
-** Anchoring rule: the public object is a Lua table (maxsize is a plain
-** field) holding the queue's userdata under a private key; the userdata
-** holds its items (a table, or a small FIFO's thread: queue_store.c), the
-** threads of its three lists of parked tasks (waiters.c), the loop it is bound to and its coroutine objects in user
+** Anchoring rule: the public object is a Lua table (maxsize is read
+** through its metatable, queues.lua) holding the queue's userdata under a
+** private key; the userdata holds its items (a table, or a small FIFO's
+** thread: queue_store.c), the threads of its three lists of parked tasks
+** (waiters.c), the loop it is bound to and its coroutine objects in user
 ** values, so a task blocked in get() is held by the getters' thread. The
 ** item of a put() not awaited yet is in the items table (staged) or a user
 ** value too (or in its own object, when it had to have a copy). The get
@@ -615,8 +616,8 @@ static int queue_tostring (lua_State *L) {
   Queue *q;
   luaL_Buffer b;
   lua_settop(L, 1);
-  lua_pushliteral(L, "maxsize");
-  if (lua_istable(L, 1)) lua_rawget(L, 1);  /* 2 */
+  if (lua_istable(L, 1)) lua_getfield(L, 1, "maxsize");  /* 2: as given */
+  else lua_pushnil(L);
   q = self(L);
   luaL_tolstring(L, 2, NULL);      /* 3 */
   luaL_buffinit(L, &b);
@@ -691,7 +692,7 @@ static void set_op (lua_State *L, int qidx, int mtidx, int reusidx, int uv,
 
 /*
 ** core.queue_new(mt, kind, maxsize, opmt, reusable) -> a queue: a table
-** with metatable mt and field maxsize; opmt is the metatable of its
+** with metatable mt (whose __index gives maxsize); opmt is the metatable of its
 ** reusable coroutine objects, entered in the table reusable
 ** (coroutines.reusable). Arguments are checked by the Lua layer.
 */
@@ -726,8 +727,6 @@ static int core_queue_new (lua_State *L) {
   set_op(L, 6, 4, 5, QUEUE_UV_JOINOP, 0, join_op, name);
   lua_createtable(L, 0, 4);  /* 7: the public object */
   q->pub = lua_topointer(L, 7);
-  lua_pushvalue(L, 3);
-  lua_setfield(L, 7, "maxsize");
   lua_pushvalue(L, 6);
   lua_rawsetp(L, 7, &state_key);
   set_methods(L, 7, 6, 5);

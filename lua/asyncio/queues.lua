@@ -8,13 +8,22 @@ local ops = require("asyncio.ops")
 
 local M = {}
 
--- Makes the constructor of one kind of queue.
+-- Python's maxsize is a property with no setter: an assignment raises,
+-- where a plain field would take it and leave the queue at its old bound.
+-- Other fields may be set on a queue, as attributes on Python's.
+local function refuse_maxsize(q, key, value)
+   if key == "maxsize" then
+      error(("cannot assign to 'maxsize' of %s: it is read-only"):format(tostring(q)), 2)
+   end
+   rawset(q, key, value)
+end
+
+-- Makes the constructor of one kind of queue. Each queue gets a metatable
+-- of its own, whose __index holds its maxsize beside the methods (one
+-- lookup, as a shared table of methods would take); put and get are the
+-- queue's own fields (src/queue.c).
 local function class(kind, name)
-   local mt = {
-      __name = "asyncio." .. name,
-      __index = core.queue_methods,
-      __tostring = core.queue_tostring,
-   }
+   local classname = "asyncio." .. name
    return function(maxsize, ...)
       coroutines.check_no_more(name, 1, maxsize, ...) -- as Python's: Queue(1, loop) is a TypeError
       if maxsize == nil then
@@ -24,6 +33,16 @@ local function class(kind, name)
       elseif maxsize ~= maxsize then
          error(("bad argument #1 to '%s' (maxsize is NaN)"):format(name), 2)
       end
+      local fields = { maxsize = maxsize }
+      for method, fn in pairs(core.queue_methods) do
+         fields[method] = fn
+      end
+      local mt = {
+         __name = classname,
+         __index = fields,
+         __newindex = refuse_maxsize,
+         __tostring = core.queue_tostring,
+      }
       local q = core.queue_new(mt, kind, maxsize, ops.Op, coroutines.reusable)
       -- each queue has its own put and get (src/queue.c): Python's are
       -- `async def`, so iscoroutinefunction says true of them
