@@ -91,6 +91,18 @@ static double measure_resume_yield (void) {
 }
 
 
+/* Push a new thread running the function at index fn, resumed once with
+** i as its argument up to `expected` (its yield or its end). */
+static lua_State *start (int fn, long i, int expected) {
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, fn);
+  lua_pushinteger(L, i);
+  lua_xmove(L, co, 2);
+  resume(co, 1, expected);
+  return co;
+}
+
+
 /* Create, run and drop N coroutines of the function that `src` returns;
 ** the function yields `yields` times before it returns. */
 static double measure_lifecycle (const char *src, int yields) {
@@ -98,11 +110,7 @@ static double measure_lifecycle (const char *src, int yields) {
   int fn = lua_gettop(L);
   double t0 = now();
   for (long i = 0; i < N; i++) {
-    lua_State *co = lua_newthread(L);
-    lua_pushvalue(L, fn);
-    lua_pushinteger(L, i);
-    lua_xmove(L, co, 2);
-    resume(co, 1, yields > 0 ? LUA_YIELD : LUA_OK);  /* first resume passes i */
+    lua_State *co = start(fn, i, yields > 0 ? LUA_YIELD : LUA_OK);
     for (int y = 1; y <= yields; y++)
       resume(co, 0, y < yields ? LUA_YIELD : LUA_OK);
     lua_pop(L, 1);  /* the dead thread is now garbage */
@@ -123,11 +131,7 @@ static double measure_alive (void) {
   int threads = lua_gettop(L);
   double t0 = now();
   for (long i = 1; i <= NALIVE; i++) {
-    lua_State *co = lua_newthread(L);
-    lua_pushvalue(L, fn);
-    lua_pushinteger(L, i);
-    lua_xmove(L, co, 2);
-    resume(co, 1, LUA_YIELD);
+    start(fn, i, LUA_YIELD);
     lua_rawseti(L, threads, i);
   }
   for (long i = 1; i <= NALIVE; i++) {
