@@ -524,6 +524,17 @@ describe("streams", function()
          server:close()
       end))
 
+   it("show in a writer's tostring the bytes queued and not sent yet", helper.async(function()
+      local server, _, writer = connected()
+      local fd = writer:get_extra_info("socket")
+      writer:write(string.rep("x", 8 * 1024 * 1024)) -- more than the kernel takes at once
+      local queued = assert(tonumber(tostring(writer):match("^<StreamWriter fd=%d+ bufsize=(%d+)>$")))
+      assert.is_true(queued > 0)
+      writer:close()
+      assert.equal(("<StreamWriter fd=%d bufsize=%d closing>"):format(fd, queued), tostring(writer))
+      server:close()
+   end))
+
    it("readexactly raises IncompleteReadError with partial and expected", helper.async(function()
       local server, port = serve(function(_, writer)
          writer:write("xyz")

@@ -498,11 +498,13 @@ static int writer_get_write_buffer_limits (lua_State *L) {
 static int writer_tostring (lua_State *L) {
   Stream *s = stream_tohalf(L, 1, AIO_TWRITER)->s;
   if (s->fd < 0) lua_pushliteral(L, "<StreamWriter closed>");
-  else if (s->wlen > s->wpos)
-    lua_pushfstring(L, "<StreamWriter fd=%d bufsize=%I%s>", s->fd,
-                    (lua_Integer)(s->wlen - s->wpos), s->closing ? " closing" : "");
-  else lua_pushfstring(L, "<StreamWriter fd=%d%s>", s->fd,
-                       s->closing ? " closing" : "");
+  else {
+    lua_pushfstring(L, "<StreamWriter fd=%d", s->fd);
+    if (s->wlen > s->wpos) lua_pushfstring(L, " bufsize=%I", (lua_Integer)(s->wlen - s->wpos));
+    else lua_pushliteral(L, "");
+    lua_pushstring(L, s->closing ? " closing>" : ">");
+    lua_concat(L, 3);
+  }
   return 1;
 }
 
