@@ -76,8 +76,8 @@ typedef struct Runtime {
   const void *sleep0;            /* ro: the shared sleep(0) object */
   unsigned setup_done;           /* rw: AIO_SETUP_* calls already made */
   int repr_depth;                /* rw: entries in repr_active */
-  int cancel_depth;              /* rw: task:cancel() calls nested (task.c) */
-  int cancels_deferred;          /* rw: how many wait in the registry (task.c) */
+  int cancel_depth;              /* rw: task:cancel() calls nested (task_cancel.c) */
+  int cancels_deferred;          /* rw: how many wait in the registry (task_cancel.c) */
   const void *repr_active[AIO_REPR_DEPTH]; /* rw: futures whose tostring
                                    is running, innermost last (future.c) */
 } Runtime;
@@ -393,7 +393,7 @@ int future_tostring_state (lua_State *L, Future *f, int idx);
 int future_in_tostring (lua_State *L, Future *f);
 int future_open (lua_State *L);
 
-/* ---------- tasks (task.c) ---------- */
+/* ---------- tasks (task.c, task_wait.c, task_cancel.c) ---------- */
 enum {
   TASK_UV_CORO = FUT_NUV,  /* the thread running the body */
   TASK_UV_OBJ,             /* the coroutine object or function */
@@ -457,11 +457,24 @@ typedef struct Task {
 
 Task *task_check (lua_State *L, int idx);
 void task_pushcurrent (lua_State *L, Loop *loop);
+void task_push_loop_and_task (lua_State *L, Loop *loop);
 struct Task *task_check_running (lua_State *L);
+
+/* task_check_running for the hot callers (sleep(0), await on a future):
+   the usual case inline, the errors in task.c. */
+static inline Task *task_running_or_raise (lua_State *L, Runtime *rt) {
+  Loop *loop = rt->running;
+  if (loop != NULL && loop->current != NULL && loop->current->co == L
+      && lua_isyieldable(L))
+    return loop->current;
+  return task_check_running(L);
+}
 void task_step (lua_State *L, Loop *loop, int loopidx, int idx, Task *t,
                 int futidx, int ringidx);
 void task_timer_fired (lua_State *L, Loop *loop, int loopidx, int readyidx,
                        int idx);
+int task_open (lua_State *L);
+/* task_wait.c */
 Task *task_push_running (lua_State *L);
 Task *task_push_current (lua_State *L, Loop *loop);
 int task_park (lua_State *L, int owneridx, int tidx, Task *t,
@@ -478,7 +491,10 @@ int task_park_ended (lua_State *L, int nkept, int *woken);
 int task_yield_iteration (lua_State *L, int nkept, lua_KContext ctx,
                           lua_KFunction k);
 void task_check_resumed (lua_State *L, int nkept);
-int task_open (lua_State *L);
+int task_wait_open (lua_State *L);
+/* task_cancel.c */
+void task_force_cancel (lua_State *L, Task *t, int idx);
+extern const luaL_Reg task_cancel_methods[];
 
 /* ---------- making tasks (spawn.c) ---------- */
 int spawn_open (lua_State *L);

@@ -260,8 +260,8 @@ end
 
 -- asyncio.sleep(delay, ...) -> coroutine object resuming after delay
 -- seconds with ... as results; sleep(0) yields for one loop iteration.
--- Written in C (src/task.c, sleep_new) as it is the hottest constructor.
+-- Written in C (src/task_wait.c, sleep_new) as it is the hottest constructor.
 M.sleep = core.make_sleep(SLEEP0, coro_state)
-C_NAMES[select(2, debug.getupvalue(M.sleep, 4))] = "sleep" -- the body of its objects (src/task.c)
+C_NAMES[select(2, debug.getupvalue(M.sleep, 4))] = "sleep" -- the body of its objects (src/task_wait.c)
 
 return M
