@@ -1,7 +1,8 @@
 /*
-** stream.c: the Stream, a connected socket with its read and write
-** buffers: connecting, the read and write watchers, closing, and the ways
-** a task waits on it; its halves are in reader.c and writer.c.
+** stream.c: the Stream, a connected socket or pipe: making it,
+** connecting, its read and write watchers, and its methods. Its buffers
+** are in stream_buffer.c, its end in stream_close.c, the writer's waits in
+** stream_wait.c; its halves are in reader.c and writer.c.
 **
 ** Anchoring rule: a Stream whose read or write watcher is started, or
 ** that is closing with its socket still open, is the value of its own
@@ -31,7 +32,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,7 +40,6 @@
 #define DEFAULT_HIGH (64 * 1024)
 #define DEFAULT_LOW (16 * 1024)
 #define FIRST_CHUNK (16 * 1024)    /* bytes asked of the first read() */
-#define MAX_CHUNK (1024 * 1024)    /* at most this many per read() */
 
 /* ---------- types ---------- */
 
@@ -98,557 +97,6 @@ void stream_stop_io (Stream *s, ev_io *w) {
   if (stream_loop_open(s)) ev_io_stop(s->loop->ev, w);
 }
 
-/* ---------- futures ---------- */
-
-/* Pushes a new pending future of the loop at loopidx. [-0, +1, m] */
-static Future *new_future (lua_State *L, int loopidx) {
-  Future *f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
-  aio_setmetatable(L, AIO_TFUTURE);
-  future_init(L, f, AIO_TFUTURE, loopidx);
-  return f;
-}
-
-void stream_wake_future (lua_State *L, int idx) {
-  Future *f = (Future *)lua_touserdata(L, idx);
-  if (f != NULL && f->state == FUT_PENDING) future_set_results(L, f, idx, 0, 0);
-}
-
-/*
-** Calls the function on top (a server's notification that the stream
-** closed, see notify_closed) and pops it; what it raises goes to the
-** exception handler of the stream's loop. [-1, +0, m]
-*/
-static void call_notification (lua_State *L, Stream *s) {
-  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-    lua_createtable(L, 0, 2);
-    lua_pushliteral(L, "Exception in a stream's close notification");
-    lua_setfield(L, -2, "message");
-    lua_insert(L, -2);
-    lua_setfield(L, -2, "error");
-    aio_report(L, s->loop, -1);
-    lua_pop(L, 1);
-  }
-}
-
-/*
-** Wakes every future of the list in user value uv of the stream at sidx,
-** then calls its functions (the server's count of its connections), and
-** forgets the list: Python's transport tells its protocol (whose closed
-** future wait_closed() awaits) before it detaches from its server, so a
-** handler's wait_closed() resumes before the server's. [-0, +0, m]
-*/
-static void wake_list (lua_State *L, int sidx, int uv) {
-  sidx = lua_absindex(L, sidx);
-  if (lua_getiuservalue(L, sidx, uv) == LUA_TTABLE) {
-    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
-    int pass;
-    lua_pushnil(L);
-    lua_setiuservalue(L, sidx, uv);
-    for (pass = 0; pass < 2; pass++)
-      for (i = 1; i <= n; i++) {
-        int isfn = lua_rawgeti(L, -1, i) == LUA_TFUNCTION;
-        if (isfn != pass) lua_pop(L, 1);
-        else if (isfn) call_notification(L, (Stream *)lua_touserdata(L, sidx));
-        else {
-          stream_wake_future(L, -1);
-          lua_pop(L, 1);
-        }
-      }
-  }
-  lua_pop(L, 1);
-}
-
-/* Wakes the drain() and wait_closed() waiting on the stream at sidx, which
-   then raise its error, if any. [-0, +0, m] */
-static void wake_writer_waiters (lua_State *L, int sidx) {
-  wake_list(L, sidx, ST_UV_WWAIT);
-  wake_list(L, sidx, ST_UV_CLOSED);
-}
-
-/* Wakes the waiting reader, if any, and stops reading. [-0, +0, m] */
-static void wake_reader (lua_State *L, Stream *s, int sidx) {
-  s->rwait = RW_NONE;
-  readers_forget(s);
-  stream_stop_io(s, &s->rio);
-  if (lua_getiuservalue(L, sidx, ST_UV_RWAIT) != LUA_TNIL) {
-    lua_pushnil(L);
-    lua_setiuservalue(L, sidx, ST_UV_RWAIT);
-    task_unpark(L, -1, 0);
-  }
-  lua_pop(L, 1);
-}
-
-/* ---------- closing ---------- */
-
-/*
-** Keeps the socket's two addresses, so that get_extra_info still gives
-** them once the descriptor is closed (to log a peer in a handler's last
-** lines), as Python's transport keeps them from its start.
-*/
-void stream_keep_names (Stream *s) {
-  StreamNames *n;
-  if (s->names != NULL || s->fd < 0 || s->kind == STREAM_PIPE || s->connecting)
-    return;
-  n = (StreamNames *)calloc(1, sizeof(*n));
-  if (n == NULL) return;  /* then only while open */
-  n->socklen = sizeof(n->sock);
-  if (getsockname(s->fd, (struct sockaddr *)&n->sock, &n->socklen) != 0)
-    n->socklen = 0;
-  n->peerlen = sizeof(n->peer);
-  if (getpeername(s->fd, (struct sockaddr *)&n->peer, &n->peerlen) != 0)
-    n->peerlen = 0;
-  s->names = n;
-}
-
-static void drain_unread (Stream *s, int keep);
-static int satisfied (Stream *s);
-
-/*
-** Closes the descriptor now: stops both watchers, drops unsent bytes and
-** wakes everybody waiting (readers see the end of the stream). Keeps the
-** unread bytes readable, unless reading stopped at a close() before (which
-** took in what had come): what came since stays unread, as Python's
-** transport stopped reading then. [-0, +0, m]
-*/
-static void close_fd (lua_State *L, Stream *s, int sidx);
-
-static void close_now (lua_State *L, Stream *s, int sidx) {
-  if (s->fd < 0) return;
-  sidx = lua_absindex(L, sidx);
-  close_fd(L, s, sidx);
-  wake_reader(L, s, sidx);
-  wake_writer_waiters(L, sidx);
-}
-
-/* close_now without the wakeups. [-0, +0, m] */
-static void close_fd (lua_State *L, Stream *s, int sidx) {
-  stream_stop_io(s, &s->rio);
-  stream_stop_io(s, &s->wio);
-  drain_unread(s, !s->closing);
-  stream_keep_names(s);
-  close(s->fd);
-  s->fd = -1;
-  s->closing = 0;
-  s->connecting = 0;
-  s->paused = 0;
-  s->wpos = s->wlen = 0;
-  free(s->wbuf);
-  s->wbuf = NULL;
-  s->wcap = 0;
-  stream_update_anchor(L, s, sidx);
-}
-
-/*
-** A write failed (werr is set): what waits on the writer wakes, drain()
-** and wait_closed() then raising the error, as Python's transport tells
-** its waiters when a write loses the connection. [-0, +0, m]
-*/
-static void tell_loss (lua_State *L, Stream *s, int sidx);
-
-void stream_write_failed (lua_State *L, int sidx) {
-  Stream *s = (Stream *)lua_touserdata(L, sidx);
-  if (s->kind == STREAM_PIPE) {
-    tell_loss(L, s, sidx);
-    return;
-  }
-  wake_writer_waiters(L, sidx);
-}
-
-/*
-** A read raised the stream's read error (a reset): the waiting drain()
-** and wait_closed() wake with it, once, as Python's _force_close hands it
-** to connection_lost. They waited for good. [-0, +0, m]
-*/
-void stream_read_failed (lua_State *L, int sidx) {
-  Stream *s = (Stream *)lua_touserdata(L, sidx);
-  if (s->rerr_told) return;
-  s->rerr_told = 1;
-  wake_writer_waiters(L, sidx);
-}
-
-/*
-** A child's stdin lost (a write failed, or the child closed its end):
-** Python's pipe transport tells the subprocess protocol through two
-** call_soon hops (_call_connection_lost, then _pipe_connection_lost), and
-** only then do its waiting drain() and wait_closed() wake. So do these:
-** loss_hop, then loss_told, which wakes them. Until then a drain begun
-** finds the protocol still connected (writer.c: pipe_lost).
-*/
-static int loss_told (lua_State *L) {
-  Stream *s = (Stream *)lua_touserdata(L, 1);
-  if (s == NULL || s->loss_told) return 0;
-  s->loss_told = 1;
-  wake_writer_waiters(L, 1);
-  return 0;
-}
-
-/* Queues fn(stream) for the stream at sidx in its loop's ready queue.
-   [-0, +0, m] */
-void stream_queue_entry (lua_State *L, Stream *s, int sidx, lua_CFunction fn) {
-  sidx = lua_absindex(L, sidx);
-  lua_pushcfunction(L, fn);
-  lua_getiuservalue(L, sidx, ST_UV_LOOP);
-  loop_ready_push(L, s->loop, -1, -2, sidx);
-  lua_pop(L, 2);
-}
-
-/* (stream, fn): stream_queue_entry under a protected call. */
-static int queue_entry_p (lua_State *L) {
-  stream_queue_entry(L, (Stream *)lua_touserdata(L, 1), 1, lua_tocfunction(L, 2));
-  return 0;
-}
-
-/*
-** Queues the step fn of telling the loss of the stream at sidx; when that
-** cannot be queued (memory), or the loop is not there to run it, tells
-** it now: its waiters wake early rather than never. [-0, +0, m]
-*/
-static void queue_loss_step (lua_State *L, Stream *s, int sidx,
-                             lua_CFunction fn) {
-  sidx = lua_absindex(L, sidx);
-  if (stream_loop_open(s)) {
-    lua_pushcfunction(L, queue_entry_p);
-    lua_pushvalue(L, sidx);
-    lua_pushcfunction(L, fn);
-    if (lua_pcall(L, 2, 0, 0) == LUA_OK) return;
-    lua_pop(L, 1);
-  }
-  lua_pushcfunction(L, loss_told);
-  lua_pushvalue(L, sidx);
-  lua_call(L, 1, 0);
-}
-
-static int loss_hop (lua_State *L) {
-  Stream *s = (Stream *)lua_touserdata(L, 1);
-  if (s != NULL && !s->loss_told) queue_loss_step(L, s, 1, loss_told);
-  return 0;
-}
-
-static void tell_loss (lua_State *L, Stream *s, int sidx) {
-  if (s->loss_told || s->loss_queued) return;
-  s->loss_queued = 1;
-  queue_loss_step(L, s, sidx, loss_hop);
-}
-
-static void queue_close (lua_State *L, Stream *s, int sidx);
-
-/*
-** Closes the stream at sidx dropping what is not sent yet (a transport's
-** abort(), for Server:abort_clients): the socket closes in the next
-** iteration, as Python's _force_close calls connection_lost through
-** call_soon. [-0, +0, m]
-*/
-void stream_abort (lua_State *L, Stream *s, int sidx) {
-  if (s->fd < 0) return;
-  s->wpos = s->wlen = 0;
-  if (!s->closing) stream_close(L, s, sidx);
-  else {  /* a close() waiting for the flush: now there is none */
-    stream_stop_io(s, &s->wio);
-    queue_close(L, s, sidx);
-  }
-}
-
-/*
-** close_entry(stream): run from the ready queue one iteration after a
-** close() that had nothing to flush, as Python's transport calls
-** connection_lost (and closes its socket) through call_soon: what waits in
-** wait_closed() or read() wakes then, and resumes one iteration later.
-*/
-static int close_entry (lua_State *L) {
-  Stream *s = (Stream *)lua_touserdata(L, 1);
-  if (s != NULL && s->fd >= 0 && s->closing && stream_buffered_out(s) == 0)
-    close_now(L, s, 1);
-  return 0;
-}
-
-/* Queues close_entry for the stream at sidx. [-0, +0, m] */
-static void queue_close (lua_State *L, Stream *s, int sidx) {
-  stream_queue_entry(L, s, sidx, close_entry);
-}
-
-/*
-** Closes the stream at sidx: with nothing buffered, in the next iteration
-** (close_entry), or at once if it cannot be sent or the loop is not there
-** to run that; else once the buffer is flushed. Reading stops at once.
-** [-0, +0, m]
-*/
-void stream_close (lua_State *L, Stream *s, int sidx) {
-  if (s->fd < 0 || s->closing) return;
-  if (s->kind == STREAM_PIPE && s->closed_at == 0) s->closed_at = s->loop->iterations + 1;
-  if (s->werr || s->connecting || !stream_loop_open(s))
-    close_now(L, s, sidx);
-  else if (stream_buffered_out(s) == 0) {
-    /* queued first: if that fails (memory), the stream is as it was */
-    queue_close(L, s, sidx);
-    /* reading stops now: what came stays readable, later bytes are not */
-    drain_unread(s, 1);
-    s->closing = 1;
-    stream_stop_io(s, &s->rio);
-    /* a waiting reader those bytes satisfy gets them; else it sees the
-       end when the socket closes */
-    if (s->rwait != RW_NONE && stream_buffered_in(s) > 0 && satisfied(s))
-      wake_reader(L, s, sidx);
-    stream_update_anchor(L, s, sidx);  /* a loop closed first closes it */
-  } else {
-    drain_unread(s, 1);
-    s->closing = 1;
-    wake_reader(L, s, sidx);
-    stream_update_anchor(L, s, sidx);
-  }
-}
-
-/* ---------- buffers ---------- */
-
-/* Reserves room for n more bytes in a buffer; 0 on success. */
-static int reserve (char **buf, size_t *pos, size_t *len, size_t *cap,
-                    size_t n) {
-  if (*pos > 0 && (*pos == *len || *cap - *len < n)) {
-    memmove(*buf, *buf + *pos, *len - *pos);
-    *len -= *pos;
-    *pos = 0;
-  }
-  if (*cap - *len < n) {
-    size_t want = *len + n, ncap = *cap ? *cap : 4096;
-    char *nb;
-    while (ncap < want) ncap *= 2;
-    nb = (char *)realloc(*buf, ncap);
-    if (nb == NULL) return -1;
-    *buf = nb;
-    *cap = ncap;
-  }
-  return 0;
-}
-
-/* Appends bytes to the write buffer; 0 on success, -1 out of memory. */
-int stream_append (Stream *s, const char *p, size_t n) {
-  if (reserve(&s->wbuf, &s->wpos, &s->wlen, &s->wcap, n) != 0) return -1;
-  memcpy(s->wbuf + s->wlen, p, n);
-  s->wlen += n;
-  return 0;
-}
-
-/* Reads once into the buffer. Sets eof or rerr. */
-static void fill (Stream *s) {
-  size_t want = s->chunk;
-  ssize_t n;
-  if (s->rwait == RW_EXACT && s->scan > stream_buffered_in(s)) {
-    size_t missing = s->scan - stream_buffered_in(s);
-    if (missing > want) want = missing < MAX_CHUNK ? missing : MAX_CHUNK;
-  }
-  if (s->rpos == s->rlen) s->rpos = s->rlen = 0;
-  if (reserve(&s->rbuf, &s->rpos, &s->rlen, &s->rcap, want) != 0) {
-    s->rerr = ENOMEM;
-    return;
-  }
-  want = s->rcap - s->rlen;
-  if (s->readcap != 0 && want > s->readcap) want = s->readcap;
-  do n = read(s->fd, s->rbuf + s->rlen, want);
-  while (n < 0 && errno == EINTR);
-  s->short_read = !(n > 0 && (size_t)n == want);
-  if (n > 0) {
-    s->rlen += (size_t)n;
-    if ((size_t)n == want && s->chunk < MAX_CHUNK) s->chunk *= 2;
-  } else if (n == 0) {
-    if (s->werr && s->kind != STREAM_PIPE) {
-      /* the end after a failed write: the connection was lost to that
-         error, which Python's transport hands its reader too */
-      s->rerr = s->werr;
-      return;
-    }
-    s->eof = 1;
-    /* a pipe has nothing more to give: its descriptor goes back at once,
-       as Python closes a pipe transport at EOF; the bytes read stay
-       readable, and the Readers unanchor the stream (settle_idle) */
-    if (s->kind == STREAM_PIPE) {
-      ev_io_stop(s->loop->ev, &s->rio);
-      close(s->fd);
-      s->fd = -1;
-    }
-  } else if (errno != EAGAIN && errno != EWOULDBLOCK) s->rerr = errno;
-}
-
-/*
-** Takes in what has arrived, without waiting: one read of the descriptor.
-** Python's transports read all the time, so its read(n) gets everything
-** that came and its at_eof() sees an end that came; ours read when asked,
-** and this is how they ask without suspending. Nothing while a reader
-** waits (the watcher reads for it), connecting, or once it ended.
-*/
-void stream_peek (Stream *s) {
-  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
-      || s->rwait != RW_NONE)
-    return;
-  fill(s);
-}
-
-/*
-** Reads as Python's transport does in one recv(max_size): what the kernel
-** holds, up to TAKE_IN_MAX, whatever the size of the buffer (a first
-** read() asks for 16 KiB). Only when a read fills the buffer does it ask
-** how much more is there (FIONREAD), and reads that and no more: a writer
-** refilling a pipe between two reads does not make them one. capped: no
-** read asks for more than what is left of TAKE_IN_MAX.
-*/
-static void fill_as_recv (Stream *s, int capped) {
-  size_t had = stream_buffered_in(s), got, target;
-  int avail = 0;
-  if (capped) s->readcap = TAKE_IN_MAX;
-  fill(s);
-  got = stream_buffered_in(s) - had;
-  if (!s->short_read && !s->eof && !s->rerr && s->fd >= 0 && got < TAKE_IN_MAX
-      && ioctl(s->fd, FIONREAD, &avail) == 0 && avail >= 0) {
-    target = got + (size_t)avail < TAKE_IN_MAX ? got + (size_t)avail : TAKE_IN_MAX;
-    while (got < target) {
-      had = stream_buffered_in(s);
-      if (capped) s->readcap = target - got;
-      fill(s);
-      got += stream_buffered_in(s) - had;
-      if (stream_buffered_in(s) == had || s->eof || s->rerr || s->fd < 0) break;
-    }
-    if (got >= target && target < TAKE_IN_MAX)
-      s->short_read = 1;  /* the kernel had no more */
-  }
-  if (capped) s->readcap = 0;
-}
-
-/*
-** Whether the end of a socket's stream has arrived, with no bytes before
-** it: looks without taking anything in (MSG_PEEK), and notes the end.
-*/
-int stream_end_arrived (Stream *s) {
-  char c;
-  ssize_t n;
-  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
-      || s->kind == STREAM_PIPE)
-    return s->eof;
-  do n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
-  if (n == 0) s->eof = 1;
-  return s->eof;
-}
-
-/*
-** After a take-in that left the kernel empty: whether a reset arrived
-** behind those bytes. Python's transport, reading all along, met it in
-** its next read and handed it to the reader, whose reads raise it before
-** looking at the buffer. Looks with MSG_PEEK, which takes the error from
-** the socket: it is kept as the read error. [-0, +0, -]
-*/
-void stream_reset_behind (Stream *s) {
-  char c;
-  ssize_t n;
-  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
-      || s->kind == STREAM_PIPE)
-    return;
-  do n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
-  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->rerr = errno;
-}
-
-/* stream_peek as one recv(max_size) of Python's transport. */
-void stream_take_in (Stream *s) {
-  if (s->fd < 0 || s->eof || s->rerr || s->connecting || s->closing
-      || s->rwait != RW_NONE)
-    return;
-  fill_as_recv(s, 1);
-}
-
-/*
-** One read of a child's pipe read ahead (stream_reads_ahead), as much as
-** Python's transport reads in one go; more than twice the limit held
-** stops reading until reads take it down (reader.c: consume).
-*/
-void stream_take_ahead (Stream *s) {
-  fill_as_recv(s, 1);
-  if (stream_buffered_in(s) > 2 * s->limit) s->held = 1;
-}
-
-/*
-** Peeks until nothing more has arrived or upto bytes are buffered: what
-** Python's transport would hold, reading ahead while nobody asks.
-*/
-void stream_read_ahead (Stream *s, size_t upto) {
-  size_t had;
-  while ((had = stream_buffered_in(s)) < upto) {
-    stream_peek(s);
-    if (stream_buffered_in(s) == had) break;
-  }
-}
-
-/*
-** When reading stops (close) and before a socket's descriptor closes:
-** takes in what the peer sent and nobody read yet, so it stays readable
-** (keep; as in Python, whose transports read all the time) and the kernel
-** does not answer the close with a reset, which would make the peer lose
-** what we wrote it last. What comes after reading stopped is read and
-** dropped (!keep): Python's transport reads nothing after close(). Bounded
-** in all (drained), in case the peer keeps sending; a failure here is
-** nobody's business now.
-*/
-#define DRAIN_MAX ((size_t)1 << 20)
-static void drain_unread (Stream *s, int keep) {
-  size_t start = stream_buffered_in(s);
-  int rerr = s->rerr;
-  if (s->kind == STREAM_PIPE || s->connecting) return;
-  while (!s->eof && s->rerr == 0 && s->drained < DRAIN_MAX) {
-    size_t had = stream_buffered_in(s);
-    fill(s);
-    if (stream_buffered_in(s) == had) break;  /* nothing more waiting */
-    s->drained += stream_buffered_in(s) - had;
-    if (!keep) s->rlen = s->rpos + start;  /* read, and dropped */
-  }
-  /* a reset that came before reading stopped: Python's transport, reading
-     all along, had lost the connection to it (wait_closed() raises it) */
-  if (keep && rerr == 0 && s->rerr == ECONNRESET && !s->held) return;
-  s->rerr = rerr;
-}
-
-/*
-** Where a separator starts in the unread bytes, searching from off, and
-** its length in *len: of several, the one whose match ends first (the
-** shorter on a tie), as Python 3.13's readuntil. NULL if none is there.
-*/
-const char *stream_find_sep (Stream *s, size_t off, size_t *len) {
-  size_t avail = stream_buffered_in(s);
-  const char *best = NULL, *data = s->rbuf + s->rpos;
-  size_t bestend = 0;
-  unsigned i;
-  for (i = 0; i < s->nseps; i++) {
-    size_t seplen = s->seplens[i];
-    const char *at;
-    if (avail < seplen || off > avail - seplen) continue;
-    at = (const char *)memmem(data + off, avail - off, s->seps[i], seplen);
-    if (at != NULL && (best == NULL || (size_t)(at - data) + seplen < bestend)) {
-      best = at;
-      bestend = (size_t)(at - data) + seplen;
-      *len = seplen;
-    }
-  }
-  return best;
-}
-
-/* Whether the bytes in, or the state of, s satisfy the waiting reader. */
-int stream_reader_satisfied (Stream *s) {
-  return satisfied(s);
-}
-
-static int satisfied (Stream *s) {
-  size_t avail = stream_buffered_in(s);
-  if (s->eof || s->rerr || s->fd < 0) return 1;
-  switch (s->rwait) {
-    case RW_ANY: return avail > 0;
-    case RW_EXACT: return avail >= s->scan;
-    case RW_UNTIL: {
-      size_t len, longest = s->seplens[s->nseps - 1];
-      if (stream_find_sep(s, s->scan, &len) != NULL) return 1;
-      if (avail + 1 > longest) s->scan = avail + 1 - longest;
-      return s->scan > s->limit;
-    }
-    case RW_EOF: return 0;
-    default: return 1;
-  }
-}
-
 /* ---------- watcher callbacks ---------- */
 
 /*
@@ -694,7 +142,7 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
   ioorder_event(s->loop);
   {
     size_t had = stream_buffered_in(s);
-    fill_as_recv(s, 1);  /* one recv of Python's transport: 256 KiB at most */
+    stream_fill_as_recv(s, 1);  /* one recv of Python's transport: 256 KiB at most */
     if (stream_buffered_in(s) != had) {
       s->polled = s->loop->iterations + 1;
       s->fresh = stream_buffered_in(s) - had;
@@ -706,7 +154,7 @@ static void rio_cb (struct ev_loop *ev, ev_io *w, int revents) {
     stream_note_full(s);
   }
   s->took_in = s->loop->iterations + 1;
-  if (satisfied(s)) {
+  if (stream_reader_satisfied(s)) {
     s->iogroup = s->loop->iogroup;  /* its wakeup, later, goes here */
     readers_ready_link(s->rs, s);
   }
@@ -734,7 +182,7 @@ ssize_t stream_send (Stream *s, const void *p, size_t n) {
 void stream_shut_write (lua_State *L, Stream *s, int sidx) {
   if (s->wshut || s->fd < 0) return;
   s->wshut = 1;
-  if (s->kind == STREAM_PIPE) close_now(L, s, sidx);
+  if (s->kind == STREAM_PIPE) stream_close_now(L, s, sidx);
   else shutdown(s->fd, SHUT_WR);
 }
 
@@ -784,12 +232,12 @@ static void writer_settle (lua_State *L, Stream *s, int sidx) {
       /* a child's stdin closing lost to the write: as the child closing
          its end (reader_gone), its waiters are told two hops later, and
          drains begun after that raise "Connection lost" */
-      close_fd(L, s, sidx);
-      tell_loss(L, s, sidx);
+      stream_close_fd(L, s, sidx);
+      stream_tell_loss(L, s, sidx);
       return;
     }
     if (s->closing) {
-      close_now(L, s, sidx);
+      stream_close_now(L, s, sidx);
       return;
     }
     if (s->eof_asked && !s->werr) stream_shut_write(L, s, sidx);
@@ -799,7 +247,7 @@ static void writer_settle (lua_State *L, Stream *s, int sidx) {
     stream_write_failed(L, sidx);
   } else if (!s->paused || stream_buffered_out(s) <= s->low) {
     s->paused = 0;
-    wake_list(L, sidx, ST_UV_WWAIT);
+    stream_wake_list(L, sidx, ST_UV_WWAIT);
   }
   stream_update_anchor(L, s, sidx);
 }
@@ -877,8 +325,8 @@ static int reader_gone (lua_State *L) {
   if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA) return 0;
   if (stream_buffered_out(s) > 0) stream_set_werr(s, EPIPE);
   s->lost = 1;
-  close_fd(L, s, 4);
-  tell_loss(L, s, 4);
+  stream_close_fd(L, s, 4);
+  stream_tell_loss(L, s, 4);
   return 0;
 }
 
@@ -1060,123 +508,6 @@ static int core_connect (lua_State *L) {
 
 /* ---------- waiting ---------- */
 
-/* Raises unless the running task is on the stream's loop. */
-void stream_check_task (lua_State *L, Stream *s) {
-  task_check_running(L);
-  if (aio_rt(L)->running != s->loop)
-    luaL_error(L, "the stream is attached to a different loop");
-}
-
-/*
-** Awaits the future at nargs + 1 with await_future (upvalue 2 of the
-** running C function) under lua_pcallk, so that the continuation k sees a
-** cancellation and can clean up before raising it again. The nargs values
-** below the future stay. Returns as k does.
-*/
-int stream_await_top (lua_State *L, int nargs, lua_KFunction k) {
-  lua_pushvalue(L, lua_upvalueindex(2));
-  lua_pushvalue(L, nargs + 1);
-  return k(L, lua_pcallk(L, 1, 0, 0, (lua_KContext)nargs, k),
-           (lua_KContext)nargs);
-}
-
-/*
-** Writers' waits (drain, connect, wait_closed) add a
-** future of their own to the list in user value uv of the stream at 1:
-** cancelling one waiter must not cancel the others. [-0, +1, e]
-*/
-int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
-                      lua_KFunction k) {
-  lua_Integer n;
-  stream_check_task(L, s);
-  lua_settop(L, nargs);
-  lua_getiuservalue(L, 1, ST_UV_LOOP);
-  new_future(L, nargs + 1);
-  lua_replace(L, nargs + 1);
-  if (lua_getiuservalue(L, 1, uv) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_createtable(L, 1, 0);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, uv);
-  }
-  n = (lua_Integer)lua_rawlen(L, -1);
-  lua_pushvalue(L, nargs + 1);
-  lua_rawseti(L, -2, n + 1);
-  lua_pop(L, 1);
-  if (s->fd < 0) {
-    /* closed by a finalizer that the allocations above ran, after the
-       caller looked and before our future was in the list it woke: done
-       at once, so that k looks again */
-    future_set_results(L, (Future *)lua_touserdata(L, nargs + 1), nargs + 1, 0, 0);
-  }
-  return stream_await_top(L, nargs, k);
-}
-
-/*
-** At the start of a list wait's continuation: after an error (a
-** cancellation) takes our future out of the list and raises the error
-** again; otherwise leaves the nargs values alone on the stack.
-*/
-void stream_list_resumed (lua_State *L, int status, int nargs, int uv) {
-  if (status != LUA_OK && status != LUA_YIELD) {
-    int err = lua_gettop(L);
-    if (lua_getiuservalue(L, 1, uv) == LUA_TTABLE) {
-      lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
-      for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        if (lua_rawequal(L, -1, nargs + 1)) {
-          lua_pop(L, 1);
-          for (; i < n; i++) {
-            lua_rawgeti(L, -1, i + 1);
-            lua_rawseti(L, -2, i);
-          }
-          lua_pushnil(L);
-          lua_rawseti(L, -2, n);
-          break;
-        }
-        lua_pop(L, 1);
-      }
-    }
-    lua_settop(L, err);
-    lua_error(L);
-  }
-  lua_settop(L, nargs);
-}
-
-/* Raises the error a writer sees: a failed write, or a lost connection. */
-int stream_raise_werr (lua_State *L, Stream *s) {
-  if (s->werr) {
-    socket_pusherror(L, s->werr, "write");
-    return lua_error(L);
-  }
-  return stream_raise_lost(L);
-}
-
-/* Raises Python's ConnectionResetError("Connection lost"), whose errno is
-   None: no system call failed (code still says which class it is). */
-int stream_raise_lost (lua_State *L) {
-  socket_pusherror(L, ECONNRESET, NULL);
-  lua_pushliteral(L, "Connection lost");
-  lua_setfield(L, -2, "message");
-  lua_pushnil(L);
-  lua_setfield(L, -2, "errno");
-  return lua_error(L);
-}
-
-/*
-** Pushes a coroutine object calling the function at awidx with the stream
-** at sidx and the n values from first. [-0, +1, m]
-*/
-void stream_push_aw (lua_State *L, int awidx, int sidx, int first, int n) {
-  int top = lua_gettop(L), i;
-  lua_pushvalue(L, awidx);
-  lua_pushvalue(L, sidx);
-  for (i = 0; i < n; i++) lua_pushvalue(L, first + i);
-  coro_push(L, top + 1, top + 2, n + 1);
-  lua_replace(L, top + 1);
-  lua_settop(L, top + 1);
-}
-
 static int connected_k (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   stream_list_resumed(L, status, (int)ctx, ST_UV_WWAIT);
@@ -1248,7 +579,7 @@ static int stream_set_limit (lua_State *L) {
 static int stream_close_m (lua_State *L) {
   Stream *s = stream_check(L, 1);
   lua_settop(L, 1);
-  close_now(L, s, 1);
+  stream_close_now(L, s, 1);
   return 0;
 }
 
@@ -1329,7 +660,7 @@ static int stream_notify_closed (lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
   if (s->fd < 0 || s->werr) {
-    call_notification(L, s);
+    stream_call_notification(L, s);
     return 0;
   }
   if (lua_getiuservalue(L, 1, ST_UV_CLOSED) != LUA_TTABLE) {
@@ -1344,7 +675,7 @@ static int stream_notify_closed (lua_State *L) {
      the list before fn was in it (see stream_list_wait) */
   if (s->fd < 0 || s->werr) {
     lua_settop(L, 2);
-    call_notification(L, s);
+    stream_call_notification(L, s);
   }
   return 0;
 }

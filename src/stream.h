@@ -1,5 +1,5 @@
 /*
-** stream.h: what stream.c, reader.c and writer.c share: the Stream (a
+** stream.h: what stream*.c, reader*.c and writer.c share: the Stream (a
 ** connected socket with its read and write buffers), its reader and
 ** writer halves, and the ways a task waits on it.
 */
@@ -71,7 +71,7 @@ struct Stream {
   int lostwrites;          /* rw: writes dropped since the loss (writer.c) */
   unsigned werr_iteration; /* rw: loop->iterations when werr was set */
   unsigned char loss_queued; /* rw: a child's stdin lost: its waiters are
-                                to be told, two iterations on (stream.c) */
+                                to be told, two iterations on (stream_close.c) */
   unsigned char loss_told; /* rw: they were (writer.c) */
   unsigned char werr_paused; /* rw: the writer was paused when werr came */
   size_t drained;          /* rw: bytes taken in as reading stopped (close) */
@@ -95,7 +95,7 @@ struct Stream {
   unsigned emptied;        /* rw: loop->iterations + 1 when a take-in before
                               a read left the kernel empty (reader.c) */
   unsigned char short_read;  /* rw: the last read() got less than it asked */
-  unsigned char rerr_told; /* rw: the waiters were told of rerr (stream.c) */
+  unsigned char rerr_told; /* rw: the waiters were told of rerr (stream_close.c) */
   unsigned paused_at;      /* rw: loop->iterations + 1 when the read watcher
                               left more than twice the limit buffered */
   unsigned closed_at;      /* rw: a child's stdin: loop->iterations + 1 when
@@ -181,6 +181,13 @@ void stream_read_failed (lua_State *L, int sidx);
 void stream_set_werr (Stream *s, int err);
 void stream_watch_hangup (lua_State *L, Stream *s, int sidx);
 void stream_push_aw (lua_State *L, int awidx, int sidx, int first, int n);
+void stream_call_notification (lua_State *L, Stream *s);
+void stream_wake_list (lua_State *L, int sidx, int uv);
+void stream_close_now (lua_State *L, Stream *s, int sidx);
+void stream_close_fd (lua_State *L, Stream *s, int sidx);
+void stream_tell_loss (lua_State *L, Stream *s, int sidx);
+void stream_drain_unread (Stream *s, int keep);
+void stream_fill_as_recv (Stream *s, int capped);
 
 /*
 ** A loop's Readers (readers.c): one per loop, made with its first stream

@@ -246,8 +246,8 @@ static int failed_just_now (Stream *s) {
 /*
 ** Whether a child's stdin was lost (a write failed, or the child closed
 ** its end) and its waiters are not told yet: Python's pipe transport
-** tells the subprocess protocol two call_soon hops later (stream.c:
-** tell_loss), so a drain begun now, after its one iteration, finds the
+** tells the subprocess protocol two call_soon hops later (stream_close.c:
+** stream_tell_loss), so a drain begun now, after its one iteration, finds the
 ** protocol still connected: it returns, or, if the writer was paused,
 ** gets the write's error (BrokenPipeError) as connection_lost hands it to
 ** the drains waiting. Once they are told (also while that drain waited
