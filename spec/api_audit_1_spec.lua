@@ -15,7 +15,6 @@ end
 describe("API.md §1-5 audit", function()
    describe("findings", function()
       it("names C loop methods and argument #1 in bad-argument errors however they are called", function()
-         pending("finding: pcall(loop.call_soon, loop, 1) says \"bad argument #2 to '?'\", not \"#1 to 'call_soon'\"")
          local loop = asyncio.new_event_loop()
          local fut = loop:create_future()
          local ok, msgs = pcall(function()

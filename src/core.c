@@ -157,7 +157,7 @@ void aio_newclass (lua_State *L, int type, const char *name,
   lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_MT - 1 + type);
   aio_setfuncs(L, meta);
   lua_newtable(L);
-  aio_setfuncs(L, methods);
+  aio_setmethods(L, methods);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__index");
   lua_setfield(L, -3, strrchr(name, '.') + 1);

@@ -290,6 +290,41 @@ void aio_newclass (lua_State *L, int type, const char *name,
                    const luaL_Reg *methods, const luaL_Reg *meta);
 void aio_setmetatable (lua_State *L, int type);
 
+/* ---------- argument errors (argcheck.c) ---------- */
+void aio_setmethods (lua_State *L, const luaL_Reg *l);
+void aio_setfunctions (lua_State *L, const luaL_Reg *l);
+int aio_argerror (lua_State *L, int arg, const char *extramsg);
+int aio_typeerror (lua_State *L, int arg, const char *tname);
+void aio_checktype (lua_State *L, int arg, int t);
+void aio_checkany (lua_State *L, int arg);
+void *aio_checkudata (lua_State *L, int arg, const char *tname);
+lua_Number aio_checknumber (lua_State *L, int arg);
+lua_Integer aio_checkinteger (lua_State *L, int arg);
+lua_Integer aio_optinteger (lua_State *L, int arg, lua_Integer def);
+const char *aio_checklstring (lua_State *L, int arg, size_t *len);
+const char *aio_optlstring (lua_State *L, int arg, const char *def,
+                            size_t *len);
+int aio_checkoption (lua_State *L, int arg, const char *def,
+                     const char *const lst[]);
+
+/* Every file checks arguments through argcheck.c, so that an error in one
+   of our methods names it however it was called. lauxlib's macros
+   (luaL_argcheck, luaL_checkstring, luaL_optstring, luaL_argexpected)
+   expand to these names, and so reach the functions above too. */
+#ifndef AIO_ARGCHECK_IMPL
+#define luaL_argerror aio_argerror
+#define luaL_typeerror aio_typeerror
+#define luaL_checktype aio_checktype
+#define luaL_checkany aio_checkany
+#define luaL_checkudata aio_checkudata
+#define luaL_checknumber aio_checknumber
+#define luaL_checkinteger aio_checkinteger
+#define luaL_optinteger aio_optinteger
+#define luaL_checklstring aio_checklstring
+#define luaL_optlstring aio_optlstring
+#define luaL_checkoption aio_checkoption
+#endif
+
 Loop *loop_check (lua_State *L, int idx);
 Loop *loop_checkopen (lua_State *L, int idx);
 int loop_pushself (lua_State *L, Loop *loop, int objidx);

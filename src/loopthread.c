@@ -637,6 +637,6 @@ int loopthread_open (lua_State *L) {
   };
   thread_newmeta(L, AIO_CFUTURE, cf_methods, cf_meta);
   thread_newmeta(L, AIO_LOOPTHREAD, lt_methods, lt_meta);
-  aio_setfuncs(L, funcs);
+  aio_setfunctions(L, funcs);
   return 0;
 }

@@ -361,9 +361,9 @@ int spawn_open (lua_State *L) {
     {"get_task_factory", loop_get_task_factory},
     {NULL, NULL}
   };
-  aio_setfuncs(L, funcs);
+  aio_setfunctions(L, funcs);
   lua_getfield(L, 1, "Loop");
-  aio_setfuncs(L, loop_methods);
+  aio_setmethods(L, loop_methods);
   lua_pop(L, 1);
   /* the body of task coroutines, with the message handler as upvalue 2 */
   lua_pushvalue(L, lua_upvalueindex(1));

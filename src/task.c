@@ -624,7 +624,7 @@ int task_open (lua_State *L) {
   };
   aio_newclass(L, AIO_TTASK, AIO_TASK, methods, meta);
   lua_getfield(L, 1, "Task");
-  aio_setfuncs(L, task_cancel_methods);
+  aio_setmethods(L, task_cancel_methods);
   /* a Task has every Future method it does not redefine */
   lua_getfield(L, 1, "Future");
   lua_pushnil(L);

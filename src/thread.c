@@ -510,7 +510,7 @@ void thread_newmeta (lua_State *L, const char *name, const luaL_Reg *methods,
   luaL_newmetatable(L, name);
   aio_setfuncs(L, meta);
   lua_newtable(L);
-  aio_setfuncs(L, methods);
+  aio_setmethods(L, methods);
   lua_setfield(L, -2, "__index");
   lua_setfield(L, 1, strrchr(name, '.') + 1);  /* module.<Name> = metatable */
 }

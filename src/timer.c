@@ -256,7 +256,7 @@ int timer_open (lua_State *L) {
     {NULL, NULL}
   };
   lua_getfield(L, 1, "Loop");
-  aio_setfuncs(L, methods);
+  aio_setmethods(L, methods);
   lua_pop(L, 1);
   return 0;
 }

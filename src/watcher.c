@@ -815,7 +815,7 @@ int watcher_open (lua_State *L) {
   };
   aio_newclass(L, AIO_TWATCHER, AIO_WATCHER, methods, meta);
   lua_getfield(L, 1, "Loop");
-  aio_setfuncs(L, loop_methods);
+  aio_setmethods(L, loop_methods);
   lua_pop(L, 1);
   aio_setfuncs(L, funcs);
   return 0;
