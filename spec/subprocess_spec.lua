@@ -87,12 +87,52 @@ describe("subprocesses", function()
          end
          assert.same({ "a\n", "b\n" }, lines)
       end
-      -- a pipe a grandchild keeps open is not waited for
-      local p = sh("sleep 0.5 & exit 4", { stdout = PIPE })
+      -- a pipe a grandchild keeps open is waited for until it closes it,
+      -- as Python's wait() waits for its pipe transports to disconnect
+      local p = sh("sleep 0.2 & sleep 0.05; exit 4", { stdout = PIPE }) -- exits once wait() waits
       local t0 = asyncio.get_running_loop():time()
       assert.equal(4, await(p:wait()))
-      assert.is_true(asyncio.get_running_loop():time() - t0 < 0.4)
-      assert.is_false(p.stdout:at_eof())
+      assert.is_true(asyncio.get_running_loop():time() - t0 >= 0.15)
+      assert.is_true(p.stdout:at_eof())
+   end))
+
+   it("wait in wait() for a grandchild's output, handed to a reader first, as Python's", helper.async(function()
+      local p = sh("(sleep 0.1; echo late) & sleep 0.05; exit 3", { stdout = PIPE })
+      local events = {}
+      local reader = async(function()
+         repeat
+            local line = await(p.stdout:readline())
+            events[#events + 1] = "read " .. tostring(line)
+         until line == nil or line == ""
+      end)
+      local waiter = async(function()
+         local returncode = await(p:wait()) -- before #events is read
+         events[#events + 1] = "wait " .. returncode
+      end)
+      await(asyncio.gather(reader(), waiter()))
+      assert.same({ "read late\n", "read nil", "wait 3" }, events)
+   end))
+
+   it("wait in wait() for a grandchild's output that a cancelled read was waiting for", helper.async(function()
+      local loop = asyncio.get_running_loop()
+      local p = sh("sleep 0.1 & sleep 0.05; exit 2", { stdout = PIPE })
+      local wait = asyncio.create_task(p:wait()) -- waiting before the exit
+      local read = asyncio.create_task(p.stdout:read())
+      await(asyncio.sleep(0.02))
+      read:cancel()
+      local t0 = loop:time()
+      assert.equal(2, await(wait))
+      assert.is_true(loop:time() - t0 >= 0.07)
+      assert.is_true(p.stdout:at_eof())
+      assert.is_true(read:cancelled())
+   end))
+
+   it("do not wait in wait() for a stdin a grandchild keeps, which Python closes itself", helper.async(function()
+      local p = sh("exec 3<&0; sleep 0.5 <&3 & sleep 0.05; exit 5", { stdin = PIPE })
+      local loop = asyncio.get_running_loop()
+      local t0 = loop:time()
+      assert.equal(5, await(p:wait()))
+      assert.is_true(loop:time() - t0 < 0.3) -- not the 0.5 s the grandchild keeps stdin
    end))
 
    it("connect their pipes in a task of their own, which takes a Task-N name as Python's", helper.async(function()
@@ -298,7 +338,9 @@ describe("subprocesses", function()
    end))
 
    it("let communicate() be cancelled and the child still be waited for", helper.async(function()
-      local p = sh("sleep 10", { stdout = PIPE })
+      -- exec, not sh: a shell's own child would keep the pipe, and wait()
+      -- would wait for it, as Python's
+      local p = exec("sleep", { "10" }, { stdout = PIPE })
       local ok, err = pcall(await, asyncio.wait_for(p:communicate(), 0.05))
       assert.is_false(ok)
       assert.is_true(asyncio.TimeoutError:is(err))

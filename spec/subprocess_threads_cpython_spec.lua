@@ -87,7 +87,6 @@ describe("CPython test_subprocess: SubprocessMixin", function()
 
    it("waits in wait() for the pipe a grandchild holds, as Python 3.13 (test_kill_issue43884)",
       helper.async(function()
-         pending("divergence: wait() returns when the shell dies, not once the grandchild closes stdout (documented)")
          local loop = asyncio.get_running_loop()
          local t0 = loop:time()
          local p = shell("sleep 0.05; sleep 0.05", { stdout = PIPE })

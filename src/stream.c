@@ -624,6 +624,7 @@ static int stream_take_ahead_m (lua_State *L) {
     if (stream_buffered_in(s) == had) break;  /* nothing more, or the end */
   }
   stream_update_anchor(L, s, 1);  /* the end stopped its watcher */
+  stream_tell_pipe_end(L, s, 1);
   return 0;
 }
 
@@ -650,10 +651,36 @@ static int stream_end_pending_m (lua_State *L) {
 }
 
 /*
+** stream:other_end_open() -> whether some process still holds the other
+** end of a child's pipe, which the child's exit did not close: a
+** grandchild. Python's wait() waits for such an output pipe (its
+** transport is not disconnected yet), and so does ours (subprocess.lua),
+** until the end is read (stream_tell_pipe_end). Not a pipe closed, ended,
+** failed or held by its full buffer: Python's would wait for that last one
+** forever, the child's writer being blocked.
+*/
+static int stream_other_end_open_m (lua_State *L) {
+  Stream *s = stream_check(L, 1);
+  int open = 0;
+  if (s->kind == STREAM_PIPE && s->fd >= 0 && !s->eof && !s->rerr
+      && !s->held && !s->closing && !s->lost) {
+    struct pollfd p;
+    p.fd = s->fd;
+    p.events = 0;  /* asks only for POLLHUP and POLLERR: the other end */
+    p.revents = 0;
+    open = poll(&p, 1, 0) == 0;
+  }
+  lua_pushboolean(L, open);
+  return 1;
+}
+
+/*
 ** stream:notify_closed(fn): fn() is called when the stream closes or a
-** write loses it, right then (at once if it has): a server counts its
-** connections by it, as Python's counts transports until their
-** connection_lost detaches them, in that call.
+** write loses it, or when the end of a child's output pipe is read,
+** right then (at once if it has closed): a server counts its connections
+** by it, as Python's counts transports until their connection_lost
+** detaches them, in that call; a Process learns when a pipe held by a
+** grandchild ends.
 */
 static int stream_notify_closed (lua_State *L) {
   Stream *s = stream_check(L, 1);
@@ -727,6 +754,7 @@ int stream_open (lua_State *L) {
     {"read_ahead", stream_read_ahead_m},
     {"take_ahead", stream_take_ahead_m},
     {"end_pending", stream_end_pending_m},
+    {"other_end_open", stream_other_end_open_m},
     {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {

@@ -186,6 +186,7 @@ void stream_wake_list (lua_State *L, int sidx, int uv);
 void stream_close_now (lua_State *L, Stream *s, int sidx);
 void stream_close_fd (lua_State *L, Stream *s, int sidx);
 void stream_tell_loss (lua_State *L, Stream *s, int sidx);
+void stream_tell_pipe_end (lua_State *L, Stream *s, int sidx);
 void stream_drain_unread (Stream *s, int keep);
 void stream_fill_as_recv (Stream *s, int capped);
 

@@ -64,6 +64,17 @@ void stream_wake_list (lua_State *L, int sidx, int uv) {
   lua_pop(L, 1);
 }
 
+/*
+** Once the end of a child's output pipe (at sidx) is read, which closes
+** its descriptor, calls its notify_closed functions: a wait() learns that
+** a pipe a grandchild held has ended. Called where the end reaches the
+** reader (readers.c) or is read in a task. [-0, +0, m]
+*/
+void stream_tell_pipe_end (lua_State *L, Stream *s, int sidx) {
+  if (s->kind == STREAM_PIPE && s->fd < 0 && s->eof)
+    stream_wake_list(L, sidx, ST_UV_CLOSED);
+}
+
 /* Wakes the drain() and wait_closed() waiting on the stream at sidx, which
    then raise its error, if any. [-0, +0, m] */
 static void wake_writer_waiters (lua_State *L, int sidx) {

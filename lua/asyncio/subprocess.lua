@@ -155,9 +155,7 @@ end
 -- then. Here the output pipes, read all the time, take in what the child
 -- left in them before wait() wakes, and a pipe whose end a task is
 -- waiting for is waited for until that reader is handed it (wait() then
--- resumes after that task, as Python's after its pipe_connection_lost): a
--- pipe that another process (a grandchild) keeps open is not waited for,
--- nor one held by its full buffer (Python's would wait for them).
+-- resumes after that task, as Python's after its pipe_connection_lost).
 local function end_pending(self)
    for name, stream in pairs(self._pipes) do
       if name ~= "stdin" and stream:end_pending() then
@@ -167,9 +165,38 @@ local function end_pending(self)
    return false
 end
 
-local function wake_when_ended(self, returncode)
-   if not self._loop:is_closed() and end_pending(self) then
-      return self._loop:call_soon(wake_when_ended, self, returncode)
+local wake_when_ended
+
+-- An output pipe whose other end another process (a grandchild) keeps
+-- open is waited for too, as Python's transport stays connected until it
+-- closes: its end, once read, calls the pipe's notify_closed function,
+-- which looks again. Not stdin: Python closes it itself once the child
+-- exited and the output pipes ended (_maybe_close_transport). Nor a pipe
+-- held by its full buffer, which Python's would wait for forever. Whether
+-- any is waited for.
+local function other_ends_open(self, returncode)
+   local open = false
+   for name, stream in pairs(self._pipes) do
+      if name ~= "stdin" and stream:other_end_open() then
+         open = true
+         if not self._ends_watched[stream] then
+            self._ends_watched[stream] = true
+            stream:notify_closed(function()
+               return wake_when_ended(self, returncode)
+            end)
+         end
+      end
+   end
+   return open
+end
+
+function wake_when_ended(self, returncode)
+   if not self._loop:is_closed() then
+      if end_pending(self) then
+         return self._loop:call_soon(wake_when_ended, self, returncode)
+      elseif other_ends_open(self, returncode) then
+         return
+      end
    end
    return wake_waiters(self, returncode)
 end
@@ -319,7 +346,8 @@ local function spawn(file, argv, opts)
    end
    local pid, pidfd, infd, outfd, errfd = core.spawn(file, argv, env, opts.cwd,
       modes[1], modes[2], modes[3], fds[1], fds[2], fds[3], opts.start_new_session)
-   local self = setmetatable({ pid = pid, _pid = pid, _loop = loop, _waiters = {}, _pipes = {} }, Process)
+   local self = setmetatable({ pid = pid, _pid = pid, _loop = loop, _waiters = {}, _pipes = {},
+                              _ends_watched = {} }, Process)
    local limit = opts.limit or stream_halves.DEFAULT_LIMIT
    local function pipe(name, fd)
       if fd ~= nil then
