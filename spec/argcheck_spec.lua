@@ -3,11 +3,10 @@
 -- called, as Python's TypeError names it; lauxlib alone would say "bad
 -- argument #2 to '?'" through pcall or an alias.
 local asyncio = require("asyncio")
+local helper = require("spec.helper")
 
 local function message_of(f, ...)
-   local ok, err = pcall(f, ...)
-   assert(not ok, "expected an error")
-   return tostring(err)
+   return tostring(helper.failure(f, ...))
 end
 
 describe("argument errors of C methods", function()
