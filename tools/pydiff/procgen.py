@@ -4,8 +4,9 @@
     python3 procgen.py SEED - --lua         prints the Lua program
 
 Each program runs a few children of /bin/sh one after the other, each with
-a random script (lines to stdout and stderr, a copy of its stdin, an exit
-status, or death by a signal), its streams piped, sent to /dev/null,
+a random script (lines to stdout and stderr, a copy of its stdin, a line
+from a background subshell that outlives it by 50 ms or more, an exit status, or
+death by a signal), its streams piped, sent to /dev/null,
 inherited or merged (stderr to stdout), and talks to it in a random way:
 communicate() with or without input, stdin written and closed then
 stdout read line by line, wait() alone, kill() or terminate() of a child
@@ -13,10 +14,13 @@ that waits on its stdin. Only the parent prints what it gets: the
 returncode, the lines, the outputs. Not recorded for the spec (children
 are processes of the machine); run_pydiff.py --procs runs it by hand.
 
-CPython 3.13.0's wait() now and then never returns for a child killed or
-terminated (about 1 seed in 100 here, 1 in 4 if the parent sleeps 10 ms
-first), with no process left, its output then a prefix of ours:
-run_pydiff.py runs such a seed in CPython once more.
+CPython 3.13.0's wait() used to hang now and then for a child killed or
+terminated (about 1 seed in 100, its output a prefix of ours), and
+run_pydiff.py runs a seed whose CPython run timed out once more. The
+likely cause: that child was `sh -c 'cat >/dev/null'`, and a shell that
+had forked cat before the signal left cat holding stderr and stdin, which
+wait() then waits for, in CPython as, since it waits for such pipes, in
+ours. The child now execs cat: seeds 1-600 ran with no timeout.
 """
 import random
 import sys
@@ -37,8 +41,13 @@ class ProcProgram:
         R = self.rand
         parts = []
         for k in range(R.randint(1, 4)):
-            kind = R.choice(["out", "err", "cat", "head"])
-            if kind == "out":
+            kind = R.choice(["out", "err", "cat", "head", "late"])
+            if kind == "late":
+                # a background subshell outlives the shell, keeping its
+                # stdout and stderr open: a waiting wait() waits for it;
+                # several write 30 ms apart, in the order they were started
+                parts.append(f"(sleep {0.05 + 0.03 * k:.2f}; echo l{k}) &")
+            elif kind == "out":
                 parts.append(f"echo o{k}")
             elif kind == "err":
                 parts.append(f"echo e{k} >&2")
@@ -49,7 +58,10 @@ class ProcProgram:
         end = R.choice(["exit 0", "exit 3", "kill -TERM $$", ""])
         if end:
             parts.append(end)
-        return "; ".join(parts)
+        script = ""
+        for part in parts:  # "&" already ends a background part
+            script += part if script == "" else (" " if script.endswith("&") else "; ") + part
+        return script
 
     def child(self, i):
         R = self.rand
@@ -59,7 +71,9 @@ class ProcProgram:
         how = R.choice(["communicate", "communicate_input", "lines", "wait", "kill"])
         stdin = "PIPE" if how in ("communicate_input", "lines", "kill") else "DEVNULL"
         if how == "kill":
-            script = "cat >/dev/null"
+            # exec: a shell that forked cat would leave it holding stderr
+            # and stdin, and wait() would wait for it, in both runtimes
+            script = "exec cat >/dev/null"
         self.both(f'print("child {i}:", {script!r})', f'print("child {i}:", {common.lua_string(script)})')
         self.both(f"p = await asyncio.create_subprocess_exec('/bin/sh', '-c', {script!r}, "
                   f"stdin=asyncio.subprocess.{stdin}, stdout=asyncio.subprocess.{stdout}, stderr=asyncio.subprocess.{stderr})",

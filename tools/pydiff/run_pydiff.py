@@ -83,8 +83,8 @@ def main():
         py_out, py_done = run([args.python, "-u", prefix + ".py"])
         lua_out, lua_done = run([os.environ.get("LUA", "lua5.4"), prefix + ".lua"], lua_env)
         if args.procs and not py_done and lua_done and lua_out.startswith(py_out):
-            # CPython 3.13.0's wait() now and then never returns for a killed
-            # child (procgen.py): such a seed gets one more CPython run
+            # CPython's wait() used to hang now and then for a killed child
+            # (procgen.py says why): such a seed gets one more CPython run
             py_out, py_done = run([args.python, "-u", prefix + ".py"])
         if py_out != lua_out or py_done != lua_done:
             differ += 1
