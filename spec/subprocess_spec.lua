@@ -127,6 +127,18 @@ describe("subprocesses", function()
       assert.is_true(read:cancelled())
    end))
 
+   it("stop waiting in wait() for a grandchild's output once it fills the buffer nobody reads",
+      helper.async(function()
+      -- 300,000 bytes: more than twice the limit plus what a pipe holds, so
+      -- the grandchild blocks writing; Python's wait() would wait forever
+      local p = sh("(sleep 0.05; head -c 300000 /dev/zero) & sleep 0.02; exit 6", { stdout = PIPE })
+      local loop = asyncio.get_running_loop()
+      local t0 = loop:time()
+      assert.equal(6, await(asyncio.wait_for(p:wait(), 2)))
+      assert.is_true(loop:time() - t0 >= 0.025) -- it did wait for the output
+      assert.equal(300000, #await(p.stdout:read())) -- all of it, once read
+   end))
+
    it("do not wait in wait() for a stdin a grandchild keeps, which Python closes itself", helper.async(function()
       local p = sh("exec 3<&0; sleep 0.5 <&3 & sleep 0.05; exit 5", { stdin = PIPE })
       local loop = asyncio.get_running_loop()

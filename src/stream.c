@@ -676,8 +676,9 @@ static int stream_other_end_open_m (lua_State *L) {
 
 /*
 ** stream:notify_closed(fn): fn() is called when the stream closes or a
-** write loses it, or when the end of a child's output pipe is read,
-** right then (at once if it has closed): a server counts its connections
+** write loses it, or when the end of a child's output pipe is read or its
+** full buffer stops its reading, right then (at once if it has closed):
+** a server counts its connections
 ** by it, as Python's counts transports until their connection_lost
 ** detaches them, in that call; a Process learns when a pipe held by a
 ** grandchild ends.

@@ -66,12 +66,14 @@ void stream_wake_list (lua_State *L, int sidx, int uv) {
 
 /*
 ** Once the end of a child's output pipe (at sidx) is read, which closes
-** its descriptor, calls its notify_closed functions: a wait() learns that
-** a pipe a grandchild held has ended. Called where the end reaches the
-** reader (readers.c) or is read in a task. [-0, +0, m]
+** its descriptor, or its full buffer stops the reading ahead (held), calls
+** its notify_closed functions: a wait() learns that a pipe a grandchild
+** held has ended, or that it is no longer to wait for it (Python's would
+** wait forever, the grandchild blocked writing). Called where the end
+** reaches the reader (readers.c) or is read in a task. [-0, +0, m]
 */
 void stream_tell_pipe_end (lua_State *L, Stream *s, int sidx) {
-  if (s->kind == STREAM_PIPE && s->fd < 0 && s->eof)
+  if (s->kind == STREAM_PIPE && ((s->fd < 0 && s->eof) || s->held))
     stream_wake_list(L, sidx, ST_UV_CLOSED);
 }
 

@@ -172,8 +172,8 @@ local wake_when_ended
 -- closes: its end, once read, calls the pipe's notify_closed function,
 -- which looks again. Not stdin: Python closes it itself once the child
 -- exited and the output pipes ended (_maybe_close_transport). Nor a pipe
--- held by its full buffer, which Python's would wait for forever. Whether
--- any is waited for.
+-- held by its full buffer, now or later (that calls the function too),
+-- which Python's would wait for forever. Whether any is waited for.
 local function other_ends_open(self, returncode)
    local open = false
    for name, stream in pairs(self._pipes) do
