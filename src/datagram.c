@@ -462,11 +462,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
                            "waiting for a datagram");
   }
   lua_getiuservalue(L, 1, DG_UV_LOOP);
-  {
-    Future *f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
-    luaL_setmetatable(L, AIO_FUTURE);
-    future_init(L, f, AIO_TFUTURE, 2);
-  }
+  future_pushnew(L, 2);
   lua_replace(L, 2);                    /* 2: the future */
   if (closed_(e)) {  /* closed by a finalizer the allocation ran: as closed */
     lua_pushnil(L);

@@ -33,6 +33,18 @@ void future_init (lua_State *L, Future *f, int type, int loopidx) {
   lua_setiuservalue(L, -2, FUT_UV_LOOP);
 }
 
+/* Pushes a new pending Future of the loop at loopidx, with no cancel
+   hook: what C operations that wait (drain, recv, getaddrinfo) await.
+   [-0, +1, m] */
+Future *future_pushnew (lua_State *L, int loopidx) {
+  Future *f;
+  loopidx = lua_absindex(L, loopidx);
+  f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
+  aio_setmetatable(L, AIO_TFUTURE);
+  future_init(L, f, AIO_TFUTURE, loopidx);
+  return f;
+}
+
 /*
 ** Marks the failure of the future at idx as looked at: nobody will be told
 ** it was never retrieved. [-0, +0, -]

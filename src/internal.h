@@ -413,6 +413,7 @@ typedef struct Future {
 Future *future_check (lua_State *L, int idx);
 Future *future_test (lua_State *L, Runtime *rt, int idx);
 void future_init (lua_State *L, Future *f, int type, int loopidx);
+Future *future_pushnew (lua_State *L, int loopidx);
 int future_pushresults (lua_State *L, Future *f, int idx);
 int future_push_first_outcome (lua_State *L, Future *f, int idx);
 void future_push_cancel_message (lua_State *L, Future *f, int idx);

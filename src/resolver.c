@@ -394,9 +394,7 @@ static int core_getaddrinfo (lua_State *L) {
   host = lua_tostring(L, 2);
   port = lua_tostring(L, 3);
   /* host and port both nil: getaddrinfo's EAI_NONAME, as Python's gaierror */
-  f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);  /* 7 */
-  luaL_setmetatable(L, AIO_FUTURE);
-  future_init(L, f, AIO_TFUTURE, 1);
+  f = future_pushnew(L, 1);  /* 7 */
   futidx = lua_gettop(L);
   /* numeric host and port: no lookup, no thread */
   hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;

@@ -12,14 +12,6 @@
 
 #include "stream.h"
 
-/* Pushes a new pending future of the loop at loopidx. [-0, +1, m] */
-static Future *new_future (lua_State *L, int loopidx) {
-  Future *f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
-  aio_setmetatable(L, AIO_TFUTURE);
-  future_init(L, f, AIO_TFUTURE, loopidx);
-  return f;
-}
-
 /* Raises unless the running task is on the stream's loop. */
 void stream_check_task (lua_State *L, Stream *s) {
   task_check_running(L);
@@ -51,7 +43,7 @@ int stream_list_wait (lua_State *L, Stream *s, int nargs, int uv,
   stream_check_task(L, s);
   lua_settop(L, nargs);
   lua_getiuservalue(L, 1, ST_UV_LOOP);
-  new_future(L, nargs + 1);
+  future_pushnew(L, nargs + 1);
   lua_replace(L, nargs + 1);
   if (lua_getiuservalue(L, 1, uv) != LUA_TTABLE) {
     lua_pop(L, 1);
