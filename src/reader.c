@@ -359,7 +359,7 @@ static int readuntil_k (lua_State *L, int status, lua_KContext ctx) {
       && (stream_buffered_in(s) > s->limit || may_take_in(s))) {
     stream_read_ahead(s, 2 * s->limit + 1);
     stream_note_full(s);
-    stream_tell_pipe_end(L, s, 1);
+    stream_tell_pipe_stopped(L, s, 1);
     if (s->rerr) return raise_rerr(L, s);
     found = stream_find_sep(s, 0, &seplen);
   }

@@ -99,7 +99,7 @@ static int wake_reader (lua_State *L) {
   Stream *s = (Stream *)lua_touserdata(L, 1);
   if (s == NULL) return 0;
   if (s->rwait == RW_NONE || !stream_reader_satisfied(s)) {
-    stream_tell_pipe_end(L, s, 1);  /* an end its cancelled reader left */
+    stream_tell_pipe_stopped(L, s, 1);  /* an end its cancelled reader left */
     return 0;
   }
   s->rwait = RW_NONE;
@@ -110,7 +110,7 @@ static int wake_reader (lua_State *L) {
   lua_setiuservalue(L, 1, ST_UV_RWAIT);
   lua_getiuservalue(L, 1, ST_UV_LOOP);  /* 3 */
   task_unpark(L, 2, 3);
-  stream_tell_pipe_end(L, s, 1);  /* after the reader, as in Python */
+  stream_tell_pipe_stopped(L, s, 1);  /* after the reader, as in Python */
   return 0;
 }
 
@@ -157,7 +157,7 @@ static int ahead_read (lua_State *L) {
     stream_stop_io(s, &s->rio);
     readers_idle_link(s->rs, s);
   }
-  stream_tell_pipe_end(L, s, 1);
+  stream_tell_pipe_stopped(L, s, 1);
   return 0;
 }
 

@@ -624,7 +624,7 @@ static int stream_take_ahead_m (lua_State *L) {
     if (stream_buffered_in(s) == had) break;  /* nothing more, or the end */
   }
   stream_update_anchor(L, s, 1);  /* the end stopped its watcher */
-  stream_tell_pipe_end(L, s, 1);
+  stream_tell_pipe_stopped(L, s, 1);
   return 0;
 }
 
@@ -655,7 +655,7 @@ static int stream_end_pending_m (lua_State *L) {
 ** end of a child's pipe, which the child's exit did not close: a
 ** grandchild. Python's wait() waits for such an output pipe (its
 ** transport is not disconnected yet), and so does ours (subprocess.lua),
-** until the end is read (stream_tell_pipe_end). Not a pipe closed, ended,
+** until the end is read (stream_tell_pipe_stopped). Not a pipe closed, ended,
 ** failed or held by its full buffer: Python's would wait for that last one
 ** forever, the child's writer being blocked.
 */

@@ -186,9 +186,22 @@ void stream_wake_list (lua_State *L, int sidx, int uv);
 void stream_close_now (lua_State *L, Stream *s, int sidx);
 void stream_close_fd (lua_State *L, Stream *s, int sidx);
 void stream_tell_loss (lua_State *L, Stream *s, int sidx);
-void stream_tell_pipe_end (lua_State *L, Stream *s, int sidx);
 void stream_drain_unread (Stream *s, int keep);
 void stream_fill_as_recv (Stream *s, int capped);
+
+/*
+** Once a child's output pipe (at sidx) stops being read, its end read
+** (which closes its descriptor) or its full buffer holding it, calls its
+** notify_closed functions: a wait() learns that a pipe a grandchild held
+** has ended, or that it is no longer to wait for it (Python's would wait
+** forever, the grandchild blocked writing). Called where the end reaches
+** the reader (readers.c) or is read in a task; inline, as the readers'
+** wakeup of every socket read passes here. [-0, +0, m]
+*/
+static inline void stream_tell_pipe_stopped (lua_State *L, Stream *s, int sidx) {
+  if (s->kind == STREAM_PIPE && ((s->fd < 0 && s->eof) || s->held))
+    stream_wake_list(L, sidx, ST_UV_CLOSED);
+}
 
 /*
 ** A loop's Readers (readers.c): one per loop, made with its first stream

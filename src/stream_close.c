@@ -64,19 +64,6 @@ void stream_wake_list (lua_State *L, int sidx, int uv) {
   lua_pop(L, 1);
 }
 
-/*
-** Once the end of a child's output pipe (at sidx) is read, which closes
-** its descriptor, or its full buffer stops the reading ahead (held), calls
-** its notify_closed functions: a wait() learns that a pipe a grandchild
-** held has ended, or that it is no longer to wait for it (Python's would
-** wait forever, the grandchild blocked writing). Called where the end
-** reaches the reader (readers.c) or is read in a task. [-0, +0, m]
-*/
-void stream_tell_pipe_end (lua_State *L, Stream *s, int sidx) {
-  if (s->kind == STREAM_PIPE && ((s->fd < 0 && s->eof) || s->held))
-    stream_wake_list(L, sidx, ST_UV_CLOSED);
-}
-
 /* Wakes the drain() and wait_closed() waiting on the stream at sidx, which
    then raise its error, if any. [-0, +0, m] */
 static void wake_writer_waiters (lua_State *L, int sidx) {
