@@ -295,4 +295,14 @@ function M.reset_peer(host, port, what, accept)
    return conn
 end
 
+-- A port of 127.0.0.1 nobody listens on (a server's, closed): a connect
+-- to it is refused. Inside a task. -> host, port
+function M.refused_port()
+   local server = asyncio.await(asyncio.start_server(function() end, "127.0.0.1", 0))
+   local host, port = server:getsockname()
+   server:close()
+   asyncio.await(server:wait_closed())
+   return host, port
+end
+
 return M

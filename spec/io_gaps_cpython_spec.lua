@@ -387,10 +387,7 @@ describe("test_sock_lowlevel.py, over streams", function()
 
    it("test_sock_client_fail", helper.async(function()
       -- a port nobody listens on: ConnectionRefusedError, errno 111
-      local server = await(asyncio.start_server(function() end, "127.0.0.1", 0))
-      local host, port = server:getsockname()
-      server:close()
-      await(server:wait_closed())
+      local host, port = helper.refused_port()
       local err = helper.raises(asyncio.ConnectionRefusedError, await, asyncio.open_connection(host, port))
       assert.equal(111, err.errno)
    end))
