@@ -364,10 +364,10 @@ static int runtime_open (lua_State *L) {
 */
 LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
   static const lua_CFunction openers[] = {
-    loop_open, timer_open, handle_open, future_open, task_open, task_wait_open,
+    loop_open, loop_make_open, timer_open, handle_open, future_open, task_open, task_wait_open,
     spawn_open,
     coro_open,
-    watcher_open, socket_open, stream_open, datagram_open, resolver_open,
+    watcher_open, signame_open, fdutil_open, socket_open, stream_open, datagram_open, resolver_open,
     process_open,
     queue_open, threadsafe_open, thread_open,
     compose_open,

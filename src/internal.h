@@ -339,6 +339,7 @@ void loop_poll_next (Loop *loop);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
 int loop_task_slot (lua_State *L, Loop *loop);
 void loop_free_task_slot (Loop *loop, int slot);
+int loop_make_open (lua_State *L);
 int loop_open (lua_State *L);
 
 /* Stack index idx once one more value is pushed: relative indices move,
@@ -558,14 +559,21 @@ int coro_open (lua_State *L);
 
 /* ---------- watchers: fds and signals (watcher.c) ---------- */
 int watcher_open (lua_State *L);
-int aio_checksignal (lua_State *L, int arg, int tocatch);
 void watcher_stopall (lua_State *L, Loop *loop, int loopidx);
 void watcher_before_poll (Loop *loop);
 void watcher_sigint_polled (Loop *loop);
-void threadsafe_take (lua_State *L, Loop *loop, int loopidx, int all);
+
+/* ---------- signals by name or number (signame.c) ---------- */
+int aio_checksignal (lua_State *L, int arg, int tocatch);
+int signame_open (lua_State *L);
+
+/* ---------- descriptors as integers (fdutil.c) ---------- */
+int aio_checkfd (lua_State *L, int arg);
+int fdutil_open (lua_State *L);
 
 /* ---------- threads (copy.c, threadsafe.c, thread.c; see thread.h) ---------- */
 void threadsafe_drain (Loop *loop);
+void threadsafe_take (lua_State *L, Loop *loop, int loopidx, int all);
 void threadsafe_detach (Loop *loop);
 int threadsafe_open (lua_State *L);
 int thread_open (lua_State *L);

@@ -6,7 +6,7 @@
 ** LOOP_UV_WATCHERS table and holds its Handle in a user value; removing it
 ** stops the libev watcher before the table lets go of it.
 */
-#define _GNU_SOURCE  /* dup3 */
+#define _GNU_SOURCE  /* syscall, SYS_gettid */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #ifdef __linux__
 #include <sys/epoll.h>
@@ -437,12 +436,6 @@ static Watcher *add (lua_State *L, Loop *loop, int kind, int num) {
   return wt;  /* anchored by LOOP_UV_WATCHERS */
 }
 
-static int checkfd (lua_State *L, int arg) {
-  lua_Integer fd = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, arg, "invalid file descriptor");
-  return (int)fd;
-}
-
 #ifdef __linux__
 /* Whether fd is an epoll set: the loop's own (EINVAL) or one that may hold
    it (ELOOP). */
@@ -465,7 +458,7 @@ static int is_epoll (int fd) {
 ** cannot be told from the others, and watching it would abort too.
 */
 static int checkpollable (lua_State *L, int arg) {
-  int fd = checkfd(L, arg), err = 0;
+  int fd = aio_checkfd(L, arg), err = 0;
   if (fcntl(fd, F_GETFD) == -1) err = errno;
 #ifdef __linux__
   else if (is_epoll(fd)) err = EINVAL;
@@ -512,7 +505,7 @@ static int loop_add_writer (lua_State *L) {
 /* Removes fd's watcher of kind; the shadow order set follows. */
 static int remove_fd (lua_State *L, int kind) {
   Loop *loop = loop_check(L, 1);
-  int fd = checkfree(L, loop, 2, checkfd(L, 2)), before = registered_dirs(L, fd);
+  int fd = checkfree(L, loop, 2, aio_checkfd(L, 2)), before = registered_dirs(L, fd);
   lua_pushboolean(L, remove_key(L, watcher_key(kind, fd)));
   ioorder_watch(loop, fd, before, registered_dirs(L, fd));
   return 1;
@@ -526,85 +519,6 @@ static int loop_remove_reader (lua_State *L) {
 /* loop:remove_writer(fd) -> bool */
 static int loop_remove_writer (lua_State *L) {
   return remove_fd(L, W_WRITE);
-}
-
-static const struct { const char *name; int num; } signal_names[] = {
-  {"SIGHUP", SIGHUP}, {"SIGINT", SIGINT}, {"SIGQUIT", SIGQUIT},
-  {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGPIPE", SIGPIPE},
-  {"SIGALRM", SIGALRM}, {"SIGTERM", SIGTERM}, {"SIGCHLD", SIGCHLD},
-  {"SIGCONT", SIGCONT}, {"SIGTSTP", SIGTSTP}, {"SIGTTIN", SIGTTIN},
-  {"SIGTTOU", SIGTTOU}, {"SIGWINCH", SIGWINCH}, {"SIGURG", SIGURG},
-  {"SIGXCPU", SIGXCPU}, {"SIGXFSZ", SIGXFSZ}, {"SIGVTALRM", SIGVTALRM},
-  {"SIGPROF", SIGPROF}, {"SIGIO", SIGIO}, {"SIGSYS", SIGSYS},
-  {NULL, 0}
-};
-
-/*
-** The signal at arg, a number or a name such as "SIGINT" or "INT", or -1
-** with *why saying what is wrong. One to catch (tocatch) may be neither
-** SIGKILL, SIGSTOP nor 0; one to send may, 0 being kill's probe of a
-** process. [-0, +(0|1), m]
-*/
-static int signal_lookup (lua_State *L, int arg, int tocatch, const char **why) {
-  if (lua_type(L, arg) == LUA_TSTRING) {
-    size_t len;
-    const char *s = lua_tolstring(L, arg, &len);
-    int i;
-    if (strlen(s) != len) {  /* "SIGUSR1\0x" is no signal's name */
-      *why = "embedded zero in the signal name";
-      return -1;
-    }
-    for (i = 0; signal_names[i].name != NULL; i++)
-      if (strcmp(s, signal_names[i].name) == 0
-          || strcmp(s, signal_names[i].name + 3) == 0)
-        return signal_names[i].num;
-    if (!tocatch && (strcmp(s, "SIGKILL") == 0 || strcmp(s, "KILL") == 0))
-      return SIGKILL;
-    if (!tocatch && (strcmp(s, "SIGSTOP") == 0 || strcmp(s, "STOP") == 0))
-      return SIGSTOP;
-    if (tocatch && (strstr(s, "KILL") != NULL || strstr(s, "STOP") != NULL))
-      *why = "SIGKILL and SIGSTOP cannot be caught";
-    else
-      *why = lua_pushfstring(L, "unknown signal '%s'", s);
-    return -1;
-  } else if (lua_type(L, arg) == LUA_TNUMBER) {
-    int isint;
-    lua_Integer n = lua_tointegerx(L, arg, &isint);
-    if (!isint || n < (tocatch ? 1 : 0) || n >= NSIG) {
-      *why = "invalid signal number";
-      return -1;
-    }
-    if (tocatch && (n == SIGKILL || n == SIGSTOP)) {
-      *why = "SIGKILL and SIGSTOP cannot be caught";
-      return -1;
-    }
-    return (int)n;
-  }
-  *why = lua_pushfstring(L, "signal number or name expected, got %s",
-                         luaL_typename(L, arg));
-  return -1;
-}
-
-/* The signal at arg, as signal_lookup finds it, or an argument error. */
-int aio_checksignal (lua_State *L, int arg, int tocatch) {
-  const char *why = NULL;
-  int n = signal_lookup(L, arg, tocatch, &why);
-  if (n < 0) luaL_argerror(L, arg, why);
-  return n;
-}
-
-/* core.signal_to_send(sig) -> number, or nil and what is wrong with it:
-   for Process:send_signal, which names itself in the error. */
-static int core_signal_to_send (lua_State *L) {
-  const char *why = NULL;
-  int n = signal_lookup(L, 1, 0, &why);
-  if (n < 0) {
-    luaL_pushfail(L);
-    lua_pushstring(L, why);
-    return 2;
-  }
-  lua_pushinteger(L, n);
-  return 1;
 }
 
 /* loop:add_signal_handler(sig, fn, ...) */
@@ -685,80 +599,6 @@ static int core_sigint_catchable (lua_State *L) {
   return 1;
 }
 
-/* core.signal_number(sig) -> number */
-static int core_signal_number (lua_State *L) {
-  lua_pushinteger(L, aio_checksignal(L, 1, 1));
-  return 1;
-}
-
-/*
-** Small fd utilities for tests and examples of add_reader/add_writer:
-** core.pipe() -> rfd, wfd (non-blocking, close-on-exec), core.fdwrite(fd, s)
-** -> bytes written or nil, message; core.fdread(fd, n) -> string (""
-** at EOF) or nil, message; core.fdclose(fd); core.getpid();
-** core.socketpair("stream"|"dgram") -> fd1, fd2 (Unix domain, non-blocking,
-** close-on-exec); core.fddup2(fd, onto), to put a socket whose queue fills
-** up deterministically under a UDP endpoint.
-*/
-static int core_pipe (lua_State *L) {
-  int fds[2], i;
-  if (pipe(fds) != 0) return luaL_fileresult(L, 0, "pipe");
-  for (i = 0; i < 2; i++) {
-    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-  }
-  lua_pushinteger(L, fds[0]);
-  lua_pushinteger(L, fds[1]);
-  return 2;
-}
-
-static int core_socketpair (lua_State *L) {
-  static const char *const kinds[] = {"stream", "dgram", NULL};
-  int type = luaL_checkoption(L, 1, NULL, kinds) == 0 ? SOCK_STREAM : SOCK_DGRAM;
-  int fds[2];
-  if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-    return luaL_fileresult(L, 0, "socketpair");
-  lua_pushinteger(L, fds[0]);
-  lua_pushinteger(L, fds[1]);
-  return 2;
-}
-
-static int core_fddup2 (lua_State *L) {
-  int fd = checkfd(L, 1), onto = checkfd(L, 2);
-  return luaL_fileresult(L, dup3(fd, onto, O_CLOEXEC) >= 0, NULL);
-}
-
-static int core_fdwrite (lua_State *L) {
-  size_t len;
-  int fd = checkfd(L, 1);
-  const char *s = luaL_checklstring(L, 2, &len);
-  ssize_t n = write(fd, s, len);
-  if (n < 0) return luaL_fileresult(L, 0, NULL);
-  lua_pushinteger(L, (lua_Integer)n);
-  return 1;
-}
-
-static int core_fdread (lua_State *L) {
-  char buf[4096];
-  int fd = checkfd(L, 1);
-  lua_Integer want = luaL_optinteger(L, 2, sizeof(buf));
-  ssize_t n;
-  luaL_argcheck(L, want > 0, 2, "must be positive");
-  n = read(fd, buf, want < (lua_Integer)sizeof(buf) ? (size_t)want : sizeof(buf));
-  if (n < 0) return luaL_fileresult(L, 0, NULL);
-  lua_pushlstring(L, buf, (size_t)n);
-  return 1;
-}
-
-static int core_fdclose (lua_State *L) {
-  return luaL_fileresult(L, close(checkfd(L, 1)) == 0, NULL);
-}
-
-static int core_getpid (lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)getpid());
-  return 1;
-}
-
 /*
 ** Stops every watcher of the loop (at loopidx) and forgets them; the other
 ** objects anchored there (streams, servers...) start with an IoHook whose
@@ -801,16 +641,7 @@ int watcher_open (lua_State *L) {
   static const luaL_Reg methods[] = {{NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", watcher_gc}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
-    {"signal_number", core_signal_number},
     {"sigint_catchable", core_sigint_catchable},
-    {"signal_to_send", core_signal_to_send},
-    {"pipe", core_pipe},
-    {"fdwrite", core_fdwrite},
-    {"fdread", core_fdread},
-    {"fdclose", core_fdclose},
-    {"socketpair", core_socketpair},
-    {"fddup2", core_fddup2},
-    {"getpid", core_getpid},
     {NULL, NULL}
   };
   aio_newclass(L, AIO_TWATCHER, AIO_WATCHER, methods, meta);
