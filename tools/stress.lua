@@ -17,7 +17,9 @@
 local asyncio = require("asyncio")
 local await = asyncio.await
 
-local seed = tonumber(arg[1]) or 1
+-- a seed that is no integer would run seed 1 while claiming another
+local seed = math.tointeger(tonumber(arg[1] or 1))
+  or error(("seed must be an integer, got '%s'"):format(arg[1]), 0)
 local rounds = tonumber(arg[2]) or 40
 math.randomseed(seed)
 local R = math.random
