@@ -31,11 +31,7 @@ static const char method_names = 0;  /* registry key */
 static void record_names (lua_State *L, const luaL_Reg *l, char mark) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &method_names) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
+    aio_newweak(L, "k");
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &method_names);
   }

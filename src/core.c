@@ -325,13 +325,18 @@ static int core_is_callable (lua_State *L) {
   return 1;
 }
 
-/* Gives the Runtime at the top of the stack its weak traceback table. */
-void aio_settracebacktable (lua_State *L) {
+/* Pushes a new table whose keys ("k") or values ("v") are weak. [-0, +1, m] */
+void aio_newweak (lua_State *L, const char *mode) {
   lua_newtable(L);
-  lua_newtable(L);
-  lua_pushliteral(L, "k");
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, mode);
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
+}
+
+/* Gives the Runtime at the top of the stack its weak traceback table. */
+void aio_settracebacktable (lua_State *L) {
+  aio_newweak(L, "k");
   lua_setiuservalue(L, -2, RT_UV_TRACEBACKS);
 }
 

@@ -282,6 +282,7 @@ int aio_pusherror (lua_State *L, const char *cls, const char *msg);
 int aio_pusherrorv (lua_State *L, const char *cls, int msgidx);
 int aio_is_cancelled_error (lua_State *L, int idx);
 void aio_instantiate_class (lua_State *L, int idx);
+void aio_newweak (lua_State *L, const char *mode);
 void aio_settracebacktable (lua_State *L);
 void aio_report (lua_State *L, Loop *loop, int ctxidx);
 double aio_now (void);

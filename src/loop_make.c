@@ -84,14 +84,6 @@ static void async_cb (struct ev_loop *ev, ev_async *w, int revents) {
   threadsafe_drain(loop);
 }
 
-static void newweak (lua_State *L, const char *mode) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushstring(L, mode);
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-}
-
 /*
 ** libev reports a failed system call through its syserr callback, whose
 ** default aborts the process. The one a script can cause is running out
@@ -148,7 +140,7 @@ static int core_new_loop (lua_State *L) {
   lua_setiuservalue(L, -2, LOOP_UV_READY);
   lua_newtable(L);
   lua_setiuservalue(L, -2, LOOP_UV_TIMERS);
-  newweak(L, "v");
+  aio_newweak(L, "v");
   lua_setiuservalue(L, -2, LOOP_UV_TASKS);
   lua_newtable(L);
   lua_setiuservalue(L, -2, LOOP_UV_WATCHERS);
@@ -156,7 +148,7 @@ static int core_new_loop (lua_State *L) {
   lua_setiuservalue(L, -2, LOOP_UV_REPORTS);
   lua_newtable(L);
   lua_setiuservalue(L, -2, LOOP_UV_LUA);
-  newweak(L, "k");
+  aio_newweak(L, "k");
   lua_setiuservalue(L, -2, LOOP_UV_UNRETRIEVED);
   lua_createtable(L, LOOP_POOL_MAX, 0);
   lua_setiuservalue(L, -2, LOOP_UV_POOL);

@@ -141,14 +141,6 @@ int inbox_post (uint64_t id, Message *m) {
 
 /* ---------- the owner's side ---------- */
 
-static void newweak (lua_State *L, const char *mode) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushstring(L, mode);
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-}
-
 static void grace_cb (struct ev_loop *ev, ev_timer *w, int revents) {
   Inbox *in = (Inbox *)w;
   (void)ev; (void)revents;
@@ -166,8 +158,8 @@ uint64_t inbox_of (lua_State *L, int loopidx) {
   loopidx = lua_absindex(L, loopidx);
   /* what allocates comes first: the collector may run, and a finalizer
      attach an inbox itself or close the loop; look again after */
-  newweak(L, "v");
-  newweak(L, "k");
+  aio_newweak(L, "v");
+  aio_newweak(L, "k");
   lua_newtable(L);
   if (loop->inbox != NULL) {
     lua_pop(L, 3);
