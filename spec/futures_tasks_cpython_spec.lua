@@ -117,6 +117,26 @@ describe("CPython test_futures (more)", function()
          assert.same({}, reports)
       end)
    end)
+
+   it("test_constructor_positional: Future takes a loop or nothing", function()
+      assert.has_error(function() return asyncio.Future(42) end,
+         "bad argument #1 to 'Future' (event loop or nil expected, got number)")
+   end)
+
+   it("test_wrap_future_use_global_loop, test_wrap_future_use_running_loop", function()
+      local lt <close> = asyncio.start_loop_thread()
+      local cf = lt:run_coroutine_threadsafe(function() return 1 end)
+      assert.equal(1, cf:result(5))
+      with_loop(function(loop)
+         -- outside a task: the current loop
+         assert.equal(loop, asyncio.wrap_future(cf):get_loop())
+         -- in a task of another loop: that one, the running loop
+         local other = asyncio.new_event_loop()
+         local wrapped = other:run_until_complete(async(function() return asyncio.wrap_future(cf) end)())
+         assert.equal(other, wrapped:get_loop())
+         other:close()
+      end)
+   end)
 end)
 
 describe("CPython test_tasks (more)", function()
@@ -342,6 +362,17 @@ describe("CPython test_tasks (more)", function()
             assert.equal(case.message, err.message)
          end)
       end
+   end)
+
+   it("test_coroutine_non_gen_function_return_future: a task's result may be a future, not awaited", function()
+      with_loop(function(loop)
+         local fut = loop:create_future()
+         local t1 = loop:create_task(async(function() return fut end)())
+         local t2 = loop:create_task(async(function() fut:set_result("test") end)())
+         assert.equal(fut, loop:run_until_complete(t1))
+         assert.is_nil(t2:result()) -- done in the same iteration as t1
+         assert.equal("test", fut:result())
+      end)
    end)
 
    it("test_create_task_with_noncoroutine", function()

@@ -443,3 +443,97 @@ describe("test_sock_lowlevel.py, accepting and datagrams", function()
       echo:close()
    end))
 end)
+
+-- test_events.py and test_base_events.py: servers, connections and
+-- datagrams through start_server, open_connection and open_datagram.
+describe("test_events.py and test_base_events.py, through streams", function()
+   -- what each of a server's sockets answers to, as "family host": the
+   -- loopback address of its family when it listens on every interface
+   local function serves_everywhere(server)
+      local seen = {}
+      for _, s in ipairs(server:sockets()) do
+         local peer = s.family == "inet6" and "::1" or "127.0.0.1"
+         local r, w = await(asyncio.open_connection(peer, s.port))
+         seen[#seen + 1] = s.family .. " " .. s.host .. " " .. await(r:read())
+         w:close()
+      end
+      return seen
+   end
+
+   local function hello(_, w)
+      w:write("hi")
+      w:close()
+   end
+
+   it("test_create_server_dual_stack: no host listens on every address of both families", helper.async(function()
+      local server = await(asyncio.start_server(hello, nil, 0))
+      assert.same({ "inet 0.0.0.0 hi", "inet6 :: hi" }, serves_everywhere(server))
+      server:close()
+      await(server:wait_closed())
+   end))
+
+   it("test_create_server_empty_host: \"\" is every address too", helper.async(function()
+      local server = await(asyncio.start_server(hello, "", 0))
+      assert.same({ "inet 0.0.0.0 hi", "inet6 :: hi" }, serves_everywhere(server))
+      server:close()
+      await(server:wait_closed())
+   end))
+
+   it("test_get_loop: a server's loop is the one it serves on", helper.async(function()
+      local server = await(asyncio.start_server(hello, "127.0.0.1", 0))
+      assert.equal(asyncio.get_running_loop(), server:get_loop())
+      server:close()
+   end))
+
+   it("test_create_server_cant_bind: OSError, and the socket is closed", helper.async(function()
+      local core = require("asyncio.core")
+      local taken = await(asyncio.start_server(hello, "127.0.0.1", 0))
+      local _, port = taken:getsockname()
+      helper.full_gc()
+      collectgarbage("stop") -- the collector may not close what earlier specs left while we count
+      local fds = core.open_fds()
+      -- 192.0.2.1 (TEST-NET-1) is no address of this machine
+      local ok1, unassigned = pcall(await, asyncio.start_server(hello, "192.0.2.1", 0))
+      local ok2, in_use = pcall(await, asyncio.start_server(hello, "127.0.0.1", port))
+      local after = core.open_fds()
+      collectgarbage("restart")
+      assert.is_false(ok1)
+      assert.equal("EADDRNOTAVAIL", unassigned.code)
+      assert.is_false(ok2)
+      assert.equal("EADDRINUSE", in_use.code)
+      assert.equal(fds, after)
+      taken:close()
+   end))
+
+   it("test_create_connection_service_name: a port may be a service name", helper.async(function()
+      -- "http" is resolved (to port 80, where nobody listens here: refused,
+      -- not a resolver error); a name no service has is the resolver's OSError
+      local ok, err = pcall(await, asyncio.open_connection("127.0.0.1", "http"))
+      if not ok then
+         assert.equal("ECONNREFUSED", err.code, tostring(err))
+         assert.matches(":80:", tostring(err))
+      end
+      ok, err = pcall(await, asyncio.open_connection("127.0.0.1", "nonsense"))
+      assert.is_false(ok)
+      assert.is_true(asyncio.OSError:is(err))
+      assert.matches("^EAI_", err.code)
+   end))
+
+   it("test_datagram_send_to_non_listening_address: the refusal does not stop later datagrams",
+      helper.async(function()
+         local function endpoint()
+            return await(asyncio.open_datagram({ local_host = "127.0.0.1", local_port = 0 }))
+         end
+         local a, b, gone = endpoint(), endpoint(), endpoint()
+         local host, pa = a:getsockname()
+         local _, pgone = gone:getsockname()
+         gone:close()
+         a:send("lost", host, pgone) -- ICMP port unreachable comes back to a
+         await(asyncio.sleep(0.01))
+         b:send("kept", host, pa)
+         local data, from_host, from_port = await(asyncio.wait_for(a:recv(), 2))
+         assert.same({ "kept", host, select(2, b:getsockname()) }, { data, from_host, from_port })
+         a:close()
+         b:close()
+      end))
+end)
