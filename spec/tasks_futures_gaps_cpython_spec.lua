@@ -130,21 +130,25 @@ describe("CPython BaseFutureDoneCallbackTests (gaps)", function()
       end)
    end)
 
-   it("test_future_exception_never_retrieved", function()
-      with_loop(function(loop)
-         local reports = helper.capture_reports(loop)
-         local exc = { "MemoryError" }
-         local f = loop:create_future()
-         f:set_exception(exc)
-         f = nil -- luacheck: ignore 311
-         brief(loop)
-         helper.full_gc()
-         assert.equal(1, #reports)
-         assert.equal("Future exception was never retrieved", reports[1].message)
-         assert.equal(exc, reports[1].error)
-         assert.is_not_nil(reports[1].future)
+   -- test_future_exception_never_retrieved and its _debug twin
+   for _, debug in ipairs({ false, true }) do
+      it("test_future_exception_never_retrieved" .. (debug and "_debug" or ""), function()
+         with_loop(function(loop)
+            loop:set_debug(debug)
+            local reports = helper.capture_reports(loop)
+            local exc = { "MemoryError" }
+            local f = loop:create_future()
+            f:set_exception(exc)
+            f = nil -- luacheck: ignore 311
+            brief(loop)
+            helper.full_gc()
+            assert.equal(1, #reports)
+            assert.equal("Future exception was never retrieved", reports[1].message)
+            assert.equal(exc, reports[1].error)
+            assert.is_not_nil(reports[1].future)
+         end)
       end)
-   end)
+   end
 
    it("test_isfuture", function()
       with_loop(function(loop)
