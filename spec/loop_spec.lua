@@ -775,4 +775,69 @@ describe("debug mode", function()
       -- Python names the function; here, where it was written
       assert.equal("coroutine <function spec/loop_spec.lua:" .. line .. "> was never awaited", reports[1].message)
    end)
+
+   it("tells where the future, task or handle of a report was made (Python's source_traceback)", function()
+      local loop = asyncio.new_event_loop()
+      asyncio.set_event_loop(loop)
+      local reports = helper.capture_reports(loop)
+      -- the line after the one calling here
+      local function next_line() return "spec/loop_spec.lua:" .. debug.getinfo(2, "l").currentline + 1 .. ":" end
+      local where = {}
+      local function make(debug_on)
+         loop:set_debug(debug_on)
+         where[#where + 1] = next_line()
+         loop:create_future():set_exception("never retrieved")
+         where[#where + 1] = next_line()
+         loop:call_soon(function() error("in a callback") end)
+         where[#where + 1] = next_line()
+         loop:create_task(async(function() await(loop:create_future()) end)()) -- collected pending
+         where[#where + 1] = next_line()
+         loop:create_task(async(function() error("never retrieved") end)())
+         loop:run_until_complete(asyncio.sleep(0))
+         loop:set_debug(false)
+         helper.full_gc()
+         loop:run_until_complete(asyncio.sleep(0))
+      end
+      make(true)
+      -- the reports in the order of where (their own order depends on the collector)
+      local kinds = { "^Future exception was never retrieved$", "^Exception in callback ",
+                      "^Task was destroyed but it is pending!$", "^Task exception was never retrieved$" }
+      local seen = {}
+      for _, report in ipairs(reports) do
+         for i, kind in ipairs(kinds) do
+            if report.message:match(kind) then
+               assert.is_nil(seen[i], report.message)
+               seen[i] = true
+               assert.matches("^stack traceback:\n", report.source_traceback)
+               assert.truthy(report.source_traceback:find(where[i], 1, true), report.message)
+            end
+         end
+      end
+      assert.same({ true, true, true, true }, seen)
+      -- outside debug mode nothing is kept, nor told
+      reports = helper.capture_reports(loop)
+      make(false)
+      assert.equal(4, #reports)
+      for _, report in ipairs(reports) do
+         assert.is_nil(report.source_traceback)
+      end
+      asyncio.set_event_loop(nil)
+      loop:close()
+   end)
+
+   it("prints where the object was made in the default handler", function()
+      local out = helper.run_fresh([[
+         local asyncio = require("asyncio")
+         local loop = asyncio.new_event_loop()
+         loop:set_debug(true)
+         local function make() loop:create_future():set_exception("lost") end
+         make()
+         collectgarbage()
+         collectgarbage()
+         loop:run_until_complete(asyncio.sleep(0))
+         loop:close()
+      ]])
+      assert.matches("Future exception was never retrieved\n.*Object created at %(most recent call first%):\n" ..
+                     ".-:4: in local 'make'\n", out)
+   end)
 end)

@@ -42,6 +42,7 @@ Future *future_pushnew (lua_State *L, int loopidx) {
   f = (Future *)lua_newuserdatauv(L, sizeof(Future), FUT_NUV - 1);
   aio_setmetatable(L, AIO_TFUTURE);
   future_init(L, f, AIO_TFUTURE, loopidx);
+  if (f->loop->debug) loop_note_source(L, loopidx, -1);
   return f;
 }
 
@@ -307,6 +308,7 @@ static int core_future (lua_State *L) {
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, -2, FUT_UV_CANCELHOOK);
   }
+  if (f->loop->debug) loop_note_source(L, 1, -1);
   return 1;
 }
 
@@ -685,6 +687,7 @@ void future_finalize (lua_State *L, Future *f) {
       lua_setfield(L, -2, "traceback");
     }
     lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    loop_add_source(L, -2, -1, 1);
     lua_setfield(L, -2, "loop");
     aio_report(L, f->loop, -1);
     lua_pop(L, 1);

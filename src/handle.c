@@ -54,7 +54,7 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
     lua_pushvalue(L, fnidx + i);
     lua_setiuservalue(L, -2, HANDLE_UV_FN + i);
   }
-  (void)loop;
+  if (loop->debug) loop_note_source(L, loopidx, -1);
   return 1;
 }
 
@@ -94,10 +94,12 @@ int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
   status = lua_pcall(L, nargs, 0, base);
   if (status != LUA_OK) {
     int wrapped = lua_gettop(L);
+    int made = 0;  /* a handle made for the report has no source to tell */
     if (luaL_testudata(L, cbidx, AIO_HANDLE) == NULL
         && luaL_testudata(L, cbidx, AIO_TIMER) == NULL) {
       handle_new(L, loop, loopidx, cbidx, 1, 0);
       cbidx = lua_gettop(L);
+      made = 1;
     }
     lua_createtable(L, 0, 5);
     lua_pushfstring(L, "Exception in callback %s", luaL_tolstring(L, cbidx, NULL));
@@ -116,6 +118,11 @@ int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
     }
     lua_pushvalue(L, cbidx);
     lua_setfield(L, -2, "handle");
+    if (!made && loop->debug) {  /* loopidx may be 0: the handle knows its loop */
+      lua_getiuservalue(L, cbidx, HANDLE_UV_LOOP);
+      loop_add_source(L, -2, -1, cbidx);
+      lua_pop(L, 1);
+    }
     aio_report(L, loop, -1);
   }
   lua_settop(L, base - 1);

@@ -116,6 +116,9 @@ enum {
                          of the loop), not retrieved */
   LOOP_UV_POOL,       /* list of finished coroutines kept for reuse, its
                          array part made with room for LOOP_POOL_MAX */
+  LOOP_UV_SOURCES,    /* weak-keyed {object = traceback}: where the loop's
+                         futures, tasks and handles made in debug mode were
+                         made (loop_note_source) */
   LOOP_NUV
 };
 
@@ -337,6 +340,8 @@ void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx);
 void loop_ready_reserve_n (lua_State *L, Loop *loop, int loopidx,
                            lua_Integer n);
 void loop_poll_next (Loop *loop);
+void loop_note_source (lua_State *L, int loopidx, int objidx);
+void loop_add_source (lua_State *L, int reportidx, int loopidx, int objidx);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
 int loop_task_slot (lua_State *L, Loop *loop);
 void loop_free_task_slot (Loop *loop, int slot);

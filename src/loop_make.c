@@ -150,6 +150,8 @@ static int core_new_loop (lua_State *L) {
   lua_setiuservalue(L, -2, LOOP_UV_LUA);
   aio_newweak(L, "k");
   lua_setiuservalue(L, -2, LOOP_UV_UNRETRIEVED);
+  aio_newweak(L, "k");
+  lua_setiuservalue(L, -2, LOOP_UV_SOURCES);
   lua_createtable(L, LOOP_POOL_MAX, 0);
   lua_setiuservalue(L, -2, LOOP_UV_POOL);
   loop->cap = LOOP_INIT_CAP;

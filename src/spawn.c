@@ -74,6 +74,7 @@ static void task_new (lua_State *L, Loop *loop, int loopidx, int objidx,
       c = NULL;  /* taken: objidx now holds the copy */
     }
   }
+  if (loop->debug) loop_note_source(L, loopidx, tidx);
   slot = loop_task_slot(L, loop);
   lua_getiuservalue(L, loopidx, LOOP_UV_TASKS);
   lua_pushboolean(L, 0);

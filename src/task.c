@@ -582,6 +582,7 @@ static int task_gc (lua_State *L) {
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "task");
     lua_getiuservalue(L, 1, FUT_UV_LOOP);
+    loop_add_source(L, -2, -1, 1);
     lua_setfield(L, -2, "loop");
     aio_report(L, t->fut.loop, -1);
     lua_pop(L, 1);

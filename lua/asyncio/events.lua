@@ -98,7 +98,7 @@ local function default_exception_handler(_, ctx)
    -- (written as in Python) has only "exception"
    local same_error = rawequal(ctx.exception, ctx.error)
    for k in pairs(ctx) do
-      if k ~= "message" and k ~= "traceback" and k ~= "loop"
+      if k ~= "message" and k ~= "traceback" and k ~= "loop" and k ~= "source_traceback"
          and not (k == "exception" and same_error) then
          keys[#keys + 1] = tostring(k)
       end
@@ -121,6 +121,10 @@ local function default_exception_handler(_, ctx)
       add_traceback(ctx.context)
    end
    add_traceback(ctx)
+   if type(ctx.source_traceback) == "string" then -- debug mode: where the object was made
+      lines[#lines + 1] = (ctx.source_traceback:gsub("^stack traceback:",
+         "Object created at (most recent call first):"))
+   end
    io.stderr:write(table.concat(lines, "\n"), "\n")
 end
 
@@ -207,6 +211,7 @@ local function report_unretrieved(loop)
             future = fut, -- Python's key, a task's too
             task = istask and fut or nil,
             traceback = istask and fut:traceback() or nil,
+            source_traceback = loop:_source_traceback(fut),
          })
       end
    end
