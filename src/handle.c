@@ -118,7 +118,7 @@ int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
     }
     lua_pushvalue(L, cbidx);
     lua_setfield(L, -2, "handle");
-    if (!made && loop->debug) {  /* loopidx may be 0: the handle knows its loop */
+    if (!made) {  /* loopidx may be 0: the handle knows its loop */
       lua_getiuservalue(L, cbidx, HANDLE_UV_LOOP);
       loop_add_source(L, -2, -1, cbidx);
       lua_pop(L, 1);
