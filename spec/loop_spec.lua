@@ -433,7 +433,7 @@ describe("event loop", function()
       loop:run_forever()
       assert.is_true(loop:remove_signal_handler("SIGUSR1"))
       assert.equal(1, #reports)
-      assert.matches("^Exception in callback <Handle", reports[1].message)
+      assert.matches("^Exception in callback function at .*loop_spec%.lua:%d+$", reports[1].message)
       assert.matches("boom$", tostring(reports[1].error))
    end)
 
@@ -821,6 +821,59 @@ describe("debug mode", function()
       for _, report in ipairs(reports) do
          assert.is_nil(report.source_traceback)
       end
+      asyncio.set_event_loop(nil)
+      loop:close()
+   end)
+
+   -- test_futures.py test_future_repr and test_events.py
+   -- test_handle_repr_debug: in debug mode a repr ends "created at
+   -- file:line", the user's line that made the object, past this library's
+   -- own Lua files; a cancelled handle still tells its callback
+   it("ends tostring with where a future, task or handle was made", function()
+      local loop = asyncio.new_event_loop()
+      asyncio.set_event_loop(loop)
+      local function noop() end
+      local cb = "function at spec/loop_spec.lua:" .. debug.getinfo(noop, "S").linedefined
+      local function line() return "spec/loop_spec.lua:" .. debug.getinfo(2, "l").currentline end
+      loop:set_debug(true)
+      local fut, fut_at = loop:create_future(), line()
+      local fut2, fut2_at = asyncio.Future(), line()
+      local task, task_at = loop:create_task(asyncio.sleep(0)), line()
+      local task2, task2_at = asyncio.ensure_future(asyncio.sleep(0, "r")), line()
+      local h, h_at = loop:call_soon(noop, 1, 2), line()
+      local th, th_at = loop:call_later(10, noop), line()
+      local ok, viapcall = pcall(loop.create_future, loop); local viapcall_at = line()
+      assert.is_true(ok)
+      assert.equal("<Future pending created at " .. fut_at .. ">", tostring(fut))
+      assert.equal("<Future pending created at " .. fut2_at .. ">", tostring(fut2))
+      assert.equal("<Future pending created at " .. viapcall_at .. ">", tostring(viapcall))
+      assert.equal("<Task pending name=" .. task:get_name() .. " created at " .. task_at .. ">", tostring(task))
+      assert.equal("<Handle " .. cb .. " created at " .. h_at .. ">", tostring(h))
+      assert.equal(("<TimerHandle when=%.14g %s created at %s>"):format(th:when(), cb, th_at), tostring(th))
+      h:cancel()
+      h:cancel() -- a second cancel keeps what the first kept
+      th:cancel()
+      assert.equal("<Handle cancelled " .. cb .. " created at " .. h_at .. ">", tostring(h))
+      assert.equal(("<TimerHandle cancelled when=%.14g %s created at %s>"):format(th:when(), cb, th_at),
+                   tostring(th))
+      fut:set_result(42)
+      assert.equal("<Future finished result=42 created at " .. fut_at .. ">", tostring(fut))
+      loop:run_until_complete(task2)
+      assert.equal("<Task finished name=" .. task2:get_name() .. " result=r created at " .. task2_at .. ">",
+                   tostring(task2))
+      local _, traceback, position = nil, loop:_source_traceback(fut)
+      assert.matches("^stack traceback:\n", traceback)
+      assert.equal(fut_at, position)
+      -- outside debug mode: no position, and a cancelled handle forgets its callback
+      loop:set_debug(false)
+      fut = loop:create_future()
+      h = loop:call_soon(noop)
+      assert.equal("<Future pending>", tostring(fut))
+      assert.equal("<Handle " .. cb .. ">", tostring(h))
+      h:cancel()
+      assert.equal("<Handle cancelled>", tostring(h))
+      fut2:cancel()
+      loop:run_until_complete(task)
       asyncio.set_event_loop(nil)
       loop:close()
    end)

@@ -61,6 +61,25 @@ void aio_warn_unclosed (lua_State *L, const char *name, int fd) {
 }
 
 /*
+** Pushes the source prefix of this library's Lua files (hooks.libsource)
+** and returns it, or pushes nil and returns NULL: a finalizer of ours may
+** have no Runtime upvalue, and then there is no directory. [-0, +1, -]
+*/
+const char *aio_push_libsource (lua_State *L, size_t *len) {
+  int top = lua_gettop(L);
+  const char *lib = NULL;
+  lua_pushnil(L);  /* slot top + 1: the string, which anchors lib */
+  if (lua_type(L, lua_upvalueindex(1)) == LUA_TUSERDATA
+      && lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS) == LUA_TTABLE
+      && lua_getfield(L, -1, "libsource") == LUA_TSTRING) {
+    lib = lua_tolstring(L, -1, len);
+    lua_copy(L, -1, top + 1);
+  }
+  lua_settop(L, top + 1);
+  return lib;
+}
+
+/*
 ** Raises "Event loop is closed", placed as luaL_error would place it (no
 ** position when a C function such as pcall called), but past the Lua
 ** functions of this library (hooks.libsource names their directory): a
@@ -69,14 +88,9 @@ void aio_warn_unclosed (lua_State *L, const char *name, int fd) {
 */
 int aio_loop_closed (lua_State *L) {
   lua_Debug ar;
-  const char *lib = NULL;
   size_t liblen = 0;
+  const char *lib = aio_push_libsource(L, &liblen);
   int level;
-  /* (a finalizer of ours may have no Runtime upvalue: then no directory) */
-  if (lua_type(L, lua_upvalueindex(1)) == LUA_TUSERDATA
-      && lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_HOOKS) == LUA_TTABLE
-      && lua_getfield(L, -1, "libsource") == LUA_TSTRING)
-    lib = lua_tolstring(L, -1, &liblen);
   for (level = 1; lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
     if (ar.currentline <= 0) break;  /* a C caller (pcall): no position */
@@ -369,7 +383,7 @@ static int runtime_open (lua_State *L) {
 */
 LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
   static const lua_CFunction openers[] = {
-    loop_open, loop_make_open, timer_open, handle_open, future_open, task_open, task_wait_open,
+    loop_open, loop_make_open, sources_open, timer_open, handle_open, future_open, task_open, task_wait_open,
     spawn_open,
     coro_open,
     watcher_open, signame_open, fdutil_open, socket_open, stream_open, datagram_open, resolver_open,

@@ -648,7 +648,9 @@ static int future_tostring (lua_State *L) {
     return 1;
   }
   future_tostring_state(L, f, 1);
-  lua_pushfstring(L, "<Future %s>", lua_tostring(L, -1));
+  lua_getiuservalue(L, 1, FUT_UV_LOOP);
+  loop_push_created_at(L, -1, 1);
+  lua_pushfstring(L, "<Future %s%s>", lua_tostring(L, -3), lua_tostring(L, -1));
   return 1;
 }
 

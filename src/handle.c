@@ -47,6 +47,7 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   h->when = 0;
   h->slot = 0;
   h->spare = 0;
+  h->debug = loop->debug;
   aio_setmetatable(L, istimer ? AIO_TTIMER : AIO_THANDLE);
   lua_pushvalue(L, loopidx);
   lua_setiuservalue(L, -2, HANDLE_UV_LOOP);
@@ -56,6 +57,30 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   }
   if (loop->debug) loop_note_source(L, loopidx, -1);
   return 1;
+}
+
+/*
+** Pushes what the callback of the handle at idx is, for messages: "function
+** at file:line" for a Lua function, as Python names a callback and where it
+** was written; tostring's text for anything else; what a cancelled handle
+** of debug mode kept; the handle's own text once cancelled otherwise.
+** [-0, +1, e]
+*/
+static void push_callback_name (lua_State *L, int idx) {
+  lua_Debug ar;
+  int type = lua_getiuservalue(L, idx, HANDLE_UV_FN);
+  if (type == LUA_TFUNCTION && !lua_iscfunction(L, -1)) {
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">S", &ar);
+    lua_pushfstring(L, "function at %s:%d", ar.short_src, ar.linedefined);
+    lua_replace(L, -2);
+  } else if (type == LUA_TNIL) {  /* it cancelled itself as it ran */
+    luaL_tolstring(L, idx, NULL);
+    lua_replace(L, -2);
+  } else if (type != LUA_TSTRING) {
+    luaL_tolstring(L, -1, NULL);
+    lua_replace(L, -2);
+  }
 }
 
 /*
@@ -102,7 +127,8 @@ int aio_call_callback (lua_State *L, Loop *loop, int loopidx, int nargs,
       made = 1;
     }
     lua_createtable(L, 0, 5);
-    lua_pushfstring(L, "Exception in callback %s", luaL_tolstring(L, cbidx, NULL));
+    push_callback_name(L, cbidx);
+    lua_pushfstring(L, "Exception in callback %s", lua_tostring(L, -1));
     lua_setfield(L, -3, "message");
     lua_pop(L, 1);
     if (lua_istable(L, wrapped)) {
@@ -160,7 +186,10 @@ static int cancel (lua_State *L, Handle *h, int idx) {
     h->slot = 0;
     lua_pop(L, 1);
   }
-  for (i = 0; i <= h->nargs; i++) {
+  if (h->debug) push_callback_name(L, idx);  /* for tostring, as Python keeps its repr */
+  else lua_pushnil(L);
+  lua_setiuservalue(L, idx, HANDLE_UV_FN);
+  for (i = 1; i <= h->nargs; i++) {
     lua_pushnil(L);
     lua_setiuservalue(L, idx, HANDLE_UV_FN + i);
   }
@@ -212,6 +241,7 @@ void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,
   h->spare = 0;
   h->cancelled = 0;
   h->when = 0;
+  h->debug = loop->debug;
   lua_pushvalue(L, spareidx);
   lua_pushvalue(L, loopidx);
   lua_setiuservalue(L, -2, HANDLE_UV_LOOP);
@@ -219,6 +249,7 @@ void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,
   lua_setiuservalue(L, -2, HANDLE_UV_FN);
   lua_pushvalue(L, fnidx + 1);
   lua_setiuservalue(L, -2, HANDLE_UV_ARGS);
+  if (loop->debug) loop_note_source(L, loopidx, -1);
 }
 
 static int handle_cancelled (lua_State *L) {
@@ -249,13 +280,15 @@ static int handle_tostring (lua_State *L) {
     lua_pushfstring(L, " when=%f", h->when);
     luaL_addvalue(&b);
   }
-  if (!h->cancelled) {
-    lua_getiuservalue(L, 1, HANDLE_UV_FN);
+  if (!h->cancelled || h->debug) {
     luaL_addchar(&b, ' ');
-    luaL_tolstring(L, -1, NULL);
-    lua_remove(L, -2);
+    push_callback_name(L, 1);
     luaL_addvalue(&b);
   }
+  lua_getiuservalue(L, 1, HANDLE_UV_LOOP);
+  loop_push_created_at(L, -1, 1);
+  lua_remove(L, -2);
+  luaL_addvalue(&b);
   luaL_addchar(&b, '>');
   luaL_pushresult(&b);
   return 1;

@@ -116,9 +116,9 @@ enum {
                          of the loop), not retrieved */
   LOOP_UV_POOL,       /* list of finished coroutines kept for reuse, its
                          array part made with room for LOOP_POOL_MAX */
-  LOOP_UV_SOURCES,    /* weak-keyed {object = traceback}: where the loop's
-                         futures, tasks and handles made in debug mode were
-                         made (loop_note_source) */
+  LOOP_UV_SOURCES,    /* weak-keyed {object = {traceback, "file:line"}}:
+                         where the loop's futures, tasks and handles made in
+                         debug mode were made (sources.c) */
   LOOP_NUV
 };
 
@@ -258,6 +258,7 @@ static inline Runtime *aio_rt (lua_State *L) {
 
 int aio_iscallable (lua_State *L, int idx);
 int aio_errorf (lua_State *L, const char *fmt, ...);
+const char *aio_push_libsource (lua_State *L, size_t *len);
 int aio_loop_closed (lua_State *L);
 void aio_warn_unclosed (lua_State *L, const char *name, int fd);
 void aio_check_callback (lua_State *L, struct Loop *loop, int idx, const char *fname);
@@ -340,13 +341,17 @@ void loop_ready_reserve (lua_State *L, Loop *loop, int loopidx);
 void loop_ready_reserve_n (lua_State *L, Loop *loop, int loopidx,
                            lua_Integer n);
 void loop_poll_next (Loop *loop);
-void loop_note_source (lua_State *L, int loopidx, int objidx);
-void loop_add_source (lua_State *L, int reportidx, int loopidx, int objidx);
 void loop_close (lua_State *L, Loop *loop, int loopidx);
 int loop_task_slot (lua_State *L, Loop *loop);
 void loop_free_task_slot (Loop *loop, int slot);
 int loop_make_open (lua_State *L);
 int loop_open (lua_State *L);
+
+/* ---------- debug mode: where objects were made (sources.c) ---------- */
+void loop_note_source (lua_State *L, int loopidx, int objidx);
+void loop_add_source (lua_State *L, int reportidx, int loopidx, int objidx);
+void loop_push_created_at (lua_State *L, int loopidx, int objidx);
+int sources_open (lua_State *L);
 
 /* Stack index idx once one more value is pushed: relative indices move,
    absolute and pseudo-indices do not (lua_absindex without a call). */
@@ -387,6 +392,8 @@ typedef struct Handle {
   unsigned char spare;     /* rw: a TimerHandle of one argument that
                               handle_disarm took out of the heap: on no
                               queue, handle_reuse may schedule it again */
+  unsigned char debug;     /* ro: made in debug mode: cancel keeps what the
+                              callback was, as a string, for tostring */
 } Handle;
 enum { HANDLE_UV_LOOP = 1, HANDLE_UV_FN = 2, HANDLE_UV_ARGS = 3 };
 

@@ -522,46 +522,6 @@ static int loop_set_debug (lua_State *L) {
   return 0;
 }
 
-/*
-** Called in debug mode for a new Future, Task or Handle (at objidx) of the
-** loop at loopidx: keeps the traceback of the code making it, as Python's
-** _source_traceback, for the reports about the object (loop_add_source).
-** The table's weak key lets the object go, and a finalizer still finds
-** its entry. [-0, +0, m]
-*/
-void loop_note_source (lua_State *L, int loopidx, int objidx) {
-  loopidx = lua_absindex(L, loopidx);
-  objidx = lua_absindex(L, objidx);
-  lua_getiuservalue(L, loopidx, LOOP_UV_SOURCES);
-  lua_pushvalue(L, objidx);
-  aio_traceback(L, L, NULL, 1);  /* from the caller of the C function */
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
-}
-
-/* Sets field source_traceback of the report (a table) at reportidx to
-   where the object at objidx, of the loop at loopidx, was made, if that
-   was noted. [-0, +0, m] */
-void loop_add_source (lua_State *L, int reportidx, int loopidx, int objidx) {
-  reportidx = lua_absindex(L, reportidx);
-  objidx = lua_absindex(L, objidx);
-  lua_getiuservalue(L, loopidx, LOOP_UV_SOURCES);
-  lua_pushvalue(L, objidx);
-  if (lua_rawget(L, -2) == LUA_TSTRING) lua_setfield(L, reportidx, "source_traceback");
-  else lua_pop(L, 1);
-  lua_pop(L, 1);
-}
-
-/* loop:_source_traceback(obj) -> where obj was made, if in debug mode */
-static int loop_source_traceback (lua_State *L) {
-  loop_check(L, 1);
-  lua_settop(L, 2);
-  lua_getiuservalue(L, 1, LOOP_UV_SOURCES);
-  lua_insert(L, 2);
-  lua_rawget(L, 2);
-  return 1;
-}
-
 /* loop:call_soon(fn, ...) -> Handle */
 static int loop_call_soon (lua_State *L) {
   Loop *loop = loop_checkopen(L, 1);
@@ -630,7 +590,6 @@ static const luaL_Reg loop_methods[] = {
   {"time", loop_time},
   {"get_debug", loop_get_debug},
   {"_set_debug", loop_set_debug},
-  {"_source_traceback", loop_source_traceback},
   {"call_soon", loop_call_soon},
   {"_ready_count", loop_ready_count},
   {"_lua", loop_lua},

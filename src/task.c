@@ -518,8 +518,6 @@ static int task_tostring (lua_State *L) {
     lua_rotate(L, -3, 1);            /* "<Task ", state, name */
     lua_pushliteral(L, " name=");
     lua_insert(L, -2);
-    lua_pushliteral(L, ">");
-    lua_concat(L, 5);
   } else {
     size_t len;
     const char *s = lua_tolstring(L, -2, &len);  /* "finished result=..." */
@@ -528,9 +526,12 @@ static int task_tostring (lua_State *L) {
     lua_insert(L, -2);
     lua_pushliteral(L, " ");
     lua_pushlstring(L, s + skip, len - skip);
-    lua_pushliteral(L, ">");
-    lua_concat(L, 5);
   }
+  lua_getiuservalue(L, 1, FUT_UV_LOOP);
+  loop_push_created_at(L, -1, 1);
+  lua_remove(L, -2);                 /* the loop */
+  lua_pushliteral(L, ">");
+  lua_concat(L, 6);
   return 1;
 }
 
