@@ -825,6 +825,42 @@ describe("debug mode", function()
       loop:close()
    end)
 
+   it("tells where a coroutine object never awaited was made (Python's 'Coroutine created at')", function()
+      local out = helper.run_fresh([[
+         local asyncio = require("asyncio")
+         local loop = asyncio.new_event_loop()
+         asyncio.set_event_loop(loop) -- the loop a report made outside any run goes to
+         local reports = {}
+         loop:set_exception_handler(function(_, ctx) reports[#reports + 1] = ctx end)
+         local afn = asyncio.async(function() end)
+         local function make() afn() end
+         loop:set_debug(true)
+         make()
+         collectgarbage()
+         collectgarbage()
+         loop:run_until_complete(asyncio.sleep(0))
+         loop:set_debug(false)
+         make() -- made outside debug mode: nothing kept
+         collectgarbage()
+         collectgarbage()
+         loop:run_until_complete(asyncio.sleep(0))
+         loop:set_exception_handler(nil)
+         loop:set_debug(true)
+         make()
+         collectgarbage()
+         collectgarbage()
+         loop:run_until_complete(asyncio.sleep(0))
+         loop:close()
+         print(#reports, reports[1].message)
+         print(reports[1].source_traceback)
+      ]])
+      -- the third one goes to the default handler
+      assert.matches("Coroutine created at %(most recent call first%):\n\t[^\n]*:7: in local 'make'\n" ..
+                     "\t[^\n]*:20: in main chunk", out)
+      assert.matches("\n1\tcoroutine <function [^\n]*:6> was never awaited\n" ..
+                     "stack traceback:\n\t[^\n]*:7: in local 'make'\n\t[^\n]*:9: in main chunk\n", out)
+   end)
+
    -- test_futures.py test_future_repr and test_events.py
    -- test_handle_repr_debug: in debug mode a repr ends "created at
    -- file:line", the user's line that made the object, past this library's

@@ -17,6 +17,27 @@ static void push_state_field (lua_State *L, const char *field) {
 }
 
 /*
+** Debug mode's making of the new coroutine object on top: it gets the
+** debug metatable (state.debug_mt, whose finalizer reports it if it was
+** never awaited) and the traceback of the code making it goes into
+** state.sources, weak-keyed, for that report (Python's "Coroutine created
+** at"). [-0, +0, m]
+*/
+static void set_debug_mt (lua_State *L) {
+  luaL_checkstack(L, 6, "debug mode's traceback");
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
+  if (lua_getfield(L, -1, "sources") == LUA_TTABLE) {
+    lua_pushvalue(L, -3);
+    aio_traceback(L, L, NULL, 1);  /* from the caller of the C function */
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "debug_mt");
+  lua_setmetatable(L, -3);
+  lua_pop(L, 1);
+}
+
+/*
 ** Pushes a new coroutine object calling the function at fnidx with the n
 ** values from stack index first. [-0, +1, m]
 */
@@ -36,8 +57,12 @@ void coro_push (lua_State *L, int fnidx, int first, int n) {
     lua_pushvalue(L, first + i);
     lua_setiuservalue(L, -2, i + 2);
   }
-  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROMT);
-  lua_setmetatable(L, -2);
+  if (lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROMT) == LUA_TTABLE)
+    lua_setmetatable(L, -2);
+  else {  /* false: debug mode (core_set_coro_mt), the test costs nothing */
+    lua_pop(L, 1);
+    set_debug_mt(L);
+  }
 }
 
 /* The coroutine object at idx, or NULL. [-0, +0, -] */
@@ -259,7 +284,9 @@ static int core_make_async (lua_State *L) {
 
 /*
 ** core.set_coro_state(state): state.metatables is the set of metatables of
-** coroutine objects, state.sleep0 the shared sleep(0) object.
+** coroutine objects, state.debug_mt the one of debug mode, state.sources
+** a weak-keyed table for debug mode's tracebacks, state.sleep0 the shared
+** sleep(0) object.
 */
 static int core_set_coro_state (lua_State *L) {
   Runtime *rt = aio_rt(L);
@@ -278,8 +305,11 @@ static int core_set_coro_state (lua_State *L) {
   return 0;
 }
 
-/* core.set_coro_mt(mt): the metatable new coroutine objects get, one of
-   the state's. */
+/*
+** core.set_coro_mt(mt): the metatable new coroutine objects get, one of
+** the state's. For state.debug_mt, false is kept instead: coro_push tells
+** debug mode by the type of what it reads anyway.
+*/
 static int core_set_coro_mt (lua_State *L) {
   Runtime *rt = aio_rt(L);
   const void *mt;
@@ -288,6 +318,10 @@ static int core_set_coro_mt (lua_State *L) {
   luaL_argcheck(L, mt == rt->coro_mt[0] || mt == rt->coro_mt[1], 1,
                 "not a metatable of coroutine objects");
   lua_settop(L, 1);
+  lua_getiuservalue(L, lua_upvalueindex(1), RT_UV_COROSTATE);
+  lua_getfield(L, -1, "debug_mt");
+  if (lua_rawequal(L, 1, -1)) lua_pushboolean(L, 0);
+  else lua_pushvalue(L, 1);
   lua_setiuservalue(L, lua_upvalueindex(1), RT_UV_COROMT);
   return 0;
 }

@@ -52,10 +52,12 @@ enum {
   RT_UV_ERRORS = 1,   /* table of the error classes, set by the Lua layer */
   RT_UV_RUNNING,      /* the running loop's userdata, or nil */
   RT_UV_TRACEBACKS,   /* weak-keyed {thread = traceback} of failing tasks */
-  RT_UV_COROSTATE,    /* {metatables = set, sleep0 = obj} */
+  RT_UV_COROSTATE,    /* {metatables = set, debug_mt = mt, sources =
+                         weak-keyed {object = traceback}, sleep0 = obj} */
   RT_UV_COROMT,       /* the metatable new coroutine objects get, one of
-                         the state's (core.set_coro_mt): a user value, as
-                         coro_push reaches it without a field lookup */
+                         the state's (core.set_coro_mt), or false for
+                         debug_mt: a user value, as coro_push reaches it
+                         without a field lookup */
   RT_UV_BODY,         /* the main function of task coroutines */
   RT_UV_HOOKS,        /* table of Lua functions the core calls (reporting) */
   RT_UV_MT,           /* RT_UV_MT - 1 + type tag: the metatable of each of

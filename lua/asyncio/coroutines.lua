@@ -50,8 +50,11 @@ local coro_mts = { [Coro] = true, [CoroDebug] = true }
 M.coro_metatables = coro_mts
 
 -- Shared with the C constructors (src/coro.c): sleep0 is set below.
--- core.set_coro_mt gives them the metatable new coroutine objects get.
-local coro_state = { metatables = coro_mts }
+-- core.set_coro_mt gives them the metatable new coroutine objects get;
+-- with CoroDebug, they also keep in coro_sources the traceback of the code
+-- making each object.
+local coro_sources = setmetatable({}, { __mode = "k" })
+local coro_state = { metatables = coro_mts, debug_mt = CoroDebug, sources = coro_sources }
 core.set_coro_state(coro_state)
 core.set_coro_mt(Coro)
 
@@ -60,11 +63,13 @@ function M.set_debug(on)
    core.set_coro_mt(on and CoroDebug or Coro)
 end
 
+-- report(co, traceback): traceback is where co was made, if it was made
+-- in debug mode (a finalizer still finds its weak key).
 function M.set_never_awaited_reporter(report)
    CoroDebug.__gc = function(co)
       local _, awaited = core.coro_info(co)
       if not awaited then
-         report(co)
+         report(co, coro_sources[co])
       end
    end
 end

@@ -122,8 +122,9 @@ local function default_exception_handler(_, ctx)
    end
    add_traceback(ctx)
    if type(ctx.source_traceback) == "string" then -- debug mode: where the object was made
+      local what = ctx.coroutine ~= nil and "Coroutine" or "Object" -- as Python words them
       lines[#lines + 1] = (ctx.source_traceback:gsub("^stack traceback:",
-         "Object created at (most recent call first):"))
+         what .. " created at (most recent call first):"))
    end
    io.stderr:write(table.concat(lines, "\n"), "\n")
 end
@@ -186,8 +187,9 @@ local function coroutine_name(co)
    return where and ("<function %s>"):format(where) or tostring(co)
 end
 
-coroutines.set_never_awaited_reporter(function(co)
-   report({ message = "coroutine " .. coroutine_name(co) .. " was never awaited", coroutine = co })
+coroutines.set_never_awaited_reporter(function(co, source_traceback)
+   report({ message = "coroutine " .. coroutine_name(co) .. " was never awaited", coroutine = co,
+            source_traceback = source_traceback })
 end)
 
 -- ---------- closing ----------
