@@ -578,6 +578,32 @@ print("done")
       assert.matches("^asyncio: the default exception handler failed: [^\n]*stack overflow[^\n]*\ndone\n$", out)
    end)
 
+   it("is told of a failing callable whose __tostring fails too, and the loop goes on", function()
+      -- the report's message named the callback with its __tostring, whose
+      -- error left run_forever: the next callback never ran
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      local cb = setmetatable({}, {
+         __call = function() error("in call", 0) end,
+         __tostring = function() error("in tostring", 0) end,
+      })
+      local log = {}
+      local fut = loop:create_future()
+      fut:add_done_callback(cb)
+      loop:call_soon(cb)
+      fut:set_result(1)
+      loop:call_soon(function() log[#log + 1] = "next"; loop:stop() end)
+      loop:run_forever()
+      loop:close()
+      assert.same({ "next" }, log)
+      assert.equal(2, #reports)
+      for _, report in ipairs(reports) do
+         assert.equal("in call", report.error)
+         assert.equal(("Exception in callback table: %p"):format(cb), report.message)
+         assert.equal(("<Handle table: %p>"):format(cb), tostring(report.handle))
+      end
+   end)
+
    it("that fails is reported with what it was told, both tracebacks included", function()
       local loop = asyncio.new_event_loop()
       loop:set_exception_handler(function() error("broken handler") end)

@@ -59,12 +59,17 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   return 1;
 }
 
+static int call_tolstring (lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
 /*
 ** Pushes what the callback of the handle at idx is, for messages: "function
 ** at file:line" for a Lua function, as Python names a callback and where it
-** was written; tostring's text for anything else; what a cancelled handle
-** of debug mode kept; the handle's own text once cancelled otherwise.
-** [-0, +1, e]
+** was written; tostring's text for anything else (its type and address
+** if that fails); what a cancelled handle of debug mode kept; the handle's
+** own text once cancelled otherwise. [-0, +1, m]
 */
 static void push_callback_name (lua_State *L, int idx) {
   lua_Debug ar;
@@ -78,7 +83,14 @@ static void push_callback_name (lua_State *L, int idx) {
     luaL_tolstring(L, idx, NULL);
     lua_replace(L, -2);
   } else if (type != LUA_TSTRING) {
-    luaL_tolstring(L, -1, NULL);
+    /* a callable's own __tostring may fail: the report of its error must
+       not (the loop would stop there) */
+    lua_pushcfunction(L, call_tolstring);
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      lua_pop(L, 1);
+      lua_pushfstring(L, "%s: %p", luaL_typename(L, -1), lua_topointer(L, -1));
+    }
     lua_replace(L, -2);
   }
 }
