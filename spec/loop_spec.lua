@@ -887,6 +887,31 @@ describe("debug mode", function()
                      "stack traceback:\n\t[^\n]*:7: in local 'make'\n\t[^\n]*:9: in main chunk\n", out)
    end)
 
+   it("reports a slow step of a task whose result's __tostring fails, and goes on", function()
+      -- "Executing <Task finished ... result=...>" raised the __tostring's
+      -- error out of run_until_complete, before the next callback ran
+      local loop = asyncio.new_event_loop()
+      local reports = helper.capture_reports(loop)
+      loop:set_debug(true)
+      loop.slow_callback_duration = 0
+      local bad = setmetatable({}, { __tostring = function() error("in tostring", 0) end })
+      local task = loop:create_task(async(function() return bad end)())
+      local ran = false
+      loop:call_soon(function() ran = true end)
+      loop:run_until_complete(asyncio.sleep(0))
+      assert.is_true(ran)
+      assert.equal(bad, task:result())
+      local named = 0
+      for _, report in ipairs(reports) do
+         local prefix = ("Executing userdata: %p took "):format(task)
+         if report.message:sub(1, #prefix) == prefix then
+            named = named + 1
+         end
+      end
+      assert.equal(1, named)
+      loop:close()
+   end)
+
    -- test_futures.py test_future_repr and test_events.py
    -- test_handle_repr_debug: in debug mode a repr ends "created at
    -- file:line", the user's line that made the object, past this library's

@@ -79,6 +79,27 @@ const char *aio_push_libsource (lua_State *L, size_t *len) {
   return lib;
 }
 
+static int call_tolstring (lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/*
+** Pushes tostring of the value at idx, or its type and address if its
+** __tostring fails: for the messages the loop makes of users' values,
+** which must not stop it. [-0, +1, m]
+*/
+const char *aio_tolstring_safe (lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, call_tolstring);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s: %p", luaL_typename(L, idx), lua_topointer(L, idx));
+  }
+  return lua_tostring(L, -1);
+}
+
 /*
 ** Raises "Event loop is closed", placed as luaL_error would place it (no
 ** position when a C function such as pcall called), but past the Lua

@@ -59,11 +59,6 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
   return 1;
 }
 
-static int call_tolstring (lua_State *L) {
-  luaL_tolstring(L, 1, NULL);
-  return 1;
-}
-
 /*
 ** Pushes what the callback of the handle at idx is, for messages: "function
 ** at file:line" for a Lua function, as Python names a callback and where it
@@ -85,12 +80,7 @@ static void push_callback_name (lua_State *L, int idx) {
   } else if (type != LUA_TSTRING) {
     /* a callable's own __tostring may fail: the report of its error must
        not (the loop would stop there) */
-    lua_pushcfunction(L, call_tolstring);
-    lua_pushvalue(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-      lua_pop(L, 1);
-      lua_pushfstring(L, "%s: %p", luaL_typename(L, -1), lua_topointer(L, -1));
-    }
+    aio_tolstring_safe(L, -1);
     lua_replace(L, -2);
   }
 }

@@ -317,7 +317,7 @@ static void report_slow (lua_State *L, Loop *loop, double dt, int objidx) {
   snprintf(secs, sizeof secs, "%.3f", dt);  /* Python's %.3f */
   lua_createtable(L, 0, 2);
   lua_pushfstring(L, "Executing %s took %s seconds",
-                  luaL_tolstring(L, objidx, NULL), secs);
+                  aio_tolstring_safe(L, objidx), secs);
   lua_remove(L, -2);
   lua_setfield(L, -2, "message");
   lua_pushnumber(L, dt);
