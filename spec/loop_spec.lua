@@ -759,16 +759,23 @@ describe("debug mode", function()
       assert.is_false(ok)
       assert.matches("^spec/loop_spec%.lua:%d+: slow_callback_duration must be a number, got string$", err)
       local reports = helper.capture_reports(loop)
-      loop:call_soon(function()
+      local function busy()
          local t = loop:time()
          repeat until loop:time() - t > 0.02
-      end)
+      end
+      local where = "function at spec/loop_spec.lua:" .. debug.getinfo(busy, "S").linedefined
+      loop:call_soon(busy)
+      local fut = loop:create_future()
+      fut:add_done_callback(busy) -- a done callback is named as a Handle, as in Python
+      fut:set_result(1)
       loop:run_until_complete(asyncio.sleep(0))
       loop:set_debug(false)
       loop:close()
-      assert.is_true(#reports >= 1)
+      assert.is_true(#reports >= 2)
       -- Python's words: what ran, and the seconds to the millisecond
-      assert.matches("^Executing <Handle .*> took 0%.%d%d%d seconds$", reports[1].message)
+      local prefix = "^Executing <Handle " .. where:gsub("%p", "%%%0")
+      assert.matches(prefix .. " created at spec/loop_spec%.lua:%d+> took 0%.%d%d%d seconds$", reports[1].message)
+      assert.matches(prefix .. "> took 0%.%d%d%d seconds$", reports[2].message)
    end)
 
    it("does not time a callback that turned debug mode on (regression: took 31599 seconds)", function()

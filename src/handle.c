@@ -60,27 +60,35 @@ int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
 }
 
 /*
-** Pushes what the callback of the handle at idx is, for messages: "function
-** at file:line" for a Lua function, as Python names a callback and where it
-** was written; tostring's text for anything else (its type and address
-** if that fails); what a cancelled handle of debug mode kept; the handle's
-** own text once cancelled otherwise. [-0, +1, m]
+** Pushes the name of the callback at idx, for messages: "function at
+** file:line" for a Lua function, as Python names a callback and where it
+** was written; tostring's text for anything else (its type and address if
+** that fails: the report of its error must not fail, the loop would stop
+** there). [-0, +1, m]
 */
-static void push_callback_name (lua_State *L, int idx) {
+void handle_push_fn_name (lua_State *L, int idx) {
   lua_Debug ar;
-  int type = lua_getiuservalue(L, idx, HANDLE_UV_FN);
-  if (type == LUA_TFUNCTION && !lua_iscfunction(L, -1)) {
-    lua_pushvalue(L, -1);
+  if (lua_type(L, idx) == LUA_TFUNCTION && !lua_iscfunction(L, idx)) {
+    lua_pushvalue(L, idx);
     lua_getinfo(L, ">S", &ar);
     lua_pushfstring(L, "function at %s:%d", ar.short_src, ar.linedefined);
-    lua_replace(L, -2);
-  } else if (type == LUA_TNIL) {  /* it cancelled itself as it ran */
+  } else {
+    aio_tolstring_safe(L, idx);
+  }
+}
+
+/*
+** Pushes the name of the callback of the handle at idx (above); what a
+** cancelled handle of debug mode kept; the handle's own text once
+** cancelled otherwise. [-0, +1, m]
+*/
+static void push_callback_name (lua_State *L, int idx) {
+  int type = lua_getiuservalue(L, idx, HANDLE_UV_FN);
+  if (type == LUA_TNIL) {  /* it cancelled itself as it ran */
     luaL_tolstring(L, idx, NULL);
     lua_replace(L, -2);
   } else if (type != LUA_TSTRING) {
-    /* a callable's own __tostring may fail: the report of its error must
-       not (the loop would stop there) */
-    aio_tolstring_safe(L, -1);
+    handle_push_fn_name(L, -1);
     lua_replace(L, -2);
   }
 }

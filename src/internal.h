@@ -403,6 +403,7 @@ enum { HANDLE_UV_LOOP = 1, HANDLE_UV_FN = 2, HANDLE_UV_ARGS = 3 };
 int handle_new (lua_State *L, Loop *loop, int loopidx, int fnidx, int nargs,
                 int istimer);
 void handle_run (lua_State *L, Loop *loop, int idx);
+void handle_push_fn_name (lua_State *L, int idx);
 int handle_disarm (lua_State *L, int idx);
 int handle_disarm_at (lua_State *L, Handle *h, int idx);
 void handle_reuse (lua_State *L, Loop *loop, int loopidx, int fnidx,

@@ -316,8 +316,14 @@ static void report_slow (lua_State *L, Loop *loop, double dt, int objidx) {
   objidx = lua_absindex(L, objidx);
   snprintf(secs, sizeof secs, "%.3f", dt);  /* Python's %.3f */
   lua_createtable(L, 0, 2);
-  lua_pushfstring(L, "Executing %s took %s seconds",
-                  aio_tolstring_safe(L, objidx), secs);
+  if (lua_type(L, objidx) == LUA_TFUNCTION) {  /* a done callback: a Handle in Python */
+    handle_push_fn_name(L, objidx);
+    lua_pushfstring(L, "<Handle %s>", lua_tostring(L, -1));
+    lua_remove(L, -2);
+  } else {
+    aio_tolstring_safe(L, objidx);
+  }
+  lua_pushfstring(L, "Executing %s took %s seconds", lua_tostring(L, -1), secs);
   lua_remove(L, -2);
   lua_setfield(L, -2, "message");
   lua_pushnumber(L, dt);
