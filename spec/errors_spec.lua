@@ -30,6 +30,80 @@ describe("error classes", function()
          tostring(asyncio.ExceptionGroup("one", { errors = { "a" } })))
    end)
 
+   -- Python's ExceptionGroup.split and subgroup (test_exception_group.py's
+   -- cases, in short): the Lua form of `except*`
+   it("split an ExceptionGroup by class, list of classes or predicate, nested groups alike", function()
+      local EG, QE, TE = asyncio.ExceptionGroup, asyncio.QueueEmpty, asyncio.TimeoutError
+      local a, b, c = QE("a"), TE("b"), "plain"
+      local i1, i2 = QE("i1"), TE("i2")
+      local inner = EG("inner", { errors = { i1, i2 } })
+      local eg = EG("outer", { errors = { a, b, c, inner }, traceback = "where it was raised" })
+      local match, rest = eg:split(QE)
+      assert.equal("ExceptionGroup: outer (2 sub-exceptions)", tostring(match))
+      assert.equal("where it was raised", match.traceback) -- the group's own fields go with it
+      assert.equal(a, match.errors[1])
+      assert.equal("ExceptionGroup: inner (1 sub-exception)", tostring(match.errors[2]))
+      assert.equal(i1, match.errors[2].errors[1])
+      assert.same({ b, c }, { rest.errors[1], rest.errors[2] })
+      assert.equal(i2, rest.errors[3].errors[1])
+      assert.equal(eg.errors[4], inner) -- the group split is left as it was
+      -- all or nothing
+      local all, none = eg:split(function() return true end)
+      assert.equal(eg, all)
+      assert.is_nil(none)
+      none, all = eg:split(asyncio.QueueFull)
+      assert.is_nil(none)
+      assert.same({ a, b, c, inner }, all.errors)
+      -- subgroup: the group itself when nothing is left out, nil when nothing is kept
+      assert.equal(eg, eg:subgroup(EG))
+      assert.is_nil(eg:subgroup(function(e) return e == "nothing" end))
+      local kept = eg:subgroup({ QE, TE })
+      assert.same({ a, b, inner }, kept.errors) -- inner kept whole: every error of it matched
+      -- a predicate is asked about the groups too: one true for eg keeps eg
+      assert.equal(eg, eg:subgroup(function(e) return e ~= c end))
+      kept = eg:subgroup(function(e) return e ~= c and not EG:is(e) end)
+      assert.same({ a, b, inner }, kept.errors)
+      assert.equal(inner, kept.errors[3]) -- not a copy: nothing of it was left out
+      -- a subclass decides what its derived groups are
+      local MyGroup = require("asyncio.errors").class("MyGroup", EG)
+      function MyGroup.derive(g, errors) return MyGroup(g.message .. "'", { errors = errors }) end
+      local mine = MyGroup("m", { errors = { a, b } }):subgroup(QE)
+      assert.is_true(MyGroup:is(mine))
+      assert.equal("MyGroup: m' (1 sub-exception)", tostring(mine))
+      -- bad conditions are argument errors
+      assert.has_error(function() eg:split(5) end,
+         "bad argument #1 to 'split' (error class, list of classes or function expected, got number)")
+      assert.has_error(function() eg:subgroup({ QE, "x" }) end,
+         "bad argument #1 to 'subgroup' (element 2 of the list is not an error class)")
+   end)
+
+   it("translate except* around a TaskGroup (Python's 'Terminating a Task Group' example)", function()
+      local errors = require("asyncio.errors")
+      local Terminate = errors.class("TerminateTaskGroup", errors.Error)
+      local log = {}
+      helper.run(function()
+         local ok, err = pcall(function()
+            local tg <close> = asyncio.TaskGroup()
+            tg:create_task(asyncio.async(function()
+               asyncio.await(asyncio.sleep(0.01))
+               log[#log + 1] = "task 1 done"
+            end)())
+            tg:create_task(asyncio.async(function()
+               asyncio.await(asyncio.sleep(10))
+               log[#log + 1] = "task 2 done"
+            end)())
+            tg:create_task(asyncio.async(function()
+               asyncio.await(asyncio.sleep(0.02))
+               error(Terminate())
+            end)())
+         end)
+         assert.is_false(ok)
+         local _, rest = err:split(Terminate) -- except* TerminateTaskGroup: pass
+         assert.is_nil(rest)
+      end)
+      assert.same({ "task 1 done" }, log)
+   end)
+
    it("word IncompleteReadError as Python, an unknown total included", function()
       local new = require("asyncio.errors").IncompleteReadError.new
       assert.equal("IncompleteReadError: 2 bytes read on a total of 5 expected bytes", tostring(new("ab", 5)))

@@ -56,7 +56,8 @@ local function class(name, parent)
       __name = name,
       __parent = parent,
       __aio_error = true,
-      __tostring = error_tostring,
+      -- a metamethod is not found through __index: a subclass copies it
+      __tostring = parent and rawget(parent, "__tostring") or error_tostring,
       is = class_is,
    }
    cls.__index = cls
@@ -88,6 +89,106 @@ function ExceptionGroup.__tostring(e)
    end
    return text
 end
+
+-- What split and subgroup test each error with: a class of ours (its :is),
+-- a list of them (Python's tuple of types), or a predicate.
+local function condition_of(condition, fname)
+   if type(condition) == "table" and rawget(condition, "__aio_error") then
+      return function(e) return condition:is(e) end
+   elseif type(condition) == "function"
+      or (type(condition) == "table" and type((getmetatable(condition) or {}).__call) == "function") then
+      return condition
+   elseif type(condition) == "table" then
+      for i, cls in ipairs(condition) do
+         if type(cls) ~= "table" or not rawget(cls, "__aio_error") then
+            error(("bad argument #1 to '%s' (element %d of the list is not an error class)"):format(fname, i), 3)
+         end
+      end
+      return function(e)
+         for _, cls in ipairs(condition) do
+            if cls:is(e) then
+               return true
+            end
+         end
+         return false
+      end
+   end
+   error(("bad argument #1 to '%s' (error class, list of classes or function expected, got %s)")
+      :format(fname, type(condition)), 3)
+end
+
+-- A group like e holding errors: its message and every other field of it
+-- (traceback...) but errors, as Python's split copies a group's metadata.
+-- A subclass may give derive its own meaning, as in Python.
+function ExceptionGroup.derive(e, errors)
+   local fields = {}
+   for k, v in pairs(e) do
+      if k ~= "errors" and k ~= "message" then
+         fields[k] = v
+      end
+   end
+   fields.errors = errors
+   return ExceptionGroup(rawget(e, "message"), fields)
+end
+
+local function is_group(e)
+   return ExceptionGroup:is(e) and type(rawget(e, "errors")) == "table"
+end
+
+local function split(e, test)
+   if test(e) then
+      return e, nil
+   end
+   local matched, rest = {}, {}
+   for _, sub in ipairs(e.errors) do
+      if is_group(sub) then
+         local m, r = split(sub, test)
+         matched[#matched + 1] = m
+         rest[#rest + 1] = r
+      elseif test(sub) then
+         matched[#matched + 1] = sub
+      else
+         rest[#rest + 1] = sub
+      end
+   end
+   return #matched > 0 and e:derive(matched) or nil, #rest > 0 and e:derive(rest) or nil
+end
+
+-- eg:split(condition) -> match, rest: the errors that meet condition and
+-- those that do not, each as a group like eg (nil for none), nested groups
+-- split alike: Python's split, the Lua form of `except*`.
+function ExceptionGroup.split(e, condition)
+   return split(e, condition_of(condition, "split"))
+end
+
+local function subgroup(e, test)
+   if test(e) then
+      return e
+   end
+   local kept, modified = {}, false
+   for _, sub in ipairs(e.errors) do
+      if is_group(sub) then
+         local s = subgroup(sub, test)
+         modified = modified or s ~= sub
+         kept[#kept + 1] = s
+      elseif test(sub) then
+         kept[#kept + 1] = sub
+      else
+         modified = true
+      end
+   end
+   if not modified then
+      return e
+   end
+   return #kept > 0 and e:derive(kept) or nil
+end
+
+-- eg:subgroup(condition) -> the group of the errors that meet condition,
+-- eg itself if all do, nil if none does: Python's subgroup.
+function ExceptionGroup.subgroup(e, condition)
+   return subgroup(e, condition_of(condition, "subgroup"))
+end
+
 class("SendfileNotAvailableError", Error)
 
 -- A stream ended before the expected number of bytes: fields partial, expected.
