@@ -75,6 +75,11 @@ describe("error classes", function()
          "bad argument #1 to 'split' (error class, list of classes or function expected, got number)")
       assert.has_error(function() eg:subgroup({ QE, "x" }) end,
          "bad argument #1 to 'subgroup' (element 2 of the list is not an error class)")
+      assert.has_error(function() EG.split(5, QE) end,
+         "calling 'split' on bad self (ExceptionGroup with a list of errors expected, got number)")
+      assert.has_error(function() EG.subgroup(QE("x"), QE) end,
+         "calling 'subgroup' on bad self (ExceptionGroup with a list of errors expected, got QueueEmpty)")
+      assert.has_error(function() eg:derive("x") end, "bad argument #1 to 'derive' (table expected, got string)")
    end)
 
    it("translate except* around a TaskGroup (Python's 'Terminating a Task Group' example)", function()

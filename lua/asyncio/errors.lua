@@ -121,6 +121,11 @@ end
 -- (traceback...) but errors, as Python's split copies a group's metadata.
 -- A subclass may give derive its own meaning, as in Python.
 function ExceptionGroup.derive(e, errors)
+   if type(e) ~= "table" then
+      error(("calling 'derive' on bad self (ExceptionGroup expected, got %s)"):format(type(e)), 2)
+   elseif type(errors) ~= "table" then
+      error(("bad argument #1 to 'derive' (table expected, got %s)"):format(type(errors)), 2)
+   end
    local fields = {}
    for k, v in pairs(e) do
       if k ~= "errors" and k ~= "message" then
@@ -157,7 +162,16 @@ end
 -- eg:split(condition) -> match, rest: the errors that meet condition and
 -- those that do not, each as a group like eg (nil for none), nested groups
 -- split alike: Python's split, the Lua form of `except*`.
+local function check_group(e, fname)
+   if not is_group(e) then
+      local got = type(e) == "table" and tostring(rawget(getmetatable(e) or {}, "__name") or "table") or type(e)
+      error(("calling '%s' on bad self (ExceptionGroup with a list of errors expected, got %s)")
+         :format(fname, got), 3)
+   end
+end
+
 function ExceptionGroup.split(e, condition)
+   check_group(e, "split")
    return split(e, condition_of(condition, "split"))
 end
 
@@ -186,6 +200,7 @@ end
 -- eg:subgroup(condition) -> the group of the errors that meet condition,
 -- eg itself if all do, nil if none does: Python's subgroup.
 function ExceptionGroup.subgroup(e, condition)
+   check_group(e, "subgroup")
    return subgroup(e, condition_of(condition, "subgroup"))
 end
 
