@@ -122,6 +122,7 @@ pydiff: $(SO)
 # plain core) through shrinks whose new block cannot be had.
 oom: $(ASAN_SO) $(SO) build/oomhost
 	@sh tools/oom.sh build/oomhost tools/oom.lua
+	@OOM_DEBUG=1 sh tools/oom.sh build/oomhost tools/oom.lua
 	@sh tools/oom.sh build/oomhost tools/oom_streams.lua
 	@for at in 1 2 3 4 5 6; do \
 	  OOM_AT=$$at build/oomhost tools/oom_bigblock.lua 2>&1 | grep -qx OK \

@@ -32,5 +32,7 @@ while [ "$k" -le "$total" ]; do
   fi
   k=$((k + 1))
 done
-echo "oom: $script: $total allocations failed one at a time: no crash, $lost reported callback(s) lost, $hangs task(s) lost"
+mode=""
+[ "$OOM_DEBUG" = 1 ] && mode=" (debug mode)"
+echo "oom: $script$mode: $total allocations failed one at a time: no crash, $lost reported callback(s) lost, $hangs task(s) lost"
 [ "$hangs" -eq 0 ]

@@ -4,9 +4,18 @@
 -- collects and says how it ended. Run from the repository root.
 local asyncio = require("asyncio")
 
+-- OOM_DEBUG=1 runs it in debug mode, whose notes on every object made
+-- (tracebacks, positions) are more allocations to fail.
+local debug_mode = os.getenv("OOM_DEBUG") == "1"
+
 return function(scenario)
    oom_arm(true)
-   local ok, err = pcall(asyncio.run, scenario)
+   local ok, err
+   if debug_mode then
+      ok, err = pcall(asyncio.run, asyncio.async(scenario)(), { debug = true })
+   else
+      ok, err = pcall(asyncio.run, scenario)
+   end
    oom_arm(false)
    collectgarbage()
    collectgarbage()
