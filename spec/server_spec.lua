@@ -741,3 +741,92 @@ describe("servers", function()
          server:close()
       end))
 end)
+
+-- Python's sock=: a socket made elsewhere (another library's, or one
+-- systemd passed on) given instead of an address. Here such sockets are a
+-- socketpair's ends, and copies (dup2) of our own servers' sockets.
+describe("the sock option", function()
+   -- A copy of the listening socket of server, on a descriptor of its own,
+   -- and the server closed: a bound socket nobody serves.
+   local function orphan_socket(server)
+      local fd = server:sockets()[1].fd
+      local copy, spare = core.pipe()
+      core.fddup2(fd, copy)
+      core.fdclose(spare)
+      server:close()
+      await(server:wait_closed())
+      return copy
+   end
+
+   it("makes a connection of a connected socket, the stream owning it", helper.async(function()
+      local a, b = core.socketpair("stream")
+      local r1, w1 = await(asyncio.open_connection(nil, nil, { sock = a }))
+      local r2, w2 = await(asyncio.open_unix_connection(nil, { sock = b }))
+      assert.equal(a, w1:get_extra_info("socket"))
+      w1:write("ping\n")
+      assert.equal("ping\n", await(r2:readline()))
+      w2:write("pong")
+      w2:write_eof()
+      assert.equal("pong", await(r1:read()))
+      w1:close()
+      w2:close()
+      await(w1:wait_closed())
+      await(w2:wait_closed())
+      assert.is_nil(core.fdwrite(a, "x")) -- closed with the stream
+   end))
+
+   it("serves on a bound socket, TCP or Unix, and a Unix one's file goes at the close", helper.async(function()
+      local fd = orphan_socket(await(asyncio.start_server(echo_handler, "127.0.0.1", 0)))
+      local server = await(asyncio.start_server(echo_handler, nil, nil, { sock = fd }))
+      local _, port = server:getsockname()
+      assert.equal("hi", roundtrip(port, "hi"))
+      server:close()
+      await(server:wait_closed())
+      local path = os.tmpname()
+      os.remove(path)
+      fd = orphan_socket(await(asyncio.start_unix_server(echo_handler, path, { cleanup_socket = false })))
+      server = await(asyncio.start_unix_server(echo_handler, nil, { sock = fd }))
+      local reader, writer = await(asyncio.open_unix_connection(path))
+      writer:write("yo")
+      assert.equal("yo", await(reader:readexactly(2)))
+      writer:close()
+      -- a socket file cannot be opened, but renamed onto itself it can
+      assert.is_true(os.rename(path, path))
+      server:close()
+      await(server:wait_closed())
+      assert.is_nil(os.rename(path, path)) -- unlinked, as Python 3.13's cleanup_socket
+   end))
+
+   it("refuses what is not a stream socket, or an address besides", helper.async(function()
+      local a, b = core.socketpair("stream")
+      local d1, d2 = core.socketpair("dgram")
+      local rfd, wfd = core.pipe()
+      local function refused(pattern, f, ...)
+         local ok, err = pcall(f, ...)
+         assert.is_false(ok)
+         assert.matches(pattern, err)
+      end
+      refused("bad argument #3 to 'open_connection' %(host/port and option 'sock' cannot be given together%)",
+         asyncio.open_connection, "127.0.0.1", nil, { sock = a })
+      refused("bad argument #3 to 'open_connection' %(option 'sock': not a socket%)",
+         asyncio.open_connection, nil, nil, { sock = rfd })
+      refused("bad argument #3 to 'open_connection' %(option 'sock': not a stream socket%)",
+         asyncio.open_connection, nil, nil, { sock = d1 })
+      refused("bad argument #3 to 'open_connection' %(option 'sock': file descriptor expected, got 1.5%)",
+         asyncio.open_connection, nil, nil, { sock = 1.5 })
+      refused("bad argument #4 to 'start_server' %(host/port and option 'sock' cannot be given together%)",
+         asyncio.start_server, echo_handler, nil, 8080, { sock = a })
+      refused("bad argument #2 to 'open_unix_connection' %(path and option 'sock' cannot be given together%)",
+         asyncio.open_unix_connection, "/tmp/x", { sock = a })
+      local server = await(asyncio.start_server(echo_handler, "127.0.0.1", 0))
+      local tcp = orphan_socket(server)
+      refused("bad argument #3 to 'start_unix_server' %(option 'sock': a Unix stream socket expected, " ..
+         "got an inet socket%)", asyncio.start_unix_server, echo_handler, nil, { sock = tcp })
+      -- a stream's own socket is refused when the connection is made
+      local _, w = await(asyncio.open_connection(nil, nil, { sock = a }))
+      refused("option 'sock': descriptor " .. a .. " is a stream of this loop already",
+         await, asyncio.open_connection(nil, nil, { sock = a }))
+      w:close()
+      for _, fd in ipairs({ b, d1, d2, rfd, wfd, tcp }) do core.fdclose(fd) end
+   end))
+end)

@@ -407,7 +407,7 @@ LUAMOD_API int luaopen_asyncio_core (lua_State *L) {
     loop_open, loop_make_open, sources_open, timer_open, handle_open, future_open, task_open, task_wait_open,
     spawn_open,
     coro_open,
-    watcher_open, signame_open, fdutil_open, socket_open, stream_open, datagram_open, resolver_open,
+    watcher_open, signame_open, fdutil_open, socket_open, adopt_open, stream_open, datagram_open, resolver_open,
     process_open,
     queue_open, threadsafe_open, thread_open,
     compose_open,

@@ -625,7 +625,22 @@ int socket_checkaddr (lua_State *L, int fam, struct sockaddr_storage *ss,
                       unsigned int *len);
 const char *socket_describe (lua_State *L, const struct sockaddr_storage *ss,
                              unsigned int len);
+/* User values of a Listener (socket.c) */
+enum {
+  LIS_UV_LOOP = 1,
+  LIS_UV_HANDLER,   /* handler(stream), queued once per connection */
+  LIS_UV_ACCEPT,    /* accept_some, as a closure over the Runtime */
+  LIS_UV_PATH,      /* the path of a Unix socket, unlinked on close */
+  LIS_NUV = LIS_UV_PATH
+};
+struct Listener;
+struct Listener *socket_listener_new (lua_State *L, int loopidx, int family,
+                                      lua_Integer backlog, int nodelay,
+                                      int handleridx);
+int socket_listener_finish (lua_State *L, struct Listener *ls, int lisidx,
+                            int fd, int keep_path, int defer);
 int socket_open (lua_State *L);
+int adopt_open (lua_State *L);
 
 /* A byte stream over a connected socket (stream.c). */
 enum { STREAM_TCP = 0, STREAM_UNIX, STREAM_PIPE };

@@ -259,14 +259,6 @@ void socket_unanchor (lua_State *L, int loopidx, void *key) {
 
 /* ---------- listening sockets ---------- */
 
-enum {
-  LIS_UV_LOOP = 1,
-  LIS_UV_HANDLER,   /* handler(stream), queued once per connection */
-  LIS_UV_ACCEPT,    /* accept_some, as a closure over the Runtime */
-  LIS_UV_PATH,      /* the path of a Unix socket, unlinked on close */
-  LIS_NUV = LIS_UV_PATH
-};
-
 typedef struct Listener {
   IoHook hook;             /* first: see internal.h */
   ev_io io;                /* accept readiness; started while serving */
@@ -438,6 +430,77 @@ static void retry_cb (struct ev_loop *ev, ev_timer *w, int revents) {
 }
 
 /*
+** Pushes a new closed Listener of the loop at loopidx for sockets of
+** family, handing connections to the function at handleridx. [-0, +1, m]
+*/
+struct Listener *socket_listener_new (lua_State *L, int loopidx, int family,
+                                      lua_Integer backlog, int nodelay,
+                                      int handleridx) {
+  Listener *ls;
+  loopidx = lua_absindex(L, loopidx);
+  handleridx = lua_absindex(L, handleridx);
+  ls = (Listener *)lua_newuserdatauv(L, sizeof(Listener), LIS_NUV);
+  memset(ls, 0, sizeof(*ls));
+  ls->hook.loopclose = listener_loopclose;
+  ls->fd = -1;
+  ls->family = family;
+  ls->loop = (Loop *)lua_touserdata(L, loopidx);
+  ls->nodelay = (unsigned char)nodelay;
+  ls->backlog = backlog > 0x7fff ? 0x7fff : backlog < 0 ? 0 : (int)backlog;
+  luaL_setmetatable(L, AIO_LISTENER);
+  lua_pushvalue(L, loopidx);
+  lua_setiuservalue(L, -2, LIS_UV_LOOP);
+  lua_pushvalue(L, handleridx);
+  lua_setiuservalue(L, -2, LIS_UV_HANDLER);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, accept_some, 1);
+  lua_setiuservalue(L, -2, LIS_UV_ACCEPT);
+  return ls;
+}
+
+/*
+** The end of a listener's making, given its bound socket fd (owned from
+** then on): a Unix socket's file
+** is noted, to be unlinked on close (its path is LIS_UV_PATH, unless
+** keep_path); unless defer, the socket listens. Returns 0, or pushes nil
+** and an OSError and returns 2 (the socket is closed then). [-0, +(0|2), m]
+*/
+int socket_listener_finish (lua_State *L, struct Listener *ls, int lisidx,
+                            int fd, int keep_path, int defer) {
+  lisidx = lua_absindex(L, lisidx);
+  ls->fd = fd;
+  if (ls->family == AF_UNIX) {
+    struct stat st;
+    size_t n;
+    const char *path = NULL;
+    if (lua_getiuservalue(L, lisidx, LIS_UV_PATH) == LUA_TSTRING)
+      path = lua_tolstring(L, -1, &n);
+    if (path != NULL && n > 0 && path[0] != '\0' && stat(path, &st) == 0) {
+      ls->dev = st.st_dev;
+      ls->ino = st.st_ino;
+    }
+    lua_pop(L, 1);
+    if (keep_path) {  /* Python 3.13's cleanup_socket = False */
+      lua_pushnil(L);
+      lua_setiuservalue(L, lisidx, LIS_UV_PATH);
+    }
+  }
+  if (!defer) {
+    if (listen(ls->fd, ls->backlog) != 0) {
+      int err = errno;
+      listener_closefd(L, ls, lisidx);
+      return failure(L, err, "listen");
+    }
+    ls->listening = 1;
+  }
+  ev_io_init(&ls->io, accept_cb, ls->fd, EV_READ);
+  ls->io.data = ls;
+  ev_timer_init(&ls->retry, retry_cb, 0., 0.);
+  ls->retry.data = ls;
+  return 0;
+}
+
+/*
 ** core.listen(loop, family, host, port, backlog, reuse_port, nodelay,
 ** handler [, keep_path [, defer]]) -> Listener, or nil and an OSError.
 ** family is "inet", "inet6" or "unix" (host is then the path, unlinked on
@@ -447,33 +510,21 @@ static void retry_cb (struct ev_loop *ev, ev_timer *w, int revents) {
 ** until it starts).
 */
 static int core_listen (lua_State *L) {
-  Loop *loop = loop_checkopen(L, 1);
   struct sockaddr_storage ss;
   socklen_t len;
-  int family = socket_checkaddr(L, 2, &ss, &len);
-  lua_Integer backlog = luaL_optinteger(L, 5, 100);
-  int reuse_port = lua_toboolean(L, 6), nodelay = lua_toboolean(L, 7);
-  int one = 1, fd;
+  int family, reuse_port, nodelay, keep_path, defer, one = 1, fd;
+  lua_Integer backlog;
   Listener *ls;
-  int keep_path = lua_toboolean(L, 9), defer = lua_toboolean(L, 10);
+  loop_checkopen(L, 1);
+  family = socket_checkaddr(L, 2, &ss, &len);
+  backlog = luaL_optinteger(L, 5, 100);
+  reuse_port = lua_toboolean(L, 6);
+  nodelay = lua_toboolean(L, 7);
+  keep_path = lua_toboolean(L, 9);
+  defer = lua_toboolean(L, 10);
   luaL_checktype(L, 8, LUA_TFUNCTION);
   lua_settop(L, 8);
-  ls = (Listener *)lua_newuserdatauv(L, sizeof(Listener), LIS_NUV);  /* 9 */
-  memset(ls, 0, sizeof(*ls));
-  ls->hook.loopclose = listener_loopclose;
-  ls->fd = -1;
-  ls->family = family;
-  ls->loop = loop;
-  ls->nodelay = (unsigned char)nodelay;
-  ls->backlog = backlog > 0x7fff ? 0x7fff : backlog < 0 ? 0 : (int)backlog;
-  luaL_setmetatable(L, AIO_LISTENER);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 9, LIS_UV_LOOP);
-  lua_pushvalue(L, 8);
-  lua_setiuservalue(L, 9, LIS_UV_HANDLER);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushcclosure(L, accept_some, 1);
-  lua_setiuservalue(L, 9, LIS_UV_ACCEPT);
+  ls = socket_listener_new(L, 1, family, backlog, nodelay, 8);  /* 9 */
   if (family == AF_UNIX) {
     struct stat st;
     const char *path = ((struct sockaddr_un *)&ss)->sun_path;
@@ -505,30 +556,7 @@ static int core_listen (lua_State *L) {
     what = lua_pushfstring(L, "bind %s", socket_describe(L, &ss, len));
     return failure(L, err, what);
   }
-  if (family == AF_UNIX) {
-    struct stat st;
-    const char *path = ((struct sockaddr_un *)&ss)->sun_path;
-    if (path[0] != '\0' && stat(path, &st) == 0) {
-      ls->dev = st.st_dev;
-      ls->ino = st.st_ino;
-    }
-    if (keep_path) {  /* Python 3.13's cleanup_socket = False */
-      lua_pushnil(L);
-      lua_setiuservalue(L, 9, LIS_UV_PATH);
-    }
-  }
-  if (!defer) {
-    if (listen(fd, ls->backlog) != 0) {
-      int err = errno;
-      listener_closefd(L, ls, 9);
-      return failure(L, err, "listen");
-    }
-    ls->listening = 1;
-  }
-  ev_io_init(&ls->io, accept_cb, fd, EV_READ);
-  ls->io.data = ls;
-  ev_timer_init(&ls->retry, retry_cb, 0., 0.);
-  ls->retry.data = ls;
+  if (socket_listener_finish(L, ls, 9, fd, keep_path, defer) != 0) return 2;
   lua_settop(L, 9);
   return 1;
 }

@@ -24,6 +24,8 @@ local SKIP = {
    ["asyncio.run"] = true, ["asyncio.set_event_loop"] = true,
    ["core.spawn"] = true, ["core.kill"] = true, ["core.pipe_stream"] = true,
    ["core.fdclose"] = true, ["core.fdwrite"] = true, ["core.fdread"] = true,
+   -- take whatever descriptor they are given, the fuzzer's own sockets too
+   ["core.adopt_stream"] = true, ["core.listen_fd"] = true,
    -- stops the loop whose inbox id it is given: the driver's own, for 1
    ["core.thread_post_stop"] = true,
    ["loop:close"] = true, ["loop:run_forever"] = true, ["loop:stop"] = true,

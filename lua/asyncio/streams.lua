@@ -68,14 +68,14 @@ local function boolean_or_nil(v)
    end
 end
 local GETADDRINFO_OPTS = { family = true, type = true, passive = true }
-local CONNECTION_OPTS = { limit = true, nodelay = true, family = true, ssl = NO_TLS }
-local UNIX_CONNECTION_OPTS = { limit = true, ssl = NO_TLS }
+local CONNECTION_OPTS = { limit = true, nodelay = true, family = true, ssl = NO_TLS, sock = true }
+local UNIX_CONNECTION_OPTS = { limit = true, ssl = NO_TLS, sock = true }
 -- reuse_address: listening sockets always have SO_REUSEADDR, Python's
 -- default on Unix
 local SERVER_OPTS = { limit = true, backlog = true, reuse_port = true, nodelay = true, family = true,
-                      reuse_address = true, ssl = NO_TLS, start_serving = boolean_or_nil }
+                      reuse_address = true, ssl = NO_TLS, start_serving = boolean_or_nil, sock = true }
 local UNIX_SERVER_OPTS = { limit = true, backlog = true, ssl = NO_TLS, start_serving = boolean_or_nil,
-                           cleanup_socket = boolean_or_nil }
+                           cleanup_socket = boolean_or_nil, sock = true }
 local DATAGRAM_OPTS = { local_host = true, local_port = true, remote_host = true, remote_port = true,
                         family = true, reuse_port = true, bufsize = true,
                         -- refused when true, as by Python 3.13
@@ -164,6 +164,27 @@ local function checkfamily(fname, n, family)
       error(("bad argument #%d to '%s' (family must be \"inet\" or \"inet6\")"):format(n, fname), 3)
    end
    return f
+end
+
+-- The sock option, Python's sock=: the descriptor of a stream socket made
+-- elsewhere, given instead of an address (what names one, `where`, must
+-- be nil); unix_only for the Unix functions. Checked at the call, as the
+-- other arguments are.
+local function checksock(fname, n, sock, where, what, unix_only)
+   local fd = math.tointeger(sock)
+   if fd == nil or fd < 0 or fd > 0x7fffffff then
+      badarg(n, fname, "option 'sock': file descriptor expected, got " ..
+         (type(sock) == "number" and tostring(sock) or coroutines.typename(sock)))
+   elseif where ~= nil then
+      badarg(n, fname, what .. " and option 'sock' cannot be given together")
+   end
+   local family, why = core.sock_family(fd)
+   if family == nil then
+      badarg(n, fname, "option 'sock': " .. why)
+   elseif unix_only and family ~= "unix" then
+      badarg(n, fname, "option 'sock': a Unix stream socket expected, got an " .. family .. " socket")
+   end
+   return fd
 end
 
 -- ---------- name resolution ----------
@@ -269,6 +290,25 @@ end
 
 local open_connection_co = async(open_connection)
 
+-- A connection over a connected socket made elsewhere (option sock),
+-- ready two iterations later, as Python's transport tells its protocol
+-- and the waiter through call_soon.
+local open_sock_co = async(function(fd, limit, nodelay)
+   local loop = events.get_running_loop()
+   local stream, err = core.adopt_stream(loop, fd, nodelay)
+   if stream == nil then
+      error(err, 0)
+   end
+   for _ = 1, 2 do
+      local ok, e = pcall(await, sleep0)
+      if not ok then
+         stream:close()
+         error(e, 0)
+      end
+   end
+   return halves(stream, limit)
+end)
+
 -- asyncio.open_connection(host, port [, {limit=, nodelay=, family=}]) ->
 -- awaitable reader, writer
 function M.open_connection(host, port, opts)
@@ -277,6 +317,12 @@ function M.open_connection(host, port, opts)
    opts = checkopts("open_connection", 3, opts, CONNECTION_OPTS)
    local limit = checklimit("open_connection", 3, opts.limit)
    local family = checkfamily("open_connection", 3, opts.family)
+   if opts.sock ~= nil then
+      local where = host
+      if where == nil then where = port end
+      local fd = checksock("open_connection", 3, opts.sock, where, "host/port")
+      return open_sock_co(fd, limit, opts.nodelay ~= false)
+   end
    return open_connection_co(host, port, family, limit, opts.nodelay ~= false)
 end
 
@@ -291,9 +337,16 @@ end)
 
 -- asyncio.open_unix_connection(path [, {limit=}]) -> awaitable reader, writer
 function M.open_unix_connection(path, opts)
-   checkpath("open_unix_connection", 1, path)
+   if type(opts) ~= "table" or opts.sock == nil then -- arguments are checked in order
+      checkpath("open_unix_connection", 1, path)
+   end
    opts = checkopts("open_unix_connection", 2, opts, UNIX_CONNECTION_OPTS)
-   return open_unix_connection_co(path, checklimit("open_unix_connection", 2, opts.limit))
+   local limit = checklimit("open_unix_connection", 2, opts.limit)
+   if opts.sock ~= nil then
+      local fd = checksock("open_unix_connection", 2, opts.sock, path, "path", true)
+      return open_sock_co(fd, limit, false)
+   end
+   return open_unix_connection_co(path, limit)
 end
 
 -- reader:lines() -> iterator over the lines, without their "\n"
@@ -451,6 +504,17 @@ local function listen_all(self, infos, opts, handler)
    end
 end
 
+-- The listener of a server given a bound socket (option sock): it owns the
+-- socket from then on.
+local function listen_sock(self, opts, handler, keep_path)
+   local l, err = core.listen_fd(self._loop, opts.sock, math.tointeger(opts.backlog) or 100,
+      opts.nodelay ~= false, handler, keep_path, opts.start_serving == false)
+   if l == nil then
+      error(err, 0)
+   end
+   self._listeners[1] = l
+end
+
 local function new_server(loop)
    return setmetatable({
       _loop = loop,
@@ -506,6 +570,11 @@ end
 
 local start_server_co = async(function(cb, host, port, opts, limit)
    local loop = events.get_running_loop()
+   if opts.sock ~= nil then -- nothing to resolve: Python's create_server takes it as it is
+      local self = new_server(loop)
+      listen_sock(self, opts, connection_handler(self, cb, limit), true)
+      return start(self, opts)
+   end
    if host == "" then -- as Python: every address
       host = nil
    end
@@ -559,21 +628,35 @@ function M.start_server(cb, host, port, opts)
    opts = checkopts("start_server", 4, opts, SERVER_OPTS)
    local limit = checklimit("start_server", 4, opts.limit)
    checkbacklog("start_server", 4, opts.backlog)
+   if opts.sock ~= nil then
+      local where = host
+      if where == nil then where = port end
+      checksock("start_server", 4, opts.sock, where, "host/port")
+   end
    return start_server_co(cb, host, port, opts, limit)
 end
 
 local start_unix_server_co = async(function(cb, path, opts, limit)
    local loop = events.get_running_loop()
    local self = new_server(loop)
-   listen_all(self, { { family = "unix", addr = path } }, opts, connection_handler(self, cb, limit))
+   if opts.sock ~= nil then -- its file is unlinked at the close, as Python 3.13's
+      listen_sock(self, opts, connection_handler(self, cb, limit), opts.cleanup_socket == false)
+   else
+      listen_all(self, { { family = "unix", addr = path } }, opts, connection_handler(self, cb, limit))
+   end
    return start(self, opts)
 end)
 
 -- asyncio.start_unix_server(cb, path [, {limit=, backlog=}]) -> awaitable Server
 function M.start_unix_server(cb, path, opts)
    checkcb("start_unix_server", cb)
-   checkpath("start_unix_server", 2, path)
+   if type(opts) ~= "table" or opts.sock == nil then
+      checkpath("start_unix_server", 2, path)
+   end
    opts = checkopts("start_unix_server", 3, opts, UNIX_SERVER_OPTS)
+   if opts.sock ~= nil then
+      checksock("start_unix_server", 3, opts.sock, path, "path", true)
+   end
    checkbacklog("start_unix_server", 3, opts.backlog)
    return start_unix_server_co(cb, path, opts, checklimit("start_unix_server", 3, opts.limit))
 end
