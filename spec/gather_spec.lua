@@ -631,6 +631,27 @@ describe("gather", function()
          assert.equal(1, #asyncio.all_tasks()) -- every level ended
       end))
 
+      it("cancels the bottom of 300 gathers each gathering the next, cancelled from the top", helper.async(function()
+         -- no task between them: each gather's cancel called its child's
+         -- from Lua, and at 191 'C stack overflow' left the bottom pending
+         local bottom = asyncio.Future()
+         local top = asyncio.gather(bottom)
+         local levels = { top }
+         for i = 2, 300 do
+            top = asyncio.gather(top)
+            levels[i] = top
+         end
+         await(asyncio.sleep(0))
+         assert.is_true(top:cancel("enough"))
+         assert.is_true(bottom:cancelled())
+         local err = helper.error_of(await, top)
+         assert.is_true(asyncio.CancelledError:is(err))
+         assert.equal("enough", err.message)
+         for _, g in ipairs(levels) do -- failed with CancelledError, as Python's set_exception does
+            assert.is_true(asyncio.CancelledError:is(g:exception()))
+         end
+      end))
+
       it("cancels every group of a gather of groups", helper.async(function()
          local loop = asyncio.get_running_loop()
          local never = loop:create_future()

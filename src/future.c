@@ -447,14 +447,31 @@ static int future_cancelled (lua_State *L) {
   return 1;
 }
 
-/* fut:cancel([msg]) -> bool */
-static int future_cancel_m (lua_State *L) {
+static int future_cancel_now (lua_State *L) {
   Future *f = future_check(L, 1);
   int had_callbacks = f->ncallbacks > 0;
   lua_settop(L, 2);
   lua_pushboolean(L, future_cancel(L, f, 1, 2));
   check_scheduled(L, f, had_callbacks && f->state == FUT_CANCELLED);
   return 1;
+}
+
+static const char hook_outermost_key = 0;  /* registry key: its closure */
+
+/* fut:cancel([msg]) -> bool. A future with a cancel hook (a gather's)
+   cancels others from it, maybe gathers in turn: the nesting is bounded
+   as a task's cancel() bounds it (task_cancel.c). */
+static int future_cancel_m (lua_State *L) {
+  Future *f = future_check(L, 1);
+  int hooked;
+  lua_settop(L, 2);
+  hooked = f->type == AIO_TFUTURE
+           && lua_getiuservalue(L, 1, FUT_UV_CANCELHOOK) == LUA_TFUNCTION;
+  lua_settop(L, 2);
+  if (hooked)
+    return task_guarded_cancel(L, future_cancel_now, f->state == FUT_PENDING,
+                               &hook_outermost_key);
+  return future_cancel_now(L);
 }
 
 static void checkcallable (lua_State *L, int arg) {

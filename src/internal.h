@@ -549,6 +549,8 @@ int task_wait_open (lua_State *L);
 /* task_cancel.c */
 void task_force_cancel (lua_State *L, Task *t, int idx);
 extern const luaL_Reg task_cancel_methods[];
+int task_guarded_cancel (lua_State *L, lua_CFunction now, int pending,
+                         const void *key);
 
 /* ---------- making tasks (spawn.c) ---------- */
 int spawn_open (lua_State *L);

@@ -149,35 +149,36 @@ static int cancel_now (lua_State *L) {
 }
 
 /*
-** Cancels reached through futures with cancel hooks (a task awaiting a
-** gather cancels its children from Lua, each child's cancel a C call
-** nested in the last) go that deep at most; deeper ones wait in
-** pending_cancels for the outermost cancel() to make them, in the order
-** they came, before it returns. A pending task's cancel() is true, as in
-** Python, so the deferred ones answer that at once.
+** Cancels nested in one another (a task awaiting a gather cancels its
+** children from Lua, each child's cancel a C call nested in the last; a
+** gather of gathers, cancelled, does the same) go that deep at most;
+** deeper ones wait in pending_cancels for the outermost cancel() to make
+** them, in the order they came, before it returns. A pending task's, or a
+** pending gather's, cancel() is then true, as Python's mostly is (a
+** gather whose children are all done would say false there).
 */
 #define CANCEL_DEPTH_MAX 50
-static const char pending_cancels = 0;  /* registry key: {task, msg, ...} */
-static const char cancel_outermost_key = 0;  /* registry key: its closure */
+static const char pending_cancels = 0;  /* registry key: {obj, msg, ...} */
 
 /*
-** The outermost cancel(): (task, msg), then the deferred ones. Like the
-** method, it has the Runtime as upvalue 1.
+** The outermost cancel(): now(obj, msg) (upvalue 2), then the deferred
+** ones, each through its object's cancel method. Upvalue 1 is the
+** Runtime.
 */
 static int cancel_outermost (lua_State *L) {
   Runtime *rt = aio_rt(L);
   int i;
-  cancel_now(L);
-  lua_replace(L, 1);  /* the answer, kept below */
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);  /* the answer, at 1 */
   lua_settop(L, 1);
   if (rt->cancels_deferred == 0) return 1;  /* the usual case */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_cancels);  /* 2 */
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushcclosure(L, cancel_now, 1);  /* 3 */
   /* the count is read again each time: these cancels may defer more */
   for (i = 1; i <= rt->cancels_deferred; i++) {
-    lua_pushvalue(L, 3);
-    lua_rawgeti(L, 2, 2 * i - 1);  /* the task */
+    lua_rawgeti(L, 2, 2 * i - 1);  /* the task or future */
+    lua_getfield(L, -1, "cancel");
+    lua_insert(L, -2);
     lua_rawgeti(L, 2, 2 * i);      /* its message, maybe nil */
     lua_call(L, 2, 0);
   }
@@ -185,12 +186,18 @@ static int cancel_outermost (lua_State *L) {
   return 1;
 }
 
-static int task_cancel (lua_State *L) {
+/*
+** The cancel() of the task or future at 1, message at 2, made by now
+** under the depth rule above; pending says whether the object is, for an
+** answer given before the cancel is made. key names the registry entry
+** where the outermost closure for now is kept, made once.
+*/
+int task_guarded_cancel (lua_State *L, lua_CFunction now, int pending,
+                         const void *key) {
   Runtime *rt = aio_rt(L);
-  Task *t = task_check(L, 1);
   int status;
   lua_settop(L, 2);
-  if (rt->cancel_depth >= CANCEL_DEPTH_MAX && t->fut.state == FUT_PENDING) {
+  if (rt->cancel_depth >= CANCEL_DEPTH_MAX && pending) {
     lua_Integer n;
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_cancels) != LUA_TTABLE) {
       lua_pop(L, 1);
@@ -209,19 +216,21 @@ static int task_cancel (lua_State *L) {
   }
   if (rt->cancel_depth > 0) {  /* nested: an error unwinds to the outermost */
     rt->cancel_depth++;
-    cancel_now(L);
+    now(L);
     rt->cancel_depth--;
     return 1;
   }
   /* the outermost: protected, so that the depth and the deferred cancels
      are reset whatever happens (the depth is set once nothing but the
      protected call can raise) */
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &cancel_outermost_key) != LUA_TFUNCTION) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TFUNCTION) {
     lua_pop(L, 1);  /* made once: the closure of every outermost cancel() */
     lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushcclosure(L, cancel_outermost, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, now, 1);
+    lua_pushcclosure(L, cancel_outermost, 2);
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &cancel_outermost_key);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
   }
   lua_insert(L, 1);
   rt->cancel_depth = 1;
@@ -234,6 +243,14 @@ static int task_cancel (lua_State *L) {
   }
   if (status != LUA_OK) return lua_error(L);
   return 1;
+}
+
+static const char task_outermost_key = 0;  /* registry key: its closure */
+
+static int task_cancel (lua_State *L) {
+  Task *t = task_check(L, 1);
+  return task_guarded_cancel(L, cancel_now, t->fut.state == FUT_PENDING,
+                             &task_outermost_key);
 }
 
 static int task_cancelling (lua_State *L) {
