@@ -858,6 +858,26 @@ describe("debug mode", function()
       loop:close()
    end)
 
+   it("keeps reporting never-awaited coroutine objects while any loop is in debug mode", function()
+      -- set_debug(false) on any loop turned the reports off for all
+      local out = helper.run_fresh([[
+         local asyncio = require("asyncio")
+         local a, b = asyncio.new_event_loop(), asyncio.new_event_loop()
+         local afn = asyncio.async(function() end)
+         local function drop(what) afn(); collectgarbage(); collectgarbage(); print(what) end
+         a:set_debug(true)
+         b:set_debug(false)
+         drop("a on, b off")
+         a:close()
+         drop("a closed")
+         a:set_debug(false)
+         drop("none on")
+      ]])
+      local _, count = out:gsub("was never awaited", "")
+      assert.equal(2, count, out)
+      assert.matches("never awaited.*a on, b off.*never awaited.*a closed\nnone on\n$", out)
+   end)
+
    it("tells where a coroutine object never awaited was made (Python's 'Coroutine created at')", function()
       local out = helper.run_fresh([[
          local asyncio = require("asyncio")

@@ -57,11 +57,15 @@ end
 -- ---------- debug mode ----------
 
 -- Tracking never-awaited coroutine objects is process-wide: on while some
--- loop was last switched on (or LUA_ASYNCIO_DEBUG=1).
+-- loop has debug mode on, closed or not (or LUA_ASYNCIO_DEBUG=1). The set
+-- is weak: a loop collected counts no more at the next set_debug.
+local debug_loops = setmetatable({}, { __mode = "k" })
+
 function Loop:set_debug(on)
    on = on and true or false
    self:_set_debug(on)
-   coroutines.set_debug(on or debug_from_env)
+   debug_loops[self] = on or nil
+   coroutines.set_debug(next(debug_loops) ~= nil or debug_from_env)
 end
 
 -- ---------- the exception handler ----------
