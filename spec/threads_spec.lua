@@ -441,6 +441,14 @@ describe("ThreadPoolExecutor", function()
       assert.equal("<ThreadPoolExecutor max_workers=2>", tostring(two))
       two:shutdown()
    end)
+
+   it("refuses arguments it does not take, Python's thread_name_prefix among them", function()
+      -- both went unnoticed, as if taken
+      assert.has_error(function() asyncio.ThreadPoolExecutor(1, "worker") end,
+         "bad argument #2 to 'ThreadPoolExecutor' (no value expected, got string)")
+      assert.has_error(function() asyncio.start_loop_thread(1) end,
+         "bad argument #1 to 'start_loop_thread' (no value expected, got number)")
+   end)
 end)
 
 describe("a loop's reference in another thread", function()

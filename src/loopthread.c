@@ -402,8 +402,12 @@ static void loopthread_free (LoopThread *lt) {
 
 /* asyncio.start_loop_thread() -> handle */
 static int core_start_loop_thread (lua_State *L) {
-  LoopThread **box = (LoopThread **)lua_newuserdatauv(L, sizeof(LoopThread *), 0);
+  LoopThread **box;
   LoopThread *lt;
+  if (!lua_isnone(L, 1))  /* as Python's TypeError for an argument too many */
+    return luaL_argerror(L, 1, lua_pushfstring(L, "no value expected, got %s",
+                                               luaL_typename(L, 1)));
+  box = (LoopThread **)lua_newuserdatauv(L, sizeof(LoopThread *), 0);
   *box = NULL;
   luaL_setmetatable(L, AIO_LOOPTHREAD);
   lt = (LoopThread *)calloc(1, sizeof(LoopThread));

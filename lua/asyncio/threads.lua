@@ -30,7 +30,10 @@ end
 
 -- asyncio.ThreadPoolExecutor([max_workers]): workers start as jobs need
 -- them, up to max_workers (default: the number of cores, at least 2).
-function M.ThreadPoolExecutor(max_workers)
+function M.ThreadPoolExecutor(max_workers, ...)
+   -- Python's thread_name_prefix, initializer and initargs are not taken:
+   -- refused, not ignored
+   coroutines.check_no_more("ThreadPoolExecutor", 1, max_workers, ...)
    if math.type(max_workers) == "float" and max_workers % 1 == 0 then
       max_workers = math.tointeger(max_workers) or max_workers -- 2.0, as Semaphore(2.0)
       if math.type(max_workers) == "float" then -- too big for an integer
