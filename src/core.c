@@ -79,7 +79,8 @@ const char *aio_push_libsource (lua_State *L, size_t *len) {
   return lib;
 }
 
-static int call_tolstring (lua_State *L) {
+/* tostring(value at 1), as a C function to call protected. */
+int aio_call_tolstring (lua_State *L) {
   luaL_tolstring(L, 1, NULL);
   return 1;
 }
@@ -91,7 +92,7 @@ static int call_tolstring (lua_State *L) {
 */
 const char *aio_tolstring_safe (lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
-  lua_pushcfunction(L, call_tolstring);
+  lua_pushcfunction(L, aio_call_tolstring);
   lua_pushvalue(L, idx);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
     lua_pop(L, 1);

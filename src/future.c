@@ -463,11 +463,12 @@ static const char hook_outermost_key = 0;  /* registry key: its closure */
    as a task's cancel() bounds it (task_cancel.c). */
 static int future_cancel_m (lua_State *L) {
   Future *f = future_check(L, 1);
-  int hooked;
+  int hooked = 0;
   lua_settop(L, 2);
-  hooked = f->type == AIO_TFUTURE
-           && lua_getiuservalue(L, 1, FUT_UV_CANCELHOOK) == LUA_TFUNCTION;
-  lua_settop(L, 2);
+  if (f->type == AIO_TFUTURE) {
+    hooked = lua_getiuservalue(L, 1, FUT_UV_CANCELHOOK) == LUA_TFUNCTION;
+    lua_pop(L, 1);
+  }
   if (hooked)
     return task_guarded_cancel(L, future_cancel_now, f->state == FUT_PENDING,
                                &hook_outermost_key);
@@ -601,15 +602,6 @@ static int future_get_loop (lua_State *L) {
 }
 
 /*
-** Pushes the state part of tostring: "pending", "cancelled",
-** "finished result=..." or "finished error=...". [-0, +1, e]
-*/
-static int call_tolstring (lua_State *L) {
-  luaL_tolstring(L, 1, NULL);
-  return 1;
-}
-
-/*
 ** Whether f's tostring is running already, further out: a result that
 ** leads back to its future (a task returning itself) then shows "...", as
 ** Python's reprlib.recursive_repr does, and so do futures nested deeper
@@ -630,7 +622,7 @@ static const char *result_tostring (lua_State *L, Future *f) {
   Runtime *rt = aio_rt(L);
   int status;
   rt->repr_active[rt->repr_depth++] = f;
-  lua_pushcfunction(L, call_tolstring);
+  lua_pushcfunction(L, aio_call_tolstring);
   lua_insert(L, -2);
   status = lua_pcall(L, 1, 1, 0);
   rt->repr_depth--;
@@ -638,6 +630,10 @@ static const char *result_tostring (lua_State *L, Future *f) {
   return lua_tostring(L, -1);
 }
 
+/*
+** Pushes the state part of tostring: "pending", "cancelled",
+** "finished result=..." or "finished error=...". [-0, +1, e]
+*/
 int future_tostring_state (lua_State *L, Future *f, int idx) {
   switch (f->state) {
     case FUT_PENDING: lua_pushliteral(L, "pending"); break;

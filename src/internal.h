@@ -261,6 +261,7 @@ static inline Runtime *aio_rt (lua_State *L) {
 int aio_iscallable (lua_State *L, int idx);
 int aio_errorf (lua_State *L, const char *fmt, ...);
 const char *aio_push_libsource (lua_State *L, size_t *len);
+int aio_call_tolstring (lua_State *L);
 const char *aio_tolstring_safe (lua_State *L, int idx);
 int aio_loop_closed (lua_State *L);
 void aio_warn_unclosed (lua_State *L, const char *name, int fd);

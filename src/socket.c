@@ -460,9 +460,9 @@ struct Listener *socket_listener_new (lua_State *L, int loopidx, int family,
 
 /*
 ** The end of a listener's making, given its bound socket fd (owned from
-** then on): a Unix socket's file
-** is noted, to be unlinked on close (its path is LIS_UV_PATH, unless
-** keep_path); unless defer, the socket listens. Returns 0, or pushes nil
+** then on): a Unix socket's file is noted, to be unlinked on close (its
+** path is LIS_UV_PATH, unless keep_path); unless defer, the socket
+** listens. Returns 0, or pushes nil
 ** and an OSError and returns 2 (the socket is closed then). [-0, +(0|2), m]
 */
 int socket_listener_finish (lua_State *L, struct Listener *ls, int lisidx,

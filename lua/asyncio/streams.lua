@@ -167,15 +167,15 @@ local function checkfamily(fname, n, family)
 end
 
 -- The sock option, Python's sock=: the descriptor of a stream socket made
--- elsewhere, given instead of an address (what names one, `where`, must
--- be nil); unix_only for the Unix functions. Checked at the call, as the
--- other arguments are.
-local function checksock(fname, n, sock, where, what, unix_only)
+-- elsewhere, given instead of an address (`what` names it; its parts a and
+-- b must be nil); unix_only for the Unix functions. Checked at the call,
+-- as the other arguments are.
+local function checksock(fname, n, sock, what, unix_only, a, b)
    local fd = math.tointeger(sock)
    if fd == nil or fd < 0 or fd > 0x7fffffff then
       badarg(n, fname, "option 'sock': file descriptor expected, got " ..
          (type(sock) == "number" and tostring(sock) or coroutines.typename(sock)))
-   elseif where ~= nil then
+   elseif a ~= nil or b ~= nil then
       badarg(n, fname, what .. " and option 'sock' cannot be given together")
    end
    local family, why = core.sock_family(fd)
@@ -318,9 +318,7 @@ function M.open_connection(host, port, opts)
    local limit = checklimit("open_connection", 3, opts.limit)
    local family = checkfamily("open_connection", 3, opts.family)
    if opts.sock ~= nil then
-      local where = host
-      if where == nil then where = port end
-      local fd = checksock("open_connection", 3, opts.sock, where, "host/port")
+      local fd = checksock("open_connection", 3, opts.sock, "host/port", false, host, port)
       return open_sock_co(fd, limit, opts.nodelay ~= false)
    end
    return open_connection_co(host, port, family, limit, opts.nodelay ~= false)
@@ -343,7 +341,7 @@ function M.open_unix_connection(path, opts)
    opts = checkopts("open_unix_connection", 2, opts, UNIX_CONNECTION_OPTS)
    local limit = checklimit("open_unix_connection", 2, opts.limit)
    if opts.sock ~= nil then
-      local fd = checksock("open_unix_connection", 2, opts.sock, path, "path", true)
+      local fd = checksock("open_unix_connection", 2, opts.sock, "path", true, path)
       return open_sock_co(fd, limit, false)
    end
    return open_unix_connection_co(path, limit)
@@ -629,9 +627,7 @@ function M.start_server(cb, host, port, opts)
    local limit = checklimit("start_server", 4, opts.limit)
    checkbacklog("start_server", 4, opts.backlog)
    if opts.sock ~= nil then
-      local where = host
-      if where == nil then where = port end
-      checksock("start_server", 4, opts.sock, where, "host/port")
+      checksock("start_server", 4, opts.sock, "host/port", false, host, port)
    end
    return start_server_co(cb, host, port, opts, limit)
 end
@@ -655,7 +651,7 @@ function M.start_unix_server(cb, path, opts)
    end
    opts = checkopts("start_unix_server", 3, opts, UNIX_SERVER_OPTS)
    if opts.sock ~= nil then
-      checksock("start_unix_server", 3, opts.sock, path, "path", true)
+      checksock("start_unix_server", 3, opts.sock, "path", true, path)
    end
    checkbacklog("start_unix_server", 3, opts.backlog)
    return start_unix_server_co(cb, path, opts, checklimit("start_unix_server", 3, opts.limit))
